@@ -1,0 +1,263 @@
+package sim
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/tideline-sim/tideline/clock"
+)
+
+// traceKind names what an event was.
+type traceKind uint8
+
+const (
+	kindStart traceKind = iota
+	kindDeliver
+	kindDrop
+	kindTimer
+	kindAction
+	kindCrash
+	kindPowerLoss
+	kindRestart
+	kindPause
+	kindResume
+	kindLog
+)
+
+var kindNames = [...]string{
+	kindStart:     "start",
+	kindDeliver:   "deliver",
+	kindDrop:      "drop",
+	kindTimer:     "timer",
+	kindAction:    "action",
+	kindCrash:     "crash",
+	kindPowerLoss: "power-loss",
+	kindRestart:   "restart",
+	kindPause:     "pause",
+	kindResume:    "resume",
+	kindLog:       "log",
+}
+
+func (k traceKind) String() string { return kindNames[k] }
+
+// TraceFormat is written in every trace header; a reader refuses others.
+const TraceFormat = "tideline-trace/1"
+
+// TraceHeader is the first line of a trace file: what it takes to re-run it.
+type TraceHeader struct {
+	Format string `json:"format"`
+	Seed   Seed   `json:"seed"`
+	Run    string `json:"run,omitempty"` // what was run, e.g. the scenario
+}
+
+// TraceEntry is one event of a run as the trace records it. Hash is the
+// running hash after this event, so two runs agree up to the first entry
+// whose Hash differs, and that entry is where they diverged.
+type TraceEntry struct {
+	I    int64      `json:"i,omitempty"` // index among hashed events, from 1; 0 for log lines
+	T    clock.Time `json:"t"`           // nanoseconds since start
+	Kind string     `json:"kind"`
+	Node string     `json:"node,omitempty"`
+	From string     `json:"from,omitempty"`
+	What string     `json:"what,omitempty"`
+	Hash string     `json:"hash,omitempty"` // 16 hex digits
+}
+
+func (e TraceEntry) String() string {
+	s := fmt.Sprintf("#%d at %v: %s", e.I, e.T, e.Kind)
+	if e.Node != "" {
+		s += " " + e.Node
+	}
+	if e.From != "" {
+		s += " from " + e.From
+	}
+	if e.What != "" {
+		s += " " + strconv.Quote(e.What)
+	}
+	return s
+}
+
+// DivergenceError says where a replay first differed from its recording.
+// Want is nil when the replay ran past the recording's end, Got is nil when
+// it ended before it.
+type DivergenceError struct {
+	Index int64
+	Want  *TraceEntry
+	Got   *TraceEntry
+}
+
+func (e *DivergenceError) Error() string {
+	switch {
+	case e.Want == nil:
+		return fmt.Sprintf("replay diverged at event %d: the recording ended, the replay went on with %v", e.Index, e.Got)
+	case e.Got == nil:
+		return fmt.Sprintf("replay diverged at event %d: the replay ended, the recording went on with %v", e.Index, e.Want)
+	}
+	return fmt.Sprintf("replay diverged at event %d:\n  recorded %v\n  replayed %v", e.Index, e.Want, e.Got)
+}
+
+// tracer keeps the running hash of a run and, on request, writes the trace
+// or checks it against a recording.
+type tracer struct {
+	hash   uint64
+	count  int64
+	buf    []byte
+	out    *bufio.Writer
+	enc    *json.Encoder
+	expect []TraceEntry
+}
+
+func (t *tracer) reset() { t.hash = 0x6a09e667f3bcc908 }
+
+// TraceTo writes the run's trace to out as JSON Lines: a header, then one
+// entry per event. Call it before Run.
+func (w *World) TraceTo(out io.Writer, run string) error {
+	t := &w.trace
+	t.out = bufio.NewWriterSize(out, 64<<10)
+	t.enc = json.NewEncoder(t.out)
+	return t.enc.Encode(TraceHeader{Format: TraceFormat, Seed: w.cfg.Seed, Run: run})
+}
+
+// FlushTrace writes out what the trace writer buffered.
+func (w *World) FlushTrace() error {
+	if w.trace.out == nil {
+		return nil
+	}
+	return w.trace.out.Flush()
+}
+
+// Replay makes the run check itself against a recorded trace, stopping with
+// a *DivergenceError at the first event whose running hash differs.
+func (w *World) Replay(recorded []TraceEntry) { w.trace.expect = recorded }
+
+// TraceHash returns the running hash of every event so far.
+func (w *World) TraceHash() uint64 { return w.trace.hash }
+
+// Events returns the number of events recorded in the trace so far.
+func (w *World) Events() int64 { return w.trace.count }
+
+// checkReplayEnd reports a replay that ended before its recording did.
+func (w *World) checkReplayEnd() {
+	t := &w.trace
+	if w.err == nil && t.expect != nil && t.count < int64(len(t.expect)) {
+		want := t.expect[t.count]
+		w.fail(&DivergenceError{Index: t.count + 1, Want: &want})
+	}
+}
+
+func (t *tracer) record(w *World, kind traceKind, node, from NodeID, what interface{ AppendSummary([]byte) []byte }) {
+	t.buf = what.AppendSummary(t.buf[:0])
+	t.commit(w, kind, node, from)
+}
+
+func (t *tracer) recordString(w *World, kind traceKind, node, from NodeID, what string) {
+	t.buf = append(t.buf[:0], what...)
+	t.commit(w, kind, node, from)
+}
+
+// commit folds the event in t.buf into the running hash, then writes or
+// checks it.
+func (t *tracer) commit(w *World, kind traceKind, node, from NodeID) {
+	h := t.hash
+	h = mix(h, uint64(w.now))
+	h = mix(h, uint64(kind)<<32|uint64(uint32(node)))
+	h = mix(h, uint64(uint32(from)))
+	h = mixBytes(h, t.buf)
+	t.hash = h
+	t.count++
+	if t.out == nil && t.expect == nil {
+		return
+	}
+	if t.expect != nil {
+		t.verify(w, kind, node, from)
+	}
+	if t.out != nil {
+		t.write(w.entry(kind, node, from, string(t.buf), t.count, h))
+	}
+}
+
+func (t *tracer) verify(w *World, kind traceKind, node, from NodeID) {
+	got := w.entry(kind, node, from, string(t.buf), t.count, t.hash)
+	if t.count > int64(len(t.expect)) {
+		w.fail(&DivergenceError{Index: t.count, Got: &got})
+		return
+	}
+	if want := t.expect[t.count-1]; want.Hash != got.Hash {
+		w.fail(&DivergenceError{Index: t.count, Want: &want, Got: &got})
+	}
+}
+
+func (t *tracer) log(w *World, node NodeID, line string) {
+	t.write(w.entry(kindLog, node, -1, line, 0, 0))
+}
+
+func (t *tracer) write(e TraceEntry) {
+	// Encoding errors surface at FlushTrace; a bufio.Writer keeps the first.
+	_ = t.enc.Encode(e)
+}
+
+func (w *World) entry(kind traceKind, node, from NodeID, what string, index int64, hash uint64) TraceEntry {
+	e := TraceEntry{I: index, T: w.now, Kind: kind.String(), What: what}
+	if node >= 0 {
+		e.Node = w.nodes[node].name
+	}
+	if from >= 0 {
+		e.From = w.nodes[from].name
+	}
+	if index > 0 {
+		e.Hash = fmt.Sprintf("%016x", hash)
+	}
+	return e
+}
+
+// ReadTrace reads a trace written by TraceTo; log lines are skipped.
+func ReadTrace(r io.Reader) (TraceHeader, []TraceEntry, error) {
+	dec := json.NewDecoder(bufio.NewReader(r))
+	var head TraceHeader
+	if err := dec.Decode(&head); err != nil {
+		return head, nil, fmt.Errorf("trace header: %w", err)
+	}
+	if head.Format != TraceFormat {
+		return head, nil, fmt.Errorf("trace header: format %q, want %q", head.Format, TraceFormat)
+	}
+	var entries []TraceEntry
+	for line := 2; ; line++ {
+		var e TraceEntry
+		if err := dec.Decode(&e); err == io.EOF {
+			return head, entries, nil
+		} else if err != nil {
+			return head, nil, fmt.Errorf("trace line %d: %w", line, err)
+		}
+		if e.Kind != kindLog.String() {
+			entries = append(entries, e)
+		}
+	}
+}
+
+// mix folds one word into a running hash (a splitmix64-style finaliser
+// step): cheap, and every input bit reaches every output bit.
+func mix(h, v uint64) uint64 {
+	h ^= v
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 31
+	h *= 0x94d049bb133111eb
+	return h ^ h>>29
+}
+
+func mixBytes(h uint64, b []byte) uint64 {
+	h = mix(h, uint64(len(b)))
+	for len(b) >= 8 {
+		h = mix(h, binary.LittleEndian.Uint64(b))
+		b = b[8:]
+	}
+	if len(b) > 0 {
+		var tail [8]byte
+		copy(tail[:], b)
+		h = mix(h, binary.LittleEndian.Uint64(tail[:]))
+	}
+	return h
+}
