@@ -1,0 +1,868 @@
+package cluster
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/sim"
+)
+
+type role uint8
+
+const (
+	roleNone role = iota
+	roleLeader
+	roleFollower
+)
+
+// followerState is what a leader knows of one follower (Kafka's Replica).
+type followerState struct {
+	broker             BrokerID
+	leo                int64 // -1: unknown since this leadership began
+	brokerEpoch        int64
+	lastCaughtUp       clock.Time
+	lastFetchLeaderLEO int64
+	lastFetchTime      clock.Time
+	lastRequest        uint64
+}
+
+// delayedProduce is an acks=all produce waiting for the high watermark.
+type delayedProduce struct {
+	id         uint64
+	session    sessionKey
+	from       sim.NodeID
+	requestID  uint64
+	baseOffset int64
+	lastOffset int64
+}
+
+// parkedFetch is a fetch held until data arrives or its wait is over.
+type parkedFetch struct {
+	id   uint64
+	from sim.NodeID
+	req  FetchRequest
+}
+
+// replica is one broker's replica of one partition.
+type replica struct {
+	tp    TopicPartition
+	log   *partitionLog
+	state PartitionState
+	role  role
+
+	minISR        int
+	flushMessages int64
+
+	// As leader.
+	followers  []followerState
+	pendingISR []BrokerID // an ISR change in flight to the controller, nil if none
+	alterReq   uint64
+	purgatory  []delayedProduce
+	parked     []parkedFetch
+
+	// As follower: the fetch in flight (or the backoff before the next).
+	fetchReq uint64
+}
+
+// sessionKey names a client's stream of produce requests to one partition:
+// a stand-in for Kafka's per-connection request ordering.
+type sessionKey struct {
+	client sim.NodeID
+	tp     TopicPartition
+}
+
+// produceSession answers a re-sent request from the response already given
+// rather than appending its records twice, as TCP would never have delivered
+// them twice.
+type produceSession struct {
+	lastRequest uint64
+	response    *ProduceResponse // nil while the request is still pending
+}
+
+// Broker is a Kafka broker node.
+type Broker struct {
+	id      BrokerID
+	cfg     BrokerConfig
+	topics  []TopicConfig
+	dir     Directory
+	journal *Journal
+
+	env         sim.Env
+	incarnation uint64
+	epoch       int64 // broker epoch from the controller; 0 until registered
+	image       Image
+	parts       map[TopicPartition]*replica // looked up; iterate order instead
+	order       []*replica                  // sorted by TP
+	checkpoint  map[TopicPartition]int64    // HW checkpoint read at boot
+	sessions    map[sessionKey]*produceSession
+	nextID      uint64
+}
+
+// NewBroker returns broker id. Topic configs supply per-topic overrides.
+func NewBroker(id BrokerID, cfg BrokerConfig, topics []TopicConfig, dir Directory, journal *Journal) *Broker {
+	return &Broker{id: id, cfg: cfg, topics: topics, dir: dir, journal: journal}
+}
+
+const hwCheckpointFile = "replication-offset-checkpoint"
+
+type hwEntry struct {
+	TP TopicPartition
+	HW int64
+}
+
+// Start boots the broker: recover every log on disk, then register.
+func (b *Broker) Start(env sim.Env) {
+	b.env = env
+	b.incarnation = env.Rand().Uint64()
+	b.parts = map[TopicPartition]*replica{}
+	b.sessions = map[sessionKey]*produceSession{}
+	b.checkpoint = map[TopicPartition]int64{}
+	if f := env.Disk().Open(hwCheckpointFile); f.Len() > 0 {
+		for _, e := range f.Record(f.Len() - 1).([]hwEntry) {
+			b.checkpoint[e.TP] = e.HW
+		}
+	}
+	for _, name := range env.Disk().Files() {
+		if tp, ok := parseLogFile(name); ok {
+			r := b.replica(tp)
+			b.event(Event{Kind: EvRecovered, TP: tp, Offset: r.log.leo(),
+				Detail: fmt.Sprintf("recovered log end %d, hw %d, epochs %v", r.log.leo(), r.log.hw, r.log.epochs)})
+		}
+	}
+	b.register()
+	env.SetTimer(b.cfg.ReplicaLagTimeMax/2, timer{kind: tISRCheck})
+	env.SetTimer(b.cfg.HWCheckpointInterval, timer{kind: tHWCheckpoint})
+	if b.cfg.FlushInterval > 0 {
+		env.SetTimer(b.cfg.FlushInterval, timer{kind: tFlush})
+	}
+}
+
+func parseLogFile(name string) (TopicPartition, bool) {
+	dir, ok := strings.CutSuffix(name, "/log")
+	if !ok {
+		return TopicPartition{}, false
+	}
+	i := strings.LastIndexByte(dir, '-')
+	if i < 0 {
+		return TopicPartition{}, false
+	}
+	p, err := strconv.Atoi(dir[i+1:])
+	if err != nil {
+		return TopicPartition{}, false
+	}
+	return TopicPartition{dir[:i], int32(p)}, true
+}
+
+// replica returns this broker's replica of tp, opening its log on first use.
+func (b *Broker) replica(tp TopicPartition) *replica {
+	if r, ok := b.parts[tp]; ok {
+		return r
+	}
+	r := &replica{tp: tp, log: openLog(b.env.Disk(), tp, b.checkpoint[tp]), minISR: b.cfg.MinInsyncReplicas, flushMessages: b.cfg.FlushIntervalMessages}
+	r.state.LeaderEpoch = NoEpoch
+	for _, t := range b.topics {
+		if t.Name == tp.Topic {
+			if t.MinInsyncReplicas != nil {
+				r.minISR = *t.MinInsyncReplicas
+			}
+			if t.FlushMessages != nil {
+				r.flushMessages = *t.FlushMessages
+			}
+		}
+	}
+	b.parts[tp] = r
+	i, _ := slices.BinarySearchFunc(b.order, tp, func(x *replica, tp TopicPartition) int { return x.tp.Compare(tp) })
+	b.order = slices.Insert(b.order, i, r)
+	return r
+}
+
+func (b *Broker) newID() uint64 {
+	b.nextID++
+	return b.nextID
+}
+
+func (b *Broker) register() {
+	b.epoch = 0
+	b.env.Send(b.dir.Controller, BrokerRegistration{Broker: b.id, Incarnation: b.incarnation})
+	b.env.SetTimer(b.cfg.HeartbeatInterval, timer{kind: tRegister})
+}
+
+func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
+	switch m := msg.(type) {
+	case ProduceRequest:
+		b.handleProduce(from, m)
+	case FetchRequest:
+		b.handleFetch(from, m)
+	case FetchResponse:
+		b.handleFetchResponse(m)
+	case MetadataRequest:
+		env.Send(from, MetadataResponse{RequestID: m.RequestID, Image: b.image})
+	case BrokerRegistrationResponse:
+		if m.Incarnation == b.incarnation && b.epoch == 0 {
+			b.epoch = m.BrokerEpoch
+			b.applyImage(m.Image)
+			env.SetTimer(b.cfg.HeartbeatInterval, timer{kind: tHeartbeat})
+		}
+	case BrokerHeartbeatResponse:
+		if m.Err == StaleBrokerEpoch && b.epoch != 0 {
+			b.register()
+			return
+		}
+		if m.HasImage {
+			b.applyImage(m.Image)
+		}
+	case UpdateMetadata:
+		b.applyImage(m.Image)
+	case AlterPartitionResponse:
+		b.handleAlterPartitionResponse(m)
+	case InitProducerIDRequest:
+		env.Send(b.dir.Controller, AllocateProducerIDRequest{Client: int32(from), RequestID: m.RequestID})
+	case AllocateProducerIDResponse:
+		env.Send(sim.NodeID(m.Client), InitProducerIDResponse{RequestID: m.RequestID, ProducerID: m.ProducerID})
+	}
+}
+
+func (b *Broker) Timer(env sim.Env, t sim.Timer) {
+	tm := t.(timer)
+	switch tm.kind {
+	case tRegister:
+		if b.epoch == 0 {
+			b.register()
+		}
+	case tHeartbeat:
+		if b.epoch != 0 {
+			env.Send(b.dir.Controller, BrokerHeartbeat{Broker: b.id, BrokerEpoch: b.epoch, MetadataVersion: b.image.Version})
+			env.SetTimer(b.cfg.HeartbeatInterval, t)
+		}
+	case tISRCheck:
+		for _, r := range b.order {
+			b.maybeShrinkISR(r)
+		}
+		env.SetTimer(b.cfg.ReplicaLagTimeMax/2, t)
+	case tHWCheckpoint:
+		b.writeHWCheckpoint()
+		env.SetTimer(b.cfg.HWCheckpointInterval, t)
+	case tFlush:
+		for _, r := range b.order {
+			r.log.flush()
+		}
+		env.SetTimer(b.cfg.FlushInterval, t)
+	case tFetch:
+		if r := b.parts[tm.tp]; r != nil && r.role == roleFollower && r.fetchReq == tm.id {
+			b.sendFetch(r)
+		}
+	case tFetchExpire:
+		if r := b.parts[tm.tp]; r != nil {
+			if i := slices.IndexFunc(r.parked, func(p parkedFetch) bool { return p.id == tm.id }); i >= 0 {
+				p := r.parked[i]
+				r.parked = slices.Delete(r.parked, i, i+1)
+				b.answerFetch(r, p.from, p.req)
+			}
+		}
+	case tProduceExpire:
+		if r := b.parts[tm.tp]; r != nil {
+			if i := slices.IndexFunc(r.purgatory, func(p delayedProduce) bool { return p.id == tm.id }); i >= 0 {
+				p := r.purgatory[i]
+				r.purgatory = slices.Delete(r.purgatory, i, i+1)
+				b.respondProduce(p.session, p.from, ProduceResponse{RequestID: p.requestID, TP: r.tp, Err: RequestTimedOut, BaseOffset: -1})
+			}
+		}
+	case tAlterRetry:
+		if r := b.parts[tm.tp]; r != nil && r.role == roleLeader && r.pendingISR != nil && r.alterReq == tm.id {
+			b.sendAlterPartition(r)
+		}
+	}
+}
+
+func (b *Broker) writeHWCheckpoint() {
+	entries := make([]hwEntry, 0, len(b.order))
+	for _, r := range b.order {
+		entries = append(entries, hwEntry{r.tp, r.log.hw})
+	}
+	f := b.env.Disk().Open(hwCheckpointFile)
+	f.Truncate(0)
+	f.Append(entries)
+	f.Sync()
+}
+
+// applyImage takes in a newer metadata image and acts on every change to a
+// partition this broker replicates.
+func (b *Broker) applyImage(img Image) {
+	if img.Version < b.image.Version || (img.Version == b.image.Version && b.image.Partitions != nil) {
+		return
+	}
+	b.image = img
+	for _, st := range img.Partitions {
+		if slices.Contains(st.Replicas, b.id) {
+			b.applyState(b.replica(st.TP), st)
+		}
+	}
+}
+
+func (b *Broker) applyState(r *replica, st PartitionState) {
+	if r.role != roleNone && !st.newer(r.state) {
+		return
+	}
+	old := r.state
+	r.state = st
+	switch {
+	case st.Leader == b.id && (r.role != roleLeader || st.LeaderEpoch != old.LeaderEpoch):
+		b.makeLeader(r)
+	case st.Leader == b.id:
+		// The same leadership with a committed ISR change: whatever was in
+		// flight is settled, one way or the other.
+		r.pendingISR, r.alterReq = nil, 0
+		b.maybeIncrementHW(r)
+	case r.role != roleFollower || st.LeaderEpoch != old.LeaderEpoch:
+		b.makeFollower(r)
+	}
+}
+
+func (b *Broker) makeLeader(r *replica) {
+	b.abandonRequests(r)
+	r.role = roleLeader
+	r.fetchReq = 0
+	r.log.assignEpoch(r.state.LeaderEpoch, r.log.leo())
+	r.followers = r.followers[:0]
+	for _, id := range r.state.Replicas {
+		if id == b.id {
+			continue
+		}
+		fs := followerState{broker: id, leo: -1}
+		if r.state.inISR(id) {
+			fs.lastCaughtUp = b.env.Now()
+		}
+		r.followers = append(r.followers, fs)
+	}
+	r.pendingISR, r.alterReq = nil, 0
+	b.event(Event{Kind: EvBecameLeader, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: r.log.leo(), Broker: b.id,
+		Detail: fmt.Sprintf("leader at epoch %d with log end %d, hw %d, isr %v", r.state.LeaderEpoch, r.log.leo(), r.log.hw, r.state.ISR)})
+	b.maybeIncrementHW(r)
+}
+
+func (b *Broker) makeFollower(r *replica) {
+	b.abandonRequests(r)
+	r.role = roleFollower
+	r.followers = r.followers[:0]
+	r.pendingISR, r.alterReq = nil, 0
+	b.event(Event{Kind: EvBecameFollower, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: r.log.leo(), Broker: r.state.Leader,
+		Detail: fmt.Sprintf("follower of %d at epoch %d with log end %d, hw %d", r.state.Leader, r.state.LeaderEpoch, r.log.leo(), r.log.hw)})
+	if b.cfg.Truncation == HighWatermarkTruncation {
+		// Before KIP-101 a new follower cut its log back to its own high
+		// watermark — which may lag the leader's and so drop records that
+		// were already committed.
+		b.truncate(r, r.log.hw, "to its high watermark (pre-KIP-101)")
+	}
+	b.sendFetch(r)
+}
+
+// abandonRequests answers everything parked on a replica that is no
+// longer leader at this epoch. The records of abandoned produces stay in
+// the log and may yet commit; the producer cannot know.
+func (b *Broker) abandonRequests(r *replica) {
+	for _, p := range r.purgatory {
+		b.respondProduce(p.session, p.from, ProduceResponse{RequestID: p.requestID, TP: r.tp, Err: NotLeaderOrFollower, BaseOffset: -1})
+	}
+	r.purgatory = r.purgatory[:0]
+	for _, p := range r.parked {
+		b.env.Send(p.from, FetchResponse{RequestID: p.req.RequestID, TP: r.tp, Err: NotLeaderOrFollower, DivergingEpoch: NoEpoch})
+	}
+	r.parked = r.parked[:0]
+}
+
+func (b *Broker) truncate(r *replica, offset int64, why string) {
+	if offset >= r.log.leo() {
+		return
+	}
+	from := r.log.leo()
+	r.log.truncate(offset)
+	b.event(Event{Kind: EvTruncated, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: offset, Broker: b.id,
+		Detail: fmt.Sprintf("truncated log from %d to %d %s", from, offset, why)})
+}
+
+func (b *Broker) event(e Event) {
+	e.Time, e.Node = b.env.Now(), b.env.Name()
+	if b.journal != nil {
+		b.journal.add(e)
+	}
+}
+
+// ---- follower side ----
+
+// sendFetch sends the next fetch to the leader and arms a timer that
+// re-sends it if no answer comes within the leader's wait plus one
+// retransmission interval.
+func (b *Broker) sendFetch(r *replica) {
+	if r.role != roleFollower || r.state.Leader == NoLeader || b.epoch == 0 {
+		r.fetchReq = 0
+		if r.role == roleFollower {
+			b.fetchLater(r, b.cfg.ReplicaFetchBackoff)
+		}
+		return
+	}
+	r.fetchReq = b.newID()
+	last := r.log.latestEpoch()
+	if b.cfg.Truncation == HighWatermarkTruncation {
+		last = NoEpoch
+	}
+	b.env.Send(b.dir.node(r.state.Leader), FetchRequest{
+		RequestID: r.fetchReq, ReplicaID: b.id, BrokerEpoch: b.epoch, TP: r.tp,
+		CurrentLeaderEpoch: r.state.LeaderEpoch, FetchOffset: r.log.leo(), LastFetchedEpoch: last,
+		MaxWaitMs: b.cfg.ReplicaFetchWaitMax.Milliseconds(), MaxRecords: int(max(1, b.cfg.ReplicaFetchMaxBytes/b.cfg.RecordSize)),
+	})
+	b.env.SetTimer(b.cfg.ReplicaFetchWaitMax+b.cfg.Retransmit, timer{kind: tFetch, tp: r.tp, id: r.fetchReq})
+}
+
+// fetchLater schedules the next fetch after a backoff.
+func (b *Broker) fetchLater(r *replica, after time.Duration) {
+	r.fetchReq = b.newID()
+	b.env.SetTimer(after, timer{kind: tFetch, tp: r.tp, id: r.fetchReq})
+}
+
+func (b *Broker) handleFetchResponse(m FetchResponse) {
+	r := b.parts[m.TP]
+	if r == nil || r.role != roleFollower || m.RequestID != r.fetchReq {
+		return // an answer to a fetch already given up on
+	}
+	switch {
+	case m.Err == None && m.DivergingEpoch != NoEpoch:
+		b.truncateOnDivergence(r, m.DivergingEpoch, m.DivergingEndOffset)
+		b.sendFetch(r)
+	case m.Err == None:
+		b.appendAsFollower(r, m)
+		b.sendFetch(r)
+	case m.Err == OffsetOutOfRange && m.LogEndOffset < r.log.leo():
+		b.truncate(r, m.LogEndOffset, "to the leader's log end (offset out of range)")
+		b.sendFetch(r)
+	default:
+		b.fetchLater(r, b.cfg.ReplicaFetchBackoff)
+	}
+}
+
+func (b *Broker) appendAsFollower(r *replica, m FetchResponse) {
+	for _, rec := range m.Records {
+		if rec.Offset != r.log.leo() {
+			break // a response to an older fetch offset; refetch from the end
+		}
+		r.log.append(rec)
+	}
+	if r.log.unflushed >= r.flushMessages {
+		r.log.flush()
+	}
+	if hw := min(m.HighWatermark, r.log.leo()); hw > r.log.hw {
+		r.log.hw = hw
+	}
+}
+
+// truncateOnDivergence is Kafka's truncate-on-fetch (KIP-320, after
+// KIP-101/279): find this log's end offset for the leader's diverging epoch
+// and cut there, or, if this log lacks that epoch, cut to its own end of the
+// largest lower epoch and ask again.
+func (b *Broker) truncateOnDivergence(r *replica, leaderEpoch int32, leaderEnd int64) {
+	localEpoch, localEnd := r.log.endOffsetForEpoch(leaderEpoch)
+	leo := r.log.leo()
+	var to int64
+	switch {
+	case localEnd < 0:
+		to = min(leaderEnd, leo)
+	case localEpoch != leaderEpoch:
+		to = min(localEnd, leo)
+	default:
+		to = min(localEnd, leaderEnd, leo)
+	}
+	b.truncate(r, to, fmt.Sprintf("where epoch %d ends on the leader (%d)", leaderEpoch, leaderEnd))
+}
+
+// ---- leader side ----
+
+func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
+	r := b.parts[m.TP]
+	errResp := func(err ErrorCode) {
+		resp := FetchResponse{RequestID: m.RequestID, TP: m.TP, Err: err, HighWatermark: -1, LogEndOffset: -1, DivergingEpoch: NoEpoch}
+		if r != nil {
+			resp.LogEndOffset = r.log.leo()
+		}
+		b.env.Send(from, resp)
+	}
+	switch {
+	case r == nil:
+		errResp(UnknownTopicOrPartition)
+		return
+	case r.role != roleLeader:
+		errResp(NotLeaderOrFollower)
+		return
+	case m.CurrentLeaderEpoch != NoEpoch && m.CurrentLeaderEpoch < r.state.LeaderEpoch:
+		b.event(Event{Kind: EvFencedRequest, TP: r.tp, Epoch: m.CurrentLeaderEpoch, Broker: m.ReplicaID,
+			Detail: fmt.Sprintf("fetch at epoch %d fenced by epoch %d", m.CurrentLeaderEpoch, r.state.LeaderEpoch)})
+		errResp(FencedLeaderEpoch)
+		return
+	case m.CurrentLeaderEpoch > r.state.LeaderEpoch:
+		errResp(UnknownLeaderEpoch)
+		return
+	case m.FetchOffset > r.log.leo():
+		errResp(OffsetOutOfRange)
+		return
+	}
+	if m.ReplicaID < 0 {
+		b.answerOrPark(r, from, m, m.FetchOffset < r.log.hw)
+		return
+	}
+	fi := slices.IndexFunc(r.followers, func(f followerState) bool { return f.broker == m.ReplicaID })
+	if fi < 0 {
+		errResp(NotLeaderOrFollower)
+		return
+	}
+	fs := &r.followers[fi]
+	if m.RequestID < fs.lastRequest {
+		return // overtaken by a newer fetch from the same follower
+	}
+	fs.lastRequest = m.RequestID
+	if m.LastFetchedEpoch != NoEpoch {
+		epoch, end := r.log.endOffsetForEpoch(m.LastFetchedEpoch)
+		if epoch < m.LastFetchedEpoch || end < m.FetchOffset {
+			b.env.Send(from, FetchResponse{RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.hw, LogEndOffset: r.log.leo(),
+				LeaderEpoch: r.state.LeaderEpoch, DivergingEpoch: epoch, DivergingEndOffset: end})
+			return
+		}
+	}
+	b.updateFollower(r, fs, m)
+	b.maybeExpandISR(r, fs)
+	b.maybeIncrementHW(r)
+	b.answerOrPark(r, from, m, m.FetchOffset < r.log.leo())
+}
+
+// updateFollower records a follower's fetch position, and when it counts as
+// caught up, as Kafka's Replica.updateFetchState does.
+func (b *Broker) updateFollower(r *replica, fs *followerState, m FetchRequest) {
+	now, leo := b.env.Now(), r.log.leo()
+	switch {
+	case m.FetchOffset >= leo:
+		fs.lastCaughtUp = max(fs.lastCaughtUp, now)
+	case m.FetchOffset >= fs.lastFetchLeaderLEO:
+		fs.lastCaughtUp = max(fs.lastCaughtUp, fs.lastFetchTime)
+	}
+	fs.leo = m.FetchOffset
+	fs.brokerEpoch = m.BrokerEpoch
+	fs.lastFetchLeaderLEO = leo
+	fs.lastFetchTime = now
+}
+
+func (b *Broker) answerOrPark(r *replica, from sim.NodeID, m FetchRequest, ready bool) {
+	if ready || m.MaxWaitMs <= 0 {
+		b.answerFetch(r, from, m)
+		return
+	}
+	id := b.newID()
+	r.parked = append(r.parked, parkedFetch{id: id, from: from, req: m})
+	b.env.SetTimer(time.Duration(m.MaxWaitMs)*time.Millisecond, timer{kind: tFetchExpire, tp: r.tp, id: id})
+}
+
+// answerFetch sends what is readable now: up to the log end for followers,
+// up to the high watermark for consumers.
+func (b *Broker) answerFetch(r *replica, from sim.NodeID, m FetchRequest) {
+	upTo := r.log.leo()
+	if m.ReplicaID < 0 {
+		upTo = r.log.hw
+	}
+	b.env.Send(from, FetchResponse{
+		RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.hw, LogEndOffset: r.log.leo(),
+		LeaderEpoch: r.state.LeaderEpoch, Records: r.log.read(m.FetchOffset, upTo, m.MaxRecords), DivergingEpoch: NoEpoch,
+	})
+}
+
+// wakeParked answers parked fetches that can now make progress.
+func (b *Broker) wakeParked(r *replica) {
+	kept := r.parked[:0]
+	for _, p := range r.parked {
+		ready := p.req.FetchOffset < r.log.leo()
+		if p.req.ReplicaID < 0 {
+			ready = p.req.FetchOffset < r.log.hw
+		}
+		if ready {
+			b.answerFetch(r, p.from, p.req)
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	r.parked = kept
+}
+
+// maximalISR is the ISR plus any change still in flight (KIP-497): the
+// leader counts a follower it proposed to add at once, and keeps counting
+// one it proposed to remove until the controller agrees.
+func (r *replica) maximalISR() []BrokerID {
+	if r.pendingISR == nil {
+		return r.state.ISR
+	}
+	isr := slices.Clone(r.state.ISR)
+	for _, id := range r.pendingISR {
+		if !slices.Contains(isr, id) {
+			isr = append(isr, id)
+		}
+	}
+	return isr
+}
+
+func (r *replica) follower(id BrokerID) *followerState {
+	for i := range r.followers {
+		if r.followers[i].broker == id {
+			return &r.followers[i]
+		}
+	}
+	return nil
+}
+
+// maybeIncrementHW moves the high watermark to the smallest log end of the
+// maximal ISR — never while the ISR is below min.insync.replicas (Kafka
+// 3.7+, KAFKA-15583), and never backwards.
+func (b *Broker) maybeIncrementHW(r *replica) {
+	if r.role != roleLeader || len(r.state.ISR) < min(r.minISR, len(r.state.Replicas)) {
+		return
+	}
+	hw := r.log.leo()
+	for _, id := range r.maximalISR() {
+		if id == b.id {
+			continue
+		}
+		fs := r.follower(id)
+		if fs == nil {
+			return
+		}
+		hw = min(hw, fs.leo)
+	}
+	if hw <= r.log.hw {
+		return
+	}
+	r.log.hw = hw
+	b.completeDelayedProduces(r)
+	b.wakeParked(r)
+}
+
+func (b *Broker) maybeExpandISR(r *replica, fs *followerState) {
+	if r.pendingISR != nil || r.state.inISR(fs.broker) {
+		return
+	}
+	if fs.leo >= r.log.hw && fs.leo >= r.log.epochStart() && fs.brokerEpoch > 0 {
+		isr := slices.Clone(r.state.ISR)
+		isr = append(isr, fs.broker)
+		b.proposeISR(r, b.inAssignmentOrder(r, isr))
+	}
+}
+
+func (b *Broker) maybeShrinkISR(r *replica) {
+	if r.role != roleLeader || r.pendingISR != nil {
+		return
+	}
+	now, leo := b.env.Now(), r.log.leo()
+	isr := slices.DeleteFunc(slices.Clone(r.state.ISR), func(id BrokerID) bool {
+		if id == b.id {
+			return false
+		}
+		fs := r.follower(id)
+		return fs == nil || (fs.leo != leo && now.Sub(fs.lastCaughtUp) > b.cfg.ReplicaLagTimeMax)
+	})
+	if len(isr) < len(r.state.ISR) {
+		b.proposeISR(r, isr)
+	}
+}
+
+func (b *Broker) inAssignmentOrder(r *replica, isr []BrokerID) []BrokerID {
+	out := make([]BrokerID, 0, len(isr))
+	for _, id := range r.state.Replicas {
+		if slices.Contains(isr, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (b *Broker) proposeISR(r *replica, isr []BrokerID) {
+	r.pendingISR = isr
+	b.sendAlterPartition(r)
+}
+
+func (b *Broker) sendAlterPartition(r *replica) {
+	r.alterReq = b.newID()
+	epochs := make([]int64, len(r.pendingISR))
+	for i, id := range r.pendingISR {
+		if id == b.id {
+			epochs[i] = b.epoch
+		} else if fs := r.follower(id); fs != nil {
+			epochs[i] = fs.brokerEpoch
+		}
+	}
+	b.env.Send(b.dir.Controller, AlterPartitionRequest{
+		RequestID: r.alterReq, Broker: b.id, BrokerEpoch: b.epoch, TP: r.tp,
+		LeaderEpoch: r.state.LeaderEpoch, PartitionEpoch: r.state.PartitionEpoch,
+		NewISR: slices.Clone(r.pendingISR), ISREpochs: epochs,
+	})
+	b.env.SetTimer(b.cfg.Retransmit, timer{kind: tAlterRetry, tp: r.tp, id: r.alterReq})
+}
+
+func (b *Broker) handleAlterPartitionResponse(m AlterPartitionResponse) {
+	r := b.parts[m.TP]
+	if r == nil || r.alterReq != m.RequestID {
+		return
+	}
+	r.pendingISR, r.alterReq = nil, 0
+	if m.Err == None {
+		b.applyState(r, m.State)
+	}
+	b.maybeIncrementHW(r)
+}
+
+func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
+	key := sessionKey{from, m.TP}
+	s := b.sessions[key]
+	if s == nil {
+		s = &produceSession{}
+		b.sessions[key] = s
+	} else if m.RequestID < s.lastRequest {
+		return
+	} else if m.RequestID == s.lastRequest {
+		if s.response != nil && m.Acks != 0 {
+			b.env.Send(from, *s.response)
+		}
+		return
+	}
+	s.lastRequest, s.response = m.RequestID, nil
+
+	fail := func(err ErrorCode) {
+		b.respondProduce(key, from, ProduceResponse{RequestID: m.RequestID, TP: m.TP, Err: err, BaseOffset: -1})
+	}
+	r := b.parts[m.TP]
+	switch {
+	case r == nil:
+		fail(UnknownTopicOrPartition)
+		return
+	case r.role != roleLeader:
+		fail(NotLeaderOrFollower)
+		return
+	case m.Acks == AcksAll && len(r.state.ISR) < r.minISR:
+		b.event(Event{Kind: EvNotEnoughReplicas, TP: r.tp, Epoch: r.state.LeaderEpoch, Broker: b.id,
+			Detail: fmt.Sprintf("isr %v below min.insync.replicas=%d", r.state.ISR, r.minISR)})
+		fail(NotEnoughReplicas)
+		return
+	}
+	base, err := r.log.checkSequence(m.ProducerID, m.ProducerEpoch, m.BaseSequence, len(m.Payloads))
+	switch {
+	case err != None:
+		b.event(Event{Kind: EvOutOfOrder, TP: r.tp, Broker: b.id,
+			Detail: fmt.Sprintf("producer %d sequence %d rejected", m.ProducerID, m.BaseSequence)})
+		fail(err)
+		return
+	case base >= 0:
+		b.event(Event{Kind: EvDuplicateBatch, TP: r.tp, Offset: base, Broker: b.id,
+			Detail: fmt.Sprintf("producer %d sequence %d already at offset %d", m.ProducerID, m.BaseSequence, base)})
+	default:
+		base = b.appendAsLeader(r, m)
+	}
+	last := base + int64(len(m.Payloads)) - 1
+	b.maybeIncrementHW(r)
+	switch {
+	case m.Acks == 0:
+		return
+	case m.Acks == 1 || r.log.hw > last:
+		b.respondProduce(key, from, ProduceResponse{RequestID: m.RequestID, TP: m.TP, BaseOffset: base})
+	default:
+		id := b.newID()
+		r.purgatory = append(r.purgatory, delayedProduce{id: id, session: key, from: from, requestID: m.RequestID, baseOffset: base, lastOffset: last})
+		b.env.SetTimer(time.Duration(m.Timeout)*time.Millisecond, timer{kind: tProduceExpire, tp: r.tp, id: id})
+	}
+}
+
+func (b *Broker) appendAsLeader(r *replica, m ProduceRequest) int64 {
+	base := r.log.leo()
+	recs := make([]Record, len(m.Payloads))
+	for i, payload := range m.Payloads {
+		seq := int32(-1)
+		if m.ProducerID >= 0 {
+			seq = m.BaseSequence + int32(i)
+		}
+		recs[i] = Record{Offset: base + int64(i), Epoch: r.state.LeaderEpoch, ProducerID: m.ProducerID,
+			ProducerEpoch: m.ProducerEpoch, Sequence: seq, Payload: payload}
+	}
+	r.log.append(recs...)
+	if r.log.unflushed >= r.flushMessages {
+		r.log.flush()
+	}
+	b.wakeParked(r)
+	return base
+}
+
+// completeDelayedProduces answers acks=all produces the high watermark has
+// passed — with NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank below the
+// minimum meanwhile, though the records are committed all the same.
+func (b *Broker) completeDelayedProduces(r *replica) {
+	kept := r.purgatory[:0]
+	for _, p := range r.purgatory {
+		if r.log.hw <= p.lastOffset {
+			kept = append(kept, p)
+			continue
+		}
+		resp := ProduceResponse{RequestID: p.requestID, TP: r.tp, BaseOffset: p.baseOffset}
+		if len(r.maximalISR()) < r.minISR {
+			resp.Err, resp.BaseOffset = NotEnoughReplicasAfterAppend, -1
+		}
+		b.respondProduce(p.session, p.from, resp)
+	}
+	r.purgatory = kept
+}
+
+func (b *Broker) respondProduce(key sessionKey, to sim.NodeID, resp ProduceResponse) {
+	if s := b.sessions[key]; s != nil && s.lastRequest == resp.RequestID {
+		s.response = &resp
+	}
+	b.env.Send(to, resp)
+}
+
+// ---- inspection, for tests and checkers after a run ----
+
+// Role reports whether the broker leads or follows tp.
+func (b *Broker) Role(tp TopicPartition) string {
+	r := b.parts[tp]
+	switch {
+	case r == nil:
+		return "none"
+	case r.role == roleLeader:
+		return "leader"
+	case r.role == roleFollower:
+		return "follower"
+	}
+	return "none"
+}
+
+// HighWatermark returns the broker's high watermark of tp.
+func (b *Broker) HighWatermark(tp TopicPartition) int64 {
+	if r := b.parts[tp]; r != nil {
+		return r.log.hw
+	}
+	return 0
+}
+
+// LeaderEpoch returns the leader epoch the broker knows for tp.
+func (b *Broker) LeaderEpoch(tp TopicPartition) int32 {
+	if r := b.parts[tp]; r != nil {
+		return r.state.LeaderEpoch
+	}
+	return NoEpoch
+}
+
+// ReadLog returns the records of tp's log on a broker's disk: what the
+// broker would recover, whether it is up or not.
+func ReadLog(disk *sim.Disk, tp TopicPartition) []Record {
+	name := logFileName(tp)
+	if !disk.Exists(name) {
+		return nil
+	}
+	f := disk.Open(name)
+	recs := make([]Record, f.Len())
+	for i := range recs {
+		recs[i] = f.Record(i).(Record)
+	}
+	return recs
+}

@@ -1,0 +1,87 @@
+package cluster
+
+import (
+	"time"
+
+	"github.com/tideline-sim/tideline/sim"
+)
+
+// metadataView is a client's knowledge of who leads the partitions of its
+// topic, refreshed from any broker (as a Kafka client's Metadata is). Both
+// clients embed it.
+type metadataView struct {
+	topic      string
+	dir        Directory
+	retransmit time.Duration
+	leaders    []PartitionState // indexed by partition
+	version    int64
+	request    uint64 // metadata request in flight, 0 if none
+	nextBroker int    // brokers are asked in turn, so a dead one is skipped
+	nextID     uint64
+}
+
+func (v *metadataView) newID() uint64 {
+	v.nextID++
+	return v.nextID
+}
+
+// refresh asks the next broker for metadata unless a request is in flight.
+func (v *metadataView) refresh(env sim.Env) {
+	if v.request != 0 {
+		return
+	}
+	v.send(env)
+}
+
+func (v *metadataView) send(env sim.Env) {
+	v.request = v.newID()
+	broker := v.dir.Brokers[v.nextBroker%len(v.dir.Brokers)]
+	v.nextBroker++
+	env.Send(broker, MetadataRequest{RequestID: v.request})
+	// No answer within a few retransmission intervals: that broker is
+	// probably down; ask the next.
+	env.SetTimer(5*v.retransmit, timer{kind: tMetadata, id: v.request})
+}
+
+// onTimer handles a metadata timer; it reports whether it was one.
+func (v *metadataView) onTimer(env sim.Env, t timer) bool {
+	if t.kind != tMetadata {
+		return false
+	}
+	if t.id == v.request {
+		v.send(env)
+	}
+	return true
+}
+
+// onResponse takes in a metadata response; it reports whether the view
+// changed.
+func (v *metadataView) onResponse(m MetadataResponse) bool {
+	if m.RequestID != v.request {
+		return false
+	}
+	v.request = 0
+	if m.Image.Version < v.version {
+		return false
+	}
+	v.version = m.Image.Version
+	for _, st := range m.Image.Partitions {
+		if st.TP.Topic != v.topic {
+			continue
+		}
+		for int(st.TP.Partition) >= len(v.leaders) {
+			v.leaders = append(v.leaders, PartitionState{Leader: NoLeader, LeaderEpoch: NoEpoch})
+		}
+		v.leaders[st.TP.Partition] = st
+	}
+	return true
+}
+
+// leader returns the known leader of a partition and its epoch.
+func (v *metadataView) leader(p int32) (BrokerID, int32) {
+	if int(p) >= len(v.leaders) {
+		return NoLeader, NoEpoch
+	}
+	st := v.leaders[p]
+	return st.Leader, st.LeaderEpoch
+}

@@ -1,0 +1,177 @@
+package cluster
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/tideline-sim/tideline/sim"
+)
+
+// Spec describes a cluster and its clients.
+type Spec struct {
+	Brokers   int
+	Broker    BrokerConfig
+	Topics    []TopicConfig
+	Producers []ProducerConfig
+	Consumers []ConsumerConfig
+}
+
+// Validate reports a cluster that cannot be built.
+func (s Spec) Validate() error {
+	if s.Brokers < 1 {
+		return fmt.Errorf("brokers: %d, need at least 1", s.Brokers)
+	}
+	for _, t := range s.Topics {
+		switch {
+		case t.Partitions < 1:
+			return fmt.Errorf("topic %s: partitions %d, need at least 1", t.Name, t.Partitions)
+		case t.ReplicationFactor < 1 || t.ReplicationFactor > s.Brokers:
+			return fmt.Errorf("topic %s: replication.factor %d with %d brokers", t.Name, t.ReplicationFactor, s.Brokers)
+		}
+	}
+	for i, p := range s.Producers {
+		if _, ok := s.topic(p.Topic); !ok {
+			return fmt.Errorf("producer %d: unknown topic %q", i, p.Topic)
+		}
+		if err := p.Validate(); err != nil {
+			return fmt.Errorf("producer %d: %w", i, err)
+		}
+	}
+	for i, c := range s.Consumers {
+		if _, ok := s.topic(c.Topic); !ok {
+			return fmt.Errorf("consumer %d: unknown topic %q", i, c.Topic)
+		}
+	}
+	return nil
+}
+
+func (s Spec) topic(name string) (TopicConfig, bool) {
+	i := slices.IndexFunc(s.Topics, func(t TopicConfig) bool { return t.Name == name })
+	if i < 0 {
+		return TopicConfig{}, false
+	}
+	return s.Topics[i], true
+}
+
+// Cluster is a built cluster inside a world: where its nodes are, and what
+// they recorded.
+type Cluster struct {
+	World     *sim.World
+	Spec      Spec
+	Dir       Directory
+	History   *History
+	Journal   *Journal
+	Producers []sim.NodeID
+	Consumers []sim.NodeID
+}
+
+// Build adds the cluster's nodes to w: brokers ("broker-0"…), the
+// controller, producers ("producer-0"…) and consumers ("consumer-0"…).
+func Build(w *sim.World, spec Spec) (*Cluster, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Cluster{World: w, Spec: spec, History: &History{}, Journal: &Journal{}}
+	// IDs are handed out in order of adding, so they are known up front:
+	// every node's directory is complete before the first one is built.
+	c.Dir.Brokers = make([]sim.NodeID, spec.Brokers)
+	next := sim.NodeID(len(w.Nodes()))
+	for i := range spec.Brokers {
+		c.Dir.Brokers[i] = next + sim.NodeID(i)
+	}
+	c.Dir.Controller = next + sim.NodeID(spec.Brokers)
+	for i := range spec.Brokers {
+		id := w.AddNode(fmt.Sprintf("broker-%d", i), func() sim.Node {
+			return NewBroker(BrokerID(i), spec.Broker, spec.Topics, c.Dir, c.Journal)
+		})
+		if id != c.Dir.Brokers[i] {
+			panic("cluster: node IDs not handed out in order")
+		}
+	}
+	w.AddNode("controller", func() sim.Node { return NewController(spec.Broker, spec.Topics, c.Dir, c.Journal) })
+	for i, pc := range spec.Producers {
+		if len(pc.PartitionsToProduce) == 0 {
+			t, _ := spec.topic(pc.Topic)
+			for p := range t.Partitions {
+				pc.PartitionsToProduce = append(pc.PartitionsToProduce, int32(p))
+			}
+		}
+		c.Producers = append(c.Producers, w.AddNode(fmt.Sprintf("producer-%d", i), func() sim.Node {
+			return NewProducer(i, pc, c.Dir, c.History)
+		}))
+	}
+	for i, cc := range spec.Consumers {
+		t, _ := spec.topic(cc.Topic)
+		c.Consumers = append(c.Consumers, w.AddNode(fmt.Sprintf("consumer-%d", i), func() sim.Node {
+			return NewConsumer(cc, t.Partitions, c.Dir, c.History)
+		}))
+	}
+	return c, nil
+}
+
+// Partitions lists every partition of every topic, in order.
+func (c *Cluster) Partitions() []TopicPartition {
+	var tps []TopicPartition
+	for _, t := range c.Spec.Topics {
+		for p := range t.Partitions {
+			tps = append(tps, TopicPartition{t.Name, int32(p)})
+		}
+	}
+	slices.SortFunc(tps, TopicPartition.Compare)
+	return tps
+}
+
+// BrokerNode returns the node running a broker.
+func (c *Cluster) BrokerNode(b BrokerID) sim.NodeID { return c.Dir.Brokers[b] }
+
+// Broker returns a broker's live state machine, nil while it is down.
+func (c *Cluster) Broker(b BrokerID) *Broker {
+	n, _ := c.World.Node(c.Dir.Brokers[b]).(*Broker)
+	return n
+}
+
+// Controller returns the live controller, nil while it is down.
+func (c *Cluster) Controller() *Controller {
+	n, _ := c.World.Node(c.Dir.Controller).(*Controller)
+	return n
+}
+
+// State returns the controller's committed state of a partition, read from
+// its disk so that it answers even while the controller is down.
+func (c *Cluster) State(tp TopicPartition) PartitionState {
+	f := c.World.Disk(c.Dir.Controller).Open(metadataFile)
+	if f.Len() == 0 {
+		return PartitionState{TP: tp, Leader: NoLeader, LeaderEpoch: NoEpoch}
+	}
+	img := Image{Partitions: f.Record(f.Len() - 1).(controllerState).Partitions}
+	st, _ := img.find(tp)
+	return st
+}
+
+// FinalLog is what a partition holds at the end of a run: the log of its
+// leader as the controller last named it, nil if it has none.
+type FinalLog struct {
+	TP      TopicPartition
+	Leader  BrokerID
+	Records []Record
+	// Replicas holds every replica's log by broker ID, for checkers that
+	// compare them.
+	Replicas [][]Record
+}
+
+// FinalLogs returns the final log of every partition.
+func (c *Cluster) FinalLogs() []FinalLog {
+	var out []FinalLog
+	for _, tp := range c.Partitions() {
+		st := c.State(tp)
+		fl := FinalLog{TP: tp, Leader: st.Leader, Replicas: make([][]Record, c.Spec.Brokers)}
+		for _, r := range st.Replicas {
+			fl.Replicas[r] = ReadLog(c.World.Disk(c.Dir.Brokers[r]), tp)
+		}
+		if st.Leader != NoLeader {
+			fl.Records = fl.Replicas[st.Leader]
+		}
+		out = append(out, fl)
+	}
+	return out
+}

@@ -1,0 +1,418 @@
+package cluster
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Truncation is how a replica that becomes a follower finds where its log
+// diverges from the new leader's.
+type Truncation uint8
+
+const (
+	// LeaderEpochTruncation is Kafka since KIP-101/279/320: the follower
+	// truncates to the end offset of the last epoch it shares with the leader.
+	LeaderEpochTruncation Truncation = iota
+	// HighWatermarkTruncation is Kafka before KIP-101: the follower
+	// truncates to its own high watermark, which can lose committed records
+	// and let replicas diverge.
+	HighWatermarkTruncation
+)
+
+func (t Truncation) String() string {
+	if t == HighWatermarkTruncation {
+		return "high-watermark"
+	}
+	return "leader-epoch"
+}
+
+// BrokerConfig holds the broker and controller settings, with Kafka's
+// defaults. Kafka's property names are accepted by Set.
+type BrokerConfig struct {
+	HeartbeatInterval       time.Duration // broker.heartbeat.interval.ms
+	SessionTimeout          time.Duration // broker.session.timeout.ms
+	ReplicaLagTimeMax       time.Duration // replica.lag.time.max.ms
+	ReplicaFetchWaitMax     time.Duration // replica.fetch.wait.max.ms
+	ReplicaFetchMaxBytes    int64         // replica.fetch.max.bytes
+	ReplicaFetchBackoff     time.Duration // replica.fetch.backoff.ms
+	HWCheckpointInterval    time.Duration // replica.high.watermark.checkpoint.interval.ms
+	MinInsyncReplicas       int           // min.insync.replicas
+	UncleanLeaderElection   bool          // unclean.leader.election.enable
+	FlushIntervalMessages   int64         // log.flush.interval.messages
+	FlushInterval           time.Duration // log.flush.interval.ms; 0: never by time
+	AutoLeaderRebalance     bool          // auto.leader.rebalance.enable
+	LeaderImbalanceCheck    time.Duration // leader.imbalance.check.interval.seconds
+	Truncation              Truncation    // tideline.truncation
+	Retransmit              time.Duration // tideline.retransmit.ms
+	AutomaticLeaderElection bool          // tideline.leader.election.automatic
+	RecordSize              int64         // tideline.record.bytes
+}
+
+// DefaultBrokerConfig returns Kafka's defaults.
+func DefaultBrokerConfig() BrokerConfig {
+	return BrokerConfig{
+		HeartbeatInterval:     2 * time.Second,
+		SessionTimeout:        9 * time.Second,
+		ReplicaLagTimeMax:     30 * time.Second,
+		ReplicaFetchWaitMax:   500 * time.Millisecond,
+		ReplicaFetchMaxBytes:  1 << 20,
+		ReplicaFetchBackoff:   time.Second,
+		HWCheckpointInterval:  5 * time.Second,
+		MinInsyncReplicas:     1,
+		FlushIntervalMessages: math.MaxInt64,
+		AutoLeaderRebalance:   true,
+		LeaderImbalanceCheck:  300 * time.Second,
+		// A lost packet costs TCP one retransmission timeout (200 ms at
+		// least); the simulated network drops whole messages, so requesters
+		// re-send unanswered requests after this long, and servers answer a
+		// re-sent request once. Kafka's request timeouts keep their meaning:
+		// the connection is given up for dead.
+		Retransmit:              200 * time.Millisecond,
+		AutomaticLeaderElection: true,
+		RecordSize:              1024,
+	}
+}
+
+// TopicConfig is one topic and its overrides of the broker configuration.
+type TopicConfig struct {
+	Name              string
+	Partitions        int
+	ReplicationFactor int
+	// Overrides, nil where the broker setting applies.
+	MinInsyncReplicas     *int           // min.insync.replicas
+	UncleanLeaderElection *bool          // unclean.leader.election.enable
+	FlushMessages         *int64         // flush.messages
+	FlushInterval         *time.Duration // flush.ms
+}
+
+// ProducerConfig is one producer client and its workload.
+type ProducerConfig struct {
+	Topic               string
+	Rate                float64       // records per second
+	Start, Stop         time.Duration // when it produces; Stop 0: until the settle period
+	Acks                int           // acks: 0, 1 or -1 (all)
+	Idempotence         bool          // enable.idempotence
+	Retries             int64         // retries
+	RetryBackoff        time.Duration // retry.backoff.ms
+	RequestTimeout      time.Duration // request.timeout.ms
+	DeliveryTimeout     time.Duration // delivery.timeout.ms
+	MaxInFlight         int           // max.in.flight.requests.per.connection
+	BatchSize           int64         // batch.size (bytes)
+	Linger              time.Duration // linger.ms
+	MetadataMaxAge      time.Duration // metadata.max.age.ms
+	RecordSize          int64         // tideline.record.bytes
+	Retransmit          time.Duration // tideline.retransmit.ms (see BrokerConfig)
+	PartitionsToProduce []int32       // empty: every partition of the topic, in turn
+}
+
+// AcksAll is acks=all (-1).
+const AcksAll = -1
+
+// DefaultProducerConfig returns Kafka's producer defaults for a topic.
+func DefaultProducerConfig(topic string) ProducerConfig {
+	return ProducerConfig{
+		Topic:           topic,
+		Rate:            100,
+		Acks:            AcksAll,
+		Idempotence:     true,
+		Retries:         math.MaxInt32,
+		RetryBackoff:    100 * time.Millisecond,
+		RequestTimeout:  30 * time.Second,
+		DeliveryTimeout: 120 * time.Second,
+		MaxInFlight:     5,
+		BatchSize:       16384,
+		Linger:          5 * time.Millisecond,
+		MetadataMaxAge:  300 * time.Second,
+		RecordSize:      1024,
+		Retransmit:      200 * time.Millisecond,
+	}
+}
+
+// ConsumerConfig is one consumer client, reading every partition of a topic
+// from offset zero (a group of one, without a coordinator).
+type ConsumerConfig struct {
+	Topic          string
+	FetchMaxWait   time.Duration // fetch.max.wait.ms
+	RequestTimeout time.Duration // request.timeout.ms
+	RetryBackoff   time.Duration // retry.backoff.ms
+	MaxPollRecords int           // max.poll.records
+	MetadataMaxAge time.Duration // metadata.max.age.ms
+	Retransmit     time.Duration // tideline.retransmit.ms (see BrokerConfig)
+}
+
+// DefaultConsumerConfig returns Kafka's consumer defaults for a topic.
+func DefaultConsumerConfig(topic string) ConsumerConfig {
+	return ConsumerConfig{
+		Topic:          topic,
+		FetchMaxWait:   500 * time.Millisecond,
+		RequestTimeout: 30 * time.Second,
+		RetryBackoff:   100 * time.Millisecond,
+		MaxPollRecords: 500,
+		MetadataMaxAge: 300 * time.Second,
+		Retransmit:     200 * time.Millisecond,
+	}
+}
+
+// Set applies one broker property by its Kafka name.
+func (c *BrokerConfig) Set(name, value string) error {
+	var err error
+	switch name {
+	case "broker.heartbeat.interval.ms":
+		c.HeartbeatInterval, err = parseMillis(value, 1)
+	case "broker.session.timeout.ms":
+		c.SessionTimeout, err = parseMillis(value, 1)
+	case "replica.lag.time.max.ms":
+		c.ReplicaLagTimeMax, err = parseMillis(value, 1)
+	case "replica.fetch.wait.max.ms":
+		c.ReplicaFetchWaitMax, err = parseMillis(value, 0)
+	case "replica.fetch.max.bytes":
+		c.ReplicaFetchMaxBytes, err = parseInt(value, 1)
+	case "replica.fetch.backoff.ms":
+		c.ReplicaFetchBackoff, err = parseMillis(value, 0)
+	case "replica.high.watermark.checkpoint.interval.ms":
+		c.HWCheckpointInterval, err = parseMillis(value, 1)
+	case "min.insync.replicas":
+		var n int64
+		n, err = parseInt(value, 1)
+		c.MinInsyncReplicas = int(n)
+	case "unclean.leader.election.enable":
+		c.UncleanLeaderElection, err = strconv.ParseBool(value)
+	case "log.flush.interval.messages":
+		c.FlushIntervalMessages, err = parseInt(value, 1)
+	case "log.flush.interval.ms":
+		c.FlushInterval, err = parseMillis(value, 1)
+	case "auto.leader.rebalance.enable":
+		c.AutoLeaderRebalance, err = strconv.ParseBool(value)
+	case "leader.imbalance.check.interval.seconds":
+		var n int64
+		n, err = parseInt(value, 1)
+		c.LeaderImbalanceCheck = time.Duration(n) * time.Second
+	case "tideline.truncation":
+		switch value {
+		case "leader-epoch":
+			c.Truncation = LeaderEpochTruncation
+		case "high-watermark":
+			c.Truncation = HighWatermarkTruncation
+		default:
+			err = fmt.Errorf("want leader-epoch or high-watermark")
+		}
+	case "tideline.retransmit.ms":
+		c.Retransmit, err = parseMillis(value, 1)
+	case "tideline.leader.election.automatic":
+		c.AutomaticLeaderElection, err = strconv.ParseBool(value)
+	case "tideline.record.bytes":
+		c.RecordSize, err = parseInt(value, 1)
+	default:
+		return unknownProperty("broker", name, brokerProperties)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: bad value %q: %w", name, value, err)
+	}
+	return nil
+}
+
+var brokerProperties = []string{
+	"auto.leader.rebalance.enable", "broker.heartbeat.interval.ms", "broker.session.timeout.ms",
+	"leader.imbalance.check.interval.seconds", "log.flush.interval.messages", "log.flush.interval.ms",
+	"min.insync.replicas", "replica.fetch.backoff.ms", "replica.fetch.max.bytes", "replica.fetch.wait.max.ms",
+	"replica.high.watermark.checkpoint.interval.ms", "replica.lag.time.max.ms",
+	"tideline.leader.election.automatic", "tideline.record.bytes", "tideline.retransmit.ms", "tideline.truncation",
+	"unclean.leader.election.enable",
+}
+
+// Set applies one topic-level property by its Kafka name.
+func (t *TopicConfig) Set(name, value string) error {
+	var err error
+	switch name {
+	case "min.insync.replicas":
+		var n int64
+		n, err = parseInt(value, 1)
+		m := int(n)
+		t.MinInsyncReplicas = &m
+	case "unclean.leader.election.enable":
+		var b bool
+		b, err = strconv.ParseBool(value)
+		t.UncleanLeaderElection = &b
+	case "flush.messages":
+		var n int64
+		n, err = parseInt(value, 1)
+		t.FlushMessages = &n
+	case "flush.ms":
+		var d time.Duration
+		d, err = parseMillis(value, 1)
+		t.FlushInterval = &d
+	default:
+		return unknownProperty("topic", name, topicProperties)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: bad value %q: %w", name, value, err)
+	}
+	return nil
+}
+
+var topicProperties = []string{"flush.messages", "flush.ms", "min.insync.replicas", "unclean.leader.election.enable"}
+
+// Set applies one producer property by its Kafka name.
+func (p *ProducerConfig) Set(name, value string) error {
+	var err error
+	switch name {
+	case "acks":
+		switch value {
+		case "all", "-1":
+			p.Acks = AcksAll
+		case "0", "1":
+			p.Acks = int(value[0] - '0')
+		default:
+			err = fmt.Errorf("want 0, 1 or all")
+		}
+	case "enable.idempotence":
+		p.Idempotence, err = strconv.ParseBool(value)
+	case "retries":
+		p.Retries, err = parseInt(value, 0)
+	case "retry.backoff.ms":
+		p.RetryBackoff, err = parseMillis(value, 0)
+	case "request.timeout.ms":
+		p.RequestTimeout, err = parseMillis(value, 1)
+	case "delivery.timeout.ms":
+		p.DeliveryTimeout, err = parseMillis(value, 1)
+	case "max.in.flight.requests.per.connection":
+		var n int64
+		n, err = parseInt(value, 1)
+		p.MaxInFlight = int(n)
+	case "batch.size":
+		p.BatchSize, err = parseInt(value, 1)
+	case "linger.ms":
+		p.Linger, err = parseMillis(value, 0)
+	case "metadata.max.age.ms":
+		p.MetadataMaxAge, err = parseMillis(value, 1)
+	case "tideline.record.bytes":
+		p.RecordSize, err = parseInt(value, 1)
+	case "tideline.retransmit.ms":
+		p.Retransmit, err = parseMillis(value, 1)
+	default:
+		return unknownProperty("producer", name, producerProperties)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: bad value %q: %w", name, value, err)
+	}
+	return nil
+}
+
+var producerProperties = []string{
+	"acks", "batch.size", "delivery.timeout.ms", "enable.idempotence", "linger.ms",
+	"max.in.flight.requests.per.connection", "metadata.max.age.ms", "request.timeout.ms",
+	"retries", "retry.backoff.ms", "tideline.record.bytes", "tideline.retransmit.ms",
+}
+
+// Validate reports settings Kafka would refuse.
+func (p ProducerConfig) Validate() error {
+	if p.Idempotence && p.Acks != AcksAll {
+		return fmt.Errorf("enable.idempotence=true requires acks=all (Kafka refuses acks=%d)", p.Acks)
+	}
+	if p.Idempotence && p.MaxInFlight > 5 {
+		return fmt.Errorf("enable.idempotence=true requires max.in.flight.requests.per.connection <= 5")
+	}
+	if p.Rate <= 0 {
+		return fmt.Errorf("rate %v must be positive", p.Rate)
+	}
+	return nil
+}
+
+// Set applies one consumer property by its Kafka name.
+func (c *ConsumerConfig) Set(name, value string) error {
+	var err error
+	switch name {
+	case "fetch.max.wait.ms":
+		c.FetchMaxWait, err = parseMillis(value, 0)
+	case "request.timeout.ms":
+		c.RequestTimeout, err = parseMillis(value, 1)
+	case "retry.backoff.ms":
+		c.RetryBackoff, err = parseMillis(value, 0)
+	case "max.poll.records":
+		var n int64
+		n, err = parseInt(value, 1)
+		c.MaxPollRecords = int(n)
+	case "metadata.max.age.ms":
+		c.MetadataMaxAge, err = parseMillis(value, 1)
+	case "tideline.retransmit.ms":
+		c.Retransmit, err = parseMillis(value, 1)
+	default:
+		return unknownProperty("consumer", name, consumerProperties)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: bad value %q: %w", name, value, err)
+	}
+	return nil
+}
+
+var consumerProperties = []string{"fetch.max.wait.ms", "max.poll.records", "metadata.max.age.ms", "request.timeout.ms", "retry.backoff.ms", "tideline.retransmit.ms"}
+
+func parseMillis(value string, least int64) (time.Duration, error) {
+	n, err := parseInt(value, least)
+	return time.Duration(n) * time.Millisecond, err
+}
+
+func parseInt(value string, least int64) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("not a whole number")
+	}
+	if n < least {
+		return 0, fmt.Errorf("must be at least %d", least)
+	}
+	return n, nil
+}
+
+// unknownProperty names the closest known property, for typos.
+func unknownProperty(kind, name string, known []string) error {
+	best, bestDist := "", len(name)/2+1
+	for _, k := range known {
+		if d := editDistance(name, k); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Errorf("unknown %s property %q (did you mean %q?)", kind, name, best)
+	}
+	return fmt.Errorf("unknown %s property %q (known: %s)", kind, name, strings.Join(known, ", "))
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// Properties lists the property names each Set accepts, sorted.
+func Properties(kind string) []string {
+	switch kind {
+	case "broker":
+		return slices.Clone(brokerProperties)
+	case "topic":
+		return slices.Clone(topicProperties)
+	case "producer":
+		return slices.Clone(producerProperties)
+	case "consumer":
+		return slices.Clone(consumerProperties)
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package cluster
+
+import (
+	"fmt"
+
+	"github.com/tideline-sim/tideline/sim"
+)
+
+type consumerPartition struct {
+	tp       TopicPartition
+	position int64
+	request  uint64 // fetch in flight (or the backoff before the next)
+	sent     bool
+}
+
+// Consumer reads every partition of a topic from offset zero, fetching from
+// each leader up to its high watermark, and records every record it reads
+// in the history (one ok poll op per record).
+type Consumer struct {
+	cfg     ConsumerConfig
+	history *History
+	env     sim.Env
+	meta    metadataView
+	parts   []*consumerPartition
+}
+
+// NewConsumer returns a consumer of cfg.Topic's partitions [0, partitions).
+func NewConsumer(cfg ConsumerConfig, partitions int, dir Directory, history *History) *Consumer {
+	c := &Consumer{cfg: cfg, history: history, meta: metadataView{topic: cfg.Topic, dir: dir, retransmit: cfg.Retransmit}}
+	for i := range partitions {
+		c.parts = append(c.parts, &consumerPartition{tp: TopicPartition{cfg.Topic, int32(i)}})
+	}
+	return c
+}
+
+func (c *Consumer) Start(env sim.Env) {
+	c.env = env
+	for _, part := range c.parts {
+		part.position, part.request, part.sent = 0, 0, false
+	}
+	c.meta.refresh(env)
+	env.SetTimer(c.cfg.MetadataMaxAge, timer{kind: tMetadata})
+}
+
+func (c *Consumer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
+	switch m := msg.(type) {
+	case MetadataResponse:
+		if c.meta.onResponse(m) {
+			for _, part := range c.parts {
+				if part.request == 0 {
+					c.fetch(part)
+				}
+			}
+		}
+	case FetchResponse:
+		c.handleFetchResponse(m)
+	}
+}
+
+func (c *Consumer) Timer(env sim.Env, t sim.Timer) {
+	tm := t.(timer)
+	if tm.kind == tMetadata && tm.id == 0 {
+		c.meta.refresh(env)
+		env.SetTimer(c.cfg.MetadataMaxAge, tm)
+		return
+	}
+	if c.meta.onTimer(env, tm) || tm.kind != tFetch {
+		return
+	}
+	if part := c.partition(tm.tp); part != nil && part.request == tm.id {
+		c.fetch(part) // the wait is over, or the fetch went unanswered
+	}
+}
+
+func (c *Consumer) partition(tp TopicPartition) *consumerPartition {
+	for _, part := range c.parts {
+		if part.tp == tp {
+			return part
+		}
+	}
+	return nil
+}
+
+func (c *Consumer) fetch(part *consumerPartition) {
+	leader, epoch := c.meta.leader(part.tp.Partition)
+	if leader == NoLeader {
+		c.meta.refresh(c.env)
+		c.later(part)
+		return
+	}
+	part.request, part.sent = c.meta.newID(), true
+	c.env.Send(c.meta.dir.node(leader), FetchRequest{
+		RequestID: part.request, ReplicaID: -1, TP: part.tp, CurrentLeaderEpoch: epoch,
+		FetchOffset: part.position, LastFetchedEpoch: NoEpoch,
+		MaxWaitMs: c.cfg.FetchMaxWait.Milliseconds(), MaxRecords: c.cfg.MaxPollRecords,
+	})
+	c.env.SetTimer(c.cfg.FetchMaxWait+c.cfg.Retransmit, timer{kind: tFetch, tp: part.tp, id: part.request})
+}
+
+// later fetches again after retry.backoff.ms.
+func (c *Consumer) later(part *consumerPartition) {
+	part.request, part.sent = c.meta.newID(), false
+	c.env.SetTimer(c.cfg.RetryBackoff, timer{kind: tFetch, tp: part.tp, id: part.request})
+}
+
+func (c *Consumer) handleFetchResponse(m FetchResponse) {
+	part := c.partition(m.TP)
+	if part == nil || !part.sent || part.request != m.RequestID {
+		return
+	}
+	switch m.Err {
+	case None:
+		for _, rec := range m.Records {
+			if rec.Offset != part.position {
+				continue
+			}
+			c.history.add(Op{Time: c.env.Now(), Process: c.env.Name(), Type: Ok, F: OpPoll, TP: part.tp, Payload: rec.Payload, Offset: rec.Offset})
+			part.position++
+		}
+		c.fetch(part)
+	case OffsetOutOfRange:
+		// The leader's log ends before our position: records we read were
+		// truncated away. Like auto.offset.reset=latest, go to its end.
+		c.history.add(Op{Time: c.env.Now(), Process: c.env.Name(), Type: Info, F: OpPoll, TP: part.tp, Payload: -1, Offset: m.LogEndOffset,
+			Err: m.Err, Note: fmt.Sprintf("position %d past the leader's log end %d: reset", part.position, m.LogEndOffset)})
+		part.position = m.LogEndOffset
+		c.fetch(part)
+	default:
+		c.meta.refresh(c.env)
+		c.later(part)
+	}
+}

@@ -1,0 +1,134 @@
+package cluster
+
+import (
+	"fmt"
+
+	"github.com/tideline-sim/tideline/clock"
+)
+
+// OpType is the phase of a client operation, as in a Jepsen history.
+type OpType uint8
+
+const (
+	Invoke OpType = iota // the client started it
+	Ok                   // it definitely happened
+	Fail                 // it definitely did not happen
+	Info                 // unknown: it may or may not have happened
+)
+
+func (t OpType) String() string { return [...]string{"invoke", "ok", "fail", "info"}[t] }
+
+// Op kinds.
+const (
+	OpSend = "send"
+	OpPoll = "poll"
+)
+
+// Op is one entry of the client history. A send is an invoke followed by
+// ok (with the acknowledged offset), fail or info; a poll is recorded as one
+// ok op per record read.
+type Op struct {
+	Index   int
+	Time    clock.Time
+	Process string // client name
+	Type    OpType
+	F       string // OpSend or OpPoll
+	TP      TopicPartition
+	Payload int64
+	Offset  int64 // acknowledged or read offset; -1 when none
+	Acks    int
+	Err     ErrorCode // why a send failed or is unknown
+	Note    string    // e.g. "timed out", "delivery.timeout.ms expired"
+}
+
+func (o Op) String() string {
+	s := fmt.Sprintf("%v %s %s %s %v payload=%d", o.Time, o.Process, o.Type, o.F, o.TP, o.Payload)
+	if o.Offset >= 0 {
+		s += fmt.Sprintf(" offset=%d", o.Offset)
+	}
+	if o.Err != None {
+		s += " " + o.Err.String()
+	}
+	if o.Note != "" {
+		s += " (" + o.Note + ")"
+	}
+	return s
+}
+
+// History is the run's client history, appended to by every client in event
+// order. It belongs to one run: clients write it, checkers read it after.
+type History struct{ ops []Op }
+
+func (h *History) add(op Op) {
+	op.Index = len(h.ops)
+	h.ops = append(h.ops, op)
+}
+
+// Ops returns every operation in the order recorded.
+func (h *History) Ops() []Op { return h.ops }
+
+// EventKind names a protocol event worth telling: the raw material of
+// violation stories and of coverage counts.
+type EventKind string
+
+const (
+	EvRegistered        EventKind = "broker-registered"
+	EvFenced            EventKind = "broker-fenced"
+	EvUnfenced          EventKind = "broker-unfenced"
+	EvElected           EventKind = "leader-elected"
+	EvUncleanElected    EventKind = "unclean-leader-elected"
+	EvOffline           EventKind = "partition-offline"
+	EvPreferredElected  EventKind = "preferred-leader-elected"
+	EvISRShrink         EventKind = "isr-shrink"
+	EvISRExpand         EventKind = "isr-expand"
+	EvBecameLeader      EventKind = "became-leader"
+	EvBecameFollower    EventKind = "became-follower"
+	EvTruncated         EventKind = "truncated"
+	EvFencedRequest     EventKind = "fenced-request"
+	EvDuplicateBatch    EventKind = "duplicate-batch"
+	EvOutOfOrder        EventKind = "out-of-order-sequence"
+	EvNotEnoughReplicas EventKind = "not-enough-replicas"
+	EvRecovered         EventKind = "log-recovered"
+)
+
+// Event is one protocol event on one node.
+type Event struct {
+	Time   clock.Time
+	Node   string
+	Kind   EventKind
+	TP     TopicPartition
+	Epoch  int32
+	Offset int64
+	Broker BrokerID // the broker the event is about (elected, fenced...)
+	Detail string
+}
+
+func (e Event) String() string {
+	s := fmt.Sprintf("%v %s %s", e.Time, e.Node, e.Kind)
+	if e.TP.Topic != "" {
+		s += " " + e.TP.String()
+	}
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	return s
+}
+
+// Journal is the run's protocol events in the order they happened.
+type Journal struct{ events []Event }
+
+func (j *Journal) add(e Event) { j.events = append(j.events, e) }
+
+// Events returns every event in order.
+func (j *Journal) Events() []Event { return j.events }
+
+// Count returns how many events of a kind happened.
+func (j *Journal) Count(kind EventKind) int {
+	n := 0
+	for _, e := range j.events {
+		if e.Kind == kind {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,252 @@
+package cluster
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/tideline-sim/tideline/sim"
+)
+
+// epochEntry is one entry of the leader-epoch cache: the first offset
+// written under a leader epoch.
+type epochEntry struct {
+	Epoch       int32
+	StartOffset int64
+}
+
+// producerRun is a run of records from one producer with consecutive
+// sequence numbers at consecutive offsets.
+type producerRun struct {
+	firstSeq, lastSeq int32
+	firstOffset       int64
+}
+
+// producerState is what the log remembers of an idempotent producer. Like
+// Kafka, it keeps the last few batches so that a retried batch is recognised
+// and answered with its original offset.
+type producerState struct {
+	epoch int16
+	runs  []producerRun // oldest first, at most maxProducerRuns
+}
+
+// maxProducerRuns mirrors Kafka's five cached batches per producer.
+const maxProducerRuns = 5
+
+func (p *producerState) lastSeq() int32 { return p.runs[len(p.runs)-1].lastSeq }
+
+// partitionLog is one replica's log of a partition, kept on the broker's
+// simulated disk: the records file, the leader-epoch checkpoint, and in
+// memory the page-cache view of both plus the producer state.
+type partitionLog struct {
+	tp        TopicPartition
+	file      *sim.File // records, one per offset
+	epochFile *sim.File // the epoch cache, rewritten and synced on change
+	records   []Record
+	epochs    []epochEntry
+	hw        int64
+	unflushed int64
+	producers map[int64]*producerState // looked up, never iterated
+}
+
+func logFileName(tp TopicPartition) string { return tp.Topic + "-" + itoa(tp.Partition) + "/log" }
+func epochFileName(tp TopicPartition) string {
+	return tp.Topic + "-" + itoa(tp.Partition) + "/leader-epoch-checkpoint"
+}
+
+// openLog recovers a partition's log from disk, as Kafka does at startup:
+// the records that survived, the epoch cache trimmed to the log end (a power
+// loss may have taken records the checkpoint still names), and the producer
+// state rebuilt by scanning the log.
+func openLog(disk *sim.Disk, tp TopicPartition, hwCheckpoint int64) *partitionLog {
+	l := &partitionLog{
+		tp:        tp,
+		file:      disk.Open(logFileName(tp)),
+		epochFile: disk.Open(epochFileName(tp)),
+		producers: map[int64]*producerState{},
+	}
+	l.records = make([]Record, l.file.Len())
+	for i := range l.records {
+		l.records[i] = l.file.Record(i).(Record)
+		if l.records[i].Offset != int64(i) {
+			panic(fmt.Sprintf("cluster: %v log holds offset %d at index %d", tp, l.records[i].Offset, i))
+		}
+	}
+	if n := l.epochFile.Len(); n > 0 {
+		l.epochs = slices.Clone(l.epochFile.Record(n - 1).([]epochEntry))
+	}
+	l.trimEpochsFrom(l.leo())
+	l.hw = min(hwCheckpoint, l.leo())
+	l.rebuildProducers()
+	return l
+}
+
+func (l *partitionLog) leo() int64 { return int64(len(l.records)) }
+
+// latestEpoch is the epoch of the newest cache entry, NoEpoch if none.
+func (l *partitionLog) latestEpoch() int32 {
+	if len(l.epochs) == 0 {
+		return NoEpoch
+	}
+	return l.epochs[len(l.epochs)-1].Epoch
+}
+
+// epochStart is the start offset of the newest epoch (the LESO).
+func (l *partitionLog) epochStart() int64 {
+	if len(l.epochs) == 0 {
+		return 0
+	}
+	return l.epochs[len(l.epochs)-1].StartOffset
+}
+
+// endOffsetForEpoch answers OffsetsForLeaderEpoch as Kafka's
+// LeaderEpochFileCache.endOffsetFor does: the largest epoch at or below the
+// requested one, and the offset where it ends (the start of the next epoch,
+// or the log end for the latest). Undefined is (NoEpoch, -1).
+func (l *partitionLog) endOffsetForEpoch(epoch int32) (int32, int64) {
+	if epoch == NoEpoch || len(l.epochs) == 0 {
+		return NoEpoch, -1
+	}
+	if epoch == l.latestEpoch() {
+		return epoch, l.leo()
+	}
+	higher := slices.IndexFunc(l.epochs, func(e epochEntry) bool { return e.Epoch > epoch })
+	if higher < 0 {
+		return NoEpoch, -1 // asked for an epoch newer than any here
+	}
+	if higher == 0 {
+		return epoch, l.epochs[0].StartOffset // older than any epoch here
+	}
+	return l.epochs[higher-1].Epoch, l.epochs[higher].StartOffset
+}
+
+// assignEpoch records that epoch starts at offset, as a new leader does
+// (with its LEO) and a follower does for the first record of a new epoch.
+func (l *partitionLog) assignEpoch(epoch int32, offset int64) {
+	if epoch <= l.latestEpoch() {
+		return
+	}
+	l.epochs = append(l.epochs, epochEntry{epoch, offset})
+	l.writeEpochs()
+}
+
+func (l *partitionLog) writeEpochs() {
+	l.epochFile.Truncate(0)
+	l.epochFile.Append(slices.Clone(l.epochs))
+	l.epochFile.Sync()
+}
+
+func (l *partitionLog) trimEpochsFrom(offset int64) {
+	keep := len(l.epochs)
+	for keep > 0 && l.epochs[keep-1].StartOffset >= offset {
+		keep--
+	}
+	if keep < len(l.epochs) {
+		l.epochs = l.epochs[:keep]
+		l.writeEpochs()
+	}
+}
+
+// append writes records at the log end. Offsets must continue the log.
+func (l *partitionLog) append(recs ...Record) {
+	for _, r := range recs {
+		if r.Offset != l.leo() {
+			panic(fmt.Sprintf("cluster: %v append at offset %d, log end is %d", l.tp, r.Offset, l.leo()))
+		}
+		l.assignEpoch(r.Epoch, r.Offset)
+		l.records = append(l.records, r)
+		l.file.Append(r)
+		l.trackProducer(r)
+	}
+	l.unflushed += int64(len(recs))
+}
+
+// truncate removes every record at or above offset, with the epoch cache
+// and the producer state that depended on them.
+func (l *partitionLog) truncate(offset int64) {
+	if offset >= l.leo() {
+		return
+	}
+	offset = max(offset, 0)
+	l.records = l.records[:offset]
+	l.file.Truncate(int(offset))
+	l.trimEpochsFrom(offset)
+	l.hw = min(l.hw, offset)
+	l.unflushed = min(l.unflushed, offset)
+	l.rebuildProducers()
+}
+
+// flush syncs the log file (fsync): what it holds survives a power loss.
+func (l *partitionLog) flush() {
+	if l.unflushed > 0 {
+		l.file.Sync()
+		l.unflushed = 0
+	}
+}
+
+// read copies records [from, to), at most max of them.
+func (l *partitionLog) read(from, to int64, max int) []Record {
+	to = min(to, l.leo(), from+int64(max))
+	if from >= to {
+		return nil
+	}
+	return slices.Clone(l.records[from:to])
+}
+
+// checkSequence decides what to do with an idempotent batch: append it,
+// answer it as a duplicate at dupOffset, or reject it.
+func (l *partitionLog) checkSequence(pid int64, epoch int16, base int32, n int) (dupOffset int64, err ErrorCode) {
+	if pid < 0 {
+		return -1, None
+	}
+	p := l.producers[pid]
+	last := base + int32(n) - 1
+	switch {
+	case p == nil || epoch > p.epoch:
+		if base != 0 {
+			return -1, OutOfOrderSequenceNumber
+		}
+		return -1, None
+	case epoch < p.epoch:
+		return -1, OutOfOrderSequenceNumber // Kafka: INVALID_PRODUCER_EPOCH; fatal either way
+	}
+	for _, r := range p.runs {
+		if base >= r.firstSeq && last <= r.lastSeq {
+			return r.firstOffset + int64(base-r.firstSeq), None
+		}
+	}
+	if base != p.lastSeq()+1 {
+		return -1, OutOfOrderSequenceNumber
+	}
+	return -1, None
+}
+
+func (l *partitionLog) trackProducer(r Record) {
+	if r.ProducerID < 0 {
+		return
+	}
+	p := l.producers[r.ProducerID]
+	if p == nil || r.ProducerEpoch > p.epoch {
+		p = &producerState{epoch: r.ProducerEpoch}
+		l.producers[r.ProducerID] = p
+	}
+	if n := len(p.runs); n > 0 {
+		run := &p.runs[n-1]
+		if r.Sequence == run.lastSeq+1 && r.Offset == run.firstOffset+int64(run.lastSeq-run.firstSeq)+1 {
+			run.lastSeq = r.Sequence
+			return
+		}
+	}
+	p.runs = append(p.runs, producerRun{firstSeq: r.Sequence, lastSeq: r.Sequence, firstOffset: r.Offset})
+	if len(p.runs) > maxProducerRuns {
+		p.runs = slices.Delete(p.runs, 0, 1)
+	}
+}
+
+func (l *partitionLog) rebuildProducers() {
+	clear(l.producers)
+	for _, r := range l.records {
+		l.trackProducer(r)
+	}
+}
+
+func itoa(n int32) string { return fmt.Sprint(n) }

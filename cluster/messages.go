@@ -1,0 +1,277 @@
+package cluster
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// The protocol messages. Every request carries a request ID chosen by its
+// sender; the response echoes it, so a sender can tell the answer to its
+// current request from a late answer to one it already gave up on.
+//
+// Slices in a message belong to the message: a sender builds fresh ones and
+// never changes them after sending, a receiver copies what it keeps.
+
+// ProduceRequest appends records to a partition (Kafka's Produce).
+type ProduceRequest struct {
+	RequestID     uint64
+	TP            TopicPartition
+	Acks          int // 0, 1 or AcksAll
+	Timeout       int64
+	ProducerID    int64 // -1 without idempotence
+	ProducerEpoch int16
+	BaseSequence  int32
+	Payloads      []int64
+}
+
+// ProduceResponse answers a ProduceRequest (never sent for acks=0).
+type ProduceResponse struct {
+	RequestID  uint64
+	TP         TopicPartition
+	Err        ErrorCode
+	BaseOffset int64
+}
+
+// FetchRequest reads a partition from its leader. Followers send their
+// replica ID and broker epoch (KIP-903); consumers send ReplicaID -1 and read
+// only up to the high watermark.
+type FetchRequest struct {
+	RequestID          uint64
+	ReplicaID          BrokerID // -1 for consumers
+	BrokerEpoch        int64
+	TP                 TopicPartition
+	CurrentLeaderEpoch int32 // KIP-320 fencing; NoEpoch to skip the check
+	FetchOffset        int64
+	LastFetchedEpoch   int32 // epoch of the follower's last record; NoEpoch for none
+	MaxWaitMs          int64
+	MaxRecords         int
+}
+
+// FetchResponse carries records and the leader's high watermark, or the
+// epoch at which the follower's log diverges from the leader's.
+type FetchResponse struct {
+	RequestID     uint64
+	TP            TopicPartition
+	Err           ErrorCode
+	HighWatermark int64
+	LogEndOffset  int64
+	LeaderEpoch   int32
+	Records       []Record
+	// DivergingEpoch is set (not NoEpoch) when the follower's last fetched
+	// epoch ends earlier on the leader: truncate, then fetch again.
+	DivergingEpoch     int32
+	DivergingEndOffset int64
+}
+
+// MetadataRequest asks a broker for the partitions of the cluster.
+type MetadataRequest struct{ RequestID uint64 }
+
+// MetadataResponse is a broker's current view.
+type MetadataResponse struct {
+	RequestID uint64
+	Image     Image
+}
+
+// BrokerRegistration is a broker announcing a new incarnation to the
+// controller; it is re-sent until answered.
+type BrokerRegistration struct {
+	Broker      BrokerID
+	Incarnation uint64
+}
+
+// BrokerRegistrationResponse gives the broker its new broker epoch.
+type BrokerRegistrationResponse struct {
+	Broker      BrokerID
+	Incarnation uint64
+	BrokerEpoch int64
+	Image       Image
+}
+
+// BrokerHeartbeat keeps a broker's session alive.
+type BrokerHeartbeat struct {
+	Broker          BrokerID
+	BrokerEpoch     int64
+	MetadataVersion int64
+}
+
+// BrokerHeartbeatResponse carries the current image when the broker is
+// behind, which repairs any metadata update the network lost.
+type BrokerHeartbeatResponse struct {
+	Err      ErrorCode // StaleBrokerEpoch: register again
+	Fenced   bool
+	HasImage bool
+	Image    Image
+}
+
+// UpdateMetadata pushes a new image to a broker (KRaft brokers tail the
+// metadata log; a push is the same information sooner).
+type UpdateMetadata struct{ Image Image }
+
+// AlterPartitionRequest is a leader asking the controller to commit an ISR
+// change (KIP-497).
+type AlterPartitionRequest struct {
+	RequestID      uint64
+	Broker         BrokerID
+	BrokerEpoch    int64
+	TP             TopicPartition
+	LeaderEpoch    int32
+	PartitionEpoch int32
+	NewISR         []BrokerID
+	ISREpochs      []int64 // broker epoch of each NewISR member, as the leader saw it
+}
+
+// AlterPartitionResponse is the committed state, or why not.
+type AlterPartitionResponse struct {
+	RequestID uint64
+	TP        TopicPartition
+	Err       ErrorCode
+	State     PartitionState
+}
+
+// InitProducerIDRequest asks for a producer ID (idempotent producers).
+type InitProducerIDRequest struct{ RequestID uint64 }
+
+// InitProducerIDResponse hands one out.
+type InitProducerIDResponse struct {
+	RequestID     uint64
+	ProducerID    int64
+	ProducerEpoch int16
+}
+
+// AllocateProducerIDRequest is a broker forwarding an InitProducerID to the
+// controller, which owns the producer ID counter (KIP-730).
+type AllocateProducerIDRequest struct {
+	Client    int32 // node that asked the broker
+	RequestID uint64
+}
+
+// AllocateProducerIDResponse returns the ID to the broker, for its client.
+type AllocateProducerIDResponse struct {
+	Client     int32
+	RequestID  uint64
+	ProducerID int64
+}
+
+func (m ProduceRequest) AppendSummary(b []byte) []byte {
+	return fmt.Appendf(b, "produce#%d %v acks=%d pid=%d seq=%d n=%d", m.RequestID, m.TP, m.Acks, m.ProducerID, m.BaseSequence, len(m.Payloads))
+}
+
+func (m ProduceResponse) AppendSummary(b []byte) []byte {
+	return fmt.Appendf(b, "produce-response#%d %v %v offset=%d", m.RequestID, m.TP, m.Err, m.BaseOffset)
+}
+
+func (m FetchRequest) AppendSummary(b []byte) []byte {
+	return fmt.Appendf(b, "fetch#%d %v replica=%d offset=%d epoch=%d last-epoch=%d", m.RequestID, m.TP, m.ReplicaID, m.FetchOffset, m.CurrentLeaderEpoch, m.LastFetchedEpoch)
+}
+
+func (m FetchResponse) AppendSummary(b []byte) []byte {
+	b = fmt.Appendf(b, "fetch-response#%d %v %v hw=%d leo=%d n=%d", m.RequestID, m.TP, m.Err, m.HighWatermark, m.LogEndOffset, len(m.Records))
+	if m.DivergingEpoch != NoEpoch {
+		b = fmt.Appendf(b, " diverging=%d@%d", m.DivergingEpoch, m.DivergingEndOffset)
+	}
+	return b
+}
+
+func (m MetadataRequest) AppendSummary(b []byte) []byte {
+	return fmt.Appendf(b, "metadata#%d", m.RequestID)
+}
+
+func (m MetadataResponse) AppendSummary(b []byte) []byte {
+	return fmt.Appendf(b, "metadata-response#%d v%d", m.RequestID, m.Image.Version)
+}
+
+func (m BrokerRegistration) AppendSummary(b []byte) []byte {
+	return fmt.Appendf(b, "register broker=%d incarnation=%x", m.Broker, m.Incarnation)
+}
+
+func (m BrokerRegistrationResponse) AppendSummary(b []byte) []byte {
+	return fmt.Appendf(b, "registered broker=%d epoch=%d v%d", m.Broker, m.BrokerEpoch, m.Image.Version)
+}
+
+func (m BrokerHeartbeat) AppendSummary(b []byte) []byte {
+	return fmt.Appendf(b, "heartbeat broker=%d epoch=%d v%d", m.Broker, m.BrokerEpoch, m.MetadataVersion)
+}
+
+func (m BrokerHeartbeatResponse) AppendSummary(b []byte) []byte {
+	b = fmt.Appendf(b, "heartbeat-response %v fenced=%t", m.Err, m.Fenced)
+	if m.HasImage {
+		b = fmt.Appendf(b, " v%d", m.Image.Version)
+	}
+	return b
+}
+
+func (m UpdateMetadata) AppendSummary(b []byte) []byte {
+	return fmt.Appendf(b, "update-metadata v%d", m.Image.Version)
+}
+
+func (m AlterPartitionRequest) AppendSummary(b []byte) []byte {
+	return fmt.Appendf(b, "alter-partition#%d %v leader=%d epoch=%d pe=%d isr=%v", m.RequestID, m.TP, m.Broker, m.LeaderEpoch, m.PartitionEpoch, m.NewISR)
+}
+
+func (m AlterPartitionResponse) AppendSummary(b []byte) []byte {
+	return fmt.Appendf(b, "alter-partition-response#%d %v %v", m.RequestID, m.TP, m.Err)
+}
+
+func (m InitProducerIDRequest) AppendSummary(b []byte) []byte {
+	return strconv.AppendUint(append(b, "init-producer-id#"...), m.RequestID, 10)
+}
+
+func (m InitProducerIDResponse) AppendSummary(b []byte) []byte {
+	return fmt.Appendf(b, "init-producer-id-response#%d pid=%d", m.RequestID, m.ProducerID)
+}
+
+func (m AllocateProducerIDRequest) AppendSummary(b []byte) []byte {
+	return fmt.Appendf(b, "allocate-producer-id for=%d#%d", m.Client, m.RequestID)
+}
+
+func (m AllocateProducerIDResponse) AppendSummary(b []byte) []byte {
+	return fmt.Appendf(b, "allocate-producer-id-response for=%d#%d pid=%d", m.Client, m.RequestID, m.ProducerID)
+}
+
+// timer is the one timer type of the cluster's nodes: what fires, and for
+// which partition or request.
+type timer struct {
+	kind timerKind
+	tp   TopicPartition
+	id   uint64
+}
+
+type timerKind uint8
+
+const (
+	tHeartbeat timerKind = iota
+	tRegister
+	tSessionCheck
+	tISRCheck
+	tHWCheckpoint
+	tFlush
+	tRebalance
+	tFetch        // follower or consumer: (re)send a fetch
+	tFetchExpire  // leader: a parked fetch's wait is over
+	tProduceRetry // producer: retransmit or retry a batch
+	tProduceExpire
+	tAlterRetry
+	tMetadata
+	tProduce // producer: the next record is due
+	tInitPID
+	tLinger
+)
+
+var timerNames = [...]string{
+	tHeartbeat: "heartbeat", tRegister: "register", tSessionCheck: "session-check",
+	tISRCheck: "isr-check", tHWCheckpoint: "hw-checkpoint", tFlush: "flush",
+	tRebalance: "rebalance", tFetch: "fetch", tFetchExpire: "fetch-expire",
+	tProduceRetry: "produce-retry", tProduceExpire: "produce-expire", tAlterRetry: "alter-retry",
+	tMetadata: "metadata", tProduce: "produce", tInitPID: "init-producer-id", tLinger: "linger",
+}
+
+func (t timer) AppendSummary(b []byte) []byte {
+	b = append(b, timerNames[t.kind]...)
+	if t.tp.Topic != "" {
+		b = append(append(b, ' '), t.tp.String()...)
+	}
+	if t.id != 0 {
+		b = strconv.AppendUint(append(b, " #"...), t.id, 10)
+	}
+	return b
+}

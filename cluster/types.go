@@ -1,0 +1,157 @@
+// Package cluster is a Kafka-style replicated log written as sim.Node state
+// machines: brokers that lead and follow partitions, a KRaft-style
+// controller that fences brokers and elects leaders, and producer and
+// consumer clients that record what they saw in a Jepsen-style history.
+//
+// Behaviour and configuration names mirror Apache Kafka; where tideline
+// simplifies, the comment at the spot says how and why.
+package cluster
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+)
+
+// BrokerID is Kafka's broker.id. NoLeader marks a partition without one.
+type BrokerID int32
+
+// NoLeader is the leader of an offline partition.
+const NoLeader BrokerID = -1
+
+// NoEpoch marks an absent leader epoch ("UNDEFINED_EPOCH").
+const NoEpoch int32 = -1
+
+// TopicPartition names one partition of a topic ("orders/0").
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+func (tp TopicPartition) String() string {
+	return tp.Topic + "/" + strconv.Itoa(int(tp.Partition))
+}
+
+// Compare orders partitions by topic, then number; every iteration over
+// partitions follows this order.
+func (tp TopicPartition) Compare(o TopicPartition) int {
+	if tp.Topic != o.Topic {
+		if tp.Topic < o.Topic {
+			return -1
+		}
+		return 1
+	}
+	return int(tp.Partition - o.Partition)
+}
+
+// Record is one record of a partition log. Payload identifies what the
+// producer sent, so checkers can follow a write from send to log.
+type Record struct {
+	Offset        int64
+	Epoch         int32 // leader epoch of the leader that appended it
+	ProducerID    int64 // -1 without idempotence
+	ProducerEpoch int16
+	Sequence      int32 // per producer and partition; -1 without idempotence
+	Payload       int64
+}
+
+func (r Record) String() string {
+	return fmt.Sprintf("%d@e%d:%d", r.Offset, r.Epoch, r.Payload)
+}
+
+// PartitionState is the controller's record of a partition, as brokers and
+// clients learn it from metadata. Values are shared read-only: whoever
+// changes one builds a new slice (copy on write).
+type PartitionState struct {
+	TP             TopicPartition
+	Replicas       []BrokerID // assignment order; Replicas[0] is preferred
+	ISR            []BrokerID
+	Leader         BrokerID
+	LeaderEpoch    int32
+	PartitionEpoch int32 // bumped by every change, ISR changes included
+}
+
+func (s PartitionState) String() string {
+	return fmt.Sprintf("%v leader=%d epoch=%d isr=%v pe=%d", s.TP, s.Leader, s.LeaderEpoch, s.ISR, s.PartitionEpoch)
+}
+
+// newer reports whether s supersedes old.
+func (s PartitionState) newer(old PartitionState) bool {
+	if s.LeaderEpoch != old.LeaderEpoch {
+		return s.LeaderEpoch > old.LeaderEpoch
+	}
+	return s.PartitionEpoch > old.PartitionEpoch
+}
+
+func (s PartitionState) inISR(b BrokerID) bool { return slices.Contains(s.ISR, b) }
+
+// Image is a version of the cluster metadata: every partition's state.
+type Image struct {
+	Version    int64
+	Partitions []PartitionState // sorted by TP
+}
+
+func (img Image) find(tp TopicPartition) (PartitionState, bool) {
+	i, ok := slices.BinarySearchFunc(img.Partitions, tp, func(s PartitionState, tp TopicPartition) int {
+		return s.TP.Compare(tp)
+	})
+	if !ok {
+		return PartitionState{}, false
+	}
+	return img.Partitions[i], true
+}
+
+// ErrorCode is a Kafka protocol error code.
+type ErrorCode int16
+
+// The error codes tideline's protocol uses, with Kafka's numbers.
+const (
+	None                         ErrorCode = 0
+	OffsetOutOfRange             ErrorCode = 1
+	UnknownTopicOrPartition      ErrorCode = 3
+	NotLeaderOrFollower          ErrorCode = 6
+	RequestTimedOut              ErrorCode = 7
+	NotEnoughReplicas            ErrorCode = 19
+	NotEnoughReplicasAfterAppend ErrorCode = 20
+	OutOfOrderSequenceNumber     ErrorCode = 45
+	FencedLeaderEpoch            ErrorCode = 74
+	UnknownLeaderEpoch           ErrorCode = 75
+	StaleBrokerEpoch             ErrorCode = 77
+	InvalidUpdateVersion         ErrorCode = 95
+	IneligibleReplica            ErrorCode = 107
+)
+
+var errorNames = map[ErrorCode]string{
+	None:                         "NONE",
+	OffsetOutOfRange:             "OFFSET_OUT_OF_RANGE",
+	UnknownTopicOrPartition:      "UNKNOWN_TOPIC_OR_PARTITION",
+	NotLeaderOrFollower:          "NOT_LEADER_OR_FOLLOWER",
+	RequestTimedOut:              "REQUEST_TIMED_OUT",
+	NotEnoughReplicas:            "NOT_ENOUGH_REPLICAS",
+	NotEnoughReplicasAfterAppend: "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+	OutOfOrderSequenceNumber:     "OUT_OF_ORDER_SEQUENCE_NUMBER",
+	FencedLeaderEpoch:            "FENCED_LEADER_EPOCH",
+	UnknownLeaderEpoch:           "UNKNOWN_LEADER_EPOCH",
+	StaleBrokerEpoch:             "STALE_BROKER_EPOCH",
+	InvalidUpdateVersion:         "INVALID_UPDATE_VERSION",
+	IneligibleReplica:            "INELIGIBLE_REPLICA",
+}
+
+func (e ErrorCode) String() string {
+	if name, ok := errorNames[e]; ok {
+		return name
+	}
+	return fmt.Sprintf("ERROR_%d", int16(e))
+}
+
+// notAppended reports whether a produce error proves the records were not
+// written. Every other error leaves the outcome unknown: the producer cannot
+// tell, for example, whether NOT_LEADER_OR_FOLLOWER came before the append or
+// from a leader that lost its role with the records already in its log.
+func (e ErrorCode) notAppended() bool {
+	switch e {
+	case NotEnoughReplicas, UnknownTopicOrPartition, OutOfOrderSequenceNumber:
+		return true
+	}
+	return false
+}
