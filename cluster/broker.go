@@ -79,6 +79,7 @@ type sessionKey struct {
 // rather than appending its records twice, as TCP would never have delivered
 // them twice.
 type produceSession struct {
+	connection  uint64
 	lastRequest uint64
 	response    *ProduceResponse // nil while the request is still pending
 }
@@ -517,8 +518,8 @@ func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
 		return
 	}
 	fs := &r.followers[fi]
-	if m.RequestID < fs.lastRequest {
-		return // overtaken by a newer fetch from the same follower
+	if m.BrokerEpoch == fs.brokerEpoch && m.RequestID < fs.lastRequest {
+		return // overtaken by a newer fetch from the same follower incarnation
 	}
 	fs.lastRequest = m.RequestID
 	if m.LastFetchedEpoch != NoEpoch {
@@ -718,8 +719,8 @@ func (b *Broker) handleAlterPartitionResponse(m AlterPartitionResponse) {
 func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
 	key := sessionKey{from, m.TP}
 	s := b.sessions[key]
-	if s == nil {
-		s = &produceSession{}
+	if s == nil || s.connection != m.Connection {
+		s = &produceSession{connection: m.Connection}
 		b.sessions[key] = s
 	} else if m.RequestID < s.lastRequest {
 		return

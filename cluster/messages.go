@@ -15,6 +15,7 @@ import (
 // ProduceRequest appends records to a partition (Kafka's Produce).
 type ProduceRequest struct {
 	RequestID     uint64
+	Connection    uint64 // the client incarnation's connection; request IDs count within it
 	TP            TopicPartition
 	Acks          int // 0, 1 or AcksAll
 	Timeout       int64

@@ -50,6 +50,7 @@ type Producer struct {
 	env     sim.Env
 	meta    metadataView
 
+	connection    uint64
 	producerID    int64
 	producerEpoch int16
 	pidRequest    uint64
@@ -66,6 +67,7 @@ func NewProducer(index int, cfg ProducerConfig, dir Directory, history *History)
 
 func (p *Producer) Start(env sim.Env) {
 	p.env = env
+	p.connection = env.Rand().Uint64()
 	p.producerID = -1
 	p.parts = make([]*producerPartition, len(p.cfg.PartitionsToProduce))
 	for i, n := range p.cfg.PartitionsToProduce {
@@ -220,7 +222,7 @@ func (p *Producer) request(part *producerPartition, b *batch) ProduceRequest {
 	for i, rec := range b.records {
 		payloads[i] = rec.payload
 	}
-	return ProduceRequest{RequestID: b.request, TP: part.tp, Acks: p.cfg.Acks, Timeout: p.cfg.RequestTimeout.Milliseconds(),
+	return ProduceRequest{RequestID: b.request, Connection: p.connection, TP: part.tp, Acks: p.cfg.Acks, Timeout: p.cfg.RequestTimeout.Milliseconds(),
 		ProducerID: p.producerID, ProducerEpoch: b.epoch, BaseSequence: b.baseSeq, Payloads: payloads}
 }
 
