@@ -1,7 +1,6 @@
 package cluster_test
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -191,7 +190,7 @@ func TestSingleReplica(t *testing.T) {
 				switch {
 				case op.Time > clock.At(10*time.Second+10*time.Millisecond) && op.Time < clock.At(25*time.Second):
 					during++
-				case op.Time >= clock.At(25 * time.Second):
+				case op.Time >= clock.At(25*time.Second):
 					after++
 				}
 			}
@@ -339,4 +338,3 @@ func TestIdempotentProducerWritesEachRecordOnce(t *testing.T) {
 	})
 }
 
-var _ = fmt.Sprint
