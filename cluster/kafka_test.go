@@ -337,4 +337,3 @@ func TestIdempotentProducerWritesEachRecordOnce(t *testing.T) {
 		t.Logf("duplicates: %d", duplicates(r))
 	})
 }
-
