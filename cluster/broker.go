@@ -38,13 +38,15 @@ type delayedProduce struct {
 	requestID  uint64
 	baseOffset int64
 	lastOffset int64
+	timer      sim.TimerID
 }
 
 // parkedFetch is a fetch held until data arrives or its wait is over.
 type parkedFetch struct {
-	id   uint64
-	from sim.NodeID
-	req  FetchRequest
+	id    uint64
+	from  sim.NodeID
+	req   FetchRequest
+	timer sim.TimerID
 }
 
 // replica is one broker's replica of one partition.
@@ -64,8 +66,10 @@ type replica struct {
 	purgatory  []delayedProduce
 	parked     []parkedFetch
 
-	// As follower: the fetch in flight (or the backoff before the next).
-	fetchReq uint64
+	// As follower: the fetch in flight (or the backoff before the next),
+	// and its timer, cancelled when the answer comes.
+	fetchReq   uint64
+	fetchTimer sim.TimerID
 }
 
 // sessionKey names a client's stream of produce requests to one partition:
@@ -366,10 +370,12 @@ func (b *Broker) makeFollower(r *replica) {
 // the log and may yet commit; the producer cannot know.
 func (b *Broker) abandonRequests(r *replica) {
 	for _, p := range r.purgatory {
+		b.env.CancelTimer(p.timer)
 		b.respondProduce(p.session, p.from, ProduceResponse{RequestID: p.requestID, TP: r.tp, Err: NotLeaderOrFollower, BaseOffset: -1})
 	}
 	r.purgatory = r.purgatory[:0]
 	for _, p := range r.parked {
+		b.env.CancelTimer(p.timer)
 		b.env.Send(p.from, FetchResponse{RequestID: p.req.RequestID, TP: r.tp, Err: NotLeaderOrFollower, DivergingEpoch: NoEpoch})
 	}
 	r.parked = r.parked[:0]
@@ -415,13 +421,13 @@ func (b *Broker) sendFetch(r *replica) {
 		CurrentLeaderEpoch: r.state.LeaderEpoch, FetchOffset: r.log.leo(), LastFetchedEpoch: last,
 		MaxWaitMs: b.cfg.ReplicaFetchWaitMax.Milliseconds(), MaxRecords: int(max(1, b.cfg.ReplicaFetchMaxBytes/b.cfg.RecordSize)),
 	})
-	b.env.SetTimer(b.cfg.ReplicaFetchWaitMax+b.cfg.Retransmit, timer{kind: tFetch, tp: r.tp, id: r.fetchReq})
+	r.fetchTimer = b.env.SetTimer(b.cfg.ReplicaFetchWaitMax+b.cfg.Retransmit, timer{kind: tFetch, tp: r.tp, id: r.fetchReq})
 }
 
 // fetchLater schedules the next fetch after a backoff.
 func (b *Broker) fetchLater(r *replica, after time.Duration) {
 	r.fetchReq = b.newID()
-	b.env.SetTimer(after, timer{kind: tFetch, tp: r.tp, id: r.fetchReq})
+	r.fetchTimer = b.env.SetTimer(after, timer{kind: tFetch, tp: r.tp, id: r.fetchReq})
 }
 
 func (b *Broker) handleFetchResponse(m FetchResponse) {
@@ -429,6 +435,7 @@ func (b *Broker) handleFetchResponse(m FetchResponse) {
 	if r == nil || r.role != roleFollower || m.RequestID != r.fetchReq {
 		return // an answer to a fetch already given up on
 	}
+	b.env.CancelTimer(r.fetchTimer)
 	switch {
 	case m.Err == None && m.DivergingEpoch != NoEpoch:
 		b.truncateOnDivergence(r, m.DivergingEpoch, m.DivergingEndOffset)
@@ -445,12 +452,11 @@ func (b *Broker) handleFetchResponse(m FetchResponse) {
 }
 
 func (b *Broker) appendAsFollower(r *replica, m FetchResponse) {
-	for _, rec := range m.Records {
-		if rec.Offset != r.log.leo() {
-			break // a response to an older fetch offset; refetch from the end
-		}
-		r.log.append(rec)
+	recs := m.Records
+	if len(recs) > 0 && recs[0].Offset != r.log.leo() {
+		recs = nil // a response to an older fetch offset; fetch again from the end
 	}
+	r.log.append(recs)
 	if r.log.unflushed >= r.flushMessages {
 		r.log.flush()
 	}
@@ -558,8 +564,8 @@ func (b *Broker) answerOrPark(r *replica, from sim.NodeID, m FetchRequest, ready
 		return
 	}
 	id := b.newID()
-	r.parked = append(r.parked, parkedFetch{id: id, from: from, req: m})
-	b.env.SetTimer(time.Duration(m.MaxWaitMs)*time.Millisecond, timer{kind: tFetchExpire, tp: r.tp, id: id})
+	t := b.env.SetTimer(time.Duration(m.MaxWaitMs)*time.Millisecond, timer{kind: tFetchExpire, tp: r.tp, id: id})
+	r.parked = append(r.parked, parkedFetch{id: id, from: from, req: m, timer: t})
 }
 
 // answerFetch sends what is readable now: up to the log end for followers,
@@ -584,6 +590,7 @@ func (b *Broker) wakeParked(r *replica) {
 			ready = p.req.FetchOffset < r.log.hw
 		}
 		if ready {
+			b.env.CancelTimer(p.timer)
 			b.answerFetch(r, p.from, p.req)
 		} else {
 			kept = append(kept, p)
@@ -771,8 +778,8 @@ func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
 		b.respondProduce(key, from, ProduceResponse{RequestID: m.RequestID, TP: m.TP, BaseOffset: base})
 	default:
 		id := b.newID()
-		r.purgatory = append(r.purgatory, delayedProduce{id: id, session: key, from: from, requestID: m.RequestID, baseOffset: base, lastOffset: last})
-		b.env.SetTimer(time.Duration(m.Timeout)*time.Millisecond, timer{kind: tProduceExpire, tp: r.tp, id: id})
+		t := b.env.SetTimer(time.Duration(m.Timeout)*time.Millisecond, timer{kind: tProduceExpire, tp: r.tp, id: id})
+		r.purgatory = append(r.purgatory, delayedProduce{id: id, session: key, from: from, requestID: m.RequestID, baseOffset: base, lastOffset: last, timer: t})
 	}
 }
 
@@ -787,7 +794,7 @@ func (b *Broker) appendAsLeader(r *replica, m ProduceRequest) int64 {
 		recs[i] = Record{Offset: base + int64(i), Epoch: r.state.LeaderEpoch, ProducerID: m.ProducerID,
 			ProducerEpoch: m.ProducerEpoch, Sequence: seq, Payload: payload}
 	}
-	r.log.append(recs...)
+	r.log.append(recs)
 	if r.log.unflushed >= r.flushMessages {
 		r.log.flush()
 	}
@@ -805,6 +812,7 @@ func (b *Broker) completeDelayedProduces(r *replica) {
 			kept = append(kept, p)
 			continue
 		}
+		b.env.CancelTimer(p.timer)
 		resp := ProduceResponse{RequestID: p.requestID, TP: r.tp, BaseOffset: p.baseOffset}
 		if len(r.maximalISR()) < r.minISR {
 			resp.Err, resp.BaseOffset = NotEnoughReplicasAfterAppend, -1
@@ -861,9 +869,9 @@ func ReadLog(disk *sim.Disk, tp TopicPartition) []Record {
 		return nil
 	}
 	f := disk.Open(name)
-	recs := make([]Record, f.Len())
-	for i := range recs {
-		recs[i] = f.Record(i).(Record)
+	var recs []Record
+	for i := range f.Len() {
+		recs = append(recs, f.Record(i).([]Record)...)
 	}
 	return recs
 }

@@ -11,6 +11,7 @@ type consumerPartition struct {
 	position int64
 	request  uint64 // fetch in flight (or the backoff before the next)
 	sent     bool
+	timer    sim.TimerID
 }
 
 // Consumer reads every partition of a topic from offset zero, fetching from
@@ -94,7 +95,7 @@ func (c *Consumer) fetch(part *consumerPartition) {
 		FetchOffset: part.position, LastFetchedEpoch: NoEpoch,
 		MaxWaitMs: c.cfg.FetchMaxWait.Milliseconds(), MaxRecords: c.cfg.MaxPollRecords,
 	})
-	c.env.SetTimer(c.cfg.FetchMaxWait+c.cfg.Retransmit, timer{kind: tFetch, tp: part.tp, id: part.request})
+	part.timer = c.env.SetTimer(c.cfg.FetchMaxWait+c.cfg.Retransmit, timer{kind: tFetch, tp: part.tp, id: part.request})
 }
 
 // later fetches again after retry.backoff.ms.
@@ -108,6 +109,7 @@ func (c *Consumer) handleFetchResponse(m FetchResponse) {
 	if part == nil || !part.sent || part.request != m.RequestID {
 		return
 	}
+	c.env.CancelTimer(part.timer)
 	switch m.Err {
 	case None:
 		for _, rec := range m.Records {

@@ -57,15 +57,37 @@ func (o Op) String() string {
 
 // History is the run's client history, appended to by every client in event
 // order. It belongs to one run: clients write it, checkers read it after.
-type History struct{ ops []Op }
-
-func (h *History) add(op Op) {
-	op.Index = len(h.ops)
-	h.ops = append(h.ops, op)
+//
+// It grows in fixed chunks: a history of a long run holds hundreds of
+// thousands of ops, and regrowing one slice would copy them again and again.
+type History struct {
+	chunks [][]Op
+	n      int
 }
 
-// Ops returns every operation in the order recorded.
-func (h *History) Ops() []Op { return h.ops }
+const historyChunk = 4096
+
+func (h *History) add(op Op) {
+	op.Index = h.n
+	if len(h.chunks) == 0 || len(h.chunks[len(h.chunks)-1]) == historyChunk {
+		h.chunks = append(h.chunks, make([]Op, 0, historyChunk))
+	}
+	last := &h.chunks[len(h.chunks)-1]
+	*last = append(*last, op)
+	h.n++
+}
+
+// Len returns the number of operations recorded.
+func (h *History) Len() int { return h.n }
+
+// Ops returns every operation in the order recorded, as one slice.
+func (h *History) Ops() []Op {
+	ops := make([]Op, 0, h.n)
+	for _, c := range h.chunks {
+		ops = append(ops, c...)
+	}
+	return ops
+}
 
 // EventKind names a protocol event worth telling: the raw material of
 // violation stories and of coverage counts.

@@ -39,9 +39,10 @@ func (p *producerState) lastSeq() int32 { return p.runs[len(p.runs)-1].lastSeq }
 // memory the page-cache view of both plus the producer state.
 type partitionLog struct {
 	tp        TopicPartition
-	file      *sim.File // records, one per offset
+	file      *sim.File // record batches ([]Record), as Kafka writes them
 	epochFile *sim.File // the epoch cache, rewritten and synced on change
 	records   []Record
+	batches   []int64 // first offset of each batch in file
 	epochs    []epochEntry
 	hw        int64
 	unflushed int64
@@ -64,11 +65,14 @@ func openLog(disk *sim.Disk, tp TopicPartition, hwCheckpoint int64) *partitionLo
 		epochFile: disk.Open(epochFileName(tp)),
 		producers: map[int64]*producerState{},
 	}
-	l.records = make([]Record, l.file.Len())
-	for i := range l.records {
-		l.records[i] = l.file.Record(i).(Record)
-		if l.records[i].Offset != int64(i) {
-			panic(fmt.Sprintf("cluster: %v log holds offset %d at index %d", tp, l.records[i].Offset, i))
+	for i := range l.file.Len() {
+		batch := l.file.Record(i).([]Record)
+		l.batches = append(l.batches, l.leo())
+		for _, r := range batch {
+			if r.Offset != l.leo() {
+				panic(fmt.Sprintf("cluster: %v log holds offset %d at index %d", tp, r.Offset, l.leo()))
+			}
+			l.records = append(l.records, r)
 		}
 	}
 	if n := l.epochFile.Len(); n > 0 {
@@ -146,17 +150,23 @@ func (l *partitionLog) trimEpochsFrom(offset int64) {
 	}
 }
 
-// append writes records at the log end. Offsets must continue the log.
-func (l *partitionLog) append(recs ...Record) {
+// append writes a batch of records at the log end; offsets must continue
+// the log. The batch is one write to the file, so the caller must not
+// change recs afterwards.
+func (l *partitionLog) append(recs []Record) {
+	if len(recs) == 0 {
+		return
+	}
+	l.batches = append(l.batches, l.leo())
 	for _, r := range recs {
 		if r.Offset != l.leo() {
 			panic(fmt.Sprintf("cluster: %v append at offset %d, log end is %d", l.tp, r.Offset, l.leo()))
 		}
 		l.assignEpoch(r.Epoch, r.Offset)
 		l.records = append(l.records, r)
-		l.file.Append(r)
 		l.trackProducer(r)
 	}
+	l.file.Append(recs)
 	l.unflushed += int64(len(recs))
 }
 
@@ -167,8 +177,24 @@ func (l *partitionLog) truncate(offset int64) {
 		return
 	}
 	offset = max(offset, 0)
+	// Cut the file at the batch holding offset, and write back the part of
+	// that batch below it (synced again if the batch had been).
+	i, exact := slices.BinarySearch(l.batches, offset)
+	if !exact {
+		i--
+	}
+	start := l.batches[i]
+	wasSynced := i < l.file.Synced()
+	l.file.Truncate(i)
+	l.batches = l.batches[:i]
+	if !exact {
+		l.file.Append(slices.Clone(l.records[start:offset]))
+		l.batches = append(l.batches, start)
+		if wasSynced {
+			l.file.Sync()
+		}
+	}
 	l.records = l.records[:offset]
-	l.file.Truncate(int(offset))
 	l.trimEpochsFrom(offset)
 	l.hw = min(l.hw, offset)
 	l.unflushed = min(l.unflushed, offset)

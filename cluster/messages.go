@@ -153,24 +153,59 @@ type AllocateProducerIDResponse struct {
 	ProducerID int64
 }
 
+// The hot messages summarise with strconv rather than fmt: every event's
+// summary feeds the trace hash, and fmt would be a fifth of the run's time.
+
 func (m ProduceRequest) AppendSummary(b []byte) []byte {
-	return fmt.Appendf(b, "produce#%d %v acks=%d pid=%d seq=%d n=%d", m.RequestID, m.TP, m.Acks, m.ProducerID, m.BaseSequence, len(m.Payloads))
+	b = appendID(append(b, "produce"...), m.RequestID)
+	b = appendTP(b, m.TP)
+	b = appendInt(b, " acks=", int64(m.Acks))
+	b = appendInt(b, " pid=", m.ProducerID)
+	b = appendInt(b, " seq=", int64(m.BaseSequence))
+	return appendInt(b, " n=", int64(len(m.Payloads)))
 }
 
 func (m ProduceResponse) AppendSummary(b []byte) []byte {
-	return fmt.Appendf(b, "produce-response#%d %v %v offset=%d", m.RequestID, m.TP, m.Err, m.BaseOffset)
+	b = appendID(append(b, "produce-response"...), m.RequestID)
+	b = appendTP(b, m.TP)
+	b = append(append(b, ' '), m.Err.String()...)
+	return appendInt(b, " offset=", m.BaseOffset)
 }
 
 func (m FetchRequest) AppendSummary(b []byte) []byte {
-	return fmt.Appendf(b, "fetch#%d %v replica=%d offset=%d epoch=%d last-epoch=%d", m.RequestID, m.TP, m.ReplicaID, m.FetchOffset, m.CurrentLeaderEpoch, m.LastFetchedEpoch)
+	b = appendID(append(b, "fetch"...), m.RequestID)
+	b = appendTP(b, m.TP)
+	b = appendInt(b, " replica=", int64(m.ReplicaID))
+	b = appendInt(b, " offset=", m.FetchOffset)
+	b = appendInt(b, " epoch=", int64(m.CurrentLeaderEpoch))
+	return appendInt(b, " last-epoch=", int64(m.LastFetchedEpoch))
 }
 
 func (m FetchResponse) AppendSummary(b []byte) []byte {
-	b = fmt.Appendf(b, "fetch-response#%d %v %v hw=%d leo=%d n=%d", m.RequestID, m.TP, m.Err, m.HighWatermark, m.LogEndOffset, len(m.Records))
+	b = appendID(append(b, "fetch-response"...), m.RequestID)
+	b = appendTP(b, m.TP)
+	b = append(append(b, ' '), m.Err.String()...)
+	b = appendInt(b, " hw=", m.HighWatermark)
+	b = appendInt(b, " leo=", m.LogEndOffset)
+	b = appendInt(b, " n=", int64(len(m.Records)))
 	if m.DivergingEpoch != NoEpoch {
-		b = fmt.Appendf(b, " diverging=%d@%d", m.DivergingEpoch, m.DivergingEndOffset)
+		b = appendInt(b, " diverging=", int64(m.DivergingEpoch))
+		b = appendInt(b, "@", m.DivergingEndOffset)
 	}
 	return b
+}
+
+func appendID(b []byte, id uint64) []byte {
+	return strconv.AppendUint(append(b, '#'), id, 10)
+}
+
+func appendTP(b []byte, tp TopicPartition) []byte {
+	b = append(append(b, ' '), tp.Topic...)
+	return strconv.AppendInt(append(b, '/'), int64(tp.Partition), 10)
+}
+
+func appendInt(b []byte, key string, v int64) []byte {
+	return strconv.AppendInt(append(b, key...), v, 10)
 }
 
 func (m MetadataRequest) AppendSummary(b []byte) []byte {
@@ -269,7 +304,7 @@ var timerNames = [...]string{
 func (t timer) AppendSummary(b []byte) []byte {
 	b = append(b, timerNames[t.kind]...)
 	if t.tp.Topic != "" {
-		b = append(append(b, ' '), t.tp.String()...)
+		b = appendTP(b, t.tp)
 	}
 	if t.id != 0 {
 		b = strconv.AppendUint(append(b, " #"...), t.id, 10)

@@ -23,6 +23,7 @@ type batch struct {
 	sent          bool   // false while backing off before the next attempt
 	attemptStart  clock.Time
 	retransmitGap time.Duration
+	timer         sim.TimerID
 	attempts      int64
 	maybeAppended bool // some attempt may have written the records
 	lastErr       ErrorCode
@@ -214,7 +215,7 @@ func (p *Producer) attempt(part *producerPartition) {
 		p.trySend(part)
 		return
 	}
-	p.env.SetTimer(b.retransmitGap, timer{kind: tProduceRetry, tp: part.tp, id: b.request})
+	b.timer = p.env.SetTimer(b.retransmitGap, timer{kind: tProduceRetry, tp: part.tp, id: b.request})
 }
 
 func (p *Producer) request(part *producerPartition, b *batch) ProduceRequest {
@@ -274,7 +275,7 @@ func (p *Producer) onRetryTimer(tm timer) {
 		}
 		b.retransmitGap = min(2*b.retransmitGap, 5*time.Second)
 		wait := min(b.retransmitGap, p.cfg.RequestTimeout-p.env.Now().Sub(b.attemptStart))
-		p.env.SetTimer(wait, timer{kind: tProduceRetry, tp: part.tp, id: b.request})
+		b.timer = p.env.SetTimer(wait, timer{kind: tProduceRetry, tp: part.tp, id: b.request})
 	}
 }
 
@@ -284,6 +285,7 @@ func (p *Producer) handleResponse(m ProduceResponse) {
 		return
 	}
 	b := part.inflight
+	p.env.CancelTimer(b.timer)
 	if m.Err == None {
 		for i, rec := range b.records {
 			p.complete(part, rec, Ok, m.BaseOffset+int64(i), None, "")

@@ -1,0 +1,46 @@
+package cluster_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/network"
+	"github.com/tideline-sim/tideline/sim"
+)
+
+// BenchmarkCluster60s runs 3 brokers, 3 partitions at RF=3 and 500
+// records/s of acks=all (with a consumer) for 60 simulated seconds; one op
+// is one whole run. sim-s/s is simulated seconds per wall-clock second.
+func BenchmarkCluster60s(b *testing.B) {
+	const simulated = 60 * time.Second
+	var events int64
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		w, err := sim.New(sim.Config{Seed: sim.Seed(i), Duration: simulated,
+			Network: network.Link{Latency: 2 * time.Millisecond, Jitter: time.Millisecond}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		minISR := 2
+		pc := cluster.DefaultProducerConfig("orders")
+		pc.Rate = 500
+		_, err = cluster.Build(w, cluster.Spec{
+			Brokers:   3,
+			Broker:    cluster.DefaultBrokerConfig(),
+			Topics:    []cluster.TopicConfig{{Name: "orders", Partitions: 3, ReplicationFactor: 3, MinInsyncReplicas: &minISR}},
+			Producers: []cluster.ProducerConfig{pc},
+			Consumers: []cluster.ConsumerConfig{cluster.DefaultConsumerConfig("orders")},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Run(); err != nil {
+			b.Fatal(err)
+		}
+		events += w.Events()
+	}
+	perRun := b.Elapsed().Seconds() / float64(b.N)
+	b.ReportMetric(simulated.Seconds()/perRun, "sim-s/s")
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+}
