@@ -66,10 +66,8 @@ type replica struct {
 	purgatory  []delayedProduce
 	parked     []parkedFetch
 
-	// As follower: the fetch in flight (or the backoff before the next),
-	// and its timer, cancelled when the answer comes.
-	fetchReq   uint64
-	fetchTimer sim.TimerID
+	// As follower: the fetch in flight, or the backoff before the next.
+	fetch call
 }
 
 // sessionKey names a client's stream of produce requests to one partition:
@@ -257,7 +255,7 @@ func (b *Broker) Timer(env sim.Env, t sim.Timer) {
 		}
 		env.SetTimer(b.cfg.FlushInterval, t)
 	case tFetch:
-		if r := b.parts[tm.tp]; r != nil && r.role == roleFollower && r.fetchReq == tm.id {
+		if r := b.parts[tm.tp]; r != nil && r.role == roleFollower && r.fetch.onTimer(env, tm) {
 			b.sendFetch(r)
 		}
 	case tFetchExpire:
@@ -330,7 +328,7 @@ func (b *Broker) applyState(r *replica, st PartitionState) {
 func (b *Broker) makeLeader(r *replica) {
 	b.abandonRequests(r)
 	r.role = roleLeader
-	r.fetchReq = 0
+	r.fetch.cancel(b.env)
 	r.log.assignEpoch(r.state.LeaderEpoch, r.log.leo())
 	r.followers = r.followers[:0]
 	for _, id := range r.state.Replicas {
@@ -400,42 +398,38 @@ func (b *Broker) event(e Event) {
 
 // ---- follower side ----
 
-// sendFetch sends the next fetch to the leader and arms a timer that
-// re-sends it if no answer comes within the leader's wait plus one
-// retransmission interval.
+// sendFetch sends the next fetch to the leader, re-sent until answered.
 func (b *Broker) sendFetch(r *replica) {
 	if r.role != roleFollower || r.state.Leader == NoLeader || b.epoch == 0 {
-		r.fetchReq = 0
+		r.fetch.cancel(b.env)
 		if r.role == roleFollower {
 			b.fetchLater(r, b.cfg.ReplicaFetchBackoff)
 		}
 		return
 	}
-	r.fetchReq = b.newID()
 	last := r.log.latestEpoch()
 	if b.cfg.Truncation == HighWatermarkTruncation {
 		last = NoEpoch
 	}
-	b.env.Send(b.dir.node(r.state.Leader), FetchRequest{
-		RequestID: r.fetchReq, ReplicaID: b.id, BrokerEpoch: b.epoch, TP: r.tp,
+	id := b.newID()
+	req := FetchRequest{
+		RequestID: id, ReplicaID: b.id, BrokerEpoch: b.epoch, TP: r.tp,
 		CurrentLeaderEpoch: r.state.LeaderEpoch, FetchOffset: r.log.leo(), LastFetchedEpoch: last,
 		MaxWaitMs: b.cfg.ReplicaFetchWaitMax.Milliseconds(), MaxRecords: int(max(1, b.cfg.ReplicaFetchMaxBytes/b.cfg.RecordSize)),
-	})
-	r.fetchTimer = b.env.SetTimer(b.cfg.ReplicaFetchWaitMax+b.cfg.Retransmit, timer{kind: tFetch, tp: r.tp, id: r.fetchReq})
+	}
+	r.fetch.send(b.env, id, b.dir.node(r.state.Leader), req, b.cfg.Retransmit, timer{kind: tFetch, tp: r.tp})
 }
 
 // fetchLater schedules the next fetch after a backoff.
 func (b *Broker) fetchLater(r *replica, after time.Duration) {
-	r.fetchReq = b.newID()
-	r.fetchTimer = b.env.SetTimer(after, timer{kind: tFetch, tp: r.tp, id: r.fetchReq})
+	r.fetch.backoff(b.env, b.newID(), after, timer{kind: tFetch, tp: r.tp})
 }
 
 func (b *Broker) handleFetchResponse(m FetchResponse) {
 	r := b.parts[m.TP]
-	if r == nil || r.role != roleFollower || m.RequestID != r.fetchReq {
+	if r == nil || r.role != roleFollower || !r.fetch.answered(b.env, m.RequestID) {
 		return // an answer to a fetch already given up on
 	}
-	b.env.CancelTimer(r.fetchTimer)
 	switch {
 	case m.Err == None && m.DivergingEpoch != NoEpoch:
 		b.truncateOnDivergence(r, m.DivergingEpoch, m.DivergingEndOffset)
@@ -513,6 +507,9 @@ func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
 	case m.FetchOffset > r.log.leo():
 		errResp(OffsetOutOfRange)
 		return
+	}
+	if slices.ContainsFunc(r.parked, func(p parkedFetch) bool { return p.from == from && p.req.RequestID == m.RequestID }) {
+		return // a re-sent fetch that is already waiting here
 	}
 	if m.ReplicaID < 0 {
 		b.answerOrPark(r, from, m, m.FetchOffset < r.log.hw)

@@ -85,3 +85,69 @@ func (v *metadataView) leader(p int32) (BrokerID, int32) {
 	st := v.leaders[p]
 	return st.Leader, st.LeaderEpoch
 }
+
+// maxRetransmitGap caps the doubling of retransmission intervals.
+const maxRetransmitGap = time.Second
+
+// call is one outstanding request, re-sent with a doubling interval until
+// it is answered or replaced — what TCP does for a segment — or a backoff
+// before the next request is sent. The receiver answers a re-sent request
+// like the original, so a lost request or a lost response costs one
+// retransmission interval, not a timeout.
+type call struct {
+	id    uint64
+	sent  bool
+	to    sim.NodeID
+	msg   sim.Message
+	gap   time.Duration
+	timer sim.TimerID
+}
+
+// send sends msg as request id and arms its retransmission timer t.
+func (c *call) send(env sim.Env, id uint64, to sim.NodeID, msg sim.Message, retransmit time.Duration, t timer) {
+	env.CancelTimer(c.timer)
+	*c = call{id: id, sent: true, to: to, msg: msg, gap: retransmit}
+	env.Send(to, msg)
+	t.id = id
+	c.timer = env.SetTimer(retransmit, t)
+}
+
+// backoff waits before the next request: the timer t fires with id.
+func (c *call) backoff(env sim.Env, id uint64, after time.Duration, t timer) {
+	env.CancelTimer(c.timer)
+	*c = call{id: id}
+	t.id = id
+	c.timer = env.SetTimer(after, t)
+}
+
+// onTimer handles the call's timer: it retransmits, or, at the end of a
+// backoff, reports that the next request is due.
+func (c *call) onTimer(env sim.Env, t timer) (due bool) {
+	if c.id == 0 || t.id != c.id {
+		return false
+	}
+	if !c.sent {
+		return true
+	}
+	env.Send(c.to, c.msg)
+	c.gap = min(2*c.gap, maxRetransmitGap)
+	c.timer = env.SetTimer(c.gap, t)
+	return false
+}
+
+// answered reports whether id answers the outstanding request, and if so
+// settles it.
+func (c *call) answered(env sim.Env, id uint64) bool {
+	if c.id == 0 || !c.sent || id != c.id {
+		return false
+	}
+	env.CancelTimer(c.timer)
+	*c = call{}
+	return true
+}
+
+// cancel forgets the call.
+func (c *call) cancel(env sim.Env) {
+	env.CancelTimer(c.timer)
+	*c = call{}
+}

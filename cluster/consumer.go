@@ -9,9 +9,7 @@ import (
 type consumerPartition struct {
 	tp       TopicPartition
 	position int64
-	request  uint64 // fetch in flight (or the backoff before the next)
-	sent     bool
-	timer    sim.TimerID
+	fetch    call // the fetch in flight, or the backoff before the next
 }
 
 // Consumer reads every partition of a topic from offset zero, fetching from
@@ -37,7 +35,7 @@ func NewConsumer(cfg ConsumerConfig, partitions int, dir Directory, history *His
 func (c *Consumer) Start(env sim.Env) {
 	c.env = env
 	for _, part := range c.parts {
-		part.position, part.request, part.sent = 0, 0, false
+		part.position, part.fetch = 0, call{}
 	}
 	c.meta.refresh(env)
 	env.SetTimer(c.cfg.MetadataMaxAge, timer{kind: tMetadata})
@@ -48,7 +46,7 @@ func (c *Consumer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 	case MetadataResponse:
 		if c.meta.onResponse(m) {
 			for _, part := range c.parts {
-				if part.request == 0 {
+				if part.fetch.id == 0 {
 					c.fetch(part)
 				}
 			}
@@ -68,8 +66,8 @@ func (c *Consumer) Timer(env sim.Env, t sim.Timer) {
 	if c.meta.onTimer(env, tm) || tm.kind != tFetch {
 		return
 	}
-	if part := c.partition(tm.tp); part != nil && part.request == tm.id {
-		c.fetch(part) // the wait is over, or the fetch went unanswered
+	if part := c.partition(tm.tp); part != nil && part.fetch.onTimer(env, tm) {
+		c.fetch(part) // the backoff is over
 	}
 }
 
@@ -89,27 +87,24 @@ func (c *Consumer) fetch(part *consumerPartition) {
 		c.later(part)
 		return
 	}
-	part.request, part.sent = c.meta.newID(), true
-	c.env.Send(c.meta.dir.node(leader), FetchRequest{
-		RequestID: part.request, ReplicaID: -1, TP: part.tp, CurrentLeaderEpoch: epoch,
+	id := c.meta.newID()
+	part.fetch.send(c.env, id, c.meta.dir.node(leader), FetchRequest{
+		RequestID: id, ReplicaID: -1, TP: part.tp, CurrentLeaderEpoch: epoch,
 		FetchOffset: part.position, LastFetchedEpoch: NoEpoch,
 		MaxWaitMs: c.cfg.FetchMaxWait.Milliseconds(), MaxRecords: c.cfg.MaxPollRecords,
-	})
-	part.timer = c.env.SetTimer(c.cfg.FetchMaxWait+c.cfg.Retransmit, timer{kind: tFetch, tp: part.tp, id: part.request})
+	}, c.cfg.Retransmit, timer{kind: tFetch, tp: part.tp})
 }
 
 // later fetches again after retry.backoff.ms.
 func (c *Consumer) later(part *consumerPartition) {
-	part.request, part.sent = c.meta.newID(), false
-	c.env.SetTimer(c.cfg.RetryBackoff, timer{kind: tFetch, tp: part.tp, id: part.request})
+	part.fetch.backoff(c.env, c.meta.newID(), c.cfg.RetryBackoff, timer{kind: tFetch, tp: part.tp})
 }
 
 func (c *Consumer) handleFetchResponse(m FetchResponse) {
 	part := c.partition(m.TP)
-	if part == nil || !part.sent || part.request != m.RequestID {
+	if part == nil || !part.fetch.answered(c.env, m.RequestID) {
 		return
 	}
-	c.env.CancelTimer(part.timer)
 	switch m.Err {
 	case None:
 		for _, rec := range m.Records {

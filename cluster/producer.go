@@ -24,6 +24,7 @@ type batch struct {
 	attemptStart  clock.Time
 	retransmitGap time.Duration
 	timer         sim.TimerID
+	sentTo        BrokerID
 	attempts      int64
 	maybeAppended bool // some attempt may have written the records
 	lastErr       ErrorCode
@@ -98,6 +99,7 @@ func (p *Producer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 	switch m := msg.(type) {
 	case MetadataResponse:
 		if p.meta.onResponse(m) {
+			p.abandonMovedAttempts()
 			p.sendAll()
 		}
 	case InitProducerIDResponse:
@@ -147,6 +149,19 @@ func (p *Producer) produceOne() {
 	p.trySend(part)
 }
 
+// abandonMovedAttempts gives up attempts sent to a broker that no longer
+// leads their partition, as a client does when its connection to the old
+// leader breaks: the outcome is unknown, and the batch is retried.
+func (p *Producer) abandonMovedAttempts() {
+	for _, part := range p.parts {
+		if b := part.inflight; b != nil && b.sent && b.sentTo != p.currentLeader(part) {
+			p.env.CancelTimer(b.timer)
+			b.maybeAppended, b.lastErr = true, NotLeaderOrFollower
+			p.retryOrFinish(part)
+		}
+	}
+}
+
 func (p *Producer) sendAll() {
 	for _, part := range p.parts {
 		p.expireQueued(part)
@@ -179,7 +194,7 @@ func (p *Producer) trySend(part *producerPartition) {
 		}
 		return
 	}
-	n := min(len(part.queue), int(max(1, p.cfg.BatchSize/p.cfg.RecordSize)))
+	n := min(len(part.queue), p.maxBatch())
 	b := &batch{records: part.queue[:n:n], baseSeq: -1, epoch: p.producerEpoch}
 	part.queue = part.queue[n:]
 	if p.cfg.Idempotence {
@@ -202,6 +217,7 @@ func (p *Producer) attempt(part *producerPartition) {
 	}
 	b.request = p.meta.newID()
 	b.sent = true
+	b.sentTo = leader
 	b.attempts++
 	b.attemptStart = p.env.Now()
 	b.retransmitGap = p.cfg.Retransmit
@@ -237,6 +253,18 @@ func (p *Producer) retryLater(part *producerPartition, b *batch) {
 	p.env.SetTimer(p.cfg.RetryBackoff, timer{kind: tProduceRetry, tp: part.tp, id: id})
 }
 
+// maxBatch is how many records one request may carry: batch.size worth for
+// each of max.in.flight.requests.per.connection batches, since this producer
+// sends them as one request rather than pipelining them.
+func (p *Producer) maxBatch() int {
+	return int(max(1, p.cfg.BatchSize/p.cfg.RecordSize*int64(max(1, p.cfg.MaxInFlight))))
+}
+
+func (p *Producer) currentLeader(part *producerPartition) BrokerID {
+	leader, _ := p.meta.leader(part.tp.Partition)
+	return leader
+}
+
 func (p *Producer) partition(tp TopicPartition) *producerPartition {
 	for _, part := range p.parts {
 		if part.tp == tp {
@@ -268,12 +296,11 @@ func (p *Producer) onRetryTimer(tm timer) {
 		p.retryOrFinish(part)
 	default:
 		// No answer yet: re-send the same request, as TCP would retransmit
-		// it; the broker answers a request ID only once.
-		leader, _ := p.meta.leader(part.tp.Partition)
-		if leader != NoLeader {
-			p.env.Send(p.meta.dir.node(leader), p.request(part, b))
-		}
-		b.retransmitGap = min(2*b.retransmitGap, 5*time.Second)
+		// it (the broker answers a request ID only once), and check whether
+		// leadership moved meanwhile.
+		p.env.Send(p.meta.dir.node(b.sentTo), p.request(part, b))
+		p.meta.refresh(p.env)
+		b.retransmitGap = min(2*b.retransmitGap, maxRetransmitGap)
 		wait := min(b.retransmitGap, p.cfg.RequestTimeout-p.env.Now().Sub(b.attemptStart))
 		b.timer = p.env.SetTimer(wait, timer{kind: tProduceRetry, tp: part.tp, id: b.request})
 	}

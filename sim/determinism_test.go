@@ -129,7 +129,7 @@ func TestSameSeedSameTrace(t *testing.T) {
 func TestReplayOfAFaithfulRunPasses(t *testing.T) {
 	var rec bytes.Buffer
 	w := randomWorld(t, 7, nil)
-	require.NoError(t, w.TraceTo(&rec, "random-world"))
+	require.NoError(t, w.TraceTo(&rec, "random-world", ""))
 	require.NoError(t, w.Run())
 
 	head, entries, err := ReadTrace(&rec)
@@ -149,7 +149,7 @@ func TestReplayNamesFirstDivergentEvent(t *testing.T) {
 	var rec bytes.Buffer
 	leak := 0
 	w := randomWorld(t, 7, &leak)
-	require.NoError(t, w.TraceTo(&rec, "random-world"))
+	require.NoError(t, w.TraceTo(&rec, "random-world", ""))
 	require.NoError(t, w.Run())
 	_, recorded, err := ReadTrace(&rec)
 	require.NoError(t, err)
@@ -159,7 +159,7 @@ func TestReplayNamesFirstDivergentEvent(t *testing.T) {
 	var rep bytes.Buffer
 	leak = 1
 	again := randomWorld(t, 7, &leak)
-	require.NoError(t, again.TraceTo(&rep, "random-world"))
+	require.NoError(t, again.TraceTo(&rep, "random-world", ""))
 	again.Replay(recorded)
 	err = again.Run()
 	var div *DivergenceError
@@ -185,7 +185,7 @@ func TestReplayNamesFirstDivergentEvent(t *testing.T) {
 func TestReplayDetectsEarlyEnd(t *testing.T) {
 	var rec bytes.Buffer
 	w := randomWorld(t, 3, nil)
-	require.NoError(t, w.TraceTo(&rec, ""))
+	require.NoError(t, w.TraceTo(&rec, "", ""))
 	require.NoError(t, w.Run())
 	_, entries, err := ReadTrace(&rec)
 	require.NoError(t, err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/tideline-sim/tideline/clock"
 )
@@ -49,9 +50,11 @@ const TraceFormat = "tideline-trace/1"
 
 // TraceHeader is the first line of a trace file: what it takes to re-run it.
 type TraceHeader struct {
-	Format string `json:"format"`
-	Seed   Seed   `json:"seed"`
-	Run    string `json:"run,omitempty"` // what was run, e.g. the scenario
+	Format   string        `json:"format"`
+	Seed     Seed          `json:"seed"`
+	Duration time.Duration `json:"duration_ns"`
+	Run      string        `json:"run,omitempty"`   // what was run, e.g. the scenario's name
+	Input    string        `json:"input,omitempty"` // what it takes to run it again, e.g. the scenario text
 }
 
 // TraceEntry is one event of a run as the trace records it. Hash is the
@@ -114,12 +117,13 @@ type tracer struct {
 func (t *tracer) reset() { t.hash = 0x6a09e667f3bcc908 }
 
 // TraceTo writes the run's trace to out as JSON Lines: a header, then one
-// entry per event. Call it before Run.
-func (w *World) TraceTo(out io.Writer, run string) error {
+// entry per event. run and input say what was run, for replay. Call it
+// before Run.
+func (w *World) TraceTo(out io.Writer, run, input string) error {
 	t := &w.trace
 	t.out = bufio.NewWriterSize(out, 64<<10)
 	t.enc = json.NewEncoder(t.out)
-	return t.enc.Encode(TraceHeader{Format: TraceFormat, Seed: w.cfg.Seed, Run: run})
+	return t.enc.Encode(TraceHeader{Format: TraceFormat, Seed: w.cfg.Seed, Duration: w.cfg.Duration, Run: run, Input: input})
 }
 
 // FlushTrace writes out what the trace writer buffered.

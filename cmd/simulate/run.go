@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tideline-sim/tideline/report"
+	"github.com/tideline-sim/tideline/runner"
+	"github.com/tideline-sim/tideline/scenarios"
+	"github.com/tideline-sim/tideline/sim"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0 // every expectation holds
+	exitFail  = 1 // a checker or expectation failed, or a replay diverged
+	exitUsage = 2 // bad input or usage
+)
+
+const usage = `simulate runs a Kafka-style cluster on a virtual clock under a scenario's
+faults, and checks what it promised.
+
+Usage:
+  simulate -scenario NAME|FILE [-seed N] [-out DIR] [-duration D] [-q]
+  simulate -replay DIR/run.trace
+  simulate -list
+
+Examples:
+  simulate -scenario leader-crash -seed 42        a built-in scenario
+  simulate -scenario my-scenario.yaml -out out/   your own; writes summary.json and run.trace
+  simulate -replay out/run.trace                  re-run and verify every event
+
+Exit codes: 0 every expectation holds, 1 a checker or expectation failed, 2 bad input.
+
+Flags:
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	scenario := fs.String("scenario", "", "scenario `file`, or the name of a built-in scenario")
+	seedFlag := fs.String("seed", "", "run `seed` (default: the scenario's seed)")
+	out := fs.String("out", "", "write summary.json and run.trace to `dir`")
+	duration := fs.Duration("duration", 0, "override the scenario's simulated `duration`")
+	quiet := fs.Bool("q", false, "print only the verdict line")
+	replay := fs.String("replay", "", "re-run a recorded `trace` and verify every event")
+	list := fs.Bool("list", false, "list the built-in scenarios")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "simulate: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	switch {
+	case *list:
+		return listBuiltins(stdout)
+	case *replay != "":
+		return replayTrace(*replay, stdout, stderr)
+	case *scenario == "":
+		fs.Usage()
+		return exitUsage
+	}
+	sc, err := scenarios.Open(*scenario)
+	if err != nil {
+		fmt.Fprintf(stderr, "simulate: %v\n", err)
+		return exitUsage
+	}
+	seed := sc.Seed
+	if *seedFlag != "" {
+		if seed, err = strconv.ParseUint(*seedFlag, 10, 64); err != nil {
+			fmt.Fprintf(stderr, "simulate: -seed %q: want a whole number from 0 to 18446744073709551615\n", *seedFlag)
+			return exitUsage
+		}
+	}
+	if *duration < 0 || (*duration > 0 && *duration <= sc.FaultWindowEnd()) {
+		fmt.Fprintf(stderr, "simulate: -duration %v: want longer than the fault window (%v)\n", *duration, sc.FaultWindowEnd())
+		return exitUsage
+	}
+	command := reproduceCommand(*scenario, seed, *duration)
+
+	var trace bytes.Buffer
+	opts := runner.Options{Seed: seed, Duration: *duration}
+	if *out != "" {
+		opts.Trace = &trace
+	}
+	res, err := runner.Run(sc, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "simulate: %s seed %d: %v\n", sc.Name, seed, err)
+		return exitFail
+	}
+	if *quiet {
+		verdict := "PASS"
+		if !res.OK() {
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(stdout, "%s %s seed %d trace %016x\n", verdict, sc.Name, seed, res.TraceHash)
+	} else if err := report.Text(stdout, res, command); err != nil {
+		fmt.Fprintf(stderr, "simulate: %v\n", err)
+		return exitFail
+	}
+	if *out != "" {
+		if err := writeOutputs(*out, res, command, trace.Bytes()); err != nil {
+			fmt.Fprintf(stderr, "simulate: %v\n", err)
+			return exitUsage
+		}
+	}
+	if !res.OK() {
+		return exitFail
+	}
+	return exitOK
+}
+
+func reproduceCommand(scenario string, seed uint64, duration time.Duration) string {
+	cmd := fmt.Sprintf("simulate -scenario %s -seed %d", scenario, seed)
+	if duration > 0 {
+		cmd += " -duration " + duration.String()
+	}
+	return cmd
+}
+
+func writeOutputs(dir string, res *runner.Result, command string, trace []byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var summary bytes.Buffer
+	if err := report.JSON(&summary, res, command); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "summary.json"), summary.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "run.trace"), trace, 0o644)
+}
+
+func listBuiltins(stdout io.Writer) int {
+	for _, name := range scenarios.BuiltinNames() {
+		sc, err := scenarios.Builtin(name)
+		if err != nil {
+			fmt.Fprintf(stdout, "%-20s  (broken: %v)\n", name, err)
+			continue
+		}
+		first, _, _ := strings.Cut(sc.Description, ". ")
+		fmt.Fprintf(stdout, "%-20s  %s.\n", name, strings.TrimSuffix(first, "."))
+	}
+	return exitOK
+}
+
+func replayTrace(path string, stdout, stderr io.Writer) int {
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "simulate: %v\n", err)
+		return exitUsage
+	}
+	defer f.Close()
+	head, entries, err := sim.ReadTrace(f)
+	if err != nil {
+		fmt.Fprintf(stderr, "simulate: %s: %v\n", path, err)
+		return exitUsage
+	}
+	sc, err := scenarios.Load(head.Run+" (from "+path+")", []byte(head.Input))
+	if err != nil {
+		fmt.Fprintf(stderr, "simulate: %v\n", err)
+		return exitUsage
+	}
+	res, err := runner.Run(sc, runner.Options{Seed: uint64(head.Seed), Duration: head.Duration, Replay: entries})
+	var div *sim.DivergenceError
+	switch {
+	case errors.As(err, &div):
+		fmt.Fprintf(stdout, "replay: %v\n", div)
+		return exitFail
+	case err != nil:
+		fmt.Fprintf(stderr, "simulate: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "replay: identical (%d events, trace %016x)\n", res.Events, res.TraceHash)
+	return exitOK
+}

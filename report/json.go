@@ -1,0 +1,96 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/tideline-sim/tideline/runner"
+)
+
+// Summary is summary.json: the run's numbers and verdicts, for CI and tools.
+type Summary struct {
+	Scenario     string        `json:"scenario"`
+	Source       string        `json:"source"`
+	Seed         uint64        `json:"seed"`
+	DurationMs   int64         `json:"duration_ms"`
+	Events       int64         `json:"events"`
+	TraceHash    string        `json:"trace_hash"`
+	Sends        runner.Sends  `json:"sends"`
+	Availability float64       `json:"availability"`
+	Leaders      int           `json:"leader_elections"`
+	ISRShrinks   int           `json:"isr_shrinks"`
+	ISRExpands   int           `json:"isr_expands"`
+	Faults       []faultJSON   `json:"faults"`
+	Checkers     []checkerJSON `json:"checkers"`
+	Expectations []outcomeJSON `json:"expectations"`
+	OK           bool          `json:"ok"`
+	Command      string        `json:"command"`
+}
+
+type faultJSON struct {
+	AtMs       int64  `json:"at_ms"`
+	Fault      string `json:"fault"`
+	Hit        string `json:"hit"`
+	RecoveryMs int64  `json:"recovery_ms"` // -1: never
+}
+
+type checkerJSON struct {
+	Name       string          `json:"name"`
+	Definition string          `json:"definition"`
+	OK         bool            `json:"ok"`
+	Violations []violationJSON `json:"violations"`
+}
+
+type violationJSON struct {
+	Partition string `json:"partition"`
+	Offset    int64  `json:"offset"`
+	Payload   int64  `json:"payload"`
+	Message   string `json:"message"`
+}
+
+type outcomeJSON struct {
+	Name string `json:"name"`
+	Want string `json:"want"`
+	Got  string `json:"got"`
+	OK   bool   `json:"ok"`
+}
+
+// JSON writes summary.json.
+func JSON(w io.Writer, r *runner.Result, command string) error {
+	s := Summary{
+		Scenario: r.Scenario.Name, Source: r.Scenario.Source, Seed: r.Seed,
+		DurationMs: r.Duration.Milliseconds(), Events: r.Events, TraceHash: hex16(r.TraceHash),
+		Sends: r.Sends, Availability: r.Availability, Leaders: r.Leaders, ISRShrinks: r.ISRShrinks, ISRExpands: r.ISRExpands,
+		OK: r.OK(), Command: command, Faults: []faultJSON{}, Checkers: []checkerJSON{}, Expectations: []outcomeJSON{},
+	}
+	for i, f := range r.Faults {
+		fj := faultJSON{AtMs: f.At.Milliseconds(), Fault: f.Text, Hit: f.Hit, RecoveryMs: -1}
+		if i < len(r.Recoveries) && r.Recoveries[i].Took >= 0 {
+			fj.RecoveryMs = r.Recoveries[i].Took.Milliseconds()
+		}
+		s.Faults = append(s.Faults, fj)
+	}
+	for _, ch := range r.Checks {
+		cj := checkerJSON{Name: ch.Checker, Definition: ch.Definition, OK: ch.OK(), Violations: []violationJSON{}}
+		for _, v := range ch.Violations {
+			cj.Violations = append(cj.Violations, violationJSON{Partition: v.TP.String(), Offset: v.Offset, Payload: v.Payload, Message: v.Message})
+		}
+		s.Checkers = append(s.Checkers, cj)
+	}
+	for _, o := range r.Expectations {
+		s.Expectations = append(s.Expectations, outcomeJSON(o))
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+func hex16(v uint64) string {
+	const digits = "0123456789abcdef"
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = digits[v&15]
+		v >>= 4
+	}
+	return string(b[:])
+}

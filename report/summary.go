@@ -1,0 +1,144 @@
+// Package report turns a run's result into what people read: the terminal
+// summary and summary.json. It reads results; it decides nothing.
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/runner"
+)
+
+// maxViolationsShown bounds the violations printed per checker; the rest
+// are counted, and all are in summary.json.
+const maxViolationsShown = 5
+
+// Text writes the terminal summary of a run. Its bytes depend only on the
+// scenario and the seed.
+func Text(w io.Writer, r *runner.Result, command string) error {
+	sc := r.Scenario
+	var b strings.Builder
+	fmt.Fprintf(&b, "tideline: %s (%s), seed %d\n", sc.Name, sc.Source, r.Seed)
+	for _, line := range wrap(sc.Description, 76) {
+		fmt.Fprintf(&b, "  %s\n", line)
+	}
+	fmt.Fprintf(&b, "cluster: %s\n", describeCluster(sc.Cluster))
+	fmt.Fprintf(&b, "run: %v simulated, %d events, trace %016x\n\n", r.Duration, r.Events, r.TraceHash)
+
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	if len(r.Faults) > 0 {
+		fmt.Fprintln(&b, "faults")
+		for i, f := range r.Faults {
+			hit := f.Hit
+			if hit == "" {
+				hit = "(nothing)"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t-> %s\t%s\n", clockText(f.At), f.Text, hit, recoveryText(r, i))
+		}
+		tw.Flush()
+		fmt.Fprintln(&b)
+	}
+	s := r.Sends
+	fmt.Fprintf(&b, "produce: %d sent, %d ok, %d failed, %d unknown", s.Invoked, s.Ok, s.Fail, s.Info+s.Pending)
+	fmt.Fprintf(&b, "; availability %.4f\n", r.Availability)
+	fmt.Fprintf(&b, "cluster: %d leader elections, %d ISR shrinks, %d ISR expands\n\n", r.Leaders, r.ISRShrinks, r.ISRExpands)
+
+	fmt.Fprintln(&b, "checkers")
+	for _, ch := range r.Checks {
+		verdict := "PASS"
+		if !ch.OK() {
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", verdict, ch.Checker, ch.Definition)
+	}
+	tw.Flush()
+	for _, ch := range r.Checks {
+		for i, v := range ch.Violations {
+			if i == maxViolationsShown {
+				fmt.Fprintf(&b, "    ... and %d more\n", len(ch.Violations)-maxViolationsShown)
+				break
+			}
+			fmt.Fprintf(&b, "    %s\n", v.Message)
+		}
+	}
+	fmt.Fprintln(&b)
+
+	fmt.Fprintln(&b, "expectations")
+	for _, o := range r.Expectations {
+		mark := "ok"
+		if !o.OK {
+			mark = "FAILED"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\twant %s\tgot %s\n", mark, o.Name, o.Want, o.Got)
+	}
+	tw.Flush()
+	verdict := "PASS: every expectation holds"
+	if !r.OK() {
+		verdict = "FAIL: an expectation does not hold"
+	}
+	fmt.Fprintf(&b, "\n%s\nreproduce: %s\n", verdict, command)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func recoveryText(r *runner.Result, i int) string {
+	if i >= len(r.Recoveries) {
+		return ""
+	}
+	switch took := r.Recoveries[i].Took; {
+	case took < 0:
+		return "writes did not recover"
+	default:
+		return "writes recovered in " + took.Round(time.Millisecond).String()
+	}
+}
+
+func clockText(d time.Duration) string {
+	return fmt.Sprintf("%7.3fs", d.Seconds())
+}
+
+func describeCluster(spec cluster.Spec) string {
+	parts := []string{fmt.Sprintf("%d brokers", spec.Brokers)}
+	for _, t := range spec.Topics {
+		minISR := spec.Broker.MinInsyncReplicas
+		if t.MinInsyncReplicas != nil {
+			minISR = *t.MinInsyncReplicas
+		}
+		parts = append(parts, fmt.Sprintf("%s: %d partitions, RF %d, min.insync.replicas %d", t.Name, t.Partitions, t.ReplicationFactor, minISR))
+	}
+	for _, p := range spec.Producers {
+		acks := fmt.Sprint(p.Acks)
+		if p.Acks == cluster.AcksAll {
+			acks = "all"
+		}
+		parts = append(parts, fmt.Sprintf("producer %g/s acks=%s idempotence=%t", p.Rate, acks, p.Idempotence))
+	}
+	if n := len(spec.Consumers); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d consumer(s)", n))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// wrap breaks text into lines of at most width characters.
+func wrap(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(word) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
+}

@@ -1,0 +1,534 @@
+// Package runner runs one scenario: it builds the world and the cluster,
+// schedules the faults and the settle period, runs to the end, and checks
+// the result against the scenario's expectations.
+package runner
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/tideline-sim/tideline/check"
+	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/scenarios"
+	"github.com/tideline-sim/tideline/sim"
+)
+
+// Options adjust one run.
+type Options struct {
+	Seed     uint64
+	Duration time.Duration // overrides the scenario's when set
+	Trace    io.Writer     // where to write the trace, if anywhere
+	Replay   []sim.TraceEntry
+}
+
+// Result is everything a run found.
+type Result struct {
+	Scenario     *scenarios.Scenario
+	Seed         uint64
+	Duration     time.Duration
+	Events       int64
+	TraceHash    uint64
+	Sends        Sends
+	Availability float64
+	Checks       []check.Result
+	Recoveries   []Recovery
+	Leaders      int // leader elections
+	ISRShrinks   int
+	ISRExpands   int
+	Expectations []Outcome
+	History      []cluster.Op
+	Journal      []cluster.Event
+	Faults       []FaultRecord
+}
+
+// Sends counts produce attempts by outcome.
+type Sends struct {
+	Invoked, Ok, Fail, Info, Pending int
+}
+
+// Recovery is how long after a fault every partition accepted writes again.
+type Recovery struct {
+	Fault string
+	At    time.Duration
+	Took  time.Duration // -1: never within the run
+}
+
+// FaultRecord is a fault as it fired: what it resolved to.
+type FaultRecord struct {
+	At   time.Duration
+	Text string
+	Hit  string // the nodes it hit, "" when it hit none
+}
+
+// Outcome is one expectation's verdict.
+type Outcome struct {
+	Name, Want, Got string
+	OK              bool
+}
+
+// OK reports whether every expectation held and no checker failed
+// unexpectedly.
+func (r *Result) OK() bool {
+	for _, o := range r.Expectations {
+		if !o.OK {
+			return false
+		}
+	}
+	return true
+}
+
+// Run runs the scenario once.
+func Run(sc *scenarios.Scenario, opts Options) (*Result, error) {
+	duration := sc.Duration
+	if opts.Duration > 0 {
+		duration = opts.Duration
+	}
+	w, err := sim.New(sim.Config{Seed: sim.Seed(opts.Seed), Duration: duration, Network: sc.Network})
+	if err != nil {
+		return nil, err
+	}
+	c, err := cluster.Build(w, sc.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range sc.Links {
+		from, _ := w.ID(o.From)
+		to, _ := w.ID(o.To)
+		if err := w.Network().SetLink(from, to, o.Link); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{Scenario: sc, Seed: opts.Seed, Duration: duration}
+	f := &faulter{w: w, c: c, rand: w.Stream("faults"), res: res, baseLoss: sc.Network.Loss}
+	for _, fault := range sc.Faults {
+		f.schedule(fault)
+	}
+	settle := min(sc.FaultWindowEnd(), duration)
+	w.At(clock.At(settle), "settle: heal all, restart crashed, resume paused", func(*sim.World) { f.settle() })
+	if opts.Trace != nil {
+		if err := w.TraceTo(opts.Trace, sc.Name, string(sc.Text)); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Replay != nil {
+		w.Replay(opts.Replay)
+	}
+	if err := w.Run(); err != nil {
+		return nil, err
+	}
+	res.Events, res.TraceHash = w.Events(), w.TraceHash()
+	res.History = c.History.Ops()
+	res.Journal = c.Journal.Events()
+	res.Checks = []check.Result{check.AckedDurability(res.History, c.FinalLogs())}
+	res.summarise(c, settle)
+	res.evaluate()
+	return res, nil
+}
+
+func (r *Result) summarise(c *cluster.Cluster, settle time.Duration) {
+	done := map[int64]cluster.OpType{}
+	for _, op := range r.History {
+		if op.F != cluster.OpSend {
+			continue
+		}
+		if op.Type == cluster.Invoke {
+			r.Sends.Invoked++
+			continue
+		}
+		done[op.Payload] = op.Type
+		switch op.Type {
+		case cluster.Ok:
+			r.Sends.Ok++
+		case cluster.Fail:
+			r.Sends.Fail++
+		case cluster.Info:
+			r.Sends.Info++
+		}
+	}
+	r.Sends.Pending = r.Sends.Invoked - r.Sends.Ok - r.Sends.Fail - r.Sends.Info
+	if r.Sends.Invoked > 0 {
+		r.Availability = float64(r.Sends.Ok) / float64(r.Sends.Invoked)
+	}
+	for _, e := range r.Journal {
+		switch e.Kind {
+		case cluster.EvElected, cluster.EvUncleanElected, cluster.EvPreferredElected:
+			r.Leaders++
+		case cluster.EvISRShrink:
+			r.ISRShrinks++
+		case cluster.EvISRExpand:
+			r.ISRExpands++
+		}
+	}
+	r.Recoveries = recoveries(r.History, r.Faults, c.Partitions())
+}
+
+// recoveries measures, for each fault, how long until every partition
+// acknowledged a write sent at or after the fault.
+func recoveries(history []cluster.Op, faults []FaultRecord, tps []cluster.TopicPartition) []Recovery {
+	invoked := map[int64]clock.Time{}
+	type ack struct {
+		tp       cluster.TopicPartition
+		invoked  clock.Time
+		ackedAt  clock.Time
+		sequence int
+	}
+	var acks []ack
+	for _, op := range history {
+		if op.F != cluster.OpSend {
+			continue
+		}
+		switch op.Type {
+		case cluster.Invoke:
+			invoked[op.Payload] = op.Time
+		case cluster.Ok:
+			acks = append(acks, ack{tp: op.TP, invoked: invoked[op.Payload], ackedAt: op.Time})
+		}
+	}
+	produced := map[cluster.TopicPartition]bool{}
+	for _, op := range history {
+		if op.F == cluster.OpSend {
+			produced[op.TP] = true
+		}
+	}
+	var out []Recovery
+	for _, f := range faults {
+		at := clock.At(f.At)
+		rec := Recovery{Fault: f.Text, At: f.At}
+		for _, tp := range tps {
+			if !produced[tp] {
+				continue
+			}
+			first := clock.Never
+			for _, a := range acks {
+				if a.tp == tp && a.invoked >= at && a.ackedAt < first {
+					first = a.ackedAt
+				}
+			}
+			if first == clock.Never {
+				rec.Took = -1
+				break
+			}
+			rec.Took = max(rec.Took, first.Sub(at))
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+func (r *Result) evaluate() {
+	expected := map[string]scenarios.Expectation{}
+	for _, e := range r.Scenario.Expect {
+		expected[e.Name] = e
+	}
+	for _, ch := range r.Checks {
+		e, ok := expected[ch.Checker]
+		want := "pass"
+		if ok && !e.Pass {
+			want = "fail"
+		}
+		got := "pass"
+		if !ch.OK() {
+			got = fmt.Sprintf("fail (%d violations)", len(ch.Violations))
+		}
+		r.Expectations = append(r.Expectations, Outcome{Name: ch.Checker, Want: want, Got: got, OK: ch.OK() == (want == "pass")})
+	}
+	for _, e := range r.Scenario.Expect {
+		switch e.Name {
+		case "availability":
+			ok := r.Availability >= e.Threshold
+			if e.Op == ">" {
+				ok = r.Availability > e.Threshold
+			}
+			r.Expectations = append(r.Expectations, Outcome{Name: e.Name, Want: e.Text, Got: fmt.Sprintf("%.4f", r.Availability), OK: ok})
+		case "max-recovery":
+			worst, never := time.Duration(0), false
+			for _, rec := range r.Recoveries {
+				if rec.Took < 0 {
+					never = true
+				}
+				worst = max(worst, rec.Took)
+			}
+			got := worst.String()
+			if never {
+				got = "never"
+			}
+			r.Expectations = append(r.Expectations, Outcome{Name: e.Name, Want: "<= " + e.Max.String(), Got: got, OK: !never && worst <= e.Max})
+		}
+	}
+}
+
+// faulter applies the fault schedule to a running world.
+type faulter struct {
+	w        *sim.World
+	c        *cluster.Cluster
+	rand     *rand.Rand
+	res      *Result
+	baseLoss float64
+}
+
+func (f *faulter) schedule(fault scenarios.Fault) {
+	f.w.At(clock.At(fault.At), fault.Text, func(*sim.World) {
+		undo := f.apply(fault)
+		if fault.For > 0 && undo != nil {
+			f.w.At(clock.At(fault.At+fault.For), "end of "+fault.Text, func(*sim.World) { undo() })
+		}
+	})
+}
+
+// apply fires a fault and returns what undoes it.
+func (f *faulter) apply(fault scenarios.Fault) (undo func()) {
+	net := f.w.Network()
+	var hit []sim.NodeID
+	defer func() {
+		rec := FaultRecord{At: fault.At, Text: fault.Text}
+		for i, n := range hit {
+			if i > 0 {
+				rec.Hit += ", "
+			}
+			rec.Hit += f.w.Name(n)
+		}
+		f.res.Faults = append(f.res.Faults, rec)
+	}()
+	switch fault.Kind {
+	case scenarios.Crash, scenarios.PowerLoss:
+		for _, n := range f.resolve(fault.Target) {
+			if fault.Kind == scenarios.PowerLoss {
+				f.w.PowerLoss(n)
+				hit = append(hit, n)
+			} else if f.w.Crash(n) {
+				hit = append(hit, n)
+			}
+		}
+		down := slices.Clone(hit)
+		return func() {
+			for _, n := range down {
+				f.w.Restart(n)
+			}
+		}
+	case scenarios.Restart:
+		for _, n := range f.resolve(fault.Target) {
+			if f.w.Restart(n) {
+				hit = append(hit, n)
+			}
+		}
+	case scenarios.Pause:
+		for _, n := range f.resolve(fault.Target) {
+			if f.w.Pause(n) {
+				hit = append(hit, n)
+			}
+		}
+		paused := slices.Clone(hit)
+		return func() {
+			for _, n := range paused {
+				f.w.Resume(n)
+			}
+		}
+	case scenarios.Resume:
+		for _, n := range f.resolve(fault.Target) {
+			if f.w.Resume(n) {
+				hit = append(hit, n)
+			}
+		}
+	case scenarios.Isolate:
+		hit = f.resolve(fault.Target)
+		return f.block(f.pairsAround(hit))
+	case scenarios.Partition:
+		groups := f.groups(fault.Groups)
+		var pairs [][2]sim.NodeID
+		for i, g := range groups {
+			hit = append(hit, g...)
+			for j, h := range groups {
+				if i != j {
+					for _, a := range g {
+						for _, b := range h {
+							pairs = append(pairs, [2]sim.NodeID{a, b})
+						}
+					}
+				}
+			}
+		}
+		return f.block(pairs)
+	case scenarios.OneWay:
+		from, to := f.resolveAll(fault.From), f.resolveAll(fault.To)
+		hit = append(slices.Clone(from), to...)
+		return f.block(cross(from, to))
+	case scenarios.Heal:
+		net.Heal()
+		f.setLoss(f.baseLoss)
+	case scenarios.SlowLink:
+		from, to := f.resolveAll(fault.From), f.resolveAll(fault.To)
+		hit = append(slices.Clone(from), to...)
+		pairs := cross(from, to)
+		for _, p := range pairs {
+			net.SlowLink(p[0], p[1], fault.Delay)
+		}
+		return func() {
+			for _, p := range pairs {
+				net.SlowLink(p[0], p[1], 0)
+			}
+		}
+	case scenarios.Loss:
+		f.setLoss(fault.Loss)
+		return func() { f.setLoss(f.baseLoss) }
+	case scenarios.Elect:
+		if ctl := f.c.Controller(); ctl != nil && ctl.ElectLeader(fault.TP, fault.Unclean) {
+			hit = []sim.NodeID{f.c.Dir.Controller}
+		}
+	}
+	return nil
+}
+
+func (f *faulter) setLoss(p float64) {
+	l := f.w.Network().Defaults()
+	l.Loss = p
+	_ = f.w.Network().SetDefaults(l) // validated when the scenario was loaded
+}
+
+func (f *faulter) block(pairs [][2]sim.NodeID) func() {
+	net := f.w.Network()
+	var added [][2]sim.NodeID
+	for _, p := range pairs {
+		if p[0] != p[1] && !net.Blocked(p[0], p[1]) {
+			net.Block(p[0], p[1])
+			added = append(added, p)
+		}
+	}
+	return func() {
+		for _, p := range added {
+			net.Unblock(p[0], p[1])
+		}
+	}
+}
+
+func (f *faulter) pairsAround(nodes []sim.NodeID) [][2]sim.NodeID {
+	var pairs [][2]sim.NodeID
+	for _, n := range nodes {
+		for _, o := range f.w.Nodes() {
+			if o != n {
+				pairs = append(pairs, [2]sim.NodeID{n, o}, [2]sim.NodeID{o, n})
+			}
+		}
+	}
+	return pairs
+}
+
+func cross(from, to []sim.NodeID) [][2]sim.NodeID {
+	var pairs [][2]sim.NodeID
+	for _, a := range from {
+		for _, b := range to {
+			pairs = append(pairs, [2]sim.NodeID{a, b})
+		}
+	}
+	return pairs
+}
+
+// settle ends every fault: the network heals, loss returns to its base,
+// down nodes restart and paused ones resume; producers stop on their own.
+func (f *faulter) settle() {
+	f.w.Network().Heal()
+	f.setLoss(f.baseLoss)
+	for _, n := range f.w.Nodes() {
+		f.w.Resume(n)
+		f.w.Restart(n)
+	}
+}
+
+func (f *faulter) groups(groups [][]scenarios.Target) [][]sim.NodeID {
+	out := make([][]sim.NodeID, len(groups))
+	rest := -1
+	taken := map[sim.NodeID]bool{}
+	for i, g := range groups {
+		for _, t := range g {
+			if t.Kind == scenarios.RestTarget {
+				rest = i
+				continue
+			}
+			for _, n := range f.resolve(t) {
+				if !taken[n] {
+					taken[n] = true
+					out[i] = append(out[i], n)
+				}
+			}
+		}
+	}
+	if rest >= 0 {
+		for _, n := range f.w.Nodes() {
+			if !taken[n] {
+				out[rest] = append(out[rest], n)
+			}
+		}
+	}
+	return out
+}
+
+func (f *faulter) resolveAll(ts []scenarios.Target) []sim.NodeID {
+	var out []sim.NodeID
+	for _, t := range ts {
+		if t.Kind == scenarios.RestTarget {
+			continue
+		}
+		for _, n := range f.resolve(t) {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	if slices.ContainsFunc(ts, func(t scenarios.Target) bool { return t.Kind == scenarios.RestTarget }) {
+		for _, n := range f.w.Nodes() {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// resolve finds the nodes a target names at this moment.
+func (f *faulter) resolve(t scenarios.Target) []sim.NodeID {
+	brokers := f.c.Dir.Brokers
+	switch t.Kind {
+	case scenarios.BrokerTarget:
+		return []sim.NodeID{brokers[t.Broker]}
+	case scenarios.ControllerTarget:
+		return []sim.NodeID{f.c.Dir.Controller}
+	case scenarios.AllBrokersTarget:
+		return slices.Clone(brokers)
+	case scenarios.RandomBrokerTarget:
+		return []sim.NodeID{brokers[f.rand.IntN(len(brokers))]}
+	case scenarios.CrashedTarget:
+		var down []sim.NodeID
+		for _, n := range f.w.Nodes() {
+			if !f.w.Up(n) {
+				down = append(down, n)
+			}
+		}
+		return down
+	case scenarios.LeaderTarget:
+		if st := f.c.State(t.TP); st.Leader != cluster.NoLeader {
+			return []sim.NodeID{brokers[st.Leader]}
+		}
+	case scenarios.FollowerTarget:
+		st := f.c.State(t.TP)
+		var followers []cluster.BrokerID
+		for _, b := range st.ISR {
+			if b != st.Leader {
+				followers = append(followers, b)
+			}
+		}
+		if len(followers) == 0 {
+			for _, b := range st.Replicas {
+				if b != st.Leader {
+					followers = append(followers, b)
+				}
+			}
+		}
+		if len(followers) > 0 {
+			return []sim.NodeID{brokers[followers[f.rand.IntN(len(followers))]]}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,578 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+
+	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/network"
+)
+
+// Defaults for what a scenario leaves out.
+const (
+	DefaultDuration = 60 * time.Second
+	DefaultSettle   = 10 * time.Second
+	DefaultSeed     = 1
+	DefaultBrokers  = 3
+)
+
+// Open finds a scenario by path or, failing that, by built-in name (with
+// or without ".yaml"), so that `-scenario leader-crash.yaml` works anywhere.
+func Open(nameOrPath string) (*Scenario, error) {
+	data, err := os.ReadFile(nameOrPath)
+	if err == nil {
+		return Load(nameOrPath, data)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	name := strings.TrimSuffix(filepath.Base(nameOrPath), ".yaml")
+	if sc, berr := Builtin(name); berr == nil {
+		return sc, nil
+	}
+	return nil, fmt.Errorf("%s: no such file, and no built-in scenario %q (built-in: %s)", nameOrPath, name, strings.Join(BuiltinNames(), ", "))
+}
+
+// Load reads a scenario from YAML; file names it in errors.
+func Load(file string, data []byte) (*Scenario, error) {
+	astFile, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, fromYAML(file, err)
+	}
+	var raw rawScenario
+	if err := yaml.UnmarshalWithOptions(data, &raw, yaml.DisallowUnknownField()); err != nil {
+		return nil, fromYAML(file, err)
+	}
+	v := &validator{file: file, ast: astFile}
+	sc := v.scenario(raw)
+	if v.err != nil {
+		return nil, v.err
+	}
+	sc.Source, sc.Text = file, data
+	return sc, nil
+}
+
+// validator turns the raw schema into a Scenario, stopping at the first
+// mistake, which it reports at the position of the offending value.
+type validator struct {
+	file string
+	ast  *ast.File
+	err  error
+}
+
+func (v *validator) fail(p path, format string, args ...any) {
+	if v.err != nil {
+		return
+	}
+	line, col := locate(v.ast, p)
+	v.err = &Error{File: v.file, Line: line, Col: col, Err: fmt.Errorf(format, args...)}
+}
+
+func (v *validator) duration(p path, s string, def time.Duration) time.Duration {
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		v.fail(p, "%s: bad duration %q: write a number with a unit, e.g. 500ms, 10s or 1m30s", p, s)
+		return def
+	}
+	if d < 0 {
+		v.fail(p, "%s: duration %v is negative", p, d)
+	}
+	return d
+}
+
+func (v *validator) scenario(raw rawScenario) *Scenario {
+	sc := &Scenario{Name: raw.Name, Description: strings.TrimSpace(raw.Description), Seed: DefaultSeed}
+	if raw.Name == "" {
+		v.fail(path{}, "the scenario has no name: add `name: my-scenario`")
+	}
+	sc.Duration = v.duration(path{"duration"}, raw.Duration, DefaultDuration)
+	sc.Settle = v.duration(path{"settle"}, raw.Settle, DefaultSettle)
+	if v.err == nil && sc.Settle >= sc.Duration {
+		v.fail(path{"settle"}, "settle %v must be shorter than the duration %v", sc.Settle, sc.Duration)
+	}
+	if raw.Seed != nil {
+		sc.Seed = *raw.Seed
+	}
+	sc.Cluster = v.cluster(raw.Cluster)
+	sc.Network = v.link(path{"network"}, raw.Network.Latency, raw.Network.Loss, raw.Network.Duplicate, network.Link{Latency: 2 * time.Millisecond, Jitter: time.Millisecond})
+	for i, l := range raw.Network.Links {
+		p := path{"network", "links", i}
+		o := LinkOverride{From: l.From, To: l.To}
+		v.nodeName(p.key("from"), l.From, sc.Cluster)
+		v.nodeName(p.key("to"), l.To, sc.Cluster)
+		lat := sc.Network
+		if l.Latency != nil {
+			lat = v.latency(p.key("latency"), *l.Latency, sc.Network)
+		}
+		o.Link = lat
+		if l.Loss != nil {
+			o.Link.Loss = *l.Loss
+		}
+		if l.Duplicate != nil {
+			o.Link.Duplicate = *l.Duplicate
+		}
+		if err := o.Link.Validate(); err != nil {
+			v.fail(p, "network link %s -> %s: %v", l.From, l.To, err)
+		}
+		sc.Links = append(sc.Links, o)
+	}
+	v.workload(raw.Workload, sc)
+	for i, f := range raw.Faults {
+		sc.Faults = append(sc.Faults, v.fault(path{"faults", i}, f, sc))
+	}
+	for i := 1; i < len(sc.Faults); i++ {
+		if sc.Faults[i].At < sc.Faults[i-1].At {
+			v.fail(path{"faults", i, "at"}, "faults must be in time order: %v comes after %v", sc.Faults[i].At, sc.Faults[i-1].At)
+		}
+	}
+	sc.Expect = v.expect(raw.Expect)
+	if v.err == nil {
+		if err := sc.Cluster.Validate(); err != nil {
+			v.fail(path{"cluster"}, "%v", err)
+		}
+	}
+	return sc
+}
+
+func (v *validator) cluster(raw rawCluster) cluster.Spec {
+	spec := cluster.Spec{Brokers: raw.Brokers, Broker: cluster.DefaultBrokerConfig()}
+	if spec.Brokers == 0 {
+		spec.Brokers = DefaultBrokers
+	}
+	if spec.Brokers < 0 || spec.Brokers > 100 {
+		v.fail(path{"cluster", "brokers"}, "brokers: %d, want 1 to 100", spec.Brokers)
+	}
+	for _, name := range sortedKeys(raw.Config) {
+		if err := spec.Broker.Set(name, fmt.Sprint(raw.Config[name])); err != nil {
+			v.fail(path{"cluster", "config", name}, "cluster.config: %v", err)
+		}
+	}
+	if len(raw.Topics) == 0 {
+		v.fail(path{"cluster"}, "cluster has no topics: add `topics: [{ name: orders, partitions: 3, replication.factor: 3 }]`")
+	}
+	for i, t := range raw.Topics {
+		p := path{"cluster", "topics", i}
+		tc := cluster.TopicConfig{Name: t.Name, Partitions: t.Partitions, ReplicationFactor: t.ReplicationFactor}
+		switch {
+		case t.Name == "":
+			v.fail(p, "topic %d has no name", i)
+		case slices.ContainsFunc(spec.Topics, func(o cluster.TopicConfig) bool { return o.Name == t.Name }):
+			v.fail(p.key("name"), "topic %q defined twice", t.Name)
+		case t.Partitions < 1:
+			v.fail(p.key("partitions"), "topic %s: partitions %d, want at least 1", t.Name, t.Partitions)
+		case t.ReplicationFactor < 1:
+			v.fail(p.key("replication.factor"), "topic %s: replication.factor %d, want at least 1", t.Name, t.ReplicationFactor)
+		case t.ReplicationFactor > spec.Brokers:
+			v.fail(p.key("replication.factor"), "topic %s: replication.factor %d is more than the %d brokers", t.Name, t.ReplicationFactor, spec.Brokers)
+		}
+		for _, name := range sortedKeys(t.Config) {
+			if err := tc.Set(name, fmt.Sprint(t.Config[name])); err != nil {
+				v.fail(p.key("config").key(name), "topic %s config: %v", t.Name, err)
+			}
+		}
+		if tc.MinInsyncReplicas != nil && *tc.MinInsyncReplicas > tc.ReplicationFactor && v.err == nil {
+			v.fail(p.key("config").key("min.insync.replicas"), "topic %s: min.insync.replicas %d is more than replication.factor %d: acks=all could never succeed",
+				t.Name, *tc.MinInsyncReplicas, tc.ReplicationFactor)
+		}
+		spec.Topics = append(spec.Topics, tc)
+	}
+	return spec
+}
+
+func (v *validator) latency(p path, raw rawLatency, def network.Link) network.Link {
+	l := def
+	l.Latency = v.duration(p.key("base"), raw.Base, def.Latency)
+	l.Jitter = v.duration(p.key("jitter"), raw.Jitter, def.Jitter)
+	if raw.Shape != "" {
+		shape, err := network.ParseShape(raw.Shape)
+		if err != nil {
+			v.fail(p.key("shape"), "%v", err)
+		}
+		l.Shape = shape
+	}
+	return l
+}
+
+func (v *validator) link(p path, lat rawLatency, loss, dup float64, def network.Link) network.Link {
+	l := v.latency(p.key("latency"), lat, def)
+	l.Loss, l.Duplicate = loss, dup
+	if !(loss >= 0 && loss <= 1) {
+		v.fail(p.key("loss"), "network.loss %v is not a probability: write a number from 0 to 1, e.g. 0.001", loss)
+	}
+	if !(dup >= 0 && dup <= 1) {
+		v.fail(p.key("duplicate"), "network.duplicate %v is not a probability: write a number from 0 to 1", dup)
+	}
+	return l
+}
+
+var rateRE = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*/\s*(s|m|h)\s*$`)
+
+func (v *validator) workload(raw rawWorkload, sc *Scenario) {
+	for i, rp := range raw.Producers {
+		p := path{"workload", "producers", i}
+		pc := cluster.DefaultProducerConfig(rp.Topic)
+		pc.Stop = sc.FaultWindowEnd()
+		topic, ok := v.topic(p.key("topic"), rp.Topic, sc.Cluster)
+		pc.Rate = v.rate(p.key("rate"), rp.Rate)
+		acksSet := rp.Acks != nil
+		if acksSet {
+			if err := pc.Set("acks", fmt.Sprint(rp.Acks)); err != nil {
+				v.fail(p.key("acks"), "producer: %v", err)
+			}
+		}
+		// As Kafka: idempotence is on by default, unless acks is set to
+		// something other than all and idempotence is left unset.
+		switch {
+		case rp.Idempotence != nil:
+			pc.Idempotence = *rp.Idempotence
+		case pc.Acks != cluster.AcksAll:
+			pc.Idempotence = false
+		}
+		pc.Start = v.duration(p.key("start"), rp.Start, 0)
+		if rp.Stop != "" {
+			pc.Stop = min(v.duration(p.key("stop"), rp.Stop, pc.Stop), pc.Stop)
+		}
+		for _, name := range sortedKeys(rp.Config) {
+			if err := pc.Set(name, fmt.Sprint(rp.Config[name])); err != nil {
+				v.fail(p.key("config").key(name), "producer config: %v", err)
+			}
+		}
+		if ok {
+			for j, part := range rp.Partitions {
+				if part < 0 || int(part) >= topic.Partitions {
+					v.fail(p.key("partitions").at(j), "topic %s has no partition %d (it has %d)", topic.Name, part, topic.Partitions)
+				}
+			}
+		}
+		pc.PartitionsToProduce = rp.Partitions
+		if err := pc.Validate(); err != nil && v.err == nil {
+			v.fail(p, "producer %d: %v", i, err)
+		}
+		sc.Cluster.Producers = append(sc.Cluster.Producers, pc)
+	}
+	for i, rc := range raw.Consumers {
+		p := path{"workload", "consumers", i}
+		cc := cluster.DefaultConsumerConfig(rc.Topic)
+		v.topic(p.key("topic"), rc.Topic, sc.Cluster)
+		for _, name := range sortedKeys(rc.Config) {
+			if err := cc.Set(name, fmt.Sprint(rc.Config[name])); err != nil {
+				v.fail(p.key("config").key(name), "consumer config: %v", err)
+			}
+		}
+		sc.Cluster.Consumers = append(sc.Cluster.Consumers, cc)
+	}
+}
+
+func (v *validator) topic(p path, name string, spec cluster.Spec) (cluster.TopicConfig, bool) {
+	for _, t := range spec.Topics {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	var names []string
+	for _, t := range spec.Topics {
+		names = append(names, t.Name)
+	}
+	v.fail(p, "unknown topic %q (topics: %s)", name, strings.Join(names, ", "))
+	return cluster.TopicConfig{}, false
+}
+
+func (v *validator) rate(p path, raw any) float64 {
+	s, isString := raw.(string)
+	if raw == nil {
+		v.fail(p, "producer has no rate: write e.g. `rate: 500/s`")
+		return 1
+	}
+	if !isString {
+		v.fail(p, "rate %v has no unit: write %v/s (per second), /m or /h", raw, raw)
+		return 1
+	}
+	m := rateRE.FindStringSubmatch(s)
+	if m == nil {
+		v.fail(p, "bad rate %q: write a number per unit, e.g. 500/s, 30/m or 10/h", s)
+		return 1
+	}
+	n, _ := strconv.ParseFloat(m[1], 64)
+	per := map[string]float64{"s": 1, "m": 60, "h": 3600}[m[2]]
+	if n <= 0 || n/per > 100_000 {
+		v.fail(p, "rate %q: want more than zero and at most 100000/s", s)
+		return 1
+	}
+	return n / per
+}
+
+var tpRE = regexp.MustCompile(`^([A-Za-z0-9._-]+)/([0-9]+)$`)
+var roleRE = regexp.MustCompile(`^(leader|follower)\((.*)\)$`)
+var brokerRE = regexp.MustCompile(`^broker-([0-9]+)$`)
+
+// target parses a fault target; partition groups also allow "rest".
+func (v *validator) target(p path, s string, spec cluster.Spec, allowRest bool) Target {
+	s = strings.TrimSpace(s)
+	switch s {
+	case "controller":
+		return Target{Kind: ControllerTarget}
+	case "crashed":
+		return Target{Kind: CrashedTarget}
+	case "random-broker":
+		return Target{Kind: RandomBrokerTarget}
+	case "all-brokers":
+		return Target{Kind: AllBrokersTarget}
+	case "rest":
+		if allowRest {
+			return Target{Kind: RestTarget}
+		}
+	}
+	if m := brokerRE.FindStringSubmatch(s); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		if n >= spec.Brokers {
+			v.fail(p, "target %q names no broker: the cluster has broker-0 to broker-%d", s, spec.Brokers-1)
+		}
+		return Target{Kind: BrokerTarget, Broker: n}
+	}
+	if m := roleRE.FindStringSubmatch(s); m != nil {
+		tp := v.partition(p, m[2], spec)
+		kind := LeaderTarget
+		if m[1] == "follower" {
+			kind = FollowerTarget
+		}
+		return Target{Kind: kind, TP: tp}
+	}
+	v.fail(p, "unknown target %q: write broker-N, controller, leader(topic/N), follower(topic/N), crashed, random-broker or all-brokers", s)
+	return Target{}
+}
+
+func (v *validator) partition(p path, s string, spec cluster.Spec) cluster.TopicPartition {
+	m := tpRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		v.fail(p, "bad partition %q: write topic/N, e.g. orders/0", s)
+		return cluster.TopicPartition{}
+	}
+	n, _ := strconv.Atoi(m[2])
+	for _, t := range spec.Topics {
+		if t.Name == m[1] {
+			if n >= t.Partitions {
+				v.fail(p, "topic %s has no partition %d (it has %d)", t.Name, n, t.Partitions)
+			}
+			return cluster.TopicPartition{Topic: m[1], Partition: int32(n)}
+		}
+	}
+	v.fail(p, "unknown topic %q in %q", m[1], s)
+	return cluster.TopicPartition{}
+}
+
+func (v *validator) nodeName(p path, s string, spec cluster.Spec) {
+	if s == "controller" {
+		return
+	}
+	if m := brokerRE.FindStringSubmatch(s); m != nil {
+		if n, _ := strconv.Atoi(m[1]); n < spec.Brokers {
+			return
+		}
+	}
+	if strings.HasPrefix(s, "producer-") || strings.HasPrefix(s, "consumer-") {
+		return
+	}
+	v.fail(p, "unknown node %q: write broker-N, controller, producer-N or consumer-N", s)
+}
+
+func (v *validator) targets(p path, list []string, spec cluster.Spec, allowRest bool) []Target {
+	if len(list) == 0 {
+		v.fail(p, "empty list of targets")
+	}
+	var out []Target
+	for i, s := range list {
+		out = append(out, v.target(p.at(i), s, spec, allowRest))
+	}
+	return out
+}
+
+func (v *validator) fault(p path, raw rawFault, sc *Scenario) Fault {
+	f := Fault{Line: func() int { l, _ := locate(v.ast, p); return l }()}
+	if raw.At == "" {
+		v.fail(p, "fault has no time: add `at: 10s`")
+	}
+	f.At = v.duration(p.key("at"), raw.At, 0)
+	f.For = v.duration(p.key("for"), raw.For, 0)
+	if v.err == nil && f.At+f.For > sc.FaultWindowEnd() {
+		v.fail(p.key("at"), "fault at %v (lasting %v) ends past the fault window: with duration %v and settle %v, faults must end by %v",
+			f.At, f.For, sc.Duration, sc.Settle, sc.FaultWindowEnd())
+	}
+	var kinds []FaultKind
+	spec := sc.Cluster
+	single := func(kind FaultKind, key string, s string) {
+		if s != "" {
+			kinds = append(kinds, kind)
+			f.Kind, f.Target = kind, v.target(p.key(key), s, spec, false)
+		}
+	}
+	single(Crash, "crash", raw.Crash)
+	single(PowerLoss, "power-loss", raw.PowerLoss)
+	single(Restart, "restart", raw.Restart)
+	single(Pause, "pause", raw.Pause)
+	single(Resume, "resume", raw.Resume)
+	single(Isolate, "isolate", raw.Isolate)
+	if raw.Heal != "" {
+		kinds = append(kinds, Heal)
+		f.Kind = Heal
+		if raw.Heal != "all" {
+			v.fail(p.key("heal"), "heal %q: write `heal: all`", raw.Heal)
+		}
+		f.Target = Target{Kind: AllTarget}
+	}
+	if raw.Partition != nil {
+		kinds = append(kinds, Partition)
+		f.Kind = Partition
+		if len(raw.Partition) < 2 {
+			v.fail(p.key("partition"), "a partition needs at least two groups, e.g. [[broker-0], rest]")
+		}
+		for i, g := range raw.Partition {
+			f.Groups = append(f.Groups, v.targets(p.key("partition").at(i), g, spec, true))
+		}
+	}
+	if raw.OneWay != nil {
+		kinds = append(kinds, OneWay)
+		f.Kind = OneWay
+		f.From = v.targets(p.key("one-way").key("from"), raw.OneWay.From, spec, false)
+		f.To = v.targets(p.key("one-way").key("to"), raw.OneWay.To, spec, true)
+	}
+	if raw.SlowLink != nil {
+		kinds = append(kinds, SlowLink)
+		f.Kind = SlowLink
+		f.From = v.targets(p.key("slow-link").key("from"), raw.SlowLink.From, spec, false)
+		f.To = v.targets(p.key("slow-link").key("to"), raw.SlowLink.To, spec, true)
+		f.Delay = v.duration(p.key("slow-link").key("delay"), raw.SlowLink.Delay, 0)
+		if f.Delay <= 0 && v.err == nil {
+			v.fail(p.key("slow-link"), "slow-link needs a positive delay, e.g. `delay: 200ms`")
+		}
+	}
+	if raw.Loss != nil {
+		kinds = append(kinds, Loss)
+		f.Kind, f.Loss = Loss, *raw.Loss
+		if !(f.Loss >= 0 && f.Loss <= 1) {
+			v.fail(p.key("loss"), "loss %v is not a probability: write a number from 0 to 1", f.Loss)
+		}
+	}
+	if raw.Elect != "" {
+		kinds = append(kinds, Elect)
+		f.Kind, f.TP, f.Unclean = Elect, v.partition(p.key("elect"), raw.Elect, spec), raw.Unclean
+	}
+	switch {
+	case len(kinds) == 0:
+		v.fail(p, "fault does nothing: give one of crash, power-loss, restart, pause, resume, isolate, partition, one-way, heal, slow-link, loss, elect")
+	case len(kinds) > 1:
+		v.fail(p, "fault has %d actions (%s and %s): give each its own entry", len(kinds), kinds[0], kinds[1])
+	case raw.Unclean && f.Kind != Elect:
+		v.fail(p.key("unclean"), "unclean only applies to elect")
+	}
+	f.Text = faultText(f)
+	return f
+}
+
+func faultText(f Fault) string {
+	s := string(f.Kind)
+	switch f.Kind {
+	case Partition:
+		var groups []string
+		for _, g := range f.Groups {
+			groups = append(groups, "["+joinTargets(g)+"]")
+		}
+		s += " " + strings.Join(groups, " | ")
+	case OneWay, SlowLink:
+		s += " " + joinTargets(f.From) + " -> " + joinTargets(f.To)
+		if f.Kind == SlowLink {
+			s += " +" + f.Delay.String()
+		}
+	case Loss:
+		s += " " + strconv.FormatFloat(f.Loss, 'g', -1, 64)
+	case Elect:
+		s += " " + f.TP.String()
+		if f.Unclean {
+			s += " (unclean)"
+		}
+	default:
+		s += " " + f.Target.String()
+	}
+	if f.For > 0 {
+		s += " for " + f.For.String()
+	}
+	return s
+}
+
+func joinTargets(ts []Target) string {
+	var parts []string
+	for _, t := range ts {
+		parts = append(parts, t.String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+var availabilityRE = regexp.MustCompile(`^\s*(>=|>)\s*([0-9]*\.?[0-9]+)\s*$`)
+
+func (v *validator) expect(raw rawExpect) []Expectation {
+	var out []Expectation
+	known := append(slices.Clone(Checkers), "availability", "max-recovery")
+	for _, name := range sortedKeys(raw) {
+		p := path{"expect", name}
+		val := fmt.Sprint(raw[name])
+		e := Expectation{Name: name, Text: val}
+		switch {
+		case slices.Contains(Checkers, name):
+			switch val {
+			case "pass":
+				e.Pass = true
+			case "fail":
+			default:
+				v.fail(p, "expect %s: %q: write pass, or fail for a scenario that must detect a violation", name, val)
+			}
+		case name == "availability":
+			m := availabilityRE.FindStringSubmatch(val)
+			if m == nil {
+				v.fail(p, "expect availability: %q: write a share, e.g. \">= 0.95\"", val)
+				break
+			}
+			e.Op = m[1]
+			e.Threshold, _ = strconv.ParseFloat(m[2], 64)
+			if e.Threshold > 1 {
+				v.fail(p, "expect availability: %v is not a share from 0 to 1", e.Threshold)
+			}
+		case name == "max-recovery":
+			e.Max = v.duration(p, val, 0)
+		default:
+			msg := fmt.Sprintf("unknown expectation %q", name)
+			if best := nearest(name, known); best != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", best)
+			} else {
+				msg += " (known: " + strings.Join(known, ", ") + ")"
+			}
+			line, col := locateKey(v.ast, p)
+			if v.err == nil {
+				v.err = &Error{File: v.file, Line: line, Col: col, Err: errors.New(msg)}
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,135 @@
+// Package scenarios reads scenario files: the cluster, network, workload,
+// faults and expectations of a run, validated strictly so that every mistake
+// is reported with its file, line and column. It also holds the built-in
+// library. It builds nothing and runs nothing.
+package scenarios
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/network"
+)
+
+// Scenario is a validated scenario.
+type Scenario struct {
+	Name        string
+	Description string
+	Source      string // file path, or "built-in"
+	Text        []byte // the YAML as written
+	Duration    time.Duration
+	Settle      time.Duration // the final stretch: faults healed, producers stopped
+	Seed        uint64
+	Cluster     cluster.Spec
+	Network     network.Link
+	Links       []LinkOverride
+	Faults      []Fault
+	Expect      []Expectation
+}
+
+// FaultWindowEnd is when the settle period starts: every fault is healed,
+// every node restarted, and producers stop, so that the cluster can converge
+// before the checkers look at it.
+func (s *Scenario) FaultWindowEnd() time.Duration { return s.Duration - s.Settle }
+
+// LinkOverride sets the link from one node to another.
+type LinkOverride struct {
+	From, To string
+	Link     network.Link
+}
+
+// FaultKind is what a fault does.
+type FaultKind string
+
+const (
+	Crash     FaultKind = "crash"
+	PowerLoss FaultKind = "power-loss"
+	Restart   FaultKind = "restart"
+	Pause     FaultKind = "pause"
+	Resume    FaultKind = "resume"
+	Isolate   FaultKind = "isolate"
+	Partition FaultKind = "partition"
+	OneWay    FaultKind = "one-way"
+	Heal      FaultKind = "heal"
+	SlowLink  FaultKind = "slow-link"
+	Loss      FaultKind = "loss"
+	Elect     FaultKind = "elect"
+)
+
+// Fault is one entry of the fault schedule.
+type Fault struct {
+	At      time.Duration
+	For     time.Duration // 0: until something else undoes it
+	Kind    FaultKind
+	Target  Target     // crash, power-loss, restart, pause, resume, isolate, heal
+	Groups  [][]Target // partition
+	From    []Target   // one-way, slow-link
+	To      []Target
+	Delay   time.Duration // slow-link
+	Loss    float64       // loss
+	TP      cluster.TopicPartition
+	Unclean bool // elect
+	Line    int
+	Text    string // as written, for narration
+}
+
+// TargetKind is how a fault names the nodes it hits.
+type TargetKind uint8
+
+const (
+	BrokerTarget       TargetKind = iota // broker-N
+	ControllerTarget                     // controller
+	LeaderTarget                         // leader(topic/p), resolved when the fault fires
+	FollowerTarget                       // follower(topic/p): one in-sync follower, drawn from the fault stream
+	CrashedTarget                        // every node that is down
+	RandomBrokerTarget                   // a broker drawn from the fault stream
+	AllBrokersTarget                     // every broker
+	RestTarget                           // in a partition: every node in no other group
+	AllTarget                            // heal: everything
+)
+
+// Target names the nodes a fault hits.
+type Target struct {
+	Kind   TargetKind
+	Broker int
+	TP     cluster.TopicPartition
+}
+
+func (t Target) String() string {
+	switch t.Kind {
+	case BrokerTarget:
+		return fmt.Sprintf("broker-%d", t.Broker)
+	case ControllerTarget:
+		return "controller"
+	case LeaderTarget:
+		return fmt.Sprintf("leader(%v)", t.TP)
+	case FollowerTarget:
+		return fmt.Sprintf("follower(%v)", t.TP)
+	case CrashedTarget:
+		return "crashed"
+	case RandomBrokerTarget:
+		return "random-broker"
+	case AllBrokersTarget:
+		return "all-brokers"
+	case RestTarget:
+		return "rest"
+	}
+	return "all"
+}
+
+// Expectation is one line of the expect block.
+type Expectation struct {
+	Name string // a checker, "availability" or "max-recovery"
+	Text string // as written
+	// For checkers: whether it must pass (false: it must detect a violation).
+	Pass bool
+	// For availability: the comparison and threshold.
+	Op        string
+	Threshold float64
+	// For max-recovery.
+	Max time.Duration
+}
+
+// Checkers are the checker names an expect block may use.
+var Checkers = []string{"acked-durability"}

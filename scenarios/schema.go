@@ -1,0 +1,105 @@
+package scenarios
+
+// The raw schema: what the YAML decodes into before validation. Durations,
+// rates and targets stay strings here so that validation can say exactly
+// what is wrong with them and where.
+
+type rawScenario struct {
+	Name        string      `yaml:"name"`
+	Description string      `yaml:"description"`
+	Duration    string      `yaml:"duration"`
+	Settle      string      `yaml:"settle"`
+	Seed        *uint64     `yaml:"seed"`
+	Cluster     rawCluster  `yaml:"cluster"`
+	Network     rawNetwork  `yaml:"network"`
+	Workload    rawWorkload `yaml:"workload"`
+	Faults      []rawFault  `yaml:"faults"`
+	Expect      rawExpect   `yaml:"expect"`
+}
+
+type rawCluster struct {
+	Brokers int            `yaml:"brokers"`
+	Config  map[string]any `yaml:"config"`
+	Topics  []rawTopic     `yaml:"topics"`
+}
+
+type rawTopic struct {
+	Name              string         `yaml:"name"`
+	Partitions        int            `yaml:"partitions"`
+	ReplicationFactor int            `yaml:"replication.factor"`
+	Config            map[string]any `yaml:"config"`
+}
+
+type rawLatency struct {
+	Base   string `yaml:"base"`
+	Jitter string `yaml:"jitter"`
+	Shape  string `yaml:"shape"`
+}
+
+type rawNetwork struct {
+	Latency   rawLatency `yaml:"latency"`
+	Loss      float64    `yaml:"loss"`
+	Duplicate float64    `yaml:"duplicate"`
+	Links     []rawLink  `yaml:"links"`
+}
+
+type rawLink struct {
+	From      string      `yaml:"from"`
+	To        string      `yaml:"to"`
+	Latency   *rawLatency `yaml:"latency"`
+	Loss      *float64    `yaml:"loss"`
+	Duplicate *float64    `yaml:"duplicate"`
+}
+
+type rawWorkload struct {
+	Producers []rawProducer `yaml:"producers"`
+	Consumers []rawConsumer `yaml:"consumers"`
+}
+
+type rawProducer struct {
+	Topic       string         `yaml:"topic"`
+	Rate        any            `yaml:"rate"`
+	Acks        any            `yaml:"acks"`
+	Idempotence *bool          `yaml:"enable.idempotence"`
+	Partitions  []int32        `yaml:"partitions"`
+	Start       string         `yaml:"start"`
+	Stop        string         `yaml:"stop"`
+	Config      map[string]any `yaml:"config"`
+}
+
+type rawConsumer struct {
+	Topic  string         `yaml:"topic"`
+	Config map[string]any `yaml:"config"`
+}
+
+type rawFault struct {
+	At        string      `yaml:"at"`
+	For       string      `yaml:"for"`
+	Crash     string      `yaml:"crash"`
+	PowerLoss string      `yaml:"power-loss"`
+	Restart   string      `yaml:"restart"`
+	Pause     string      `yaml:"pause"`
+	Resume    string      `yaml:"resume"`
+	Isolate   string      `yaml:"isolate"`
+	Partition [][]string  `yaml:"partition"`
+	OneWay    *rawOneWay  `yaml:"one-way"`
+	Heal      string      `yaml:"heal"`
+	SlowLink  *rawSlowLnk `yaml:"slow-link"`
+	Loss      *float64    `yaml:"loss"`
+	Elect     string      `yaml:"elect"`
+	Unclean   bool        `yaml:"unclean"`
+}
+
+type rawOneWay struct {
+	From []string `yaml:"from"`
+	To   []string `yaml:"to"`
+}
+
+type rawSlowLnk struct {
+	From  []string `yaml:"from"`
+	To    []string `yaml:"to"`
+	Delay string   `yaml:"delay"`
+}
+
+// rawExpect keeps expectations as written; keys are checked in validation.
+type rawExpect map[string]any
