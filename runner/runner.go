@@ -252,7 +252,7 @@ func (r *Result) evaluate() {
 				}
 				worst = max(worst, rec.Took)
 			}
-			got := worst.String()
+			got := worst.Round(time.Millisecond).String()
 			if never {
 				got = "never"
 			}

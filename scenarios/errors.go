@@ -40,7 +40,10 @@ func fromYAML(file string, err error) error {
 	}
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
-		msg = fmt.Sprintf("%s: want %s", ye.GetMessage(), kindOf(te.DstType.String()))
+		msg = fmt.Sprintf("want %s", kindOf(te.DstType.String()))
+		if tk := ye.GetToken(); tk != nil {
+			msg = fmt.Sprintf("%q: want %s", tk.Value, kindOf(te.DstType.String()))
+		}
 	}
 	e := &Error{File: file, Err: errors.New(msg)}
 	if tk := ye.GetToken(); tk != nil {
@@ -147,8 +150,8 @@ func (p path) String() string {
 // locate finds the line and column of the value at p (or of the nearest
 // enclosing node that exists).
 func locate(file *ast.File, p path) (line, col int) {
-	if file == nil || len(file.Docs) == 0 {
-		return 0, 0
+	if file == nil || len(file.Docs) == 0 || len(p) == 0 {
+		return 1, 1
 	}
 	node := file.Docs[0].Body
 	line, col = position(node)

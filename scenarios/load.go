@@ -400,6 +400,26 @@ func (v *validator) targets(p path, list []string, spec cluster.Spec, allowRest 
 	return out
 }
 
+// group reads one group of a partition: a list of targets, or a single one.
+func (v *validator) group(p path, raw any) []string {
+	switch g := raw.(type) {
+	case string:
+		return []string{g}
+	case []any:
+		var out []string
+		for i, e := range g {
+			s, ok := e.(string)
+			if !ok {
+				v.fail(p.at(i), "partition group member %v: want a target such as broker-0", e)
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	v.fail(p, "partition group %v: want a list of targets, e.g. [broker-0, broker-1], or rest", raw)
+	return nil
+}
+
 func (v *validator) fault(p path, raw rawFault, sc *Scenario) Fault {
 	f := Fault{Line: func() int { l, _ := locate(v.ast, p); return l }()}
 	if raw.At == "" {
@@ -408,8 +428,12 @@ func (v *validator) fault(p path, raw rawFault, sc *Scenario) Fault {
 	f.At = v.duration(p.key("at"), raw.At, 0)
 	f.For = v.duration(p.key("for"), raw.For, 0)
 	if v.err == nil && f.At+f.For > sc.FaultWindowEnd() {
-		v.fail(p.key("at"), "fault at %v (lasting %v) ends past the fault window: with duration %v and settle %v, faults must end by %v",
-			f.At, f.For, sc.Duration, sc.Settle, sc.FaultWindowEnd())
+		lasting := ""
+		if f.For > 0 {
+			lasting = fmt.Sprintf(" lasting %v", f.For)
+		}
+		v.fail(p.key("at"), "fault at %v%s ends past the fault window: with duration %v and settle %v, faults must end by %v",
+			f.At, lasting, sc.Duration, sc.Settle, sc.FaultWindowEnd())
 	}
 	var kinds []FaultKind
 	spec := sc.Cluster
@@ -440,7 +464,8 @@ func (v *validator) fault(p path, raw rawFault, sc *Scenario) Fault {
 			v.fail(p.key("partition"), "a partition needs at least two groups, e.g. [[broker-0], rest]")
 		}
 		for i, g := range raw.Partition {
-			f.Groups = append(f.Groups, v.targets(p.key("partition").at(i), g, spec, true))
+			gp := p.key("partition").at(i)
+			f.Groups = append(f.Groups, v.targets(gp, v.group(gp, g), spec, true))
 		}
 	}
 	if raw.OneWay != nil {

@@ -81,7 +81,7 @@ type rawFault struct {
 	Pause     string      `yaml:"pause"`
 	Resume    string      `yaml:"resume"`
 	Isolate   string      `yaml:"isolate"`
-	Partition [][]string  `yaml:"partition"`
+	Partition []any       `yaml:"partition"` // groups: a list of targets, or one target such as rest
 	OneWay    *rawOneWay  `yaml:"one-way"`
 	Heal      string      `yaml:"heal"`
 	SlowLink  *rawSlowLnk `yaml:"slow-link"`

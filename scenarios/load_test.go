@@ -1,0 +1,129 @@
+package scenarios
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tideline-sim/tideline/cluster"
+)
+
+func TestBadScenariosSayWhereAndWhat(t *testing.T) {
+	tests := []struct {
+		file      string
+		line, col int
+		msg       string
+	}{
+		{"unknown-field.yaml", 12, 33, `unknown field "targt"`},
+		{"wrong-type.yaml", 4, 12, `"three": want a whole number`},
+		{"bad-duration.yaml", 2, 11, `bad duration "30sec": write a number with a unit`},
+		{"rate-without-unit.yaml", 10, 38, `rate 100 has no unit: write 100/s`},
+		{"fault-past-window.yaml", 12, 11, `fault at 25s ends past the fault window`},
+		{"no-such-broker.yaml", 12, 23, `target "broker-7" names no broker: the cluster has broker-0 to broker-2`},
+		{"rf-above-brokers.yaml", 8, 27, `replication.factor 5 is more than the 3 brokers`},
+		{"unknown-kafka-property.yaml", 6, 36, `(did you mean "unclean.leader.election.enable"?)`},
+		{"bad-acks.yaml", 10, 51, `acks: bad value "2": want 0, 1 or all`},
+		{"unknown-topic.yaml", 10, 24, `unknown topic "payments" (topics: orders)`},
+		{"two-actions.yaml", 12, 5, `fault has 2 actions (crash and restart)`},
+		{"no-action.yaml", 12, 5, `fault does nothing`},
+		{"faults-out-of-order.yaml", 13, 11, `faults must be in time order`},
+		{"bad-loss.yaml", 12, 9, `network.loss 1.5 is not a probability`},
+		{"unknown-expectation.yaml", 12, 3, `unknown expectation "acked-durabilty" (did you mean "acked-durability"?)`},
+		{"bad-availability.yaml", 12, 17, `write a share, e.g. ">= 0.95"`},
+		{"min-isr-above-rf.yaml", 9, 38, `min.insync.replicas 4 is more than replication.factor 3`},
+		{"no-such-partition.yaml", 12, 23, `topic orders has no partition 9 (it has 3)`},
+		{"unknown-target.yaml", 12, 23, `unknown target "the-leader"`},
+		{"syntax-error.yaml", 11, 9, `']' not found`},
+		{"no-name.yaml", 1, 1, `the scenario has no name`},
+	}
+	files, err := filepath.Glob("../testdata/scenarios/bad/*.yaml")
+	require.NoError(t, err)
+	require.Len(t, files, len(tests), "every bad file has a row")
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			path := filepath.Join("../testdata/scenarios/bad", tt.file)
+			data, err := os.ReadFile(path)
+			require.NoError(t, err)
+			_, err = Load(path, data)
+			var se *Error
+			require.True(t, errors.As(err, &se), "want a *scenarios.Error, got %v", err)
+			assert.Equal(t, path, se.File)
+			assert.Equal(t, tt.line, se.Line, "line: %v", err)
+			assert.Equal(t, tt.col, se.Col, "column: %v", err)
+			assert.Contains(t, se.Error(), tt.msg)
+		})
+	}
+}
+
+func TestBuiltinsLoad(t *testing.T) {
+	names := BuiltinNames()
+	require.GreaterOrEqual(t, len(names), 14)
+	for _, name := range names {
+		sc, err := Builtin(name)
+		require.NoError(t, err, name)
+		assert.Equal(t, name, sc.Name, "file name and scenario name agree")
+		assert.NotEmpty(t, sc.Description, name)
+		assert.NotEmpty(t, sc.Expect, "%s has an expect block", name)
+	}
+}
+
+func TestOpenFindsBuiltinByFileName(t *testing.T) {
+	sc, err := Open("leader-crash.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, "built-in", sc.Source)
+	_, err = Open("no-such-scenario.yaml")
+	assert.ErrorContains(t, err, "built-in: ")
+}
+
+func TestScenarioFieldsReachTheCluster(t *testing.T) {
+	sc, err := Load("x.yaml", []byte(`
+name: x
+duration: 40s
+settle: 5s
+seed: 9
+cluster:
+  brokers: 4
+  config: { replica.lag.time.max.ms: 5000, unclean.leader.election.enable: true }
+  topics:
+    - { name: orders, partitions: 2, replication.factor: 3, config: { min.insync.replicas: 2 } }
+network:
+  latency: { base: 5ms, jitter: 2ms, shape: pareto }
+  loss: 0.01
+  links: [{ from: broker-0, to: broker-1, latency: { base: 50ms } }]
+workload:
+  producers: [{ topic: orders, rate: 30/m, acks: 1, config: { retries: 3 } }]
+  consumers: [{ topic: orders }]
+faults:
+  - { at: 5s, partition: [[broker-0], rest], for: 10s }
+  - { at: 20s, slow-link: { from: [leader(orders/1)], to: [rest], delay: 1s } }
+  - { at: 25s, elect: orders/0, unclean: true }
+expect:
+  acked-durability: fail
+  availability: "> 0.5"
+  max-recovery: 30s
+`))
+	require.NoError(t, err)
+	assert.Equal(t, uint64(9), sc.Seed)
+	assert.Equal(t, 35*time.Second, sc.FaultWindowEnd())
+	assert.Equal(t, 5*time.Second, sc.Cluster.Broker.ReplicaLagTimeMax)
+	assert.True(t, sc.Cluster.Broker.UncleanLeaderElection)
+	assert.Equal(t, 2, *sc.Cluster.Topics[0].MinInsyncReplicas)
+	assert.Equal(t, 5*time.Millisecond, sc.Network.Latency)
+	assert.Equal(t, 50*time.Millisecond, sc.Links[0].Link.Latency)
+	p := sc.Cluster.Producers[0]
+	assert.InDelta(t, 0.5, p.Rate, 1e-9)
+	assert.Equal(t, 1, p.Acks)
+	assert.False(t, p.Idempotence, "acks=1 turns Kafka's default idempotence off")
+	assert.Equal(t, int64(3), p.Retries)
+	assert.Equal(t, sc.FaultWindowEnd(), p.Stop)
+	require.Len(t, sc.Faults, 3)
+	assert.Equal(t, "partition [broker-0] | [rest] for 10s", sc.Faults[0].Text)
+	assert.Equal(t, cluster.TopicPartition{Topic: "orders", Partition: 1}, sc.Faults[1].From[0].TP)
+	assert.True(t, sc.Faults[2].Unclean)
+	require.Len(t, sc.Expect, 3)
+}
