@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tideline-sim/tideline/internal/suggest"
 )
 
 // Truncation is how a replica that becomes a follower finds where its log
@@ -369,37 +371,10 @@ func parseInt(value string, least int64) (int64, error) {
 
 // unknownProperty names the closest known property, for typos.
 func unknownProperty(kind, name string, known []string) error {
-	best, bestDist := "", len(name)/2+1
-	for _, k := range known {
-		if d := editDistance(name, k); d < bestDist {
-			best, bestDist = k, d
-		}
-	}
-	if best != "" {
+	if best := suggest.Nearest(name, known); best != "" {
 		return fmt.Errorf("unknown %s property %q (did you mean %q?)", kind, name, best)
 	}
 	return fmt.Errorf("unknown %s property %q (known: %s)", kind, name, strings.Join(known, ", "))
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // Properties lists the property names each Set accepts, sorted.

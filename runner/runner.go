@@ -294,45 +294,19 @@ func (f *faulter) apply(fault scenarios.Fault) (undo func()) {
 		f.res.Faults = append(f.res.Faults, rec)
 	}()
 	switch fault.Kind {
-	case scenarios.Crash, scenarios.PowerLoss:
-		for _, n := range f.resolve(fault.Target) {
-			if fault.Kind == scenarios.PowerLoss {
-				f.w.PowerLoss(n)
-				hit = append(hit, n)
-			} else if f.w.Crash(n) {
-				hit = append(hit, n)
-			}
-		}
-		down := slices.Clone(hit)
-		return func() {
-			for _, n := range down {
-				f.w.Restart(n)
-			}
-		}
+	case scenarios.Crash:
+		hit = f.each(fault.Target, f.w.Crash)
+		return f.undo(hit, f.w.Restart)
+	case scenarios.PowerLoss:
+		hit = f.each(fault.Target, func(n sim.NodeID) bool { f.w.PowerLoss(n); return true })
+		return f.undo(hit, f.w.Restart)
 	case scenarios.Restart:
-		for _, n := range f.resolve(fault.Target) {
-			if f.w.Restart(n) {
-				hit = append(hit, n)
-			}
-		}
+		hit = f.each(fault.Target, f.w.Restart)
 	case scenarios.Pause:
-		for _, n := range f.resolve(fault.Target) {
-			if f.w.Pause(n) {
-				hit = append(hit, n)
-			}
-		}
-		paused := slices.Clone(hit)
-		return func() {
-			for _, n := range paused {
-				f.w.Resume(n)
-			}
-		}
+		hit = f.each(fault.Target, f.w.Pause)
+		return f.undo(hit, f.w.Resume)
 	case scenarios.Resume:
-		for _, n := range f.resolve(fault.Target) {
-			if f.w.Resume(n) {
-				hit = append(hit, n)
-			}
-		}
+		hit = f.each(fault.Target, f.w.Resume)
 	case scenarios.Isolate:
 		hit = f.resolve(fault.Target)
 		return f.block(f.pairsAround(hit))
@@ -380,6 +354,28 @@ func (f *faulter) apply(fault scenarios.Fault) (undo func()) {
 		}
 	}
 	return nil
+}
+
+// each applies a lifecycle step to every node the target names now, and
+// returns the nodes it changed.
+func (f *faulter) each(t scenarios.Target, step func(sim.NodeID) bool) []sim.NodeID {
+	var hit []sim.NodeID
+	for _, n := range f.resolve(t) {
+		if step(n) {
+			hit = append(hit, n)
+		}
+	}
+	return hit
+}
+
+// undo returns what reverses a lifecycle fault on the nodes it hit.
+func (f *faulter) undo(hit []sim.NodeID, step func(sim.NodeID) bool) func() {
+	nodes := slices.Clone(hit)
+	return func() {
+		for _, n := range nodes {
+			step(n)
+		}
+	}
 }
 
 func (f *faulter) setLoss(p float64) {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/tideline-sim/tideline/internal/suggest"
 )
 
 // Error is a mistake in a scenario file, with where it is.
@@ -61,7 +63,7 @@ func rewordUnknownField(msg string) string {
 			name = s
 		}
 	}
-	if best := nearest(name, knownKeys); best != "" {
+	if best := suggest.Nearest(name, knownKeys); best != "" {
 		return fmt.Sprintf("unknown field %q (did you mean %q?)", name, best)
 	}
 	return fmt.Sprintf("unknown field %q", name)
@@ -91,38 +93,6 @@ var knownKeys = []string{
 	"producers", "consumers", "topic", "rate", "acks", "enable.idempotence", "start", "stop",
 	"at", "for", "crash", "power-loss", "restart", "pause", "resume", "isolate", "partition", "one-way",
 	"heal", "slow-link", "delay", "elect", "unclean",
-}
-
-// nearest returns the candidate closest to name by edit distance, or ""
-// when none is close.
-func nearest(name string, candidates []string) string {
-	best, bestDist := "", len(name)/2+1
-	for _, c := range candidates {
-		if d := editDistance(name, c); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // path is where in the document a value sits: keys and list indexes.
@@ -179,14 +149,7 @@ func locateKey(file *ast.File, p path) (line, col int) {
 		}
 	}
 	name, _ := p[len(p)-1].(string)
-	var values []*ast.MappingValueNode
-	switch m := node.(type) {
-	case *ast.MappingNode:
-		values = m.Values
-	case *ast.MappingValueNode:
-		values = []*ast.MappingValueNode{m}
-	}
-	for _, v := range values {
+	for _, v := range mappingValues(node) {
 		if v.Key != nil && v.Key.String() == name {
 			return position(v.Key)
 		}
@@ -205,14 +168,7 @@ func position(n ast.Node) (int, int) {
 func child(n ast.Node, step any) ast.Node {
 	switch step := step.(type) {
 	case string:
-		var values []*ast.MappingValueNode
-		switch m := n.(type) {
-		case *ast.MappingNode:
-			values = m.Values
-		case *ast.MappingValueNode:
-			values = []*ast.MappingValueNode{m}
-		}
-		for _, v := range values {
+		for _, v := range mappingValues(n) {
 			if v.Key != nil && v.Key.String() == step {
 				return v.Value
 			}
@@ -221,6 +177,18 @@ func child(n ast.Node, step any) ast.Node {
 		if s, ok := n.(*ast.SequenceNode); ok && step < len(s.Values) {
 			return s.Values[step]
 		}
+	}
+	return nil
+}
+
+// mappingValues returns the key-value pairs of a mapping node; go-yaml
+// represents a mapping of one pair as the pair itself.
+func mappingValues(n ast.Node) []*ast.MappingValueNode {
+	switch m := n.(type) {
+	case *ast.MappingNode:
+		return m.Values
+	case *ast.MappingValueNode:
+		return []*ast.MappingValueNode{m}
 	}
 	return nil
 }

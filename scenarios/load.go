@@ -16,6 +16,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/internal/suggest"
 	"github.com/tideline-sim/tideline/network"
 )
 
@@ -578,7 +579,7 @@ func (v *validator) expect(raw rawExpect) []Expectation {
 			e.Max = v.duration(p, val, 0)
 		default:
 			msg := fmt.Sprintf("unknown expectation %q", name)
-			if best := nearest(name, known); best != "" {
+			if best := suggest.Nearest(name, known); best != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", best)
 			} else {
 				msg += " (known: " + strings.Join(known, ", ") + ")"

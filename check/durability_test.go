@@ -1,0 +1,85 @@
+package check
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tideline-sim/tideline/cluster"
+)
+
+var (
+	tp0 = cluster.TopicPartition{Topic: "orders", Partition: 0}
+	tp1 = cluster.TopicPartition{Topic: "orders", Partition: 1}
+)
+
+func send(typ cluster.OpType, tp cluster.TopicPartition, payload, offset int64) cluster.Op {
+	return cluster.Op{Process: "producer-0", Type: typ, F: cluster.OpSend, TP: tp, Payload: payload, Offset: offset}
+}
+
+func log(payloads ...int64) []cluster.Record {
+	recs := make([]cluster.Record, len(payloads))
+	for i, p := range payloads {
+		recs[i] = cluster.Record{Offset: int64(i), Payload: p}
+	}
+	return recs
+}
+
+func TestAckedDurability(t *testing.T) {
+	tests := []struct {
+		name    string
+		history []cluster.Op
+		logs    []cluster.FinalLog
+		lost    []int64 // payloads reported lost
+	}{
+		{
+			name:    "every acknowledged write in place",
+			history: []cluster.Op{send(cluster.Invoke, tp0, 10, -1), send(cluster.Ok, tp0, 10, 0), send(cluster.Ok, tp0, 11, 1)},
+			logs:    []cluster.FinalLog{{TP: tp0, Leader: 0, Records: log(10, 11)}},
+		},
+		{
+			name:    "truncated away",
+			history: []cluster.Op{send(cluster.Ok, tp0, 10, 0), send(cluster.Ok, tp0, 11, 1), send(cluster.Ok, tp0, 12, 2)},
+			logs:    []cluster.FinalLog{{TP: tp0, Leader: 1, Records: log(10)}},
+			lost:    []int64{11, 12},
+		},
+		{
+			name:    "overwritten by another write after an unclean election",
+			history: []cluster.Op{send(cluster.Ok, tp0, 10, 0), send(cluster.Ok, tp0, 11, 1)},
+			logs:    []cluster.FinalLog{{TP: tp0, Leader: 2, Records: log(10, 99)}},
+			lost:    []int64{11},
+		},
+		{
+			name:    "partition offline at the end",
+			history: []cluster.Op{send(cluster.Ok, tp1, 20, 0)},
+			logs:    []cluster.FinalLog{{TP: tp1, Leader: cluster.NoLeader}},
+			lost:    []int64{20},
+		},
+		{
+			name: "unknown and failed writes may be missing",
+			history: []cluster.Op{send(cluster.Info, tp0, 10, -1), send(cluster.Fail, tp0, 11, -1),
+				send(cluster.Ok, tp0, 12, 0)},
+			logs: []cluster.FinalLog{{TP: tp0, Leader: 0, Records: log(12)}},
+		},
+		{
+			name:    "reads are not writes",
+			history: []cluster.Op{{Type: cluster.Ok, F: cluster.OpPoll, TP: tp0, Payload: 5, Offset: 3}},
+			logs:    []cluster.FinalLog{{TP: tp0, Leader: 0, Records: log()}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := AckedDurability(tt.history, tt.logs)
+			var lost []int64
+			for _, v := range res.Violations {
+				lost = append(lost, v.Payload)
+				assert.Equal(t, AckedDurabilityName, v.Checker)
+				require.Len(t, v.Ops, 1, "the violation carries the acknowledgement")
+				assert.NotEmpty(t, v.Message)
+			}
+			assert.Equal(t, tt.lost, lost)
+			assert.Equal(t, len(tt.lost) == 0, res.OK())
+		})
+	}
+}
