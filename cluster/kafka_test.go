@@ -337,3 +337,29 @@ func TestIdempotentProducerWritesEachRecordOnce(t *testing.T) {
 		t.Logf("duplicates: %d", duplicates(r))
 	})
 }
+
+// The controller is down when a leader dies: no election until it returns.
+// Then auto.leader.rebalance.enable moves leadership back to the preferred
+// replica once it has rejoined the ISR.
+func TestControllerDownAndPreferredElection(t *testing.T) {
+	r := twice(t, func() *run {
+		r := newRun(t, setup{seed: 21, duration: 70 * time.Second, brokers: 3, rf: 3, parts: 1, minISR: 2, acks: cluster.AcksAll, idem: true, rate: 200,
+			configure: func(s *cluster.Spec) { s.Broker.LeaderImbalanceCheck = 5 * time.Second }})
+		r.at(10*time.Second, "crash controller", func() { r.w.Crash(r.c.Dir.Controller) })
+		r.at(12*time.Second, "crash leader", func() { r.w.Crash(r.node(0)) })
+		r.at(30*time.Second, "restart controller", func() { r.w.Restart(r.c.Dir.Controller) })
+		r.at(42*time.Second, "restart broker 0", func() { r.w.Restart(r.node(0)) })
+		return r
+	})
+	elected := events(r, cluster.EvElected, orders0)
+	require.NotEmpty(t, elected)
+	assert.Greater(t, elected[0].Time, clock.At(30*time.Second), "no election while the controller is down")
+	assert.NotEqual(t, cluster.BrokerID(0), elected[0].Broker)
+
+	preferred := events(r, cluster.EvPreferredElected, orders0)
+	require.NotEmpty(t, preferred, "leadership returns to the preferred replica")
+	assert.Equal(t, cluster.BrokerID(0), preferred[0].Broker)
+	assert.Greater(t, preferred[0].Time, clock.At(42*time.Second))
+	assert.Equal(t, cluster.BrokerID(0), r.c.State(orders0).Leader)
+	assert.True(t, r.durability().OK())
+}

@@ -16,6 +16,7 @@ type Summary struct {
 	Events       int64         `json:"events"`
 	TraceHash    string        `json:"trace_hash"`
 	Sends        runner.Sends  `json:"sends"`
+	Lost         int           `json:"lost_acknowledged_writes"`
 	Availability float64       `json:"availability"`
 	Leaders      int           `json:"leader_elections"`
 	ISRShrinks   int           `json:"isr_shrinks"`
@@ -60,7 +61,7 @@ func JSON(w io.Writer, r *runner.Result, command string) error {
 	s := Summary{
 		Scenario: r.Scenario.Name, Source: r.Scenario.Source, Seed: r.Seed,
 		DurationMs: r.Duration.Milliseconds(), Events: r.Events, TraceHash: hex16(r.TraceHash),
-		Sends: r.Sends, Availability: r.Availability, Leaders: r.Leaders, ISRShrinks: r.ISRShrinks, ISRExpands: r.ISRExpands,
+		Sends: r.Sends, Lost: r.Lost, Availability: r.Availability, Leaders: r.Leaders, ISRShrinks: r.ISRShrinks, ISRExpands: r.ISRExpands,
 		OK: r.OK(), Command: command, Faults: []faultJSON{}, Checkers: []checkerJSON{}, Expectations: []outcomeJSON{},
 	}
 	for i, f := range r.Faults {

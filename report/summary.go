@@ -43,8 +43,8 @@ func Text(w io.Writer, r *runner.Result, command string) error {
 		fmt.Fprintln(&b)
 	}
 	s := r.Sends
-	fmt.Fprintf(&b, "produce: %d sent, %d ok, %d failed, %d unknown", s.Invoked, s.Ok, s.Fail, s.Info+s.Pending)
-	fmt.Fprintf(&b, "; availability %.4f\n", r.Availability)
+	fmt.Fprintf(&b, "produce: %d sent, %d ok, %d failed, %d unknown; availability %.4f\n", s.Invoked, s.Ok, s.Fail, s.Info+s.Pending, r.Availability)
+	fmt.Fprintf(&b, "lost: %d acknowledged writes\n", r.Lost)
 	fmt.Fprintf(&b, "cluster: %d leader elections, %d ISR shrinks, %d ISR expands\n\n", r.Leaders, r.ISRShrinks, r.ISRExpands)
 
 	fmt.Fprintln(&b, "checkers")

@@ -23,6 +23,9 @@ type Options struct {
 	Duration time.Duration // overrides the scenario's when set
 	Trace    io.Writer     // where to write the trace, if anywhere
 	Replay   []sim.TraceEntry
+	// Progress, when set, is called after every simulated second. It is how
+	// a terminal shows a long run advancing; it cannot change the run.
+	Progress func(now, end time.Duration)
 }
 
 // Result is everything a run found.
@@ -33,6 +36,7 @@ type Result struct {
 	Events       int64
 	TraceHash    uint64
 	Sends        Sends
+	Lost         int // acknowledged writes missing from the final logs
 	Availability float64
 	Checks       []check.Result
 	Recoveries   []Recovery
@@ -117,13 +121,23 @@ func Run(sc *scenarios.Scenario, opts Options) (*Result, error) {
 	if opts.Replay != nil {
 		w.Replay(opts.Replay)
 	}
+	if opts.Progress != nil {
+		for t := time.Second; t < duration; t += time.Second {
+			if err := w.RunUntil(clock.At(t)); err != nil {
+				return nil, err
+			}
+			opts.Progress(t, duration)
+		}
+	}
 	if err := w.Run(); err != nil {
 		return nil, err
 	}
 	res.Events, res.TraceHash = w.Events(), w.TraceHash()
 	res.History = c.History.Ops()
 	res.Journal = c.Journal.Events()
-	res.Checks = []check.Result{check.AckedDurability(res.History, c.FinalLogs())}
+	durability := check.AckedDurability(res.History, c.FinalLogs())
+	res.Checks = []check.Result{durability}
+	res.Lost = len(durability.Violations)
 	res.summarise(c, settle)
 	res.evaluate()
 	return res, nil

@@ -95,7 +95,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	command := reproduceCommand(*scenario, seed, *duration)
 
 	var trace bytes.Buffer
-	opts := runner.Options{Seed: seed, Duration: *duration}
+	opts := runner.Options{Seed: seed, Duration: *duration, Progress: progressLine(stderr)}
 	if *out != "" {
 		opts.Trace = &trace
 	}
@@ -190,4 +190,28 @@ func replayTrace(path string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "replay: identical (%d events, trace %016x)\n", res.Events, res.TraceHash)
 	return exitOK
+}
+
+// progressLine returns a progress reporter for long runs when stderr is a
+// terminal, nil otherwise. It reads the wall clock only to decide whether a
+// run is long enough to show; nothing it does reaches the run or stdout.
+func progressLine(stderr io.Writer) func(now, end time.Duration) {
+	f, ok := stderr.(*os.File)
+	if !ok {
+		return nil
+	}
+	if info, err := f.Stat(); err != nil || info.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	start, shown := time.Now(), false
+	return func(now, end time.Duration) {
+		if time.Since(start) < time.Second && !shown {
+			return
+		}
+		shown = true
+		fmt.Fprintf(f, "\r  simulated %v of %v (%.0f%%)", now, end, 100*now.Seconds()/end.Seconds())
+		if now+time.Second >= end {
+			fmt.Fprint(f, "\r\033[K")
+		}
+	}
 }
