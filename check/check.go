@@ -1,26 +1,47 @@
 // Package check holds the checkers that prove or refute a run's promises.
-// Checkers read the client history and the final replica logs; they never
-// touch a running world.
+// Checkers read the client history, the journal of protocol events and the
+// final replica logs; they never touch a running world.
 package check
 
 import (
 	"fmt"
+	"time"
 
+	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
 )
 
-// Violation is one broken promise, with the operations that show it.
+// Input is everything the checkers read about a finished run.
+type Input struct {
+	History   []cluster.Op
+	Events    []cluster.Event
+	HWSamples []cluster.HWSample
+	Acks      []cluster.AckSample
+	Final     []cluster.FinalLog
+	Healed    clock.Time // when the last fault was healed (the settle period began)
+	End       clock.Time
+	// OutDir receives the linearizable checker's visualisation on failure;
+	// "" writes none.
+	OutDir string
+	// LinearizableTimeout bounds the search per partition; 0 means 2s.
+	LinearizableTimeout time.Duration
+}
+
+// Violation is one broken promise, with the operations that show it and,
+// for the first few of each checker, the story of how it came about.
 type Violation struct {
 	Checker string
+	Kind    string // the anomaly, by Jepsen's name where there is one
 	TP      cluster.TopicPartition
 	Offset  int64
 	Payload int64
 	Message string
 	Ops     []cluster.Op // the history entries involved
+	Story   []string     // numbered timeline of the decisive events
 }
 
 func (v Violation) String() string {
-	return fmt.Sprintf("%s: %v offset %d: %s", v.Checker, v.TP, v.Offset, v.Message)
+	return fmt.Sprintf("%s/%s: %v offset %d: %s", v.Checker, v.Kind, v.TP, v.Offset, v.Message)
 }
 
 // Result is one checker's verdict.
@@ -28,7 +49,72 @@ type Result struct {
 	Checker    string
 	Definition string
 	Violations []Violation
+	Notes      []string // findings that break no promise (e.g. harmless zombie leaders)
+	Unknown    bool     // the checker could not decide (e.g. a search timed out)
 }
 
-// OK reports whether the promise held.
+// OK reports whether the promise held (or could not be refuted).
 func (r Result) OK() bool { return len(r.Violations) == 0 }
+
+// Verdict is "pass", "fail" or "unknown".
+func (r Result) Verdict() string {
+	switch {
+	case !r.OK():
+		return "fail"
+	case r.Unknown:
+		return "unknown"
+	}
+	return "pass"
+}
+
+// Names of the checkers, in the order All runs them.
+const (
+	AckedDurabilityName  = "acked-durability"
+	ReplicaAgreementName = "replica-agreement"
+	LeaderUniquenessName = "leader-uniqueness"
+	ConsumerSafetyName   = "consumer-safety"
+	NoDuplicatesName     = "no-duplicates"
+	LinearizableName     = "linearizable"
+	EventualDeliveryName = "eventual-delivery"
+)
+
+// Names lists every checker.
+var Names = []string{AckedDurabilityName, ReplicaAgreementName, LeaderUniquenessName, ConsumerSafetyName,
+	NoDuplicatesName, LinearizableName, EventualDeliveryName}
+
+// maxStories bounds how many violations per checker get a story: the first
+// ones explain the rest, and building a story scans the journal.
+const maxStories = 10
+
+// All runs every checker and tells the story of each checker's first
+// violations.
+func All(in Input) []Result {
+	results := []Result{
+		AckedDurability(in.History, in.Final),
+		ReplicaAgreement(in.HWSamples, in.Final),
+		LeaderUniqueness(in.Events, in.Acks, in.End),
+		ConsumerSafety(in.History, in.Final),
+		NoDuplicates(in.History, in.Final),
+		Linearizable(in.History, in.OutDir, in.LinearizableTimeout),
+		EventualDelivery(in.History, in.Final),
+	}
+	for i := range results {
+		for j := range results[i].Violations {
+			if j == maxStories {
+				break
+			}
+			v := &results[i].Violations[j]
+			v.Story = Story(*v, in.Events, in.Final)
+		}
+	}
+	return results
+}
+
+// finalByTP indexes final logs by partition.
+func finalByTP(final []cluster.FinalLog) map[cluster.TopicPartition]cluster.FinalLog {
+	m := make(map[cluster.TopicPartition]cluster.FinalLog, len(final))
+	for _, f := range final {
+		m[f.TP] = f
+	}
+	return m
+}

@@ -6,24 +6,25 @@ import (
 	"github.com/tideline-sim/tideline/cluster"
 )
 
-// AckedDurabilityName names the checker in reports.
-const AckedDurabilityName = "acked-durability"
-
-// AckedDurabilityDefinition is the promise it checks, in one line.
-const AckedDurabilityDefinition = "every acknowledged write is in the final log, at its acknowledged offset, with its payload"
+// AckedDurabilityDefinition is the promise, in one line.
+const AckedDurabilityDefinition = "every acknowledged write is in the final log at its acknowledged offset, and no failed write is"
 
 // AckedDurability checks that every send the history records as ok is in
 // its partition's final log at the acknowledged offset with the same
-// payload. Sends that failed or whose outcome is unknown may be anywhere or
-// nowhere: their absence is not a violation.
+// payload, and that no send recorded as failed (definitely not written) is
+// there at all. Sends with unknown outcome may be anywhere or nowhere.
 func AckedDurability(history []cluster.Op, logs []cluster.FinalLog) Result {
 	res := Result{Checker: AckedDurabilityName, Definition: AckedDurabilityDefinition}
-	byTP := make(map[cluster.TopicPartition]cluster.FinalLog, len(logs))
-	for _, l := range logs {
-		byTP[l.TP] = l
-	}
+	byTP := finalByTP(logs)
+	failed := map[int64]cluster.Op{}
 	for _, op := range history {
-		if op.F != cluster.OpSend || op.Type != cluster.Ok {
+		if op.F != cluster.OpSend {
+			continue
+		}
+		if op.Type == cluster.Fail {
+			failed[op.Payload] = op
+		}
+		if op.Type != cluster.Ok {
 			continue
 		}
 		final, known := byTP[op.TP]
@@ -40,7 +41,18 @@ func AckedDurability(history []cluster.Op, logs []cluster.FinalLog) Result {
 		default:
 			continue
 		}
-		res.Violations = append(res.Violations, Violation{Checker: AckedDurabilityName, TP: op.TP, Offset: op.Offset, Payload: op.Payload, Message: msg, Ops: []cluster.Op{op}})
+		res.Violations = append(res.Violations, Violation{Checker: AckedDurabilityName, Kind: "lost-write", TP: op.TP, Offset: op.Offset, Payload: op.Payload, Message: msg, Ops: []cluster.Op{op}})
+	}
+	if len(failed) == 0 {
+		return res
+	}
+	for _, final := range logs {
+		for _, rec := range final.Records {
+			if op, ok := failed[rec.Payload]; ok {
+				res.Violations = append(res.Violations, Violation{Checker: AckedDurabilityName, Kind: "failed-write-present", TP: final.TP, Offset: rec.Offset, Payload: rec.Payload,
+					Message: fmt.Sprintf("payload %d was reported failed (%v) but is at offset %d", rec.Payload, op.Err, rec.Offset), Ops: []cluster.Op{op}})
+			}
+		}
 	}
 	return res
 }

@@ -386,7 +386,7 @@ func (b *Broker) truncate(r *replica, offset int64, why string) {
 	from := r.log.leo()
 	r.log.truncate(offset)
 	b.event(Event{Kind: EvTruncated, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: offset, Broker: b.id,
-		Detail: fmt.Sprintf("truncated log from %d to %d %s", from, offset, why)})
+		Detail: fmt.Sprintf("truncated its log from %d to %d, %s", from, offset, why)})
 }
 
 func (b *Broker) event(e Event) {
@@ -427,7 +427,10 @@ func (b *Broker) fetchLater(r *replica, after time.Duration) {
 
 func (b *Broker) handleFetchResponse(m FetchResponse) {
 	r := b.parts[m.TP]
-	if r == nil || r.role != roleFollower || !r.fetch.answered(b.env, m.RequestID) {
+	if r == nil || r.role != roleFollower {
+		return
+	}
+	if _, ok := r.fetch.answered(b.env, m.RequestID); !ok {
 		return // an answer to a fetch already given up on
 	}
 	switch {
@@ -455,7 +458,7 @@ func (b *Broker) appendAsFollower(r *replica, m FetchResponse) {
 		r.log.flush()
 	}
 	if hw := min(m.HighWatermark, r.log.leo()); hw > r.log.hw {
-		r.log.hw = hw
+		b.setHW(r, hw)
 	}
 }
 
@@ -596,6 +599,23 @@ func (b *Broker) wakeParked(r *replica) {
 	r.parked = kept
 }
 
+// setHW moves a replica's high watermark and samples it for the
+// replica-agreement checker.
+func (b *Broker) setHW(r *replica, hw int64) {
+	r.log.hw = hw
+	if b.journal != nil {
+		b.journal.hwSamples = append(b.journal.hwSamples, HWSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, HW: hw, Hash: r.log.prefixHash(hw)})
+	}
+}
+
+// ackAll records the completion of an acks=all produce, for the
+// leader-uniqueness checker.
+func (b *Broker) ackAll(r *replica, base int64) {
+	if b.journal != nil {
+		b.journal.acks = append(b.journal.acks, AckSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: base})
+	}
+}
+
 // maximalISR is the ISR plus any change still in flight (KIP-497): the
 // leader counts a follower it proposed to add at once, and keeps counting
 // one it proposed to remove until the controller agrees.
@@ -642,7 +662,7 @@ func (b *Broker) maybeIncrementHW(r *replica) {
 	if hw <= r.log.hw {
 		return
 	}
-	r.log.hw = hw
+	b.setHW(r, hw)
 	b.completeDelayedProduces(r)
 	b.wakeParked(r)
 }
@@ -772,6 +792,9 @@ func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
 	case m.Acks == 0:
 		return
 	case m.Acks == 1 || r.log.hw > last:
+		if m.Acks == AcksAll {
+			b.ackAll(r, base)
+		}
 		b.respondProduce(key, from, ProduceResponse{RequestID: m.RequestID, TP: m.TP, BaseOffset: base})
 	default:
 		id := b.newID()
@@ -813,6 +836,8 @@ func (b *Broker) completeDelayedProduces(r *replica) {
 		resp := ProduceResponse{RequestID: p.requestID, TP: r.tp, BaseOffset: p.baseOffset}
 		if len(r.maximalISR()) < r.minISR {
 			resp.Err, resp.BaseOffset = NotEnoughReplicasAfterAppend, -1
+		} else {
+			b.ackAll(r, p.baseOffset)
 		}
 		b.respondProduce(p.session, p.from, resp)
 	}
@@ -846,6 +871,14 @@ func (b *Broker) Role(tp TopicPartition) string {
 func (b *Broker) HighWatermark(tp TopicPartition) int64 {
 	if r := b.parts[tp]; r != nil {
 		return r.log.hw
+	}
+	return 0
+}
+
+// PrefixHash returns the hash of tp's records below end on this broker.
+func (b *Broker) PrefixHash(tp TopicPartition, end int64) uint64 {
+	if r := b.parts[tp]; r != nil && end <= r.log.leo() {
+		return r.log.prefixHash(end)
 	}
 	return 0
 }

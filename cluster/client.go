@@ -3,6 +3,7 @@ package cluster
 import (
 	"time"
 
+	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/sim"
 )
 
@@ -95,18 +96,19 @@ const maxRetransmitGap = time.Second
 // like the original, so a lost request or a lost response costs one
 // retransmission interval, not a timeout.
 type call struct {
-	id    uint64
-	sent  bool
-	to    sim.NodeID
-	msg   sim.Message
-	gap   time.Duration
-	timer sim.TimerID
+	id     uint64
+	sent   bool
+	sentAt clock.Time
+	to     sim.NodeID
+	msg    sim.Message
+	gap    time.Duration
+	timer  sim.TimerID
 }
 
 // send sends msg as request id and arms its retransmission timer t.
 func (c *call) send(env sim.Env, id uint64, to sim.NodeID, msg sim.Message, retransmit time.Duration, t timer) {
 	env.CancelTimer(c.timer)
-	*c = call{id: id, sent: true, to: to, msg: msg, gap: retransmit}
+	*c = call{id: id, sent: true, sentAt: env.Now(), to: to, msg: msg, gap: retransmit}
 	env.Send(to, msg)
 	t.id = id
 	c.timer = env.SetTimer(retransmit, t)
@@ -136,14 +138,15 @@ func (c *call) onTimer(env sim.Env, t timer) (due bool) {
 }
 
 // answered reports whether id answers the outstanding request, and if so
-// settles it.
-func (c *call) answered(env sim.Env, id uint64) bool {
+// settles it; sentAt is when the request was first sent.
+func (c *call) answered(env sim.Env, id uint64) (sentAt clock.Time, ok bool) {
 	if c.id == 0 || !c.sent || id != c.id {
-		return false
+		return 0, false
 	}
+	sentAt = c.sentAt
 	env.CancelTimer(c.timer)
 	*c = call{}
-	return true
+	return sentAt, true
 }
 
 // cancel forgets the call.

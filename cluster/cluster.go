@@ -100,6 +100,13 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 			return NewProducer(i, pc, c.Dir, c.History)
 		}))
 	}
+	w.OnLifecycle(func(kind string, node sim.NodeID) {
+		broker, ok := c.Dir.brokerOf(node)
+		if !ok {
+			broker = NoLeader
+		}
+		c.Journal.Lifecycle(w.Now(), w.Name(node), broker, kind)
+	})
 	for i, cc := range spec.Consumers {
 		t, _ := spec.topic(cc.Topic)
 		c.Consumers = append(c.Consumers, w.AddNode(fmt.Sprintf("consumer-%d", i), func() sim.Node {
@@ -154,9 +161,13 @@ type FinalLog struct {
 	TP      TopicPartition
 	Leader  BrokerID
 	Records []Record
+	// State is the controller's last committed state of the partition.
+	State PartitionState
 	// Replicas holds every replica's log by broker ID, for checkers that
-	// compare them.
+	// compare them; HWs every replica's high watermark (-1 where the broker
+	// is down or holds no replica).
 	Replicas [][]Record
+	HWs      []int64
 }
 
 // FinalLogs returns the final log of every partition.
@@ -164,9 +175,15 @@ func (c *Cluster) FinalLogs() []FinalLog {
 	var out []FinalLog
 	for _, tp := range c.Partitions() {
 		st := c.State(tp)
-		fl := FinalLog{TP: tp, Leader: st.Leader, Replicas: make([][]Record, c.Spec.Brokers)}
+		fl := FinalLog{TP: tp, Leader: st.Leader, State: st, Replicas: make([][]Record, c.Spec.Brokers), HWs: make([]int64, c.Spec.Brokers)}
+		for b := range fl.HWs {
+			fl.HWs[b] = -1
+		}
 		for _, r := range st.Replicas {
 			fl.Replicas[r] = ReadLog(c.World.Disk(c.Dir.Brokers[r]), tp)
+			if b := c.Broker(r); b != nil {
+				fl.HWs[r] = b.HighWatermark(tp)
+			}
 		}
 		if st.Leader != NoLeader {
 			fl.Records = fl.Replicas[st.Leader]

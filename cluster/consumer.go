@@ -36,6 +36,7 @@ func (c *Consumer) Start(env sim.Env) {
 	c.env = env
 	for _, part := range c.parts {
 		part.position, part.fetch = 0, call{}
+		c.history.add(Op{Time: env.Now(), Process: env.Name(), Type: Ok, F: OpStart, TP: part.tp, Payload: -1, Offset: 0, Broker: NoLeader})
 	}
 	c.meta.refresh(env)
 	env.SetTimer(c.cfg.MetadataMaxAge, timer{kind: tMetadata})
@@ -102,16 +103,23 @@ func (c *Consumer) later(part *consumerPartition) {
 
 func (c *Consumer) handleFetchResponse(m FetchResponse) {
 	part := c.partition(m.TP)
-	if part == nil || !part.fetch.answered(c.env, m.RequestID) {
+	if part == nil {
 		return
 	}
+	broker := part.fetch.to
+	sentAt, ok := part.fetch.answered(c.env, m.RequestID)
+	if !ok {
+		return
+	}
+	served, _ := c.meta.dir.brokerOf(broker)
 	switch m.Err {
 	case None:
 		for _, rec := range m.Records {
 			if rec.Offset != part.position {
 				continue
 			}
-			c.history.add(Op{Time: c.env.Now(), Process: c.env.Name(), Type: Ok, F: OpPoll, TP: part.tp, Payload: rec.Payload, Offset: rec.Offset})
+			c.history.add(Op{Time: c.env.Now(), Process: c.env.Name(), Type: Ok, F: OpPoll, TP: part.tp, Payload: rec.Payload, Offset: rec.Offset,
+				Broker: served, Start: sentAt, HW: m.HighWatermark})
 			part.position++
 		}
 		c.fetch(part)
@@ -119,7 +127,8 @@ func (c *Consumer) handleFetchResponse(m FetchResponse) {
 		// The leader's log ends before our position: records we read were
 		// truncated away. Like auto.offset.reset=latest, go to its end.
 		c.history.add(Op{Time: c.env.Now(), Process: c.env.Name(), Type: Info, F: OpPoll, TP: part.tp, Payload: -1, Offset: m.LogEndOffset,
-			Err: m.Err, Note: fmt.Sprintf("position %d past the leader's log end %d: reset", part.position, m.LogEndOffset)})
+			Err: m.Err, Broker: served, Start: sentAt, HW: m.HighWatermark,
+			Note: fmt.Sprintf("position %d past the leader's log end %d: reset", part.position, m.LogEndOffset)})
 		part.position = m.LogEndOffset
 		c.fetch(part)
 	default:

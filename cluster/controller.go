@@ -192,7 +192,7 @@ func (c *Controller) register(from sim.NodeID, m BrokerRegistration) {
 		rec.Incarnation = m.Incarnation
 		rec.Epoch = c.st.NextBrokerEpoch
 		c.st.NextBrokerEpoch++
-		c.event(Event{Kind: EvRegistered, Broker: m.Broker, Detail: fmt.Sprintf("broker %d registered with epoch %d", m.Broker, rec.Epoch)})
+		c.event(Event{Kind: EvRegistered, Leader: NoLeader, Broker: m.Broker, Detail: fmt.Sprintf("broker %d registered with epoch %d", m.Broker, rec.Epoch)})
 		c.commit()
 	}
 	c.env.Send(from, BrokerRegistrationResponse{Broker: m.Broker, Incarnation: m.Incarnation, BrokerEpoch: rec.Epoch, Image: c.image()})
@@ -238,7 +238,7 @@ func (c *Controller) fenceExpired() {
 // partition it led gets a new leader — or none.
 func (c *Controller) fence(b BrokerID) {
 	c.st.Brokers[b].Fenced = true
-	c.event(Event{Kind: EvFenced, Broker: b, Detail: fmt.Sprintf("broker %d fenced: no heartbeat for %v", b, c.cfg.SessionTimeout)})
+	c.event(Event{Kind: EvFenced, Leader: NoLeader, Broker: b, Detail: fmt.Sprintf("broker %d fenced: no heartbeat for %v", b, c.cfg.SessionTimeout)})
 	for i := range c.st.Partitions {
 		p := c.st.Partitions[i]
 		if !slices.Contains(p.Replicas, b) {
@@ -246,8 +246,12 @@ func (c *Controller) fence(b BrokerID) {
 		}
 		changed := false
 		if p.inISR(b) && len(p.ISR) > 1 {
+			detail := fmt.Sprintf("isr %v -> ", p.ISR)
 			p.ISR = slices.DeleteFunc(slices.Clone(p.ISR), func(r BrokerID) bool { return r == b })
 			changed = true
+			if p.Leader != b {
+				c.partitionEvent(EvISRShrink, p, b, detail+fmt.Sprint(p.ISR)+fmt.Sprintf(" (broker %d fenced)", b))
+			}
 		}
 		if p.Leader == b {
 			c.electInto(&p)
@@ -262,7 +266,7 @@ func (c *Controller) fence(b BrokerID) {
 
 func (c *Controller) unfence(b BrokerID) {
 	c.st.Brokers[b].Fenced = false
-	c.event(Event{Kind: EvUnfenced, Broker: b, Detail: fmt.Sprintf("broker %d unfenced", b)})
+	c.event(Event{Kind: EvUnfenced, Leader: NoLeader, Broker: b, Detail: fmt.Sprintf("broker %d unfenced", b)})
 	for i := range c.st.Partitions {
 		p := c.st.Partitions[i]
 		if p.Leader == NoLeader && slices.Contains(p.Replicas, b) {
@@ -310,7 +314,7 @@ func (c *Controller) electInto(p *PartitionState) bool {
 	}
 	p.LeaderEpoch++
 	detail := fmt.Sprintf("leader %d -> %d at epoch %d, isr %v", old, p.Leader, p.LeaderEpoch, p.ISR)
-	c.event(Event{Kind: kind, TP: p.TP, Epoch: p.LeaderEpoch, Broker: p.Leader, Detail: detail})
+	c.partitionEvent(kind, *p, p.Leader, detail)
 	return true
 }
 
@@ -337,7 +341,7 @@ func (c *Controller) preferredElection() {
 		p.LeaderEpoch++
 		p.PartitionEpoch++
 		c.st.Partitions[i] = p
-		c.event(Event{Kind: EvPreferredElected, TP: p.TP, Epoch: p.LeaderEpoch, Broker: pref, Detail: fmt.Sprintf("leadership back to preferred broker %d at epoch %d", pref, p.LeaderEpoch)})
+		c.partitionEvent(EvPreferredElected, p, pref, fmt.Sprintf("leadership back to preferred broker %d at epoch %d", pref, p.LeaderEpoch))
 		changed = true
 	}
 	if changed {
@@ -408,13 +412,19 @@ func (c *Controller) alterPartition(m AlterPartitionRequest) AlterPartitionRespo
 	if len(m.NewISR) < len(p.ISR) {
 		kind = EvISRShrink
 	}
-	c.event(Event{Kind: kind, TP: p.TP, Epoch: p.LeaderEpoch, Broker: m.Broker, Detail: fmt.Sprintf("isr %v -> %v", p.ISR, m.NewISR)})
+	detail := fmt.Sprintf("isr %v -> %v", p.ISR, m.NewISR)
 	p.ISR = slices.Clone(m.NewISR)
 	p.PartitionEpoch++
+	c.partitionEvent(kind, p, m.Broker, detail)
 	c.st.Partitions[i] = p
 	c.commit()
 	resp.State = p
 	return resp
+}
+
+// partitionEvent records a change to a partition with the state after it.
+func (c *Controller) partitionEvent(kind EventKind, p PartitionState, broker BrokerID, detail string) {
+	c.event(Event{Kind: kind, TP: p.TP, Epoch: p.LeaderEpoch, Broker: broker, Detail: detail, Leader: p.Leader, ISR: slices.Clone(p.ISR)})
 }
 
 func (c *Controller) event(e Event) {

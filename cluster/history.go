@@ -20,8 +20,9 @@ func (t OpType) String() string { return [...]string{"invoke", "ok", "fail", "in
 
 // Op kinds.
 const (
-	OpSend = "send"
-	OpPoll = "poll"
+	OpSend  = "send"
+	OpPoll  = "poll"
+	OpStart = "start" // a client (re)started: a consumer reads from offset 0 again
 )
 
 // Op is one entry of the client history. A send is an invoke followed by
@@ -39,6 +40,11 @@ type Op struct {
 	Acks    int
 	Err     ErrorCode // why a send failed or is unknown
 	Note    string    // e.g. "timed out", "delivery.timeout.ms expired"
+	// Broker acknowledged the send, or served the poll; NoLeader if none.
+	Broker     BrokerID
+	Idempotent bool       // sends: enable.idempotence was on
+	Start      clock.Time // ok sends: when the batch was first sent; polls: when the fetch was sent
+	HW         int64      // polls: the high watermark in that fetch response
 }
 
 func (o Op) String() string {
@@ -94,6 +100,11 @@ func (h *History) Ops() []Op {
 type EventKind string
 
 const (
+	EvCrashed           EventKind = "crash"
+	EvPowerLoss         EventKind = "power-loss"
+	EvRestarted         EventKind = "restart"
+	EvPaused            EventKind = "pause"
+	EvResumed           EventKind = "resume"
 	EvRegistered        EventKind = "broker-registered"
 	EvFenced            EventKind = "broker-fenced"
 	EvUnfenced          EventKind = "broker-unfenced"
@@ -123,6 +134,9 @@ type Event struct {
 	Offset int64
 	Broker BrokerID // the broker the event is about (elected, fenced...)
 	Detail string
+	// For the controller's partition changes: the state after the change.
+	Leader BrokerID
+	ISR    []BrokerID
 }
 
 func (e Event) String() string {
@@ -136,10 +150,47 @@ func (e Event) String() string {
 	return s
 }
 
-// Journal is the run's protocol events in the order they happened.
-type Journal struct{ events []Event }
+// HWSample is a replica's high watermark when it advanced, with a hash of
+// every record below it: two replicas that report the same high watermark
+// with different hashes disagree on committed records.
+type HWSample struct {
+	Time   clock.Time
+	Broker BrokerID
+	TP     TopicPartition
+	HW     int64
+	Hash   uint64
+}
+
+// AckSample is a leader completing an acks=all produce.
+type AckSample struct {
+	Time   clock.Time
+	Broker BrokerID
+	TP     TopicPartition
+	Epoch  int32
+	Offset int64 // base offset of the batch
+}
+
+// Journal is the run's protocol events in the order they happened, and the
+// cheap samples the checkers use: high-watermark advances and acks=all
+// completions.
+type Journal struct {
+	events    []Event
+	hwSamples []HWSample
+	acks      []AckSample
+}
 
 func (j *Journal) add(e Event) { j.events = append(j.events, e) }
+
+// Lifecycle records a node's crash, power loss, restart, pause or resume.
+func (j *Journal) Lifecycle(at clock.Time, node string, broker BrokerID, kind string) {
+	j.add(Event{Time: at, Node: node, Kind: EventKind(kind), Broker: broker, Leader: NoLeader, Detail: node + " " + kind})
+}
+
+// HWSamples returns every high-watermark sample in order.
+func (j *Journal) HWSamples() []HWSample { return j.hwSamples }
+
+// Acks returns every acks=all completion in order.
+func (j *Journal) Acks() []AckSample { return j.acks }
 
 // Events returns every event in order.
 func (j *Journal) Events() []Event { return j.events }

@@ -42,7 +42,8 @@ type partitionLog struct {
 	file      *sim.File // record batches ([]Record), as Kafka writes them
 	epochFile *sim.File // the epoch cache, rewritten and synced on change
 	records   []Record
-	batches   []int64 // first offset of each batch in file
+	prefix    []uint64 // prefix[i]: hash of records [0, i], for cheap agreement checks
+	batches   []int64  // first offset of each batch in file
 	epochs    []epochEntry
 	hw        int64
 	unflushed int64
@@ -73,6 +74,7 @@ func openLog(disk *sim.Disk, tp TopicPartition, hwCheckpoint int64) *partitionLo
 				panic(fmt.Sprintf("cluster: %v log holds offset %d at index %d", tp, r.Offset, l.leo()))
 			}
 			l.records = append(l.records, r)
+			l.prefix = append(l.prefix, chain(l.prefixAt(l.leo()-1), r))
 		}
 	}
 	if n := l.epochFile.Len(); n > 0 {
@@ -163,6 +165,7 @@ func (l *partitionLog) append(recs []Record) {
 			panic(fmt.Sprintf("cluster: %v append at offset %d, log end is %d", l.tp, r.Offset, l.leo()))
 		}
 		l.assignEpoch(r.Epoch, r.Offset)
+		l.prefix = append(l.prefix, chain(l.prefixAt(l.leo()), r))
 		l.records = append(l.records, r)
 		l.trackProducer(r)
 	}
@@ -195,6 +198,7 @@ func (l *partitionLog) truncate(offset int64) {
 		}
 	}
 	l.records = l.records[:offset]
+	l.prefix = l.prefix[:offset]
 	l.trimEpochsFrom(offset)
 	l.hw = min(l.hw, offset)
 	l.unflushed = min(l.unflushed, offset)
@@ -276,3 +280,23 @@ func (l *partitionLog) rebuildProducers() {
 }
 
 func itoa(n int32) string { return fmt.Sprint(n) }
+
+// prefixHash returns the hash of every record below offset end.
+func (l *partitionLog) prefixHash(end int64) uint64 { return l.prefixAt(end) }
+
+func (l *partitionLog) prefixAt(end int64) uint64 {
+	if end <= 0 {
+		return 0
+	}
+	return l.prefix[end-1]
+}
+
+// chain extends a prefix hash by one record.
+func chain(h uint64, r Record) uint64 {
+	for _, v := range [...]uint64{uint64(r.Offset), uint64(r.Epoch), uint64(r.ProducerID), uint64(r.Sequence), uint64(r.Payload)} {
+		h ^= v
+		h *= 0xbf58476d1ce4e5b9
+		h ^= h >> 31
+	}
+	return h
+}

@@ -22,6 +22,7 @@ type batch struct {
 	request       uint64 // current attempt's request ID
 	sent          bool   // false while backing off before the next attempt
 	attemptStart  clock.Time
+	firstSent     clock.Time // when the first attempt went out: the earliest the records can have been written
 	retransmitGap time.Duration
 	timer         sim.TimerID
 	sentTo        BrokerID
@@ -143,7 +144,8 @@ func (p *Producer) produceOne() {
 	p.turn++
 	p.nextPayload++
 	rec := pendingRecord{payload: int64(p.index+1)<<40 | p.nextPayload, created: p.env.Now()}
-	p.history.add(Op{Time: rec.created, Process: p.env.Name(), Type: Invoke, F: OpSend, TP: part.tp, Payload: rec.payload, Offset: -1, Acks: p.cfg.Acks})
+	p.history.add(Op{Time: rec.created, Process: p.env.Name(), Type: Invoke, F: OpSend, TP: part.tp, Payload: rec.payload, Offset: -1,
+		Acks: p.cfg.Acks, Broker: NoLeader, Idempotent: p.cfg.Idempotence})
 	part.queue = append(part.queue, rec)
 	p.expireQueued(part)
 	p.trySend(part)
@@ -220,6 +222,9 @@ func (p *Producer) attempt(part *producerPartition) {
 	b.sentTo = leader
 	b.attempts++
 	b.attemptStart = p.env.Now()
+	if b.attempts == 1 {
+		b.firstSent = b.attemptStart
+	}
 	b.retransmitGap = p.cfg.Retransmit
 	p.env.Send(p.meta.dir.node(leader), p.request(part, b))
 	if p.cfg.Acks == 0 {
@@ -315,7 +320,7 @@ func (p *Producer) handleResponse(m ProduceResponse) {
 	p.env.CancelTimer(b.timer)
 	if m.Err == None {
 		for i, rec := range b.records {
-			p.complete(part, rec, Ok, m.BaseOffset+int64(i), None, "")
+			p.completeAt(part, rec, Ok, m.BaseOffset+int64(i), None, "", b.sentTo, b.firstSent)
 		}
 		part.inflight = nil
 		p.trySend(part)
@@ -372,6 +377,10 @@ func (p *Producer) finish(part *producerPartition) {
 }
 
 func (p *Producer) complete(part *producerPartition, rec pendingRecord, outcome OpType, offset int64, err ErrorCode, note string) {
+	p.completeAt(part, rec, outcome, offset, err, note, NoLeader, 0)
+}
+
+func (p *Producer) completeAt(part *producerPartition, rec pendingRecord, outcome OpType, offset int64, err ErrorCode, note string, broker BrokerID, sent clock.Time) {
 	p.history.add(Op{Time: p.env.Now(), Process: p.env.Name(), Type: outcome, F: OpSend, TP: part.tp,
-		Payload: rec.payload, Offset: offset, Acks: p.cfg.Acks, Err: err, Note: note})
+		Payload: rec.payload, Offset: offset, Acks: p.cfg.Acks, Err: err, Note: note, Broker: broker, Idempotent: p.cfg.Idempotence, Start: sent})
 }

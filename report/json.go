@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"io"
+	"time"
 
 	"github.com/tideline-sim/tideline/runner"
 )
@@ -22,6 +23,7 @@ type Summary struct {
 	ISRShrinks   int           `json:"isr_shrinks"`
 	ISRExpands   int           `json:"isr_expands"`
 	Faults       []faultJSON   `json:"faults"`
+	Unavailable  []windowJSON  `json:"unavailable"`
 	Checkers     []checkerJSON `json:"checkers"`
 	Expectations []outcomeJSON `json:"expectations"`
 	OK           bool          `json:"ok"`
@@ -29,24 +31,34 @@ type Summary struct {
 }
 
 type faultJSON struct {
-	AtMs       int64  `json:"at_ms"`
-	Fault      string `json:"fault"`
-	Hit        string `json:"hit"`
-	RecoveryMs int64  `json:"recovery_ms"` // -1: never
+	AtMs             int64  `json:"at_ms"`
+	Fault            string `json:"fault"`
+	Hit              string `json:"hit"`
+	WritesResumedMs  int64  `json:"writes_resumed_ms"`  // -1: never
+	FullyRecoveredMs int64  `json:"fully_recovered_ms"` // -1: never
+}
+
+type windowJSON struct {
+	Partition string `json:"partition"`
+	FromMs    int64  `json:"from_ms"`
+	ToMs      int64  `json:"to_ms"`
 }
 
 type checkerJSON struct {
 	Name       string          `json:"name"`
 	Definition string          `json:"definition"`
-	OK         bool            `json:"ok"`
+	Verdict    string          `json:"verdict"`
 	Violations []violationJSON `json:"violations"`
+	Notes      []string        `json:"notes,omitempty"`
 }
 
 type violationJSON struct {
-	Partition string `json:"partition"`
-	Offset    int64  `json:"offset"`
-	Payload   int64  `json:"payload"`
-	Message   string `json:"message"`
+	Kind      string   `json:"kind"`
+	Partition string   `json:"partition"`
+	Offset    int64    `json:"offset"`
+	Payload   int64    `json:"payload"`
+	Message   string   `json:"message"`
+	Story     []string `json:"story,omitempty"`
 }
 
 type outcomeJSON struct {
@@ -62,19 +74,23 @@ func JSON(w io.Writer, r *runner.Result, command string) error {
 		Scenario: r.Scenario.Name, Source: r.Scenario.Source, Seed: r.Seed,
 		DurationMs: r.Duration.Milliseconds(), Events: r.Events, TraceHash: hex16(r.TraceHash),
 		Sends: r.Sends, Lost: r.Lost, Availability: r.Availability, Leaders: r.Leaders, ISRShrinks: r.ISRShrinks, ISRExpands: r.ISRExpands,
-		OK: r.OK(), Command: command, Faults: []faultJSON{}, Checkers: []checkerJSON{}, Expectations: []outcomeJSON{},
+		OK: r.OK(), Command: command, Faults: []faultJSON{}, Unavailable: []windowJSON{}, Checkers: []checkerJSON{}, Expectations: []outcomeJSON{},
 	}
 	for i, f := range r.Faults {
-		fj := faultJSON{AtMs: f.At.Milliseconds(), Fault: f.Text, Hit: f.Hit, RecoveryMs: -1}
-		if i < len(r.Recoveries) && r.Recoveries[i].Took >= 0 {
-			fj.RecoveryMs = r.Recoveries[i].Took.Milliseconds()
+		fj := faultJSON{AtMs: f.At.Milliseconds(), Fault: f.Text, Hit: f.Hit, WritesResumedMs: -1, FullyRecoveredMs: -1}
+		if i < len(r.Detail.Recoveries) {
+			fj.WritesResumedMs = millisOrNever(r.Detail.Recoveries[i].WritesResumed)
+			fj.FullyRecoveredMs = millisOrNever(r.Detail.Recoveries[i].FullyRecovered)
 		}
 		s.Faults = append(s.Faults, fj)
 	}
+	for _, w := range r.Detail.Windows {
+		s.Unavailable = append(s.Unavailable, windowJSON{Partition: w.TP.String(), FromMs: w.From.Milliseconds(), ToMs: w.To.Milliseconds()})
+	}
 	for _, ch := range r.Checks {
-		cj := checkerJSON{Name: ch.Checker, Definition: ch.Definition, OK: ch.OK(), Violations: []violationJSON{}}
+		cj := checkerJSON{Name: ch.Checker, Definition: ch.Definition, Verdict: ch.Verdict(), Violations: []violationJSON{}, Notes: ch.Notes}
 		for _, v := range ch.Violations {
-			cj.Violations = append(cj.Violations, violationJSON{Partition: v.TP.String(), Offset: v.Offset, Payload: v.Payload, Message: v.Message})
+			cj.Violations = append(cj.Violations, violationJSON{Kind: v.Kind, Partition: v.TP.String(), Offset: v.Offset, Payload: v.Payload, Message: v.Message, Story: v.Story})
 		}
 		s.Checkers = append(s.Checkers, cj)
 	}
@@ -84,6 +100,13 @@ func JSON(w io.Writer, r *runner.Result, command string) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(s)
+}
+
+func millisOrNever(d time.Duration) int64 {
+	if d < 0 {
+		return -1
+	}
+	return d.Milliseconds()
 }
 
 func hex16(v uint64) string {

@@ -9,13 +9,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/cluster"
 	"github.com/tideline-sim/tideline/runner"
 )
 
 // maxViolationsShown bounds the violations printed per checker; the rest
 // are counted, and all are in summary.json.
-const maxViolationsShown = 5
+const maxViolationsShown = 3
 
 // Text writes the terminal summary of a run. Its bytes depend only on the
 // scenario and the seed.
@@ -45,25 +46,18 @@ func Text(w io.Writer, r *runner.Result, command string) error {
 	s := r.Sends
 	fmt.Fprintf(&b, "produce: %d sent, %d ok, %d failed, %d unknown; availability %.4f\n", s.Invoked, s.Ok, s.Fail, s.Info+s.Pending, r.Availability)
 	fmt.Fprintf(&b, "lost: %d acknowledged writes\n", r.Lost)
+	if windows := r.Detail.Windows; len(windows) > 0 {
+		fmt.Fprintf(&b, "unavailable: %s\n", windowText(windows))
+	}
 	fmt.Fprintf(&b, "cluster: %d leader elections, %d ISR shrinks, %d ISR expands\n\n", r.Leaders, r.ISRShrinks, r.ISRExpands)
 
 	fmt.Fprintln(&b, "checkers")
 	for _, ch := range r.Checks {
-		verdict := "PASS"
-		if !ch.OK() {
-			verdict = "FAIL"
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", verdict, ch.Checker, ch.Definition)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", strings.ToUpper(ch.Verdict()), ch.Checker, ch.Definition)
 	}
 	tw.Flush()
 	for _, ch := range r.Checks {
-		for i, v := range ch.Violations {
-			if i == maxViolationsShown {
-				fmt.Fprintf(&b, "    ... and %d more\n", len(ch.Violations)-maxViolationsShown)
-				break
-			}
-			fmt.Fprintf(&b, "    %s\n", v.Message)
-		}
+		writeViolations(&b, ch)
 	}
 	fmt.Fprintln(&b)
 
@@ -85,16 +79,57 @@ func Text(w io.Writer, r *runner.Result, command string) error {
 	return err
 }
 
+// writeViolations prints a checker's first violations, the first with its
+// story.
+func writeViolations(b *strings.Builder, ch check.Result) {
+	if ch.OK() {
+		if len(ch.Notes) > 0 {
+			fmt.Fprintf(b, "\n  %s: %d notes (no promise broken), e.g.\n    %s\n", ch.Checker, len(ch.Notes), ch.Notes[0])
+		}
+		return
+	}
+	fmt.Fprintf(b, "\n  %s: %d violations\n", ch.Checker, len(ch.Violations))
+	for i, v := range ch.Violations {
+		if i == maxViolationsShown {
+			fmt.Fprintf(b, "    ... and %d more\n", len(ch.Violations)-maxViolationsShown)
+			break
+		}
+		fmt.Fprintf(b, "    %s: %s\n", v.Kind, v.Message)
+		if i == 0 {
+			for _, line := range v.Story {
+				fmt.Fprintf(b, "      %s\n", line)
+			}
+		}
+	}
+}
+
+func windowText(windows []check.Window) string {
+	var parts []string
+	for i, w := range windows {
+		if i == 4 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(windows)-4))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%v %v-%v", w.TP, w.From, w.To))
+	}
+	return strings.Join(parts, ", ")
+}
+
 func recoveryText(r *runner.Result, i int) string {
-	if i >= len(r.Recoveries) {
+	if i >= len(r.Detail.Recoveries) {
 		return ""
 	}
-	switch took := r.Recoveries[i].Took; {
-	case took < 0:
-		return "writes did not recover"
-	default:
-		return "writes recovered in " + took.Round(time.Millisecond).String()
+	rec := r.Detail.Recoveries[i]
+	text := "writes did not resume"
+	if rec.WritesResumed >= 0 {
+		text = "writes resumed after " + rec.WritesResumed.Round(time.Millisecond).String()
 	}
+	if rec.FullyRecovered >= 0 {
+		text += ", full ISR after " + rec.FullyRecovered.Round(time.Millisecond).String()
+	} else {
+		text += ", ISR not full again"
+	}
+	return text
 }
 
 func clockText(d time.Duration) string {

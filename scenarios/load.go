@@ -561,8 +561,10 @@ func (v *validator) expect(raw rawExpect) []Expectation {
 			case "pass":
 				e.Pass = true
 			case "fail":
+			case "any":
+				e.Any = true
 			default:
-				v.fail(p, "expect %s: %q: write pass, or fail for a scenario that must detect a violation", name, val)
+				v.fail(p, "expect %s: %q: write pass, fail (the scenario must detect a violation) or any (not asserted)", name, val)
 			}
 		case name == "availability":
 			m := availabilityRE.FindStringSubmatch(val)

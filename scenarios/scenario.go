@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/cluster"
 	"github.com/tideline-sim/tideline/network"
 )
@@ -122,8 +123,10 @@ func (t Target) String() string {
 type Expectation struct {
 	Name string // a checker, "availability" or "max-recovery"
 	Text string // as written
-	// For checkers: whether it must pass (false: it must detect a violation).
+	// For checkers: whether it must pass (false: it must detect a violation),
+	// unless Any says its verdict is not asserted.
 	Pass bool
+	Any  bool
 	// For availability: the comparison and threshold.
 	Op        string
 	Threshold float64
@@ -132,4 +135,4 @@ type Expectation struct {
 }
 
 // Checkers are the checker names an expect block may use.
-var Checkers = []string{"acked-durability"}
+var Checkers = check.Names

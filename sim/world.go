@@ -75,18 +75,19 @@ type nodeState struct {
 
 // World is one simulated run.
 type World struct {
-	cfg     Config
-	now     clock.Time
-	queue   clock.Queue[uint32]
-	slab    []event
-	free    []uint32
-	nodes   []*nodeState
-	byName  map[string]NodeID
-	net     *network.Network
-	streams map[string]bool // names handed out, to catch two users of one stream
-	popped  int64
-	err     error
-	trace   tracer
+	cfg       Config
+	now       clock.Time
+	queue     clock.Queue[uint32]
+	slab      []event
+	free      []uint32
+	nodes     []*nodeState
+	byName    map[string]NodeID
+	net       *network.Network
+	streams   map[string]bool // names handed out, to catch two users of one stream
+	popped    int64
+	err       error
+	trace     tracer
+	lifecycle func(kind string, node NodeID)
 }
 
 // New returns a world with no nodes.
@@ -141,12 +142,17 @@ func (w *World) AddNode(name string, factory func() Node) NodeID {
 		panic(fmt.Sprintf("sim: node %q added twice", name))
 	}
 	id := NodeID(len(w.nodes))
+	// The node counts as up from the moment it is added, so that messages
+	// sent to it by nodes booting before it in the same instant reach it;
+	// its start event is queued ahead of any such delivery.
 	n := &nodeState{
 		id:      id,
 		name:    name,
 		factory: factory,
 		disk:    NewDisk(),
 		rand:    w.Stream("node/" + name),
+		inc:     1,
+		up:      true,
 	}
 	w.nodes = append(w.nodes, n)
 	w.byName[name] = id
@@ -370,15 +376,34 @@ func (w *World) cancelTimer(n *nodeState, id TimerID) {
 	}
 }
 
-// boot builds a fresh node value and starts it.
+// boot builds a fresh node value and starts it. A restart is a new
+// incarnation; the first boot keeps the one the node was added with.
 func (w *World) boot(n *nodeState, kind traceKind) {
-	n.inc++
+	if kind == kindRestart {
+		n.inc++
+	}
 	n.up = true
 	n.paused = false
 	n.node = n.factory()
 	n.env = &nodeEnv{w: w, n: n, inc: n.inc}
-	w.trace.recordString(w, kind, n.id, -1, "")
+	if kind == kindRestart {
+		w.announce(kind, n.id)
+	} else {
+		w.trace.recordString(w, kind, n.id, -1, "")
+	}
 	n.node.Start(n.env)
+}
+
+// OnLifecycle registers f to hear of every crash, power loss, restart,
+// pause and resume as it happens, so that checkers can tell when a node was
+// down. kind is the trace's name for it ("crash", "power-loss", ...).
+func (w *World) OnLifecycle(f func(kind string, node NodeID)) { w.lifecycle = f }
+
+func (w *World) announce(kind traceKind, id NodeID) {
+	w.trace.recordString(w, kind, id, -1, "")
+	if w.lifecycle != nil {
+		w.lifecycle(kind.String(), id)
+	}
 }
 
 // Crash kills a node's process: its memory and pending timers are gone, its
@@ -389,7 +414,7 @@ func (w *World) Crash(id NodeID) bool {
 		return false
 	}
 	w.kill(n)
-	w.trace.recordString(w, kindCrash, id, -1, "")
+	w.announce(kindCrash, id)
 	return true
 }
 
@@ -401,7 +426,7 @@ func (w *World) PowerLoss(id NodeID) {
 		w.kill(n)
 	}
 	n.disk.loseUnsynced()
-	w.trace.recordString(w, kindPowerLoss, id, -1, "")
+	w.announce(kindPowerLoss, id)
 }
 
 func (w *World) kill(n *nodeState) {
@@ -435,7 +460,7 @@ func (w *World) Pause(id NodeID) bool {
 		return false
 	}
 	n.paused = true
-	w.trace.recordString(w, kindPause, id, -1, "")
+	w.announce(kindPause, id)
 	return true
 }
 
@@ -447,7 +472,7 @@ func (w *World) Resume(id NodeID) bool {
 		return false
 	}
 	n.paused = false
-	w.trace.recordString(w, kindResume, id, -1, "")
+	w.announce(kindResume, id)
 	for _, slot := range n.held {
 		w.queue.Push(w.now, slot)
 	}

@@ -1,0 +1,48 @@
+package check
+
+import (
+	"fmt"
+
+	"github.com/tideline-sim/tideline/cluster"
+)
+
+// EventualDeliveryDefinition is the promise, in one line.
+const EventualDeliveryDefinition = "once faults heal, every partition has a leader and a full ISR, and consumers read every acknowledged write"
+
+// EventualDelivery is the liveness check, run on the state at the end of
+// the settle period: every partition has a leader and all its replicas in
+// the ISR, and, if the run had consumers, every acknowledged write was read
+// by at least one of them (Jepsen's unseen).
+func EventualDelivery(history []cluster.Op, final []cluster.FinalLog) Result {
+	res := Result{Checker: EventualDeliveryName, Definition: EventualDeliveryDefinition}
+	for _, f := range final {
+		switch {
+		case f.State.Leader == cluster.NoLeader:
+			res.Violations = append(res.Violations, Violation{Checker: EventualDeliveryName, Kind: "no-leader", TP: f.TP, Offset: -1, Payload: -1,
+				Message: fmt.Sprintf("%v has no leader at the end", f.TP)})
+		case len(f.State.ISR) < len(f.State.Replicas):
+			res.Violations = append(res.Violations, Violation{Checker: EventualDeliveryName, Kind: "under-replicated", TP: f.TP, Offset: -1, Payload: -1,
+				Message: fmt.Sprintf("%v ends with ISR %v of replicas %v", f.TP, f.State.ISR, f.State.Replicas)})
+		}
+	}
+	seen := map[int64]bool{}
+	consumers := false
+	for _, op := range history {
+		if op.F == cluster.OpStart {
+			consumers = true
+		}
+		if op.F == cluster.OpPoll && op.Type == cluster.Ok {
+			seen[op.Payload] = true
+		}
+	}
+	if !consumers {
+		return res
+	}
+	for _, op := range history {
+		if op.F == cluster.OpSend && op.Type == cluster.Ok && !seen[op.Payload] {
+			res.Violations = append(res.Violations, Violation{Checker: EventualDeliveryName, Kind: "unseen", TP: op.TP, Offset: op.Offset, Payload: op.Payload,
+				Message: fmt.Sprintf("payload %d, acknowledged at offset %d at %v, was never read", op.Payload, op.Offset, op.Time), Ops: []cluster.Op{op}})
+		}
+	}
+	return res
+}
