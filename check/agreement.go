@@ -11,11 +11,6 @@ import (
 // ReplicaAgreementDefinition is the promise, in one line.
 const ReplicaAgreementDefinition = "replicas agree on every record below their high watermarks, during the run and at the end"
 
-type hwKey struct {
-	tp cluster.TopicPartition
-	hw int64
-}
-
 type hwSeen struct {
 	broker cluster.BrokerID
 	at     clock.Time
@@ -30,13 +25,24 @@ type hwSeen struct {
 // any two replicas must agree below the smaller of their high watermarks.
 func ReplicaAgreement(samples []cluster.HWSample, final []cluster.FinalLog) Result {
 	res := Result{Checker: ReplicaAgreementName, Definition: ReplicaAgreementDefinition}
-	first := map[hwKey]hwSeen{}
+	// Per partition, the first sample at each high watermark; the last
+	// partition looked up is kept, since samples come in runs.
+	firstByTP := map[cluster.TopicPartition]map[int64]hwSeen{}
 	reported := map[cluster.TopicPartition]int{}
+	var first map[int64]hwSeen
+	var firstTP cluster.TopicPartition
 	for _, s := range samples {
-		key := hwKey{s.TP, s.HW}
-		prev, seen := first[key]
+		if first == nil || s.TP != firstTP {
+			first = firstByTP[s.TP]
+			if first == nil {
+				first = map[int64]hwSeen{}
+				firstByTP[s.TP] = first
+			}
+			firstTP = s.TP
+		}
+		prev, seen := first[s.HW]
 		if !seen {
-			first[key] = hwSeen{s.Broker, s.Time, s.Hash}
+			first[s.HW] = hwSeen{s.Broker, s.Time, s.Hash}
 			continue
 		}
 		if prev.hash == s.Hash {

@@ -70,26 +70,27 @@ func MeasureAvailability(history []cluster.Op, events []cluster.Event, final []c
 	}
 	idx := func(t clock.Time) int { return min(n-1, int(t.Since()/bucket)) }
 
-	invoked := map[int64]cluster.Op{}
-	var order []int64 // payloads in invoke order
-	outcome := map[int64]cluster.Op{}
-	for _, op := range history {
+	// Indexes into history rather than copies of ops keep this cheap.
+	invokedAt := make(map[int64]clock.Time, len(history)/2)
+	order := make([]int, 0, len(history)/2) // history index of each invoke
+	outcome := make(map[int64]int, len(history)/2)
+	for i, op := range history {
 		if op.F != cluster.OpSend {
 			continue
 		}
 		if op.Type == cluster.Invoke {
-			invoked[op.Payload] = op
-			order = append(order, op.Payload)
+			invokedAt[op.Payload] = op.Time
+			order = append(order, i)
 			continue
 		}
-		outcome[op.Payload] = op
+		outcome[op.Payload] = i
 	}
 	type tpBuckets struct{ outstanding, acked []int }
 	perTP := map[cluster.TopicPartition]*tpBuckets{}
 	var tps []cluster.TopicPartition
 	ok := 0
-	for _, p := range order {
-		inv := invoked[p]
+	for _, i := range order {
+		inv := history[i]
 		b := &av.Buckets[idx(inv.Time)]
 		b.Attempts++
 		t := perTP[inv.TP]
@@ -98,14 +99,15 @@ func MeasureAvailability(history []cluster.Op, events []cluster.Event, final []c
 			perTP[inv.TP] = t
 			tps = append(tps, inv.TP)
 		}
-		done, finished := outcome[p]
+		j, finished := outcome[inv.Payload]
 		last := n - 1
 		if finished {
-			last = idx(done.Time)
+			last = idx(history[j].Time)
 		}
 		t.outstanding[idx(inv.Time)]++
 		t.outstanding[last+1]--
-		if finished && done.Type == cluster.Ok {
+		if finished && history[j].Type == cluster.Ok {
+			done := history[j]
 			ok++
 			b.Succeeded++
 			av.Buckets[idx(done.Time)].Acked++
@@ -136,11 +138,11 @@ func MeasureAvailability(history []cluster.Op, events []cluster.Event, final []c
 			av.Windows = append(av.Windows, *open)
 		}
 	}
-	av.Recoveries = recoveries(history, events, final, faults, invoked)
+	av.Recoveries = recoveries(history, events, final, faults, invokedAt)
 	return av
 }
 
-func recoveries(history []cluster.Op, events []cluster.Event, final []cluster.FinalLog, faults []Fault, invoked map[int64]cluster.Op) []Recovery {
+func recoveries(history []cluster.Op, events []cluster.Event, final []cluster.FinalLog, faults []Fault, invokedAt map[int64]clock.Time) []Recovery {
 	replicas := map[cluster.TopicPartition]int{}
 	for _, f := range final {
 		replicas[f.TP] = len(f.State.Replicas)
@@ -171,29 +173,34 @@ func recoveries(history []cluster.Op, events []cluster.Event, final []cluster.Fi
 		}
 		return clock.Never
 	}
+	// The acknowledged sends of each partition, in the order acknowledged.
+	type acked struct{ invoked, at clock.Time }
+	acks := map[cluster.TopicPartition][]acked{}
+	for _, op := range history {
+		if op.F == cluster.OpSend && op.Type == cluster.Ok {
+			acks[op.TP] = append(acks[op.TP], acked{invokedAt[op.Payload], op.Time})
+		}
+	}
 	var out []Recovery
 	for _, f := range faults {
 		at := clock.At(f.At)
 		rec := Recovery{Fault: f.Text, At: f.At}
 		for _, fl := range final {
-			resumed, recovered := clock.Never, clock.Never
-			full := fullFrom(fl.TP, at)
-			produced := false
-			for _, op := range history {
-				if op.F != cluster.OpSend || op.TP != fl.TP {
-					continue
-				}
-				produced = true
-				if op.Type != cluster.Ok || invoked[op.Payload].Time < at {
-					continue
-				}
-				resumed = min(resumed, op.Time)
-				if op.Time >= full {
-					recovered = min(recovered, op.Time)
-				}
-			}
+			list, produced := acks[fl.TP]
 			if !produced {
 				continue
+			}
+			resumed, recovered := clock.Never, clock.Never
+			full := fullFrom(fl.TP, at)
+			for _, a := range list {
+				if a.invoked < at {
+					continue
+				}
+				resumed = min(resumed, a.at)
+				if a.at >= full {
+					recovered = min(recovered, a.at)
+					break // acknowledgements come in time order
+				}
 			}
 			rec.WritesResumed = worst(rec.WritesResumed, resumed, at)
 			rec.FullyRecovered = worst(rec.FullyRecovered, recovered, at)

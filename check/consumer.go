@@ -9,16 +9,6 @@ import (
 // ConsumerSafetyDefinition is the promise, in one line.
 const ConsumerSafetyDefinition = "consumers read each partition in order without gaps, only committed records, and never one that later vanishes"
 
-type readerKey struct {
-	process string
-	tp      cluster.TopicPartition
-}
-
-type offsetKey struct {
-	tp     cluster.TopicPartition
-	offset int64
-}
-
 // ConsumerSafety checks what consumers read, naming anomalies as Jepsen's
 // Kafka workload does: per consumer and partition, offsets advance one at
 // a time (poll-skip for a gap, nonmonotonic-poll for a step back); one
@@ -33,57 +23,104 @@ func ConsumerSafety(history []cluster.Op, final []cluster.FinalLog) Result {
 		res.Violations = append(res.Violations, Violation{Checker: ConsumerSafetyName, Kind: kind, TP: op.TP, Offset: op.Offset, Payload: op.Payload,
 			Message: msg, Ops: append([]cluster.Op{op}, ops...)})
 	}
-	idempotent := map[int64]bool{}
-	for _, op := range history {
-		if op.F == cluster.OpSend && op.Type == cluster.Invoke && op.Idempotent {
-			idempotent[op.Payload] = true
-		}
+	// Per partition: what the final log holds, the first read of each
+	// offset, and each consumer's next expected offset. Slices indexed by
+	// offset keep this a few array lookups per read.
+	type reader struct {
+		process string
+		next    int64
 	}
-	byTP := finalByTP(final)
-	next := map[readerKey]int64{}
-	atOffset := map[offsetKey]cluster.Op{}
-	readAt := map[int64]cluster.Op{} // payload -> first read of it
-	for _, op := range history {
-		key := readerKey{op.Process, op.TP}
+	type partition struct {
+		final  []cluster.Record
+		known  bool
+		first  []int // index into history of the first read at each offset, -1 if none
+		reader []reader
+	}
+	parts := map[cluster.TopicPartition]*partition{}
+	for _, f := range final {
+		parts[f.TP] = &partition{final: f.Records, known: true}
+	}
+	var last *partition
+	var lastTP cluster.TopicPartition
+	lookup := func(tp cluster.TopicPartition) *partition {
+		if last != nil && tp == lastTP {
+			return last
+		}
+		p := parts[tp]
+		if p == nil {
+			p = &partition{}
+			parts[tp] = p
+		}
+		last, lastTP = p, tp
+		return p
+	}
+	readerOf := func(p *partition, process string) *reader {
+		for i := range p.reader {
+			if p.reader[i].process == process {
+				return &p.reader[i]
+			}
+		}
+		p.reader = append(p.reader, reader{process: process})
+		return &p.reader[len(p.reader)-1]
+	}
+	firstRead := make(map[int64]int, len(history)/4) // payload -> index of its first read, for duplicates
+	var idempotent map[int64]bool
+	for i, op := range history {
+		if op.F != cluster.OpStart && op.F != cluster.OpPoll {
+			continue
+		}
+		p := lookup(op.TP)
+		r := readerOf(p, op.Process)
 		switch {
-		case op.F == cluster.OpStart:
-			next[key] = op.Offset
-			continue
-		case op.F != cluster.OpPoll:
-			continue
-		case op.Type == cluster.Info:
-			next[key] = op.Offset // the consumer reset its position
+		case op.F == cluster.OpStart, op.Type == cluster.Info:
+			r.next = op.Offset // a fresh start, or a reset of the position
 			continue
 		case op.Type != cluster.Ok:
 			continue
 		}
-		want := next[key]
-		switch {
+		switch want := r.next; {
 		case op.Offset > want:
 			fail("poll-skip", op, fmt.Sprintf("%s read offset %d after %d: skipped %d records", op.Process, op.Offset, want-1, op.Offset-want))
 		case op.Offset < want:
 			fail("nonmonotonic-poll", op, fmt.Sprintf("%s read offset %d after %d", op.Process, op.Offset, want-1))
 		}
-		next[key] = op.Offset + 1
+		r.next = op.Offset + 1
 		if op.Offset >= op.HW {
 			fail("read-above-hw", op, fmt.Sprintf("%s read offset %d from broker %d whose high watermark was %d", op.Process, op.Offset, op.Broker, op.HW))
 		}
-		ok := offsetKey{op.TP, op.Offset}
-		if prev, seen := atOffset[ok]; seen && prev.Payload != op.Payload {
+		for int64(len(p.first)) <= op.Offset {
+			p.first = append(p.first, -1)
+		}
+		if j := p.first[op.Offset]; j < 0 {
+			p.first[op.Offset] = i
+		} else if prev := history[j]; prev.Payload != op.Payload {
 			fail("inconsistent-offsets", op, fmt.Sprintf("offset %d read as payload %d by %s at %v, and as payload %d by %s at %v",
 				op.Offset, prev.Payload, prev.Process, prev.Time, op.Payload, op.Process, op.Time), prev)
-		} else if !seen {
-			atOffset[ok] = op
 		}
-		if prev, seen := readAt[op.Payload]; seen && idempotent[op.Payload] && (prev.TP != op.TP || prev.Offset != op.Offset) {
-			fail("duplicate", op, fmt.Sprintf("idempotent payload %d read at %v offset %d and at %v offset %d", op.Payload, prev.TP, prev.Offset, op.TP, op.Offset), prev)
-		} else if !seen {
-			readAt[op.Payload] = op
+		if j, seen := firstRead[op.Payload]; !seen {
+			firstRead[op.Payload] = i
+		} else if prev := history[j]; prev.TP != op.TP || prev.Offset != op.Offset {
+			if idempotent == nil {
+				idempotent = idempotentSends(history)
+			}
+			if idempotent[op.Payload] {
+				fail("duplicate", op, fmt.Sprintf("idempotent payload %d read at %v offset %d and at %v offset %d", op.Payload, prev.TP, prev.Offset, op.TP, op.Offset), prev)
+			}
 		}
-		f, known := byTP[op.TP]
-		if known && (op.Offset >= int64(len(f.Records)) || f.Records[op.Offset].Payload != op.Payload) {
+		if p.known && (op.Offset >= int64(len(p.final)) || p.final[op.Offset].Payload != op.Payload) {
 			fail("phantom-read", op, fmt.Sprintf("%s read payload %d at offset %d from broker %d at %v; the final log no longer holds it", op.Process, op.Payload, op.Offset, op.Broker, op.Time))
 		}
 	}
 	return res
+}
+
+// idempotentSends is the set of payloads sent with enable.idempotence.
+func idempotentSends(history []cluster.Op) map[int64]bool {
+	set := map[int64]bool{}
+	for _, op := range history {
+		if op.F == cluster.OpSend && op.Type == cluster.Invoke && op.Idempotent {
+			set[op.Payload] = true
+		}
+	}
+	return set
 }

@@ -1,7 +1,9 @@
 package check
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/tideline-sim/tideline/cluster"
 )
@@ -14,28 +16,47 @@ const NoDuplicatesDefinition = "with enable.idempotence, no write appears twice 
 // promises at-least-once, and duplicates are allowed.)
 func NoDuplicates(history []cluster.Op, final []cluster.FinalLog) Result {
 	res := Result{Checker: NoDuplicatesName, Definition: NoDuplicatesDefinition}
-	idempotent := map[int64]cluster.Op{}
-	for _, op := range history {
-		if op.F == cluster.OpSend && op.Type == cluster.Invoke && op.Idempotent {
-			idempotent[op.Payload] = op
-		}
-	}
-	if len(idempotent) == 0 {
-		return res
-	}
+	// Sorting the payloads finds the repeated ones without a map of every
+	// record; only those are then looked up in the history.
+	var idempotent map[int64]bool
 	for _, f := range final {
-		first := map[int64]int64{}
-		for _, rec := range f.Records {
-			send, ok := idempotent[rec.Payload]
-			if !ok {
+		byPayload := make([]cluster.Record, len(f.Records))
+		copy(byPayload, f.Records)
+		slices.SortFunc(byPayload, func(a, b cluster.Record) int {
+			return cmp.Or(cmp.Compare(a.Payload, b.Payload), cmp.Compare(a.Offset, b.Offset))
+		})
+		var dups []cluster.Record // every copy after the first
+		var firstAt []int64
+		for i := 1; i < len(byPayload); i++ {
+			if byPayload[i].Payload != byPayload[i-1].Payload {
 				continue
 			}
-			if off, seen := first[rec.Payload]; seen {
-				res.Violations = append(res.Violations, Violation{Checker: NoDuplicatesName, Kind: "duplicate", TP: f.TP, Offset: rec.Offset, Payload: rec.Payload,
-					Message: fmt.Sprintf("payload %d is at offsets %d and %d", rec.Payload, off, rec.Offset), Ops: []cluster.Op{send}})
+			first := i - 1
+			for first > 0 && byPayload[first-1].Payload == byPayload[i].Payload {
+				first--
+			}
+			dups = append(dups, byPayload[i])
+			firstAt = append(firstAt, byPayload[first].Offset)
+		}
+		if len(dups) == 0 {
+			continue
+		}
+		if idempotent == nil {
+			idempotent = idempotentSends(history)
+		}
+		order := make([]int, len(dups))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortFunc(order, func(a, b int) int { return cmp.Compare(dups[a].Offset, dups[b].Offset) })
+		for _, i := range order {
+			rec := dups[i]
+			if !idempotent[rec.Payload] {
 				continue
 			}
-			first[rec.Payload] = rec.Offset
+			res.Violations = append(res.Violations, Violation{Checker: NoDuplicatesName, Kind: "duplicate", TP: f.TP, Offset: rec.Offset, Payload: rec.Payload,
+				Message: fmt.Sprintf("payload %d is at offsets %d and %d", rec.Payload, firstAt[i], rec.Offset),
+				Ops:     []cluster.Op{{F: cluster.OpSend, Type: cluster.Invoke, TP: f.TP, Payload: rec.Payload, Offset: -1, Idempotent: true}}})
 		}
 	}
 	return res

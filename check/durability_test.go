@@ -63,6 +63,12 @@ func TestAckedDurability(t *testing.T) {
 			logs: []cluster.FinalLog{{TP: tp0, Leader: 0, Records: log(12)}},
 		},
 		{
+			name:    "a write reported failed is in the log",
+			history: []cluster.Op{send(cluster.Fail, tp0, 10, -1), send(cluster.Ok, tp0, 11, 1)},
+			logs:    []cluster.FinalLog{{TP: tp0, Leader: 0, Records: log(10, 11)}},
+			lost:    []int64{10},
+		},
+		{
 			name:    "reads are not writes",
 			history: []cluster.Op{{Type: cluster.Ok, F: cluster.OpPoll, TP: tp0, Payload: 5, Offset: 3}},
 			logs:    []cluster.FinalLog{{TP: tp0, Leader: 0, Records: log()}},

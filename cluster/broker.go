@@ -219,7 +219,9 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 			b.applyImage(m.Image)
 		}
 	case UpdateMetadata:
-		b.applyImage(m.Image)
+		if b.epoch != 0 {
+			b.applyImage(m.Image) // before its registration is answered a broker has no part to play
+		}
 	case AlterPartitionResponse:
 		b.handleAlterPartitionResponse(m)
 	case InitProducerIDRequest:

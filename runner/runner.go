@@ -79,25 +79,47 @@ func (r *Result) OK() bool {
 	return true
 }
 
-// Run runs the scenario once.
+// Run runs the scenario once, checks it and evaluates its expectations.
 func Run(sc *scenarios.Scenario, opts Options) (*Result, error) {
+	res, in, err := simulate(sc, opts)
+	if err != nil {
+		return nil, err
+	}
+	res.Checks = check.All(in)
+	for _, v := range res.Checks[0].Violations {
+		if v.Kind == "lost-write" {
+			res.Lost++
+		}
+	}
+	var faults []check.Fault
+	for _, f := range res.Faults {
+		faults = append(faults, check.Fault{At: f.At, Text: f.Text})
+	}
+	res.Detail = check.MeasureAvailability(in.History, in.Events, in.Final, faults, time.Second, in.End)
+	res.summarise()
+	res.evaluate()
+	return res, nil
+}
+
+// simulate builds and runs the world, and gathers what the checkers read.
+func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error) {
 	duration := sc.Duration
 	if opts.Duration > 0 {
 		duration = opts.Duration
 	}
 	w, err := sim.New(sim.Config{Seed: sim.Seed(opts.Seed), Duration: duration, Network: sc.Network})
 	if err != nil {
-		return nil, err
+		return nil, check.Input{}, err
 	}
 	c, err := cluster.Build(w, sc.Cluster)
 	if err != nil {
-		return nil, err
+		return nil, check.Input{}, err
 	}
 	for _, o := range sc.Links {
 		from, _ := w.ID(o.From)
 		to, _ := w.ID(o.To)
 		if err := w.Network().SetLink(from, to, o.Link); err != nil {
-			return nil, err
+			return nil, check.Input{}, err
 		}
 	}
 	res := &Result{Scenario: sc, Seed: opts.Seed, Duration: duration}
@@ -109,7 +131,7 @@ func Run(sc *scenarios.Scenario, opts Options) (*Result, error) {
 	w.At(clock.At(settle), "settle: heal all, restart crashed, resume paused", func(*sim.World) { f.settle() })
 	if opts.Trace != nil {
 		if err := w.TraceTo(opts.Trace, sc.Name, string(sc.Text)); err != nil {
-			return nil, err
+			return nil, check.Input{}, err
 		}
 	}
 	if opts.Replay != nil {
@@ -118,35 +140,22 @@ func Run(sc *scenarios.Scenario, opts Options) (*Result, error) {
 	if opts.Progress != nil {
 		for t := time.Second; t < duration; t += time.Second {
 			if err := w.RunUntil(clock.At(t)); err != nil {
-				return nil, err
+				return nil, check.Input{}, err
 			}
 			opts.Progress(t, duration)
 		}
 	}
 	if err := w.Run(); err != nil {
-		return nil, err
+		return nil, check.Input{}, err
 	}
 	res.Events, res.TraceHash = w.Events(), w.TraceHash()
 	res.History = c.History.Ops()
 	res.Journal = c.Journal.Events()
-	final := c.FinalLogs()
-	res.Checks = check.All(check.Input{
+	in := check.Input{
 		History: res.History, Events: res.Journal, HWSamples: c.Journal.HWSamples(), Acks: c.Journal.Acks(),
-		Final: final, Healed: clock.At(settle), End: w.Now(), OutDir: opts.OutDir,
-	})
-	for _, v := range res.Checks[0].Violations {
-		if v.Kind == "lost-write" {
-			res.Lost++
-		}
+		Final: c.FinalLogs(), Healed: clock.At(settle), End: w.Now(), OutDir: opts.OutDir,
 	}
-	var faults []check.Fault
-	for _, f := range res.Faults {
-		faults = append(faults, check.Fault{At: f.At, Text: f.Text})
-	}
-	res.Detail = check.MeasureAvailability(res.History, res.Journal, final, faults, time.Second, w.Now())
-	res.summarise()
-	res.evaluate()
-	return res, nil
+	return res, in, nil
 }
 
 func (r *Result) summarise() {

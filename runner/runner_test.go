@@ -3,6 +3,7 @@ package runner
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -55,5 +56,42 @@ func TestEveryScenarioIsDeterministic(t *testing.T) {
 			require.NoError(t, err)
 			assert.NotEqual(t, a.TraceHash, c.TraceHash, "another seed, another run")
 		})
+	}
+}
+
+// The loss scenarios' violations tell how the record was lost: the fault,
+// the election, and the truncation.
+func TestStoriesExplainTheLoss(t *testing.T) {
+	for name, want := range map[string][]string{
+		"acks1-leader-crash": {"acknowledged by broker 0", "(acks=1)", "broker-0 crashed", "controller elected broker", "broker-0 truncated its log"},
+		"unclean-election":   {"isr-shrink", "broker-0 crashed", "UNCLEAN", "broker-0 truncated its log"},
+		"kip101-divergence":  {"broker-1 restarted", "broker-0 crashed", "to its high watermark (pre-KIP-101)", "controller elected broker 1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			sc, err := scenarios.Builtin(name)
+			require.NoError(t, err)
+			res, err := Run(sc, Options{Seed: 1})
+			require.NoError(t, err)
+			lost := res.Checks[0]
+			require.NotEmpty(t, lost.Violations)
+			story := strings.Join(lost.Violations[0].Story, "\n")
+			for _, w := range want {
+				assert.Contains(t, story, w)
+			}
+			assert.LessOrEqual(t, len(lost.Violations[0].Story), 10)
+		})
+	}
+}
+
+// A clean failover breaks no promise, whatever the seed.
+func TestLeaderCrashIsCleanOverFiftySeeds(t *testing.T) {
+	sc, err := scenarios.Builtin("leader-crash")
+	require.NoError(t, err)
+	for seed := uint64(1); seed <= 50; seed++ {
+		res, err := Run(sc, Options{Seed: seed})
+		require.NoError(t, err)
+		for _, ch := range res.Checks {
+			assert.True(t, ch.OK(), "seed %d: %s: %v", seed, ch.Checker, ch.Violations)
+		}
 	}
 }

@@ -1,0 +1,252 @@
+package check
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster"
+)
+
+func at(ms int) clock.Time { return clock.At(time.Duration(ms) * time.Millisecond) }
+
+func kinds(r Result) []string {
+	var out []string
+	for _, v := range r.Violations {
+		out = append(out, v.Kind)
+	}
+	return out
+}
+
+// finalOf is a partition with a leader, its ISR and every replica's log.
+func finalOf(tp cluster.TopicPartition, leader cluster.BrokerID, isr []cluster.BrokerID, hws []int64, logs ...[]cluster.Record) cluster.FinalLog {
+	replicas := []cluster.BrokerID{}
+	for b := range logs {
+		replicas = append(replicas, cluster.BrokerID(b))
+	}
+	f := cluster.FinalLog{TP: tp, Leader: leader, Replicas: logs, HWs: hws,
+		State: cluster.PartitionState{TP: tp, Replicas: replicas, ISR: isr, Leader: leader}}
+	if leader != cluster.NoLeader {
+		f.Records = logs[leader]
+	}
+	return f
+}
+
+func TestReplicaAgreement(t *testing.T) {
+	same := log(1, 2, 3)
+	t.Run("clean", func(t *testing.T) {
+		samples := []cluster.HWSample{{Broker: 0, TP: tp0, HW: 2, Hash: 7}, {Broker: 1, TP: tp0, HW: 2, Hash: 7}}
+		res := ReplicaAgreement(samples, []cluster.FinalLog{finalOf(tp0, 0, []cluster.BrokerID{0, 1}, []int64{3, 3}, same, same)})
+		assert.True(t, res.OK(), "%v", res.Violations)
+	})
+	t.Run("committed prefix changed during the run", func(t *testing.T) {
+		samples := []cluster.HWSample{{Time: at(10), Broker: 0, TP: tp0, HW: 2, Hash: 7}, {Time: at(20), Broker: 1, TP: tp0, HW: 2, Hash: 8}, {Time: at(30), Broker: 1, TP: tp0, HW: 3, Hash: 9}, {Time: at(40), Broker: 0, TP: tp0, HW: 3, Hash: 10}}
+		res := ReplicaAgreement(samples, nil)
+		require.Equal(t, []string{"divergence-below-hw"}, kinds(res), "one report per partition")
+		assert.Equal(t, int64(1), res.Violations[0].Offset)
+		assert.Contains(t, res.Violations[0].Message, "broker 0 at 0.010000s and broker 1 at 0.020000s")
+	})
+	t.Run("ISR member differs below the high watermark at the end", func(t *testing.T) {
+		res := ReplicaAgreement(nil, []cluster.FinalLog{finalOf(tp0, 0, []cluster.BrokerID{0, 1}, []int64{3, 3}, log(1, 2, 3), log(1, 9, 3))})
+		require.Equal(t, []string{"isr-diverged"}, kinds(res))
+		assert.Equal(t, int64(1), res.Violations[0].Offset)
+	})
+	t.Run("two replicas differ below both high watermarks", func(t *testing.T) {
+		res := ReplicaAgreement(nil, []cluster.FinalLog{finalOf(tp0, 0, []cluster.BrokerID{0}, []int64{3, 2, 2}, log(1, 2, 3), log(1, 2), log(5, 2))})
+		require.Equal(t, []string{"divergence-below-hw", "divergence-below-hw"}, kinds(res))
+		assert.Contains(t, res.Violations[0].Message, "brokers 0 and 2 differ at offset 0")
+		assert.Contains(t, res.Violations[1].Message, "brokers 1 and 2 differ at offset 0")
+	})
+}
+
+func TestLeaderUniqueness(t *testing.T) {
+	elected := func(ms int, b cluster.BrokerID, epoch int32) cluster.Event {
+		return cluster.Event{Time: at(ms), Node: "controller", Kind: cluster.EvElected, TP: tp0, Epoch: epoch, Broker: b}
+	}
+	became := func(ms int, b cluster.BrokerID, epoch int32) cluster.Event {
+		return cluster.Event{Time: at(ms), Node: "broker", Kind: cluster.EvBecameLeader, TP: tp0, Epoch: epoch, Broker: b}
+	}
+	t.Run("clean, with a harmless zombie noted", func(t *testing.T) {
+		events := []cluster.Event{became(0, 0, 0), elected(100, 1, 1), became(101, 1, 1),
+			{Time: at(300), Kind: cluster.EvBecameFollower, TP: tp0, Broker: 0}}
+		acks := []cluster.AckSample{{Broker: 0, TP: tp0, Epoch: 0}, {Broker: 1, TP: tp0, Epoch: 1}}
+		res := LeaderUniqueness(events, acks, at(1000))
+		assert.True(t, res.OK(), "%v", res.Violations)
+		require.Len(t, res.Notes, 1)
+		assert.Contains(t, res.Notes[0], "brokers 0 (epoch 0) and 1 (epoch 1) both believed they led from 0.101000s to 0.300000s")
+	})
+	t.Run("a crash ends a belief", func(t *testing.T) {
+		events := []cluster.Event{became(0, 0, 0), {Time: at(50), Kind: cluster.EvCrashed, Broker: 0}, elected(100, 1, 1), became(101, 1, 1)}
+		assert.Empty(t, LeaderUniqueness(events, nil, at(1000)).Notes)
+	})
+	t.Run("epoch goes backwards", func(t *testing.T) {
+		res := LeaderUniqueness([]cluster.Event{elected(0, 1, 2), elected(10, 2, 1)}, nil, at(100))
+		assert.Equal(t, []string{"epoch-regressed"}, kinds(res))
+	})
+	t.Run("two leaders in one epoch", func(t *testing.T) {
+		res := LeaderUniqueness([]cluster.Event{became(0, 0, 3), became(10, 1, 3)}, nil, at(100))
+		assert.Equal(t, []string{"two-leaders"}, kinds(res))
+	})
+	t.Run("two brokers commit at one epoch", func(t *testing.T) {
+		acks := []cluster.AckSample{{Time: at(1), Broker: 0, TP: tp0, Epoch: 4, Offset: 10}, {Time: at(2), Broker: 0, TP: tp0, Epoch: 4, Offset: 11}, {Time: at(3), Broker: 2, TP: tp0, Epoch: 4, Offset: 10}}
+		res := LeaderUniqueness(nil, acks, at(100))
+		require.Equal(t, []string{"split-brain-commit"}, kinds(res))
+		assert.Contains(t, res.Violations[0].Message, "brokers 0 (at 0.001000s, offset 10) and 2 (at 0.003000s, offset 10)")
+	})
+}
+
+func poll(process string, tp cluster.TopicPartition, offset, payload, hw int64) cluster.Op {
+	return cluster.Op{Process: process, Type: cluster.Ok, F: cluster.OpPoll, TP: tp, Offset: offset, Payload: payload, HW: hw}
+}
+
+func started(process string, tp cluster.TopicPartition) cluster.Op {
+	return cluster.Op{Process: process, Type: cluster.Ok, F: cluster.OpStart, TP: tp, Offset: 0, Payload: -1}
+}
+
+func TestConsumerSafety(t *testing.T) {
+	final := []cluster.FinalLog{{TP: tp0, Leader: 0, Records: log(10, 11, 12, 13)}}
+	check := func(ops ...cluster.Op) Result { return ConsumerSafety(ops, final) }
+	t.Run("clean, two consumers and a restart", func(t *testing.T) {
+		res := check(started("c0", tp0), started("c1", tp0), poll("c0", tp0, 0, 10, 4), poll("c1", tp0, 0, 10, 4), poll("c0", tp0, 1, 11, 4),
+			started("c0", tp0), poll("c0", tp0, 0, 10, 4))
+		assert.True(t, res.OK(), "%v", res.Violations)
+	})
+	t.Run("poll-skip", func(t *testing.T) {
+		res := check(started("c0", tp0), poll("c0", tp0, 0, 10, 4), poll("c0", tp0, 2, 12, 4))
+		require.Equal(t, []string{"poll-skip"}, kinds(res))
+		assert.Equal(t, "c0 read offset 2 after 0: skipped 1 records", res.Violations[0].Message)
+	})
+	t.Run("nonmonotonic-poll", func(t *testing.T) {
+		res := check(started("c0", tp0), poll("c0", tp0, 0, 10, 4), poll("c0", tp0, 1, 11, 4), poll("c0", tp0, 1, 11, 4))
+		assert.Equal(t, []string{"nonmonotonic-poll"}, kinds(res))
+	})
+	t.Run("read-above-hw", func(t *testing.T) {
+		res := check(started("c0", tp0), poll("c0", tp0, 0, 10, 0))
+		assert.Equal(t, []string{"read-above-hw"}, kinds(res))
+	})
+	t.Run("inconsistent-offsets and phantom-read", func(t *testing.T) {
+		res := check(started("c0", tp0), started("c1", tp0), poll("c0", tp0, 0, 10, 4), poll("c1", tp0, 0, 99, 4))
+		assert.Equal(t, []string{"inconsistent-offsets", "phantom-read"}, kinds(res))
+	})
+	t.Run("duplicate of an idempotent write", func(t *testing.T) {
+		send := cluster.Op{Type: cluster.Invoke, F: cluster.OpSend, TP: tp0, Payload: 10, Idempotent: true}
+		dupFinal := []cluster.FinalLog{{TP: tp0, Leader: 0, Records: log(10, 10)}}
+		res := ConsumerSafety([]cluster.Op{send, started("c0", tp0), poll("c0", tp0, 0, 10, 4), poll("c0", tp0, 1, 10, 4)}, dupFinal)
+		assert.Equal(t, []string{"duplicate"}, kinds(res))
+	})
+}
+
+func TestNoDuplicates(t *testing.T) {
+	invoke := func(payload int64, idempotent bool) cluster.Op {
+		return cluster.Op{Type: cluster.Invoke, F: cluster.OpSend, TP: tp0, Payload: payload, Idempotent: idempotent}
+	}
+	t.Run("clean", func(t *testing.T) {
+		res := NoDuplicates([]cluster.Op{invoke(1, true), invoke(2, true)}, []cluster.FinalLog{{TP: tp0, Records: log(1, 2)}})
+		assert.True(t, res.OK())
+	})
+	t.Run("at-least-once is allowed without idempotence", func(t *testing.T) {
+		res := NoDuplicates([]cluster.Op{invoke(1, false)}, []cluster.FinalLog{{TP: tp0, Records: log(1, 1)}})
+		assert.True(t, res.OK())
+	})
+	t.Run("duplicates", func(t *testing.T) {
+		res := NoDuplicates([]cluster.Op{invoke(1, true), invoke(2, true)}, []cluster.FinalLog{{TP: tp0, Records: log(1, 2, 1, 2, 2)}})
+		require.Equal(t, []string{"duplicate", "duplicate", "duplicate"}, kinds(res))
+		assert.Equal(t, "payload 1 is at offsets 0 and 2", res.Violations[0].Message)
+		assert.Equal(t, "payload 2 is at offsets 1 and 4", res.Violations[2].Message)
+	})
+}
+
+func ack(payload, offset int64, sent, acked int) []cluster.Op {
+	return []cluster.Op{
+		{Time: at(sent), Process: "p0", Type: cluster.Invoke, F: cluster.OpSend, TP: tp0, Payload: payload, Offset: -1},
+		{Time: at(acked), Start: at(sent), Process: "p0", Type: cluster.Ok, F: cluster.OpSend, TP: tp0, Payload: payload, Offset: offset, Acks: cluster.AcksAll},
+	}
+}
+
+func TestLinearizable(t *testing.T) {
+	history := func(parts ...[]cluster.Op) []cluster.Op {
+		var h []cluster.Op
+		for _, p := range parts {
+			h = append(h, p...)
+		}
+		return h
+	}
+	read := func(ms int, offset, payload int64) []cluster.Op {
+		op := poll("c0", tp0, offset, payload, 100)
+		op.Time = at(ms)
+		return []cluster.Op{op}
+	}
+	t.Run("clean, with a gap and concurrent appends", func(t *testing.T) {
+		h := history(ack(1, 0, 0, 10), ack(2, 2, 5, 20), ack(3, 3, 6, 12), read(30, 3, 3))
+		res := Linearizable(h, "", time.Second)
+		assert.True(t, res.OK(), "%v", res.Violations)
+		assert.False(t, res.Unknown)
+	})
+	t.Run("two acknowledged writes at one offset", func(t *testing.T) {
+		dir := t.TempDir()
+		res := Linearizable(history(ack(1, 0, 0, 10), ack(2, 0, 20, 30)), dir, time.Second)
+		require.Equal(t, []string{"not-linearizable"}, kinds(res))
+		assert.Contains(t, res.Violations[0].Message, "see linearizable-orders-0.html")
+		_, err := os.Stat(filepath.Join(dir, "linearizable-orders-0.html"))
+		assert.NoError(t, err, "the visualisation is written")
+	})
+	t.Run("write acknowledged at an offset already read", func(t *testing.T) {
+		res := Linearizable(history(ack(1, 5, 0, 10), read(15, 5, 1), ack(2, 4, 20, 30)), "", time.Second)
+		assert.Equal(t, []string{"not-linearizable"}, kinds(res))
+	})
+	t.Run("offsets against real-time order", func(t *testing.T) {
+		res := Linearizable(history(ack(1, 7, 0, 10), ack(2, 3, 20, 30)), "", time.Second)
+		assert.Equal(t, []string{"not-linearizable"}, kinds(res))
+	})
+}
+
+func TestEventualDelivery(t *testing.T) {
+	full := cluster.FinalLog{TP: tp0, Leader: 0, State: cluster.PartitionState{Replicas: []cluster.BrokerID{0, 1}, ISR: []cluster.BrokerID{0, 1}, Leader: 0}}
+	history := append(ack(1, 0, 0, 10), started("c0", tp0), poll("c0", tp0, 0, 1, 5))
+	t.Run("clean", func(t *testing.T) {
+		assert.True(t, EventualDelivery(history, []cluster.FinalLog{full}).OK())
+	})
+	t.Run("no leader and under-replicated", func(t *testing.T) {
+		offline := full
+		offline.TP, offline.State.Leader = tp1, cluster.NoLeader
+		under := full
+		under.State.ISR = []cluster.BrokerID{0}
+		res := EventualDelivery(nil, []cluster.FinalLog{offline, under})
+		assert.Equal(t, []string{"no-leader", "under-replicated"}, kinds(res))
+	})
+	t.Run("unseen", func(t *testing.T) {
+		h := append(append([]cluster.Op{}, history...), ack(2, 1, 20, 30)...)
+		res := EventualDelivery(h, []cluster.FinalLog{full})
+		require.Equal(t, []string{"unseen"}, kinds(res))
+		assert.Equal(t, int64(2), res.Violations[0].Payload)
+	})
+}
+
+func TestStoryNamesTheDecisiveEvents(t *testing.T) {
+	op := ack(7, 3, 4900, 5000)[1]
+	v := Violation{Checker: AckedDurabilityName, Kind: "lost-write", TP: tp0, Offset: 3, Payload: 7, Ops: []cluster.Op{op}}
+	events := []cluster.Event{
+		{Time: at(10), Node: "broker-0", Kind: cluster.EvBecameLeader, TP: tp0, Broker: 0, Detail: "too early to matter"},
+		{Time: at(1500), Node: "controller", Kind: cluster.EvISRShrink, TP: tp0, Broker: 0, Detail: "isr [0 1] -> [0]"},
+		{Time: at(5100), Node: "broker-0", Kind: cluster.EvCrashed, Broker: 0},
+		{Time: at(5200), Node: "broker-9", Kind: cluster.EvCrashed, Broker: 9},
+		{Time: at(6000), Node: "controller", Kind: cluster.EvUncleanElected, TP: tp0, Broker: 1, Epoch: 1, Detail: "leader 0 -> 1"},
+		{Time: at(7000), Node: "broker-0", Kind: cluster.EvTruncated, TP: tp0, Broker: 0, Offset: 2, Detail: "truncated its log from 9 to 2"},
+		{Time: at(7500), Node: "broker-0", Kind: cluster.EvRestarted, Broker: 0},
+	}
+	final := []cluster.FinalLog{finalOf(tp0, 1, []cluster.BrokerID{1}, []int64{2, 2}, log(1, 2), log(1, 2))}
+	story := Story(v, events, final)
+	want := []string{
+		"1. 1.500000s controller isr-shrink orders/0: isr [0 1] -> [0]",
+		"2. 5.000000s p0's write of payload 7 acknowledged by broker 0 at orders/0 offset 3 (acks=all)",
+		"3. 5.100000s broker-0 crashed",
+		"4. 6.000000s controller elected broker 1 leader of orders/0 UNCLEAN, from outside the ISR: leader 0 -> 1",
+		"5. 7.000000s broker-0 truncated its log from 9 to 2 of orders/0",
+	}
+	assert.Equal(t, want, story)
+}
