@@ -344,7 +344,7 @@ func (b *Broker) makeLeader(r *replica) {
 		r.followers = append(r.followers, fs)
 	}
 	r.pendingISR, r.alterReq = nil, 0
-	b.event(Event{Kind: EvBecameLeader, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: r.log.leo(), Broker: b.id,
+	b.event(Event{Kind: EvBecameLeader, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: r.log.leo(), Broker: b.id, Leader: b.id,
 		Detail: fmt.Sprintf("leader at epoch %d with log end %d, hw %d, isr %v", r.state.LeaderEpoch, r.log.leo(), r.log.hw, r.state.ISR)})
 	b.maybeIncrementHW(r)
 }
@@ -354,7 +354,7 @@ func (b *Broker) makeFollower(r *replica) {
 	r.role = roleFollower
 	r.followers = r.followers[:0]
 	r.pendingISR, r.alterReq = nil, 0
-	b.event(Event{Kind: EvBecameFollower, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: r.log.leo(), Broker: r.state.Leader,
+	b.event(Event{Kind: EvBecameFollower, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: r.log.leo(), Broker: b.id, Leader: r.state.Leader,
 		Detail: fmt.Sprintf("follower of %d at epoch %d with log end %d, hw %d", r.state.Leader, r.state.LeaderEpoch, r.log.leo(), r.log.hw)})
 	if b.cfg.Truncation == HighWatermarkTruncation {
 		// Before KIP-101 a new follower cut its log back to its own high

@@ -132,9 +132,9 @@ type Event struct {
 	TP     TopicPartition
 	Epoch  int32
 	Offset int64
-	Broker BrokerID // the broker the event is about (elected, fenced...)
+	Broker BrokerID // the broker the event is about: elected, fenced, or (for a broker's own events) itself
 	Detail string
-	// For the controller's partition changes: the state after the change.
+	// For partition changes and became-leader/follower: the leader after it.
 	Leader BrokerID
 	ISR    []BrokerID
 }

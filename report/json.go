@@ -24,6 +24,7 @@ type Summary struct {
 	ISRExpands   int           `json:"isr_expands"`
 	Faults       []faultJSON   `json:"faults"`
 	Unavailable  []windowJSON  `json:"unavailable"`
+	Buckets      []bucketJSON  `json:"buckets"`
 	Checkers     []checkerJSON `json:"checkers"`
 	Expectations []outcomeJSON `json:"expectations"`
 	OK           bool          `json:"ok"`
@@ -36,6 +37,13 @@ type faultJSON struct {
 	Hit              string `json:"hit"`
 	WritesResumedMs  int64  `json:"writes_resumed_ms"`  // -1: never
 	FullyRecoveredMs int64  `json:"fully_recovered_ms"` // -1: never
+}
+
+type bucketJSON struct {
+	StartMs   int64 `json:"start_ms"`
+	Attempts  int   `json:"attempts"`
+	Succeeded int   `json:"succeeded"`
+	Acked     int   `json:"acked"`
 }
 
 type windowJSON struct {
@@ -83,6 +91,9 @@ func JSON(w io.Writer, r *runner.Result, command string) error {
 			fj.FullyRecoveredMs = millisOrNever(r.Detail.Recoveries[i].FullyRecovered)
 		}
 		s.Faults = append(s.Faults, fj)
+	}
+	for _, b := range r.Detail.Buckets {
+		s.Buckets = append(s.Buckets, bucketJSON{StartMs: b.Start.Milliseconds(), Attempts: b.Attempts, Succeeded: b.Succeeded, Acked: b.Acked})
 	}
 	for _, w := range r.Detail.Windows {
 		s.Unavailable = append(s.Unavailable, windowJSON{Partition: w.TP.String(), FromMs: w.From.Milliseconds(), ToMs: w.To.Milliseconds()})
