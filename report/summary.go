@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/cluster"
@@ -30,46 +28,28 @@ func Text(w io.Writer, r *runner.Result, command string) error {
 	fmt.Fprintf(&b, "cluster: %s\n", describeCluster(sc.Cluster))
 	fmt.Fprintf(&b, "run: %v simulated, %d events, trace %016x\n\n", r.Duration, r.Events, r.TraceHash)
 
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	if len(r.Faults) > 0 {
-		fmt.Fprintln(&b, "faults")
-		for i, f := range r.Faults {
-			hit := f.Hit
-			if hit == "" {
-				hit = "(nothing)"
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t-> %s\t%s\n", clockText(f.At), f.Text, hit, recoveryText(r, i))
-		}
-		tw.Flush()
-		fmt.Fprintln(&b)
-	}
 	s := r.Sends
 	fmt.Fprintf(&b, "produce: %d sent, %d ok, %d failed, %d unknown; availability %.4f\n", s.Invoked, s.Ok, s.Fail, s.Info+s.Pending, r.Availability)
 	fmt.Fprintf(&b, "lost: %d acknowledged writes\n", r.Lost)
 	if windows := r.Detail.Windows; len(windows) > 0 {
 		fmt.Fprintf(&b, "unavailable: %s\n", windowText(windows))
 	}
-	fmt.Fprintf(&b, "cluster: %d leader elections, %d ISR shrinks, %d ISR expands\n\n", r.Leaders, r.ISRShrinks, r.ISRExpands)
+	fmt.Fprintf(&b, "cluster: %d leader elections, %d ISR shrinks, %d ISR expands\n", r.Leaders, r.ISRShrinks, r.ISRExpands)
 
-	fmt.Fprintln(&b, "checkers")
-	for _, ch := range r.Checks {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", strings.ToUpper(ch.Verdict()), ch.Checker, ch.Definition)
-	}
-	tw.Flush()
-	for _, ch := range r.Checks {
-		writeViolations(&b, ch)
-	}
-	fmt.Fprintln(&b)
-
-	fmt.Fprintln(&b, "expectations")
-	for _, o := range r.Expectations {
-		mark := "ok"
-		if !o.OK {
-			mark = "FAILED"
+	for _, t := range Tables(r) {
+		fmt.Fprintf(&b, "\n%s\n", t.Title)
+		if err := t.Render(&b); err != nil {
+			return err
 		}
-		fmt.Fprintf(tw, "  %s\t%s\twant %s\tgot %s\n", mark, o.Name, o.Want, o.Got)
+		if t.Title == "checkers" {
+			for _, ch := range r.Checks {
+				fmt.Fprintf(&b, "  %s: %s\n", ch.Checker, ch.Definition)
+			}
+			for _, ch := range r.Checks {
+				writeViolations(&b, ch)
+			}
+		}
 	}
-	tw.Flush()
 	verdict := "PASS: every expectation holds"
 	if !r.OK() {
 		verdict = "FAIL: an expectation does not hold"
@@ -84,11 +64,11 @@ func Text(w io.Writer, r *runner.Result, command string) error {
 func writeViolations(b *strings.Builder, ch check.Result) {
 	if ch.OK() {
 		if len(ch.Notes) > 0 {
-			fmt.Fprintf(b, "\n  %s: %d notes (no promise broken), e.g.\n    %s\n", ch.Checker, len(ch.Notes), ch.Notes[0])
+			fmt.Fprintf(b, "  %s: %d notes (no promise broken), e.g.\n    %s\n", ch.Checker, len(ch.Notes), ch.Notes[0])
 		}
 		return
 	}
-	fmt.Fprintf(b, "\n  %s: %d violations\n", ch.Checker, len(ch.Violations))
+	fmt.Fprintf(b, "  %s: %d violations\n", ch.Checker, len(ch.Violations))
 	for i, v := range ch.Violations {
 		if i == maxViolationsShown {
 			fmt.Fprintf(b, "    ... and %d more\n", len(ch.Violations)-maxViolationsShown)
@@ -113,27 +93,6 @@ func windowText(windows []check.Window) string {
 		parts = append(parts, fmt.Sprintf("%v %v-%v", w.TP, w.From, w.To))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func recoveryText(r *runner.Result, i int) string {
-	if i >= len(r.Detail.Recoveries) {
-		return ""
-	}
-	rec := r.Detail.Recoveries[i]
-	text := "writes did not resume"
-	if rec.WritesResumed >= 0 {
-		text = "writes resumed after " + rec.WritesResumed.Round(time.Millisecond).String()
-	}
-	if rec.FullyRecovered >= 0 {
-		text += ", full ISR after " + rec.FullyRecovered.Round(time.Millisecond).String()
-	} else {
-		text += ", ISR not full again"
-	}
-	return text
-}
-
-func clockText(d time.Duration) string {
-	return fmt.Sprintf("%7.3fs", d.Seconds())
 }
 
 func describeCluster(spec cluster.Spec) string {

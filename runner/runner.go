@@ -47,6 +47,8 @@ type Result struct {
 	Expectations []Outcome
 	History      []cluster.Op
 	Journal      []cluster.Event
+	Final        []cluster.FinalLog // every partition's logs at the end
+	HWSamples    []cluster.HWSample
 	Faults       []FaultRecord
 }
 
@@ -57,10 +59,18 @@ type Sends struct {
 
 // FaultRecord is a fault as it fired: what it resolved to.
 type FaultRecord struct {
-	At   time.Duration
-	Text string
-	Hit  string // the nodes it hit, "" when it hit none
+	At    time.Duration
+	Until time.Duration // when its effect ended (a restart, a heal, the settle period); At for instant faults
+	Kind  scenarios.FaultKind
+	Text  string
+	Hit   string // the nodes it hit, "" when it hit none
+	For   time.Duration
+	nodes []string
 }
+
+// Window reports whether the fault lasted (a crash, a partition) rather
+// than happened at an instant (a restart, a heal).
+func (f FaultRecord) Window() bool { return f.Until > f.At }
 
 // Outcome is one expectation's verdict.
 type Outcome struct {
@@ -85,6 +95,7 @@ func Run(sc *scenarios.Scenario, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	res.Final, res.HWSamples = in.Final, in.HWSamples
 	res.Checks = check.All(in)
 	for _, v := range res.Checks[0].Violations {
 		if v.Kind == "lost-write" {
@@ -97,8 +108,44 @@ func Run(sc *scenarios.Scenario, opts Options) (*Result, error) {
 	}
 	res.Detail = check.MeasureAvailability(in.History, in.Events, in.Final, faults, time.Second, in.End)
 	res.summarise()
+	res.windows(in.Healed.Since(), in.End.Since())
 	res.evaluate()
 	return res, nil
+}
+
+// windows works out when each fault's effect ended: a crashed or paused
+// node's next restart or resume; a network fault's own end, the next heal
+// or the settle period.
+func (r *Result) windows(settle, end time.Duration) {
+	for i := range r.Faults {
+		f := &r.Faults[i]
+		switch f.Kind {
+		case scenarios.Crash, scenarios.PowerLoss, scenarios.Pause:
+			back := cluster.EvRestarted
+			if f.Kind == scenarios.Pause {
+				back = cluster.EvResumed
+			}
+			f.Until = end
+			for _, e := range r.Journal {
+				if e.Time.Since() > f.At && e.Kind == back && slices.Contains(f.nodes, e.Node) {
+					f.Until = e.Time.Since()
+					break
+				}
+			}
+		case scenarios.Partition, scenarios.Isolate, scenarios.OneWay, scenarios.SlowLink, scenarios.Loss:
+			f.Until = settle
+			if f.For > 0 {
+				f.Until = f.At + f.For
+			}
+			for _, g := range r.Faults[i+1:] {
+				if g.Kind == scenarios.Heal && g.At < f.Until {
+					f.Until = g.At
+				}
+			}
+		default:
+			f.Until = f.At
+		}
+	}
 }
 
 // simulate builds and runs the world, and gathers what the checkers read.
@@ -256,12 +303,13 @@ func (f *faulter) apply(fault scenarios.Fault) (undo func()) {
 	net := f.w.Network()
 	var hit []sim.NodeID
 	defer func() {
-		rec := FaultRecord{At: fault.At, Text: fault.Text}
+		rec := FaultRecord{At: fault.At, Kind: fault.Kind, Text: fault.Text, For: fault.For}
 		for i, n := range hit {
 			if i > 0 {
 				rec.Hit += ", "
 			}
 			rec.Hit += f.w.Name(n)
+			rec.nodes = append(rec.nodes, f.w.Name(n))
 		}
 		f.res.Faults = append(f.res.Faults, rec)
 	}()

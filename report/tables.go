@@ -1,0 +1,198 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/runner"
+)
+
+// Table is a titled table of strings, rendered for the terminal or as
+// Markdown. Building tables apart from drawing them keeps the numbers
+// testable.
+type Table struct {
+	Title  string
+	Header []string
+	Rows   [][]string
+}
+
+// Tables returns the summary tables of a run: checker verdicts, outcomes
+// per producer, recovery per fault, load per broker, expectations.
+func Tables(r *runner.Result) []Table {
+	tables := []Table{CheckerTable(r), ProducerTable(r)}
+	if len(r.Faults) > 0 {
+		tables = append(tables, FaultTable(r))
+	}
+	return append(tables, BrokerTable(r), ExpectationTable(r))
+}
+
+// CheckerTable is each checker's verdict.
+func CheckerTable(r *runner.Result) Table {
+	t := Table{Title: "checkers", Header: []string{"checker", "verdict", "violations", "notes"}}
+	for _, ch := range r.Checks {
+		t.Rows = append(t.Rows, []string{ch.Checker, ch.Verdict(), strconv.Itoa(len(ch.Violations)), strconv.Itoa(len(ch.Notes))})
+	}
+	return t
+}
+
+// ProducerTable is the outcome of every producer's sends.
+func ProducerTable(r *runner.Result) Table {
+	t := Table{Title: "producers", Header: []string{"producer", "acks", "idempotent", "sent", "ok", "failed", "unknown", "availability"}}
+	type counts struct {
+		acks                      int
+		idempotent                bool
+		sent, ok, failed, unknown int
+	}
+	var names []string
+	by := map[string]*counts{}
+	for _, op := range r.History {
+		if op.F != cluster.OpSend {
+			continue
+		}
+		c := by[op.Process]
+		if c == nil {
+			c = &counts{acks: op.Acks, idempotent: op.Idempotent}
+			by[op.Process] = c
+			names = append(names, op.Process)
+		}
+		switch op.Type {
+		case cluster.Invoke:
+			c.sent++
+		case cluster.Ok:
+			c.ok++
+		case cluster.Fail:
+			c.failed++
+		case cluster.Info:
+			c.unknown++
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		c := by[name]
+		unknown := c.sent - c.ok - c.failed // never finished counts as unknown too
+		share := 1.0
+		if c.sent > 0 {
+			share = float64(c.ok) / float64(c.sent)
+		}
+		t.Rows = append(t.Rows, []string{name, acksText(c.acks), strconv.FormatBool(c.idempotent),
+			strconv.Itoa(c.sent), strconv.Itoa(c.ok), strconv.Itoa(c.failed), strconv.Itoa(unknown), fmt.Sprintf("%.4f", share)})
+	}
+	return t
+}
+
+// FaultTable is every fault and how long its effect on writes lasted.
+func FaultTable(r *runner.Result) Table {
+	t := Table{Title: "faults", Header: []string{"at", "fault", "hit", "writes resumed after", "full ISR after"}}
+	for i, f := range r.Faults {
+		resumed, full := "", ""
+		if i < len(r.Detail.Recoveries) {
+			rec := r.Detail.Recoveries[i]
+			resumed, full = durationText(rec.WritesResumed), durationText(rec.FullyRecovered)
+		}
+		hit := f.Hit
+		if hit == "" {
+			hit = "-"
+		}
+		t.Rows = append(t.Rows, []string{seconds(f.At), f.Text, hit, resumed, full})
+	}
+	return t
+}
+
+// BrokerTable is the load the partition leaders spread over the brokers:
+// how often each became leader, and how many records of the final logs it
+// appended as leader.
+func BrokerTable(r *runner.Result) Table {
+	t := Table{Title: "brokers", Header: []string{"broker", "leaderships", "records appended as leader"}}
+	n := r.Scenario.Cluster.Brokers
+	leaderships := make([]int, n)
+	type epochKey struct {
+		tp    cluster.TopicPartition
+		epoch int32
+	}
+	leaderOf := map[epochKey]cluster.BrokerID{}
+	for _, e := range r.Journal {
+		if e.Kind == cluster.EvBecameLeader && int(e.Broker) < n {
+			leaderships[e.Broker]++
+			leaderOf[epochKey{e.TP, e.Epoch}] = e.Broker
+		}
+	}
+	appended := make([]int, n)
+	for _, f := range r.Final {
+		for _, rec := range f.Records {
+			if b, ok := leaderOf[epochKey{f.TP, rec.Epoch}]; ok {
+				appended[b]++
+			}
+		}
+	}
+	for b := range n {
+		t.Rows = append(t.Rows, []string{fmt.Sprintf("broker-%d", b), strconv.Itoa(leaderships[b]), strconv.Itoa(appended[b])})
+	}
+	return t
+}
+
+// ExpectationTable is the scenario's expectations and what the run gave.
+func ExpectationTable(r *runner.Result) Table {
+	t := Table{Title: "expectations", Header: []string{"expectation", "want", "got", "holds"}}
+	for _, o := range r.Expectations {
+		holds := "yes"
+		if !o.OK {
+			holds = "NO"
+		}
+		t.Rows = append(t.Rows, []string{o.Name, o.Want, o.Got, holds})
+	}
+	return t
+}
+
+// Render draws a table for the terminal.
+func (t Table) Render(w io.Writer) error {
+	return t.render(w, tablewriter.WithRowAlignment(tw.AlignLeft))
+}
+
+// Markdown draws a table as GitHub-flavoured Markdown.
+func (t Table) Markdown(w io.Writer) error {
+	return t.render(w, tablewriter.WithRenderer(renderer.NewMarkdown()))
+}
+
+func (t Table) render(w io.Writer, opts ...tablewriter.Option) error {
+	opts = append(opts, tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAutoWrap(tw.WrapNone))
+	tb := tablewriter.NewTable(w, opts...)
+	tb.Header(toAny(t.Header)...)
+	for _, row := range t.Rows {
+		if err := tb.Append(toAny(row)...); err != nil {
+			return err
+		}
+	}
+	return tb.Render()
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+func acksText(acks int) string {
+	if acks == cluster.AcksAll {
+		return "all"
+	}
+	return strconv.Itoa(acks)
+}
+
+func durationText(d time.Duration) string {
+	if d < 0 {
+		return "never"
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }

@@ -1,0 +1,2 @@
+package report
+import _ "github.com/olekukonko/tablewriter"
