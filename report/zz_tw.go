@@ -1,2 +1,3 @@
 package report
+
 import _ "github.com/olekukonko/tablewriter"

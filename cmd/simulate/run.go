@@ -145,6 +145,9 @@ func writeOutputs(dir string, res *runner.Result, command string, trace []byte) 
 	if err := os.WriteFile(filepath.Join(dir, "summary.json"), summary.Bytes(), 0o644); err != nil {
 		return err
 	}
+	if err := report.WritePlots(dir, res); err != nil {
+		return err
+	}
 	return os.WriteFile(filepath.Join(dir, "run.trace"), trace, 0o644)
 }
 

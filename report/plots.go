@@ -1,0 +1,397 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/runner"
+	"github.com/tideline-sim/tideline/scenarios"
+)
+
+// Plot sizes: a wide page, one band per panel.
+const (
+	plotWidth  = 12 * vg.Inch
+	panelTall  = 3.2 * vg.Inch
+	plotDPI    = 96
+	headroom   = 1.3 // y axes reach this far above the data, leaving room for labels and legends
+	seriesLine = 1.5
+)
+
+// Plot file names, written in pairs (.png and .svg).
+const (
+	AvailabilityPlot = "availability"
+	LatencyPlot      = "latency"
+	ReplicationPlot  = "replication"
+)
+
+// PlotNames lists the plots WritePlots writes.
+var PlotNames = []string{AvailabilityPlot, LatencyPlot, ReplicationPlot}
+
+// WritePlots renders the run's plots into dir as PNG and SVG.
+func WritePlots(dir string, r *runner.Result) error {
+	for _, p := range []struct {
+		name   string
+		panels func(*runner.Result) []*plot.Plot
+	}{
+		{AvailabilityPlot, availabilityPanels},
+		{LatencyPlot, latencyPanels},
+		{ReplicationPlot, replicationPanels},
+	} {
+		if err := savePanels(dir, p.name, p.panels(r)); err != nil {
+			return fmt.Errorf("%s plot: %w", p.name, err)
+		}
+	}
+	return nil
+}
+
+// savePanels stacks panels vertically and writes them as name.png and
+// name.svg.
+func savePanels(dir, name string, panels []*plot.Plot) error {
+	height := panelTall * vg.Length(len(panels))
+	grid := make([][]*plot.Plot, len(panels))
+	for i, p := range panels {
+		grid[i] = []*plot.Plot{p}
+	}
+	tiles := draw.Tiles{Rows: len(panels), Cols: 1, PadTop: 4, PadBottom: 4, PadLeft: 4, PadRight: 8, PadY: 6}
+
+	img := vgimg.NewWith(vgimg.UseWH(plotWidth, height), vgimg.UseDPI(plotDPI), vgimg.UseBackgroundColor(color.White))
+	drawGrid(grid, tiles, draw.New(img))
+	var png bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&png); err != nil {
+		return err
+	}
+	svg := vgsvg.New(plotWidth, height)
+	drawGrid(grid, tiles, draw.New(svg))
+	var svgBytes bytes.Buffer
+	if _, err := svg.WriteTo(&svgBytes); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, name+".svg"), svgBytes.Bytes(), 0o644)
+}
+
+func drawGrid(grid [][]*plot.Plot, tiles draw.Tiles, dc draw.Canvas) {
+	canvases := plot.Align(grid, tiles, dc)
+	for i := range grid {
+		grid[i][0].Draw(canvases[i][0])
+	}
+}
+
+// newPanel is a panel over the run's time axis.
+func newPanel(r *runner.Result, title, ylabel string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "simulated time (s)"
+	p.Y.Label.Text = ylabel
+	p.X.Min, p.X.Max = 0, r.Duration.Seconds()
+	p.Legend.Top = true
+	p.Legend.Left = true
+	p.Add(plotter.NewGrid())
+	return p
+}
+
+// faultColours tints fault windows by kind.
+var faultColours = map[scenarios.FaultKind]color.NRGBA{
+	scenarios.Crash:     {R: 230, G: 80, B: 80, A: 60},
+	scenarios.PowerLoss: {R: 160, G: 40, B: 160, A: 60},
+	scenarios.Pause:     {R: 240, G: 170, B: 40, A: 70},
+	scenarios.Partition: {R: 70, G: 120, B: 230, A: 55},
+	scenarios.Isolate:   {R: 70, G: 120, B: 230, A: 55},
+	scenarios.OneWay:    {R: 70, G: 170, B: 230, A: 55},
+	scenarios.SlowLink:  {R: 60, G: 170, B: 120, A: 60},
+	scenarios.Loss:      {R: 120, G: 120, B: 120, A: 55},
+}
+
+// shadeFaults draws every fault window as a tinted band up to ymax, with
+// its label at the top when labelled; instant faults (restarts, heals,
+// elections by an operator) as a thin vertical line. It is added first so
+// that the data draws over it.
+func shadeFaults(p *plot.Plot, r *runner.Result, ymax float64, labelled bool) {
+	lo := p.Y.Min
+	var labels plotter.XYLabels
+	for i, f := range r.Faults {
+		from, to := f.At.Seconds(), f.Until.Seconds()
+		if f.Window() {
+			band, err := plotter.NewPolygon(plotter.XYs{{X: from, Y: lo}, {X: to, Y: lo}, {X: to, Y: ymax}, {X: from, Y: ymax}})
+			if err != nil {
+				continue
+			}
+			c, ok := faultColours[f.Kind]
+			if !ok {
+				c = color.NRGBA{R: 150, G: 150, B: 150, A: 50}
+			}
+			band.Color, band.LineStyle.Width = c, 0
+			p.Add(band)
+		} else {
+			mark, err := plotter.NewLine(plotter.XYs{{X: from, Y: lo}, {X: from, Y: ymax}})
+			if err != nil {
+				continue
+			}
+			mark.Color, mark.Dashes = color.RGBA{R: 90, G: 90, B: 90, A: 255}, []vg.Length{vg.Points(1), vg.Points(3)}
+			p.Add(mark)
+		}
+		if labelled {
+			// Stagger labels of faults close together so they do not overlap.
+			y := lo + (ymax-lo)*(0.97-0.07*float64(i%3))
+			if _, logScale := p.Y.Scale.(plot.LogScale); logScale {
+				y = ymax / math.Pow(2.2, float64(i%3)+0.3)
+			}
+			labels.XYs = append(labels.XYs, plotter.XY{X: from, Y: y})
+			labels.Labels = append(labels.Labels, " "+f.Text)
+		}
+	}
+	if len(labels.Labels) > 0 {
+		if l, err := plotter.NewLabels(labels); err == nil {
+			for i := range l.TextStyle {
+				l.TextStyle[i].Font.Size = vg.Points(8)
+			}
+			p.Add(l)
+		}
+	}
+}
+
+// markLeaderChanges draws a faint vertical line at every election.
+func markLeaderChanges(p *plot.Plot, r *runner.Result, ymax float64) {
+	first := true
+	for _, e := range r.Journal {
+		if e.Kind != cluster.EvElected && e.Kind != cluster.EvUncleanElected && e.Kind != cluster.EvPreferredElected && e.Kind != cluster.EvOffline {
+			continue
+		}
+		x := e.Time.Since().Seconds()
+		mark, err := plotter.NewLine(plotter.XYs{{X: x, Y: p.Y.Min}, {X: x, Y: ymax}})
+		if err != nil {
+			continue
+		}
+		mark.Color, mark.Dashes = color.RGBA{R: 20, G: 20, B: 20, A: 160}, []vg.Length{vg.Points(4), vg.Points(2)}
+		p.Add(mark)
+		if first {
+			p.Legend.Add("leader change", mark)
+			first = false
+		}
+	}
+}
+
+func line(xys plotter.XYs, c color.Color, step bool) *plotter.Line {
+	l, err := plotter.NewLine(xys)
+	if err != nil {
+		panic(err) // only NaN or Inf reach here, which the callers never make
+	}
+	l.Color, l.Width = c, vg.Points(seriesLine)
+	if step {
+		l.StepStyle = plotter.PostStep
+	}
+	return l
+}
+
+var palette = []color.RGBA{
+	{R: 31, G: 119, B: 180, A: 255}, {R: 255, G: 127, B: 14, A: 255}, {R: 44, G: 160, B: 44, A: 255},
+	{R: 214, G: 39, B: 40, A: 255}, {R: 148, G: 103, B: 189, A: 255}, {R: 140, G: 86, B: 75, A: 255},
+	{R: 227, G: 119, B: 194, A: 255}, {R: 127, G: 127, B: 127, A: 255},
+}
+
+func availabilityPanels(r *runner.Result) []*plot.Plot {
+	buckets := r.Detail.Buckets
+	step := r.Detail.Bucket.Seconds()
+	acked, attempted, share := make(plotter.XYs, len(buckets)), make(plotter.XYs, len(buckets)), make(plotter.XYs, len(buckets))
+	peak := 1.0
+	for i, b := range buckets {
+		x := b.Start.Seconds()
+		acked[i] = plotter.XY{X: x, Y: float64(b.Acked) / step}
+		attempted[i] = plotter.XY{X: x, Y: float64(b.Attempts) / step}
+		share[i] = plotter.XY{X: x, Y: b.Share()}
+		peak = max(peak, acked[i].Y, attempted[i].Y)
+	}
+	top := newPanel(r, fmt.Sprintf("%s (seed %d): produce throughput", r.Scenario.Name, r.Seed), "writes per second")
+	top.Y.Min, top.Y.Max = 0, peak*headroom
+	shadeFaults(top, r, top.Y.Max, true)
+	markLeaderChanges(top, r, top.Y.Max)
+	att, ack := line(attempted, palette[7], true), line(acked, palette[0], true)
+	att.Dashes = []vg.Length{vg.Points(3), vg.Points(2)}
+	top.Add(att, ack)
+	top.Legend.Add("attempted", att)
+	top.Legend.Add("acknowledged", ack)
+
+	bottom := newPanel(r, "share of the attempts made in each second that were eventually acknowledged", "share")
+	bottom.Y.Min, bottom.Y.Max = 0, headroom
+	shadeFaults(bottom, r, bottom.Y.Max, false)
+	markLeaderChanges(bottom, r, bottom.Y.Max)
+	sh := line(share, palette[2], true)
+	bottom.Add(sh)
+	bottom.Legend.Add("succeeded", sh)
+	return []*plot.Plot{top, bottom}
+}
+
+// latencyPanels plots produce latency (acknowledgement minus send) per
+// bucket of acknowledgement time: p50, p99 and max, one panel per acks
+// setting present.
+func latencyPanels(r *runner.Result) []*plot.Plot {
+	invoked := make(map[int64]time.Duration, len(r.History)/2)
+	byAcks := map[int][][]float64{}
+	n := len(r.Detail.Buckets)
+	step := r.Detail.Bucket
+	for _, op := range r.History {
+		if op.F != cluster.OpSend {
+			continue
+		}
+		switch op.Type {
+		case cluster.Invoke:
+			invoked[op.Payload] = op.Time.Since()
+		case cluster.Ok:
+			if byAcks[op.Acks] == nil {
+				byAcks[op.Acks] = make([][]float64, n)
+			}
+			i := min(n-1, int(op.Time.Since()/step))
+			ms := float64(op.Time.Since()-invoked[op.Payload]) / float64(time.Millisecond)
+			byAcks[op.Acks][i] = append(byAcks[op.Acks][i], max(ms, 0.01))
+		}
+	}
+	acks := make([]int, 0, len(byAcks))
+	for a := range byAcks {
+		acks = append(acks, a)
+	}
+	slices.Sort(acks)
+	var panels []*plot.Plot
+	for _, a := range acks {
+		p := newPanel(r, fmt.Sprintf("produce latency, acks=%s (send to acknowledgement, per second)", acksText(a)), "latency (ms, log scale)")
+		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+		var p50, p99, pmax plotter.XYs
+		hi := 1.0
+		for i, samples := range byAcks[a] {
+			if len(samples) == 0 {
+				continue
+			}
+			slices.Sort(samples)
+			x := float64(i) * step.Seconds()
+			p50 = append(p50, plotter.XY{X: x, Y: percentile(samples, 0.50)})
+			p99 = append(p99, plotter.XY{X: x, Y: percentile(samples, 0.99)})
+			pmax = append(pmax, plotter.XY{X: x, Y: samples[len(samples)-1]})
+			hi = max(hi, samples[len(samples)-1])
+		}
+		p.Y.Min, p.Y.Max = 0.1, hi*3
+		shadeFaults(p, r, p.Y.Max, true)
+		markLeaderChanges(p, r, p.Y.Max)
+		for j, s := range []struct {
+			name string
+			xys  plotter.XYs
+		}{{"p50", p50}, {"p99", p99}, {"max", pmax}} {
+			if len(s.xys) == 0 {
+				continue
+			}
+			l := line(s.xys, palette[j], true)
+			p.Add(l)
+			p.Legend.Add(s.name, l)
+		}
+		panels = append(panels, p)
+	}
+	if len(panels) == 0 {
+		panels = append(panels, newPanel(r, "produce latency: no acknowledged writes", "latency (ms)"))
+	}
+	return panels
+}
+
+func percentile(sorted []float64, q float64) float64 {
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// replicationPanels plots, per partition, the ISR size and the leader's
+// broker over time, and the number of under-replicated partitions.
+func replicationPanels(r *runner.Result) []*plot.Plot {
+	end := r.Duration.Seconds()
+	type state struct {
+		isr, leader plotter.XYs
+		replicas    int
+	}
+	var tps []cluster.TopicPartition
+	states := map[cluster.TopicPartition]*state{}
+	for _, f := range r.Final {
+		tps = append(tps, f.TP)
+		n := len(f.State.Replicas)
+		states[f.TP] = &state{replicas: n, isr: plotter.XYs{{X: 0, Y: float64(n)}}, leader: plotter.XYs{{X: 0, Y: float64(f.State.Replicas[0])}}}
+	}
+	type change struct {
+		at    float64
+		tp    cluster.TopicPartition
+		under bool
+	}
+	var changes []change
+	for _, e := range r.Journal {
+		s := states[e.TP]
+		if s == nil || e.ISR == nil {
+			continue
+		}
+		x := e.Time.Since().Seconds()
+		s.isr = append(s.isr, plotter.XY{X: x, Y: float64(len(e.ISR))})
+		s.leader = append(s.leader, plotter.XY{X: x, Y: float64(e.Leader)})
+		changes = append(changes, change{x, e.TP, len(e.ISR) < s.replicas})
+	}
+	isrPanel := newPanel(r, "ISR size per partition", "in-sync replicas")
+	leaderPanel := newPanel(r, "leader per partition (-1: none)", "leader broker")
+	underPanel := newPanel(r, "under-replicated partitions", "partitions")
+	maxRF := 1
+	for _, s := range states {
+		maxRF = max(maxRF, s.replicas)
+	}
+	isrPanel.Y.Min, isrPanel.Y.Max = 0, float64(maxRF)*headroom+0.5
+	leaderPanel.Y.Min, leaderPanel.Y.Max = -1.5, float64(r.Scenario.Cluster.Brokers)*headroom+0.5
+	underPanel.Y.Min, underPanel.Y.Max = 0, float64(len(tps))*headroom+0.5
+	shadeFaults(isrPanel, r, isrPanel.Y.Max, true)
+	shadeFaults(leaderPanel, r, leaderPanel.Y.Max, false)
+	shadeFaults(underPanel, r, underPanel.Y.Max, false)
+	for i, tp := range tps {
+		s := states[tp]
+		s.isr = append(s.isr, plotter.XY{X: end, Y: s.isr[len(s.isr)-1].Y})
+		s.leader = append(s.leader, plotter.XY{X: end, Y: s.leader[len(s.leader)-1].Y})
+		c := palette[i%len(palette)]
+		// Offset each partition's line a little so that equal values stay
+		// distinguishable.
+		off := 0.04 * float64(i)
+		isr := line(shift(s.isr, off), c, true)
+		isrPanel.Add(isr)
+		isrPanel.Legend.Add(tp.String(), isr)
+		leader := line(shift(s.leader, off), c, true)
+		leaderPanel.Add(leader)
+		leaderPanel.Legend.Add(tp.String(), leader)
+	}
+	under := map[cluster.TopicPartition]bool{}
+	count := plotter.XYs{{X: 0, Y: 0}}
+	for _, ch := range changes {
+		under[ch.tp] = ch.under
+		n := 0
+		for _, u := range under {
+			if u {
+				n++
+			}
+		}
+		count = append(count, plotter.XY{X: ch.at, Y: float64(n)})
+	}
+	count = append(count, plotter.XY{X: end, Y: count[len(count)-1].Y})
+	u := line(count, palette[3], true)
+	underPanel.Add(u)
+	underPanel.Legend.Add("under-replicated", u)
+	return []*plot.Plot{isrPanel, leaderPanel, underPanel}
+}
+
+func shift(xys plotter.XYs, dy float64) plotter.XYs {
+	out := make(plotter.XYs, len(xys))
+	for i, p := range xys {
+		out[i] = plotter.XY{X: p.X, Y: p.Y + dy}
+	}
+	return out
+}
