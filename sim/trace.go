@@ -67,6 +67,7 @@ type TraceEntry struct {
 	Node string     `json:"node,omitempty"`
 	From string     `json:"from,omitempty"`
 	What string     `json:"what,omitempty"`
+	Sent clock.Time `json:"sent,omitempty"` // deliveries and drops: when the message was sent
 	Hash string     `json:"hash,omitempty"` // 16 hex digits
 }
 
@@ -106,6 +107,7 @@ func (e *DivergenceError) Error() string {
 // tracer keeps the running hash of a run and, on request, writes the trace
 // or checks it against a recording.
 type tracer struct {
+	sentAt clock.Time // send time of the delivery being recorded, for the written trace
 	hash   uint64
 	count  int64
 	buf    []byte
@@ -206,6 +208,9 @@ func (t *tracer) write(e TraceEntry) {
 
 func (w *World) entry(kind traceKind, node, from NodeID, what string, index int64, hash uint64) TraceEntry {
 	e := TraceEntry{I: index, T: w.now, Kind: kind.String(), What: what}
+	if kind == kindDeliver || kind == kindDrop {
+		e.Sent = w.trace.sentAt
+	}
 	if node >= 0 {
 		e.Node = w.nodes[node].name
 	}

@@ -293,6 +293,7 @@ func (w *World) step(slot uint32) {
 		n.node.Timer(n.env, t)
 	case evDeliver:
 		from, msg := ev.from, ev.msg
+		w.trace.sentAt = ev.sentAt
 		if !n.up || ev.inc != n.inc {
 			w.release(slot)
 			w.trace.record(w, kindDrop, n.id, from, msg)

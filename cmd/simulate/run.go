@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -135,20 +134,7 @@ func reproduceCommand(scenario string, seed uint64, duration time.Duration) stri
 }
 
 func writeOutputs(dir string, res *runner.Result, command string, trace []byte) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	var summary bytes.Buffer
-	if err := report.JSON(&summary, res, command); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "summary.json"), summary.Bytes(), 0o644); err != nil {
-		return err
-	}
-	if err := report.WritePlots(dir, res); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "run.trace"), trace, 0o644)
+	return report.WriteAll(dir, res, command, trace)
 }
 
 func listBuiltins(stdout io.Writer) int {

@@ -1,0 +1,92 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/tideline-sim/tideline/runner"
+)
+
+// Markdown writes report.md: the plots, the tables, the violations with
+// their stories, the scenario and the command that reproduces the run. files
+// are the other artefacts written beside it, linked at the end.
+func Markdown(w io.Writer, r *runner.Result, command string, files []string) error {
+	var b strings.Builder
+	sc := r.Scenario
+	verdict := "PASS — every expectation holds"
+	if !r.OK() {
+		verdict = "FAIL — an expectation does not hold"
+	}
+	fmt.Fprintf(&b, "# tideline: %s, seed %d\n\n", sc.Name, r.Seed)
+	for _, line := range wrap(sc.Description, 100) {
+		fmt.Fprintf(&b, "> %s\n", line)
+	}
+	fmt.Fprintf(&b, "\n**%s.** Reproduce with `%s`.\n\n", verdict, command)
+	fmt.Fprintf(&b, "- cluster: %s\n", describeCluster(sc.Cluster))
+	fmt.Fprintf(&b, "- run: %v simulated, %d events, trace hash `%016x`\n", r.Duration, r.Events, r.TraceHash)
+	s := r.Sends
+	fmt.Fprintf(&b, "- produce: %d sent, %d acknowledged, %d failed, %d unknown; availability %.4f; **%d acknowledged writes lost**\n",
+		s.Invoked, s.Ok, s.Fail, s.Info+s.Pending, r.Availability, r.Lost)
+	if len(r.Detail.Windows) > 0 {
+		fmt.Fprintf(&b, "- unavailable (writes waiting, none acknowledged): %s\n", windowText(r.Detail.Windows))
+	}
+	fmt.Fprintf(&b, "- cluster: %d leader elections, %d ISR shrinks, %d ISR expands\n\n", r.Leaders, r.ISRShrinks, r.ISRExpands)
+
+	for _, p := range []struct{ name, title, caption string }{
+		{AvailabilityPlot, "Availability", "Writes attempted and acknowledged per second, and the share of each second's attempts that were eventually acknowledged. Shaded: fault windows; dashed: leader changes."},
+		{LatencyPlot, "Latency", "Produce latency from send to acknowledgement (p50, p99, max per second), per acks setting."},
+		{ReplicationPlot, "Replication", "ISR size and leader of every partition, and how many partitions were under-replicated."},
+	} {
+		fmt.Fprintf(&b, "## %s\n\n![%s](%s.png)\n\n%s ([SVG](%s.svg))\n\n", p.title, p.title, p.name, p.caption, p.name)
+	}
+
+	tables := Tables(r)
+	for _, t := range tables {
+		fmt.Fprintf(&b, "## %s%s\n\n", strings.ToUpper(t.Title[:1]), t.Title[1:])
+		if err := t.Markdown(&b); err != nil {
+			return err
+		}
+		b.WriteString("\n")
+		if t.Title == "checkers" {
+			for _, ch := range r.Checks {
+				fmt.Fprintf(&b, "- **%s**: %s\n", ch.Checker, ch.Definition)
+			}
+			b.WriteString("\n")
+			writeMarkdownViolations(&b, r)
+		}
+	}
+	fmt.Fprintf(&b, "## Scenario\n\n```yaml\n%s\n```\n", strings.TrimRight(string(sc.Text), "\n"))
+	if len(files) > 0 {
+		b.WriteString("\n## Files\n\n")
+		for _, f := range files {
+			fmt.Fprintf(&b, "- [%s](%s)\n", f, f)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeMarkdownViolations(b *strings.Builder, r *runner.Result) {
+	for _, ch := range r.Checks {
+		if ch.OK() {
+			continue
+		}
+		fmt.Fprintf(b, "### %s: %d violations\n\n", ch.Checker, len(ch.Violations))
+		for i, v := range ch.Violations {
+			if i == maxViolationsShown {
+				fmt.Fprintf(b, "… and %d more (all in summary.json).\n\n", len(ch.Violations)-maxViolationsShown)
+				break
+			}
+			fmt.Fprintf(b, "- `%s` %s\n", v.Kind, v.Message)
+			if i == 0 && len(v.Story) > 0 {
+				b.WriteString("\n  How it happened:\n\n")
+				for _, line := range v.Story {
+					fmt.Fprintf(b, "  %s\n", line)
+				}
+				b.WriteString("\n")
+			}
+		}
+		b.WriteString("\n")
+	}
+}
