@@ -31,11 +31,13 @@ Usage:
   simulate -scenario NAME|FILE [-seed N] [-out DIR] [-duration D] [-q]
   simulate -replay DIR/run.trace
   simulate -list
+  simulate -compare [-seed N] [-out DIR] A B [C ...]
 
 Examples:
   simulate -scenario leader-crash -seed 42        a built-in scenario
   simulate -scenario my-scenario.yaml -out out/   your own; writes summary.json and run.trace
   simulate -replay out/run.trace                  re-run and verify every event
+  simulate -compare acks1-leader-crash leader-crash   what does acks=all buy?
 
 Exit codes: 0 every expectation holds, 1 a checker or expectation failed, 2 bad input.
 
@@ -56,17 +58,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("q", false, "print only the verdict line")
 	replay := fs.String("replay", "", "re-run a recorded `trace` and verify every event")
 	list := fs.Bool("list", false, "list the built-in scenarios")
+	compare := fs.Bool("compare", false, "run the scenarios named as arguments with one seed and compare them")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
 	}
-	if fs.NArg() > 0 {
+	if fs.NArg() > 0 && !*compare {
 		fmt.Fprintf(stderr, "simulate: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
 	switch {
+	case *compare:
+		return compareScenarios(fs.Args(), *seedFlag, *out, stdout, stderr)
 	case *list:
 		return listBuiltins(stdout)
 	case *replay != "":
@@ -203,4 +208,59 @@ func progressLine(stderr io.Writer) func(now, end time.Duration) {
 			fmt.Fprint(f, "\r\033[K")
 		}
 	}
+}
+
+// compareScenarios runs several scenarios with one seed (the first
+// scenario's unless -seed) and prints them side by side; with -out it also
+// writes the overlaid availability plot.
+func compareScenarios(names []string, seedFlag, out string, stdout, stderr io.Writer) int {
+	if len(names) < 2 {
+		fmt.Fprintln(stderr, "simulate: -compare needs at least two scenarios")
+		return exitUsage
+	}
+	var list []*scenarios.Scenario
+	for _, name := range names {
+		sc, err := scenarios.Open(name)
+		if err != nil {
+			fmt.Fprintf(stderr, "simulate: %v\n", err)
+			return exitUsage
+		}
+		list = append(list, sc)
+	}
+	seed := list[0].Seed
+	if seedFlag != "" {
+		var err error
+		if seed, err = strconv.ParseUint(seedFlag, 10, 64); err != nil {
+			fmt.Fprintf(stderr, "simulate: -seed %q: want a whole number\n", seedFlag)
+			return exitUsage
+		}
+	}
+	var results []*runner.Result
+	code := exitOK
+	for _, sc := range list {
+		res, err := runner.Run(sc, runner.Options{Seed: seed})
+		if err != nil {
+			fmt.Fprintf(stderr, "simulate: %s seed %d: %v\n", sc.Name, seed, err)
+			return exitFail
+		}
+		if !res.OK() {
+			code = exitFail
+		}
+		results = append(results, res)
+	}
+	if err := report.Compare(stdout, results); err != nil {
+		fmt.Fprintf(stderr, "simulate: %v\n", err)
+		return exitFail
+	}
+	if out != "" {
+		err := os.MkdirAll(out, 0o755)
+		if err == nil {
+			err = report.WriteComparePlot(out, results)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "simulate: %v\n", err)
+			return exitUsage
+		}
+	}
+	return code
 }
