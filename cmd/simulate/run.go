@@ -28,7 +28,7 @@ const usage = `simulate runs a Kafka-style cluster on a virtual clock under a sc
 faults, and checks what it promised.
 
 Usage:
-  simulate -scenario NAME|FILE [-seed N] [-out DIR] [-duration D] [-q]
+  simulate -scenario NAME|FILE [-seed N] [-out DIR [-trace=false]] [-duration D] [-q]
   simulate -replay DIR/run.trace
   simulate -list
   simulate -compare [-seed N] [-out DIR] A B [C ...]
@@ -56,6 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "write summary.json and run.trace to `dir`")
 	duration := fs.Duration("duration", 0, "override the scenario's simulated `duration`")
 	quiet := fs.Bool("q", false, "print only the verdict line")
+	withTrace := fs.Bool("trace", true, "with -out, also write run.trace and run.perfetto.json (large: ~50 MB a minute)")
 	replay := fs.String("replay", "", "re-run a recorded `trace` and verify every event")
 	list := fs.Bool("list", false, "list the built-in scenarios")
 	compare := fs.Bool("compare", false, "run the scenarios named as arguments with one seed and compare them")
@@ -100,7 +101,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	var trace bytes.Buffer
 	opts := runner.Options{Seed: seed, Duration: *duration, OutDir: *out, Progress: progressLine(stderr)}
-	if *out != "" {
+	if *out != "" && *withTrace {
 		opts.Trace = &trace
 	}
 	res, err := runner.Run(sc, opts)
