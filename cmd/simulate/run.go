@@ -32,12 +32,18 @@ Usage:
   simulate -replay DIR/run.trace
   simulate -list
   simulate -compare [-seed N] [-out DIR] A B [C ...]
+  simulate explore -scenario BASE [-seeds N | -for 10m] [-workers K] [-faults crash,...] [-beyond-claims] [-out DIR]
+  simulate shrink FILE [-checker NAME] [-o FILE]
+  simulate check [-seeds N] [-shard k/n] [-json FILE] [SCENARIO ...]
+  simulate merge SHARD.json ...
 
 Examples:
   simulate -scenario leader-crash -seed 42        a built-in scenario
   simulate -scenario my-scenario.yaml -out out/   your own; writes summary.json and run.trace
   simulate -replay out/run.trace                  re-run and verify every event
   simulate -compare acks1-leader-crash leader-crash   what does acks=all buy?
+  simulate explore -scenario baseline -seeds 500   random faults within what the cluster claims to survive
+  simulate check -seeds 5                          every built-in scenario's expectations, as CI runs them
 
 Exit codes: 0 every expectation holds, 1 a checker or expectation failed, 2 bad input.
 
@@ -45,6 +51,18 @@ Flags:
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "explore":
+			return exploreCommand(args[1:], stdout, stderr)
+		case "shrink":
+			return shrinkCommand(args[1:], stdout, stderr)
+		case "check":
+			return checkCommand(args[1:], stdout, stderr)
+		case "merge":
+			return mergeCommand(args[1:], stdout, stderr)
+		}
+	}
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {

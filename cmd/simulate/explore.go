@@ -1,0 +1,288 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/tideline-sim/tideline/explore"
+	"github.com/tideline-sim/tideline/report"
+	"github.com/tideline-sim/tideline/runner"
+	"github.com/tideline-sim/tideline/scenarios"
+)
+
+func exploreCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("simulate explore", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	base := fs.String("scenario", "baseline", "base scenario (its faults are replaced by drawn ones)")
+	seeds := fs.Int("seeds", 100, "how many seeds to explore")
+	start := fs.Uint64("start", 1, "first seed")
+	forTime := fs.Duration("for", 0, "explore for this long (wall clock) instead of -seeds")
+	workers := fs.Int("workers", runtimeWorkers(), "worlds run in parallel")
+	kinds := fs.String("faults", "", "fault kinds to draw, comma-separated (default all): "+strings.Join(explore.Kinds, ","))
+	beyond := fs.Bool("beyond-claims", false, "let faults overlap and power fail: map failure modes rather than hunt bugs")
+	out := fs.String("out", "explore-out", "where failing seeds and shrunk scenarios are written")
+	shrink := fs.Bool("shrink", true, "shrink the first failure of each checker")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	sc, err := scenarios.Open(*base)
+	if err != nil {
+		fmt.Fprintf(stderr, "simulate explore: %v\n", err)
+		return exitUsage
+	}
+	opts := explore.Options{BeyondClaims: *beyond}
+	if *kinds != "" {
+		for _, k := range strings.Split(*kinds, ",") {
+			if !slices.Contains(explore.Kinds, k) {
+				fmt.Fprintf(stderr, "simulate explore: unknown fault kind %q (known: %s)\n", k, strings.Join(explore.Kinds, ", "))
+				return exitUsage
+			}
+			opts.Kinds = append(opts.Kinds, k)
+		}
+	}
+	if *seeds < 1 {
+		fmt.Fprintln(stderr, "simulate explore: -seeds must be at least 1")
+		return exitUsage
+	}
+
+	var outcomes []explore.Outcome
+	bar := newBar(stderr, *seeds, *forTime > 0)
+	violations := 0
+	done := func(o explore.Outcome) {
+		if !o.OK() {
+			violations++
+		}
+		if bar != nil {
+			bar.Describe(fmt.Sprintf("%d violating", violations))
+			_ = bar.Add(1)
+		}
+	}
+	deadline := time.Now().Add(*forTime) // wall time only bounds how long to keep going
+	next := *start
+	for {
+		n := *seeds
+		if *forTime > 0 {
+			n = 10 * *workers
+		}
+		batch := make([]uint64, n)
+		for i := range batch {
+			batch[i] = next + uint64(i)
+		}
+		next += uint64(n)
+		outcomes = append(outcomes, explore.Explore(sc, batch, *workers, opts, done)...)
+		if *forTime == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if bar != nil {
+		_ = bar.Finish()
+		fmt.Fprintln(stderr)
+	}
+	return exploreReport(sc, outcomes, opts, *out, *shrink, stdout, stderr)
+}
+
+func exploreReport(sc *scenarios.Scenario, outcomes []explore.Outcome, opts explore.Options, out string, shrink bool, stdout, stderr io.Writer) int {
+	fmt.Fprintf(stdout, "explored %d seeds of %s (%s)\n", len(outcomes), sc.Name, claimsText(opts))
+	byChecker := map[string][]uint64{}
+	var broken []explore.Outcome
+	for _, o := range outcomes {
+		if o.Err != "" {
+			fmt.Fprintf(stderr, "seed %d: the run failed: %s\n", o.Seed, o.Err)
+		}
+		for _, c := range o.Failed {
+			byChecker[c] = append(byChecker[c], o.Seed)
+		}
+		if !o.OK() {
+			broken = append(broken, o)
+		}
+	}
+	table := report.Table{Title: "violations", Header: []string{"checker", "seeds", "first seed", "seeds that found it"}}
+	for _, c := range explore.Checkers {
+		seeds := byChecker[c]
+		if len(seeds) == 0 {
+			continue
+		}
+		var list []string
+		for i, s := range seeds {
+			if i == 8 {
+				list = append(list, "…")
+				break
+			}
+			list = append(list, strconv.FormatUint(s, 10))
+		}
+		table.Rows = append(table.Rows, []string{c, strconv.Itoa(len(seeds)), strconv.FormatUint(seeds[0], 10), strings.Join(list, " ")})
+	}
+	if len(table.Rows) == 0 {
+		fmt.Fprintln(stdout, "\nno violations")
+	} else {
+		fmt.Fprintln(stdout, "\nviolations")
+		_ = table.Render(stdout)
+	}
+	fmt.Fprintln(stdout, "\ncoverage (protocol paths reached)")
+	_ = coverageTable(outcomes).Render(stdout)
+
+	if len(broken) == 0 {
+		return exitOK
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		fmt.Fprintf(stderr, "simulate explore: %v\n", err)
+		return exitUsage
+	}
+	for _, o := range broken {
+		s, err := explore.Scenario(sc, o.Seed, o.Faults, nil)
+		if err != nil {
+			fmt.Fprintf(stderr, "simulate explore: seed %d: %v\n", o.Seed, err)
+			continue
+		}
+		_ = os.WriteFile(filepath.Join(out, fmt.Sprintf("seed-%d.yaml", o.Seed)), s.Text, 0o644)
+	}
+	fmt.Fprintf(stdout, "\n%d failing seeds written to %s/seed-N.yaml; replay one with: simulate -scenario %s/seed-%d.yaml\n", len(broken), out, out, broken[0].Seed)
+	if shrink {
+		first := explore.FirstFailures(outcomes)
+		for _, c := range explore.Checkers {
+			o, ok := first[c]
+			if !ok {
+				continue
+			}
+			file := filepath.Join(out, fmt.Sprintf("seed-%d.yaml", o.Seed))
+			shrinkAndReport(file, c, filepath.Join(out, "shrunk-"+c+".yaml"), stdout, stderr)
+		}
+	}
+	return exitFail
+}
+
+func claimsText(o explore.Options) string {
+	if o.BeyondClaims {
+		return "beyond the claims: faults overlap, power fails"
+	}
+	return "within the claims: one fault at a time, no power loss"
+}
+
+func coverageTable(outcomes []explore.Outcome) report.Table {
+	t := report.Table{Title: "coverage", Header: []string{"protocol path", "seeds reaching it", "times"}}
+	for i, p := range explore.Paths {
+		seeds, times := 0, 0
+		for _, o := range outcomes {
+			if i < len(o.Coverage) && o.Coverage[i] > 0 {
+				seeds++
+				times += o.Coverage[i]
+			}
+		}
+		reach := strconv.Itoa(seeds)
+		if seeds == 0 {
+			reach = "0: NEVER REACHED"
+		}
+		t.Rows = append(t.Rows, []string{p.Name, reach, strconv.Itoa(times)})
+	}
+	return t
+}
+
+func shrinkCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("simulate shrink", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	checker := fs.String("checker", "", "the checker that must keep failing (default: the first that fails)")
+	outFile := fs.String("o", "", "where to write the shrunk scenario (default: FILE-shrunk.yaml)")
+	// Flags may follow the file name.
+	var file string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		file, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if file == "" && fs.NArg() == 1 {
+		file = fs.Arg(0)
+	}
+	if file == "" {
+		fmt.Fprintln(stderr, "usage: simulate shrink FILE [-checker NAME] [-o FILE]")
+		return exitUsage
+	}
+	if *outFile == "" {
+		*outFile = strings.TrimSuffix(file, ".yaml") + "-shrunk.yaml"
+	}
+	if *checker == "" {
+		sc, err := scenarios.Open(file)
+		if err != nil {
+			fmt.Fprintf(stderr, "simulate shrink: %v\n", err)
+			return exitUsage
+		}
+		res, err := runner.Run(sc, runner.Options{Seed: sc.Seed})
+		if err != nil {
+			fmt.Fprintf(stderr, "simulate shrink: %v\n", err)
+			return exitFail
+		}
+		for _, ch := range res.Checks {
+			if !ch.OK() {
+				*checker = ch.Checker
+				break
+			}
+		}
+		if *checker == "" {
+			fmt.Fprintf(stderr, "simulate shrink: %s breaks no promise: nothing to shrink\n", file)
+			return exitUsage
+		}
+	}
+	return shrinkAndReport(file, *checker, *outFile, stdout, stderr)
+}
+
+// shrinkBudget bounds the simulations one shrink may run.
+const shrinkBudget = 150
+
+func shrinkAndReport(file, checker, outFile string, stdout, stderr io.Writer) int {
+	text, err := os.ReadFile(file)
+	if err != nil {
+		fmt.Fprintf(stderr, "simulate shrink: %v\n", err)
+		return exitUsage
+	}
+	s, err := explore.Shrink(file, text, checker, shrinkBudget)
+	if errors.Is(err, explore.ErrDoesNotFail) {
+		fmt.Fprintf(stderr, "simulate shrink: %v\n", err)
+		return exitUsage
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "simulate shrink: %v\n", err)
+		return exitFail
+	}
+	if err := os.WriteFile(outFile, s.Text, 0o644); err != nil {
+		fmt.Fprintf(stderr, "simulate shrink: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "\nshrunk %s for %s: %d faults (was %d), %v (was %v), %d runs -> %s\n",
+		file, checker, s.FaultsAfter, s.FaultsBefore, s.Scenario.Duration, s.DurationBefore, s.Runs, outFile)
+	for _, ch := range s.Result.Checks {
+		if ch.Checker == checker && len(ch.Violations) > 0 {
+			v := ch.Violations[0]
+			fmt.Fprintf(stdout, "  %s: %s\n", v.Kind, v.Message)
+			for _, line := range v.Story {
+				fmt.Fprintf(stdout, "    %s\n", line)
+			}
+		}
+	}
+	return exitFail
+}
+
+// newBar is a progress bar on a terminal, nil elsewhere (CI logs stay clean).
+func newBar(stderr io.Writer, total int, open bool) *progressbar.ProgressBar {
+	f, ok := stderr.(*os.File)
+	if !ok {
+		return nil
+	}
+	if info, err := f.Stat(); err != nil || info.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	if open {
+		total = -1
+	}
+	return progressbar.NewOptions(total, progressbar.OptionSetWriter(f), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("seeds"), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetDescription("exploring"))
+}

@@ -1,0 +1,148 @@
+package explore
+
+import (
+	"fmt"
+
+	"github.com/tideline-sim/tideline/check"
+	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/runner"
+	"github.com/tideline-sim/tideline/scenarios"
+)
+
+// Path is a protocol path whose reach exploration counts: a path never
+// reached is a hole in the exploration.
+type Path struct {
+	Name  string
+	Event cluster.EventKind // counted from the journal, or
+	Err   cluster.ErrorCode // from the history's errors
+}
+
+// Paths are the protocol paths counted.
+var Paths = []Path{
+	{Name: "clean election", Event: cluster.EvElected},
+	{Name: "unclean election", Event: cluster.EvUncleanElected},
+	{Name: "partition offline", Event: cluster.EvOffline},
+	{Name: "preferred election", Event: cluster.EvPreferredElected},
+	{Name: "broker fenced", Event: cluster.EvFenced},
+	{Name: "truncation", Event: cluster.EvTruncated},
+	{Name: "ISR shrink", Event: cluster.EvISRShrink},
+	{Name: "ISR expand", Event: cluster.EvISRExpand},
+	{Name: "fenced request (stale epoch)", Event: cluster.EvFencedRequest},
+	{Name: "idempotent duplicate rejected", Event: cluster.EvDuplicateBatch},
+	{Name: "out-of-order sequence", Event: cluster.EvOutOfOrder},
+	{Name: "NOT_ENOUGH_REPLICAS", Event: cluster.EvNotEnoughReplicas},
+	{Name: "NOT_ENOUGH_REPLICAS_AFTER_APPEND", Err: cluster.NotEnoughReplicasAfterAppend},
+	{Name: "produce timed out", Err: cluster.RequestTimedOut},
+}
+
+// Outcome is what one seed found.
+type Outcome struct {
+	Seed       uint64
+	Faults     []Fault
+	Failed     []string // checkers that reported violations, in check.Names order
+	Violations []int    // their violation counts
+	Coverage   []int    // hits per Paths entry
+	Events     int64
+	Err        string // the run itself failed (a bug in tideline)
+}
+
+// OK reports whether every promise held.
+func (o Outcome) OK() bool { return len(o.Failed) == 0 && o.Err == "" }
+
+// Seed runs one seed: draws its faults, composes the scenario and checks it.
+func Seed(base *scenarios.Scenario, seed uint64, o Options) (Outcome, *scenarios.Scenario) {
+	out := Outcome{Seed: seed, Faults: Draw(base, seed, o)}
+	sc, err := Scenario(base, seed, out.Faults, nil)
+	if err != nil {
+		out.Err = err.Error()
+		return out, nil
+	}
+	res, err := runner.Run(sc, runner.Options{Seed: seed})
+	if err != nil {
+		out.Err = err.Error()
+		return out, sc
+	}
+	out.record(res)
+	return out, sc
+}
+
+// Scenario composes the base with faults into a scenario of its own.
+func Scenario(base *scenarios.Scenario, seed uint64, faults []Fault, overrides map[string]any) (*scenarios.Scenario, error) {
+	name := fmt.Sprintf("%s-seed-%d", base.Name, seed)
+	note := fmt.Sprintf("Explored from %s with seed %d: %d drawn faults.", base.Name, seed, len(faults))
+	if overrides == nil {
+		overrides = map[string]any{}
+	}
+	// Every checker must pass: a drawn schedule promises nothing less.
+	if _, set := overrides["expect"]; !set {
+		overrides["expect"] = map[string]any{}
+	}
+	text, err := Compose(base, name, note, seed, faults, overrides)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := scenarios.Load(name+".yaml", text)
+	if err != nil {
+		return nil, fmt.Errorf("composed scenario does not load: %w\n%s", err, text)
+	}
+	return sc, nil
+}
+
+func (o *Outcome) record(res *runner.Result) {
+	o.Events = res.Events
+	for _, ch := range res.Checks {
+		if !ch.OK() {
+			o.Failed = append(o.Failed, ch.Checker)
+			o.Violations = append(o.Violations, len(ch.Violations))
+		}
+	}
+	o.Coverage = make([]int, len(Paths))
+	for _, e := range res.Journal {
+		for i, p := range Paths {
+			if p.Event != "" && p.Event == e.Kind {
+				o.Coverage[i]++
+			}
+		}
+	}
+	for _, op := range res.History {
+		if op.Err == cluster.None {
+			continue
+		}
+		for i, p := range Paths {
+			if p.Err != cluster.None && p.Err == op.Err {
+				o.Coverage[i]++
+			}
+		}
+	}
+}
+
+// Explore runs every seed, spread over workers (one world each); the
+// outcomes come back in seed order whatever the worker count, so results
+// never depend on it. done, if set, hears of each outcome as it finishes
+// (from the caller's goroutine).
+func Explore(base *scenarios.Scenario, seeds []uint64, workers int, o Options, done func(Outcome)) []Outcome {
+	out := make([]Outcome, len(seeds))
+	runner.Parallel(len(seeds), workers, func(i int) { out[i], _ = Seed(base, seeds[i], o) }, func(i int) {
+		if done != nil {
+			done(out[i])
+		}
+	})
+	return out
+}
+
+// FirstFailures returns, for each checker, the first outcome (in seed
+// order) in which it failed.
+func FirstFailures(outcomes []Outcome) map[string]Outcome {
+	first := map[string]Outcome{}
+	for _, o := range outcomes {
+		for _, c := range o.Failed {
+			if _, seen := first[c]; !seen {
+				first[c] = o
+			}
+		}
+	}
+	return first
+}
+
+// Checkers lists the checker names in report order.
+var Checkers = check.Names

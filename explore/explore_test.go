@@ -1,0 +1,84 @@
+package explore
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tideline-sim/tideline/scenarios"
+)
+
+func seedRange(from, n uint64) []uint64 {
+	var s []uint64
+	for i := range n {
+		s = append(s, from+i)
+	}
+	return s
+}
+
+func TestResultsDoNotDependOnWorkers(t *testing.T) {
+	base, err := scenarios.Builtin("baseline")
+	require.NoError(t, err)
+	seeds := seedRange(1, 12)
+	one := Explore(base, seeds, 1, Options{BeyondClaims: true}, nil)
+	two := Explore(base, seeds, 2, Options{BeyondClaims: true}, nil)
+	assert.Empty(t, cmp.Diff(one, two))
+	for i, o := range one {
+		assert.Equal(t, seeds[i], o.Seed, "outcomes come back in seed order")
+		assert.Empty(t, o.Err)
+	}
+}
+
+func TestDrawStaysWithinTheClaims(t *testing.T) {
+	base, err := scenarios.Builtin("baseline")
+	require.NoError(t, err)
+	for seed := uint64(1); seed <= 200; seed++ {
+		faults := Draw(base, seed, Options{})
+		for i, f := range faults {
+			assert.NotEqual(t, "power-loss", f.Action, "seed %d", seed)
+			if i > 0 {
+				prev := faults[i-1]
+				assert.GreaterOrEqual(t, f.At, prev.At+prev.For, "seed %d: one fault at a time", seed)
+			}
+			assert.LessOrEqual(t, f.At+f.For, base.FaultWindowEnd().Seconds()+1e-9, "seed %d", seed)
+		}
+		// Every drawn schedule is a valid scenario.
+		_, err := Scenario(base, seed, faults, nil)
+		require.NoError(t, err, "seed %d", seed)
+	}
+	assert.Equal(t, Draw(base, 7, Options{}), Draw(base, 7, Options{}), "a seed always draws the same faults")
+}
+
+func TestExploreFindsAcks1LossAndShrinksIt(t *testing.T) {
+	base, err := scenarios.Open("../examples/explore-acks1.yaml")
+	require.NoError(t, err)
+	outcomes := Explore(base, seedRange(1, 120), 2, Options{}, nil)
+	first, found := FirstFailures(outcomes)["acked-durability"]
+	require.True(t, found, "acks=1 must lose acknowledged writes within 120 seeds")
+	t.Logf("acks=1 loss first found at seed %d with %d faults", first.Seed, len(first.Faults))
+
+	sc, err := Scenario(base, first.Seed, first.Faults, nil)
+	require.NoError(t, err)
+	s, err := Shrink("seed.yaml", sc.Text, "acked-durability", 60)
+	require.NoError(t, err)
+	assert.LessOrEqual(t, s.FaultsAfter, s.FaultsBefore)
+	assert.LessOrEqual(t, s.FaultsAfter, 3)
+	assert.LessOrEqual(t, s.Scenario.Duration, s.DurationBefore)
+
+	// The shrunk file, loaded afresh, still loses acknowledged writes.
+	again, err := scenarios.Load("shrunk.yaml", s.Text)
+	require.NoError(t, err)
+	assert.Len(t, again.Faults, s.FaultsAfter)
+	res, err := runFor(again)
+	require.NoError(t, err)
+	assert.False(t, res.Checks[0].OK(), "the shrunk scenario still fails")
+}
+
+func TestShrinkRefusesAScenarioThatDoesNotFail(t *testing.T) {
+	base, err := scenarios.Builtin("baseline")
+	require.NoError(t, err)
+	_, err = Shrink("baseline.yaml", base.Text, "acked-durability", 5)
+	assert.ErrorIs(t, err, ErrDoesNotFail)
+}
