@@ -69,24 +69,8 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestFailingExpectationExitsOne(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "wrong.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(`
-name: wrong-expectation
-description: acks=1 with a leader crash is expected to be safe, which it is not.
-duration: 40s
-cluster:
-  brokers: 3
-  topics: [{ name: orders, partitions: 1, replication.factor: 3 }]
-workload:
-  producers: [{ topic: orders, rate: 500/s, acks: 1 }]
-faults:
-  - { at: 9s, pause: broker-1, for: 1500ms }
-  - { at: 9s, pause: broker-2, for: 1500ms }
-  - { at: 10s, crash: leader(orders/0) }
-expect:
-  acked-durability: pass
-`), 0o644))
+	path := filepath.Join(t.TempDir(), "wrong.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(falseExpectation), 0o644))
 	code, out, _ := simulate("-scenario", path)
 	assert.Equal(t, exitFail, code)
 	assert.Contains(t, out, "FAIL: an expectation does not hold")
