@@ -39,7 +39,7 @@ Usage:
 
 Examples:
   simulate -scenario leader-crash -seed 42        a built-in scenario
-  simulate -scenario my-scenario.yaml -out out/   your own; writes summary.json and run.trace
+  simulate -scenario my-scenario.yaml -out out/   your own; writes report.md, plots, summary.json, traces
   simulate -replay out/run.trace                  re-run and verify every event
   simulate -compare acks1-leader-crash leader-crash   what does acks=all buy?
   simulate explore -scenario baseline -seeds 500   random faults within what the cluster claims to survive
@@ -71,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	scenario := fs.String("scenario", "", "scenario `file`, or the name of a built-in scenario")
 	seedFlag := fs.String("seed", "", "run `seed` (default: the scenario's seed)")
-	out := fs.String("out", "", "write summary.json and run.trace to `dir`")
+	out := fs.String("out", "", "write the report (report.md, plots, summary.json, traces) to `dir`")
 	duration := fs.Duration("duration", 0, "override the scenario's simulated `duration`")
 	quiet := fs.Bool("q", false, "print only the verdict line")
 	withTrace := fs.Bool("trace", true, "with -out, also write run.trace and run.perfetto.json (large: ~50 MB a minute)")
