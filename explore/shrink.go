@@ -126,8 +126,14 @@ func Shrink(file string, text []byte, checker string, budget int) (*Shrunk, erro
 	s.FaultsAfter = len(faultsOf(doc))
 	note := fmt.Sprintf("Shrunk from %s: %d faults (was %d), %v (was %v); %s still fails. %d runs.",
 		file, s.FaultsAfter, s.FaultsBefore, s.Scenario.Duration, s.DurationBefore, checker, s.Runs)
+	for _, ch := range s.Result.Checks {
+		if ch.Checker == checker && len(ch.Violations) > 0 {
+			v := ch.Violations[0]
+			note += "\n\n" + v.Kind + ": " + v.Message + "\n" + strings.Join(v.Story, "\n")
+		}
+	}
 	doc = with(doc, "description", note)
-	if s.Text, err = yaml.MarshalWithOptions(doc, yaml.IndentSequence(true)); err != nil {
+	if s.Text, err = yaml.MarshalWithOptions(doc, yaml.IndentSequence(true), yaml.UseLiteralStyleIfMultiline(true)); err != nil {
 		return nil, err
 	}
 	return s, nil
