@@ -52,7 +52,7 @@ func Load(file string, data []byte) (*Scenario, error) {
 		return nil, fromYAML(file, err)
 	}
 	var raw rawScenario
-	if err := yaml.UnmarshalWithOptions(data, &raw, yaml.DisallowUnknownField()); err != nil {
+	if err := decode(data, &raw); err != nil {
 		return nil, fromYAML(file, err)
 	}
 	v := &validator{file: file, ast: astFile}
@@ -62,6 +62,18 @@ func Load(file string, data []byte) (*Scenario, error) {
 	}
 	sc.Source, sc.Text = file, data
 	return sc, nil
+}
+
+// decode is strict YAML decoding that cannot panic: go-yaml v1.19.2 panics
+// on some malformed documents (found by FuzzLoad, e.g. a tag on a flow
+// value), and bad input must get an error, never a crash.
+func decode(data []byte, raw *rawScenario) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the YAML could not be decoded (%v): check the indentation, quotes and tags", r)
+		}
+	}()
+	return yaml.UnmarshalWithOptions(data, raw, yaml.DisallowUnknownField())
 }
 
 // validator turns the raw schema into a Scenario, stopping at the first
