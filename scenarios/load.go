@@ -45,6 +45,19 @@ func Open(nameOrPath string) (*Scenario, error) {
 	return nil, fmt.Errorf("%s: no such file, and no built-in scenario %q (built-in: %s)", nameOrPath, name, strings.Join(BuiltinNames(), ", "))
 }
 
+// OpenAll opens every named scenario, stopping at the first that fails.
+func OpenAll(names []string) ([]*Scenario, error) {
+	var list []*Scenario
+	for _, name := range names {
+		sc, err := Open(name)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, sc)
+	}
+	return list, nil
+}
+
 // Load reads a scenario from YAML; file names it in errors.
 func Load(file string, data []byte) (*Scenario, error) {
 	astFile, err := parser.ParseBytes(data, 0)

@@ -55,14 +55,10 @@ func checkCommand(args []string, stdout, stderr io.Writer) int {
 	if len(names) == 0 {
 		names = scenarios.BuiltinNames()
 	}
-	var list []*scenarios.Scenario
-	for _, name := range names {
-		sc, err := scenarios.Open(name)
-		if err != nil {
-			fmt.Fprintf(stderr, "simulate check: %v\n", err)
-			return exitUsage
-		}
-		list = append(list, sc)
+	list, err := scenarios.OpenAll(names)
+	if err != nil {
+		fmt.Fprintf(stderr, "simulate check: %v\n", err)
+		return exitUsage
 	}
 	type job struct {
 		sc   *scenarios.Scenario

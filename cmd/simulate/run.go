@@ -237,18 +237,13 @@ func compareScenarios(names []string, seedFlag, out string, stdout, stderr io.Wr
 		fmt.Fprintln(stderr, "simulate: -compare needs at least two scenarios")
 		return exitUsage
 	}
-	var list []*scenarios.Scenario
-	for _, name := range names {
-		sc, err := scenarios.Open(name)
-		if err != nil {
-			fmt.Fprintf(stderr, "simulate: %v\n", err)
-			return exitUsage
-		}
-		list = append(list, sc)
+	list, err := scenarios.OpenAll(names)
+	if err != nil {
+		fmt.Fprintf(stderr, "simulate: %v\n", err)
+		return exitUsage
 	}
 	seed := list[0].Seed
 	if seedFlag != "" {
-		var err error
 		if seed, err = strconv.ParseUint(seedFlag, 10, 64); err != nil {
 			fmt.Fprintf(stderr, "simulate: -seed %q: want a whole number\n", seedFlag)
 			return exitUsage
