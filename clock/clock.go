@@ -28,9 +28,6 @@ func (t Time) Sub(u Time) time.Duration { return time.Duration(t - u) }
 // Since returns the duration since the run started.
 func (t Time) Since() time.Duration { return time.Duration(t) }
 
-// Micros is the time in whole microseconds, the unit of Chrome trace events.
-func (t Time) Micros() int64 { return int64(t) / int64(time.Microsecond) }
-
 // String prints the time as seconds since the start with microsecond
 // precision ("10.204350s"), a fixed layout that sorts and diffs well.
 func (t Time) String() string {

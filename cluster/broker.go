@@ -855,42 +855,12 @@ func (b *Broker) respondProduce(key sessionKey, to sim.NodeID, resp ProduceRespo
 
 // ---- inspection, for tests and checkers after a run ----
 
-// Role reports whether the broker leads or follows tp.
-func (b *Broker) Role(tp TopicPartition) string {
-	r := b.parts[tp]
-	switch {
-	case r == nil:
-		return "none"
-	case r.role == roleLeader:
-		return "leader"
-	case r.role == roleFollower:
-		return "follower"
-	}
-	return "none"
-}
-
 // HighWatermark returns the broker's high watermark of tp.
 func (b *Broker) HighWatermark(tp TopicPartition) int64 {
 	if r := b.parts[tp]; r != nil {
 		return r.log.hw
 	}
 	return 0
-}
-
-// PrefixHash returns the hash of tp's records below end on this broker.
-func (b *Broker) PrefixHash(tp TopicPartition, end int64) uint64 {
-	if r := b.parts[tp]; r != nil && end <= r.log.leo() {
-		return r.log.prefixHash(end)
-	}
-	return 0
-}
-
-// LeaderEpoch returns the leader epoch the broker knows for tp.
-func (b *Broker) LeaderEpoch(tp TopicPartition) int32 {
-	if r := b.parts[tp]; r != nil {
-		return r.state.LeaderEpoch
-	}
-	return NoEpoch
 }
 
 // ReadLog returns the records of tp's log on a broker's disk: what the

@@ -3,7 +3,6 @@ package cluster
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -375,19 +374,4 @@ func unknownProperty(kind, name string, known []string) error {
 		return fmt.Errorf("unknown %s property %q (did you mean %q?)", kind, name, best)
 	}
 	return fmt.Errorf("unknown %s property %q (known: %s)", kind, name, strings.Join(known, ", "))
-}
-
-// Properties lists the property names each Set accepts, sorted.
-func Properties(kind string) []string {
-	switch kind {
-	case "broker":
-		return slices.Clone(brokerProperties)
-	case "topic":
-		return slices.Clone(topicProperties)
-	case "producer":
-		return slices.Clone(producerProperties)
-	case "consumer":
-		return slices.Clone(consumerProperties)
-	}
-	return nil
 }

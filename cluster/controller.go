@@ -433,8 +433,3 @@ func (c *Controller) event(e Event) {
 		c.journal.add(e)
 	}
 }
-
-// State returns the controller's current view of a partition.
-func (c *Controller) State(tp TopicPartition) (PartitionState, bool) {
-	return c.image().find(tp)
-}

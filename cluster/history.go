@@ -83,9 +83,6 @@ func (h *History) add(op Op) {
 	h.n++
 }
 
-// Len returns the number of operations recorded.
-func (h *History) Len() int { return h.n }
-
 // Ops returns every operation in the order recorded, as one slice.
 func (h *History) Ops() []Op {
 	ops := make([]Op, 0, h.n)
@@ -194,14 +191,3 @@ func (j *Journal) Acks() []AckSample { return j.acks }
 
 // Events returns every event in order.
 func (j *Journal) Events() []Event { return j.events }
-
-// Count returns how many events of a kind happened.
-func (j *Journal) Count(kind EventKind) int {
-	n := 0
-	for _, e := range j.events {
-		if e.Kind == kind {
-			n++
-		}
-	}
-	return n
-}

@@ -74,7 +74,7 @@ func openLog(disk *sim.Disk, tp TopicPartition, hwCheckpoint int64) *partitionLo
 				panic(fmt.Sprintf("cluster: %v log holds offset %d at index %d", tp, r.Offset, l.leo()))
 			}
 			l.records = append(l.records, r)
-			l.prefix = append(l.prefix, chain(l.prefixAt(l.leo()-1), r))
+			l.prefix = append(l.prefix, chain(l.prefixHash(l.leo()-1), r))
 		}
 	}
 	if n := l.epochFile.Len(); n > 0 {
@@ -165,7 +165,7 @@ func (l *partitionLog) append(recs []Record) {
 			panic(fmt.Sprintf("cluster: %v append at offset %d, log end is %d", l.tp, r.Offset, l.leo()))
 		}
 		l.assignEpoch(r.Epoch, r.Offset)
-		l.prefix = append(l.prefix, chain(l.prefixAt(l.leo()), r))
+		l.prefix = append(l.prefix, chain(l.prefixHash(l.leo()), r))
 		l.records = append(l.records, r)
 		l.trackProducer(r)
 	}
@@ -282,9 +282,7 @@ func (l *partitionLog) rebuildProducers() {
 func itoa(n int32) string { return fmt.Sprint(n) }
 
 // prefixHash returns the hash of every record below offset end.
-func (l *partitionLog) prefixHash(end int64) uint64 { return l.prefixAt(end) }
-
-func (l *partitionLog) prefixAt(end int64) uint64 {
+func (l *partitionLog) prefixHash(end int64) uint64 {
 	if end <= 0 {
 		return 0
 	}

@@ -196,9 +196,6 @@ func (w *World) Disk(id NodeID) *Disk { return w.nodes[id].disk }
 // Up reports whether a node is running (paused counts as running).
 func (w *World) Up(id NodeID) bool { return w.nodes[id].up }
 
-// Paused reports whether a node is stalled.
-func (w *World) Paused(id NodeID) bool { return w.nodes[id].paused }
-
 // At schedules an action (a fault, an operator step, a probe) at time t.
 func (w *World) At(t clock.Time, label string, action func(*World)) {
 	if t < w.now {
