@@ -509,14 +509,15 @@ func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
 	case m.CurrentLeaderEpoch > r.state.LeaderEpoch:
 		errResp(UnknownLeaderEpoch)
 		return
-	case m.FetchOffset > r.log.leo():
-		errResp(OffsetOutOfRange)
-		return
 	}
 	if slices.ContainsFunc(r.parked, func(p parkedFetch) bool { return p.from == from && p.req.RequestID == m.RequestID }) {
 		return // a re-sent fetch that is already waiting here
 	}
 	if m.ReplicaID < 0 {
+		if m.FetchOffset > r.log.leo() {
+			errResp(OffsetOutOfRange)
+			return
+		}
 		b.answerOrPark(r, from, m, m.FetchOffset < r.log.hw)
 		return
 	}
@@ -530,6 +531,10 @@ func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
 		return // overtaken by a newer fetch from the same follower incarnation
 	}
 	fs.lastRequest = m.RequestID
+	// Divergence first, then the offset range, as Kafka's
+	// Partition.readRecords: a follower whose divergent suffix runs past
+	// this log's end must learn where to truncate, not that it is out of
+	// range.
 	if m.LastFetchedEpoch != NoEpoch {
 		epoch, end := r.log.endOffsetForEpoch(m.LastFetchedEpoch)
 		if epoch < m.LastFetchedEpoch || end < m.FetchOffset {
@@ -537,6 +542,10 @@ func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
 				LeaderEpoch: r.state.LeaderEpoch, DivergingEpoch: epoch, DivergingEndOffset: end})
 			return
 		}
+	}
+	if m.FetchOffset > r.log.leo() {
+		errResp(OffsetOutOfRange)
+		return
 	}
 	b.updateFollower(r, fs, m)
 	b.maybeExpandISR(r, fs)
