@@ -205,7 +205,7 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 	case MetadataRequest:
 		env.Send(from, MetadataResponse{RequestID: m.RequestID, Image: b.image})
 	case BrokerRegistrationResponse:
-		if m.Incarnation == b.incarnation && b.epoch == 0 {
+		if m.Incarnation == b.incarnation && b.epoch == 0 && m.Err == None {
 			b.epoch = m.BrokerEpoch
 			b.applyImage(m.Image)
 			env.SetTimer(b.cfg.HeartbeatInterval, timer{kind: tHeartbeat})

@@ -177,16 +177,34 @@ func (c *Controller) Timer(env sim.Env, t sim.Timer) {
 	}
 }
 
-// register gives a new broker incarnation a new broker epoch. As in KRaft
-// before KIP-966, re-registering does not take the broker out of the ISRs it
-// is in: a broker that restarts within its session keeps its place, even if
-// a power loss took records from its log. (KIP-966 closes that gap.)
+// register gives a new broker incarnation a new broker epoch, as KRaft's
+// ClusterControlManager.registerBroker does. While the previous
+// incarnation's session is still valid the registration is refused with
+// DUPLICATE_BROKER_REGISTRATION and the broker retries: the old session
+// must expire, and the broker be fenced (out of every ISR, its leaderships
+// moved with new leader epochs), before the new incarnation joins. So a
+// leader epoch never names two different logs of one broker — a power loss
+// between them included. (KIP-966's unclean-shutdown detection, which also
+// takes a re-registered broker out of the ISRs, is not modelled here.)
 func (c *Controller) register(from sim.NodeID, m BrokerRegistration) {
 	if int(m.Broker) >= len(c.st.Brokers) || c.dir.node(m.Broker) != from {
 		return
 	}
 	rec := &c.st.Brokers[m.Broker]
-	c.lastHeartbeat[m.Broker] = c.env.Now()
+	now := c.env.Now()
+	if rec.Registered && rec.Incarnation != m.Incarnation {
+		if !rec.Fenced && now.Sub(c.lastHeartbeat[m.Broker]) <= c.cfg.SessionTimeout {
+			c.event(Event{Kind: EvRegistrationRefused, Leader: NoLeader, Broker: m.Broker,
+				Detail: fmt.Sprintf("broker %d registration refused: its previous incarnation's session is valid until %v", m.Broker, c.lastHeartbeat[m.Broker].Add(c.cfg.SessionTimeout))})
+			c.env.Send(from, BrokerRegistrationResponse{Broker: m.Broker, Incarnation: m.Incarnation, Err: DuplicateBrokerRegistration})
+			return
+		}
+		if !rec.Fenced {
+			// The session ran out before the periodic check fenced it.
+			c.fence(m.Broker)
+		}
+	}
+	c.lastHeartbeat[m.Broker] = now
 	if !rec.Registered || rec.Incarnation != m.Incarnation {
 		rec.Registered = true
 		rec.Incarnation = m.Incarnation

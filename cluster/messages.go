@@ -80,10 +80,13 @@ type BrokerRegistration struct {
 	Incarnation uint64
 }
 
-// BrokerRegistrationResponse gives the broker its new broker epoch.
+// BrokerRegistrationResponse gives the broker its new broker epoch, or
+// DUPLICATE_BROKER_REGISTRATION while its previous incarnation's session is
+// still valid (the broker retries).
 type BrokerRegistrationResponse struct {
 	Broker      BrokerID
 	Incarnation uint64
+	Err         ErrorCode
 	BrokerEpoch int64
 	Image       Image
 }
@@ -221,6 +224,9 @@ func (m BrokerRegistration) AppendSummary(b []byte) []byte {
 }
 
 func (m BrokerRegistrationResponse) AppendSummary(b []byte) []byte {
+	if m.Err != None {
+		return fmt.Appendf(b, "registration-refused broker=%d %v", m.Broker, m.Err)
+	}
 	return fmt.Appendf(b, "registered broker=%d epoch=%d v%d", m.Broker, m.BrokerEpoch, m.Image.Version)
 }
 

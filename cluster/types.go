@@ -118,6 +118,7 @@ const (
 	UnknownLeaderEpoch           ErrorCode = 75
 	StaleBrokerEpoch             ErrorCode = 77
 	InvalidUpdateVersion         ErrorCode = 95
+	DuplicateBrokerRegistration  ErrorCode = 101
 	IneligibleReplica            ErrorCode = 107
 )
 
@@ -134,6 +135,7 @@ var errorNames = map[ErrorCode]string{
 	UnknownLeaderEpoch:           "UNKNOWN_LEADER_EPOCH",
 	StaleBrokerEpoch:             "STALE_BROKER_EPOCH",
 	InvalidUpdateVersion:         "INVALID_UPDATE_VERSION",
+	DuplicateBrokerRegistration:  "DUPLICATE_BROKER_REGISTRATION",
 	IneligibleReplica:            "INELIGIBLE_REPLICA",
 }
 
