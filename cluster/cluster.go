@@ -87,6 +87,7 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 		if id != c.Dir.Brokers[i] {
 			panic("cluster: node IDs not handed out in order")
 		}
+		w.Disk(id).SetWriteback(sim.Writeback{Expire: spec.Broker.DirtyExpire, Interval: spec.Broker.DirtyWriteback})
 	}
 	w.AddNode("controller", func() sim.Node { return NewController(spec.Broker, spec.Topics, c.Dir, c.Journal) })
 	for i, pc := range spec.Producers {

@@ -51,6 +51,11 @@ type BrokerConfig struct {
 	Retransmit              time.Duration // tideline.retransmit.ms
 	AutomaticLeaderElection bool          // tideline.leader.election.automatic
 	RecordSize              int64         // tideline.record.bytes
+	// The OS's write-back of dirty pages on the broker's machine:
+	// tideline.vm.dirty_expire_centisecs and
+	// tideline.vm.dirty_writeback_centisecs, with Linux's defaults.
+	DirtyExpire    time.Duration
+	DirtyWriteback time.Duration
 }
 
 // DefaultBrokerConfig returns Kafka's defaults.
@@ -75,6 +80,8 @@ func DefaultBrokerConfig() BrokerConfig {
 		Retransmit:              200 * time.Millisecond,
 		AutomaticLeaderElection: true,
 		RecordSize:              1024,
+		DirtyExpire:             30 * time.Second,
+		DirtyWriteback:          5 * time.Second,
 	}
 }
 
@@ -207,6 +214,10 @@ func (c *BrokerConfig) Set(name, value string) error {
 		c.AutomaticLeaderElection, err = strconv.ParseBool(value)
 	case "tideline.record.bytes":
 		c.RecordSize, err = parseInt(value, 1)
+	case "tideline.vm.dirty_expire_centisecs":
+		c.DirtyExpire, err = parseCentis(value, 0)
+	case "tideline.vm.dirty_writeback_centisecs":
+		c.DirtyWriteback, err = parseCentis(value, 0)
 	default:
 		return unknownProperty("broker", name, brokerProperties)
 	}
@@ -222,7 +233,7 @@ var brokerProperties = []string{
 	"min.insync.replicas", "replica.fetch.backoff.ms", "replica.fetch.max.bytes", "replica.fetch.wait.max.ms",
 	"replica.high.watermark.checkpoint.interval.ms", "replica.lag.time.max.ms",
 	"tideline.leader.election.automatic", "tideline.record.bytes", "tideline.retransmit.ms", "tideline.truncation",
-	"unclean.leader.election.enable",
+	"tideline.vm.dirty_expire_centisecs", "tideline.vm.dirty_writeback_centisecs", "unclean.leader.election.enable",
 }
 
 // Set applies one topic-level property by its Kafka name.
@@ -355,6 +366,11 @@ var consumerProperties = []string{"fetch.max.wait.ms", "max.poll.records", "meta
 func parseMillis(value string, least int64) (time.Duration, error) {
 	n, err := parseInt(value, least)
 	return time.Duration(n) * time.Millisecond, err
+}
+
+func parseCentis(value string, least int64) (time.Duration, error) {
+	n, err := parseInt(value, least)
+	return time.Duration(n) * 10 * time.Millisecond, err
 }
 
 func parseInt(value string, least int64) (int64, error) {

@@ -149,7 +149,7 @@ func (w *World) AddNode(name string, factory func() Node) NodeID {
 		id:      id,
 		name:    name,
 		factory: factory,
-		disk:    NewDisk(),
+		disk:    &Disk{files: map[string]*File{}, now: w.Now},
 		rand:    w.Stream("node/" + name),
 		inc:     1,
 		up:      true,
