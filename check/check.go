@@ -50,7 +50,10 @@ type Result struct {
 	Definition string
 	Violations []Violation
 	Notes      []string // findings that break no promise (e.g. harmless zombie leaders)
-	Unknown    bool     // the checker could not decide (e.g. a search timed out)
+	// Unavailable holds acknowledged writes that are not lost but cannot be
+	// read at the end: only a down replica of a leaderless partition has them.
+	Unavailable []Violation
+	Unknown     bool // the checker could not decide (e.g. a search timed out)
 }
 
 // OK reports whether the promise held (or could not be refuted).

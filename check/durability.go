@@ -7,41 +7,57 @@ import (
 )
 
 // AckedDurabilityDefinition is the promise, in one line.
-const AckedDurabilityDefinition = "every acknowledged write is in the final log at its acknowledged offset, and no failed write is"
+const AckedDurabilityDefinition = "every acknowledged write is in the final log (at its offset; acks=0 writes by payload), and no write that definitely failed is"
 
 // AckedDurability checks that every send the history records as ok is in
-// its partition's final log at the acknowledged offset with the same
-// payload, and that no send recorded as failed (definitely not written) is
-// there at all. Sends with unknown outcome may be anywhere or nowhere.
+// its partition's final log: at the acknowledged offset with the same
+// payload, or, for acks=0 sends (acknowledged without an offset), anywhere
+// in the log. A write the final log lacks is lost — unless the partition
+// has no live leader at the end and a replica still holds it: then it is
+// unavailable (Result.Unavailable), not lost, since it returns with that
+// replica. (A copy on a down replica while a live leader lacks the write is
+// lost all the same: that replica truncates to the leader when it returns.)
+//
+// A send recorded as failed must not be there at all when its error proves
+// it was never appended (Kafka's errors before the append, or a batch that
+// was never sent); after NOT_ENOUGH_REPLICAS_AFTER_APPEND, a timeout or a
+// lost connection the outcome is unknown, and the write may be anywhere or
+// nowhere, as may every send recorded as info.
 func AckedDurability(history []cluster.Op, logs []cluster.FinalLog) Result {
 	res := Result{Checker: AckedDurabilityName, Definition: AckedDurabilityDefinition}
 	byTP := finalByTP(logs)
+	idx := payloadIndex{}
 	failed := map[int64]cluster.Op{}
 	for _, op := range history {
 		if op.F != cluster.OpSend {
 			continue
 		}
-		if op.Type == cluster.Fail {
+		if op.Type == cluster.Fail && definitelyNotWritten(op) {
 			failed[op.Payload] = op
 		}
 		if op.Type != cluster.Ok {
 			continue
 		}
 		final, known := byTP[op.TP]
-		var msg string
-		switch {
-		case !known:
-			msg = "partition unknown to the cluster"
-		case final.Leader == cluster.NoLeader:
-			msg = fmt.Sprintf("payload %d lost: %v has no leader at the end", op.Payload, op.TP)
-		case op.Offset >= int64(len(final.Records)):
-			msg = fmt.Sprintf("payload %d lost: acknowledged at offset %d, but broker %d's log ends at %d", op.Payload, op.Offset, final.Leader, len(final.Records))
-		case final.Records[op.Offset].Payload != op.Payload:
-			msg = fmt.Sprintf("payload %d lost: offset %d on broker %d holds payload %d instead", op.Payload, op.Offset, final.Leader, final.Records[op.Offset].Payload)
-		default:
+		if !known {
+			res.Violations = append(res.Violations, lostWrite(op, "partition unknown to the cluster"))
 			continue
 		}
-		res.Violations = append(res.Violations, Violation{Checker: AckedDurabilityName, Kind: "lost-write", TP: op.TP, Offset: op.Offset, Payload: op.Payload, Message: msg, Ops: []cluster.Op{op}})
+		leaderUp := final.Leader != cluster.NoLeader && up(final, final.Leader)
+		if final.Leader != cluster.NoLeader && idx.holds(final, final.Leader, op) {
+			if leaderUp {
+				continue
+			}
+			res.Unavailable = append(res.Unavailable, unavailableWrite(op, fmt.Sprintf("payload %d is on leader broker %d, which is down at the end", op.Payload, final.Leader)))
+			continue
+		}
+		if !leaderUp {
+			if b, ok := idx.holder(final, op); ok {
+				res.Unavailable = append(res.Unavailable, unavailableWrite(op, fmt.Sprintf("payload %d is only on broker %d and %v has no live leader at the end", op.Payload, b, op.TP)))
+				continue
+			}
+		}
+		res.Violations = append(res.Violations, lostWrite(op, lostMessage(final, op)))
 	}
 	if len(failed) == 0 {
 		return res
@@ -50,9 +66,86 @@ func AckedDurability(history []cluster.Op, logs []cluster.FinalLog) Result {
 		for _, rec := range final.Records {
 			if op, ok := failed[rec.Payload]; ok {
 				res.Violations = append(res.Violations, Violation{Checker: AckedDurabilityName, Kind: "failed-write-present", TP: final.TP, Offset: rec.Offset, Payload: rec.Payload,
-					Message: fmt.Sprintf("payload %d was reported failed (%v) but is at offset %d", rec.Payload, op.Err, rec.Offset), Ops: []cluster.Op{op}})
+					Message: fmt.Sprintf("payload %d was reported failed (%v) but is at offset %d", rec.Payload, errorText(op), rec.Offset), Ops: []cluster.Op{op}})
 			}
 		}
 	}
 	return res
+}
+
+// definitelyNotWritten reports whether a failed send cannot have been
+// appended: its error is one Kafka returns before the append, or it never
+// left the producer.
+func definitelyNotWritten(op cluster.Op) bool {
+	return op.Err == cluster.None || op.Err.NotAppended()
+}
+
+func errorText(op cluster.Op) string {
+	if op.Err == cluster.None {
+		return op.Note
+	}
+	return op.Err.String()
+}
+
+func lostWrite(op cluster.Op, msg string) Violation {
+	return Violation{Checker: AckedDurabilityName, Kind: "lost-write", TP: op.TP, Offset: op.Offset, Payload: op.Payload, Message: msg, Ops: []cluster.Op{op}}
+}
+
+func unavailableWrite(op cluster.Op, msg string) Violation {
+	return Violation{Checker: AckedDurabilityName, Kind: "unavailable-write", TP: op.TP, Offset: op.Offset, Payload: op.Payload, Message: msg, Ops: []cluster.Op{op}}
+}
+
+func lostMessage(final cluster.FinalLog, op cluster.Op) string {
+	switch {
+	case final.Leader == cluster.NoLeader:
+		return fmt.Sprintf("payload %d lost: %v has no leader at the end and no replica holds it", op.Payload, op.TP)
+	case op.Offset < 0:
+		return fmt.Sprintf("payload %d lost: acknowledged under acks=0, but nowhere in broker %d's log", op.Payload, final.Leader)
+	case op.Offset >= int64(len(final.Records)):
+		return fmt.Sprintf("payload %d lost: acknowledged at offset %d, but broker %d's log ends at %d", op.Payload, op.Offset, final.Leader, len(final.Records))
+	}
+	return fmt.Sprintf("payload %d lost: offset %d on broker %d holds payload %d instead", op.Payload, op.Offset, final.Leader, final.Records[op.Offset].Payload)
+}
+
+// up reports whether broker b was running at the end (a final log built
+// without per-replica state counts every broker as up).
+func up(final cluster.FinalLog, b cluster.BrokerID) bool {
+	return int(b) >= len(final.HWs) || final.HWs[b] >= 0
+}
+
+// payloadIndex finds acks=0 writes by payload, indexing each replica's log
+// the first time one is looked for in it.
+type payloadIndex map[cluster.TopicPartition][]map[int64]bool
+
+// holds reports whether broker b's log of the partition has op's write.
+func (x payloadIndex) holds(final cluster.FinalLog, b cluster.BrokerID, op cluster.Op) bool {
+	recs := final.Records
+	if b != final.Leader {
+		recs = final.Replicas[b]
+	}
+	if op.Offset >= 0 {
+		return op.Offset < int64(len(recs)) && recs[op.Offset].Payload == op.Payload
+	}
+	if x[final.TP] == nil {
+		x[final.TP] = make([]map[int64]bool, max(len(final.Replicas), int(b)+1))
+	}
+	set := x[final.TP][b]
+	if set == nil {
+		set = make(map[int64]bool, len(recs))
+		for _, r := range recs {
+			set[r.Payload] = true
+		}
+		x[final.TP][b] = set
+	}
+	return set[op.Payload]
+}
+
+// holder returns a replica whose log has op's write.
+func (x payloadIndex) holder(final cluster.FinalLog, op cluster.Op) (cluster.BrokerID, bool) {
+	for b := range final.Replicas {
+		if final.Replicas[b] != nil && x.holds(final, cluster.BrokerID(b), op) {
+			return cluster.BrokerID(b), true
+		}
+	}
+	return 0, false
 }

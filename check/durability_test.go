@@ -18,6 +18,12 @@ func send(typ cluster.OpType, tp cluster.TopicPartition, payload, offset int64) 
 	return cluster.Op{Process: "producer-0", Type: typ, F: cluster.OpSend, TP: tp, Payload: payload, Offset: offset}
 }
 
+func failed(tp cluster.TopicPartition, payload int64, err cluster.ErrorCode) cluster.Op {
+	op := send(cluster.Fail, tp, payload, -1)
+	op.Err = err
+	return op
+}
+
 func log(payloads ...int64) []cluster.Record {
 	recs := make([]cluster.Record, len(payloads))
 	for i, p := range payloads {
@@ -69,6 +75,31 @@ func TestAckedDurability(t *testing.T) {
 			lost:    []int64{10},
 		},
 		{
+			// Kafka returns NOT_ENOUGH_REPLICAS before the append: definite.
+			name:    "a write failed with NOT_ENOUGH_REPLICAS is in the log",
+			history: []cluster.Op{failed(tp0, 10, cluster.NotEnoughReplicas)},
+			logs:    []cluster.FinalLog{{TP: tp0, Leader: 0, Records: log(10)}},
+			lost:    []int64{10},
+		},
+		{
+			// NOT_ENOUGH_REPLICAS_AFTER_APPEND and timeouts come after the
+			// append may have happened: the outcome is unknown.
+			name:    "indeterminate failures may be in the log",
+			history: []cluster.Op{failed(tp0, 10, cluster.NotEnoughReplicasAfterAppend), failed(tp0, 11, cluster.RequestTimedOut)},
+			logs:    []cluster.FinalLog{{TP: tp0, Leader: 0, Records: log(10, 11)}},
+		},
+		{
+			name:    "an acks=0 write is found by payload",
+			history: []cluster.Op{send(cluster.Ok, tp0, 10, -1), send(cluster.Ok, tp0, 11, -1)},
+			logs:    []cluster.FinalLog{{TP: tp0, Leader: 0, Records: log(7, 11, 10)}},
+		},
+		{
+			name:    "an acks=0 write missing from the log is lost",
+			history: []cluster.Op{send(cluster.Ok, tp0, 10, -1), send(cluster.Ok, tp0, 11, -1)},
+			logs:    []cluster.FinalLog{{TP: tp0, Leader: 0, Records: log(11)}},
+			lost:    []int64{10},
+		},
+		{
 			name:    "reads are not writes",
 			history: []cluster.Op{{Type: cluster.Ok, F: cluster.OpPoll, TP: tp0, Payload: 5, Offset: 3}},
 			logs:    []cluster.FinalLog{{TP: tp0, Leader: 0, Records: log()}},
@@ -88,4 +119,30 @@ func TestAckedDurability(t *testing.T) {
 			assert.Equal(t, len(tt.lost) == 0, res.OK())
 		})
 	}
+}
+
+// A write that only a down replica of a leaderless partition holds is
+// unavailable, not lost: it comes back with that broker. A copy on a down
+// replica does not save a write the live leader lacks.
+func TestAckedDurabilityTellsUnavailableFromLost(t *testing.T) {
+	offline := cluster.FinalLog{TP: tp0, Leader: cluster.NoLeader,
+		Replicas: [][]cluster.Record{log(10, 11), log(10)}, HWs: []int64{-1, 1}}
+	res := AckedDurability([]cluster.Op{send(cluster.Ok, tp0, 10, 0), send(cluster.Ok, tp0, 11, 1), send(cluster.Ok, tp0, 12, 2)}, []cluster.FinalLog{offline})
+	require.Len(t, res.Unavailable, 2)
+	assert.Equal(t, int64(10), res.Unavailable[0].Payload)
+	assert.Equal(t, int64(11), res.Unavailable[1].Payload)
+	require.Len(t, res.Violations, 1)
+	assert.Equal(t, int64(12), res.Violations[0].Payload, "no replica holds it: lost")
+
+	leaderDown := cluster.FinalLog{TP: tp0, Leader: 0, Records: log(10, 11),
+		Replicas: [][]cluster.Record{log(10, 11), log(10)}, HWs: []int64{-1, 1}}
+	res = AckedDurability([]cluster.Op{send(cluster.Ok, tp0, 11, 1)}, []cluster.FinalLog{leaderDown})
+	assert.True(t, res.OK())
+	assert.Len(t, res.Unavailable, 1, "on a leader that is down at the end")
+
+	liveLeaderLacksIt := cluster.FinalLog{TP: tp0, Leader: 1, Records: log(10),
+		Replicas: [][]cluster.Record{log(10, 11), log(10)}, HWs: []int64{-1, 1}}
+	res = AckedDurability([]cluster.Op{send(cluster.Ok, tp0, 11, 1)}, []cluster.FinalLog{liveLeaderLacksIt})
+	assert.Len(t, res.Violations, 1)
+	assert.Empty(t, res.Unavailable)
 }

@@ -126,7 +126,9 @@ func operations(history []cluster.Op) (map[cluster.TopicPartition][]porcupine.Op
 		switch {
 		case op.F == cluster.OpSend && op.Type == cluster.Invoke:
 			invoked[op.Payload] = int64(op.Time)
-		case op.F == cluster.OpSend && op.Type == cluster.Ok:
+		case op.F == cluster.OpSend && op.Type == cluster.Ok && op.Offset >= 0:
+			// (An acks=0 write is acknowledged without an offset: it says
+			// nothing about where it went, so it constrains no order.)
 			key := batchKey{op.TP, op.Process, int64(op.Time)}
 			call := max(invoked[op.Payload], int64(op.Start))
 			if i, ok := open[key]; ok {

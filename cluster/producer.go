@@ -327,7 +327,7 @@ func (p *Producer) handleResponse(m ProduceResponse) {
 		return
 	}
 	b.lastErr = m.Err
-	if !m.Err.notAppended() {
+	if !m.Err.NotAppended() {
 		b.maybeAppended = true
 	}
 	if m.Err == OutOfOrderSequenceNumber {

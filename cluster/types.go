@@ -146,11 +146,13 @@ func (e ErrorCode) String() string {
 	return fmt.Sprintf("ERROR_%d", int16(e))
 }
 
-// notAppended reports whether a produce error proves the records were not
-// written. Every other error leaves the outcome unknown: the producer cannot
-// tell, for example, whether NOT_LEADER_OR_FOLLOWER came before the append or
-// from a leader that lost its role with the records already in its log.
-func (e ErrorCode) notAppended() bool {
+// NotAppended reports whether a produce error proves the records were not
+// written: Kafka returns these before the append. Every other error leaves
+// the outcome unknown (Jepsen's info): NOT_ENOUGH_REPLICAS_AFTER_APPEND
+// comes after it, a timeout or a lost connection may come either side, and
+// NOT_LEADER_OR_FOLLOWER may come from a leader that lost its role with the
+// records already in its log.
+func (e ErrorCode) NotAppended() bool {
 	switch e {
 	case NotEnoughReplicas, UnknownTopicOrPartition, OutOfOrderSequenceNumber:
 		return true

@@ -10,25 +10,27 @@ import (
 
 // Summary is summary.json: the run's numbers and verdicts, for CI and tools.
 type Summary struct {
-	Scenario     string        `json:"scenario"`
-	Source       string        `json:"source"`
-	Seed         uint64        `json:"seed"`
-	DurationMs   int64         `json:"duration_ms"`
-	Events       int64         `json:"events"`
-	TraceHash    string        `json:"trace_hash"`
-	Sends        runner.Sends  `json:"sends"`
-	Lost         int           `json:"lost_acknowledged_writes"`
-	Availability float64       `json:"availability"`
-	Leaders      int           `json:"leader_elections"`
-	ISRShrinks   int           `json:"isr_shrinks"`
-	ISRExpands   int           `json:"isr_expands"`
-	Faults       []faultJSON   `json:"faults"`
-	Unavailable  []windowJSON  `json:"unavailable"`
-	Buckets      []bucketJSON  `json:"buckets"`
-	Checkers     []checkerJSON `json:"checkers"`
-	Expectations []outcomeJSON `json:"expectations"`
-	OK           bool          `json:"ok"`
-	Command      string        `json:"command"`
+	Scenario          string        `json:"scenario"`
+	Source            string        `json:"source"`
+	Seed              uint64        `json:"seed"`
+	DurationMs        int64         `json:"duration_ms"`
+	Events            int64         `json:"events"`
+	TraceHash         string        `json:"trace_hash"`
+	Sends             runner.Sends  `json:"sends"`
+	Lost              int           `json:"lost_acknowledged_writes"`
+	UnavailableWrites int           `json:"unavailable_acknowledged_writes"`
+	Offline           int           `json:"offline_partitions"`
+	Availability      float64       `json:"availability"`
+	Leaders           int           `json:"leader_elections"`
+	ISRShrinks        int           `json:"isr_shrinks"`
+	ISRExpands        int           `json:"isr_expands"`
+	Faults            []faultJSON   `json:"faults"`
+	Unavailable       []windowJSON  `json:"unavailable"`
+	Buckets           []bucketJSON  `json:"buckets"`
+	Checkers          []checkerJSON `json:"checkers"`
+	Expectations      []outcomeJSON `json:"expectations"`
+	OK                bool          `json:"ok"`
+	Command           string        `json:"command"`
 }
 
 type faultJSON struct {
@@ -81,7 +83,7 @@ func JSON(w io.Writer, r *runner.Result, command string) error {
 	s := Summary{
 		Scenario: r.Scenario.Name, Source: r.Scenario.Source, Seed: r.Seed,
 		DurationMs: r.Duration.Milliseconds(), Events: r.Events, TraceHash: hex16(r.TraceHash),
-		Sends: r.Sends, Lost: r.Lost, Availability: r.Availability, Leaders: r.Leaders, ISRShrinks: r.ISRShrinks, ISRExpands: r.ISRExpands,
+		Sends: r.Sends, Lost: r.Lost, UnavailableWrites: r.Unavailable, Offline: r.OfflinePartitions, Availability: r.Availability, Leaders: r.Leaders, ISRShrinks: r.ISRShrinks, ISRExpands: r.ISRExpands,
 		OK: r.OK(), Command: command, Faults: []faultJSON{}, Unavailable: []windowJSON{}, Checkers: []checkerJSON{}, Expectations: []outcomeJSON{},
 	}
 	for i, f := range r.Faults {

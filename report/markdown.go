@@ -26,8 +26,8 @@ func Markdown(w io.Writer, r *runner.Result, command string, files []string) err
 	fmt.Fprintf(&b, "- cluster: %s\n", describeCluster(sc.Cluster))
 	fmt.Fprintf(&b, "- run: %v simulated, %d events, trace hash `%016x`\n", r.Duration, r.Events, r.TraceHash)
 	s := r.Sends
-	fmt.Fprintf(&b, "- produce: %d sent, %d acknowledged, %d failed, %d unknown; availability %.4f; **%d acknowledged writes lost**\n",
-		s.Invoked, s.Ok, s.Fail, s.Info+s.Pending, r.Availability, r.Lost)
+	fmt.Fprintf(&b, "- produce: %d sent, %d acknowledged, %d failed, %d unknown; availability %.4f; **%d acknowledged writes lost**%s\n",
+		s.Invoked, s.Ok, s.Fail, s.Info+s.Pending, r.Availability, r.Lost, unavailableText(r))
 	if len(r.Detail.Windows) > 0 {
 		fmt.Fprintf(&b, "- unavailable (writes waiting, none acknowledged): %s\n", windowText(r.Detail.Windows))
 	}

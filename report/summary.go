@@ -30,7 +30,7 @@ func Text(w io.Writer, r *runner.Result, command string) error {
 
 	s := r.Sends
 	fmt.Fprintf(&b, "produce: %d sent, %d ok, %d failed, %d unknown; availability %.4f\n", s.Invoked, s.Ok, s.Fail, s.Info+s.Pending, r.Availability)
-	fmt.Fprintf(&b, "lost: %d acknowledged writes\n", r.Lost)
+	fmt.Fprintf(&b, "lost: %d acknowledged writes%s\n", r.Lost, unavailableText(r))
 	if windows := r.Detail.Windows; len(windows) > 0 {
 		fmt.Fprintf(&b, "unavailable: %s\n", windowText(windows))
 	}
@@ -135,4 +135,17 @@ func wrap(text string, width int) []string {
 		lines = append(lines, line)
 	}
 	return lines
+}
+
+// unavailableText names what is not lost but cannot be read at the end, if
+// anything.
+func unavailableText(r *runner.Result) string {
+	var s string
+	if r.Unavailable > 0 {
+		s += fmt.Sprintf("; %d more unavailable (only on a down replica of a leaderless partition)", r.Unavailable)
+	}
+	if r.OfflinePartitions > 0 {
+		s += fmt.Sprintf("; %d partitions offline at the end", r.OfflinePartitions)
+	}
+	return s
 }

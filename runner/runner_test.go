@@ -95,3 +95,41 @@ func TestLeaderCrashIsCleanOverFiftySeeds(t *testing.T) {
 		}
 	}
 }
+
+// A scenario can assert that Kafka is unavailable: with automatic election
+// off and no operator, the crashed leader's partition stays offline to the
+// end, writes to it never resume, and nothing acknowledged is lost.
+func TestExpectationsAssertUnavailability(t *testing.T) {
+	text := `
+name: offline-to-the-end
+duration: 40s
+cluster:
+  brokers: 3
+  config: { tideline.leader.election.automatic: false }
+  topics: [{ name: orders, partitions: 1, replication.factor: 3, config: { min.insync.replicas: 2 } }]
+workload:
+  producers: [{ topic: orders, rate: 100/s, acks: all }]
+faults:
+  - { at: 10s, crash: leader(orders/0) }
+expect:
+  eventual-delivery: fail   # no leader at the end
+  lost: 0
+  offline-partitions: 1
+  availability: "< 0.5"
+  max-recovery: ">= 20s"
+`
+	sc, err := scenarios.Load("offline.yaml", []byte(text))
+	require.NoError(t, err)
+	res, err := Run(sc, Options{Seed: 1})
+	require.NoError(t, err)
+	for _, o := range res.Expectations {
+		assert.True(t, o.OK, "%s: want %s, got %s", o.Name, o.Want, o.Got)
+	}
+	assert.Equal(t, 1, res.OfflinePartitions)
+
+	sc, err = scenarios.Load("offline.yaml", []byte(strings.Replace(text, "lost: 0", `lost: "> 0"`, 1)))
+	require.NoError(t, err)
+	res, err = Run(sc, Options{Seed: 1})
+	require.NoError(t, err)
+	assert.False(t, res.OK(), "no write was lost, so lost > 0 must not hold")
+}

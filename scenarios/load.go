@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -571,15 +572,19 @@ func joinTargets(ts []Target) string {
 	return strings.Join(parts, ", ")
 }
 
-var availabilityRE = regexp.MustCompile(`^\s*(>=|>)\s*([0-9]*\.?[0-9]+)\s*$`)
+var comparisonRE = regexp.MustCompile(`^\s*(>=|<=|==|!=|>|<)?\s*(\S+)\s*$`)
 
 func (v *validator) expect(raw rawExpect) []Expectation {
 	var out []Expectation
-	known := append(slices.Clone(Checkers), "availability", "max-recovery")
+	known := slices.Clone(Checkers)
+	for _, m := range Measures {
+		known = append(known, m.Name)
+	}
 	for _, name := range sortedKeys(raw) {
 		p := path{"expect", name}
 		val := fmt.Sprint(raw[name])
 		e := Expectation{Name: name, Text: val}
+		measure := slices.IndexFunc(Measures, func(m struct{ Name, BareOp string }) bool { return m.Name == name })
 		switch {
 		case slices.Contains(Checkers, name):
 			switch val {
@@ -591,19 +596,8 @@ func (v *validator) expect(raw rawExpect) []Expectation {
 			default:
 				v.fail(p, "expect %s: %q: write pass, fail (the scenario must detect a violation) or any (not asserted)", name, val)
 			}
-		case name == "availability":
-			m := availabilityRE.FindStringSubmatch(val)
-			if m == nil {
-				v.fail(p, "expect availability: %q: write a share, e.g. \">= 0.95\"", val)
-				break
-			}
-			e.Op = m[1]
-			e.Threshold, _ = strconv.ParseFloat(m[2], 64)
-			if e.Threshold > 1 {
-				v.fail(p, "expect availability: %v is not a share from 0 to 1", e.Threshold)
-			}
-		case name == "max-recovery":
-			e.Max = v.duration(p, val, 0)
+		case measure >= 0:
+			v.comparison(p, &e, Measures[measure].BareOp)
 		default:
 			msg := fmt.Sprintf("unknown expectation %q", name)
 			if best := suggest.Nearest(name, known); best != "" {
@@ -619,6 +613,42 @@ func (v *validator) expect(raw rawExpect) []Expectation {
 		out = append(out, e)
 	}
 	return out
+}
+
+// comparison parses a measure's expectation: an optional comparison (>=,
+// >, <=, <, ==, !=; bare means bareOp) and a value — a share from 0 to 1
+// for availability, a duration for max-recovery, a whole number for counts.
+func (v *validator) comparison(p path, e *Expectation, bareOp string) {
+	examples := map[string]string{Availability: `">= 0.95" or "<= 0.5"`, MaxRecovery: `15s or ">= 20s"`, Lost: `0 or "> 0"`, OfflinePartitions: `0 or ">= 1"`}
+	m := comparisonRE.FindStringSubmatch(e.Text)
+	if m == nil {
+		v.fail(p, "expect %s: %q: write a comparison and a value, e.g. %s", e.Name, e.Text, examples[e.Name])
+		return
+	}
+	e.Op = cmp.Or(m[1], bareOp)
+	switch e.Name {
+	case MaxRecovery:
+		d, err := time.ParseDuration(m[2])
+		if err != nil || d < 0 {
+			v.fail(p, "expect %s: %q is not a duration: write e.g. %s", e.Name, m[2], examples[e.Name])
+			return
+		}
+		e.Value = d.Seconds()
+	case Availability:
+		f, err := strconv.ParseFloat(m[2], 64)
+		if err != nil || f < 0 || f > 1 {
+			v.fail(p, "expect availability: %q is not a share from 0 to 1: write e.g. %s", m[2], examples[e.Name])
+			return
+		}
+		e.Value = f
+	default:
+		n, err := strconv.ParseUint(m[2], 10, 31)
+		if err != nil {
+			v.fail(p, "expect %s: %q is not a count: write e.g. %s", e.Name, m[2], examples[e.Name])
+			return
+		}
+		e.Value = float64(n)
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -34,7 +34,7 @@ func TestBadScenariosSayWhereAndWhat(t *testing.T) {
 		{"faults-out-of-order.yaml", 13, 11, `faults must be in time order`},
 		{"bad-loss.yaml", 12, 9, `network.loss 1.5 is not a probability`},
 		{"unknown-expectation.yaml", 12, 3, `unknown expectation "acked-durabilty" (did you mean "acked-durability"?)`},
-		{"bad-availability.yaml", 12, 17, `write a share, e.g. ">= 0.95"`},
+		{"bad-availability.yaml", 12, 17, `is not a share from 0 to 1`},
 		{"min-isr-above-rf.yaml", 9, 38, `min.insync.replicas 4 is more than replication.factor 3`},
 		{"no-such-partition.yaml", 12, 23, `topic orders has no partition 9 (it has 3)`},
 		{"unknown-target.yaml", 12, 23, `unknown target "the-leader"`},
@@ -126,4 +126,39 @@ expect:
 	assert.Equal(t, cluster.TopicPartition{Topic: "orders", Partition: 1}, sc.Faults[1].From[0].TP)
 	assert.True(t, sc.Faults[2].Unclean)
 	require.Len(t, sc.Expect, 3)
+}
+
+// Every measure takes every comparison, so a scenario can assert that Kafka
+// is unavailable as well as that it is safe; a bare value keeps its old
+// meaning (availability a floor, max-recovery a ceiling, counts exact).
+func TestExpectationComparisons(t *testing.T) {
+	sc, err := Load("cmp.yaml", []byte(`
+name: cmp
+duration: 30s
+cluster: { brokers: 1, topics: [{ name: orders, partitions: 1, replication.factor: 1 }] }
+expect:
+  availability: "<= 0.5"
+  max-recovery: ">= 20s"
+  lost: "> 0"
+  offline-partitions: 1
+`))
+	require.NoError(t, err)
+	got := map[string]Expectation{}
+	for _, e := range sc.Expect {
+		got[e.Name] = e
+	}
+	assert.Equal(t, Expectation{Name: "availability", Text: "<= 0.5", Op: "<=", Value: 0.5}, got["availability"])
+	assert.Equal(t, Expectation{Name: "max-recovery", Text: ">= 20s", Op: ">=", Value: 20}, got["max-recovery"])
+	assert.Equal(t, Expectation{Name: "lost", Text: "> 0", Op: ">", Value: 0}, got["lost"])
+	assert.Equal(t, Expectation{Name: "offline-partitions", Text: "1", Op: "==", Value: 1}, got["offline-partitions"])
+	assert.True(t, got["availability"].Holds(0.5))
+	assert.False(t, got["availability"].Holds(0.51))
+	assert.True(t, got["lost"].Holds(3))
+	assert.False(t, got["lost"].Holds(0))
+
+	for _, bad := range []string{`lost: "-1"`, `lost: "=< 3"`, `max-recovery: "> soon"`, `availability: "< 2"`, `offline-partitions: 1.5`} {
+		_, err := Load("bad.yaml", []byte("name: bad\nduration: 30s\ncluster: { brokers: 1, topics: [{ name: orders, partitions: 1, replication.factor: 1 }] }\nexpect:\n  "+bad+"\n"))
+		require.Error(t, err, bad)
+		assert.Contains(t, err.Error(), "bad.yaml:5:", bad)
+	}
 }

@@ -121,17 +121,49 @@ func (t Target) String() string {
 
 // Expectation is one line of the expect block.
 type Expectation struct {
-	Name string // a checker, "availability" or "max-recovery"
+	Name string // a checker, or one of the measures (Measures)
 	Text string // as written
 	// For checkers: whether it must pass (false: it must detect a violation),
 	// unless Any says its verdict is not asserted.
 	Pass bool
 	Any  bool
-	// For availability: the comparison and threshold.
-	Op        string
-	Threshold float64
-	// For max-recovery.
-	Max time.Duration
+	// For measures: got Op Value must hold. Durations are in seconds.
+	Op    string
+	Value float64
+}
+
+// Holds reports whether a measured value meets the expectation.
+func (e Expectation) Holds(got float64) bool {
+	switch e.Op {
+	case ">=":
+		return got >= e.Value
+	case ">":
+		return got > e.Value
+	case "<=":
+		return got <= e.Value
+	case "<":
+		return got < e.Value
+	case "==":
+		return got == e.Value
+	case "!=":
+		return got != e.Value
+	}
+	return false
+}
+
+// The measures an expect block may compare, each with the comparison a
+// bare value means: availability is a floor, max-recovery a ceiling, and
+// the counts exact.
+const (
+	Availability      = "availability"       // share of sends acknowledged
+	MaxRecovery       = "max-recovery"       // worst time from a fault until writes resume
+	Lost              = "lost"               // acknowledged writes lost
+	OfflinePartitions = "offline-partitions" // partitions with no live leader at the end
+)
+
+// Measures lists the measures with the comparison a bare value means.
+var Measures = []struct{ Name, BareOp string }{
+	{Availability, ">="}, {Lost, "=="}, {MaxRecovery, "<="}, {OfflinePartitions, "=="},
 }
 
 // Checkers are the checker names an expect block may use.
