@@ -4,57 +4,33 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
 )
 
 // ReplicaAgreementDefinition is the promise, in one line.
 const ReplicaAgreementDefinition = "replicas agree on every record below their high watermarks, during the run and at the end"
 
-type hwSeen struct {
-	broker cluster.BrokerID
-	at     clock.Time
-	hash   uint64
-}
-
-// ReplicaAgreement checks the committed prefix of every partition. During
-// the run it compares the samples taken at each high-watermark advance: two
-// samples of one partition at the same high watermark must hash the records
-// below it alike, whichever replica and whenever. At the end, every ISR
-// member must hold the leader's log up to the leader's high watermark, and
-// any two replicas must agree below the smaller of their high watermarks.
-func ReplicaAgreement(samples []cluster.HWSample, final []cluster.FinalLog) Result {
+// ReplicaAgreement checks Kafka's LogMatching invariant: at every instant,
+// any two replicas agree on every offset below the smaller of their two high
+// watermarks. During the run the cluster's journal compares the live
+// replicas whenever a high watermark rises or a replica recovers its log
+// (divergences); at the end, every ISR member must hold the leader's log up
+// to the leader's high watermark, and any two replicas must agree below the
+// smaller of their high watermarks.
+//
+// A replica compared with its own earlier self is not a divergence: records
+// a power loss took and a later leader rewrote are a durability failure,
+// which acked-durability reports.
+func ReplicaAgreement(divergences []cluster.Divergence, final []cluster.FinalLog) Result {
 	res := Result{Checker: ReplicaAgreementName, Definition: ReplicaAgreementDefinition}
-	// Per partition, the first sample at each high watermark; the last
-	// partition looked up is kept, since samples come in runs.
-	firstByTP := map[cluster.TopicPartition]map[int64]hwSeen{}
-	reported := map[cluster.TopicPartition]int{}
-	var first map[int64]hwSeen
-	var firstTP cluster.TopicPartition
-	for _, s := range samples {
-		if first == nil || s.TP != firstTP {
-			first = firstByTP[s.TP]
-			if first == nil {
-				first = map[int64]hwSeen{}
-				firstByTP[s.TP] = first
-			}
-			firstTP = s.TP
+	reported := map[cluster.TopicPartition]bool{}
+	for _, d := range divergences {
+		if reported[d.TP] {
+			continue // one report per partition: later pairs repeat the story
 		}
-		prev, seen := first[s.HW]
-		if !seen {
-			first[s.HW] = hwSeen{s.Broker, s.Time, s.Hash}
-			continue
-		}
-		if prev.hash == s.Hash {
-			continue
-		}
-		// One report per partition and high watermark is enough; later
-		// samples at other high watermarks report the same divergence again.
-		if reported[s.TP]++; reported[s.TP] > 1 {
-			continue
-		}
-		res.Violations = append(res.Violations, Violation{Checker: ReplicaAgreementName, Kind: "divergence-below-hw", TP: s.TP, Offset: s.HW - 1, Payload: -1,
-			Message: fmt.Sprintf("records below high watermark %d differ: broker %d at %v and broker %d at %v", s.HW, prev.broker, prev.at, s.Broker, s.Time)})
+		reported[d.TP] = true
+		res.Violations = append(res.Violations, Violation{Checker: ReplicaAgreementName, Kind: "divergence-below-hw", TP: d.TP, Offset: d.Offset, Payload: -1,
+			Message: fmt.Sprintf("at %v brokers %d and %d differ at offset %d, below both high watermarks (%d, %d)", d.Time, d.A, d.B, d.Offset, d.HWA, d.HWB)})
 	}
 	for _, f := range final {
 		if f.Leader == cluster.NoLeader || f.HWs[f.Leader] < 0 {

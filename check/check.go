@@ -16,10 +16,13 @@ type Input struct {
 	History   []cluster.Op
 	Events    []cluster.Event
 	HWSamples []cluster.HWSample
-	Acks      []cluster.AckSample
-	Final     []cluster.FinalLog
-	Healed    clock.Time // when the last fault was healed (the settle period began)
-	End       clock.Time
+	// Divergences are the LogMatching violations the journal saw as the
+	// run went.
+	Divergences []cluster.Divergence
+	Acks        []cluster.AckSample
+	Final       []cluster.FinalLog
+	Healed      clock.Time // when the last fault was healed (the settle period began)
+	End         clock.Time
 	// OutDir receives the linearizable checker's visualisation on failure;
 	// "" writes none.
 	OutDir string
@@ -94,7 +97,7 @@ const maxStories = 10
 func All(in Input) []Result {
 	results := []Result{
 		AckedDurability(in.History, in.Final),
-		ReplicaAgreement(in.HWSamples, in.Final),
+		ReplicaAgreement(in.Divergences, in.Final),
 		LeaderUniqueness(in.Events, in.Acks, in.End),
 		ConsumerSafety(in.History, in.Final),
 		NoDuplicates(in.History, in.Final),

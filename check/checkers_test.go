@@ -40,16 +40,18 @@ func finalOf(tp cluster.TopicPartition, leader cluster.BrokerID, isr []cluster.B
 func TestReplicaAgreement(t *testing.T) {
 	same := log(1, 2, 3)
 	t.Run("clean", func(t *testing.T) {
-		samples := []cluster.HWSample{{Broker: 0, TP: tp0, HW: 2, Hash: 7}, {Broker: 1, TP: tp0, HW: 2, Hash: 7}}
-		res := ReplicaAgreement(samples, []cluster.FinalLog{finalOf(tp0, 0, []cluster.BrokerID{0, 1}, []int64{3, 3}, same, same)})
+		res := ReplicaAgreement(nil, []cluster.FinalLog{finalOf(tp0, 0, []cluster.BrokerID{0, 1}, []int64{3, 3}, same, same)})
 		assert.True(t, res.OK(), "%v", res.Violations)
 	})
-	t.Run("committed prefix changed during the run", func(t *testing.T) {
-		samples := []cluster.HWSample{{Time: at(10), Broker: 0, TP: tp0, HW: 2, Hash: 7}, {Time: at(20), Broker: 1, TP: tp0, HW: 2, Hash: 8}, {Time: at(30), Broker: 1, TP: tp0, HW: 3, Hash: 9}, {Time: at(40), Broker: 0, TP: tp0, HW: 3, Hash: 10}}
-		res := ReplicaAgreement(samples, nil)
+	t.Run("two live replicas disagreed below both high watermarks during the run", func(t *testing.T) {
+		divergences := []cluster.Divergence{
+			{Time: at(20), TP: tp0, A: 1, B: 0, HWA: 3, HWB: 2, Offset: 1},
+			{Time: at(30), TP: tp0, A: 2, B: 0, HWA: 3, HWB: 2, Offset: 1},
+		}
+		res := ReplicaAgreement(divergences, nil)
 		require.Equal(t, []string{"divergence-below-hw"}, kinds(res), "one report per partition")
 		assert.Equal(t, int64(1), res.Violations[0].Offset)
-		assert.Contains(t, res.Violations[0].Message, "broker 0 at 0.010000s and broker 1 at 0.020000s")
+		assert.Contains(t, res.Violations[0].Message, "at 0.020000s brokers 1 and 0 differ at offset 1")
 	})
 	t.Run("ISR member differs below the high watermark at the end", func(t *testing.T) {
 		res := ReplicaAgreement(nil, []cluster.FinalLog{finalOf(tp0, 0, []cluster.BrokerID{0, 1}, []int64{3, 3}, log(1, 2, 3), log(1, 9, 3))})

@@ -178,6 +178,9 @@ func (b *Broker) replica(tp TopicPartition) *replica {
 		}
 	}
 	b.parts[tp] = r
+	if b.journal != nil {
+		b.journal.track(b.env.Now(), b.id, r.log)
+	}
 	i, _ := slices.BinarySearchFunc(b.order, tp, func(x *replica, tp TopicPartition) int { return x.tp.Compare(tp) })
 	b.order = slices.Insert(b.order, i, r)
 	return r
@@ -610,12 +613,13 @@ func (b *Broker) wakeParked(r *replica) {
 	r.parked = kept
 }
 
-// setHW moves a replica's high watermark and samples it for the
-// replica-agreement checker.
+// setHW moves a replica's high watermark, samples it for the reports and
+// has the journal check the replicas still agree below it.
 func (b *Broker) setHW(r *replica, hw int64) {
 	r.log.hw = hw
 	if b.journal != nil {
-		b.journal.hwSamples = append(b.journal.hwSamples, HWSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, HW: hw, Hash: r.log.prefixHash(hw)})
+		b.journal.hwSamples = append(b.journal.hwSamples, HWSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, HW: hw})
+		b.journal.checkAgreement(b.env.Now(), b.id, r.log)
 	}
 }
 

@@ -257,7 +257,7 @@ func TestSlowFollowerLeavesAndRejoinsISR(t *testing.T) {
 func TestKIP101(t *testing.T) {
 	scenario := func(truncation cluster.Truncation) func() *run {
 		return func() *run {
-			r := newRun(t, setup{seed: 9, duration: 60 * time.Second, brokers: 2, rf: 2, parts: 1, minISR: 1, acks: cluster.AcksAll, idem: true, rate: 300,
+			r := newRun(t, setup{seed: 1, duration: 60 * time.Second, brokers: 2, rf: 2, parts: 1, minISR: 1, acks: cluster.AcksAll, idem: true, rate: 300,
 				configure: func(s *cluster.Spec) { s.Broker.Truncation = truncation }})
 			r.at(12*time.Second, "restart follower", func() {
 				r.w.Crash(r.node(1))
@@ -275,12 +275,15 @@ func TestKIP101(t *testing.T) {
 		logViolations(t, r)
 		assert.False(t, res.OK(), "KIP-101's message loss")
 		t.Logf("%d acknowledged writes lost", len(res.Violations))
+		require.NotEmpty(t, r.c.Journal.Divergences(), "KIP-101's divergence: live replicas disagree below both high watermarks")
+		t.Logf("first divergence: %+v", r.c.Journal.Divergences()[0])
 	})
 	t.Run("leader-epoch truncation loses nothing", func(t *testing.T) {
 		r := twice(t, scenario(cluster.LeaderEpochTruncation))
 		res := r.durability()
 		logViolations(t, r)
 		assert.True(t, res.OK())
+		assert.Empty(t, r.c.Journal.Divergences())
 		assert.Equal(t, cluster.BrokerID(1), events(r, cluster.EvElected, orders0)[0].Broker)
 	})
 }

@@ -32,7 +32,7 @@ func BenchmarkCheckLeaderCrash(b *testing.B) {
 func BenchmarkCheckLeaderCrashWithoutPorcupine(b *testing.B) {
 	benchmarkChecks(b, func(in check.Input) {
 		check.AckedDurability(in.History, in.Final)
-		check.ReplicaAgreement(in.HWSamples, in.Final)
+		check.ReplicaAgreement(in.Divergences, in.Final)
 		check.LeaderUniqueness(in.Events, in.Acks, in.End)
 		check.ConsumerSafety(in.History, in.Final)
 		check.NoDuplicates(in.History, in.Final)
