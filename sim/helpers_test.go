@@ -36,6 +36,7 @@ type probe struct {
 	onStart func(env Env)
 	onMsg   func(env Env, from NodeID, p ping)
 	onTimer func(env Env, t tick)
+	onReset func(env Env, r ConnectionReset)
 	memory  int // in-process state, lost on crash
 }
 
@@ -46,6 +47,12 @@ func (p *probe) Start(env Env) {
 }
 
 func (p *probe) Receive(env Env, from NodeID, msg Message) {
+	if r, ok := msg.(ConnectionReset); ok {
+		if p.onReset != nil {
+			p.onReset(env, r)
+		}
+		return
+	}
 	m := msg.(ping)
 	p.memory++
 	*p.seen = append(*p.seen, arrival{env.Now(), from, m.N})

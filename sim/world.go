@@ -70,6 +70,9 @@ type nodeState struct {
 	inc     uint32 // bumped on every crash and restart
 	up      bool
 	paused  bool
+	// poweredOff: down by a power loss, so its host resets no connection.
+	poweredOff bool
+	conns      []uint32 // by receiver: the incarnation its open connection is bound to, 0 if none
 	held    []uint32 // events that reached the node while paused, in order
 }
 
@@ -294,6 +297,9 @@ func (w *World) step(slot uint32) {
 		if !n.up || ev.inc != n.inc {
 			w.release(slot)
 			w.trace.record(w, kindDrop, n.id, from, msg)
+			if _, isReset := msg.(ConnectionReset); !isReset {
+				w.refuse(n.id, from)
+			}
 			return
 		}
 		if n.paused {
@@ -302,6 +308,9 @@ func (w *World) step(slot uint32) {
 		}
 		w.release(slot)
 		w.trace.record(w, kindDeliver, n.id, from, msg)
+		if r, isReset := msg.(ConnectionReset); isReset {
+			w.closeConnection(n, r.Peer)
+		}
 		n.node.Receive(n.env, from, msg)
 	}
 }
@@ -329,10 +338,10 @@ func (w *World) release(slot uint32) {
 	w.free = append(w.free, slot)
 }
 
-// send routes a message through the network and queues each copy that
-// survives. A copy is addressed to the receiver's incarnation at send time:
-// if the receiver crashes or restarts before it lands, the copy is lost, as
-// a message on a broken connection is.
+// send routes a message through the network on from's connection to to,
+// and queues each copy that survives. A copy is addressed to the receiver
+// incarnation the connection is bound to: if that process is gone when it
+// lands, the copy is refused (see connection.go).
 func (w *World) send(from, to NodeID, msg Message) {
 	if msg == nil {
 		panic(fmt.Sprintf("sim: %s sent a nil message", w.nodes[from].name))
@@ -340,8 +349,13 @@ func (w *World) send(from, to NodeID, msg Message) {
 	if int(to) < 0 || int(to) >= len(w.nodes) {
 		panic(fmt.Sprintf("sim: %s sent %T to unknown node %d", w.nodes[from].name, msg, to))
 	}
+	w.sendAs(from, to, w.connection(from, to), msg)
+}
+
+// sendAs queues the copies of msg the network lets through, addressed to
+// incarnation inc of the receiver.
+func (w *World) sendAs(from, to NodeID, inc uint32, msg Message) {
 	delays, copies := w.net.Route(from, to)
-	inc := w.nodes[to].inc
 	for i := range copies {
 		slot := w.alloc()
 		w.slab[slot] = event{kind: evDeliver, node: to, from: from, inc: inc, sentAt: w.now, msg: msg, gen: w.slab[slot].gen}
@@ -382,6 +396,7 @@ func (w *World) boot(n *nodeState, kind traceKind) {
 	}
 	n.up = true
 	n.paused = false
+	n.poweredOff = false
 	n.node = n.factory()
 	n.env = &nodeEnv{w: w, n: n, inc: n.inc}
 	if kind == kindRestart {
@@ -423,6 +438,7 @@ func (w *World) PowerLoss(id NodeID) {
 	if n.up {
 		w.kill(n)
 	}
+	n.poweredOff = true
 	n.disk.loseUnsynced()
 	w.announce(kindPowerLoss, id)
 }
@@ -433,6 +449,7 @@ func (w *World) kill(n *nodeState) {
 	n.node = nil
 	n.env = nil
 	n.inc++
+	clear(n.conns) // a process's connections die with it
 	for _, slot := range n.held {
 		w.release(slot)
 	}

@@ -226,7 +226,10 @@ func TestCrashLosesInMemoryState(t *testing.T) {
 		return &probe{seen: new([]arrival), onStart: func(env Env) {
 			env.Send(p, ping{1})
 			env.SetTimer(ms(10), tick{})
-		}, onTimer: func(env Env, _ tick) { env.Send(p, ping{2}) }}
+		}, onTimer: func(env Env, _ tick) { env.Send(p, ping{2}) },
+			// ping 2 went out on the connection to p's dead incarnation and
+			// was refused: send it again on a new one.
+			onReset: func(env Env, _ ConnectionReset) { env.Send(p, ping{2}) }}
 	})
 	w.At(clock.At(ms(5)), "crash", func(w *World) { w.Crash(p) })
 	w.At(clock.At(ms(10)), "restart", func(w *World) { w.Restart(p) })
