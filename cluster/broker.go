@@ -207,6 +207,8 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 		b.handleFetchResponse(m)
 	case MetadataRequest:
 		env.Send(from, MetadataResponse{RequestID: m.RequestID, Image: b.image})
+	case ApiVersionsRequest:
+		env.Send(from, ApiVersionsResponse{RequestID: m.RequestID})
 	case BrokerRegistrationResponse:
 		if m.Incarnation == b.incarnation && b.epoch == 0 && m.Err == None {
 			b.epoch = m.BrokerEpoch
@@ -772,6 +774,12 @@ func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
 	s.lastRequest, s.response = m.RequestID, nil
 
 	fail := func(err ErrorCode) {
+		if m.Acks == 0 {
+			// Kafka never answers acks=0; on an error it closes the
+			// connection, and the client refreshes its metadata.
+			b.env.Send(from, ConnectionClosed{})
+			return
+		}
 		b.respondProduce(key, from, ProduceResponse{RequestID: m.RequestID, TP: m.TP, Err: err, BaseOffset: -1})
 	}
 	r := b.parts[m.TP]

@@ -17,8 +17,11 @@ type metadataView struct {
 	leaders    []PartitionState // indexed by partition
 	version    int64
 	request    uint64 // metadata request in flight, 0 if none
-	nextBroker int    // brokers are asked in turn, so a dead one is skipped
+	requestTo  sim.NodeID
+	nextBroker int // brokers are asked in turn, so a dead one is skipped
 	nextID     uint64
+	// choose, if set, picks the broker to ask instead of taking turns.
+	choose func() BrokerID
 }
 
 func (v *metadataView) newID() uint64 {
@@ -36,8 +39,14 @@ func (v *metadataView) refresh(env sim.Env) {
 
 func (v *metadataView) send(env sim.Env) {
 	v.request = v.newID()
-	broker := v.dir.Brokers[v.nextBroker%len(v.dir.Brokers)]
-	v.nextBroker++
+	var broker sim.NodeID
+	if v.choose != nil {
+		broker = v.dir.node(v.choose())
+	} else {
+		broker = v.dir.Brokers[v.nextBroker%len(v.dir.Brokers)]
+		v.nextBroker++
+	}
+	v.requestTo = broker
 	env.Send(broker, MetadataRequest{RequestID: v.request})
 	// No answer within a few retransmission intervals: that broker is
 	// probably down; ask the next.
@@ -53,6 +62,14 @@ func (v *metadataView) onTimer(env sim.Env, t timer) bool {
 		v.send(env)
 	}
 	return true
+}
+
+// onReset asks another broker at once if the connection the metadata
+// request went out on was reset.
+func (v *metadataView) onReset(env sim.Env, node sim.NodeID) {
+	if v.request != 0 && v.requestTo == node {
+		v.send(env)
+	}
 }
 
 // onResponse takes in a metadata response; it reports whether the view

@@ -112,6 +112,9 @@ type ProducerConfig struct {
 	BatchSize           int64         // batch.size (bytes)
 	Linger              time.Duration // linger.ms
 	MetadataMaxAge      time.Duration // metadata.max.age.ms
+	ReconnectBackoff    time.Duration // reconnect.backoff.ms
+	ReconnectBackoffMax time.Duration // reconnect.backoff.max.ms
+	ConnectionSetup     time.Duration // socket.connection.setup.timeout.ms
 	RecordSize          int64         // tideline.record.bytes
 	Retransmit          time.Duration // tideline.retransmit.ms (see BrokerConfig)
 	PartitionsToProduce []int32       // empty: every partition of the topic, in turn
@@ -137,6 +140,10 @@ func DefaultProducerConfig(topic string) ProducerConfig {
 		MetadataMaxAge:  300 * time.Second,
 		RecordSize:      1024,
 		Retransmit:      200 * time.Millisecond,
+
+		ReconnectBackoff:    50 * time.Millisecond,
+		ReconnectBackoffMax: time.Second,
+		ConnectionSetup:     10 * time.Second,
 	}
 }
 
@@ -301,6 +308,12 @@ func (p *ProducerConfig) Set(name, value string) error {
 		p.Linger, err = parseMillis(value, 0)
 	case "metadata.max.age.ms":
 		p.MetadataMaxAge, err = parseMillis(value, 1)
+	case "reconnect.backoff.ms":
+		p.ReconnectBackoff, err = parseMillis(value, 1)
+	case "reconnect.backoff.max.ms":
+		p.ReconnectBackoffMax, err = parseMillis(value, 1)
+	case "socket.connection.setup.timeout.ms":
+		p.ConnectionSetup, err = parseMillis(value, 1)
 	case "tideline.record.bytes":
 		p.RecordSize, err = parseInt(value, 1)
 	case "tideline.retransmit.ms":
@@ -316,8 +329,9 @@ func (p *ProducerConfig) Set(name, value string) error {
 
 var producerProperties = []string{
 	"acks", "batch.size", "delivery.timeout.ms", "enable.idempotence", "linger.ms",
-	"max.in.flight.requests.per.connection", "metadata.max.age.ms", "request.timeout.ms",
-	"retries", "retry.backoff.ms", "tideline.record.bytes", "tideline.retransmit.ms",
+	"max.in.flight.requests.per.connection", "metadata.max.age.ms", "reconnect.backoff.max.ms", "reconnect.backoff.ms",
+	"request.timeout.ms", "retries", "retry.backoff.ms", "socket.connection.setup.timeout.ms",
+	"tideline.record.bytes", "tideline.retransmit.ms",
 }
 
 // Validate reports settings Kafka would refuse.

@@ -64,6 +64,17 @@ type FetchResponse struct {
 	DivergingEndOffset int64
 }
 
+// ApiVersionsRequest is the first request a Kafka client sends on a new
+// connection; the connection is usable once it is answered.
+type ApiVersionsRequest struct{ RequestID uint64 }
+
+// ApiVersionsResponse answers it.
+type ApiVersionsResponse struct{ RequestID uint64 }
+
+// ConnectionClosed is a broker closing a client's connection: what Kafka
+// does instead of answering an acks=0 produce that failed.
+type ConnectionClosed struct{}
+
 // MetadataRequest asks a broker for the partitions of the cluster.
 type MetadataRequest struct{ RequestID uint64 }
 
@@ -211,6 +222,16 @@ func appendInt(b []byte, key string, v int64) []byte {
 	return strconv.AppendInt(append(b, key...), v, 10)
 }
 
+func (m ApiVersionsRequest) AppendSummary(b []byte) []byte {
+	return appendID(append(b, "api-versions"...), m.RequestID)
+}
+
+func (m ApiVersionsResponse) AppendSummary(b []byte) []byte {
+	return appendID(append(b, "api-versions-response"...), m.RequestID)
+}
+
+func (m ConnectionClosed) AppendSummary(b []byte) []byte { return append(b, "connection-closed"...) }
+
 func (m MetadataRequest) AppendSummary(b []byte) []byte {
 	return fmt.Appendf(b, "metadata#%d", m.RequestID)
 }
@@ -297,6 +318,7 @@ const (
 	tProduce // producer: the next record is due
 	tInitPID
 	tLinger
+	tConnect // producer: retransmit a connection's ApiVersions, or reconnect after a backoff
 )
 
 var timerNames = [...]string{
@@ -304,7 +326,7 @@ var timerNames = [...]string{
 	tISRCheck: "isr-check", tHWCheckpoint: "hw-checkpoint", tFlush: "flush",
 	tRebalance: "rebalance", tFetch: "fetch", tFetchExpire: "fetch-expire",
 	tProduceRetry: "produce-retry", tProduceExpire: "produce-expire", tAlterRetry: "alter-retry",
-	tMetadata: "metadata", tProduce: "produce", tInitPID: "init-producer-id", tLinger: "linger",
+	tMetadata: "metadata", tProduce: "produce", tInitPID: "init-producer-id", tLinger: "linger", tConnect: "connect",
 }
 
 func (t timer) AppendSummary(b []byte) []byte {

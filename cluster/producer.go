@@ -29,6 +29,7 @@ type batch struct {
 	attempts      int64
 	maybeAppended bool // some attempt may have written the records
 	lastErr       ErrorCode
+	awaitingConn  bool // due, but the leader's connection is not ready yet
 }
 
 type producerPartition struct {
@@ -54,6 +55,7 @@ type Producer struct {
 	meta    metadataView
 
 	connection    uint64
+	conns         []brokerConn // by BrokerID
 	producerID    int64
 	producerEpoch int16
 	pidRequest    uint64
@@ -76,6 +78,8 @@ func (p *Producer) Start(env sim.Env) {
 	for i, n := range p.cfg.PartitionsToProduce {
 		p.parts[i] = &producerPartition{tp: TopicPartition{p.cfg.Topic, n}}
 	}
+	p.conns = make([]brokerConn, len(p.meta.dir.Brokers))
+	p.meta.choose = p.leastLoadedBroker
 	p.meta.refresh(env)
 	env.SetTimer(p.cfg.MetadataMaxAge, timer{kind: tMetadata})
 	if p.cfg.Idempotence {
@@ -99,10 +103,18 @@ func (p *Producer) initProducerID() {
 func (p *Producer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 	switch m := msg.(type) {
 	case MetadataResponse:
+		// New metadata moves only what waits to be sent: a request in
+		// flight on a live connection waits for its answer, its
+		// request.timeout.ms or the connection's end, as in Kafka.
 		if p.meta.onResponse(m) {
-			p.abandonMovedAttempts()
 			p.sendAll()
 		}
+	case ApiVersionsResponse:
+		p.onConnected(m.RequestID)
+	case sim.ConnectionReset:
+		p.disconnected(m.Peer)
+	case ConnectionClosed:
+		p.disconnected(from)
 	case InitProducerIDResponse:
 		if m.RequestID == p.pidRequest && p.producerID < 0 {
 			p.producerID, p.producerEpoch = m.ProducerID, m.ProducerEpoch
@@ -136,6 +148,8 @@ func (p *Producer) Timer(env sim.Env, t sim.Timer) {
 		}
 	case tProduceRetry:
 		p.onRetryTimer(tm)
+	case tConnect:
+		p.onConnectTimer(tm)
 	}
 }
 
@@ -151,29 +165,23 @@ func (p *Producer) produceOne() {
 	p.trySend(part)
 }
 
-// abandonMovedAttempts gives up attempts sent to a broker that no longer
-// leads their partition, as a client does when its connection to the old
-// leader breaks: the outcome is unknown, and the batch is retried.
-func (p *Producer) abandonMovedAttempts() {
-	for _, part := range p.parts {
-		if b := part.inflight; b != nil && b.sent && b.sentTo != p.currentLeader(part) {
-			p.env.CancelTimer(b.timer)
-			b.maybeAppended, b.lastErr = true, NotLeaderOrFollower
-			p.retryOrFinish(part)
-		}
-	}
-}
-
 func (p *Producer) sendAll() {
 	for _, part := range p.parts {
+		if b := part.inflight; b != nil && b.awaitingConn {
+			p.attempt(part)
+		}
 		p.expireQueued(part)
 		p.trySend(part)
 	}
 }
 
-// expireQueued fails records that waited in the accumulator past
-// delivery.timeout.ms without ever being sent: definitely not written.
+// expireQueued gives up records that waited past delivery.timeout.ms
+// without being sent: queued ones, and a batch waiting for its leader's
+// connection.
 func (p *Producer) expireQueued(part *producerPartition) {
+	if b := part.inflight; b != nil && b.awaitingConn && p.env.Now().Sub(b.records[0].created) >= p.cfg.DeliveryTimeout {
+		p.finish(part)
+	}
 	n := 0
 	for n < len(part.queue) && p.env.Now().Sub(part.queue[n].created) >= p.cfg.DeliveryTimeout {
 		n++
@@ -217,6 +225,13 @@ func (p *Producer) attempt(part *producerPartition) {
 		p.retryLater(part, b)
 		return
 	}
+	if !p.connectionReady(leader) {
+		// Kafka's sender sends only to a ready node: the batch waits for
+		// the connection (sendAll sends it), or for its delivery timeout.
+		b.request, b.sent, b.awaitingConn = 0, false, true
+		return
+	}
+	b.awaitingConn = false
 	b.request = p.meta.newID()
 	b.sent = true
 	b.sentTo = leader
@@ -228,9 +243,10 @@ func (p *Producer) attempt(part *producerPartition) {
 	b.retransmitGap = p.cfg.Retransmit
 	p.env.Send(p.meta.dir.node(leader), p.request(part, b))
 	if p.cfg.Acks == 0 {
-		// Fire and forget: the producer never learns the outcome.
+		// Kafka completes an acks=0 send as soon as it is written to the
+		// connection, with offset -1: acknowledged, nowhere in particular.
 		for _, rec := range b.records {
-			p.complete(part, rec, Info, -1, None, "acks=0: no acknowledgement")
+			p.completeAt(part, rec, Ok, -1, None, "acks=0: written to the connection", leader, b.firstSent)
 		}
 		part.inflight = nil
 		p.trySend(part)
@@ -290,7 +306,7 @@ func (p *Producer) onRetryTimer(tm timer) {
 		part.waiting = false
 		p.expireQueued(part)
 		p.trySend(part)
-	case b.request != tm.id:
+	case b.request != tm.id || b.awaitingConn:
 		return // stale timer
 	case !b.sent:
 		p.attempt(part)
@@ -301,10 +317,8 @@ func (p *Producer) onRetryTimer(tm timer) {
 		p.retryOrFinish(part)
 	default:
 		// No answer yet: re-send the same request, as TCP would retransmit
-		// it (the broker answers a request ID only once), and check whether
-		// leadership moved meanwhile.
+		// it (the broker answers a request ID only once).
 		p.env.Send(p.meta.dir.node(b.sentTo), p.request(part, b))
-		p.meta.refresh(p.env)
 		b.retransmitGap = min(2*b.retransmitGap, maxRetransmitGap)
 		wait := min(b.retransmitGap, p.cfg.RequestTimeout-p.env.Now().Sub(b.attemptStart))
 		b.timer = p.env.SetTimer(wait, timer{kind: tProduceRetry, tp: part.tp, id: b.request})
@@ -383,4 +397,117 @@ func (p *Producer) complete(part *producerPartition, rec pendingRecord, outcome 
 func (p *Producer) completeAt(part *producerPartition, rec pendingRecord, outcome OpType, offset int64, err ErrorCode, note string, broker BrokerID, sent clock.Time) {
 	p.history.add(Op{Time: p.env.Now(), Process: p.env.Name(), Type: outcome, F: OpSend, TP: part.tp,
 		Payload: rec.payload, Offset: offset, Acks: p.cfg.Acks, Err: err, Note: note, Broker: broker, Idempotent: p.cfg.Idempotence, Start: sent})
+}
+
+// brokerConn is the producer's connection to one broker, as Kafka's
+// NetworkClient keeps it: usable once its ApiVersions request is answered;
+// after a reset, a close or a setup timeout it waits reconnect.backoff.ms
+// (doubling up to reconnect.backoff.max.ms) before the next attempt.
+type brokerConn struct {
+	ready     bool
+	handshake call       // the ApiVersions request in flight, or the backoff before the next
+	started   clock.Time // when the handshake began
+	backoff   time.Duration
+}
+
+// connectionReady reports whether the connection to b is usable, and
+// starts opening it if it is neither open nor backing off.
+func (p *Producer) connectionReady(b BrokerID) bool {
+	c := &p.conns[b]
+	if c.ready {
+		return true
+	}
+	if c.handshake.id == 0 {
+		id := p.meta.newID()
+		c.started = p.env.Now()
+		c.handshake.send(p.env, id, p.meta.dir.node(b), ApiVersionsRequest{RequestID: id}, p.cfg.Retransmit, timer{kind: tConnect})
+	}
+	return false
+}
+
+func (p *Producer) onConnected(id uint64) {
+	for b := range p.conns {
+		c := &p.conns[b]
+		if _, ok := c.handshake.answered(p.env, id); ok {
+			c.ready, c.backoff = true, 0
+			p.sendAll()
+			return
+		}
+	}
+}
+
+// onConnectTimer retransmits a handshake, gives it up after
+// socket.connection.setup.timeout.ms, or ends a reconnect backoff.
+func (p *Producer) onConnectTimer(tm timer) {
+	for b := range p.conns {
+		c := &p.conns[b]
+		if c.handshake.id != tm.id {
+			continue
+		}
+		switch {
+		case !c.handshake.sent:
+			c.handshake.cancel(p.env) // backoff over: the next send reconnects
+			p.sendAll()
+		case p.env.Now().Sub(c.started) >= p.cfg.ConnectionSetup:
+			p.disconnected(p.meta.dir.node(BrokerID(b)))
+		default:
+			c.handshake.onTimer(p.env, tm)
+		}
+		return
+	}
+}
+
+// disconnected is the connection to a broker's node ending: requests in
+// flight on it have an unknown outcome and are retried, metadata is
+// refreshed (Kafka's NetworkClient asks for it on every disconnect), and
+// the connection backs off before it is opened again.
+func (p *Producer) disconnected(node sim.NodeID) {
+	b, ok := p.meta.dir.brokerOf(node)
+	if !ok {
+		p.meta.onReset(p.env, node)
+		return
+	}
+	c := &p.conns[b]
+	wasReady := c.ready
+	c.ready = false
+	c.backoff = min(max(2*c.backoff, p.cfg.ReconnectBackoff), p.cfg.ReconnectBackoffMax)
+	c.handshake.backoff(p.env, p.meta.newID(), c.backoff, timer{kind: tConnect})
+	if wasReady {
+		for _, part := range p.parts {
+			if bt := part.inflight; bt != nil && bt.sent && bt.sentTo == b {
+				p.env.CancelTimer(bt.timer)
+				bt.maybeAppended, bt.lastErr = true, NetworkException
+				p.retryOrFinish(part)
+			}
+		}
+	}
+	p.meta.onReset(p.env, node)
+	p.meta.refresh(p.env)
+}
+
+// leastLoadedBroker picks where a metadata request goes, as Kafka's
+// leastLoadedNode: the broker with the fewest requests in flight from this
+// producer, skipping those backing off from a failed connection; ties go to
+// the next in turn.
+func (p *Producer) leastLoadedBroker() BrokerID {
+	n := len(p.meta.dir.Brokers)
+	best, bestLoad := BrokerID(p.meta.nextBroker%n), -1
+	for i := range n {
+		b := BrokerID((p.meta.nextBroker + i) % n)
+		c := &p.conns[b]
+		if !c.ready && c.handshake.id != 0 && !c.handshake.sent {
+			continue // backing off
+		}
+		load := 0
+		for _, part := range p.parts {
+			if bt := part.inflight; bt != nil && bt.sent && bt.sentTo == b {
+				load++
+			}
+		}
+		if bestLoad < 0 || load < bestLoad {
+			best, bestLoad = b, load
+		}
+	}
+	p.meta.nextBroker++
+	return best
 }

@@ -111,6 +111,7 @@ const (
 	UnknownTopicOrPartition      ErrorCode = 3
 	NotLeaderOrFollower          ErrorCode = 6
 	RequestTimedOut              ErrorCode = 7
+	NetworkException             ErrorCode = 13
 	NotEnoughReplicas            ErrorCode = 19
 	NotEnoughReplicasAfterAppend ErrorCode = 20
 	OutOfOrderSequenceNumber     ErrorCode = 45
@@ -128,6 +129,7 @@ var errorNames = map[ErrorCode]string{
 	UnknownTopicOrPartition:      "UNKNOWN_TOPIC_OR_PARTITION",
 	NotLeaderOrFollower:          "NOT_LEADER_OR_FOLLOWER",
 	RequestTimedOut:              "REQUEST_TIMED_OUT",
+	NetworkException:             "NETWORK_EXCEPTION",
 	NotEnoughReplicas:            "NOT_ENOUGH_REPLICAS",
 	NotEnoughReplicasAfterAppend: "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
 	OutOfOrderSequenceNumber:     "OUT_OF_ORDER_SEQUENCE_NUMBER",

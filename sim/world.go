@@ -71,9 +71,10 @@ type nodeState struct {
 	up      bool
 	paused  bool
 	// poweredOff: down by a power loss, so its host resets no connection.
-	poweredOff bool
-	conns      []uint32 // by receiver: the incarnation its open connection is bound to, 0 if none
-	held    []uint32 // events that reached the node while paused, in order
+	poweredOff  bool
+	conns       []uint32     // by receiver: the incarnation its open connection is bound to, 0 if none
+	lastArrival []clock.Time // by receiver: when the last message sent there lands (FIFO)
+	held        []uint32     // events that reached the node while paused, in order
 }
 
 // World is one simulated run.
@@ -353,13 +354,21 @@ func (w *World) send(from, to NodeID, msg Message) {
 }
 
 // sendAs queues the copies of msg the network lets through, addressed to
-// incarnation inc of the receiver.
+// incarnation inc of the receiver. Like TCP, a connection delivers in
+// order: a copy never lands before one sent earlier from the same sender
+// to the same receiver, however the latency jitters.
 func (w *World) sendAs(from, to NodeID, inc uint32, msg Message) {
 	delays, copies := w.net.Route(from, to)
+	n := w.nodes[from]
+	for int(to) >= len(n.lastArrival) {
+		n.lastArrival = append(n.lastArrival, 0)
+	}
 	for i := range copies {
+		at := max(w.now.Add(delays[i]), n.lastArrival[to])
+		n.lastArrival[to] = at
 		slot := w.alloc()
 		w.slab[slot] = event{kind: evDeliver, node: to, from: from, inc: inc, sentAt: w.now, msg: msg, gen: w.slab[slot].gen}
-		w.queue.Push(w.now.Add(delays[i]), slot)
+		w.queue.Push(at, slot)
 	}
 }
 

@@ -1,0 +1,39 @@
+package cluster
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Kafka never answers an acks=0 produce; when one fails (here: this broker
+// is not the leader) it closes the connection, which makes the client
+// refresh its metadata (KafkaApis.handleProduceRequest, closeConnection).
+func TestAcks0ErrorClosesTheConnectionInsteadOfAnswering(t *testing.T) {
+	env := newFakeEnv()
+	b, r := leaderWithLog(env, 3, nil)
+	r.state.Leader, r.state.LeaderEpoch = 1, 4
+	b.makeFollower(r)
+	env.sent = nil
+	b.handleProduce(7, ProduceRequest{RequestID: 1, Connection: 9, TP: orders0, Acks: 0, ProducerID: -1, Payloads: []int64{1}})
+	require.Len(t, env.sent, 1)
+	assert.Equal(t, ConnectionClosed{}, env.sent[0].msg)
+
+	env.sent = nil
+	b.handleProduce(7, ProduceRequest{RequestID: 2, Connection: 9, TP: orders0, Acks: 1, ProducerID: -1, Payloads: []int64{1}})
+	resp, ok := last[ProduceResponse](env)
+	require.True(t, ok, "acks=1 is answered")
+	assert.Equal(t, NotLeaderOrFollower, resp.Err)
+}
+
+// A successful acks=0 produce is appended and not answered.
+func TestAcks0SuccessIsNotAnswered(t *testing.T) {
+	env := newFakeEnv()
+	b, r := leaderWithLog(env, 3, nil)
+	env.sent = nil
+	b.handleProduce(7, ProduceRequest{RequestID: 1, Connection: 9, TP: orders0, Acks: 0, ProducerID: -1, Payloads: []int64{1, 2}})
+	assert.Equal(t, int64(2), r.log.leo())
+	_, answered := last[ProduceResponse](env)
+	assert.False(t, answered)
+}
