@@ -1,6 +1,10 @@
 package sim
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/tideline-sim/tideline/clock"
+)
 
 // Connections. Every message travels on a connection from its sender to
 // its receiver, as Kafka's requests travel over TCP. A connection is bound
@@ -24,17 +28,18 @@ func (m ConnectionReset) AppendSummary(b []byte) []byte {
 	return strconv.AppendInt(append(b, "connection-reset by "...), int64(m.Peer), 10)
 }
 
-// connection returns the receiver incarnation from's connection to to is
-// bound to, opening one if none is.
-func (w *World) connection(from, to NodeID) uint32 {
-	n := w.nodes[from]
+// connection is one sender's connection to one receiver.
+type connection struct {
+	inc         uint32     // the receiver incarnation it is bound to; 0: none open
+	lastArrival clock.Time // when the last message sent on it lands, for FIFO delivery
+}
+
+// conn returns n's connection to a receiver.
+func (n *nodeState) conn(to NodeID) *connection {
 	for int(to) >= len(n.conns) {
-		n.conns = append(n.conns, 0)
+		n.conns = append(n.conns, connection{})
 	}
-	if n.conns[to] == 0 {
-		n.conns[to] = w.nodes[to].inc
-	}
-	return n.conns[to]
+	return &n.conns[to]
 }
 
 // refuse answers a message that reached a dead or restarted process on its
@@ -51,6 +56,6 @@ func (w *World) refuse(receiver, sender NodeID) {
 // is closed, and the next message opens a new one.
 func (w *World) closeConnection(n *nodeState, peer NodeID) {
 	if int(peer) < len(n.conns) {
-		n.conns[peer] = 0
+		n.conns[peer].inc = 0
 	}
 }

@@ -71,10 +71,9 @@ type nodeState struct {
 	up      bool
 	paused  bool
 	// poweredOff: down by a power loss, so its host resets no connection.
-	poweredOff  bool
-	conns       []uint32     // by receiver: the incarnation its open connection is bound to, 0 if none
-	lastArrival []clock.Time // by receiver: when the last message sent there lands (FIFO)
-	held        []uint32     // events that reached the node while paused, in order
+	poweredOff bool
+	conns      []connection // by receiver
+	held       []uint32     // events that reached the node while paused, in order
 }
 
 // World is one simulated run.
@@ -350,7 +349,11 @@ func (w *World) send(from, to NodeID, msg Message) {
 	if int(to) < 0 || int(to) >= len(w.nodes) {
 		panic(fmt.Sprintf("sim: %s sent %T to unknown node %d", w.nodes[from].name, msg, to))
 	}
-	w.sendAs(from, to, w.connection(from, to), msg)
+	c := w.nodes[from].conn(to)
+	if c.inc == 0 {
+		c.inc = w.nodes[to].inc // open a connection to the receiver as it is now
+	}
+	w.sendAs(from, to, c.inc, msg)
 }
 
 // sendAs queues the copies of msg the network lets through, addressed to
@@ -359,13 +362,10 @@ func (w *World) send(from, to NodeID, msg Message) {
 // to the same receiver, however the latency jitters.
 func (w *World) sendAs(from, to NodeID, inc uint32, msg Message) {
 	delays, copies := w.net.Route(from, to)
-	n := w.nodes[from]
-	for int(to) >= len(n.lastArrival) {
-		n.lastArrival = append(n.lastArrival, 0)
-	}
+	c := w.nodes[from].conn(to)
 	for i := range copies {
-		at := max(w.now.Add(delays[i]), n.lastArrival[to])
-		n.lastArrival[to] = at
+		at := max(w.now.Add(delays[i]), c.lastArrival)
+		c.lastArrival = at
 		slot := w.alloc()
 		w.slab[slot] = event{kind: evDeliver, node: to, from: from, inc: inc, sentAt: w.now, msg: msg, gen: w.slab[slot].gen}
 		w.queue.Push(at, slot)
@@ -458,7 +458,9 @@ func (w *World) kill(n *nodeState) {
 	n.node = nil
 	n.env = nil
 	n.inc++
-	clear(n.conns) // a process's connections die with it
+	for i := range n.conns {
+		n.conns[i].inc = 0 // a process's connections die with it
+	}
 	for _, slot := range n.held {
 		w.release(slot)
 	}
