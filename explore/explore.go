@@ -24,6 +24,7 @@ var Paths = []Path{
 	{Name: "partition offline", Event: cluster.EvOffline},
 	{Name: "preferred election", Event: cluster.EvPreferredElected},
 	{Name: "broker fenced", Event: cluster.EvFenced},
+	{Name: "registration refused (old session valid)", Event: cluster.EvRegistrationRefused},
 	{Name: "truncation", Event: cluster.EvTruncated},
 	{Name: "ISR shrink", Event: cluster.EvISRShrink},
 	{Name: "ISR expand", Event: cluster.EvISRExpand},
@@ -33,6 +34,7 @@ var Paths = []Path{
 	{Name: "NOT_ENOUGH_REPLICAS", Event: cluster.EvNotEnoughReplicas},
 	{Name: "NOT_ENOUGH_REPLICAS_AFTER_APPEND", Err: cluster.NotEnoughReplicasAfterAppend},
 	{Name: "produce timed out", Err: cluster.RequestTimedOut},
+	{Name: "connection lost with a request in flight", Err: cluster.NetworkException},
 }
 
 // Outcome is what one seed found.
