@@ -78,19 +78,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	replay := fs.String("replay", "", "re-run a recorded `trace` and verify every event")
 	list := fs.Bool("list", false, "list the built-in scenarios")
 	compare := fs.Bool("compare", false, "run the scenarios named as arguments with one seed and compare them")
-	if err := fs.Parse(args); err != nil {
+	positional, err := parseInterleaved(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
 	}
-	if fs.NArg() > 0 && !*compare {
-		fmt.Fprintf(stderr, "simulate: unexpected argument %q\n", fs.Arg(0))
+	if len(positional) > 0 && !*compare {
+		fmt.Fprintf(stderr, "simulate: unexpected argument %q\n", positional[0])
 		return exitUsage
 	}
 	switch {
 	case *compare:
-		return compareScenarios(fs.Args(), *seedFlag, *out, stdout, stderr)
+		return compareScenarios(positional, *seedFlag, *out, stdout, stderr)
 	case *list:
 		return listBuiltins(stdout)
 	case *replay != "":
@@ -277,4 +278,21 @@ func compareScenarios(names []string, seedFlag, out string, stdout, stderr io.Wr
 		}
 	}
 	return code
+}
+
+// parseInterleaved parses flags wherever they stand among the positional
+// arguments (simulate -compare A B -out DIR), which the flag package alone
+// stops at the first positional one.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }

@@ -126,3 +126,12 @@ func jsonNumber(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// The README's comparison puts -out after the scenario names.
+func TestCompareTakesFlagsAfterTheScenarios(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := simulate("-compare", "acks1-leader-crash", "leader-crash", "-out", dir, "-seed", "2")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "acks1-leader-crash")
+	assert.FileExists(t, filepath.Join(dir, "compare-availability.png"))
+}
