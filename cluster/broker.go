@@ -208,7 +208,7 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 	case MetadataRequest:
 		env.Send(from, MetadataResponse{RequestID: m.RequestID, Image: b.image})
 	case ApiVersionsRequest:
-		env.Send(from, ApiVersionsResponse{RequestID: m.RequestID})
+		env.Send(from, ApiVersionsResponse(m))
 	case BrokerRegistrationResponse:
 		if m.Incarnation == b.incarnation && b.epoch == 0 && m.Err == None {
 			b.epoch = m.BrokerEpoch

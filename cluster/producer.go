@@ -281,11 +281,6 @@ func (p *Producer) maxBatch() int {
 	return int(max(1, p.cfg.BatchSize/p.cfg.RecordSize*int64(max(1, p.cfg.MaxInFlight))))
 }
 
-func (p *Producer) currentLeader(part *producerPartition) BrokerID {
-	leader, _ := p.meta.leader(part.tp.Partition)
-	return leader
-}
-
 func (p *Producer) partition(tp TopicPartition) *producerPartition {
 	for _, part := range p.parts {
 		if part.tp == tp {
