@@ -19,10 +19,12 @@ type Input struct {
 	// Divergences are the LogMatching violations the journal saw as the
 	// run went.
 	Divergences []cluster.Divergence
-	Acks        []cluster.AckSample
-	Final       []cluster.FinalLog
-	Healed      clock.Time // when the last fault was healed (the settle period began)
-	End         clock.Time
+	// Invariants are the protocol rules the monitor saw broken.
+	Invariants []cluster.InvariantViolation
+	Acks       []cluster.AckSample
+	Final      []cluster.FinalLog
+	Healed     clock.Time // when the last fault was healed (the settle period began)
+	End        clock.Time
 	// OutDir receives the linearizable checker's visualisation on failure;
 	// "" writes none.
 	OutDir string
@@ -40,6 +42,7 @@ type Violation struct {
 	Payload int64
 	Message string
 	Ops     []cluster.Op // the history entries involved
+	At      clock.Time   // when it happened, for violations seen during the run (0 otherwise)
 	Story   []string     // numbered timeline of the decisive events
 }
 
@@ -75,18 +78,19 @@ func (r Result) Verdict() string {
 
 // Names of the checkers, in the order All runs them.
 const (
-	AckedDurabilityName  = "acked-durability"
-	ReplicaAgreementName = "replica-agreement"
-	LeaderUniquenessName = "leader-uniqueness"
-	ConsumerSafetyName   = "consumer-safety"
-	NoDuplicatesName     = "no-duplicates"
-	LinearizableName     = "linearizable"
-	EventualDeliveryName = "eventual-delivery"
+	AckedDurabilityName    = "acked-durability"
+	ReplicaAgreementName   = "replica-agreement"
+	LeaderUniquenessName   = "leader-uniqueness"
+	ConsumerSafetyName     = "consumer-safety"
+	NoDuplicatesName       = "no-duplicates"
+	LinearizableName       = "linearizable"
+	EventualDeliveryName   = "eventual-delivery"
+	ProtocolInvariantsName = "protocol-invariants"
 )
 
 // Names lists every checker.
 var Names = []string{AckedDurabilityName, ReplicaAgreementName, LeaderUniquenessName, ConsumerSafetyName,
-	NoDuplicatesName, LinearizableName, EventualDeliveryName}
+	NoDuplicatesName, LinearizableName, EventualDeliveryName, ProtocolInvariantsName}
 
 // maxStories bounds how many violations per checker get a story: the first
 // ones explain the rest, and building a story scans the journal.
@@ -103,6 +107,7 @@ func All(in Input) []Result {
 		NoDuplicates(in.History, in.Final),
 		Linearizable(in.History, in.OutDir, in.LinearizableTimeout),
 		EventualDelivery(in.History, in.Final),
+		ProtocolInvariants(in.Invariants),
 	}
 	for i := range results {
 		for j := range results[i].Violations {

@@ -252,3 +252,13 @@ func TestStoryNamesTheDecisiveEvents(t *testing.T) {
 	}
 	assert.Equal(t, want, story)
 }
+
+func TestProtocolInvariantsNamesEachBrokenRule(t *testing.T) {
+	res := ProtocolInvariants([]cluster.InvariantViolation{
+		{Time: at(10), Kind: cluster.InvISRAdmittedBehind, TP: tp0, Broker: 2, Offset: 31, Detail: "broker 2 joined the ISR with log end 31, below leader 0's high watermark 1000"},
+	})
+	require.Equal(t, []string{cluster.InvISRAdmittedBehind}, kinds(res))
+	assert.Equal(t, int64(31), res.Violations[0].Offset)
+	assert.Contains(t, res.Violations[0].Message, "below leader 0's high watermark 1000")
+	assert.True(t, ProtocolInvariants(nil).OK())
+}

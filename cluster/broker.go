@@ -319,6 +319,9 @@ func (b *Broker) applyState(r *replica, st PartitionState) {
 	}
 	old := r.state
 	r.state = st
+	if b.journal != nil {
+		b.journal.viewed(b.env.Now(), b.id, st)
+	}
 	switch {
 	case st.Leader == b.id && (r.role != roleLeader || st.LeaderEpoch != old.LeaderEpoch):
 		b.makeLeader(r)
@@ -391,6 +394,9 @@ func (b *Broker) truncate(r *replica, offset int64, why string) {
 		return
 	}
 	from := r.log.leo()
+	if b.journal != nil {
+		b.journal.truncatedTo(b.env.Now(), b.id, r, offset)
+	}
 	r.log.truncate(offset)
 	b.event(Event{Kind: EvTruncated, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: offset, Broker: b.id,
 		Detail: fmt.Sprintf("truncated its log from %d to %d, %s", from, offset, why)})
@@ -553,6 +559,9 @@ func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
 		return
 	}
 	b.updateFollower(r, fs, m)
+	if b.journal != nil {
+		b.journal.followerFetched(r.tp, m.ReplicaID, m.CurrentLeaderEpoch)
+	}
 	b.maybeExpandISR(r, fs)
 	b.maybeIncrementHW(r)
 	b.answerOrPark(r, from, m, m.FetchOffset < r.log.leo())
@@ -621,15 +630,16 @@ func (b *Broker) setHW(r *replica, hw int64) {
 	r.log.hw = hw
 	if b.journal != nil {
 		b.journal.hwSamples = append(b.journal.hwSamples, HWSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, HW: hw})
-		b.journal.checkAgreement(b.env.Now(), b.id, r.log)
+		b.journal.hwSet(b.env.Now(), b.id, r)
 	}
 }
 
 // ackAll records the completion of an acks=all produce, for the
 // leader-uniqueness checker.
-func (b *Broker) ackAll(r *replica, base int64) {
+func (b *Broker) ackAll(r *replica, base, last int64) {
 	if b.journal != nil {
 		b.journal.acks = append(b.journal.acks, AckSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: base})
+		b.journal.ackedAll(b.env.Now(), b.id, r, base, last)
 	}
 }
 
@@ -816,7 +826,7 @@ func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
 		return
 	case m.Acks == 1 || r.log.hw > last:
 		if m.Acks == AcksAll {
-			b.ackAll(r, base)
+			b.ackAll(r, base, last)
 		}
 		b.respondProduce(key, from, ProduceResponse{RequestID: m.RequestID, TP: m.TP, BaseOffset: base})
 	default:
@@ -860,7 +870,7 @@ func (b *Broker) completeDelayedProduces(r *replica) {
 		if len(r.maximalISR()) < r.minISR {
 			resp.Err, resp.BaseOffset = NotEnoughReplicasAfterAppend, -1
 		} else {
-			b.ackAll(r, p.baseOffset)
+			b.ackAll(r, p.baseOffset, p.lastOffset)
 		}
 		b.respondProduce(p.session, p.from, resp)
 	}

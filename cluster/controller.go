@@ -431,11 +431,20 @@ func (c *Controller) alterPartition(m AlterPartitionRequest) AlterPartitionRespo
 		kind = EvISRShrink
 	}
 	detail := fmt.Sprintf("isr %v -> %v", p.ISR, m.NewISR)
+	var added []BrokerID
+	for _, r := range m.NewISR {
+		if !p.inISR(r) {
+			added = append(added, r)
+		}
+	}
 	p.ISR = slices.Clone(m.NewISR)
 	p.PartitionEpoch++
 	c.partitionEvent(kind, p, m.Broker, detail)
 	c.st.Partitions[i] = p
 	c.commit()
+	if c.journal != nil && len(added) > 0 {
+		c.journal.isrExpanded(c.env.Now(), p, added)
+	}
 	resp.State = p
 	return resp
 }

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/tideline-sim/tideline/clock"
 )
@@ -166,93 +165,30 @@ type AckSample struct {
 	Offset int64 // base offset of the batch
 }
 
-// Divergence is two live replicas found disagreeing below the smaller of
-// their high watermarks at one instant: Kafka's LogMatching invariant broken.
-type Divergence struct {
-	Time     clock.Time
-	TP       TopicPartition
-	A, B     BrokerID
-	HWA, HWB int64
-	Offset   int64 // the first offset where they differ
-}
-
 // Journal is the run's protocol events in the order they happened, and the
 // cheap samples the checkers use: high-watermark advances and acks=all
-// completions. It also watches Kafka's LogMatching invariant as the run
-// goes: whenever a replica's high watermark rises (or a replica recovers its
-// log), it compares that replica with every other live replica of the
-// partition below the smaller of their high watermarks.
+// completions. It is also the run's protocol monitor (invariants.go): the
+// brokers and the controller report facts to it as they act, and it checks
+// Kafka's rules against the state of every live replica at that instant.
 type Journal struct {
 	events    []Event
 	hwSamples []HWSample
 	acks      []AckSample
-
-	live        map[TopicPartition][]*partitionLog // indexed by broker; nil while down
-	divergences []Divergence
-	diverged    map[divergedPair]bool // each pair of replicas is reported once
+	monitor
 }
 
-type divergedPair struct {
-	tp   TopicPartition
-	a, b BrokerID
+func (j *Journal) add(e Event) {
+	j.events = append(j.events, e)
+	j.observe(e)
 }
-
-func (j *Journal) add(e Event) { j.events = append(j.events, e) }
 
 // Lifecycle records a node's crash, power loss, restart, pause or resume.
 func (j *Journal) Lifecycle(at clock.Time, node string, broker BrokerID, kind string) {
 	j.add(Event{Time: at, Node: node, Kind: EventKind(kind), Broker: broker, Leader: NoLeader, Detail: node + " " + kind})
 	if broker != NoLeader && (kind == string(EvCrashed) || kind == string(EvPowerLoss)) {
-		for _, logs := range j.live {
-			if int(broker) < len(logs) {
-				logs[broker] = nil // its memory is gone; it returns by recovering its log
-			}
-		}
+		j.forget(broker)
 	}
 }
-
-// track registers a replica's log as recovered at boot, and checks it.
-func (j *Journal) track(at clock.Time, b BrokerID, l *partitionLog) {
-	if j.live == nil {
-		j.live = map[TopicPartition][]*partitionLog{}
-	}
-	logs := j.live[l.tp]
-	for int(b) >= len(logs) {
-		logs = append(logs, nil)
-	}
-	logs[b] = l
-	j.live[l.tp] = logs
-	j.checkAgreement(at, b, l)
-}
-
-// checkAgreement compares replica b's log with every other live replica of
-// its partition below the smaller of their two high watermarks.
-func (j *Journal) checkAgreement(at clock.Time, b BrokerID, l *partitionLog) {
-	for o, other := range j.live[l.tp] {
-		if other == nil || BrokerID(o) == b {
-			continue
-		}
-		end := min(l.hw, other.hw)
-		if end <= 0 || l.prefixHash(end) == other.prefixHash(end) {
-			continue
-		}
-		pair := divergedPair{l.tp, min(b, BrokerID(o)), max(b, BrokerID(o))}
-		if j.diverged[pair] {
-			continue
-		}
-		if j.diverged == nil {
-			j.diverged = map[divergedPair]bool{}
-		}
-		j.diverged[pair] = true
-		// Prefix hashes chain: the first offset whose prefix differs is
-		// the first record that differs.
-		off := sort.Search(int(end), func(i int) bool { return l.prefix[i] != other.prefix[i] })
-		j.divergences = append(j.divergences, Divergence{Time: at, TP: l.tp, A: b, B: BrokerID(o), HWA: l.hw, HWB: other.hw, Offset: int64(off)})
-	}
-}
-
-// Divergences returns every LogMatching violation seen during the run.
-func (j *Journal) Divergences() []Divergence { return j.divergences }
 
 // HWSamples returns every high-watermark sample in order.
 func (j *Journal) HWSamples() []HWSample { return j.hwSamples }

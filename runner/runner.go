@@ -211,7 +211,7 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 	res.History = c.History.Ops()
 	res.Journal = c.Journal.Events()
 	in := check.Input{
-		History: res.History, Events: res.Journal, HWSamples: c.Journal.HWSamples(), Divergences: c.Journal.Divergences(), Acks: c.Journal.Acks(),
+		History: res.History, Events: res.Journal, HWSamples: c.Journal.HWSamples(), Divergences: c.Journal.Divergences(), Invariants: c.Journal.Violations(), Acks: c.Journal.Acks(),
 		Final: c.FinalLogs(), Healed: clock.At(settle), End: w.Now(), OutDir: opts.OutDir,
 	}
 	return res, in, nil

@@ -1,0 +1,297 @@
+package cluster
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/tideline-sim/tideline/clock"
+)
+
+// The protocol monitor. Kafka's own RaftEventSimulationTest checks its
+// invariants after every event; tideline does the same for replication:
+// brokers and the controller report what they do (a high watermark set, a
+// follower's fetch accepted, an ISR expanded, an acks=all write completed,
+// a metadata view applied, a truncation), and the monitor checks the rule
+// against every live replica's actual log at that instant. A rule broken
+// without (yet) losing data is seen here, where a checker of the end state
+// or of the client history would miss it.
+
+// Invariant names, one per rule (anchors/kafka-replication.md).
+const (
+	// The leader's high watermark exceeds the log end of an ISR member: a
+	// committed record is missing from a replica that may be elected.
+	InvHWAboveISRLEO = "hw-above-isr-leo"
+	// A follower in the ISR truncated below the leader's high watermark.
+	InvISRMemberBelowHW = "isr-member-truncated-below-hw"
+	// A follower joined the ISR while its log end was below the leader's
+	// high watermark, or without having fetched in the current leader epoch.
+	InvISRAdmittedBehind = "isr-admitted-behind"
+	InvISRAdmittedStale  = "isr-admitted-stale-epoch"
+	// An acks=all write was acknowledged while the ISR was below
+	// min.insync.replicas, or while an ISR member lacked it.
+	InvAckBelowMinISR   = "ack-below-min-isr"
+	InvAckMissingOnISR  = "ack-missing-on-isr-member"
+	InvZombieAck        = "zombie-ack" // by a leader whose epoch the controller replaced, with the new leader lacking it
+	InvCleanOutsideISR  = "clean-election-outside-isr"
+	InvMetadataBackward = "metadata-regression"    // a broker applied an older (leader epoch, partition epoch)
+	InvLeaderEpochBack  = "leader-epoch-regression" // a broker led a partition at an epoch not above its last
+	InvLeaderTruncated  = "leader-truncated"        // a leader removed records from its own log
+	InvLogMatching      = "divergence-below-hw"     // see Divergence
+)
+
+// InvariantViolation is a protocol rule broken at one instant.
+type InvariantViolation struct {
+	Time   clock.Time
+	Kind   string
+	TP     TopicPartition
+	Broker BrokerID // the broker that broke it (the leader, the follower, the viewer)
+	Offset int64    // the offset concerned, -1 if none
+	Detail string
+}
+
+// Divergence is two live replicas found disagreeing below the smaller of
+// their high watermarks at one instant: Kafka's LogMatching invariant broken.
+type Divergence struct {
+	Time     clock.Time
+	TP       TopicPartition
+	A, B     BrokerID
+	HWA, HWB int64
+	Offset   int64 // the first offset where they differ
+}
+
+// maxInvariantReports bounds what one rule reports per partition and
+// broker: the first few explain the rest, and a long run must not keep
+// millions.
+const maxInvariantReports = 3
+
+type monitor struct {
+	live        map[TopicPartition][]*partitionLog // indexed by broker; nil while down
+	divergences []Divergence
+	diverged    map[divergedPair]bool // each pair of replicas is reported once
+
+	violations []InvariantViolation
+	reported   map[reportKey]int
+
+	controller map[TopicPartition]PartitionState // the controller's latest decision per partition
+	views      map[viewKey]PartitionState         // each broker's latest applied view
+	fetched    map[viewKey]int32                  // leader epoch of each follower's last accepted fetch
+	leaderOf   map[viewKey]int32                  // epoch of each broker's latest leadership
+}
+
+type divergedPair struct {
+	tp   TopicPartition
+	a, b BrokerID
+}
+
+type viewKey struct {
+	tp TopicPartition
+	b  BrokerID
+}
+
+type reportKey struct {
+	kind string
+	tp   TopicPartition
+	b    BrokerID
+}
+
+// Violations returns every protocol rule broken during the run.
+func (m *monitor) Violations() []InvariantViolation { return m.violations }
+
+// Divergences returns every LogMatching violation seen during the run.
+func (m *monitor) Divergences() []Divergence { return m.divergences }
+
+func (m *monitor) violate(at clock.Time, kind string, tp TopicPartition, b BrokerID, offset int64, format string, args ...any) {
+	if m.reported == nil {
+		m.reported = map[reportKey]int{}
+	}
+	key := reportKey{kind, tp, b}
+	if m.reported[key]++; m.reported[key] > maxInvariantReports {
+		return
+	}
+	m.violations = append(m.violations, InvariantViolation{Time: at, Kind: kind, TP: tp, Broker: b, Offset: offset, Detail: fmt.Sprintf(format, args...)})
+}
+
+// liveLog returns broker b's log of tp while b is up, nil otherwise.
+func (m *monitor) liveLog(tp TopicPartition, b BrokerID) *partitionLog {
+	logs := m.live[tp]
+	if b < 0 || int(b) >= len(logs) {
+		return nil
+	}
+	return logs[b]
+}
+
+// track registers a replica's log as recovered at boot, and checks it.
+func (m *monitor) track(at clock.Time, b BrokerID, l *partitionLog) {
+	if m.live == nil {
+		m.live = map[TopicPartition][]*partitionLog{}
+	}
+	logs := m.live[l.tp]
+	for int(b) >= len(logs) {
+		logs = append(logs, nil)
+	}
+	logs[b] = l
+	m.live[l.tp] = logs
+	m.checkAgreement(at, b, l)
+}
+
+// forget drops a broker's logs when its process dies: it returns by
+// recovering them from disk.
+func (m *monitor) forget(b BrokerID) {
+	for _, logs := range m.live {
+		if int(b) < len(logs) {
+			logs[b] = nil
+		}
+	}
+}
+
+// checkAgreement compares replica b's log with every other live replica of
+// its partition below the smaller of their two high watermarks.
+func (m *monitor) checkAgreement(at clock.Time, b BrokerID, l *partitionLog) {
+	for o, other := range m.live[l.tp] {
+		if other == nil || BrokerID(o) == b {
+			continue
+		}
+		end := min(l.hw, other.hw)
+		if end <= 0 || l.prefixHash(end) == other.prefixHash(end) {
+			continue
+		}
+		pair := divergedPair{l.tp, min(b, BrokerID(o)), max(b, BrokerID(o))}
+		if m.diverged[pair] {
+			continue
+		}
+		if m.diverged == nil {
+			m.diverged = map[divergedPair]bool{}
+		}
+		m.diverged[pair] = true
+		// Prefix hashes chain: the first offset whose prefix differs is
+		// the first record that differs.
+		off := sort.Search(int(end), func(i int) bool { return l.prefix[i] != other.prefix[i] })
+		m.divergences = append(m.divergences, Divergence{Time: at, TP: l.tp, A: b, B: BrokerID(o), HWA: l.hw, HWB: other.hw, Offset: int64(off)})
+	}
+}
+
+// hwSet is a replica's high watermark rising. On a leader, no ISR member
+// may end below it (TLA+ models: HW ≤ every ISR member's LEO).
+func (m *monitor) hwSet(at clock.Time, b BrokerID, r *replica) {
+	m.checkAgreement(at, b, r.log)
+	if r.role != roleLeader {
+		return
+	}
+	for _, id := range r.state.ISR {
+		if l := m.liveLog(r.tp, id); id != b && l != nil && l.leo() < r.log.hw {
+			m.violate(at, InvHWAboveISRLEO, r.tp, b, l.leo(), "leader %d moved its high watermark to %d at epoch %d, but ISR member %d's log ends at %d",
+				b, r.log.hw, r.state.LeaderEpoch, id, l.leo())
+		}
+	}
+}
+
+// followerFetched is a leader accepting a follower's fetch at an epoch.
+func (m *monitor) followerFetched(tp TopicPartition, follower BrokerID, epoch int32) {
+	if m.fetched == nil {
+		m.fetched = map[viewKey]int32{}
+	}
+	m.fetched[viewKey{tp, follower}] = epoch
+}
+
+// isrExpanded is the controller committing an ISR expansion: each added
+// follower must have caught up to the leader's high watermark and fetched
+// in the current leader epoch (KIP-903 and Partition.isReplicaIsrEligible).
+func (m *monitor) isrExpanded(at clock.Time, p PartitionState, added []BrokerID) {
+	leader := m.liveLog(p.TP, p.Leader)
+	for _, id := range added {
+		if epoch, ok := m.fetched[viewKey{p.TP, id}]; !ok || epoch != p.LeaderEpoch {
+			m.violate(at, InvISRAdmittedStale, p.TP, id, -1, "broker %d joined the ISR at leader epoch %d; its last accepted fetch was at epoch %d", id, p.LeaderEpoch, epoch)
+		}
+		if l := m.liveLog(p.TP, id); leader != nil && l != nil && l.leo() < leader.hw {
+			m.violate(at, InvISRAdmittedBehind, p.TP, id, l.leo(), "broker %d joined the ISR with log end %d, below leader %d's high watermark %d",
+				id, l.leo(), p.Leader, leader.hw)
+		}
+	}
+}
+
+// ackedAll is a leader completing an acks=all write of [base, last]: the
+// ISR must be at min.insync.replicas, every live ISR member must hold the
+// records, and a leader whose epoch the controller replaced may complete
+// only what its successor holds.
+func (m *monitor) ackedAll(at clock.Time, b BrokerID, r *replica, base, last int64) {
+	if len(r.state.ISR) < min(r.minISR, len(r.state.Replicas)) {
+		m.violate(at, InvAckBelowMinISR, r.tp, b, base, "leader %d acknowledged offsets %d-%d under acks=all with ISR %v below min.insync.replicas=%d",
+			b, base, last, r.state.ISR, r.minISR)
+	}
+	end := last + 1
+	for _, id := range r.state.ISR {
+		if l := m.liveLog(r.tp, id); id != b && l != nil && !sameUpTo(l, r.log, end) {
+			m.violate(at, InvAckMissingOnISR, r.tp, b, base, "leader %d acknowledged offsets %d-%d under acks=all; ISR member %d's log ends at %d or differs",
+				b, base, last, id, l.leo())
+		}
+	}
+	ctl, known := m.controller[r.tp]
+	if !known || ctl.LeaderEpoch <= r.state.LeaderEpoch || ctl.Leader == NoLeader {
+		return
+	}
+	if l := m.liveLog(r.tp, ctl.Leader); l != nil && !sameUpTo(l, r.log, end) {
+		m.violate(at, InvZombieAck, r.tp, b, base, "leader %d acknowledged offsets %d-%d at epoch %d after the controller made broker %d leader at epoch %d, which lacks them",
+			b, base, last, r.state.LeaderEpoch, ctl.Leader, ctl.LeaderEpoch)
+	}
+}
+
+// sameUpTo reports whether a holds b's records below end.
+func sameUpTo(a, b *partitionLog, end int64) bool {
+	return a.leo() >= end && b.leo() >= end && a.prefixHash(end) == b.prefixHash(end)
+}
+
+// viewed is a broker applying a partition state: its view never goes back.
+func (m *monitor) viewed(at clock.Time, b BrokerID, st PartitionState) {
+	if m.views == nil {
+		m.views = map[viewKey]PartitionState{}
+	}
+	key := viewKey{st.TP, b}
+	if old, ok := m.views[key]; ok && old.newer(st) {
+		m.violate(at, InvMetadataBackward, st.TP, b, -1, "broker %d went from leader epoch %d, partition epoch %d back to %d, %d",
+			b, old.LeaderEpoch, old.PartitionEpoch, st.LeaderEpoch, st.PartitionEpoch)
+	}
+	m.views[key] = st
+}
+
+// truncatedTo is a replica cutting its log: never a leader, and never an
+// ISR member below the leader's high watermark.
+func (m *monitor) truncatedTo(at clock.Time, b BrokerID, r *replica, offset int64) {
+	if r.role == roleLeader {
+		m.violate(at, InvLeaderTruncated, r.tp, b, offset, "leader %d truncated its log to %d at epoch %d", b, offset, r.state.LeaderEpoch)
+		return
+	}
+	ctl, known := m.controller[r.tp]
+	if !known || !ctl.inISR(b) {
+		return
+	}
+	if l := m.liveLog(r.tp, ctl.Leader); l != nil && offset < l.hw {
+		m.violate(at, InvISRMemberBelowHW, r.tp, b, offset, "ISR member %d truncated its log to %d, below leader %d's high watermark %d",
+			b, offset, ctl.Leader, l.hw)
+	}
+}
+
+// observe checks the rules an event itself carries: clean elections pick
+// an ISR member; a broker's leaderships have rising epochs.
+func (m *monitor) observe(e Event) {
+	switch e.Kind {
+	case EvElected, EvUncleanElected, EvOffline, EvPreferredElected, EvISRShrink, EvISRExpand:
+		if m.controller == nil {
+			m.controller = map[TopicPartition]PartitionState{}
+		}
+		before, known := m.controller[e.TP]
+		if known && (e.Kind == EvElected || e.Kind == EvPreferredElected) && !before.inISR(e.Leader) {
+			m.violate(e.Time, InvCleanOutsideISR, e.TP, e.Leader, -1, "broker %d elected leader at epoch %d (clean) from outside the ISR %v", e.Leader, e.Epoch, before.ISR)
+		}
+		m.controller[e.TP] = PartitionState{TP: e.TP, Leader: e.Leader, LeaderEpoch: e.Epoch, ISR: slices.Clone(e.ISR)}
+	case EvBecameLeader:
+		if m.leaderOf == nil {
+			m.leaderOf = map[viewKey]int32{}
+		}
+		key := viewKey{e.TP, e.Broker}
+		if last, ok := m.leaderOf[key]; ok && e.Epoch <= last {
+			m.violate(e.Time, InvLeaderEpochBack, e.TP, e.Broker, -1, "broker %d led at epoch %d after leading at epoch %d", e.Broker, e.Epoch, last)
+		}
+		m.leaderOf[key] = e.Epoch
+	}
+}

@@ -1,0 +1,127 @@
+package cluster
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tideline-sim/tideline/sim"
+)
+
+// Each test feeds the monitor the facts of a broken rule, as the brokers
+// and the controller would report them, and asserts the rule's name.
+
+func testLog(n int, epoch int32, hw int64) *partitionLog {
+	l := openLog(sim.NewDisk(), orders0, 0)
+	l.append(records(0, n, epoch))
+	l.hw = hw
+	return l
+}
+
+func testReplica(b BrokerID, l *partitionLog, role role, epoch int32, isr ...BrokerID) *replica {
+	return &replica{tp: orders0, log: l, role: role, minISR: 2,
+		state: PartitionState{TP: orders0, Replicas: []BrokerID{0, 1, 2}, ISR: isr, Leader: b, LeaderEpoch: epoch}}
+}
+
+func kinds(m *monitor) []string {
+	var out []string
+	for _, v := range m.Violations() {
+		out = append(out, v.Kind)
+	}
+	return out
+}
+
+func TestInvariantHWAboveISRMemberLEO(t *testing.T) {
+	var m monitor
+	leader, follower := testLog(10, 1, 10), testLog(6, 1, 6)
+	m.track(0, 0, leader)
+	m.track(0, 1, follower)
+	m.hwSet(5, 0, testReplica(0, leader, roleLeader, 1, 0, 1))
+	assert.Equal(t, []string{InvHWAboveISRLEO}, kinds(&m))
+
+	var ok monitor
+	ok.track(0, 0, leader)
+	ok.track(0, 1, testLog(10, 1, 10))
+	ok.hwSet(5, 0, testReplica(0, leader, roleLeader, 1, 0, 1))
+	assert.Empty(t, kinds(&ok))
+}
+
+func TestInvariantISRAdmission(t *testing.T) {
+	var m monitor
+	m.track(0, 0, testLog(10, 1, 10))
+	m.track(0, 1, testLog(4, 1, 4))
+	m.followerFetched(orders0, 1, 1)
+	m.track(0, 2, testLog(10, 1, 10))
+	m.followerFetched(orders0, 2, 0) // fetched before the leader change
+	m.isrExpanded(5, PartitionState{TP: orders0, Leader: 0, LeaderEpoch: 1, ISR: []BrokerID{0, 1, 2}}, []BrokerID{1, 2})
+	assert.Equal(t, []string{InvISRAdmittedBehind, InvISRAdmittedStale}, kinds(&m))
+}
+
+func TestInvariantAcksAll(t *testing.T) {
+	t.Run("ISR below min.insync.replicas", func(t *testing.T) {
+		var m monitor
+		l := testLog(10, 1, 10)
+		m.track(0, 0, l)
+		m.ackedAll(5, 0, testReplica(0, l, roleLeader, 1, 0), 8, 9)
+		assert.Equal(t, []string{InvAckBelowMinISR}, kinds(&m))
+	})
+	t.Run("an ISR member lacks the write", func(t *testing.T) {
+		var m monitor
+		l := testLog(10, 1, 10)
+		m.track(0, 0, l)
+		m.track(0, 1, testLog(8, 1, 8))
+		m.ackedAll(5, 0, testReplica(0, l, roleLeader, 1, 0, 1), 8, 9)
+		assert.Equal(t, []string{InvAckMissingOnISR}, kinds(&m))
+	})
+	t.Run("a replaced leader acknowledges what its successor lacks", func(t *testing.T) {
+		var m monitor
+		l := testLog(10, 1, 10)
+		m.track(0, 0, l)
+		m.track(0, 1, testLog(10, 1, 10))
+		m.track(0, 2, testLog(8, 1, 8))
+		m.observe(Event{Kind: EvElected, TP: orders0, Leader: 2, Broker: 2, Epoch: 2, ISR: []BrokerID{1, 2}})
+		m.ackedAll(5, 0, testReplica(0, l, roleLeader, 1, 0, 1), 8, 9)
+		assert.Equal(t, []string{InvZombieAck}, kinds(&m))
+	})
+}
+
+func TestInvariantCleanElectionFromISR(t *testing.T) {
+	var m monitor
+	m.observe(Event{Kind: EvISRShrink, TP: orders0, Leader: 0, Epoch: 1, ISR: []BrokerID{0, 1}})
+	m.observe(Event{Kind: EvElected, TP: orders0, Leader: 1, Epoch: 2, ISR: []BrokerID{1}})
+	assert.Empty(t, kinds(&m))
+	m.observe(Event{Kind: EvElected, TP: orders0, Leader: 2, Epoch: 3, ISR: []BrokerID{2}})
+	assert.Equal(t, []string{InvCleanOutsideISR}, kinds(&m))
+}
+
+func TestInvariantViewsAndEpochsNeverGoBack(t *testing.T) {
+	var m monitor
+	m.viewed(1, 0, PartitionState{TP: orders0, LeaderEpoch: 2, PartitionEpoch: 5})
+	m.viewed(2, 0, PartitionState{TP: orders0, LeaderEpoch: 2, PartitionEpoch: 6})
+	m.viewed(3, 0, PartitionState{TP: orders0, LeaderEpoch: 1, PartitionEpoch: 9})
+	m.observe(Event{Kind: EvBecameLeader, TP: orders0, Broker: 1, Epoch: 3})
+	m.observe(Event{Kind: EvBecameLeader, TP: orders0, Broker: 1, Epoch: 3})
+	assert.Equal(t, []string{InvMetadataBackward, InvLeaderEpochBack}, kinds(&m))
+}
+
+func TestInvariantTruncation(t *testing.T) {
+	var m monitor
+	leader := testLog(10, 1, 10)
+	m.track(0, 0, leader)
+	m.observe(Event{Kind: EvISRExpand, TP: orders0, Leader: 0, Epoch: 1, ISR: []BrokerID{0, 1}})
+	m.truncatedTo(5, 0, testReplica(0, leader, roleLeader, 1, 0, 1), 8)
+	m.truncatedTo(6, 1, testReplica(0, testLog(10, 1, 10), roleFollower, 1, 0, 1), 7)
+	require.Equal(t, []string{InvLeaderTruncated, InvISRMemberBelowHW}, kinds(&m))
+	m.truncatedTo(7, 2, testReplica(0, testLog(10, 1, 10), roleFollower, 1, 0, 1), 7)
+	assert.Len(t, kinds(&m), 2, "a follower outside the ISR may truncate anywhere")
+}
+
+// One report per rule, partition and broker is kept up to a bound.
+func TestInvariantReportsAreBounded(t *testing.T) {
+	var m monitor
+	for i := range 100 {
+		m.viewed(0, 0, PartitionState{TP: orders0, LeaderEpoch: int32(100 - i)})
+	}
+	assert.Len(t, m.Violations(), maxInvariantReports)
+}
