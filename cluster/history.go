@@ -175,11 +175,20 @@ type Journal struct {
 	hwSamples []HWSample
 	acks      []AckSample
 	monitor
+	notify func(Event)
 }
+
+// Notify has f hear of every event as it is recorded, from inside the run:
+// how the runner times faults to protocol events. f must not act on the
+// world at once; it schedules.
+func (j *Journal) Notify(f func(Event)) { j.notify = f }
 
 func (j *Journal) add(e Event) {
 	j.events = append(j.events, e)
 	j.observe(e)
+	if j.notify != nil {
+		j.notify(e)
+	}
 }
 
 // Lifecycle records a node's crash, power loss, restart, pause or resume.

@@ -34,7 +34,7 @@ const (
 	InvAckMissingOnISR  = "ack-missing-on-isr-member"
 	InvZombieAck        = "zombie-ack" // by a leader whose epoch the controller replaced, with the new leader lacking it
 	InvCleanOutsideISR  = "clean-election-outside-isr"
-	InvMetadataBackward = "metadata-regression"    // a broker applied an older (leader epoch, partition epoch)
+	InvMetadataBackward = "metadata-regression"     // a broker applied an older (leader epoch, partition epoch)
 	InvLeaderEpochBack  = "leader-epoch-regression" // a broker led a partition at an epoch not above its last
 	InvLeaderTruncated  = "leader-truncated"        // a leader removed records from its own log
 	InvLogMatching      = "divergence-below-hw"     // see Divergence
@@ -74,9 +74,9 @@ type monitor struct {
 	reported   map[reportKey]int
 
 	controller map[TopicPartition]PartitionState // the controller's latest decision per partition
-	views      map[viewKey]PartitionState         // each broker's latest applied view
-	fetched    map[viewKey]int32                  // leader epoch of each follower's last accepted fetch
-	leaderOf   map[viewKey]int32                  // epoch of each broker's latest leadership
+	views      map[viewKey]PartitionState        // each broker's latest applied view
+	fetched    map[viewKey]int32                 // leader epoch of each follower's last accepted fetch
+	leaderOf   map[viewKey]int32                 // epoch of each broker's latest leadership
 }
 
 type divergedPair struct {

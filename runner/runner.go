@@ -182,11 +182,14 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 		}
 	}
 	res := &Result{Scenario: sc, Seed: opts.Seed, Duration: duration}
-	f := &faulter{w: w, c: c, rand: w.Stream("faults"), res: res, baseLoss: sc.Network.Loss}
+	settle := min(sc.FaultWindowEnd(), duration)
+	f := &faulter{w: w, c: c, rand: w.Stream("faults"), res: res, baseLoss: sc.Network.Loss, windowEnd: settle}
 	for _, fault := range sc.Faults {
 		f.schedule(fault)
 	}
-	settle := min(sc.FaultWindowEnd(), duration)
+	if len(f.armed) > 0 {
+		c.Journal.Notify(f.onEvent)
+	}
 	w.At(clock.At(settle), "settle: heal all, restart crashed, resume paused", func(*sim.World) { f.settle() })
 	if opts.Trace != nil {
 		if err := w.TraceTo(opts.Trace, sc.Name, string(sc.Text)); err != nil {
@@ -310,20 +313,46 @@ func (r *Result) worstRecovery() (worst time.Duration, never bool) {
 
 // faulter applies the fault schedule to a running world.
 type faulter struct {
-	w        *sim.World
-	c        *cluster.Cluster
-	rand     *rand.Rand
-	res      *Result
-	baseLoss float64
+	w         *sim.World
+	c         *cluster.Cluster
+	rand      *rand.Rand
+	res       *Result
+	baseLoss  float64
+	armed     []scenarios.Fault // faults waiting for their protocol event
+	windowEnd time.Duration     // faults end by then; the settle period follows
 }
 
 func (f *faulter) schedule(fault scenarios.Fault) {
-	f.w.At(clock.At(fault.At), fault.Text, func(*sim.World) {
-		undo := f.apply(fault)
-		if fault.For > 0 && undo != nil {
-			f.w.At(clock.At(fault.At+fault.For), "end of "+fault.Text, func(*sim.World) { undo() })
+	if fault.After != nil {
+		f.armed = append(f.armed, fault)
+		return
+	}
+	f.w.At(clock.At(fault.At), fault.Text, func(*sim.World) { f.fire(fault) })
+}
+
+// fire applies a fault now, and schedules its undoing.
+func (f *faulter) fire(fault scenarios.Fault) {
+	undo := f.apply(fault)
+	if fault.For > 0 && undo != nil {
+		f.w.At(f.w.Now().Add(fault.For), "end of "+fault.Text, func(*sim.World) { undo() })
+	}
+}
+
+// onEvent fires the armed faults a protocol event sets off: each once, the
+// first time its event happens at or after its time, if it can still end
+// within the fault window.
+func (f *faulter) onEvent(e cluster.Event) {
+	kept := f.armed[:0]
+	for _, fault := range f.armed {
+		at := e.Time.Add(fault.AfterDelay)
+		switch {
+		case e.Time < clock.At(fault.At) || !fault.After.Matches(e):
+			kept = append(kept, fault)
+		case at.Add(fault.For) <= clock.At(f.windowEnd):
+			f.w.At(at, fault.Text, func(*sim.World) { f.fire(fault) })
 		}
-	})
+	}
+	f.armed = kept
 }
 
 // apply fires a fault and returns what undoes it.
@@ -331,7 +360,7 @@ func (f *faulter) apply(fault scenarios.Fault) (undo func()) {
 	net := f.w.Network()
 	var hit []sim.NodeID
 	defer func() {
-		rec := FaultRecord{At: fault.At, Kind: fault.Kind, Text: fault.Text, For: fault.For}
+		rec := FaultRecord{At: f.w.Now().Since(), Kind: fault.Kind, Text: fault.Text, For: fault.For}
 		for i, n := range hit {
 			if i > 0 {
 				rec.Hit += ", "

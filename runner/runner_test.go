@@ -5,10 +5,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tideline-sim/tideline/cluster"
 	"github.com/tideline-sim/tideline/scenarios"
 )
 
@@ -132,4 +134,38 @@ expect:
 	res, err = Run(sc, Options{Seed: 1})
 	require.NoError(t, err)
 	assert.False(t, res.OK(), "no write was lost, so lost > 0 must not hold")
+}
+
+// A fault can wait for a protocol event: here the leader crashes 20 ms
+// after the ISR takes a restarted follower back, the window in which a
+// follower admitted too early would lose data.
+func TestFaultTimedToAProtocolEvent(t *testing.T) {
+	sc, err := scenarios.Load("after.yaml", []byte(`
+name: after
+duration: 60s
+cluster:
+  brokers: 3
+  config: { replica.lag.time.max.ms: 5000 }
+  topics: [{ name: orders, partitions: 1, replication.factor: 3, config: { min.insync.replicas: 2 } }]
+workload:
+  producers: [{ topic: orders, rate: 200/s, acks: all }]
+faults:
+  - { at: 5s, crash: follower(orders/0), for: 10s }
+  - { at: 16s, after: isr-expand(orders/0), delay: 20ms, crash: leader(orders/0), for: 5s }
+`))
+	require.NoError(t, err)
+	assert.Equal(t, "crash leader(orders/0) for 5s after isr-expand(orders/0) + 20ms", sc.Faults[1].Text)
+	res, err := Run(sc, Options{Seed: 1})
+	require.NoError(t, err)
+	var expanded time.Duration
+	for _, e := range res.Journal {
+		if e.Kind == cluster.EvISRExpand && e.Time.Since() >= 16*time.Second {
+			expanded = e.Time.Since()
+			break
+		}
+	}
+	require.NotZero(t, expanded, "the restarted follower rejoins the ISR")
+	require.Len(t, res.Faults, 2)
+	assert.Equal(t, expanded+20*time.Millisecond, res.Faults[1].At, "the crash lands 20 ms after the ISR expansion")
+	assert.NotEmpty(t, res.Faults[1].Hit)
 }

@@ -530,8 +530,43 @@ func (v *validator) fault(p path, raw rawFault, sc *Scenario) Fault {
 	case raw.Unclean && f.Kind != Elect:
 		v.fail(p.key("unclean"), "unclean only applies to elect")
 	}
+	if raw.After != "" {
+		f.After = v.trigger(p.key("after"), raw.After, spec)
+	}
+	if raw.Delay != "" {
+		if raw.After == "" {
+			v.fail(p.key("delay"), "delay only applies with after: the time from the event to the fault")
+		}
+		f.AfterDelay = v.duration(p.key("delay"), raw.Delay, 0)
+	}
 	f.Text = faultText(f)
 	return f
+}
+
+var triggerRE = regexp.MustCompile(`^([a-z-]+)(?:\((.*)\))?$`)
+
+// trigger parses `after: isr-expand(orders/0)` or `after: broker-fenced`.
+func (v *validator) trigger(p path, s string, spec cluster.Spec) *Trigger {
+	m := triggerRE.FindStringSubmatch(strings.TrimSpace(s))
+	var names []string
+	for _, e := range Triggers {
+		names = append(names, string(e))
+	}
+	if m == nil || !slices.Contains(names, m[1]) {
+		msg := fmt.Sprintf("after %q: name a protocol event (%s), optionally of one partition: isr-expand(orders/0)", s, strings.Join(names, ", "))
+		if m != nil {
+			if best := suggest.Nearest(m[1], names); best != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", best)
+			}
+		}
+		v.fail(p, "%s", msg)
+		return nil
+	}
+	t := &Trigger{Event: cluster.EventKind(m[1])}
+	if m[2] != "" {
+		t.TP = v.partition(p, m[2], spec)
+	}
+	return t
 }
 
 func faultText(f Fault) string {
@@ -560,6 +595,12 @@ func faultText(f Fault) string {
 	}
 	if f.For > 0 {
 		s += " for " + f.For.String()
+	}
+	if f.After != nil {
+		s += " after " + f.After.String()
+		if f.AfterDelay > 0 {
+			s += " + " + f.AfterDelay.String()
+		}
 	}
 	return s
 }

@@ -40,6 +40,7 @@ func TestBadScenariosSayWhereAndWhat(t *testing.T) {
 		{"unknown-target.yaml", 12, 23, `unknown target "the-leader"`},
 		{"syntax-error.yaml", 11, 9, `']' not found`},
 		{"no-name.yaml", 1, 1, `the scenario has no name`},
+		{"unknown-trigger.yaml", 12, 23, `(did you mean "isr-expand"?)`},
 	}
 	files, err := filepath.Glob("../testdata/scenarios/bad/*.yaml")
 	require.NoError(t, err)

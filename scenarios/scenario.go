@@ -71,8 +71,37 @@ type Fault struct {
 	Loss    float64       // loss
 	TP      cluster.TopicPartition
 	Unclean bool // elect
-	Line    int
-	Text    string // as written, for narration
+	// After, when set, holds the fault back from At until the protocol
+	// event it names happens, then fires it AfterDelay later: a crash timed
+	// to land within milliseconds of an ISR change or an election.
+	After      *Trigger
+	AfterDelay time.Duration
+	Line       int
+	Text       string // as written, for narration
+}
+
+// Trigger names a protocol event, of one partition or of any.
+type Trigger struct {
+	Event cluster.EventKind
+	TP    cluster.TopicPartition // zero: any partition
+}
+
+// Triggers are the protocol events a fault may wait for.
+var Triggers = []cluster.EventKind{
+	cluster.EvISRExpand, cluster.EvISRShrink, cluster.EvElected, cluster.EvPreferredElected, cluster.EvBecameLeader,
+	cluster.EvTruncated, cluster.EvFenced, cluster.EvRegistered, cluster.EvUnfenced,
+}
+
+func (t Trigger) String() string {
+	if t.TP.Topic == "" {
+		return string(t.Event)
+	}
+	return fmt.Sprintf("%s(%v)", t.Event, t.TP)
+}
+
+// Matches reports whether an event sets the trigger off.
+func (t Trigger) Matches(e cluster.Event) bool {
+	return e.Kind == t.Event && (t.TP.Topic == "" || e.TP == t.TP)
 }
 
 // TargetKind is how a fault names the nodes it hits.

@@ -88,6 +88,8 @@ type rawFault struct {
 	Loss      *float64    `yaml:"loss"`
 	Elect     string      `yaml:"elect"`
 	Unclean   bool        `yaml:"unclean"`
+	After     string      `yaml:"after"` // a protocol event that triggers the fault, e.g. isr-expand(orders/0)
+	Delay     string      `yaml:"delay"` // how long after that event
 }
 
 type rawOneWay struct {
