@@ -480,6 +480,9 @@ func (b *Broker) appendAsFollower(r *replica, m FetchResponse) {
 // and cut there, or, if this log lacks that epoch, cut to its own end of the
 // largest lower epoch and ask again.
 func (b *Broker) truncateOnDivergence(r *replica, leaderEpoch int32, leaderEnd int64) {
+	if planted.skipTruncation {
+		return
+	}
 	localEpoch, localEnd := r.log.endOffsetForEpoch(leaderEpoch)
 	leo := r.log.leo()
 	var to int64
@@ -672,12 +675,13 @@ func (r *replica) follower(id BrokerID) *followerState {
 // maximal ISR — never while the ISR is below min.insync.replicas (Kafka
 // 3.7+, KAFKA-15583), and never backwards.
 func (b *Broker) maybeIncrementHW(r *replica) {
-	if r.role != roleLeader || len(r.state.ISR) < min(r.minISR, len(r.state.Replicas)) {
+	if r.role != roleLeader || len(r.state.ISR) < min(r.minISR, len(r.state.Replicas)) && !planted.ignoreMinISR {
 		return
 	}
 	hw := r.log.leo()
-	for _, id := range r.maximalISR() {
-		if id == b.id {
+	isr := r.maximalISR()
+	for i, id := range isr {
+		if id == b.id || planted.hwSkipsFollower && i == len(isr)-1 {
 			continue
 		}
 		fs := r.follower(id)
@@ -698,7 +702,11 @@ func (b *Broker) maybeExpandISR(r *replica, fs *followerState) {
 	if r.pendingISR != nil || r.state.inISR(fs.broker) {
 		return
 	}
-	if fs.leo >= r.log.hw && fs.leo >= r.log.epochStart() && fs.brokerEpoch > 0 {
+	caughtUp := fs.leo >= r.log.hw
+	if planted.admitLagging {
+		caughtUp = fs.leo+1000 >= r.log.hw
+	}
+	if caughtUp && fs.leo >= r.log.epochStart() && fs.brokerEpoch > 0 {
 		isr := slices.Clone(r.state.ISR)
 		isr = append(isr, fs.broker)
 		b.proposeISR(r, b.inAssignmentOrder(r, isr))
@@ -800,7 +808,7 @@ func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
 	case r.role != roleLeader:
 		fail(NotLeaderOrFollower)
 		return
-	case m.Acks == AcksAll && len(r.state.ISR) < r.minISR:
+	case m.Acks == AcksAll && len(r.state.ISR) < r.minISR && !planted.ignoreMinISR:
 		b.event(Event{Kind: EvNotEnoughReplicas, TP: r.tp, Epoch: r.state.LeaderEpoch, Broker: b.id,
 			Detail: fmt.Sprintf("isr %v below min.insync.replicas=%d", r.state.ISR, r.minISR)})
 		fail(NotEnoughReplicas)
@@ -867,7 +875,7 @@ func (b *Broker) completeDelayedProduces(r *replica) {
 		}
 		b.env.CancelTimer(p.timer)
 		resp := ProduceResponse{RequestID: p.requestID, TP: r.tp, BaseOffset: p.baseOffset}
-		if len(r.maximalISR()) < r.minISR {
+		if len(r.maximalISR()) < r.minISR && !planted.ignoreMinISR {
 			resp.Err, resp.BaseOffset = NotEnoughReplicasAfterAppend, -1
 		} else {
 			b.ackAll(r, p.baseOffset, p.lastOffset)

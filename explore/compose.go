@@ -23,6 +23,10 @@ type Fault struct {
 	Delay  string  // slow-link delay
 	Loss   float64 // loss
 	For    float64 // seconds; 0 for none
+	// After names a protocol event the fault waits for from At
+	// ("isr-expand(orders/0)"), AfterDelay how long after it (seconds).
+	After      string
+	AfterDelay float64
 }
 
 func seconds(s float64) string { return fmt.Sprintf("%gs", roundMillis(s)) }
@@ -46,6 +50,12 @@ func (f Fault) item() yaml.MapSlice {
 	}
 	if f.For > 0 {
 		m = append(m, yaml.MapItem{Key: "for", Value: seconds(f.For)})
+	}
+	if f.After != "" {
+		m = append(m, yaml.MapItem{Key: "after", Value: f.After})
+		if f.AfterDelay > 0 {
+			m = append(m, yaml.MapItem{Key: "delay", Value: seconds(f.AfterDelay)})
+		}
 	}
 	return m
 }

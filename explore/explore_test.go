@@ -1,6 +1,7 @@
 package explore
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -31,24 +32,61 @@ func TestResultsDoNotDependOnWorkers(t *testing.T) {
 	}
 }
 
-func TestDrawStaysWithinTheClaims(t *testing.T) {
+// The safety phase draws overlapping faults, faults close behind each
+// other and faults timed to protocol events, never power loss; only seeds
+// whose faults came one at a time are held to liveness.
+func TestDrawStaysWithinTheSafetyClaims(t *testing.T) {
 	base, err := scenarios.Builtin("baseline")
 	require.NoError(t, err)
+	var overlapping, timed, close, liveness int
 	for seed := uint64(1); seed <= 200; seed++ {
 		faults := Draw(base, seed, Options{})
 		for i, f := range faults {
 			assert.NotEqual(t, "power-loss", f.Action, "seed %d", seed)
+			assert.LessOrEqual(t, f.At+f.For, base.FaultWindowEnd().Seconds()+1e-9, "seed %d", seed)
+			if f.After != "" {
+				timed++
+			}
 			if i > 0 {
 				prev := faults[i-1]
-				assert.GreaterOrEqual(t, f.At, prev.At+prev.For, "seed %d: one fault at a time", seed)
+				if f.At < prev.At+prev.For {
+					overlapping++
+				}
+				if f.At > prev.At && f.At-prev.At <= 0.1 {
+					close++
+				}
 			}
-			assert.LessOrEqual(t, f.At+f.For, base.FaultWindowEnd().Seconds()+1e-9, "seed %d", seed)
 		}
-		// Every drawn schedule is a valid scenario.
-		_, err := Scenario(base, seed, faults, nil)
+		if LivenessClaimed(faults) {
+			liveness++
+		}
+		// Every drawn schedule is a valid scenario, and asserts liveness
+		// only within its claim.
+		sc, err := Scenario(base, seed, faults, nil)
 		require.NoError(t, err, "seed %d", seed)
+		anyDelivery := slices.ContainsFunc(sc.Expect, func(e scenarios.Expectation) bool { return e.Name == "eventual-delivery" && e.Any })
+		assert.Equal(t, !LivenessClaimed(faults), anyDelivery, "seed %d", seed)
 	}
+	t.Logf("200 seeds: %d overlapping faults, %d timed to events, %d within 100 ms of the one before; %d seeds within the liveness claim", overlapping, timed, close, liveness)
+	assert.Positive(t, overlapping)
+	assert.Positive(t, timed)
+	assert.Positive(t, close)
+	assert.Positive(t, liveness)
 	assert.Equal(t, Draw(base, 7, Options{}), Draw(base, 7, Options{}), "a seed always draws the same faults")
+}
+
+func TestPowerLossOnlyBeyondTheClaims(t *testing.T) {
+	base, err := scenarios.Builtin("baseline")
+	require.NoError(t, err)
+	powerLoss := 0
+	for seed := uint64(1); seed <= 100; seed++ {
+		for _, f := range Draw(base, seed, Options{BeyondClaims: true}) {
+			if f.Action == "power-loss" {
+				powerLoss++
+			}
+		}
+	}
+	assert.Positive(t, powerLoss)
 }
 
 func TestExploreFindsAcks1LossAndShrinksIt(t *testing.T) {

@@ -29,7 +29,7 @@ func exploreCommand(args []string, stdout, stderr io.Writer) int {
 	forTime := fs.Duration("for", 0, "explore for this long (wall clock) instead of -seeds")
 	workers := fs.Int("workers", runtimeWorkers(), "worlds run in parallel")
 	kinds := fs.String("faults", "", "fault kinds to draw, comma-separated (default all): "+strings.Join(explore.Kinds, ","))
-	beyond := fs.Bool("beyond-claims", false, "let faults overlap and power fail: map failure modes rather than hunt bugs")
+	beyond := fs.Bool("beyond-claims", false, "let power fail too: map failure modes rather than hunt bugs")
 	out := fs.String("out", "explore-out", "where failing seeds and shrunk scenarios are written")
 	shrink := fs.Bool("shrink", true, "shrink the first failure of each checker")
 	if err := fs.Parse(args); err != nil {
@@ -92,7 +92,7 @@ func exploreCommand(args []string, stdout, stderr io.Writer) int {
 }
 
 func exploreReport(sc *scenarios.Scenario, outcomes []explore.Outcome, opts explore.Options, out string, shrink bool, stdout, stderr io.Writer) int {
-	fmt.Fprintf(stdout, "explored %d seeds of %s (%s)\n", len(outcomes), sc.Name, claimsText(opts))
+	fmt.Fprintf(stdout, "explored %d seeds of %s (%s)\n", len(outcomes), sc.Name, claimsText(opts, outcomes))
 	byChecker := map[string][]uint64{}
 	var broken []explore.Outcome
 	for _, o := range outcomes {
@@ -161,11 +161,18 @@ func exploreReport(sc *scenarios.Scenario, outcomes []explore.Outcome, opts expl
 	return exitFail
 }
 
-func claimsText(o explore.Options) string {
-	if o.BeyondClaims {
-		return "beyond the claims: faults overlap, power fails"
+func claimsText(o explore.Options, outcomes []explore.Outcome) string {
+	liveness := 0
+	for _, out := range outcomes {
+		if out.Liveness {
+			liveness++
+		}
 	}
-	return "within the claims: one fault at a time, no power loss"
+	claim := "within the safety claims: faults overlap and strike at protocol events, no power loss"
+	if o.BeyondClaims {
+		claim = "beyond the claims: faults overlap and strike at protocol events, power fails"
+	}
+	return fmt.Sprintf("%s; liveness checked on the %d whose faults came one at a time", claim, liveness)
 }
 
 func coverageTable(outcomes []explore.Outcome) report.Table {

@@ -1,0 +1,19 @@
+package cluster
+
+// Plant plants the named bug for the rest of a test and returns what
+// removes it: "admit-lagging", "hw-skips-follower", "ignore-min-isr",
+// "skip-truncation".
+func Plant(bug string) (remove func()) {
+	flags := map[string]*bool{
+		"admit-lagging":     &planted.admitLagging,
+		"hw-skips-follower": &planted.hwSkipsFollower,
+		"ignore-min-isr":    &planted.ignoreMinISR,
+		"skip-truncation":   &planted.skipTruncation,
+	}
+	flag, ok := flags[bug]
+	if !ok {
+		panic("no such planted bug: " + bug)
+	}
+	*flag = true
+	return func() { *flag = false }
+}

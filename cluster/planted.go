@@ -1,0 +1,12 @@
+package cluster
+
+// planted holds bugs a test may plant in the replication rules, one at a
+// time, to prove that the checkers and the exploration find them
+// (export_test.go switches them; nothing else does). The zero value is
+// Kafka's behaviour.
+var planted struct {
+	admitLagging    bool // ISR admission without catching up to the leader's HW
+	hwSkipsFollower bool // the HW computed without the last ISR follower
+	ignoreMinISR    bool // acks=all accepted and committed below min.insync.replicas
+	skipTruncation  bool // a follower told it diverges does not truncate
+}
