@@ -161,6 +161,32 @@ func TestNoDuplicates(t *testing.T) {
 		assert.Equal(t, "payload 1 is at offsets 0 and 2", res.Violations[0].Message)
 		assert.Equal(t, "payload 2 is at offsets 1 and 4", res.Violations[2].Message)
 	})
+	t.Run("the story starts from the send", func(t *testing.T) {
+		history := ack(1, 0, 100, 200)
+		history[0].Idempotent = true
+		res := NoDuplicates(history, []cluster.FinalLog{{TP: tp0, Records: log(1, 1)}})
+		require.Len(t, res.Violations, 1)
+		story := Story(res.Violations[0], nil, nil)
+		require.NotEmpty(t, story)
+		assert.Equal(t, "1. 0.100000s p0 sent payload 1 to orders/0", story[0])
+	})
+}
+
+// A rule broken at an instant tells what led up to it: the faults and the
+// protocol steps before, nothing after.
+func TestStoryOfAnInstantViolationEndsThere(t *testing.T) {
+	v := Violation{Checker: ProtocolInvariantsName, Kind: cluster.InvISRAdmittedBehind, TP: tp0, Offset: 31, At: at(5000),
+		Message: at(5000).String() + " broker 1 joined the ISR with log end 31, below leader 0's high watermark 40"}
+	events := []cluster.Event{
+		{Time: at(1000), Node: "faults", Kind: cluster.EvFault, Detail: "partition [broker-1] | rest for 3s"},
+		{Time: at(4999), Node: "controller", Kind: cluster.EvISRExpand, TP: tp0, Detail: "isr [0 2] -> [0 1 2]; logs: broker 0 end 40 hw 40 broker 1 end 31 hw 30"},
+		{Time: at(9000), Node: "faults", Kind: cluster.EvFault, Detail: "settle"},
+	}
+	story := Story(v, events, nil)
+	require.Len(t, story, 3)
+	assert.Equal(t, "1. 1.000000s fault: partition [broker-1] | rest for 3s", story[0])
+	assert.Contains(t, story[1], "isr-expand orders/0: isr [0 2] -> [0 1 2]; logs: broker 0 end 40 hw 40 broker 1 end 31")
+	assert.Equal(t, "3. 5.000000s isr-admitted-behind: broker 1 joined the ISR with log end 31, below leader 0's high watermark 40", story[2])
 }
 
 func ack(payload, offset int64, sent, acked int) []cluster.Op {

@@ -55,9 +55,29 @@ func NoDuplicates(history []cluster.Op, final []cluster.FinalLog) Result {
 				continue
 			}
 			res.Violations = append(res.Violations, Violation{Checker: NoDuplicatesName, Kind: "duplicate", TP: f.TP, Offset: rec.Offset, Payload: rec.Payload,
-				Message: fmt.Sprintf("payload %d is at offsets %d and %d", rec.Payload, firstAt[i], rec.Offset),
-				Ops:     []cluster.Op{{F: cluster.OpSend, Type: cluster.Invoke, TP: f.TP, Payload: rec.Payload, Offset: -1, Idempotent: true}}})
+				Message: fmt.Sprintf("payload %d is at offsets %d and %d", rec.Payload, firstAt[i], rec.Offset)})
 		}
 	}
+	attachSends(res.Violations, history)
 	return res
+}
+
+// attachSends gives each violation the history of its payload's send: the
+// invoke and how it ended, which its story starts from.
+func attachSends(vs []Violation, history []cluster.Op) {
+	if len(vs) == 0 {
+		return
+	}
+	at := make(map[int64][]int, len(vs))
+	for i, v := range vs {
+		at[v.Payload] = append(at[v.Payload], i)
+	}
+	for _, op := range history {
+		if op.F != cluster.OpSend {
+			continue
+		}
+		for _, i := range at[op.Payload] {
+			vs[i].Ops = append(vs[i].Ops, op)
+		}
+	}
 }

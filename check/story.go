@@ -2,7 +2,9 @@ package check
 
 import (
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
@@ -20,9 +22,10 @@ const storyLookback = 30 * time.Second
 var priority = map[cluster.EventKind]int{
 	cluster.EvTruncated: 0, cluster.EvUncleanElected: 0, cluster.EvPowerLoss: 0,
 	cluster.EvElected: 1, cluster.EvOffline: 1, cluster.EvCrashed: 1, cluster.EvPreferredElected: 1,
-	cluster.EvFenced: 2, cluster.EvISRShrink: 2, cluster.EvPaused: 2,
+	cluster.EvDiverged: 1,
+	cluster.EvFenced: 2, cluster.EvISRShrink: 2, cluster.EvPaused: 2, cluster.EvISRExpand: 2, cluster.EvFault: 2,
 	cluster.EvBecameLeader: 3, cluster.EvRestarted: 3, cluster.EvResumed: 3,
-	cluster.EvISRExpand: 4, cluster.EvUnfenced: 4,
+	cluster.EvUnfenced: 4,
 }
 
 // Story builds the causal timeline of a violation from the journal: the
@@ -40,22 +43,27 @@ func Story(v Violation, events []cluster.Event, final []cluster.FinalLog) []stri
 	// Causes that build up slowly (an ISR shrinking, a broker fenced or
 	// paused) are looked for well before the operation; the rest from
 	// shortly before it.
-	from, recent := clock.Time(0), clock.Time(0)
+	from, recent, until := clock.Time(0), clock.Time(0), clock.Time(math.MaxInt64)
 	type line struct {
 		at   clock.Time
 		text string
 		rank int
 	}
 	var picked []line
-	if len(v.Ops) > 0 {
+	switch {
+	case len(v.Ops) > 0:
 		op := v.Ops[0]
 		picked = append(picked, line{op.Time, describeOp(op), -1})
 		from, recent = op.Time.Add(-storyLookback), op.Time.Add(-time.Second)
+	case v.At > 0:
+		// A rule broken at an instant: the story is what led up to it.
+		picked = append(picked, line{v.At, fmt.Sprintf("%v %s: %s", v.At, v.Kind, strings.TrimPrefix(v.Message, v.At.String()+" ")), -1})
+		from, recent, until = v.At.Add(-storyLookback), v.At.Add(-time.Second), v.At
 	}
 	gone := false // the record was truncated away; only an election after it still matters
 	for _, e := range events {
 		rank, known := priority[e.Kind]
-		if !known || e.Time < from || (rank != 2 && e.Time < recent) || !relevant(e, v, replicas) {
+		if !known || e.Time < from || e.Time > until || (rank != 2 && e.Time < recent) || !relevant(e, v, replicas) {
 			continue
 		}
 		if gone && e.Kind != cluster.EvElected && e.Kind != cluster.EvUncleanElected {
@@ -89,12 +97,16 @@ func relevant(e cluster.Event, v Violation, replicas []cluster.BrokerID) bool {
 		return slices.Contains(replicas, e.Broker)
 	case cluster.EvTruncated:
 		return e.TP == v.TP && (v.Offset < 0 || e.Offset <= v.Offset)
+	case cluster.EvFault:
+		return true
 	}
 	return e.TP == v.TP
 }
 
 func describeOp(op cluster.Op) string {
 	switch {
+	case op.F == cluster.OpSend && op.Type == cluster.Invoke:
+		return fmt.Sprintf("%v %s sent payload %d to %v", op.Time, op.Process, op.Payload, op.TP)
 	case op.F == cluster.OpSend && op.Type == cluster.Ok:
 		acks := fmt.Sprint(op.Acks)
 		if op.Acks == cluster.AcksAll {
@@ -131,6 +143,12 @@ func describeEvent(e cluster.Event) string {
 		return fmt.Sprintf("%v controller: %s", e.Time, e.Detail)
 	case cluster.EvTruncated:
 		return fmt.Sprintf("%v %s %s", e.Time, e.Node, e.Detail+" of "+e.TP.String())
+	case cluster.EvFault:
+		return fmt.Sprintf("%v fault: %s", e.Time, e.Detail)
+	case cluster.EvDiverged:
+		return fmt.Sprintf("%v %s told to truncate %v: %s", e.Time, e.Node, e.TP, e.Detail)
+	case cluster.EvISRExpand, cluster.EvISRShrink:
+		return fmt.Sprintf("%v controller %s %v: %s", e.Time, e.Kind, e.TP, e.Detail)
 	}
 	return fmt.Sprintf("%v %s %s %s: %s", e.Time, e.Node, e.Kind, e.TP, e.Detail)
 }

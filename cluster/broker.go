@@ -448,6 +448,8 @@ func (b *Broker) handleFetchResponse(m FetchResponse) {
 	}
 	switch {
 	case m.Err == None && m.DivergingEpoch != NoEpoch:
+		b.event(Event{Kind: EvDiverged, TP: r.tp, Epoch: m.DivergingEpoch, Offset: m.DivergingEndOffset, Broker: b.id, Leader: r.state.Leader,
+			Detail: fmt.Sprintf("leader %d says epoch %d ends at %d; log end %d, hw %d", r.state.Leader, m.DivergingEpoch, m.DivergingEndOffset, r.log.leo(), r.log.hw)})
 		b.truncateOnDivergence(r, m.DivergingEpoch, m.DivergingEndOffset)
 		b.sendFetch(r)
 	case m.Err == None:

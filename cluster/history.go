@@ -120,6 +120,8 @@ const (
 	EvOutOfOrder          EventKind = "out-of-order-sequence"
 	EvNotEnoughReplicas   EventKind = "not-enough-replicas"
 	EvRecovered           EventKind = "log-recovered"
+	EvDiverged            EventKind = "told-to-truncate" // a follower's fetch answered with a diverging epoch
+	EvFault               EventKind = "fault"            // a network fault or an operator's action, as the schedule fired it
 )
 
 // Event is one protocol event on one node.
@@ -184,11 +186,23 @@ type Journal struct {
 func (j *Journal) Notify(f func(Event)) { j.notify = f }
 
 func (j *Journal) add(e Event) {
+	switch e.Kind {
+	case EvISRExpand, EvISRShrink, EvElected, EvUncleanElected, EvOffline:
+		// What the replicas held at that instant is what makes an ISR
+		// change or an election safe or not: stories show it.
+		e.Detail += "; " + j.logsText(e.TP)
+	}
 	j.events = append(j.events, e)
 	j.observe(e)
 	if j.notify != nil {
 		j.notify(e)
 	}
+}
+
+// Fault records a fault that is not a node's lifecycle (a partition, a
+// lossy or slow link, a heal, an operator's election) as it fires or ends.
+func (j *Journal) Fault(at clock.Time, text string) {
+	j.add(Event{Time: at, Node: "faults", Kind: EvFault, Broker: NoLeader, Leader: NoLeader, Detail: text})
 }
 
 // Lifecycle records a node's crash, power loss, restart, pause or resume.

@@ -187,11 +187,17 @@ func (m *monitor) hwSet(at clock.Time, b BrokerID, r *replica) {
 }
 
 // followerFetched is a leader accepting a follower's fetch at an epoch.
+// The newest epoch is kept: a zombie leader that wakes from a pause and
+// serves a fetch queued under its old epoch does not undo a fetch the
+// follower made of the current leader.
 func (m *monitor) followerFetched(tp TopicPartition, follower BrokerID, epoch int32) {
 	if m.fetched == nil {
 		m.fetched = map[viewKey]int32{}
 	}
-	m.fetched[viewKey{tp, follower}] = epoch
+	key := viewKey{tp, follower}
+	if last, ok := m.fetched[key]; !ok || epoch > last {
+		m.fetched[key] = epoch
+	}
 }
 
 // isrExpanded is the controller committing an ISR expansion: each added
@@ -269,6 +275,22 @@ func (m *monitor) truncatedTo(at clock.Time, b BrokerID, r *replica, offset int6
 		m.violate(at, InvISRMemberBelowHW, r.tp, b, offset, "ISR member %d truncated its log to %d, below leader %d's high watermark %d",
 			b, offset, ctl.Leader, l.hw)
 	}
+}
+
+// logsText describes every live replica of a partition: its log end and
+// high watermark.
+func (m *monitor) logsText(tp TopicPartition) string {
+	var b []byte
+	b = append(b, "logs:"...)
+	for id, l := range m.live[tp] {
+		b = fmt.Appendf(b, " broker %d ", id)
+		if l == nil {
+			b = append(b, "down"...)
+			continue
+		}
+		b = fmt.Appendf(b, "end %d hw %d", l.leo(), l.hw)
+	}
+	return string(b)
 }
 
 // observe checks the rules an event itself carries: clean elections pick

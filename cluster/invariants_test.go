@@ -125,3 +125,16 @@ func TestInvariantReportsAreBounded(t *testing.T) {
 	}
 	assert.Len(t, m.Violations(), maxInvariantReports)
 }
+
+// A zombie leader that wakes from a pause and serves a fetch queued under
+// its old epoch does not make the follower's fetch of the current leader
+// stale (found by explore, seed 1145).
+func TestInvariantISRAdmissionIgnoresAZombiesLateFetch(t *testing.T) {
+	var m monitor
+	m.track(0, 2, testLog(10, 2, 10))
+	m.track(0, 0, testLog(10, 2, 10))
+	m.followerFetched(orders0, 0, 2) // of the current leader, broker 2
+	m.followerFetched(orders0, 0, 1) // the paused old leader, waking
+	m.isrExpanded(5, PartitionState{TP: orders0, Leader: 2, LeaderEpoch: 2, ISR: []BrokerID{2, 0}}, []BrokerID{0})
+	assert.Empty(t, kinds(&m))
+}

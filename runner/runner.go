@@ -334,8 +334,23 @@ func (f *faulter) schedule(fault scenarios.Fault) {
 func (f *faulter) fire(fault scenarios.Fault) {
 	undo := f.apply(fault)
 	if fault.For > 0 && undo != nil {
-		f.w.At(f.w.Now().Add(fault.For), "end of "+fault.Text, func(*sim.World) { undo() })
+		f.w.At(f.w.Now().Add(fault.For), "end of "+fault.Text, func(*sim.World) {
+			undo()
+			if !lifecycle(fault.Kind) {
+				f.c.Journal.Fault(f.w.Now(), "end of "+fault.Text)
+			}
+		})
 	}
+}
+
+// lifecycle reports whether a fault kind crashes, restarts, pauses or
+// resumes nodes: the journal records those as the nodes' own events.
+func lifecycle(k scenarios.FaultKind) bool {
+	switch k {
+	case scenarios.Crash, scenarios.PowerLoss, scenarios.Restart, scenarios.Pause, scenarios.Resume:
+		return true
+	}
+	return false
 }
 
 // onEvent fires the armed faults a protocol event sets off: each once, the
@@ -369,6 +384,9 @@ func (f *faulter) apply(fault scenarios.Fault) (undo func()) {
 			rec.nodes = append(rec.nodes, f.w.Name(n))
 		}
 		f.res.Faults = append(f.res.Faults, rec)
+		if !lifecycle(fault.Kind) {
+			f.c.Journal.Fault(f.w.Now(), fault.Text)
+		}
 	}()
 	switch fault.Kind {
 	case scenarios.Crash:
@@ -502,6 +520,7 @@ func cross(from, to []sim.NodeID) [][2]sim.NodeID {
 // settle ends every fault: the network heals, loss returns to its base,
 // down nodes restart and paused ones resume; producers stop on their own.
 func (f *faulter) settle() {
+	f.c.Journal.Fault(f.w.Now(), "settle: heal all, restart crashed, resume paused")
 	f.w.Network().Heal()
 	f.setLoss(f.baseLoss)
 	for _, n := range f.w.Nodes() {
