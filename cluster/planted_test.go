@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -75,4 +76,23 @@ func firstFailure(base *scenarios.Scenario, within uint64, checker string) (expl
 		}
 	}
 	return explore.Outcome{}, false
+}
+
+// A failure found among many overlapping faults shrinks to its essence —
+// at most three faults — and the shrunk scenario keeps the steps it took
+// and the story of its violation.
+func TestShrinkAPlantedBugToItsEssence(t *testing.T) {
+	defer cluster.Plant("admit-lagging")()
+	base, err := scenarios.Builtin("baseline")
+	require.NoError(t, err)
+	found, ok := firstFailure(base, 60, "protocol-invariants")
+	require.True(t, ok)
+	sc, err := explore.Scenario(base, found.Seed, found.Faults, nil)
+	require.NoError(t, err)
+	s, err := explore.Shrink("seed.yaml", sc.Text, "protocol-invariants", 80)
+	require.NoError(t, err)
+	t.Logf("seed %d: %d faults -> %d in %d runs:\n%s", found.Seed, s.FaultsBefore, s.FaultsAfter, s.Runs, strings.Join(s.Steps, "\n"))
+	assert.LessOrEqual(t, s.FaultsAfter, 3)
+	assert.NotEmpty(t, s.Steps)
+	assert.Contains(t, string(s.Text), "isr-admitted-behind", "the shrunk scenario tells its story")
 }

@@ -24,6 +24,7 @@ type Shrunk struct {
 	FaultsAfter    int
 	Runs           int
 	DurationBefore time.Duration
+	Steps          []string // each step that kept the failure, in order
 }
 
 // ErrDoesNotFail is returned when the scenario to shrink breaks no promise
@@ -75,16 +76,45 @@ func Shrink(file string, text []byte, checker string, budget int) (*Shrunk, erro
 	}
 	s.FaultsBefore = len(faultsOf(doc))
 	s.DurationBefore = s.Scenario.Duration
+	step := func(cand yaml.MapSlice, what string) error {
+		ok, err := try(cand)
+		if ok {
+			doc = cand
+			s.Steps = append(s.Steps, what)
+		}
+		return err
+	}
+	// A fault timed to a protocol event is first pinned to the moment it
+	// fired, if it still fails there: a plain time reads more easily and
+	// moves with the other steps.
+	tried := map[string]bool{}
+	for again := true; again && s.Runs < budget; {
+		again = false
+		for i, f := range faultsOf(doc) {
+			m, ok := f.(yaml.MapSlice)
+			if !ok || !has(m, "after") || tried[textOf(m)] {
+				continue
+			}
+			tried[textOf(m)], again = true, true
+			if at, fired := firedAt(s.Result, m); fired {
+				faults := slices.Clone(faultsOf(doc))
+				faults[i] = with(without(without(m, "after"), "delay"), "at", seconds(at.Seconds()))
+				if err := step(withFaults(doc, sortFaults(faults)), fmt.Sprintf("pinned fault %d (%s) to %v, when it fired", i+1, textOf(m), at.Round(time.Millisecond))); err != nil {
+					return nil, err
+				}
+			}
+			break
+		}
+	}
 	for changed := true; changed && s.Runs < budget; {
-		changed = false
+		before := len(s.Steps)
 		// Remove faults, the last first: later faults more often only
 		// clean up after earlier ones.
 		for i := len(faultsOf(doc)) - 1; i >= 0; i-- {
+			f := faultsOf(doc)[i]
 			cand := withFaults(doc, slices.Delete(slices.Clone(faultsOf(doc)), i, i+1))
-			if ok, err := try(cand); err != nil {
+			if err := step(cand, fmt.Sprintf("removed fault %d (%s)", i+1, textOf(f))); err != nil {
 				return nil, err
-			} else if ok {
-				doc, changed = cand, true
 			}
 		}
 		// Shorten fault windows.
@@ -98,34 +128,49 @@ func Shrink(file string, text []byte, checker string, budget int) (*Shrunk, erro
 				continue
 			}
 			faults := slices.Clone(faultsOf(doc))
-			faults[i] = with(m, "for", (d / 2).Round(time.Millisecond).String())
-			cand := withFaults(doc, faults)
-			if ok, err := try(cand); err != nil {
+			half := (d / 2).Round(time.Millisecond)
+			faults[i] = with(m, "for", half.String())
+			if err := step(withFaults(doc, faults), fmt.Sprintf("shortened fault %d (%s) to %v", i+1, textOf(m), half)); err != nil {
 				return nil, err
-			} else if ok {
-				doc, changed = cand, true
+			}
+		}
+		// Move each fault halfway towards the one before: what matters is
+		// often how close together they strike.
+		for i := 1; i < len(faultsOf(doc)); i++ {
+			prev, _ := faultsOf(doc)[i-1].(yaml.MapSlice)
+			m, ok := faultsOf(doc)[i].(yaml.MapSlice)
+			if !ok {
+				continue
+			}
+			a, okA := durationAt(prev, "at")
+			b, okB := durationAt(m, "at")
+			if !okA || !okB || b-a < 20*time.Millisecond {
+				continue
+			}
+			mid := a + ((b-a)/2).Round(time.Millisecond)
+			faults := slices.Clone(faultsOf(doc))
+			faults[i] = with(m, "at", mid.String())
+			if err := step(withFaults(doc, faults), fmt.Sprintf("moved fault %d (%s) to %v, %v after fault %d", i+1, textOf(m), mid, mid-a, i)); err != nil {
+				return nil, err
 			}
 		}
 		// Lower the load.
 		if cand, ok := halveRates(doc); ok {
-			if ok, err := try(cand); err != nil {
+			if err := step(cand, "halved the producers' rates"); err != nil {
 				return nil, err
-			} else if ok {
-				doc, changed = cand, true
 			}
 		}
 		// Cut the run short after the last fault.
 		if cand, ok := cutDuration(doc, s.Scenario); ok {
-			if ok, err := try(cand); err != nil {
+			if err := step(cand, "cut the run short after the last fault"); err != nil {
 				return nil, err
-			} else if ok {
-				doc, changed = cand, true
 			}
 		}
+		changed = len(s.Steps) > before
 	}
 	s.FaultsAfter = len(faultsOf(doc))
-	note := fmt.Sprintf("Shrunk from %s: %d faults (was %d), %v (was %v); %s still fails. %d runs.",
-		file, s.FaultsAfter, s.FaultsBefore, s.Scenario.Duration, s.DurationBefore, checker, s.Runs)
+	note := fmt.Sprintf("Shrunk from %s: %d faults (was %d), %v (was %v); %s still fails. %d runs:\n- %s",
+		file, s.FaultsAfter, s.FaultsBefore, s.Scenario.Duration, s.DurationBefore, checker, s.Runs, strings.Join(s.Steps, "\n- "))
 	for _, ch := range s.Result.Checks {
 		if ch.Checker == checker && len(ch.Violations) > 0 {
 			v := ch.Violations[0]
@@ -162,6 +207,62 @@ func with(m yaml.MapSlice, key string, value any) yaml.MapSlice {
 		}
 	}
 	return append(out, yaml.MapItem{Key: key, Value: value})
+}
+
+func has(m yaml.MapSlice, key string) bool {
+	return slices.ContainsFunc(m, func(it yaml.MapItem) bool { return it.Key == key })
+}
+
+// without returns a copy of m without key.
+func without(m yaml.MapSlice, key string) yaml.MapSlice {
+	return slices.DeleteFunc(slices.Clone(m), func(it yaml.MapItem) bool { return it.Key == key })
+}
+
+// textOf is a fault as its scenario line reads, for the shrink's steps.
+func textOf(f any) string {
+	m, ok := f.(yaml.MapSlice)
+	if !ok {
+		return fmt.Sprint(f)
+	}
+	var parts []string
+	for _, it := range m {
+		parts = append(parts, fmt.Sprintf("%v: %v", it.Key, it.Value))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// firedAt finds when a fault timed to an event fired in a run, by its
+// text: the run records every fault as it fires.
+func firedAt(res *runner.Result, m yaml.MapSlice) (time.Duration, bool) {
+	at, _ := durationAt(m, "at")
+	after := fmt.Sprint(valueOf(m, "after"))
+	for _, f := range res.Faults {
+		if f.At >= at && strings.Contains(f.Text, " after "+after) {
+			return f.At, true
+		}
+	}
+	return 0, false
+}
+
+func valueOf(m yaml.MapSlice, key string) any {
+	for _, it := range m {
+		if it.Key == key {
+			return it.Value
+		}
+	}
+	return nil
+}
+
+// sortFaults orders faults by their time, as a scenario must list them.
+func sortFaults(faults []any) []any {
+	slices.SortStableFunc(faults, func(a, b any) int {
+		ma, _ := a.(yaml.MapSlice)
+		mb, _ := b.(yaml.MapSlice)
+		x, _ := durationAt(ma, "at")
+		y, _ := durationAt(mb, "at")
+		return int(x - y)
+	})
+	return faults
 }
 
 func durationAt(m yaml.MapSlice, key string) (time.Duration, bool) {

@@ -266,6 +266,9 @@ func shrinkAndReport(file, checker, outFile string, stdout, stderr io.Writer) in
 	}
 	fmt.Fprintf(stdout, "\nshrunk %s for %s: %d faults (was %d), %v (was %v), %d runs -> %s\n",
 		file, checker, s.FaultsAfter, s.FaultsBefore, s.Scenario.Duration, s.DurationBefore, s.Runs, outFile)
+	for _, step := range s.Steps {
+		fmt.Fprintf(stdout, "  - %s\n", step)
+	}
 	for _, ch := range s.Result.Checks {
 		if ch.Checker == checker && len(ch.Violations) > 0 {
 			v := ch.Violations[0]
