@@ -23,7 +23,7 @@ var priority = map[cluster.EventKind]int{
 	cluster.EvTruncated: 0, cluster.EvUncleanElected: 0, cluster.EvPowerLoss: 0,
 	cluster.EvElected: 1, cluster.EvOffline: 1, cluster.EvCrashed: 1, cluster.EvPreferredElected: 1,
 	cluster.EvDiverged: 1,
-	cluster.EvFenced: 2, cluster.EvISRShrink: 2, cluster.EvPaused: 2, cluster.EvISRExpand: 2, cluster.EvFault: 2,
+	cluster.EvFenced:   2, cluster.EvISRShrink: 2, cluster.EvPaused: 2, cluster.EvISRExpand: 2, cluster.EvFault: 2,
 	cluster.EvBecameLeader: 3, cluster.EvRestarted: 3, cluster.EvResumed: 3,
 	cluster.EvUnfenced: 4,
 }

@@ -147,7 +147,7 @@ func Shrink(file string, text []byte, checker string, budget int) (*Shrunk, erro
 			if !okA || !okB || b-a < 20*time.Millisecond {
 				continue
 			}
-			mid := a + ((b-a)/2).Round(time.Millisecond)
+			mid := a + ((b - a) / 2).Round(time.Millisecond)
 			faults := slices.Clone(faultsOf(doc))
 			faults[i] = with(m, "at", mid.String())
 			if err := step(withFaults(doc, faults), fmt.Sprintf("moved fault %d (%s) to %v, %v after fault %d", i+1, textOf(m), mid, mid-a, i)); err != nil {
