@@ -176,11 +176,14 @@ func claimsText(o explore.Options, outcomes []explore.Outcome) string {
 }
 
 func coverageTable(outcomes []explore.Outcome) report.Table {
-	t := report.Table{Title: "coverage", Header: []string{"protocol path", "seeds reaching it", "times"}}
+	t := report.Table{Title: "coverage", Header: []string{"protocol path", "seeds reaching it", "times", "first seed"}}
 	for i, p := range explore.Paths {
-		seeds, times := 0, 0
+		seeds, times, first := 0, 0, "-"
 		for _, o := range outcomes {
 			if i < len(o.Coverage) && o.Coverage[i] > 0 {
+				if seeds == 0 {
+					first = strconv.FormatUint(o.Seed, 10)
+				}
 				seeds++
 				times += o.Coverage[i]
 			}
@@ -189,7 +192,7 @@ func coverageTable(outcomes []explore.Outcome) report.Table {
 		if seeds == 0 {
 			reach = "0: NEVER REACHED"
 		}
-		t.Rows = append(t.Rows, []string{p.Name, reach, strconv.Itoa(times)})
+		t.Rows = append(t.Rows, []string{p.Name, reach, strconv.Itoa(times), first})
 	}
 	return t
 }
