@@ -6,7 +6,7 @@ import (
 	"github.com/tideline-sim/tideline/scenarios"
 )
 
-// BenchmarkExplore measures seeds per second over the 30 s baseline with
+// BenchmarkExplore measures seeds per second over the baseline with
 // one and two workers: one op is one seed.
 func BenchmarkExplore(b *testing.B) {
 	base, err := scenarios.Builtin("baseline")
