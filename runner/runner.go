@@ -24,7 +24,6 @@ type Options struct {
 	Seed     uint64
 	Duration time.Duration // overrides the scenario's when set
 	Trace    io.Writer     // where to write the trace, if anywhere
-	OutDir   string        // where checkers may write artefacts (Porcupine's visualisation)
 	Replay   []sim.TraceEntry
 	// Progress, when set, is called after every simulated second. It is how
 	// a terminal shows a long run advancing; it cannot change the run.
@@ -215,7 +214,7 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 	res.Journal = c.Journal.Events()
 	in := check.Input{
 		History: res.History, Events: res.Journal, HWSamples: c.Journal.HWSamples(), Divergences: c.Journal.Divergences(), Invariants: c.Journal.Violations(), Acks: c.Journal.Acks(),
-		Final: c.FinalLogs(), Healed: clock.At(settle), End: w.Now(), OutDir: opts.OutDir,
+		Final: c.FinalLogs(), Healed: clock.At(settle), End: w.Now(),
 	}
 	return res, in, nil
 }

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -168,4 +169,38 @@ faults:
 	require.Len(t, res.Faults, 2)
 	assert.Equal(t, expanded+20*time.Millisecond, res.Faults[1].At, "the crash lands 20 ms after the ISR expansion")
 	assert.NotEmpty(t, res.Faults[1].Hit)
+}
+
+// A verdict is a function of the scenario and the seed alone: the same run
+// checked while other goroutines load every core gets the same verdicts
+// (the linearizable checker used to give up after 2 s of wall time and
+// flip unclean-election seed 4 from pass to unknown under load).
+func TestVerdictsDoNotDependOnLoad(t *testing.T) {
+	sc, err := scenarios.Builtin("unclean-election")
+	require.NoError(t, err)
+	verdicts := func() []string {
+		res, err := Run(sc, Options{Seed: 4})
+		require.NoError(t, err)
+		var out []string
+		for _, ch := range res.Checks {
+			out = append(out, fmt.Sprintf("%s %s %d", ch.Checker, ch.Verdict(), len(ch.Violations)))
+		}
+		return out
+	}
+	quiet := verdicts()
+	stop := make(chan struct{})
+	for range 4 * runtime.NumCPU() {
+		go func() {
+			for x := 0; ; x++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		}()
+	}
+	loaded := verdicts()
+	close(stop)
+	assert.Equal(t, quiet, loaded)
 }

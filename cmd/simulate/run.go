@@ -119,7 +119,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	command := reproduceCommand(*scenario, seed, *duration)
 
 	var trace bytes.Buffer
-	opts := runner.Options{Seed: seed, Duration: *duration, OutDir: *out, Progress: progressLine(stderr)}
+	opts := runner.Options{Seed: seed, Duration: *duration, Progress: progressLine(stderr)}
 	if *out != "" && *withTrace {
 		opts.Trace = &trace
 	}
