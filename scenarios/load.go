@@ -32,7 +32,7 @@ const (
 // Open finds a scenario by path or, failing that, by built-in name (with
 // or without ".yaml"), so that `-scenario leader-crash.yaml` works anywhere.
 func Open(nameOrPath string) (*Scenario, error) {
-	data, err := os.ReadFile(nameOrPath)
+	data, err := readBounded(nameOrPath)
 	if err == nil {
 		return Load(nameOrPath, data)
 	}
@@ -61,9 +61,16 @@ func OpenAll(names []string) ([]*Scenario, error) {
 
 // Load reads a scenario from YAML; file names it in errors.
 func Load(file string, data []byte) (*Scenario, error) {
-	astFile, err := parser.ParseBytes(data, 0)
+	data = trimByteOrderMark(data)
+	if err := checkText(file, data); err != nil {
+		return nil, err
+	}
+	astFile, err := parse(data)
 	if err != nil {
 		return nil, fromYAML(file, err)
+	}
+	if err := checkTree(file, astFile); err != nil {
+		return nil, err
 	}
 	var raw rawScenario
 	if err := decode(data, &raw); err != nil {
@@ -76,6 +83,17 @@ func Load(file string, data []byte) (*Scenario, error) {
 	}
 	sc.Source, sc.Text = file, data
 	return sc, nil
+}
+
+// parse builds the syntax tree; like decode, it must not panic on bad
+// input.
+func parse(data []byte) (f *ast.File, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the YAML could not be parsed (%v): check the indentation, quotes and tags", r)
+		}
+	}()
+	return parser.ParseBytes(data, 0)
 }
 
 // decode is strict YAML decoding that cannot panic: go-yaml v1.19.2 panics
@@ -104,6 +122,17 @@ func (v *validator) fail(p path, format string, args ...any) {
 	}
 	line, col := locate(v.ast, p)
 	v.err = &Error{File: v.file, Line: line, Col: col, Err: fmt.Errorf(format, args...)}
+}
+
+// scalar reports whether a Kafka property's value is one value, as
+// Kafka's properties are, and says where it is not.
+func (v *validator) scalar(p path, name string, value any) bool {
+	switch value.(type) {
+	case map[string]any, []any:
+		v.fail(p, "%s: a property takes one value, not a list or a mapping", name)
+		return false
+	}
+	return true
 }
 
 func (v *validator) duration(p path, s string, def time.Duration) time.Duration {
@@ -176,14 +205,17 @@ func (v *validator) scenario(raw rawScenario) *Scenario {
 }
 
 func (v *validator) cluster(raw rawCluster) cluster.Spec {
-	spec := cluster.Spec{Brokers: raw.Brokers, Broker: cluster.DefaultBrokerConfig()}
-	if spec.Brokers == 0 {
-		spec.Brokers = DefaultBrokers
+	spec := cluster.Spec{Brokers: DefaultBrokers, Broker: cluster.DefaultBrokerConfig()}
+	if raw.Brokers != nil {
+		spec.Brokers = *raw.Brokers
 	}
-	if spec.Brokers < 0 || spec.Brokers > 100 {
-		v.fail(path{"cluster", "brokers"}, "brokers: %d, want 1 to 100", spec.Brokers)
+	if spec.Brokers < 1 || spec.Brokers > MaxBrokers {
+		v.fail(path{"cluster", "brokers"}, "brokers: %d, want 1 to %d", spec.Brokers, MaxBrokers)
 	}
 	for _, name := range sortedKeys(raw.Config) {
+		if !v.scalar(path{"cluster", "config", name}, name, raw.Config[name]) {
+			continue
+		}
 		if err := spec.Broker.Set(name, fmt.Sprint(raw.Config[name])); err != nil {
 			v.fail(path{"cluster", "config", name}, "cluster.config: %v", err)
 		}
@@ -199,14 +231,17 @@ func (v *validator) cluster(raw rawCluster) cluster.Spec {
 			v.fail(p, "topic %d has no name", i)
 		case slices.ContainsFunc(spec.Topics, func(o cluster.TopicConfig) bool { return o.Name == t.Name }):
 			v.fail(p.key("name"), "topic %q defined twice", t.Name)
-		case t.Partitions < 1:
-			v.fail(p.key("partitions"), "topic %s: partitions %d, want at least 1", t.Name, t.Partitions)
+		case t.Partitions < 1 || t.Partitions > MaxPartitions:
+			v.fail(p.key("partitions"), "topic %s: partitions %d, want 1 to %d", t.Name, t.Partitions, MaxPartitions)
 		case t.ReplicationFactor < 1:
 			v.fail(p.key("replication.factor"), "topic %s: replication.factor %d, want at least 1", t.Name, t.ReplicationFactor)
 		case t.ReplicationFactor > spec.Brokers:
 			v.fail(p.key("replication.factor"), "topic %s: replication.factor %d is more than the %d brokers", t.Name, t.ReplicationFactor, spec.Brokers)
 		}
 		for _, name := range sortedKeys(t.Config) {
+			if !v.scalar(p.key("config").key(name), name, t.Config[name]) {
+				continue
+			}
 			if err := tc.Set(name, fmt.Sprint(t.Config[name])); err != nil {
 				v.fail(p.key("config").key(name), "topic %s config: %v", t.Name, err)
 			}
@@ -274,6 +309,9 @@ func (v *validator) workload(raw rawWorkload, sc *Scenario) {
 			pc.Stop = min(v.duration(p.key("stop"), rp.Stop, pc.Stop), pc.Stop)
 		}
 		for _, name := range sortedKeys(rp.Config) {
+			if !v.scalar(p.key("config").key(name), name, rp.Config[name]) {
+				continue
+			}
 			if err := pc.Set(name, fmt.Sprint(rp.Config[name])); err != nil {
 				v.fail(p.key("config").key(name), "producer config: %v", err)
 			}
@@ -296,6 +334,9 @@ func (v *validator) workload(raw rawWorkload, sc *Scenario) {
 		cc := cluster.DefaultConsumerConfig(rc.Topic)
 		v.topic(p.key("topic"), rc.Topic, sc.Cluster)
 		for _, name := range sortedKeys(rc.Config) {
+			if !v.scalar(p.key("config").key(name), name, rc.Config[name]) {
+				continue
+			}
 			if err := cc.Set(name, fmt.Sprint(rc.Config[name])); err != nil {
 				v.fail(p.key("config").key(name), "consumer config: %v", err)
 			}
@@ -490,9 +531,20 @@ func (v *validator) fault(p path, raw rawFault, sc *Scenario) Fault {
 		if len(raw.Partition) < 2 {
 			v.fail(p.key("partition"), "a partition needs at least two groups, e.g. [[broker-0], rest]")
 		}
+		named := map[string]int{} // node named by a fixed target -> its group
 		for i, g := range raw.Partition {
 			gp := p.key("partition").at(i)
-			f.Groups = append(f.Groups, v.targets(gp, v.group(gp, g), spec, true))
+			group := v.targets(gp, v.group(gp, g), spec, true)
+			for _, t := range group {
+				if t.Kind != BrokerTarget && t.Kind != ControllerTarget && t.Kind != RestTarget {
+					continue // resolved when the fault fires
+				}
+				if j, dup := named[t.String()]; dup && j != i {
+					v.fail(gp, "%s is in two groups of the partition: a node is on one side", t)
+				}
+				named[t.String()] = i
+			}
+			f.Groups = append(f.Groups, group)
 		}
 	}
 	if raw.OneWay != nil {

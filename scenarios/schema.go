@@ -18,7 +18,7 @@ type rawScenario struct {
 }
 
 type rawCluster struct {
-	Brokers int            `yaml:"brokers"`
+	Brokers *int           `yaml:"brokers"`
 	Config  map[string]any `yaml:"config"`
 	Topics  []rawTopic     `yaml:"topics"`
 }
