@@ -28,6 +28,9 @@ type Options struct {
 	// Progress, when set, is called after every simulated second. It is how
 	// a terminal shows a long run advancing; it cannot change the run.
 	Progress func(now, end time.Duration)
+	// MaxEvents and MaxMemory cap the estimated cost (0: the defaults);
+	// the run's event budget is four times its estimate (at least a million).
+	MaxEvents, MaxMemory int64
 }
 
 // Result is everything a run found.
@@ -165,7 +168,14 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 	if opts.Duration > 0 {
 		duration = opts.Duration
 	}
-	w, err := sim.New(sim.Config{Seed: sim.Seed(opts.Seed), Duration: duration, Network: sc.Network})
+	cost := Estimate(sc, duration)
+	if err := checkCost(cost, opts.MaxEvents, opts.MaxMemory); err != nil {
+		return nil, check.Input{}, err
+	}
+	// A run that takes far more events than estimated is livelocked: it
+	// stops with an error rather than run on.
+	budget := max(4*cost.Events, 1_000_000)
+	w, err := sim.New(sim.Config{Seed: sim.Seed(opts.Seed), Duration: duration, Network: sc.Network, MaxEvents: budget})
 	if err != nil {
 		return nil, check.Input{}, err
 	}

@@ -60,6 +60,12 @@ func checkCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "simulate check: %v\n", err)
 		return exitUsage
 	}
+	for _, sc := range list {
+		if err := runner.CheckCost(sc, 0, 0, 0); err != nil {
+			fmt.Fprintf(stderr, "simulate check: %s: %v\n", sc.Source, err)
+			return exitUsage
+		}
+	}
 	type job struct {
 		sc   *scenarios.Scenario
 		seed uint64

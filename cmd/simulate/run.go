@@ -78,6 +78,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	replay := fs.String("replay", "", "re-run a recorded `trace` and verify every event")
 	list := fs.Bool("list", false, "list the built-in scenarios")
 	compare := fs.Bool("compare", false, "run the scenarios named as arguments with one seed and compare them")
+	maxEvents := fs.Int64("max-events", runner.DefaultMaxEvents, "refuse a run estimated to take more `events`")
+	maxMemory := fs.String("max-memory", "4GiB", "refuse a run estimated to need more `memory`")
 	positional, err := parseInterleaved(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -116,10 +118,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "simulate: -duration %v: want longer than the fault window (%v)\n", *duration, sc.FaultWindowEnd())
 		return exitUsage
 	}
+	memCap, err := runner.ParseSize(*maxMemory)
+	if err != nil {
+		fmt.Fprintf(stderr, "simulate: -max-memory %q: %v\n", *maxMemory, err)
+		return exitUsage
+	}
+	if err := runner.CheckCost(sc, *duration, *maxEvents, memCap); err != nil {
+		fmt.Fprintf(stderr, "simulate: %s: %v\n", sc.Source, err)
+		return exitUsage
+	}
 	command := reproduceCommand(*scenario, seed, *duration)
 
 	var trace bytes.Buffer
-	opts := runner.Options{Seed: seed, Duration: *duration, Progress: progressLine(stderr)}
+	opts := runner.Options{Seed: seed, Duration: *duration, Progress: progressLine(stderr), MaxEvents: *maxEvents, MaxMemory: memCap}
 	if *out != "" && *withTrace {
 		opts.Trace = &trace
 	}

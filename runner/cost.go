@@ -1,0 +1,130 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tideline-sim/tideline/scenarios"
+)
+
+// The default caps on a run's estimated cost: about half a minute of one
+// core and a sixth of this class of machine's memory. -max-events and
+// -max-memory raise them for a run that needs more.
+const (
+	DefaultMaxEvents = 50_000_000
+	DefaultMaxMemory = 4 << 30
+)
+
+// Cost is what a run is estimated to take, before it runs. The estimate is
+// an upper bound fitted to measured runs (3-5 brokers, 3-30 partitions,
+// 100-1000 records/s): 12 events a second for every replica of a partition
+// (fetch long-polls, heartbeats), 6 events per record produced plus 2 per
+// follower and per consumer that carry it, and about 600 bytes per record
+// per replica and 800 bytes per record per client that saw it (logs,
+// history, journal, garbage-collector headroom).
+type Cost struct {
+	Events      int64
+	MemoryBytes int64
+}
+
+// ErrTooCostly is returned, wrapped in a CostError, for a scenario whose
+// estimated cost is past a cap.
+var ErrTooCostly = errors.New("the scenario is estimated to cost more than allowed")
+
+// CostError names what is too large.
+type CostError struct {
+	Estimate Cost
+	What     string // "events" or "memory"
+	Cap      int64
+}
+
+func (e *CostError) Error() string {
+	if e.What == "memory" {
+		return fmt.Sprintf("estimated memory %.1f GiB is past the cap of %.1f GiB (raise it with -max-memory)", gib(e.Estimate.MemoryBytes), gib(e.Cap))
+	}
+	return fmt.Sprintf("estimated %d events is past the cap of %d (raise it with -max-events)", e.Estimate.Events, e.Cap)
+}
+
+func (e *CostError) Unwrap() error { return ErrTooCostly }
+
+func gib(n int64) float64 { return float64(n) / (1 << 30) }
+
+// Estimate is the cost of running sc for duration (0: its own).
+func Estimate(sc *scenarios.Scenario, duration time.Duration) Cost {
+	if duration <= 0 {
+		duration = sc.Duration
+	}
+	seconds := duration.Seconds()
+	var replicas, records float64
+	for _, t := range sc.Cluster.Topics {
+		replicas += float64(t.Partitions * t.ReplicationFactor)
+	}
+	consumers := float64(len(sc.Cluster.Consumers))
+	var events float64
+	var memory float64 = 64 << 20 // the program itself
+	for _, p := range sc.Cluster.Producers {
+		rf := 1.0
+		for _, t := range sc.Cluster.Topics {
+			if t.Name == p.Topic {
+				rf = float64(t.ReplicationFactor)
+			}
+		}
+		stop := p.Stop
+		if stop <= 0 || stop > duration {
+			stop = duration
+		}
+		n := p.Rate * max(stop-p.Start, 0).Seconds()
+		records += n
+		events += n * (6 + 2*(rf-1) + 2*consumers)
+		memory += n * (600*rf + 800*(1+consumers))
+	}
+	events += seconds * (12*replicas + 2*float64(sc.Cluster.Brokers))
+	return Cost{Events: int64(events), MemoryBytes: int64(memory)}
+}
+
+// CheckCost refuses a run of sc for duration past the caps (0: the
+// defaults), before anything runs.
+func CheckCost(sc *scenarios.Scenario, duration time.Duration, maxEvents, maxMemory int64) error {
+	return checkCost(Estimate(sc, duration), maxEvents, maxMemory)
+}
+
+// checkCost refuses a run past the caps (0 means the default).
+func checkCost(c Cost, maxEvents, maxMemory int64) error {
+	if maxEvents <= 0 {
+		maxEvents = DefaultMaxEvents
+	}
+	if maxMemory <= 0 {
+		maxMemory = DefaultMaxMemory
+	}
+	switch {
+	case c.Events > maxEvents:
+		return &CostError{Estimate: c, What: "events", Cap: maxEvents}
+	case c.MemoryBytes > maxMemory:
+		return &CostError{Estimate: c, What: "memory", Cap: maxMemory}
+	}
+	return nil
+}
+
+// ParseSize reads a size such as 4GiB, 512MiB or a number of bytes, for
+// -max-memory.
+func ParseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		n      int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = rest, u.n
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("want a size such as 8GiB or 512MiB")
+	}
+	return int64(n * float64(mult)), nil
+}
