@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image/color"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/internal/atomicfile"
 	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/scenarios"
 )
@@ -80,10 +80,10 @@ func savePanels(dir, name string, panels []*plot.Plot) error {
 	if _, err := svg.WriteTo(&svgBytes); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png.Bytes(), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, name+".png"), png.Bytes()); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, name+".svg"), svgBytes.Bytes(), 0o644)
+	return atomicfile.Write(filepath.Join(dir, name+".svg"), svgBytes.Bytes())
 }
 
 func drawGrid(grid [][]*plot.Plot, tiles draw.Tiles, dc draw.Canvas) {

@@ -164,10 +164,10 @@ func (r *Result) windows(settle, end time.Duration) {
 
 // simulate builds and runs the world, and gathers what the checkers read.
 func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error) {
-	duration := sc.Duration
-	if opts.Duration > 0 {
-		duration = opts.Duration
+	if opts.Duration > 0 && opts.Duration != sc.Duration {
+		sc = sc.WithDuration(opts.Duration)
 	}
+	duration := sc.Duration
 	cost := Estimate(sc, duration)
 	if err := checkCost(cost, opts.MaxEvents, opts.MaxMemory); err != nil {
 		return nil, check.Input{}, err

@@ -204,3 +204,18 @@ func TestVerdictsDoNotDependOnLoad(t *testing.T) {
 	close(stop)
 	assert.Equal(t, quiet, loaded)
 }
+
+// -duration lengthens the load: producers run until the settle period of
+// the longer run, not until the scenario's own.
+func TestLongerDurationIsALongerLoad(t *testing.T) {
+	sc, err := scenarios.Builtin("leader-crash")
+	require.NoError(t, err)
+	short, err := Run(sc, Options{Seed: 1})
+	require.NoError(t, err)
+	long, err := Run(sc, Options{Seed: 1, Duration: 2 * sc.Duration})
+	require.NoError(t, err)
+	// 500 records a second until the settle period: 50 s, then 110 s.
+	assert.InDelta(t, 25000, short.Sends.Invoked, 10)
+	assert.InDelta(t, 55000, long.Sends.Invoked, 10)
+	assert.True(t, long.OK())
+}

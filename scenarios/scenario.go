@@ -6,6 +6,7 @@ package scenarios
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tideline-sim/tideline/check"
@@ -33,6 +34,22 @@ type Scenario struct {
 // every node restarted, and producers stop, so that the cluster can converge
 // before the checkers look at it.
 func (s *Scenario) FaultWindowEnd() time.Duration { return s.Duration - s.Settle }
+
+// WithDuration returns a copy of the scenario that runs for d: the load
+// goes on until the settle period, which still closes the run, so a longer
+// run is a longer load (a soak), not a longer quiet tail. Faults keep their
+// times; producers stopped explicitly earlier keep their stop.
+func (s *Scenario) WithDuration(d time.Duration) *Scenario {
+	c := *s
+	c.Duration = d
+	c.Cluster.Producers = slices.Clone(s.Cluster.Producers)
+	for i := range c.Cluster.Producers {
+		if p := &c.Cluster.Producers[i]; p.Stop == s.FaultWindowEnd() {
+			p.Stop = c.FaultWindowEnd()
+		}
+	}
+	return &c
+}
 
 // LinkOverride sets the link from one node to another.
 type LinkOverride struct {

@@ -46,7 +46,7 @@ var kindNames = [...]string{
 func (k traceKind) String() string { return kindNames[k] }
 
 // TraceFormat is written in every trace header; a reader refuses others.
-const TraceFormat = "tideline-trace/1"
+const TraceFormat = "tideline-trace/2"
 
 // TraceHeader is the first line of a trace file: what it takes to re-run it.
 type TraceHeader struct {
@@ -69,6 +69,10 @@ type TraceEntry struct {
 	What string     `json:"what,omitempty"`
 	Sent clock.Time `json:"sent,omitempty"` // deliveries and drops: when the message was sent
 	Hash string     `json:"hash,omitempty"` // 16 hex digits
+	// The last line of a trace is its footer: End, the number of events
+	// and the final hash, so that a truncated trace cannot pass for a run.
+	End    bool  `json:"end,omitempty"`
+	Events int64 `json:"events,omitempty"`
 }
 
 func (e TraceEntry) String() string {
@@ -223,7 +227,16 @@ func (w *World) entry(kind traceKind, node, from NodeID, what string, index int6
 	return e
 }
 
-// ReadTrace reads a trace written by TraceTo; log lines are skipped.
+// endTrace writes the footer: the events and the final hash.
+func (t *tracer) endTrace() {
+	if t.out != nil {
+		t.write(TraceEntry{Kind: "end", End: true, Events: t.count, Hash: fmt.Sprintf("%016x", t.hash)})
+	}
+}
+
+// ReadTrace reads a trace written by TraceTo; log lines are skipped. It
+// refuses a trace without its footer, or whose events or final hash do not
+// match the footer's: a truncated or edited recording.
 func ReadTrace(r io.Reader) (TraceHeader, []TraceEntry, error) {
 	dec := json.NewDecoder(bufio.NewReader(r))
 	var head TraceHeader
@@ -237,14 +250,34 @@ func ReadTrace(r io.Reader) (TraceHeader, []TraceEntry, error) {
 	for line := 2; ; line++ {
 		var e TraceEntry
 		if err := dec.Decode(&e); err == io.EOF {
-			return head, entries, nil
+			return head, nil, fmt.Errorf("the trace ends at line %d without its footer: it is incomplete", line)
 		} else if err != nil {
 			return head, nil, fmt.Errorf("trace line %d: %w", line, err)
 		}
-		if e.Kind != kindLog.String() {
+		switch {
+		case e.End:
+			return head, entries, checkFooter(e, entries, dec)
+		case e.Kind != kindLog.String():
+			if e.I != int64(len(entries)+1) {
+				return head, nil, fmt.Errorf("trace line %d: event %d where event %d was due", line, e.I, len(entries)+1)
+			}
 			entries = append(entries, e)
 		}
 	}
+}
+
+func checkFooter(foot TraceEntry, entries []TraceEntry, dec *json.Decoder) error {
+	if foot.Events != int64(len(entries)) {
+		return fmt.Errorf("the trace's footer counts %d events, the trace holds %d", foot.Events, len(entries))
+	}
+	if len(entries) > 0 && entries[len(entries)-1].Hash != foot.Hash {
+		return fmt.Errorf("the trace's footer has final hash %s, its last event %s", foot.Hash, entries[len(entries)-1].Hash)
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); err != io.EOF {
+		return fmt.Errorf("the trace goes on after its footer")
+	}
+	return nil
 }
 
 // mix folds one word into a running hash (a splitmix64-style finaliser

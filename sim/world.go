@@ -213,6 +213,7 @@ func (w *World) At(t clock.Time, label string, action func(*World)) {
 func (w *World) Run() error {
 	_ = w.RunUntil(w.End()) // its error is kept in w.err
 	w.checkReplayEnd()
+	w.trace.endTrace()
 	if err := w.FlushTrace(); err != nil {
 		w.fail(fmt.Errorf("sim: writing trace: %w", err))
 	}

@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/tideline-sim/tideline/internal/atomicfile"
 	"github.com/tideline-sim/tideline/report"
 	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/scenarios"
@@ -28,9 +31,38 @@ type checkRun struct {
 	Error     string   `json:"error,omitempty"`
 }
 
+// checkFile is one shard's results. Merge accepts only a complete set:
+// every file of one format, scenarios and seeds, each shard k of n once,
+// each with the runs its shard holds.
 type checkFile struct {
-	Shard string     `json:"shard"`
-	Runs  []checkRun `json:"runs"`
+	Format    string     `json:"format"`
+	Shard     string     `json:"shard"`
+	Seeds     int        `json:"seeds"`
+	Scenarios []string   `json:"scenarios"`
+	Inputs    string     `json:"inputs"` // hash of the scenario files: shards of other files do not mix
+	Runs      []checkRun `json:"runs"`
+}
+
+const checkFormat = "tideline-check/1"
+
+// shardSize is how many (scenario, seed) runs shard k of n holds.
+func shardSize(k, n, pairs int) int {
+	size := 0
+	for i := k - 1; i < pairs; i += n {
+		size++
+	}
+	return size
+}
+
+// inputsHash fingerprints the scenario files a check ran.
+func inputsHash(list []*scenarios.Scenario) string {
+	h := fnv.New64a()
+	for _, sc := range list {
+		h.Write([]byte(sc.Name))
+		h.Write(sc.Text)
+		h.Write([]byte{0})
+	}
+	return fmt.Sprintf("%016x", h.Sum64())
 }
 
 // checkCommand runs every scenario's expect block over seeds 1..N — the
@@ -43,15 +75,19 @@ func checkCommand(args []string, stdout, stderr io.Writer) int {
 	shard := fs.String("shard", "1/1", "run shard `k/n` of the (scenario, seed) pairs")
 	jsonOut := fs.String("json", "", "write the results to this `file` for merge")
 	workers := fs.Int("workers", runtimeWorkers(), "worlds run in parallel")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: simulate check [-seeds N] [-shard k/n] [-json FILE] [SCENARIO ...]\n\nRuns every scenario's expect block (default: every built-in) over seeds 1..N:\nthe CI gate. -shard splits the runs across machines; merge joins their -json.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	names, code, done := parseArgs(fs, args, -1, stderr)
+	if done {
+		return code
 	}
 	k, n, err := parseShard(*shard)
 	if err != nil || *seeds < 1 {
 		fmt.Fprintf(stderr, "simulate check: -shard %q -seeds %d: want k/n with 1 <= k <= n, and at least one seed\n", *shard, *seeds)
 		return exitUsage
 	}
-	names := fs.Args()
 	if len(names) == 0 {
 		names = scenarios.BuiltinNames()
 	}
@@ -80,6 +116,10 @@ func checkCommand(args []string, stdout, stderr io.Writer) int {
 			i++
 		}
 	}
+	if len(jobs) == 0 {
+		fmt.Fprintf(stderr, "simulate check: shard %s of %d runs holds none: use fewer shards\n", *shard, i)
+		return exitUsage
+	}
 	runs := make([]checkRun, len(jobs))
 	runner.Parallel(len(jobs), *workers, func(i int) {
 		j := jobs[i]
@@ -98,8 +138,13 @@ func checkCommand(args []string, stdout, stderr io.Writer) int {
 		runs[i] = r
 	}, nil)
 	if *jsonOut != "" {
-		data, _ := json.MarshalIndent(checkFile{Shard: *shard, Runs: runs}, "", "  ")
-		if err := os.WriteFile(*jsonOut, append(data, '\n'), 0o644); err != nil {
+		var names []string
+		for _, sc := range list {
+			names = append(names, sc.Name)
+		}
+		f := checkFile{Format: checkFormat, Shard: fmt.Sprintf("%d/%d", k, n), Seeds: *seeds, Scenarios: names, Inputs: inputsHash(list), Runs: runs}
+		data, _ := json.MarshalIndent(f, "", "  ")
+		if err := atomicfile.Write(*jsonOut, append(data, '\n')); err != nil {
 			fmt.Fprintf(stderr, "simulate check: %v\n", err)
 			return exitUsage
 		}
@@ -108,27 +153,76 @@ func checkCommand(args []string, stdout, stderr io.Writer) int {
 }
 
 func mergeCommand(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: simulate merge SHARD.json ...")
+	fs := flag.NewFlagSet("simulate merge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: simulate merge SHARD.json ...\n\nJoins the -json files of every shard of one check and verifies they form one\ncomplete set: the same scenarios, seeds and scenario files, each shard k of n\nexactly once with all its runs.\n")
+	}
+	files, code, done := parseArgs(fs, args, -1, stderr)
+	if done {
+		return code
+	}
+	if len(files) == 0 {
+		fs.Usage()
 		return exitUsage
 	}
+	runs, what, err := mergeShards(files)
+	if err != nil {
+		fmt.Fprintf(stderr, "simulate merge: %v\n", err)
+		return exitUsage
+	}
+	return checkReport(runs, what, stdout)
+}
+
+// mergeShards reads shard files and verifies they are one complete set.
+func mergeShards(files []string) ([]checkRun, string, error) {
+	var first *checkFile
 	var runs []checkRun
-	var shards []string
-	for _, path := range args {
+	seen := map[int]string{}
+	n := 0
+	for _, path := range files {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			fmt.Fprintf(stderr, "simulate merge: %v\n", err)
-			return exitUsage
+			return nil, "", err
 		}
 		var f checkFile
 		if err := json.Unmarshal(data, &f); err != nil {
-			fmt.Fprintf(stderr, "simulate merge: %s: %v\n", path, err)
-			return exitUsage
+			return nil, "", fmt.Errorf("%s: not a check -json file: %v", path, err)
+		}
+		if f.Format != checkFormat {
+			return nil, "", fmt.Errorf("%s: not a check -json file (format %q, want %q)", path, f.Format, checkFormat)
+		}
+		k, fn, err := parseShard(f.Shard)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: shard %q: want k/n with 1 <= k <= n", path, f.Shard)
+		}
+		if first == nil {
+			first, n = &f, fn
+		}
+		switch {
+		case fn != n:
+			return nil, "", fmt.Errorf("%s: shard %s is of %d shards, %s of %d", path, f.Shard, fn, files[0], n)
+		case f.Seeds != first.Seeds || !slices.Equal(f.Scenarios, first.Scenarios) || f.Inputs != first.Inputs:
+			return nil, "", fmt.Errorf("%s: ran other scenarios or seeds than %s", path, files[0])
+		case seen[k] != "":
+			return nil, "", fmt.Errorf("%s: shard %s again (already in %s)", path, f.Shard, seen[k])
+		}
+		seen[k] = path
+		if want := shardSize(k, n, len(f.Scenarios)*f.Seeds); len(f.Runs) != want || want == 0 {
+			return nil, "", fmt.Errorf("%s: shard %s holds %d runs, want %d", path, f.Shard, len(f.Runs), want)
 		}
 		runs = append(runs, f.Runs...)
-		shards = append(shards, f.Shard)
 	}
-	return checkReport(runs, "merged shards "+strings.Join(shards, ", "), stdout)
+	var missing []string
+	for k := 1; k <= n; k++ {
+		if seen[k] == "" {
+			missing = append(missing, fmt.Sprintf("%d/%d", k, n))
+		}
+	}
+	if len(missing) > 0 {
+		return nil, "", fmt.Errorf("shards missing: %s", strings.Join(missing, ", "))
+	}
+	return runs, fmt.Sprintf("merged %d shards", n), nil
 }
 
 // checkReport prints one row per scenario and returns 1 if any expectation

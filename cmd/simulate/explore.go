@@ -15,6 +15,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/tideline-sim/tideline/explore"
+	"github.com/tideline-sim/tideline/internal/atomicfile"
 	"github.com/tideline-sim/tideline/report"
 	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/scenarios"
@@ -32,8 +33,16 @@ func exploreCommand(args []string, stdout, stderr io.Writer) int {
 	beyond := fs.Bool("beyond-claims", false, "let power fail too: map failure modes rather than hunt bugs")
 	out := fs.String("out", "explore-out", "where failing seeds and shrunk scenarios are written")
 	shrink := fs.Bool("shrink", true, "shrink the first failure of each checker")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: simulate explore [-scenario] BASE [-seeds N | -for 10m] [flags]\n\nDraws random faults onto the base scenario for each seed, runs the seeds in\nparallel, checks every safety promise (and liveness on seeds whose faults came\none at a time), writes failing seeds as scenarios and shrinks the first failure\nof each checker.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	positional, code, stop := parseArgs(fs, args, 1, stderr)
+	if stop {
+		return code
+	}
+	if len(positional) == 1 {
+		*base = positional[0]
 	}
 	sc, err := scenarios.Open(*base)
 	if err != nil {
@@ -144,7 +153,7 @@ func exploreReport(sc *scenarios.Scenario, outcomes []explore.Outcome, opts expl
 			fmt.Fprintf(stderr, "simulate explore: seed %d: %v\n", o.Seed, err)
 			continue
 		}
-		_ = os.WriteFile(filepath.Join(out, fmt.Sprintf("seed-%d.yaml", o.Seed)), s.Text, 0o644)
+		_ = atomicfile.Write(filepath.Join(out, fmt.Sprintf("seed-%d.yaml", o.Seed)), s.Text)
 	}
 	fmt.Fprintf(stdout, "\n%d failing seeds written to %s/seed-N.yaml; replay one with: simulate -scenario %s/seed-%d.yaml\n", len(broken), out, out, broken[0].Seed)
 	if shrink {
@@ -202,21 +211,19 @@ func shrinkCommand(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	checker := fs.String("checker", "", "the checker that must keep failing (default: the first that fails)")
 	outFile := fs.String("o", "", "where to write the shrunk scenario (default: FILE-shrunk.yaml)")
-	// Flags may follow the file name.
-	var file string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		file, args = args[0], args[1:]
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: simulate shrink FILE [-checker NAME] [-o FILE]\n\nShrinks a failing scenario to the fewest and shortest faults that still break\nthe checker, and writes it with the steps it took and the violation's story.\n\nFlags:\n")
+		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	positional, code, done := parseArgs(fs, args, 1, stderr)
+	if done {
+		return code
+	}
+	if len(positional) == 0 {
+		fs.Usage()
 		return exitUsage
 	}
-	if file == "" && fs.NArg() == 1 {
-		file = fs.Arg(0)
-	}
-	if file == "" {
-		fmt.Fprintln(stderr, "usage: simulate shrink FILE [-checker NAME] [-o FILE]")
-		return exitUsage
-	}
+	file := positional[0]
 	if *outFile == "" {
 		*outFile = strings.TrimSuffix(file, ".yaml") + "-shrunk.yaml"
 	}
@@ -263,7 +270,7 @@ func shrinkAndReport(file, checker, outFile string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "simulate shrink: %v\n", err)
 		return exitFail
 	}
-	if err := os.WriteFile(outFile, s.Text, 0o644); err != nil {
+	if err := atomicfile.Write(outFile, s.Text); err != nil {
 		fmt.Fprintf(stderr, "simulate shrink: %v\n", err)
 		return exitUsage
 	}

@@ -72,7 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	scenario := fs.String("scenario", "", "scenario `file`, or the name of a built-in scenario")
 	seedFlag := fs.String("seed", "", "run `seed` (default: the scenario's seed)")
 	out := fs.String("out", "", "write the report (report.md, plots, summary.json, traces) to `dir`")
-	duration := fs.Duration("duration", 0, "override the scenario's simulated `duration`")
+	duration := fs.Duration("duration", 0, "run for this simulated `duration`: the load goes on until the settle period")
 	quiet := fs.Bool("q", false, "print only the verdict line")
 	withTrace := fs.Bool("trace", true, "with -out, also write run.trace and run.perfetto.json (large: ~50 MB a minute)")
 	replay := fs.String("replay", "", "re-run a recorded `trace` and verify every event")
@@ -80,15 +80,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	compare := fs.Bool("compare", false, "run the scenarios named as arguments with one seed and compare them")
 	maxEvents := fs.Int64("max-events", runner.DefaultMaxEvents, "refuse a run estimated to take more `events`")
 	maxMemory := fs.String("max-memory", "4GiB", "refuse a run estimated to need more `memory`")
-	positional, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	positional, code, done := parseArgs(fs, args, -1, stderr)
+	if done {
+		return code
 	}
 	if len(positional) > 0 && !*compare {
-		fmt.Fprintf(stderr, "simulate: unexpected argument %q\n", positional[0])
+		fmt.Fprintf(stderr, "simulate: unexpected argument %q; see simulate -h\n", positional[0])
 		return exitUsage
 	}
 	switch {
@@ -114,8 +111,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
-	if *duration < 0 || (*duration > 0 && *duration <= sc.FaultWindowEnd()) {
-		fmt.Fprintf(stderr, "simulate: -duration %v: want longer than the fault window (%v)\n", *duration, sc.FaultWindowEnd())
+	var lastFault time.Duration
+	for _, f := range sc.Faults {
+		lastFault = max(lastFault, f.At+f.For)
+	}
+	if *duration < 0 || (*duration > 0 && *duration-sc.Settle < lastFault) {
+		fmt.Fprintf(stderr, "simulate: -duration %v: want at least %v, the last fault's end plus the settle period\n", *duration, lastFault+sc.Settle)
 		return exitUsage
 	}
 	memCap, err := runner.ParseSize(*maxMemory)
@@ -128,6 +129,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	command := reproduceCommand(*scenario, seed, *duration)
+	if *out != "" {
+		if err := report.Prepare(*out); err != nil {
+			fmt.Fprintf(stderr, "simulate: -out: %v\n", err)
+			return exitUsage
+		}
+	}
 
 	var trace bytes.Buffer
 	opts := runner.Options{Seed: seed, Duration: *duration, Progress: progressLine(stderr), MaxEvents: *maxEvents, MaxMemory: memCap}
@@ -289,21 +296,4 @@ func compareScenarios(names []string, seedFlag, out string, stdout, stderr io.Wr
 		}
 	}
 	return code
-}
-
-// parseInterleaved parses flags wherever they stand among the positional
-// arguments (simulate -compare A B -out DIR), which the flag package alone
-// stops at the first positional one.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return positional, nil
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
 }
