@@ -32,7 +32,7 @@ func Prepare(dir string) error {
 	if err := atomicfile.Write(probe, nil); err != nil {
 		return fmt.Errorf("%s is not writable: %w", dir, err)
 	}
-	stale := []string{probe, SummaryFile, TraceFile, PerfettoFile, ReportFile}
+	stale := []string{filepath.Base(probe), SummaryFile, TraceFile, PerfettoFile, ReportFile}
 	for _, p := range PlotNames {
 		stale = append(stale, p+".png", p+".svg")
 	}

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -23,6 +24,10 @@ func FuzzLoad(f *testing.F) {
 			f.Add(data)
 		}
 	}
+	// What once hung the loader or ran it out of memory.
+	f.Add([]byte("a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b, *b]\n"))
+	f.Add([]byte("name: x\nfaults: " + strings.Repeat("[", 100) + "\n"))
+	f.Add([]byte("name: x\ndescription: " + strings.Repeat("{a: ", 100) + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sc, err := Load("fuzz.yaml", data)
 		if err == nil && sc == nil {

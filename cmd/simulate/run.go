@@ -168,6 +168,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// readRecording reads a trace and the scenario its header carries: a
+// complete recording (footer, events and final hash in agreement) of a
+// scenario within every limit, or an error saying what is wrong.
+func readRecording(path string, r io.Reader) (sim.TraceHeader, []sim.TraceEntry, *scenarios.Scenario, error) {
+	head, entries, err := sim.ReadTrace(r)
+	if err != nil {
+		return head, nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	sc, err := scenarios.Load(head.Run+" (from "+path+")", []byte(head.Input))
+	if err != nil {
+		return head, nil, nil, err
+	}
+	return head, entries, sc, nil
+}
+
 func reproduceCommand(scenario string, seed uint64, duration time.Duration) string {
 	cmd := fmt.Sprintf("simulate -scenario %s -seed %d", scenario, seed)
 	if duration > 0 {
@@ -200,12 +215,7 @@ func replayTrace(path string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	defer f.Close()
-	head, entries, err := sim.ReadTrace(f)
-	if err != nil {
-		fmt.Fprintf(stderr, "simulate: %s: %v\n", path, err)
-		return exitUsage
-	}
-	sc, err := scenarios.Load(head.Run+" (from "+path+")", []byte(head.Input))
+	head, entries, sc, err := readRecording(path, f)
 	if err != nil {
 		fmt.Fprintf(stderr, "simulate: %v\n", err)
 		return exitUsage

@@ -135,3 +135,31 @@ func TestCompareTakesFlagsAfterTheScenarios(t *testing.T) {
 	assert.Contains(t, stdout, "acks1-leader-crash")
 	assert.FileExists(t, filepath.Join(dir, "compare-availability.png"))
 }
+
+// A reused -out folder holds only this run's artefacts: a trace left by an
+// earlier run is removed when this one writes none, and so is an old
+// visualisation, so that -replay never compares against the wrong run.
+func TestOutHoldsOnlyThisRun(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := simulate("-scenario", "single-broker", "-out", dir, "-q")
+	require.Equal(t, exitOK, code, stderr)
+	require.FileExists(t, filepath.Join(dir, "run.trace"))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "linearizable-orders-0.html"), []byte("old"), 0o644))
+	code, _, stderr = simulate("-scenario", "leader-crash", "-out", dir, "-trace=false", "-q")
+	require.Equal(t, exitOK, code, stderr)
+	assert.NoFileExists(t, filepath.Join(dir, "run.trace"))
+	assert.NoFileExists(t, filepath.Join(dir, "linearizable-orders-0.html"))
+	summary, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	require.NoError(t, err)
+	assert.Contains(t, string(summary), `"scenario": "leader-crash"`)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		assert.False(t, strings.HasPrefix(e.Name(), "."), "no temporary file left: %s", e.Name())
+	}
+
+	// An unwritable -out is refused before the run.
+	code, _, stderr = simulate("-scenario", "leader-crash", "-out", filepath.Join(dir, "summary.json", "x"), "-q")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "-out")
+}
