@@ -1,10 +1,12 @@
 package runner
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/tideline-sim/tideline/check"
+	"github.com/tideline-sim/tideline/cluster"
 	"github.com/tideline-sim/tideline/scenarios"
 )
 
@@ -27,20 +29,6 @@ func BenchmarkCheckLeaderCrash(b *testing.B) {
 	benchmarkChecks(b, func(in check.Input) { check.All(in) })
 }
 
-// BenchmarkCheckLeaderCrashWithoutPorcupine leaves the linearizable
-// checker out, as the cost budget does.
-func BenchmarkCheckLeaderCrashWithoutPorcupine(b *testing.B) {
-	benchmarkChecks(b, func(in check.Input) {
-		check.AckedDurability(in.History, in.Final)
-		check.ReplicaAgreement(in.Divergences, in.Final)
-		check.LeaderUniqueness(in.Events, in.Acks, in.End)
-		check.ConsumerSafety(in.History, in.Final)
-		check.NoDuplicates(in.History, in.Final)
-		check.EventualDelivery(in.History, in.Final)
-		check.MeasureAvailability(in.History, in.Events, in.Final, []check.Fault{{At: 10 * time.Second}, {At: 30 * time.Second}}, time.Second, in.End)
-	})
-}
-
 func benchmarkChecks(b *testing.B, run func(check.Input)) {
 	sc, err := scenarios.Builtin("leader-crash")
 	if err != nil {
@@ -53,4 +41,52 @@ func benchmarkChecks(b *testing.B, run func(check.Input)) {
 	for b.Loop() {
 		run(in)
 	}
+}
+
+// BenchmarkSoak runs the soak-hour scenario's shape for 10 simulated
+// minutes (1,000 records/s, 3 partitions at RF=3, a consumer) and reports
+// what a long run keeps: live heap per record per replica at the end of
+// the simulation, the peak heap in use, and the simulated seconds per
+// second. One op is one run.
+func BenchmarkSoak(b *testing.B) {
+	sc, err := scenarios.Builtin("soak-hour")
+	if err != nil {
+		b.Fatal(err)
+	}
+	const simulated = 10 * time.Minute
+	var live, peak uint64
+	var records float64
+	for b.Loop() {
+		var ms runtime.MemStats
+		peak = 0
+		sample := func() {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+		}
+		opts := Options{Seed: 1, Duration: simulated, Progress: func(now, _ time.Duration) {
+			if now%time.Minute == 0 {
+				sample()
+			}
+		}}
+		opts.Simulated = func() {
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			live = ms.HeapInuse
+			peak = max(peak, live)
+		}
+		res, _, err := simulate(sc, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		records = 0
+		for _, op := range res.History {
+			if op.F == cluster.OpSend && op.Type == cluster.Invoke {
+				records++
+			}
+		}
+	}
+	perRun := b.Elapsed().Seconds() / float64(b.N)
+	b.ReportMetric(float64(live)/(records*3), "live-B/record/replica")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+	b.ReportMetric(simulated.Seconds()/perRun, "sim-s/s")
 }

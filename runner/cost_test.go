@@ -12,7 +12,7 @@ import (
 // The estimate bounds what every built-in scenario really takes, so that
 // the event budget (four times the estimate) stops only a livelocked run.
 func TestEstimateBoundsTheBuiltins(t *testing.T) {
-	for _, name := range scenarios.BuiltinNames() {
+	for _, name := range QuickBuiltins() {
 		sc, err := scenarios.Builtin(name)
 		require.NoError(t, err)
 		res, err := Run(sc, Options{Seed: 1})

@@ -28,6 +28,9 @@ type Options struct {
 	// Progress, when set, is called after every simulated second. It is how
 	// a terminal shows a long run advancing; it cannot change the run.
 	Progress func(now, end time.Duration)
+	// Simulated, when set, is called once the simulation has ended and
+	// before the checkers run (for a heap profile of what the run keeps).
+	Simulated func()
 	// MaxEvents and MaxMemory cap the estimated cost (0: the defaults);
 	// the run's event budget is four times its estimate (at least a million).
 	MaxEvents, MaxMemory int64
@@ -218,6 +221,9 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 	}
 	if err := w.Run(); err != nil {
 		return nil, check.Input{}, err
+	}
+	if opts.Simulated != nil {
+		opts.Simulated()
 	}
 	res.Events, res.TraceHash = w.Events(), w.TraceHash()
 	res.History = c.History.Ops()

@@ -23,7 +23,7 @@ const seeds = 5
 var mustDetectLoss = []string{"acks1-leader-crash", "unclean-election", "single-broker", "kip101-divergence", "power-loss-all"}
 
 func TestBuiltinScenariosMeetTheirExpectations(t *testing.T) {
-	for _, name := range scenarios.BuiltinNames() {
+	for _, name := range QuickBuiltins() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			sc, err := scenarios.Builtin(name)
@@ -44,7 +44,7 @@ func TestBuiltinScenariosMeetTheirExpectations(t *testing.T) {
 }
 
 func TestEveryScenarioIsDeterministic(t *testing.T) {
-	for _, name := range scenarios.BuiltinNames() {
+	for _, name := range QuickBuiltins() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			sc, err := scenarios.Builtin(name)

@@ -76,7 +76,7 @@ func checkCommand(args []string, stdout, stderr io.Writer) int {
 	jsonOut := fs.String("json", "", "write the results to this `file` for merge")
 	workers := fs.Int("workers", runtimeWorkers(), "worlds run in parallel")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: simulate check [-seeds N] [-shard k/n] [-json FILE] [SCENARIO ...]\n\nRuns every scenario's expect block (default: every built-in) over seeds 1..N:\nthe CI gate. -shard splits the runs across machines; merge joins their -json.\n\nFlags:\n")
+		fmt.Fprint(stderr, "usage: simulate check [-seeds N] [-shard k/n] [-json FILE] [SCENARIO ...]\n\nRuns every scenario's expect block (default: every built-in but the soak) over\nseeds 1..N:\nthe CI gate. -shard splits the runs across machines; merge joins their -json.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	names, code, done := parseArgs(fs, args, -1, stderr)
@@ -89,7 +89,7 @@ func checkCommand(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if len(names) == 0 {
-		names = scenarios.BuiltinNames()
+		names = runner.QuickBuiltins() // a soak runs when named
 	}
 	list, err := scenarios.OpenAll(names)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -80,6 +81,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	compare := fs.Bool("compare", false, "run the scenarios named as arguments with one seed and compare them")
 	maxEvents := fs.Int64("max-events", runner.DefaultMaxEvents, "refuse a run estimated to take more `events`")
 	maxMemory := fs.String("max-memory", "4GiB", "refuse a run estimated to need more `memory`")
+	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run (before the checkers) to `file`")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file`")
 	positional, code, done := parseArgs(fs, args, -1, stderr)
 	if done {
 		return code
@@ -125,9 +128,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if err := runner.CheckCost(sc, *duration, *maxEvents, memCap); err != nil {
-		fmt.Fprintf(stderr, "simulate: %s: %v\n", sc.Source, err)
+		fmt.Fprintf(stderr, "simulate: %s: %v\n", sc.Name, err)
 		return exitUsage
 	}
+	debug.SetMemoryLimit(memCap)
 	command := reproduceCommand(*scenario, seed, *duration)
 	if *out != "" {
 		if err := report.Prepare(*out); err != nil {
@@ -141,7 +145,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *out != "" && *withTrace {
 		opts.Trace = &trace
 	}
+	stopProfiles, err := startProfiles(*cpuProfile, *memProfile, &opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "simulate: %v\n", err)
+		return exitUsage
+	}
 	res, err := runner.Run(sc, opts)
+	if perr := stopProfiles(); perr != nil {
+		fmt.Fprintf(stderr, "simulate: %v\n", perr)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "simulate: %s seed %d: %v\n", sc.Name, seed, err)
 		return exitFail

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+
+	"github.com/tideline-sim/tideline/runner"
+)
+
+// startProfiles starts a CPU profile and arranges a heap profile taken
+// when the simulation ends, before the checkers run: what the run itself
+// keeps. They measure the program, never the run's verdict.
+func startProfiles(cpu, mem string, opts *runner.Options) (stop func() error, err error) {
+	stop = func() error { return nil }
+	if cpu != "" {
+		f, err := os.Create(cpu)
+		if err != nil {
+			return stop, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return stop, err
+		}
+		stop = func() error {
+			pprof.StopCPUProfile()
+			return f.Close()
+		}
+	}
+	if mem != "" {
+		opts.Simulated = func() {
+			f, err := os.Create(mem)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "simulate: %v\n", err)
+				return
+			}
+			defer f.Close()
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Fprintf(os.Stderr, "simulate: heap in use at the end of the simulation: %d MB (heap profile in %s)\n", ms.HeapInuse>>20, mem)
+			_ = pprof.WriteHeapProfile(f)
+		}
+	}
+	return stop, nil
+}
