@@ -58,6 +58,7 @@ type replica struct {
 
 	minISR        int
 	flushMessages int64
+	lazyISR       bool // tideline.isr: lazy
 
 	// As leader.
 	followers  []followerState
@@ -90,6 +91,7 @@ type produceSession struct {
 type Broker struct {
 	id      BrokerID
 	cfg     BrokerConfig
+	rules   Rules // the fixes cfg.Protocol lacks
 	topics  []TopicConfig
 	dir     Directory
 	journal *Journal
@@ -107,7 +109,7 @@ type Broker struct {
 
 // NewBroker returns broker id. Topic configs supply per-topic overrides.
 func NewBroker(id BrokerID, cfg BrokerConfig, topics []TopicConfig, dir Directory, journal *Journal) *Broker {
-	return &Broker{id: id, cfg: cfg, topics: topics, dir: dir, journal: journal}
+	return &Broker{id: id, cfg: cfg, rules: cfg.Protocol.Rules(), topics: topics, dir: dir, journal: journal}
 }
 
 const hwCheckpointFile = "replication-offset-checkpoint"
@@ -165,7 +167,7 @@ func (b *Broker) replica(tp TopicPartition) *replica {
 	if r, ok := b.parts[tp]; ok {
 		return r
 	}
-	r := &replica{tp: tp, log: openLog(b.env.Disk(), tp, b.checkpoint[tp]), minISR: b.cfg.MinInsyncReplicas, flushMessages: b.cfg.FlushIntervalMessages}
+	r := &replica{tp: tp, log: openLog(b.env.Disk(), tp, b.checkpoint[tp]), minISR: b.cfg.MinInsyncReplicas, flushMessages: b.cfg.FlushIntervalMessages, lazyISR: b.cfg.LazyISR}
 	r.state.LeaderEpoch = NoEpoch
 	for _, t := range b.topics {
 		if t.Name == tp.Topic {
@@ -364,7 +366,7 @@ func (b *Broker) makeFollower(r *replica) {
 	r.pendingISR, r.alterReq = nil, 0
 	b.event(Event{Kind: EvBecameFollower, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: r.log.leo(), Broker: b.id, Leader: r.state.Leader,
 		Detail: fmt.Sprintf("follower of %d at epoch %d with log end %d, hw %d", r.state.Leader, r.state.LeaderEpoch, r.log.leo(), r.log.hw)})
-	if b.cfg.Truncation == HighWatermarkTruncation {
+	if b.rules.HWTruncation {
 		// Before KIP-101 a new follower cut its log back to its own high
 		// watermark — which may lag the leader's and so drop records that
 		// were already committed.
@@ -421,7 +423,7 @@ func (b *Broker) sendFetch(r *replica) {
 		return
 	}
 	last := r.log.latestEpoch()
-	if b.cfg.Truncation == HighWatermarkTruncation {
+	if b.rules.HWTruncation {
 		last = NoEpoch
 	}
 	id := b.newID()
@@ -489,6 +491,11 @@ func (b *Broker) truncateOnDivergence(r *replica, leaderEpoch int32, leaderEnd i
 	leo := r.log.leo()
 	var to int64
 	switch {
+	case b.rules.SingleRoundEpoch:
+		// Before KIP-279 the answer named no epoch: the follower cut to
+		// the leader's end offset, even where its own records there came
+		// from another epoch.
+		to = min(leaderEnd, leo)
 	case localEnd < 0:
 		to = min(leaderEnd, leo)
 	case localEpoch != leaderEpoch:
@@ -502,6 +509,9 @@ func (b *Broker) truncateOnDivergence(r *replica, leaderEpoch int32, leaderEnd i
 // ---- leader side ----
 
 func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
+	if b.rules.NoFetchEpoch {
+		m.CurrentLeaderEpoch = NoEpoch // before KIP-320 a fetch named no epoch to fence
+	}
 	r := b.parts[m.TP]
 	errResp := func(err ErrorCode) {
 		resp := FetchResponse{RequestID: m.RequestID, TP: m.TP, Err: err, HighWatermark: -1, LogEndOffset: -1, DivergingEpoch: NoEpoch}
@@ -652,7 +662,9 @@ func (b *Broker) ackAll(r *replica, base, last int64) {
 // leader counts a follower it proposed to add at once, and keeps counting
 // one it proposed to remove until the controller agrees.
 func (r *replica) maximalISR() []BrokerID {
-	if r.pendingISR == nil {
+	if r.pendingISR == nil || r.lazyISR {
+		// (tideline.isr: lazy counts the committed ISR alone, the design
+		// KIP-497 rejected: a member joins the HW only once committed.)
 		return r.state.ISR
 	}
 	isr := slices.Clone(r.state.ISR)
@@ -677,7 +689,8 @@ func (r *replica) follower(id BrokerID) *followerState {
 // maximal ISR — never while the ISR is below min.insync.replicas (Kafka
 // 3.7+, KAFKA-15583), and never backwards.
 func (b *Broker) maybeIncrementHW(r *replica) {
-	if r.role != roleLeader || len(r.state.ISR) < min(r.minISR, len(r.state.Replicas)) && !planted.ignoreMinISR {
+	belowMinISR := len(r.state.ISR) < min(r.minISR, len(r.state.Replicas)) && !b.rules.HWBelowMinISR
+	if r.role != roleLeader || belowMinISR && !planted.ignoreMinISR {
 		return
 	}
 	hw := r.log.leo()
@@ -708,7 +721,7 @@ func (b *Broker) maybeExpandISR(r *replica, fs *followerState) {
 	if planted.admitLagging {
 		caughtUp = fs.leo+1000 >= r.log.hw
 	}
-	if caughtUp && fs.leo >= r.log.epochStart() && fs.brokerEpoch > 0 {
+	if caughtUp && fs.leo >= r.log.epochStart() && (fs.brokerEpoch > 0 || b.rules.NoBrokerEpochISR) {
 		isr := slices.Clone(r.state.ISR)
 		isr = append(isr, fs.broker)
 		b.proposeISR(r, b.inAssignmentOrder(r, isr))
@@ -751,9 +764,12 @@ func (b *Broker) sendAlterPartition(r *replica) {
 	r.alterReq = b.newID()
 	epochs := make([]int64, len(r.pendingISR))
 	for i, id := range r.pendingISR {
-		if id == b.id {
+		switch fs := r.follower(id); {
+		case b.rules.NoBrokerEpochISR:
+			epochs[i] = -1 // before KIP-903: no epoch, no check
+		case id == b.id:
 			epochs[i] = b.epoch
-		} else if fs := r.follower(id); fs != nil {
+		case fs != nil:
 			epochs[i] = fs.brokerEpoch
 		}
 	}
@@ -879,6 +895,8 @@ func (b *Broker) completeDelayedProduces(r *replica) {
 		resp := ProduceResponse{RequestID: p.requestID, TP: r.tp, BaseOffset: p.baseOffset}
 		if len(r.maximalISR()) < r.minISR && !planted.ignoreMinISR {
 			resp.Err, resp.BaseOffset = NotEnoughReplicasAfterAppend, -1
+			b.event(Event{Kind: EvNotEnoughReplicasAfterAppend, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: p.baseOffset, Broker: b.id,
+				Detail: fmt.Sprintf("offsets %d-%d committed with isr %v below min.insync.replicas=%d: NOT_ENOUGH_REPLICAS_AFTER_APPEND", p.baseOffset, p.lastOffset, r.maximalISR(), r.minISR)})
 		} else {
 			b.ackAll(r, p.baseOffset, p.lastOffset)
 		}

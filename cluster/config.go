@@ -10,47 +10,27 @@ import (
 	"github.com/tideline-sim/tideline/internal/suggest"
 )
 
-// Truncation is how a replica that becomes a follower finds where its log
-// diverges from the new leader's.
-type Truncation uint8
-
-const (
-	// LeaderEpochTruncation is Kafka since KIP-101/279/320: the follower
-	// truncates to the end offset of the last epoch it shares with the leader.
-	LeaderEpochTruncation Truncation = iota
-	// HighWatermarkTruncation is Kafka before KIP-101: the follower
-	// truncates to its own high watermark, which can lose committed records
-	// and let replicas diverge.
-	HighWatermarkTruncation
-)
-
-func (t Truncation) String() string {
-	if t == HighWatermarkTruncation {
-		return "high-watermark"
-	}
-	return "leader-epoch"
-}
-
 // BrokerConfig holds the broker and controller settings, with Kafka's
 // defaults. Kafka's property names are accepted by Set.
 type BrokerConfig struct {
-	HeartbeatInterval       time.Duration // broker.heartbeat.interval.ms
-	SessionTimeout          time.Duration // broker.session.timeout.ms
-	ReplicaLagTimeMax       time.Duration // replica.lag.time.max.ms
-	ReplicaFetchWaitMax     time.Duration // replica.fetch.wait.max.ms
-	ReplicaFetchMaxBytes    int64         // replica.fetch.max.bytes
-	ReplicaFetchBackoff     time.Duration // replica.fetch.backoff.ms
-	HWCheckpointInterval    time.Duration // replica.high.watermark.checkpoint.interval.ms
-	MinInsyncReplicas       int           // min.insync.replicas
-	UncleanLeaderElection   bool          // unclean.leader.election.enable
-	FlushIntervalMessages   int64         // log.flush.interval.messages
-	FlushInterval           time.Duration // log.flush.interval.ms; 0: never by time
-	AutoLeaderRebalance     bool          // auto.leader.rebalance.enable
-	LeaderImbalanceCheck    time.Duration // leader.imbalance.check.interval.seconds
-	Truncation              Truncation    // tideline.truncation
-	Retransmit              time.Duration // tideline.retransmit.ms
-	AutomaticLeaderElection bool          // tideline.leader.election.automatic
-	RecordSize              int64         // tideline.record.bytes
+	HeartbeatInterval       time.Duration   // broker.heartbeat.interval.ms
+	SessionTimeout          time.Duration   // broker.session.timeout.ms
+	ReplicaLagTimeMax       time.Duration   // replica.lag.time.max.ms
+	ReplicaFetchWaitMax     time.Duration   // replica.fetch.wait.max.ms
+	ReplicaFetchMaxBytes    int64           // replica.fetch.max.bytes
+	ReplicaFetchBackoff     time.Duration   // replica.fetch.backoff.ms
+	HWCheckpointInterval    time.Duration   // replica.high.watermark.checkpoint.interval.ms
+	MinInsyncReplicas       int             // min.insync.replicas
+	UncleanLeaderElection   bool            // unclean.leader.election.enable
+	FlushIntervalMessages   int64           // log.flush.interval.messages
+	FlushInterval           time.Duration   // log.flush.interval.ms; 0: never by time
+	AutoLeaderRebalance     bool            // auto.leader.rebalance.enable
+	LeaderImbalanceCheck    time.Duration   // leader.imbalance.check.interval.seconds
+	Protocol                ProtocolVersion // inter.broker.protocol.version (tideline.truncation: high-watermark is 0.10.2)
+	LazyISR                 bool            // tideline.isr: lazy (the HW counts only the committed ISR, as KIP-497 chose not to)
+	Retransmit              time.Duration   // tideline.retransmit.ms
+	AutomaticLeaderElection bool            // tideline.leader.election.automatic
+	RecordSize              int64           // tideline.record.bytes
 	// The OS's write-back of dirty pages on the broker's machine:
 	// tideline.vm.dirty_expire_centisecs and
 	// tideline.vm.dirty_writeback_centisecs, with Linux's defaults.
@@ -80,6 +60,7 @@ func DefaultBrokerConfig() BrokerConfig {
 		Retransmit:              200 * time.Millisecond,
 		AutomaticLeaderElection: true,
 		RecordSize:              1024,
+		Protocol:                LatestProtocol,
 		DirtyExpire:             30 * time.Second,
 		DirtyWriteback:          5 * time.Second,
 	}
@@ -206,14 +187,26 @@ func (c *BrokerConfig) Set(name, value string) error {
 		var n int64
 		n, err = parseInt(value, 1)
 		c.LeaderImbalanceCheck = time.Duration(n) * time.Second
+	case "inter.broker.protocol.version":
+		c.Protocol, err = ParseProtocolVersion(value)
 	case "tideline.truncation":
+		// An alias kept for scenarios written before the version switch.
 		switch value {
 		case "leader-epoch":
-			c.Truncation = LeaderEpochTruncation
+			c.Protocol = LatestProtocol
 		case "high-watermark":
-			c.Truncation = HighWatermarkTruncation
+			c.Protocol = MustProtocol("0.10.2")
 		default:
 			err = fmt.Errorf("want leader-epoch or high-watermark")
+		}
+	case "tideline.isr":
+		switch value {
+		case "maximal":
+			c.LazyISR = false
+		case "lazy":
+			c.LazyISR = true
+		default:
+			err = fmt.Errorf("want maximal (Kafka, KIP-497) or lazy")
 		}
 	case "tideline.retransmit.ms":
 		c.Retransmit, err = parseMillis(value, 1)
@@ -235,11 +228,11 @@ func (c *BrokerConfig) Set(name, value string) error {
 }
 
 var brokerProperties = []string{
-	"auto.leader.rebalance.enable", "broker.heartbeat.interval.ms", "broker.session.timeout.ms",
+	"auto.leader.rebalance.enable", "broker.heartbeat.interval.ms", "broker.session.timeout.ms", "inter.broker.protocol.version",
 	"leader.imbalance.check.interval.seconds", "log.flush.interval.messages", "log.flush.interval.ms",
 	"min.insync.replicas", "replica.fetch.backoff.ms", "replica.fetch.max.bytes", "replica.fetch.wait.max.ms",
 	"replica.high.watermark.checkpoint.interval.ms", "replica.lag.time.max.ms",
-	"tideline.leader.election.automatic", "tideline.record.bytes", "tideline.retransmit.ms", "tideline.truncation",
+	"tideline.isr", "tideline.leader.election.automatic", "tideline.record.bytes", "tideline.retransmit.ms", "tideline.truncation",
 	"tideline.vm.dirty_expire_centisecs", "tideline.vm.dirty_writeback_centisecs", "unclean.leader.election.enable",
 }
 

@@ -421,7 +421,9 @@ func (c *Controller) alterPartition(m AlterPartitionRequest) AlterPartitionRespo
 		return resp
 	}
 	for j, r := range m.NewISR {
-		if !p.inISR(r) && (!c.eligible(r) || c.st.Brokers[r].Epoch != m.ISREpochs[j]) {
+		// KIP-903: a joining replica must be live with the broker epoch
+		// the leader saw; -1 (a leader before 3.5) skips the epoch check.
+		if !p.inISR(r) && (!c.eligible(r) || m.ISREpochs[j] != -1 && c.st.Brokers[r].Epoch != m.ISREpochs[j]) {
 			resp.Err = IneligibleReplica
 			return resp
 		}

@@ -97,31 +97,32 @@ func (h *History) Ops() []Op {
 type EventKind string
 
 const (
-	EvCrashed             EventKind = "crash"
-	EvPowerLoss           EventKind = "power-loss"
-	EvRestarted           EventKind = "restart"
-	EvPaused              EventKind = "pause"
-	EvResumed             EventKind = "resume"
-	EvRegistered          EventKind = "broker-registered"
-	EvRegistrationRefused EventKind = "broker-registration-refused"
-	EvFenced              EventKind = "broker-fenced"
-	EvUnfenced            EventKind = "broker-unfenced"
-	EvElected             EventKind = "leader-elected"
-	EvUncleanElected      EventKind = "unclean-leader-elected"
-	EvOffline             EventKind = "partition-offline"
-	EvPreferredElected    EventKind = "preferred-leader-elected"
-	EvISRShrink           EventKind = "isr-shrink"
-	EvISRExpand           EventKind = "isr-expand"
-	EvBecameLeader        EventKind = "became-leader"
-	EvBecameFollower      EventKind = "became-follower"
-	EvTruncated           EventKind = "truncated"
-	EvFencedRequest       EventKind = "fenced-request"
-	EvDuplicateBatch      EventKind = "duplicate-batch"
-	EvOutOfOrder          EventKind = "out-of-order-sequence"
-	EvNotEnoughReplicas   EventKind = "not-enough-replicas"
-	EvRecovered           EventKind = "log-recovered"
-	EvDiverged            EventKind = "told-to-truncate" // a follower's fetch answered with a diverging epoch
-	EvFault               EventKind = "fault"            // a network fault or an operator's action, as the schedule fired it
+	EvCrashed                      EventKind = "crash"
+	EvPowerLoss                    EventKind = "power-loss"
+	EvRestarted                    EventKind = "restart"
+	EvPaused                       EventKind = "pause"
+	EvResumed                      EventKind = "resume"
+	EvRegistered                   EventKind = "broker-registered"
+	EvRegistrationRefused          EventKind = "broker-registration-refused"
+	EvFenced                       EventKind = "broker-fenced"
+	EvUnfenced                     EventKind = "broker-unfenced"
+	EvElected                      EventKind = "leader-elected"
+	EvUncleanElected               EventKind = "unclean-leader-elected"
+	EvOffline                      EventKind = "partition-offline"
+	EvPreferredElected             EventKind = "preferred-leader-elected"
+	EvISRShrink                    EventKind = "isr-shrink"
+	EvISRExpand                    EventKind = "isr-expand"
+	EvBecameLeader                 EventKind = "became-leader"
+	EvBecameFollower               EventKind = "became-follower"
+	EvTruncated                    EventKind = "truncated"
+	EvFencedRequest                EventKind = "fenced-request"
+	EvDuplicateBatch               EventKind = "duplicate-batch"
+	EvOutOfOrder                   EventKind = "out-of-order-sequence"
+	EvNotEnoughReplicas            EventKind = "not-enough-replicas"
+	EvNotEnoughReplicasAfterAppend EventKind = "not-enough-replicas-after-append"
+	EvRecovered                    EventKind = "log-recovered"
+	EvDiverged                     EventKind = "told-to-truncate" // a follower's fetch answered with a diverging epoch
+	EvFault                        EventKind = "fault"            // a network fault or an operator's action, as the schedule fired it
 )
 
 // Event is one protocol event on one node.

@@ -22,6 +22,9 @@ const (
 	// The leader's high watermark exceeds the log end of an ISR member: a
 	// committed record is missing from a replica that may be elected.
 	InvHWAboveISRLEO = "hw-above-isr-leo"
+	// The leader's high watermark moved while the ISR was below
+	// min.insync.replicas (Kafka 3.7+, KAFKA-15583).
+	InvHWBelowMinISR = "hw-below-min-isr"
 	// A follower in the ISR truncated below the leader's high watermark.
 	InvISRMemberBelowHW = "isr-member-truncated-below-hw"
 	// A follower joined the ISR while its log end was below the leader's
@@ -177,6 +180,10 @@ func (m *monitor) hwSet(at clock.Time, b BrokerID, r *replica) {
 	m.checkAgreement(at, b, r.log)
 	if r.role != roleLeader {
 		return
+	}
+	if len(r.state.ISR) < min(r.minISR, len(r.state.Replicas)) {
+		m.violate(at, InvHWBelowMinISR, r.tp, b, r.log.hw, "leader %d moved its high watermark to %d with ISR %v below min.insync.replicas=%d",
+			b, r.log.hw, r.state.ISR, r.minISR)
 	}
 	for _, id := range r.state.ISR {
 		if l := m.liveLog(r.tp, id); id != b && l != nil && l.leo() < r.log.hw {

@@ -138,3 +138,11 @@ func TestInvariantISRAdmissionIgnoresAZombiesLateFetch(t *testing.T) {
 	m.isrExpanded(5, PartitionState{TP: orders0, Leader: 2, LeaderEpoch: 2, ISR: []BrokerID{2, 0}}, []BrokerID{0})
 	assert.Empty(t, kinds(&m))
 }
+
+func TestInvariantHWBelowMinISR(t *testing.T) {
+	var m monitor
+	leader := testLog(10, 1, 10)
+	m.track(0, 0, leader)
+	m.hwSet(5, 0, testReplica(0, leader, roleLeader, 1, 0)) // min ISR 2, ISR {0}
+	assert.Equal(t, []string{InvHWBelowMinISR}, kinds(&m))
+}

@@ -255,10 +255,10 @@ func TestSlowFollowerLeavesAndRejoinsISR(t *testing.T) {
 // high-watermark truncation the restarted follower cut away committed
 // records and becomes leader without them; with leader epochs it kept them.
 func TestKIP101(t *testing.T) {
-	scenario := func(truncation cluster.Truncation) func() *run {
+	scenario := func(version string) func() *run {
 		return func() *run {
 			r := newRun(t, setup{seed: 1, duration: 60 * time.Second, brokers: 2, rf: 2, parts: 1, minISR: 1, acks: cluster.AcksAll, idem: true, rate: 300,
-				configure: func(s *cluster.Spec) { s.Broker.Truncation = truncation }})
+				configure: func(s *cluster.Spec) { s.Broker.Protocol = cluster.MustProtocol(version) }})
 			r.at(12*time.Second, "restart follower", func() {
 				r.w.Crash(r.node(1))
 				r.w.Restart(r.node(1))
@@ -269,7 +269,7 @@ func TestKIP101(t *testing.T) {
 		}
 	}
 	t.Run("high-watermark truncation loses committed writes", func(t *testing.T) {
-		r := twice(t, scenario(cluster.HighWatermarkTruncation))
+		r := twice(t, scenario("0.10.2"))
 		require.NotEmpty(t, events(r, cluster.EvTruncated, orders0))
 		res := r.durability()
 		logViolations(t, r)
@@ -279,7 +279,7 @@ func TestKIP101(t *testing.T) {
 		t.Logf("first divergence: %+v", r.c.Journal.Divergences()[0])
 	})
 	t.Run("leader-epoch truncation loses nothing", func(t *testing.T) {
-		r := twice(t, scenario(cluster.LeaderEpochTruncation))
+		r := twice(t, scenario("0.11.0"))
 		res := r.durability()
 		logViolations(t, r)
 		assert.True(t, res.OK())

@@ -28,7 +28,7 @@ func TestExploreFindsPlantedBugs(t *testing.T) {
 	}{
 		{"admit-lagging", 60, "protocol-invariants", cluster.InvISRAdmittedBehind},
 		{"hw-skips-follower", 20, "protocol-invariants", cluster.InvHWAboveISRLEO},
-		{"ignore-min-isr", 60, "protocol-invariants", cluster.InvAckBelowMinISR},
+		{"ignore-min-isr", 60, "protocol-invariants", cluster.InvHWBelowMinISR},
 		// A follower that never truncates never catches up: a liveness
 		// failure, seen once the faults stay within the liveness claim.
 		{"skip-truncation", 120, "eventual-delivery", ""},

@@ -32,7 +32,7 @@ var Paths = []Path{
 	{Name: "idempotent duplicate rejected", Event: cluster.EvDuplicateBatch},
 	{Name: "out-of-order sequence", Event: cluster.EvOutOfOrder},
 	{Name: "NOT_ENOUGH_REPLICAS", Event: cluster.EvNotEnoughReplicas},
-	{Name: "NOT_ENOUGH_REPLICAS_AFTER_APPEND", Err: cluster.NotEnoughReplicasAfterAppend},
+	{Name: "NOT_ENOUGH_REPLICAS_AFTER_APPEND", Event: cluster.EvNotEnoughReplicasAfterAppend},
 	{Name: "produce timed out", Err: cluster.RequestTimedOut},
 	{Name: "connection lost with a request in flight", Err: cluster.NetworkException},
 }
