@@ -28,6 +28,7 @@ type BrokerConfig struct {
 	LeaderImbalanceCheck    time.Duration   // leader.imbalance.check.interval.seconds
 	Protocol                ProtocolVersion // inter.broker.protocol.version (tideline.truncation: high-watermark is 0.10.2)
 	LazyISR                 bool            // tideline.isr: lazy (the HW counts only the committed ISR, as KIP-497 chose not to)
+	ELR                     bool            // eligible.leader.replicas.version: 1 (KIP-966, Kafka 4.0's feature; 0 = off)
 	Retransmit              time.Duration   // tideline.retransmit.ms
 	AutomaticLeaderElection bool            // tideline.leader.election.automatic
 	RecordSize              int64           // tideline.record.bytes
@@ -199,6 +200,15 @@ func (c *BrokerConfig) Set(name, value string) error {
 		default:
 			err = fmt.Errorf("want leader-epoch or high-watermark")
 		}
+	case "eligible.leader.replicas.version":
+		switch value {
+		case "0":
+			c.ELR = false
+		case "1":
+			c.ELR = true
+		default:
+			err = fmt.Errorf("want 0 (off) or 1 (KIP-966's eligible leader replicas)")
+		}
 	case "tideline.isr":
 		switch value {
 		case "maximal":
@@ -228,7 +238,7 @@ func (c *BrokerConfig) Set(name, value string) error {
 }
 
 var brokerProperties = []string{
-	"auto.leader.rebalance.enable", "broker.heartbeat.interval.ms", "broker.session.timeout.ms", "inter.broker.protocol.version",
+	"auto.leader.rebalance.enable", "broker.heartbeat.interval.ms", "broker.session.timeout.ms", "eligible.leader.replicas.version", "inter.broker.protocol.version",
 	"leader.imbalance.check.interval.seconds", "log.flush.interval.messages", "log.flush.interval.ms",
 	"min.insync.replicas", "replica.fetch.backoff.ms", "replica.fetch.max.bytes", "replica.fetch.wait.max.ms",
 	"replica.high.watermark.checkpoint.interval.ms", "replica.lag.time.max.ms",

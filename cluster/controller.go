@@ -203,6 +203,9 @@ func (c *Controller) register(from sim.NodeID, m BrokerRegistration) {
 			// The session ran out before the periodic check fenced it.
 			c.fence(m.Broker)
 		}
+		if c.cfg.ELR {
+			c.forgetUnclean(m.Broker)
+		}
 	}
 	c.lastHeartbeat[m.Broker] = now
 	if !rec.Registered || rec.Incarnation != m.Incarnation {
@@ -263,9 +266,11 @@ func (c *Controller) fence(b BrokerID) {
 			continue
 		}
 		changed := false
-		if p.inISR(b) && len(p.ISR) > 1 {
+		// Without ELR the last ISR member stays ("last replica standing");
+		// with it the ISR may empty, its members kept as eligible.
+		if p.inISR(b) && (len(p.ISR) > 1 || c.cfg.ELR) {
 			detail := fmt.Sprintf("isr %v -> ", p.ISR)
-			p.ISR = slices.DeleteFunc(slices.Clone(p.ISR), func(r BrokerID) bool { return r == b })
+			c.setISR(&p, slices.DeleteFunc(slices.Clone(p.ISR), func(r BrokerID) bool { return r == b }))
 			changed = true
 			if p.Leader != b {
 				c.partitionEvent(EvISRShrink, p, b, detail+fmt.Sprint(p.ISR)+fmt.Sprintf(" (broker %d fenced)", b))
@@ -317,14 +322,21 @@ func (c *Controller) electInto(p *PartitionState) bool {
 				break
 			}
 		}
+		if p.Leader == NoLeader && c.cfg.ELR && len(p.ISR) == 0 {
+			p.Leader, kind = c.electFromELR(p)
+		}
 		if p.Leader == NoLeader && c.uncleanEnabled(p.TP.Topic) {
 			for _, r := range p.Replicas {
 				if c.eligible(r) {
 					p.Leader, kind = r, EvUncleanElected
 					p.ISR = []BrokerID{r}
+					p.ELR = nil
 					break
 				}
 			}
+		}
+		if p.Leader != NoLeader {
+			p.LastKnownELR = nil
 		}
 	}
 	if p.Leader == old {
@@ -439,7 +451,7 @@ func (c *Controller) alterPartition(m AlterPartitionRequest) AlterPartitionRespo
 			added = append(added, r)
 		}
 	}
-	p.ISR = slices.Clone(m.NewISR)
+	c.setISR(&p, slices.Clone(m.NewISR))
 	p.PartitionEpoch++
 	c.partitionEvent(kind, p, m.Broker, detail)
 	c.st.Partitions[i] = p
@@ -453,7 +465,7 @@ func (c *Controller) alterPartition(m AlterPartitionRequest) AlterPartitionRespo
 
 // partitionEvent records a change to a partition with the state after it.
 func (c *Controller) partitionEvent(kind EventKind, p PartitionState, broker BrokerID, detail string) {
-	c.event(Event{Kind: kind, TP: p.TP, Epoch: p.LeaderEpoch, Broker: broker, Detail: detail, Leader: p.Leader, ISR: slices.Clone(p.ISR)})
+	c.event(Event{Kind: kind, TP: p.TP, Epoch: p.LeaderEpoch, Broker: broker, Detail: detail, Leader: p.Leader, ISR: slices.Clone(p.ISR), ELR: slices.Clone(p.ELR)})
 }
 
 func (c *Controller) event(e Event) {

@@ -138,6 +138,7 @@ type Event struct {
 	// For partition changes and became-leader/follower: the leader after it.
 	Leader BrokerID
 	ISR    []BrokerID
+	ELR    []BrokerID // eligible leader replicas after a partition change (KIP-966)
 }
 
 func (e Event) String() string {

@@ -309,10 +309,12 @@ func (m *monitor) observe(e Event) {
 			m.controller = map[TopicPartition]PartitionState{}
 		}
 		before, known := m.controller[e.TP]
-		if known && (e.Kind == EvElected || e.Kind == EvPreferredElected) && !before.inISR(e.Leader) {
-			m.violate(e.Time, InvCleanOutsideISR, e.TP, e.Leader, -1, "broker %d elected leader at epoch %d (clean) from outside the ISR %v", e.Leader, e.Epoch, before.ISR)
+		// A clean election picks an ISR member, or (KIP-966) an eligible
+		// leader replica.
+		if known && (e.Kind == EvElected || e.Kind == EvPreferredElected) && !before.inISR(e.Leader) && !slices.Contains(before.ELR, e.Leader) {
+			m.violate(e.Time, InvCleanOutsideISR, e.TP, e.Leader, -1, "broker %d elected leader at epoch %d (clean) from outside the ISR %v and ELR %v", e.Leader, e.Epoch, before.ISR, before.ELR)
 		}
-		m.controller[e.TP] = PartitionState{TP: e.TP, Leader: e.Leader, LeaderEpoch: e.Epoch, ISR: slices.Clone(e.ISR)}
+		m.controller[e.TP] = PartitionState{TP: e.TP, Leader: e.Leader, LeaderEpoch: e.Epoch, ISR: slices.Clone(e.ISR), ELR: slices.Clone(e.ELR)}
 	case EvBecameLeader:
 		if m.leaderOf == nil {
 			m.leaderOf = map[viewKey]int32{}

@@ -69,9 +69,18 @@ type PartitionState struct {
 	Leader         BrokerID
 	LeaderEpoch    int32
 	PartitionEpoch int32 // bumped by every change, ISR changes included
+	// Eligible leader replicas (KIP-966), with eligible.leader.replicas.version=1:
+	// replicas that left the ISR while it was below min.insync.replicas and
+	// so hold every committed record; LastKnownELR the last leader, kept
+	// while the ISR is empty.
+	ELR          []BrokerID
+	LastKnownELR []BrokerID
 }
 
 func (s PartitionState) String() string {
+	if len(s.ELR) > 0 || len(s.LastKnownELR) > 0 {
+		return fmt.Sprintf("%v leader=%d epoch=%d isr=%v elr=%v last-known-elr=%v pe=%d", s.TP, s.Leader, s.LeaderEpoch, s.ISR, s.ELR, s.LastKnownELR, s.PartitionEpoch)
+	}
 	return fmt.Sprintf("%v leader=%d epoch=%d isr=%v pe=%d", s.TP, s.Leader, s.LeaderEpoch, s.ISR, s.PartitionEpoch)
 }
 

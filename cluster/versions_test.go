@@ -47,3 +47,49 @@ func TestKAFKA15583HighWatermarkBelowMinISR(t *testing.T) {
 	assert.Positive(t, before)
 	assert.Zero(t, after)
 }
+
+// KIP-966. RF=3, min.insync.replicas=2: one follower is down, the other
+// is cut off and fenced, leaving the leader alone in the ISR; then the
+// leader loses power, losing the recent writes it had not written back.
+// Without eligible leader replicas it is the last replica standing, is
+// elected again when it returns, and the cut-off follower truncates to it:
+// acknowledged writes are gone. With ELR the cut-off follower, which left
+// the ISR while it was below min ISR and so holds every committed record,
+// is eligible; the leader's unclean restart takes it out of the ISR and the
+// ELR, and the follower is elected when it returns: nothing is lost.
+func TestKIP966LastReplicaStandingAfterPowerLoss(t *testing.T) {
+	lost := func(elr bool) int {
+		r := newRun(t, setup{seed: 3, duration: 80 * time.Second, stopAt: 50 * time.Second, brokers: 3, rf: 3, parts: 1, minISR: 2, acks: cluster.AcksAll, idem: true, rate: 200,
+			configure: func(s *cluster.Spec) { s.Broker.ELR = elr }})
+		r.at(5*time.Second, "crash broker-2", func() { r.w.Crash(r.node(2)) })
+		cut := func(block bool) {
+			for _, other := range r.w.Nodes() {
+				if other == r.node(1) {
+					continue
+				}
+				if block {
+					r.w.Network().Block(r.node(1), other)
+					r.w.Network().Block(other, r.node(1))
+				} else {
+					r.w.Network().Unblock(r.node(1), other)
+					r.w.Network().Unblock(other, r.node(1))
+				}
+			}
+		}
+		r.at(20*time.Second, "cut broker-1 off", func() { cut(true) })
+		r.at(32*time.Second, "power loss of the leader", func() { r.w.PowerLoss(r.node(0)) })
+		r.at(34*time.Second, "restart it", func() { r.w.Restart(r.node(0)) })
+		r.at(52*time.Second, "heal broker-1", func() { cut(false) })
+		r.at(60*time.Second, "restart broker-2", func() { r.w.Restart(r.node(2)) })
+		r.execute()
+		if elr {
+			elected := events(r, cluster.EvElected, orders0)
+			assert.Equal(t, cluster.BrokerID(1), elected[len(elected)-1].Broker, "the eligible follower is elected")
+		}
+		return len(r.durability().Violations)
+	}
+	without, with := lost(false), lost(true)
+	t.Logf("acknowledged writes lost: %d without ELR, %d with", without, with)
+	assert.Positive(t, without)
+	assert.Zero(t, with)
+}

@@ -1,0 +1,93 @@
+package cluster
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Eligible leader replicas (KIP-966), on with
+// eligible.leader.replicas.version=1. Since Kafka 3.7 the high watermark
+// does not move while the ISR is below min.insync.replicas, so a replica
+// that leaves the ISR then still holds every committed record: it becomes
+// an eligible leader replica, and may be elected cleanly when the ISR is
+// empty — which, with ELR on, it may now become (no "last replica
+// standing"). Rules: anchors/kraft-and-elr.md, from Kafka's
+// PartitionChangeBuilder and ReplicationControlManager.
+
+// minISR is a topic's min.insync.replicas.
+func (c *Controller) minISR(topic string) int {
+	for _, t := range c.topics {
+		if t.Name == topic && t.MinInsyncReplicas != nil {
+			return *t.MinInsyncReplicas
+		}
+	}
+	return c.cfg.MinInsyncReplicas
+}
+
+// setISR changes a partition's ISR and, with ELR on, recomputes its
+// eligible leader replicas as PartitionChangeBuilder.maybePopulateTargetElr
+// does: an ISR at min.insync.replicas clears them; below, every replica
+// that was in the ISR or the ELR and is not in the new ISR is eligible.
+func (c *Controller) setISR(p *PartitionState, isr []BrokerID) {
+	old := p.ISR
+	p.ISR = isr
+	if !c.cfg.ELR {
+		return
+	}
+	if len(isr) >= min(c.minISR(p.TP.Topic), len(p.Replicas)) {
+		p.ELR, p.LastKnownELR = nil, nil
+		return
+	}
+	var elr []BrokerID
+	for _, r := range p.Replicas { // assignment order
+		if (slices.Contains(p.ELR, r) || slices.Contains(old, r)) && !slices.Contains(isr, r) {
+			elr = append(elr, r)
+		}
+	}
+	p.ELR = elr
+	if len(isr) == 0 && len(old) > 0 && p.Leader != NoLeader {
+		p.LastKnownELR = []BrokerID{p.Leader} // the last leader, kept while the ISR is empty
+	}
+}
+
+// electFromELR elects, with the ISR empty, the first acceptable eligible
+// leader replica (clean: it holds every committed record), or failing
+// that, with no eligible replica left, the last known leader (unclean).
+// It reports the leader and the kind of election, or NoLeader.
+func (c *Controller) electFromELR(p *PartitionState) (BrokerID, EventKind) {
+	for _, r := range p.Replicas {
+		if slices.Contains(p.ELR, r) && c.eligible(r) {
+			p.ELR = slices.DeleteFunc(slices.Clone(p.ELR), func(x BrokerID) bool { return x == r })
+			p.ISR = []BrokerID{r}
+			return r, EvElected
+		}
+	}
+	if len(p.ELR) == 0 && len(p.LastKnownELR) > 0 && c.eligible(p.LastKnownELR[0]) {
+		r := p.LastKnownELR[0]
+		p.ISR = []BrokerID{r}
+		return r, EvUncleanElected
+	}
+	return NoLeader, EvOffline
+}
+
+// forgetUnclean takes a broker that registered again after an unclean
+// shutdown (every restart here: the fault vocabulary has no orderly stop,
+// so no clean-shutdown file is ever written) out of every ISR and ELR: its
+// log may have lost what made it eligible.
+func (c *Controller) forgetUnclean(b BrokerID) {
+	for i := range c.st.Partitions {
+		p := c.st.Partitions[i]
+		if !slices.Contains(p.ISR, b) && !slices.Contains(p.ELR, b) {
+			continue
+		}
+		detail := fmt.Sprintf("isr %v elr %v -> ", p.ISR, p.ELR)
+		p.ELR = slices.DeleteFunc(slices.Clone(p.ELR), func(x BrokerID) bool { return x == b })
+		c.setISR(&p, slices.DeleteFunc(slices.Clone(p.ISR), func(x BrokerID) bool { return x == b }))
+		if p.Leader == b {
+			c.electInto(&p)
+		}
+		p.PartitionEpoch++
+		c.st.Partitions[i] = p
+		c.partitionEvent(EvISRShrink, p, b, detail+fmt.Sprintf("isr %v elr %v (broker %d registered after an unclean shutdown)", p.ISR, p.ELR, b))
+	}
+}
