@@ -166,7 +166,8 @@ func Perfetto(w io.Writer, r *runner.Result, trace []sim.TraceEntry) error {
 		emit(traceEvent{Name: f.Text, Cat: "fault", Ph: "e", Ts: micros(clock.At(f.Until)), Pid: faultsPid, Tid: 1, ID: id})
 	}
 
-	// Counters: ISR size per partition, and the leader's high watermark.
+	// Counters: ISR size per partition (and, with KIP-966, ELR size), and
+	// the leader's high watermark.
 	leader := map[cluster.TopicPartition]cluster.BrokerID{}
 	for _, f := range r.Final {
 		if len(f.State.Replicas) > 0 {
@@ -182,6 +183,9 @@ func Perfetto(w io.Writer, r *runner.Result, trace []sim.TraceEntry) error {
 			if e.ISR != nil && e.TP.Topic != "" {
 				leader[e.TP] = e.Leader
 				emit(traceEvent{Name: "isr " + e.TP.String(), Ph: "C", Ts: micros(e.Time), Pid: countersPid, Args: map[string]any{"size": len(e.ISR)}})
+				if r.Scenario.Cluster.Broker.ELR {
+					emit(traceEvent{Name: "elr " + e.TP.String(), Ph: "C", Ts: micros(e.Time), Pid: countersPid, Args: map[string]any{"size": len(e.ELR)}})
+				}
 			}
 			continue
 		}
