@@ -31,7 +31,7 @@ func LeaderUniqueness(events []cluster.Event, acks []cluster.AckSample, end cloc
 	ownEpoch := map[string]int32{}                 // broker+tp -> its last leader epoch
 	for _, e := range events {
 		switch e.Kind {
-		case cluster.EvElected, cluster.EvUncleanElected, cluster.EvPreferredElected, cluster.EvOffline:
+		case cluster.EvElected, cluster.EvELRElected, cluster.EvUncleanElected, cluster.EvPreferredElected, cluster.EvOffline:
 			if last, ok := lastEpoch[e.TP]; ok && e.Epoch <= last {
 				fail("epoch-regressed", e.TP, fmt.Sprintf("the controller set epoch %d at %v after epoch %d", e.Epoch, e.Time, last))
 			}

@@ -21,7 +21,7 @@ const storyLookback = 30 * time.Second
 // priority ranks event kinds by how much they explain a loss; lower first.
 var priority = map[cluster.EventKind]int{
 	cluster.EvTruncated: 0, cluster.EvUncleanElected: 0, cluster.EvPowerLoss: 0,
-	cluster.EvElected: 1, cluster.EvOffline: 1, cluster.EvCrashed: 1, cluster.EvPreferredElected: 1,
+	cluster.EvElected: 1, cluster.EvELRElected: 1, cluster.EvOffline: 1, cluster.EvCrashed: 1, cluster.EvPreferredElected: 1,
 	cluster.EvDiverged: 1,
 	cluster.EvFenced:   2, cluster.EvISRShrink: 2, cluster.EvPaused: 2, cluster.EvISRExpand: 2, cluster.EvFault: 2,
 	cluster.EvBecameLeader: 3, cluster.EvRestarted: 3, cluster.EvResumed: 3,
@@ -66,7 +66,7 @@ func Story(v Violation, events []cluster.Event, final []cluster.FinalLog) []stri
 		if !known || e.Time < from || e.Time > until || (rank != 2 && e.Time < recent) || !relevant(e, v, replicas) {
 			continue
 		}
-		if gone && e.Kind != cluster.EvElected && e.Kind != cluster.EvUncleanElected {
+		if gone && e.Kind != cluster.EvElected && e.Kind != cluster.EvELRElected && e.Kind != cluster.EvUncleanElected {
 			continue
 		}
 		picked = append(picked, line{e.Time, describeEvent(e), rank})
@@ -133,6 +133,8 @@ func describeEvent(e cluster.Event) string {
 		return fmt.Sprintf("%v %s paused", e.Time, e.Node)
 	case cluster.EvResumed:
 		return fmt.Sprintf("%v %s resumed", e.Time, e.Node)
+	case cluster.EvELRElected:
+		return fmt.Sprintf("%v controller elected broker %d leader of %v from the eligible leader replicas (clean, KIP-966): %s", e.Time, e.Broker, e.TP, e.Detail)
 	case cluster.EvElected:
 		return fmt.Sprintf("%v controller elected broker %d leader of %v (clean): %s", e.Time, e.Broker, e.TP, e.Detail)
 	case cluster.EvUncleanElected:

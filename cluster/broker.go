@@ -721,11 +721,23 @@ func (b *Broker) maybeExpandISR(r *replica, fs *followerState) {
 	if planted.admitLagging {
 		caughtUp = fs.leo+1000 >= r.log.hw
 	}
-	if caughtUp && fs.leo >= r.log.epochStart() && (fs.brokerEpoch > 0 || b.rules.NoBrokerEpochISR) {
+	if caughtUp && fs.leo >= r.log.epochStart() && (b.rules.NoBrokerEpochISR || b.isrEligible(fs)) {
 		isr := slices.Clone(r.state.ISR)
 		isr = append(isr, fs.broker)
 		b.proposeISR(r, b.inAssignmentOrder(r, isr))
 	}
+}
+
+// isrEligible is Kafka's Partition.isReplicaIsrEligible (KIP-903): the
+// follower is unfenced in this broker's metadata, and the broker epoch it
+// fetched with is its current one. Proposing anyone else would only be
+// refused with INELIGIBLE_REPLICA, again at every fetch.
+func (b *Broker) isrEligible(fs *followerState) bool {
+	if int(fs.broker) >= len(b.image.Brokers) {
+		return fs.brokerEpoch > 0
+	}
+	reg := b.image.Brokers[fs.broker]
+	return !reg.Fenced && fs.brokerEpoch > 0 && fs.brokerEpoch == reg.Epoch
 }
 
 func (b *Broker) maybeShrinkISR(r *replica) {

@@ -135,7 +135,11 @@ func (c *Controller) persist() {
 }
 
 func (c *Controller) image() Image {
-	return Image{Version: c.st.Version, Partitions: slices.Clone(c.st.Partitions)}
+	brokers := make([]BrokerState, len(c.st.Brokers))
+	for i, rec := range c.st.Brokers {
+		brokers[i] = BrokerState{Epoch: rec.Epoch, Fenced: rec.Fenced || !rec.Registered}
+	}
+	return Image{Version: c.st.Version, Partitions: slices.Clone(c.st.Partitions), Brokers: brokers}
 }
 
 // commit makes a change durable and tells every registered broker.
@@ -436,6 +440,7 @@ func (c *Controller) alterPartition(m AlterPartitionRequest) AlterPartitionRespo
 		// KIP-903: a joining replica must be live with the broker epoch
 		// the leader saw; -1 (a leader before 3.5) skips the epoch check.
 		if !p.inISR(r) && (!c.eligible(r) || m.ISREpochs[j] != -1 && c.st.Brokers[r].Epoch != m.ISREpochs[j]) {
+			c.partitionEvent(EvIneligibleReplica, p, r, fmt.Sprintf("isr %v -> %v refused: broker %d is not live with the broker epoch %d the leader saw (current %d)", p.ISR, m.NewISR, r, m.ISREpochs[j], c.st.Brokers[r].Epoch))
 			resp.Err = IneligibleReplica
 			return resp
 		}

@@ -59,7 +59,7 @@ func (c *Controller) electFromELR(p *PartitionState) (BrokerID, EventKind) {
 		if slices.Contains(p.ELR, r) && c.eligible(r) {
 			p.ELR = slices.DeleteFunc(slices.Clone(p.ELR), func(x BrokerID) bool { return x == r })
 			p.ISR = []BrokerID{r}
-			return r, EvElected
+			return r, EvELRElected
 		}
 	}
 	if len(p.ELR) == 0 && len(p.LastKnownELR) > 0 && c.eligible(p.LastKnownELR[0]) {

@@ -107,6 +107,8 @@ const (
 	EvFenced                       EventKind = "broker-fenced"
 	EvUnfenced                     EventKind = "broker-unfenced"
 	EvElected                      EventKind = "leader-elected"
+	EvELRElected                   EventKind = "eligible-leader-elected" // clean, from the ELR (KIP-966)
+	EvIneligibleReplica            EventKind = "ineligible-replica"      // an ISR expansion refused (KIP-903)
 	EvUncleanElected               EventKind = "unclean-leader-elected"
 	EvOffline                      EventKind = "partition-offline"
 	EvPreferredElected             EventKind = "preferred-leader-elected"
@@ -189,7 +191,7 @@ func (j *Journal) Notify(f func(Event)) { j.notify = f }
 
 func (j *Journal) add(e Event) {
 	switch e.Kind {
-	case EvISRExpand, EvISRShrink, EvElected, EvUncleanElected, EvOffline:
+	case EvISRExpand, EvISRShrink, EvElected, EvELRElected, EvUncleanElected, EvOffline:
 		// What the replicas held at that instant is what makes an ISR
 		// change or an election safe or not: stories show it.
 		e.Detail += "; " + j.logsText(e.TP)

@@ -304,14 +304,14 @@ func (m *monitor) logsText(tp TopicPartition) string {
 // an ISR member; a broker's leaderships have rising epochs.
 func (m *monitor) observe(e Event) {
 	switch e.Kind {
-	case EvElected, EvUncleanElected, EvOffline, EvPreferredElected, EvISRShrink, EvISRExpand:
+	case EvElected, EvELRElected, EvUncleanElected, EvOffline, EvPreferredElected, EvISRShrink, EvISRExpand:
 		if m.controller == nil {
 			m.controller = map[TopicPartition]PartitionState{}
 		}
 		before, known := m.controller[e.TP]
 		// A clean election picks an ISR member, or (KIP-966) an eligible
 		// leader replica.
-		if known && (e.Kind == EvElected || e.Kind == EvPreferredElected) && !before.inISR(e.Leader) && !slices.Contains(before.ELR, e.Leader) {
+		if known && (e.Kind == EvElected || e.Kind == EvELRElected || e.Kind == EvPreferredElected) && !before.inISR(e.Leader) && !slices.Contains(before.ELR, e.Leader) {
 			m.violate(e.Time, InvCleanOutsideISR, e.TP, e.Leader, -1, "broker %d elected leader at epoch %d (clean) from outside the ISR %v and ELR %v", e.Leader, e.Epoch, before.ISR, before.ELR)
 		}
 		m.controller[e.TP] = PartitionState{TP: e.TP, Leader: e.Leader, LeaderEpoch: e.Epoch, ISR: slices.Clone(e.ISR), ELR: slices.Clone(e.ELR)}

@@ -98,6 +98,14 @@ func (s PartitionState) inISR(b BrokerID) bool { return slices.Contains(s.ISR, b
 type Image struct {
 	Version    int64
 	Partitions []PartitionState // sorted by TP
+	Brokers    []BrokerState    // by BrokerID: the registrations, as KRaft brokers replay them
+}
+
+// BrokerState is a broker's registration as the metadata says: its broker
+// epoch and whether it is fenced.
+type BrokerState struct {
+	Epoch  int64
+	Fenced bool
 }
 
 func (img Image) find(tp TopicPartition) (PartitionState, bool) {

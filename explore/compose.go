@@ -85,6 +85,10 @@ func Compose(base *scenarios.Scenario, name, note string, seed uint64, faults []
 	set("seed", seed)
 	set("faults", items)
 	for _, key := range sortedKeys(overrides) {
+		if name, ok := strings.CutPrefix(key, "cluster.config:"); ok {
+			setClusterConfig(&doc, name, overrides[key]) // a property name holds dots
+			continue
+		}
 		setPath(&doc, strings.Split(key, "."), overrides[key])
 	}
 	return yaml.MarshalWithOptions(doc, yaml.Flow(false), yaml.IndentSequence(true))
@@ -117,5 +121,25 @@ func setPath(doc *yaml.MapSlice, path []string, value any) {
 	}
 	if len(path) == 1 {
 		*doc = append(*doc, yaml.MapItem{Key: path[0], Value: value})
+	}
+}
+
+// setClusterConfig sets one broker property under cluster.config.
+func setClusterConfig(doc *yaml.MapSlice, name string, value any) {
+	for i := range *doc {
+		if (*doc)[i].Key != "cluster" {
+			continue
+		}
+		c, _ := (*doc)[i].Value.(yaml.MapSlice)
+		for j := range c {
+			if c[j].Key == "config" {
+				cfg, _ := c[j].Value.(yaml.MapSlice)
+				c[j].Value = with(cfg, name, value)
+				(*doc)[i].Value = c
+				return
+			}
+		}
+		(*doc)[i].Value = append(c, yaml.MapItem{Key: "config", Value: yaml.MapSlice{{Key: name, Value: value}}})
+		return
 	}
 }

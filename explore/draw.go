@@ -20,6 +20,9 @@ type Options struct {
 	// BeyondClaims draws power loss too, which Kafka (no fsync by default)
 	// does not claim to survive on every ISR member at once.
 	BeyondClaims bool
+	// Config sets broker properties on the base, e.g. an older
+	// inter.broker.protocol.version, to find the bugs its fixes removed.
+	Config map[string]string
 }
 
 // Draw draws the fault schedule of one seed for the safety phase. Like

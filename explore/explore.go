@@ -20,6 +20,8 @@ type Path struct {
 // Paths are the protocol paths counted.
 var Paths = []Path{
 	{Name: "clean election", Event: cluster.EvElected},
+	{Name: "election from the ELR (KIP-966)", Event: cluster.EvELRElected},
+	{Name: "ISR expansion refused (INELIGIBLE_REPLICA)", Event: cluster.EvIneligibleReplica},
 	{Name: "unclean election", Event: cluster.EvUncleanElected},
 	{Name: "partition offline", Event: cluster.EvOffline},
 	{Name: "preferred election", Event: cluster.EvPreferredElected},
@@ -58,7 +60,7 @@ func (o Outcome) OK() bool { return len(o.Failed) == 0 && o.Err == "" }
 func Seed(base *scenarios.Scenario, seed uint64, o Options) (Outcome, *scenarios.Scenario) {
 	out := Outcome{Seed: seed, Faults: Draw(base, seed, o)}
 	out.Liveness = LivenessClaimed(out.Faults)
-	sc, err := Scenario(base, seed, out.Faults, nil)
+	sc, err := Scenario(base, seed, out.Faults, o.Overrides())
 	if err != nil {
 		out.Err = err.Error()
 		return out, nil
@@ -70,6 +72,18 @@ func Seed(base *scenarios.Scenario, seed uint64, o Options) (Outcome, *scenarios
 	}
 	out.record(res)
 	return out, sc
+}
+
+// Overrides turns Config into Scenario's overrides.
+func (o Options) Overrides() map[string]any {
+	if len(o.Config) == 0 {
+		return nil
+	}
+	m := map[string]any{}
+	for k, v := range o.Config {
+		m["cluster.config:"+k] = v
+	}
+	return m
 }
 
 // Scenario composes the base with faults into a scenario of its own.

@@ -170,7 +170,7 @@ func shadeFaults(p *plot.Plot, r *runner.Result, ymax float64, labelled bool) {
 func markLeaderChanges(p *plot.Plot, r *runner.Result, ymax float64) {
 	first := true
 	for _, e := range r.Journal {
-		if e.Kind != cluster.EvElected && e.Kind != cluster.EvUncleanElected && e.Kind != cluster.EvPreferredElected && e.Kind != cluster.EvOffline {
+		if e.Kind != cluster.EvElected && e.Kind != cluster.EvELRElected && e.Kind != cluster.EvUncleanElected && e.Kind != cluster.EvPreferredElected && e.Kind != cluster.EvOffline {
 			continue
 		}
 		x := e.Time.Since().Seconds()

@@ -255,7 +255,7 @@ func (r *Result) summarise() {
 	r.Availability = r.Detail.Share
 	for _, e := range r.Journal {
 		switch e.Kind {
-		case cluster.EvElected, cluster.EvUncleanElected, cluster.EvPreferredElected:
+		case cluster.EvElected, cluster.EvELRElected, cluster.EvUncleanElected, cluster.EvPreferredElected:
 			r.Leaders++
 		case cluster.EvISRShrink:
 			r.ISRShrinks++

@@ -105,7 +105,7 @@ type Trigger struct {
 
 // Triggers are the protocol events a fault may wait for.
 var Triggers = []cluster.EventKind{
-	cluster.EvISRExpand, cluster.EvISRShrink, cluster.EvElected, cluster.EvPreferredElected, cluster.EvBecameLeader,
+	cluster.EvISRExpand, cluster.EvISRShrink, cluster.EvElected, cluster.EvELRElected, cluster.EvPreferredElected, cluster.EvBecameLeader,
 	cluster.EvTruncated, cluster.EvFenced, cluster.EvRegistered, cluster.EvUnfenced,
 }
 

@@ -33,6 +33,15 @@ func exploreCommand(args []string, stdout, stderr io.Writer) int {
 	beyond := fs.Bool("beyond-claims", false, "let power fail too: map failure modes rather than hunt bugs")
 	out := fs.String("out", "explore-out", "where failing seeds and shrunk scenarios are written")
 	shrink := fs.Bool("shrink", true, "shrink the first failure of each checker")
+	config := map[string]string{}
+	fs.Func("set", "set a broker `property=value` on the base, e.g. inter.broker.protocol.version=3.4 (repeatable)", func(s string) error {
+		name, value, ok := strings.Cut(s, "=")
+		if !ok {
+			return fmt.Errorf("want property=value")
+		}
+		config[strings.TrimSpace(name)] = strings.TrimSpace(value)
+		return nil
+	})
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: simulate explore [-scenario] BASE [-seeds N | -for 10m] [flags]\n\nDraws random faults onto the base scenario for each seed, runs the seeds in\nparallel, checks every safety promise (and liveness on seeds whose faults came\none at a time), writes failing seeds as scenarios and shrinks the first failure\nof each checker.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -49,7 +58,7 @@ func exploreCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "simulate explore: %v\n", err)
 		return exitUsage
 	}
-	opts := explore.Options{BeyondClaims: *beyond}
+	opts := explore.Options{BeyondClaims: *beyond, Config: config}
 	if *kinds != "" {
 		for _, k := range strings.Split(*kinds, ",") {
 			if !slices.Contains(explore.Kinds, k) {
@@ -148,7 +157,7 @@ func exploreReport(sc *scenarios.Scenario, outcomes []explore.Outcome, opts expl
 		return exitUsage
 	}
 	for _, o := range broken {
-		s, err := explore.Scenario(sc, o.Seed, o.Faults, nil)
+		s, err := explore.Scenario(sc, o.Seed, o.Faults, opts.Overrides())
 		if err != nil {
 			fmt.Fprintf(stderr, "simulate explore: seed %d: %v\n", o.Seed, err)
 			continue
