@@ -41,6 +41,7 @@ func TestBadScenariosSayWhereAndWhat(t *testing.T) {
 		{"syntax-error.yaml", 11, 9, `']' not found`},
 		{"no-name.yaml", 1, 1, `the scenario has no name`},
 		{"unknown-trigger.yaml", 12, 23, `(did you mean "isr-expand"?)`},
+		{"unknown-version.yaml", 5, 44, `"2.9" is not a Kafka version`},
 	}
 	files, err := filepath.Glob("../testdata/scenarios/bad/*.yaml")
 	require.NoError(t, err)
