@@ -219,3 +219,20 @@ func TestLongerDurationIsALongerLoad(t *testing.T) {
 	assert.InDelta(t, 55000, long.Sends.Invoked, 10)
 	assert.True(t, long.OK())
 }
+
+// KIP-497, end to end: the same faults break isr-admitted-behind with
+// tideline.isr: lazy and nothing with Kafka's maximal ISR.
+func TestLazyISRBuiltinOnBothSides(t *testing.T) {
+	lazy, err := scenarios.Builtin("lazy-isr")
+	require.NoError(t, err)
+	maximal, err := scenarios.Load("maximal.yaml", []byte(strings.NewReplacer("tideline.isr: lazy", "tideline.isr: maximal", "protocol-invariants: fail", "protocol-invariants: pass").Replace(string(lazy.Text))))
+	require.NoError(t, err)
+	for seed := uint64(1); seed <= 3; seed++ {
+		a, err := Run(lazy, Options{Seed: seed})
+		require.NoError(t, err)
+		b, err := Run(maximal, Options{Seed: seed})
+		require.NoError(t, err)
+		assert.True(t, a.OK(), "seed %d: lazy breaks the rule", seed)
+		assert.True(t, b.OK(), "seed %d: maximal breaks nothing", seed)
+	}
+}
