@@ -236,3 +236,19 @@ func TestLazyISRBuiltinOnBothSides(t *testing.T) {
 		assert.True(t, b.OK(), "seed %d: maximal breaks nothing", seed)
 	}
 }
+
+// KIP-903, end to end: a rebooted, empty broker's stale fetch puts it back
+// in the ISR at 3.4 and it is elected without the acknowledged writes; at
+// 3.5 the same faults lose nothing.
+func TestKIP903BuiltinOnBothSides(t *testing.T) {
+	old, err := scenarios.Builtin("kip903-stale-fetch")
+	require.NoError(t, err)
+	fixed, err := scenarios.Load("fixed.yaml", []byte(strings.Replace(string(old.Text), `inter.broker.protocol.version: "3.4"`, `inter.broker.protocol.version: "3.5"`, 1)))
+	require.NoError(t, err)
+	a, err := Run(old, Options{Seed: 1})
+	require.NoError(t, err)
+	b, err := Run(fixed, Options{Seed: 1})
+	require.NoError(t, err)
+	assert.Positive(t, a.Lost)
+	assert.Zero(t, b.Lost)
+}
