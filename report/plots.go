@@ -315,15 +315,15 @@ func percentile(sorted []float64, q float64) float64 {
 func replicationPanels(r *runner.Result) []*plot.Plot {
 	end := r.Duration.Seconds()
 	type state struct {
-		isr, leader plotter.XYs
-		replicas    int
+		isr, elr, leader plotter.XYs
+		replicas         int
 	}
 	var tps []cluster.TopicPartition
 	states := map[cluster.TopicPartition]*state{}
 	for _, f := range r.Final {
 		tps = append(tps, f.TP)
 		n := len(f.State.Replicas)
-		states[f.TP] = &state{replicas: n, isr: plotter.XYs{{X: 0, Y: float64(n)}}, leader: plotter.XYs{{X: 0, Y: float64(f.State.Replicas[0])}}}
+		states[f.TP] = &state{replicas: n, isr: plotter.XYs{{X: 0, Y: float64(n)}}, elr: plotter.XYs{{X: 0, Y: 0}}, leader: plotter.XYs{{X: 0, Y: float64(f.State.Replicas[0])}}}
 	}
 	type change struct {
 		at    float64
@@ -338,10 +338,16 @@ func replicationPanels(r *runner.Result) []*plot.Plot {
 		}
 		x := e.Time.Since().Seconds()
 		s.isr = append(s.isr, plotter.XY{X: x, Y: float64(len(e.ISR))})
+		s.elr = append(s.elr, plotter.XY{X: x, Y: float64(len(e.ELR))})
 		s.leader = append(s.leader, plotter.XY{X: x, Y: float64(e.Leader)})
 		changes = append(changes, change{x, e.TP, len(e.ISR) < s.replicas})
 	}
-	isrPanel := newPanel(r, "ISR size per partition", "in-sync replicas")
+	elr := r.Scenario.Cluster.Broker.ELR
+	title := "ISR size per partition"
+	if elr {
+		title = "ISR size (solid) and eligible leader replicas (dashed, KIP-966) per partition"
+	}
+	isrPanel := newPanel(r, title, "replicas")
 	leaderPanel := newPanel(r, "leader per partition (-1: none)", "leader broker")
 	underPanel := newPanel(r, "under-replicated partitions", "partitions")
 	maxRF := 1
@@ -365,6 +371,12 @@ func replicationPanels(r *runner.Result) []*plot.Plot {
 		isr := line(shift(s.isr, off), c, true)
 		isrPanel.Add(isr)
 		isrPanel.Legend.Add(tp.String(), isr)
+		if elr {
+			s.elr = append(s.elr, plotter.XY{X: end, Y: s.elr[len(s.elr)-1].Y})
+			e := line(shift(s.elr, off), c, true)
+			e.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+			isrPanel.Add(e)
+		}
 		leader := line(shift(s.leader, off), c, true)
 		leaderPanel.Add(leader)
 		leaderPanel.Legend.Add(tp.String(), leader)
