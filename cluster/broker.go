@@ -67,8 +67,11 @@ type replica struct {
 	purgatory  []delayedProduce
 	parked     []parkedFetch
 
-	// As follower: the fetch in flight, or the backoff before the next.
-	fetch call
+	// As follower: the fetch in flight, or the backoff before the next;
+	// epochCheck while the follower has yet to agree epochs with its leader
+	// (what protocols before 2.7 did only on becoming a follower).
+	fetch      call
+	epochCheck bool
 }
 
 // sessionKey names a client's stream of produce requests to one partition:
@@ -364,6 +367,7 @@ func (b *Broker) makeFollower(r *replica) {
 	r.role = roleFollower
 	r.followers = r.followers[:0]
 	r.pendingISR, r.alterReq = nil, 0
+	r.epochCheck = true
 	b.event(Event{Kind: EvBecameFollower, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: r.log.leo(), Broker: b.id, Leader: r.state.Leader,
 		Detail: fmt.Sprintf("follower of %d at epoch %d with log end %d, hw %d", r.state.Leader, r.state.LeaderEpoch, r.log.leo(), r.log.hw)})
 	if b.rules.HWTruncation {
@@ -423,7 +427,10 @@ func (b *Broker) sendFetch(r *replica) {
 		return
 	}
 	last := r.log.latestEpoch()
-	if b.rules.HWTruncation {
+	if b.rules.HWTruncation || b.rules.NoTruncateOnFetch && !r.epochCheck {
+		// Before 2.7 a follower compared epochs with its leader only when
+		// it became a follower (OffsetsForLeaderEpoch); its fetches named
+		// no last fetched epoch, so nothing checked them later.
 		last = NoEpoch
 	}
 	id := b.newID()
@@ -453,8 +460,12 @@ func (b *Broker) handleFetchResponse(m FetchResponse) {
 		b.event(Event{Kind: EvDiverged, TP: r.tp, Epoch: m.DivergingEpoch, Offset: m.DivergingEndOffset, Broker: b.id, Leader: r.state.Leader,
 			Detail: fmt.Sprintf("leader %d says epoch %d ends at %d; log end %d, hw %d", r.state.Leader, m.DivergingEpoch, m.DivergingEndOffset, r.log.leo(), r.log.hw)})
 		b.truncateOnDivergence(r, m.DivergingEpoch, m.DivergingEndOffset)
+		if b.rules.SingleRoundEpoch {
+			r.epochCheck = false // before KIP-279: one round, whatever it left
+		}
 		b.sendFetch(r)
 	case m.Err == None:
+		r.epochCheck = false // the logs agree: fetch on
 		b.appendAsFollower(r, m)
 		b.sendFetch(r)
 	case m.Err == OffsetOutOfRange && m.LogEndOffset < r.log.leo():

@@ -87,11 +87,12 @@ func MustProtocol(s string) ProtocolVersion {
 // Rules are the replication rules a protocol version lacks: each true
 // field is a fix not yet shipped at that version.
 type Rules struct {
-	HWTruncation     bool // before KIP-101: a new follower truncates to its own high watermark
-	SingleRoundEpoch bool // before KIP-279: one round of epoch truncation, to min(leader's end offset, own end)
-	NoFetchEpoch     bool // before KIP-320: fetches carry no current leader epoch, so no fencing
-	NoBrokerEpochISR bool // before KIP-903: ISR changes carry no broker epoch
-	HWBelowMinISR    bool // before KAFKA-15583: the HW advances with the ISR below min.insync.replicas
+	HWTruncation      bool // before KIP-101: a new follower truncates to its own high watermark
+	SingleRoundEpoch  bool // before KIP-279: one round of epoch truncation, to min(leader's end offset, own end)
+	NoFetchEpoch      bool // before KIP-320: fetches carry no current leader epoch, so no fencing
+	NoTruncateOnFetch bool // before 2.7 (KAFKA-10554): epochs are compared only on becoming a follower, not on every fetch
+	NoBrokerEpochISR  bool // before KIP-903: ISR changes carry no broker epoch
+	HWBelowMinISR     bool // before KAFKA-15583: the HW advances with the ISR below min.insync.replicas
 }
 
 // protocolSteps is the one place that says which rule each version
@@ -104,6 +105,7 @@ var protocolSteps = []struct {
 	{MustProtocol("0.11.0"), "KIP-101: truncate by leader epoch, not to the high watermark", func(r *Rules) { r.HWTruncation = true }},
 	{MustProtocol("2.0"), "KIP-279: epoch truncation iterates until the logs agree", func(r *Rules) { r.SingleRoundEpoch = true }},
 	{MustProtocol("2.1"), "KIP-320: fetches carry the current leader epoch and are fenced on it", func(r *Rules) { r.NoFetchEpoch = true }},
+	{MustProtocol("2.7"), "KAFKA-10554: every fetch names the last fetched epoch, and the leader answers a divergence", func(r *Rules) { r.NoTruncateOnFetch = true }},
 	{MustProtocol("3.5"), "KIP-903: ISR changes carry broker epochs; a rebooted broker's stale fetch cannot rejoin it", func(r *Rules) { r.NoBrokerEpochISR = true }},
 	{MustProtocol("3.7"), "KAFKA-15583: the HW does not move while the ISR is below min.insync.replicas", func(r *Rules) { r.HWBelowMinISR = true }},
 }

@@ -30,10 +30,11 @@ func TestProtocolRulesByVersion(t *testing.T) {
 		version string
 		want    Rules
 	}{
-		{"0.10.2", Rules{HWTruncation: true, SingleRoundEpoch: true, NoFetchEpoch: true, NoBrokerEpochISR: true, HWBelowMinISR: true}},
-		{"1.1", Rules{SingleRoundEpoch: true, NoFetchEpoch: true, NoBrokerEpochISR: true, HWBelowMinISR: true}},
-		{"2.0", Rules{NoFetchEpoch: true, NoBrokerEpochISR: true, HWBelowMinISR: true}},
-		{"2.1", Rules{NoBrokerEpochISR: true, HWBelowMinISR: true}},
+		{"0.10.2", Rules{HWTruncation: true, SingleRoundEpoch: true, NoFetchEpoch: true, NoTruncateOnFetch: true, NoBrokerEpochISR: true, HWBelowMinISR: true}},
+		{"1.1", Rules{SingleRoundEpoch: true, NoFetchEpoch: true, NoTruncateOnFetch: true, NoBrokerEpochISR: true, HWBelowMinISR: true}},
+		{"2.0", Rules{NoFetchEpoch: true, NoTruncateOnFetch: true, NoBrokerEpochISR: true, HWBelowMinISR: true}},
+		{"2.1", Rules{NoTruncateOnFetch: true, NoBrokerEpochISR: true, HWBelowMinISR: true}},
+		{"2.7", Rules{NoBrokerEpochISR: true, HWBelowMinISR: true}},
 		{"3.4", Rules{NoBrokerEpochISR: true, HWBelowMinISR: true}},
 		{"3.5", Rules{HWBelowMinISR: true}},
 		{"3.6", Rules{HWBelowMinISR: true}},

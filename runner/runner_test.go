@@ -252,3 +252,20 @@ func TestKIP903BuiltinOnBothSides(t *testing.T) {
 	assert.Positive(t, a.Lost)
 	assert.Zero(t, b.Lost)
 }
+
+// KIP-320, end to end: a follower that missed the leader changes diverges
+// from the leader below their high watermarks at 2.0; at 2.1 its stale
+// fetches are fenced and nothing diverges.
+func TestKIP320BuiltinOnBothSides(t *testing.T) {
+	old, err := scenarios.Builtin("kip320-stale-follower")
+	require.NoError(t, err)
+	fixed, err := scenarios.Load("fixed.yaml", []byte(strings.Replace(string(old.Text), `inter.broker.protocol.version: "2.0"`, `inter.broker.protocol.version: "2.1"`, 1)))
+	require.NoError(t, err)
+	verdict := func(sc *scenarios.Scenario) string {
+		res, err := Run(sc, Options{Seed: 1})
+		require.NoError(t, err)
+		return res.Checks[1].Verdict()
+	}
+	assert.Equal(t, "fail", verdict(old), "replica-agreement at 2.0")
+	assert.Equal(t, "pass", verdict(fixed), "replica-agreement at 2.1")
+}
