@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/cluster"
 	"github.com/tideline-sim/tideline/scenarios"
 )
@@ -268,4 +269,21 @@ func TestKIP320BuiltinOnBothSides(t *testing.T) {
 	}
 	assert.Equal(t, "fail", verdict(old), "replica-agreement at 2.0")
 	assert.Equal(t, "pass", verdict(fixed), "replica-agreement at 2.1")
+}
+
+// KIP-279, end to end: after back-to-back unclean leader changes the
+// returning replica stays diverged in the ISR at 1.1 (one round of epoch
+// truncation) and agrees with the leader at 2.0 (iterative truncation).
+func TestKIP279BuiltinOnBothSides(t *testing.T) {
+	old, err := scenarios.Builtin("kip279-back-to-back")
+	require.NoError(t, err)
+	fixed, err := scenarios.Load("fixed.yaml", []byte(strings.Replace(string(old.Text), `inter.broker.protocol.version: "1.1"`, `inter.broker.protocol.version: "2.0"`, 1)))
+	require.NoError(t, err)
+	diverged := func(sc *scenarios.Scenario) bool {
+		res, err := Run(sc, Options{Seed: 1})
+		require.NoError(t, err)
+		return slices.ContainsFunc(res.Checks[1].Violations, func(v check.Violation) bool { return v.Kind == "isr-diverged" })
+	}
+	assert.True(t, diverged(old), "1.1 leaves an ISR member diverged")
+	assert.False(t, diverged(fixed), "2.0 truncates until the logs agree")
 }
