@@ -29,11 +29,11 @@ const usage = `simulate runs a Kafka-style cluster on a virtual clock under a sc
 faults, and checks what it promised.
 
 Usage:
-  simulate -scenario NAME|FILE [-seed N] [-out DIR [-trace=false]] [-duration D] [-q]
+  simulate -scenario NAME|FILE [-seed N] [-out DIR [-trace=false]] [-duration D] [-q] [-max-events N] [-max-memory 8GiB]
   simulate -replay DIR/run.trace
   simulate -list
   simulate -compare [-seed N] [-out DIR] A B [C ...]
-  simulate explore -scenario BASE [-seeds N | -for 10m] [-workers K] [-faults crash,...] [-beyond-claims] [-out DIR]
+  simulate explore [-scenario] BASE [-seeds N | -for 10m] [-workers K] [-faults crash,...] [-set prop=value] [-beyond-claims] [-out DIR]
   simulate shrink FILE [-checker NAME] [-o FILE]
   simulate check [-seeds N] [-shard k/n] [-json FILE] [SCENARIO ...]
   simulate merge SHARD.json ...
@@ -43,7 +43,7 @@ Examples:
   simulate -scenario my-scenario.yaml -out out/   your own; writes report.md, plots, summary.json, traces
   simulate -replay out/run.trace                  re-run and verify every event
   simulate -compare acks1-leader-crash leader-crash   what does acks=all buy?
-  simulate explore -scenario baseline -seeds 500   random faults within what the cluster claims to survive
+  simulate explore -scenario baseline -seeds 500   overlapping random faults, every safety promise checked
   simulate check -seeds 5                          every built-in scenario's expectations, as CI runs them
 
 Exit codes: 0 every expectation holds, 1 a checker or expectation failed, 2 bad input.
