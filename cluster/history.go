@@ -18,33 +18,39 @@ const (
 
 func (t OpType) String() string { return [...]string{"invoke", "ok", "fail", "info"}[t] }
 
+// OpKind is what a client operation does.
+type OpKind uint8
+
 // Op kinds.
 const (
-	OpSend  = "send"
-	OpPoll  = "poll"
-	OpStart = "start" // a client (re)started: a consumer reads from offset 0 again
+	OpSend  OpKind = iota
+	OpPoll
+	OpStart // a client (re)started: a consumer reads from offset 0 again
 )
+
+func (k OpKind) String() string { return [...]string{"send", "poll", "start"}[k] }
 
 // Op is one entry of the client history. A send is an invoke followed by
 // ok (with the acknowledged offset), fail or info; a poll is recorded as one
-// ok op per record read.
+// ok op per record read. A long run keeps millions: the fields are ordered
+// and sized to pack (112 bytes).
 type Op struct {
-	Index   int
 	Time    clock.Time
-	Process string // client name
-	Type    OpType
-	F       string // OpSend or OpPoll
-	TP      TopicPartition
+	Start   clock.Time // ok sends: when the batch was first sent; polls: when the fetch was sent
 	Payload int64
 	Offset  int64 // acknowledged or read offset; -1 when none
-	Acks    int
-	Err     ErrorCode // why a send failed or is unknown
-	Note    string    // e.g. "timed out", "delivery.timeout.ms expired"
+	HW      int64 // polls: the high watermark in that fetch response
+	Process string // client name
+	TP      TopicPartition
+	Note    string // e.g. "timed out", "delivery.timeout.ms expired"
+	Index   int32
 	// Broker acknowledged the send, or served the poll; NoLeader if none.
 	Broker     BrokerID
-	Idempotent bool       // sends: enable.idempotence was on
-	Start      clock.Time // ok sends: when the batch was first sent; polls: when the fetch was sent
-	HW         int64      // polls: the high watermark in that fetch response
+	Err        ErrorCode // why a send failed or is unknown
+	Type       OpType
+	F          OpKind
+	Acks       int8
+	Idempotent bool // sends: enable.idempotence was on
 }
 
 func (o Op) String() string {
@@ -74,7 +80,7 @@ type History struct {
 const historyChunk = 4096
 
 func (h *History) add(op Op) {
-	op.Index = h.n
+	op.Index = int32(h.n)
 	if len(h.chunks) == 0 || len(h.chunks[len(h.chunks)-1]) == historyChunk {
 		h.chunks = append(h.chunks, make([]Op, 0, historyChunk))
 	}

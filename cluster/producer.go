@@ -159,7 +159,7 @@ func (p *Producer) produceOne() {
 	p.nextPayload++
 	rec := pendingRecord{payload: int64(p.index+1)<<40 | p.nextPayload, created: p.env.Now()}
 	p.history.add(Op{Time: rec.created, Process: p.env.Name(), Type: Invoke, F: OpSend, TP: part.tp, Payload: rec.payload, Offset: -1,
-		Acks: p.cfg.Acks, Broker: NoLeader, Idempotent: p.cfg.Idempotence})
+		Acks: int8(p.cfg.Acks), Broker: NoLeader, Idempotent: p.cfg.Idempotence})
 	part.queue = append(part.queue, rec)
 	p.expireQueued(part)
 	p.trySend(part)
@@ -391,7 +391,7 @@ func (p *Producer) complete(part *producerPartition, rec pendingRecord, outcome 
 
 func (p *Producer) completeAt(part *producerPartition, rec pendingRecord, outcome OpType, offset int64, err ErrorCode, note string, broker BrokerID, sent clock.Time) {
 	p.history.add(Op{Time: p.env.Now(), Process: p.env.Name(), Type: outcome, F: OpSend, TP: part.tp,
-		Payload: rec.payload, Offset: offset, Acks: p.cfg.Acks, Err: err, Note: note, Broker: broker, Idempotent: p.cfg.Idempotence, Start: sent})
+		Payload: rec.payload, Offset: offset, Acks: int8(p.cfg.Acks), Err: err, Note: note, Broker: broker, Idempotent: p.cfg.Idempotence, Start: sent})
 }
 
 // brokerConn is the producer's connection to one broker, as Kafka's

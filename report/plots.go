@@ -253,12 +253,12 @@ func latencyPanels(r *runner.Result) []*plot.Plot {
 		case cluster.Invoke:
 			invoked[op.Payload] = op.Time.Since()
 		case cluster.Ok:
-			if byAcks[op.Acks] == nil {
-				byAcks[op.Acks] = make([][]float64, n)
+			if byAcks[int(op.Acks)] == nil {
+				byAcks[int(op.Acks)] = make([][]float64, n)
 			}
 			i := min(n-1, int(op.Time.Since()/step))
 			ms := float64(op.Time.Since()-invoked[op.Payload]) / float64(time.Millisecond)
-			byAcks[op.Acks][i] = append(byAcks[op.Acks][i], max(ms, 0.01))
+			byAcks[int(op.Acks)][i] = append(byAcks[int(op.Acks)][i], max(ms, 0.01))
 		}
 	}
 	acks := make([]int, 0, len(byAcks))

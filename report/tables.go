@@ -59,7 +59,7 @@ func ProducerTable(r *runner.Result) Table {
 		}
 		c := by[op.Process]
 		if c == nil {
-			c = &counts{acks: op.Acks, idempotent: op.Idempotent}
+			c = &counts{acks: int(op.Acks), idempotent: op.Idempotent}
 			by[op.Process] = c
 			names = append(names, op.Process)
 		}
