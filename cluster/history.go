@@ -23,7 +23,7 @@ type OpKind uint8
 
 // Op kinds.
 const (
-	OpSend  OpKind = iota
+	OpSend OpKind = iota
 	OpPoll
 	OpStart // a client (re)started: a consumer reads from offset 0 again
 )
@@ -38,8 +38,8 @@ type Op struct {
 	Time    clock.Time
 	Start   clock.Time // ok sends: when the batch was first sent; polls: when the fetch was sent
 	Payload int64
-	Offset  int64 // acknowledged or read offset; -1 when none
-	HW      int64 // polls: the high watermark in that fetch response
+	Offset  int64  // acknowledged or read offset; -1 when none
+	HW      int64  // polls: the high watermark in that fetch response
 	Process string // client name
 	TP      TopicPartition
 	Note    string // e.g. "timed out", "delivery.timeout.ms expired"
