@@ -39,11 +39,11 @@ func (p *producerState) lastSeq() int32 { return p.runs[len(p.runs)-1].lastSeq }
 // memory the page-cache view of both plus the producer state.
 type partitionLog struct {
 	tp        TopicPartition
-	file      *sim.File // record batches ([]Record), as Kafka writes them
+	file      *sim.File // record batches ([]Record), as Kafka writes them: the one copy of the records
 	epochFile *sim.File // the epoch cache, rewritten and synced on change
-	records   []Record
-	prefix    []uint64 // prefix[i]: hash of records [0, i], for cheap agreement checks
-	batches   []int64  // first offset of each batch in file
+	end       int64     // the log end offset
+	prefix    []uint64  // prefix[i]: hash of records [0, i], for cheap agreement checks
+	batches   []int64   // first offset of each batch in file
 	epochs    []epochEntry
 	hw        int64
 	unflushed int64
@@ -73,8 +73,8 @@ func openLog(disk *sim.Disk, tp TopicPartition, hwCheckpoint int64) *partitionLo
 			if r.Offset != l.leo() {
 				panic(fmt.Sprintf("cluster: %v log holds offset %d at index %d", tp, r.Offset, l.leo()))
 			}
-			l.records = append(l.records, r)
-			l.prefix = append(l.prefix, chain(l.prefixHash(l.leo()-1), r))
+			l.prefix = append(l.prefix, chain(l.prefixHash(l.leo()), r))
+			l.end++
 		}
 	}
 	if n := l.epochFile.Len(); n > 0 {
@@ -86,7 +86,16 @@ func openLog(disk *sim.Disk, tp TopicPartition, hwCheckpoint int64) *partitionLo
 	return l
 }
 
-func (l *partitionLog) leo() int64 { return int64(len(l.records)) }
+func (l *partitionLog) leo() int64 { return l.end }
+
+// batch returns the file's batch holding offset, and its first offset.
+func (l *partitionLog) batch(offset int64) ([]Record, int64) {
+	i, exact := slices.BinarySearch(l.batches, offset)
+	if !exact {
+		i--
+	}
+	return l.file.Record(i).([]Record), l.batches[i]
+}
 
 // latestEpoch is the epoch of the newest cache entry, NoEpoch if none.
 func (l *partitionLog) latestEpoch() int32 {
@@ -166,7 +175,7 @@ func (l *partitionLog) append(recs []Record) {
 		}
 		l.assignEpoch(r.Epoch, r.Offset)
 		l.prefix = append(l.prefix, chain(l.prefixHash(l.leo()), r))
-		l.records = append(l.records, r)
+		l.end++
 		l.trackProducer(r)
 	}
 	l.file.Append(recs)
@@ -187,17 +196,18 @@ func (l *partitionLog) truncate(offset int64) {
 		i--
 	}
 	start := l.batches[i]
+	head := l.file.Record(i).([]Record)[:offset-start]
 	wasSynced := i < l.file.Synced()
 	l.file.Truncate(i)
 	l.batches = l.batches[:i]
 	if !exact {
-		l.file.Append(slices.Clone(l.records[start:offset]))
+		l.file.Append(slices.Clone(head))
 		l.batches = append(l.batches, start)
 		if wasSynced {
 			l.file.Sync()
 		}
 	}
-	l.records = l.records[:offset]
+	l.end = offset
 	l.prefix = l.prefix[:offset]
 	l.trimEpochsFrom(offset)
 	l.hw = min(l.hw, offset)
@@ -219,7 +229,12 @@ func (l *partitionLog) read(from, to int64, max int) []Record {
 	if from >= to {
 		return nil
 	}
-	return slices.Clone(l.records[from:to])
+	out := make([]Record, to-from)
+	for n := 0; n < len(out); {
+		b, start := l.batch(from + int64(n))
+		n += copy(out[n:], b[from+int64(n)-start:])
+	}
+	return out
 }
 
 // checkSequence decides what to do with an idempotent batch: append it,
@@ -274,8 +289,10 @@ func (l *partitionLog) trackProducer(r Record) {
 
 func (l *partitionLog) rebuildProducers() {
 	clear(l.producers)
-	for _, r := range l.records {
-		l.trackProducer(r)
+	for i := range l.file.Len() {
+		for _, r := range l.file.Record(i).([]Record) {
+			l.trackProducer(r)
+		}
 	}
 }
 
