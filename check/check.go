@@ -14,7 +14,6 @@ import (
 type Input struct {
 	History   []cluster.Op
 	Events    []cluster.Event
-	HWSamples []cluster.HWSample
 	// Divergences are the LogMatching violations the journal saw as the
 	// run went.
 	Divergences []cluster.Divergence

@@ -655,7 +655,9 @@ func (b *Broker) wakeParked(r *replica) {
 func (b *Broker) setHW(r *replica, hw int64) {
 	r.log.hw = hw
 	if b.journal != nil {
-		b.journal.hwSamples = append(b.journal.hwSamples, HWSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, HW: hw})
+		if b.journal.SampleHW {
+			b.journal.hwSamples = append(b.journal.hwSamples, HWSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, HW: hw})
+		}
 		b.journal.hwSet(b.env.Now(), b.id, r)
 	}
 }

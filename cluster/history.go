@@ -186,6 +186,9 @@ type Journal struct {
 	events    []Event
 	hwSamples []HWSample
 	acks      []AckSample
+	// SampleHW keeps every high-watermark advance, for the trace's
+	// counters; a run that writes no trace keeps none.
+	SampleHW bool
 	monitor
 	notify func(Event)
 }
