@@ -12,8 +12,8 @@ import (
 
 // Input is everything the checkers read about a finished run.
 type Input struct {
-	History   []cluster.Op
-	Events    []cluster.Event
+	History []cluster.Op
+	Events  []cluster.Event
 	// Divergences are the LogMatching violations the journal saw as the
 	// run went.
 	Divergences []cluster.Divergence
