@@ -22,9 +22,9 @@ const (
 // an upper bound fitted to measured runs (3-5 brokers, 3-30 partitions,
 // 100-1000 records/s): 12 events a second for every replica of a partition
 // (fetch long-polls, heartbeats), 6 events per record produced plus 2 per
-// follower and per consumer that carry it; and, live at the end, about 180
-// bytes per record per replica and 170 per record per client that saw it
-// (logs, history, journal: BenchmarkSoak measures 294 bytes per record per
+// follower and per consumer that carry it; and, live at the end, about 120
+// bytes per record per replica and 110 per record per client that saw it
+// (logs, history, journal: BenchmarkSoak measures 194 bytes per record per
 // replica in all with RF=3 and one consumer), with half as much again for
 // the collector. simulate makes the memory cap the collector's limit.
 type Cost struct {
@@ -81,7 +81,7 @@ func Estimate(sc *scenarios.Scenario, duration time.Duration) Cost {
 		n := p.Rate * max(stop-p.Start, 0).Seconds()
 		records += n
 		events += n * (6 + 2*(rf-1) + 2*consumers)
-		memory += n * (180*rf + 170*(1+consumers))
+		memory += n * (120*rf + 110*(1+consumers))
 	}
 	events += seconds * (12*replicas + 2*float64(sc.Cluster.Brokers))
 	// The collector needs room beyond what is live; the checkers' working
