@@ -75,10 +75,8 @@ func checkCommand(args []string, stdout, stderr io.Writer) int {
 	shard := fs.String("shard", "1/1", "run shard `k/n` of the (scenario, seed) pairs")
 	jsonOut := fs.String("json", "", "write the results to this `file` for merge")
 	workers := fs.Int("workers", runtimeWorkers(), "worlds run in parallel")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: simulate check [-seeds N] [-shard k/n] [-json FILE] [SCENARIO ...]\n\nRuns every scenario's expect block (default: every built-in but the soak) over\nseeds 1..N:\nthe CI gate. -shard splits the runs across machines; merge joins their -json.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	describe(fs, stderr, "simulate check [-seeds N] [-shard k/n] [-json FILE] [SCENARIO ...]",
+		"Runs every scenario's expect block (default: every built-in but the soak) over\nseeds 1..N: the CI gate. -shard splits the runs across machines; merge joins\ntheir -json.")
 	names, code, done := parseArgs(fs, args, -1, stderr)
 	if done {
 		return code
@@ -155,9 +153,8 @@ func checkCommand(args []string, stdout, stderr io.Writer) int {
 func mergeCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("simulate merge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: simulate merge SHARD.json ...\n\nJoins the -json files of every shard of one check and verifies they form one\ncomplete set: the same scenarios, seeds and scenario files, each shard k of n\nexactly once with all its runs.\n")
-	}
+	describe(fs, stderr, "simulate merge SHARD.json ...",
+		"Joins the -json files of every shard of one check and verifies they form one\ncomplete set: the same scenarios, seeds and scenario files, each shard k of n\nexactly once with all its runs.")
 	files, code, done := parseArgs(fs, args, -1, stderr)
 	if done {
 		return code

@@ -42,10 +42,8 @@ func exploreCommand(args []string, stdout, stderr io.Writer) int {
 		config[strings.TrimSpace(name)] = strings.TrimSpace(value)
 		return nil
 	})
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: simulate explore [-scenario] BASE [-seeds N | -for 10m] [flags]\n\nDraws random faults onto the base scenario for each seed, runs the seeds in\nparallel, checks every safety promise (and liveness on seeds whose faults came\none at a time), writes failing seeds as scenarios and shrinks the first failure\nof each checker.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	describe(fs, stderr, "simulate explore [-scenario] BASE [-seeds N | -for 10m] [flags]",
+		"Draws random faults onto the base scenario for each seed, runs the seeds in\nparallel, checks every safety promise (and liveness on seeds whose faults came\none at a time), writes failing seeds as scenarios and shrinks the first failure\nof each checker.")
 	positional, code, stop := parseArgs(fs, args, 1, stderr)
 	if stop {
 		return code
@@ -220,10 +218,8 @@ func shrinkCommand(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	checker := fs.String("checker", "", "the checker that must keep failing (default: the first that fails)")
 	outFile := fs.String("o", "", "where to write the shrunk scenario (default: FILE-shrunk.yaml)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: simulate shrink FILE [-checker NAME] [-o FILE]\n\nShrinks a failing scenario to the fewest and shortest faults that still break\nthe checker, and writes it with the steps it took and the violation's story.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	describe(fs, stderr, "simulate shrink FILE [-checker NAME] [-o FILE]",
+		"Shrinks a failing scenario to the fewest and shortest faults that still break\nthe checker, and writes it with the steps it took and the violation's story.")
 	positional, code, done := parseArgs(fs, args, 1, stderr)
 	if done {
 		return code

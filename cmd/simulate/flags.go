@@ -48,6 +48,20 @@ func parseArgs(fs *flag.FlagSet, args []string, maxArgs int, stderr io.Writer) (
 	return positional, exitOK, false
 }
 
+// describe sets a subcommand's -h text: its usage line, what it does, and
+// its flags.
+func describe(fs *flag.FlagSet, stderr io.Writer, usage, what string) {
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: %s\n\n%s\n", usage, what)
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprint(stderr, "\nFlags:\n")
+			fs.PrintDefaults()
+		}
+	}
+}
+
 // parseInterleaved parses flags wherever they stand among the positional
 // arguments, which the flag package alone stops at the first positional one.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
