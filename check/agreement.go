@@ -42,7 +42,7 @@ func ReplicaAgreement(divergences []cluster.Divergence, final []cluster.FinalLog
 			if b == f.Leader {
 				continue
 			}
-			if off, differ := firstDifference(leaderLog, f.Replicas[b], hw); differ {
+			if off, differ := leaderLog.FirstDifference(f.Replicas[b], hw); differ {
 				res.Violations = append(res.Violations, Violation{Checker: ReplicaAgreementName, Kind: "isr-diverged", TP: f.TP, Offset: off, Payload: -1,
 					Message: fmt.Sprintf("ISR member broker %d differs from leader broker %d at offset %d, below the high watermark %d", b, f.Leader, off, hw)})
 			}
@@ -52,7 +52,7 @@ func ReplicaAgreement(divergences []cluster.Divergence, final []cluster.FinalLog
 				if f.HWs[a] < 0 || f.HWs[b] < 0 || slices.Contains(f.State.ISR, a) && slices.Contains(f.State.ISR, b) && (a == f.Leader || b == f.Leader) {
 					continue // down, or compared above
 				}
-				if off, differ := firstDifference(f.Replicas[a], f.Replicas[b], min(f.HWs[a], f.HWs[b])); differ {
+				if off, differ := f.Replicas[a].FirstDifference(f.Replicas[b], min(f.HWs[a], f.HWs[b])); differ {
 					res.Violations = append(res.Violations, Violation{Checker: ReplicaAgreementName, Kind: "divergence-below-hw", TP: f.TP, Offset: off, Payload: -1,
 						Message: fmt.Sprintf("brokers %d and %d differ at offset %d, below both high watermarks (%d, %d)", a, b, off, f.HWs[a], f.HWs[b])})
 				}
@@ -62,13 +62,3 @@ func ReplicaAgreement(divergences []cluster.Divergence, final []cluster.FinalLog
 	return res
 }
 
-// firstDifference finds the first offset below end where two logs differ,
-// a missing record counting as a difference.
-func firstDifference(a, b []cluster.Record, end int64) (int64, bool) {
-	for off := int64(0); off < end; off++ {
-		if off >= int64(len(a)) || off >= int64(len(b)) || a[off] != b[off] {
-			return off, true
-		}
-	}
-	return 0, false
-}

@@ -59,7 +59,7 @@ type Availability struct {
 // in which a partition acknowledged nothing while writes waited, and times
 // each fault's recovery. The ISR timeline comes from the controller's
 // events; final gives each partition's replica count.
-func MeasureAvailability(history []cluster.Op, events []cluster.Event, final []cluster.FinalLog, faults []Fault, bucket time.Duration, end clock.Time) Availability {
+func MeasureAvailability(history *cluster.History, events []cluster.Event, final []cluster.FinalLog, faults []Fault, bucket time.Duration, end clock.Time) Availability {
 	if bucket <= 0 {
 		bucket = time.Second
 	}
@@ -70,27 +70,33 @@ func MeasureAvailability(history []cluster.Op, events []cluster.Event, final []c
 	}
 	idx := func(t clock.Time) int { return min(n-1, int(t.Since()/bucket)) }
 
-	// Indexes into history rather than copies of ops keep this cheap.
-	invokedAt := make(map[int64]clock.Time, len(history)/2)
-	order := make([]int, 0, len(history)/2) // history index of each invoke
-	outcome := make(map[int64]int, len(history)/2)
-	for i, op := range history {
+	// Two passes over the history: how each send ended, then each send
+	// from its invocation.
+	type outcome struct {
+		at clock.Time
+		ok bool
+	}
+	var invokedAt cluster.PayloadTable[clock.Time]
+	var outcomes cluster.PayloadTable[outcome]
+	for _, op := range history.All() {
 		if op.F != cluster.OpSend {
 			continue
 		}
 		if op.Type == cluster.Invoke {
-			invokedAt[op.Payload] = op.Time
-			order = append(order, i)
+			invokedAt.Set(op.Payload, op.Time)
 			continue
 		}
-		outcome[op.Payload] = i
+		outcomes.Set(op.Payload, outcome{op.Time, op.Type == cluster.Ok})
 	}
 	type tpBuckets struct{ outstanding, acked []int }
 	perTP := map[cluster.TopicPartition]*tpBuckets{}
 	var tps []cluster.TopicPartition
-	ok := 0
-	for _, i := range order {
-		inv := history[i]
+	ok, sends := 0, 0
+	for _, inv := range history.All() {
+		if inv.F != cluster.OpSend || inv.Type != cluster.Invoke {
+			continue
+		}
+		sends++
 		b := &av.Buckets[idx(inv.Time)]
 		b.Attempts++
 		t := perTP[inv.TP]
@@ -99,23 +105,22 @@ func MeasureAvailability(history []cluster.Op, events []cluster.Event, final []c
 			perTP[inv.TP] = t
 			tps = append(tps, inv.TP)
 		}
-		j, finished := outcome[inv.Payload]
+		done, finished := outcomes.Get(inv.Payload)
 		last := n - 1
 		if finished {
-			last = idx(history[j].Time)
+			last = idx(done.at)
 		}
 		t.outstanding[idx(inv.Time)]++
 		t.outstanding[last+1]--
-		if finished && history[j].Type == cluster.Ok {
-			done := history[j]
+		if finished && done.ok {
 			ok++
 			b.Succeeded++
-			av.Buckets[idx(done.Time)].Acked++
-			t.acked[idx(done.Time)]++
+			av.Buckets[idx(done.at)].Acked++
+			t.acked[idx(done.at)]++
 		}
 	}
-	if len(order) > 0 {
-		av.Share = float64(ok) / float64(len(order))
+	if sends > 0 {
+		av.Share = float64(ok) / float64(sends)
 	}
 	for _, tp := range tps {
 		t := perTP[tp]
@@ -138,11 +143,11 @@ func MeasureAvailability(history []cluster.Op, events []cluster.Event, final []c
 			av.Windows = append(av.Windows, *open)
 		}
 	}
-	av.Recoveries = recoveries(history, events, final, faults, invokedAt)
+	av.Recoveries = recoveries(history, events, final, faults, &invokedAt)
 	return av
 }
 
-func recoveries(history []cluster.Op, events []cluster.Event, final []cluster.FinalLog, faults []Fault, invokedAt map[int64]clock.Time) []Recovery {
+func recoveries(history *cluster.History, events []cluster.Event, final []cluster.FinalLog, faults []Fault, invokedAt *cluster.PayloadTable[clock.Time]) []Recovery {
 	replicas := map[cluster.TopicPartition]int{}
 	for _, f := range final {
 		replicas[f.TP] = len(f.State.Replicas)
@@ -176,9 +181,10 @@ func recoveries(history []cluster.Op, events []cluster.Event, final []cluster.Fi
 	// The acknowledged sends of each partition, in the order acknowledged.
 	type acked struct{ invoked, at clock.Time }
 	acks := map[cluster.TopicPartition][]acked{}
-	for _, op := range history {
+	for _, op := range history.All() {
 		if op.F == cluster.OpSend && op.Type == cluster.Ok {
-			acks[op.TP] = append(acks[op.TP], acked{invokedAt[op.Payload], op.Time})
+			at, _ := invokedAt.Get(op.Payload)
+			acks[op.TP] = append(acks[op.TP], acked{at, op.Time})
 		}
 	}
 	var out []Recovery

@@ -24,7 +24,7 @@ func TestMeasureAvailability(t *testing.T) {
 	}
 	final := []cluster.FinalLog{{TP: tp0, State: cluster.PartitionState{Replicas: []cluster.BrokerID{0, 1}}}}
 	faults := []Fault{{At: 2 * time.Second, Text: "crash"}, {At: 5500 * time.Millisecond, Text: "late"}}
-	av := MeasureAvailability(history, events, final, faults, time.Second, at(6000))
+	av := MeasureAvailability(cluster.HistoryOf(history...), events, final, faults, time.Second, at(6000))
 
 	assert.InDelta(t, 2.0/3, av.Share, 1e-9)
 	require.Len(t, av.Buckets, 7)

@@ -12,7 +12,7 @@ import (
 
 // Input is everything the checkers read about a finished run.
 type Input struct {
-	History []cluster.Op
+	History *cluster.History
 	Events  []cluster.Event
 	// Divergences are the LogMatching violations the journal saw as the
 	// run went.

@@ -24,7 +24,7 @@ func kinds(r Result) []string {
 }
 
 // finalOf is a partition with a leader, its ISR and every replica's log.
-func finalOf(tp cluster.TopicPartition, leader cluster.BrokerID, isr []cluster.BrokerID, hws []int64, logs ...[]cluster.Record) cluster.FinalLog {
+func finalOf(tp cluster.TopicPartition, leader cluster.BrokerID, isr []cluster.BrokerID, hws []int64, logs ...cluster.Records) cluster.FinalLog {
 	replicas := []cluster.BrokerID{}
 	for b := range logs {
 		replicas = append(replicas, cluster.BrokerID(b))
@@ -112,7 +112,7 @@ func started(process string, tp cluster.TopicPartition) cluster.Op {
 
 func TestConsumerSafety(t *testing.T) {
 	final := []cluster.FinalLog{{TP: tp0, Leader: 0, Records: log(10, 11, 12, 13)}}
-	check := func(ops ...cluster.Op) Result { return ConsumerSafety(ops, final) }
+	check := func(ops ...cluster.Op) Result { return ConsumerSafety(cluster.HistoryOf(ops...), final) }
 	t.Run("clean, two consumers and a restart", func(t *testing.T) {
 		res := check(started("c0", tp0), started("c1", tp0), poll("c0", tp0, 0, 10, 4), poll("c1", tp0, 0, 10, 4), poll("c0", tp0, 1, 11, 4),
 			started("c0", tp0), poll("c0", tp0, 0, 10, 4))
@@ -138,7 +138,7 @@ func TestConsumerSafety(t *testing.T) {
 	t.Run("duplicate of an idempotent write", func(t *testing.T) {
 		send := cluster.Op{Type: cluster.Invoke, F: cluster.OpSend, TP: tp0, Payload: 10, Idempotent: true}
 		dupFinal := []cluster.FinalLog{{TP: tp0, Leader: 0, Records: log(10, 10)}}
-		res := ConsumerSafety([]cluster.Op{send, started("c0", tp0), poll("c0", tp0, 0, 10, 4), poll("c0", tp0, 1, 10, 4)}, dupFinal)
+		res := ConsumerSafety(cluster.HistoryOf(send, started("c0", tp0), poll("c0", tp0, 0, 10, 4), poll("c0", tp0, 1, 10, 4)), dupFinal)
 		assert.Equal(t, []string{"duplicate"}, kinds(res))
 	})
 }
@@ -148,15 +148,15 @@ func TestNoDuplicates(t *testing.T) {
 		return cluster.Op{Type: cluster.Invoke, F: cluster.OpSend, TP: tp0, Payload: payload, Idempotent: idempotent}
 	}
 	t.Run("clean", func(t *testing.T) {
-		res := NoDuplicates([]cluster.Op{invoke(1, true), invoke(2, true)}, []cluster.FinalLog{{TP: tp0, Records: log(1, 2)}})
+		res := NoDuplicates(cluster.HistoryOf(invoke(1, true), invoke(2, true)), []cluster.FinalLog{{TP: tp0, Records: log(1, 2)}})
 		assert.True(t, res.OK())
 	})
 	t.Run("at-least-once is allowed without idempotence", func(t *testing.T) {
-		res := NoDuplicates([]cluster.Op{invoke(1, false)}, []cluster.FinalLog{{TP: tp0, Records: log(1, 1)}})
+		res := NoDuplicates(cluster.HistoryOf(invoke(1, false)), []cluster.FinalLog{{TP: tp0, Records: log(1, 1)}})
 		assert.True(t, res.OK())
 	})
 	t.Run("duplicates", func(t *testing.T) {
-		res := NoDuplicates([]cluster.Op{invoke(1, true), invoke(2, true)}, []cluster.FinalLog{{TP: tp0, Records: log(1, 2, 1, 2, 2)}})
+		res := NoDuplicates(cluster.HistoryOf(invoke(1, true), invoke(2, true)), []cluster.FinalLog{{TP: tp0, Records: log(1, 2, 1, 2, 2)}})
 		require.Equal(t, []string{"duplicate", "duplicate", "duplicate"}, kinds(res))
 		assert.Equal(t, "payload 1 is at offsets 0 and 2", res.Violations[0].Message)
 		assert.Equal(t, "payload 2 is at offsets 1 and 4", res.Violations[2].Message)
@@ -164,7 +164,7 @@ func TestNoDuplicates(t *testing.T) {
 	t.Run("the story starts from the send", func(t *testing.T) {
 		history := ack(1, 0, 100, 200)
 		history[0].Idempotent = true
-		res := NoDuplicates(history, []cluster.FinalLog{{TP: tp0, Records: log(1, 1)}})
+		res := NoDuplicates(cluster.HistoryOf(history...), []cluster.FinalLog{{TP: tp0, Records: log(1, 1)}})
 		require.Len(t, res.Violations, 1)
 		story := Story(res.Violations[0], nil, nil)
 		require.NotEmpty(t, story)
@@ -211,35 +211,35 @@ func TestLinearizable(t *testing.T) {
 	}
 	t.Run("clean, with a gap and concurrent appends", func(t *testing.T) {
 		h := history(ack(1, 0, 0, 10), ack(2, 2, 5, 20), ack(3, 3, 6, 12), read(30, 3, 3))
-		res := Linearizable(h)
+		res := Linearizable(cluster.HistoryOf(h...))
 		assert.True(t, res.OK(), "%v", res.Violations)
 		assert.True(t, porcupineLinearizable(h), "the oracle agrees")
 	})
 	t.Run("two acknowledged writes at one offset", func(t *testing.T) {
 		h := history(ack(1, 0, 0, 10), ack(2, 0, 20, 30))
-		res := Linearizable(h)
+		res := Linearizable(cluster.HistoryOf(h...))
 		assert.Equal(t, []string{"two-writes-one-offset", "offset-against-real-time"}, kinds(res))
 		assert.False(t, porcupineLinearizable(h))
 	})
 	t.Run("write acknowledged at an offset already read", func(t *testing.T) {
 		h := history(ack(1, 5, 0, 10), read(15, 5, 1), ack(2, 4, 20, 30))
-		res := Linearizable(h)
+		res := Linearizable(cluster.HistoryOf(h...))
 		assert.Equal(t, []string{"offset-against-real-time"}, kinds(res))
 		assert.Contains(t, res.Violations[0].Message, "acknowledged at offset 4")
 		assert.False(t, porcupineLinearizable(h))
 	})
 	t.Run("offsets against real-time order", func(t *testing.T) {
 		h := history(ack(1, 7, 0, 10), ack(2, 3, 20, 30))
-		assert.Equal(t, []string{"offset-against-real-time"}, kinds(Linearizable(h)))
+		assert.Equal(t, []string{"offset-against-real-time"}, kinds(Linearizable(cluster.HistoryOf(h...))))
 		assert.False(t, porcupineLinearizable(h))
 	})
 	t.Run("a read disagrees with the acknowledged write", func(t *testing.T) {
 		h := history(ack(1, 0, 0, 10), ack(2, 1, 0, 10), read(40, 0, 2))
-		assert.Equal(t, []string{"read-disagrees-with-write"}, kinds(Linearizable(h)))
+		assert.Equal(t, []string{"read-disagrees-with-write"}, kinds(Linearizable(cluster.HistoryOf(h...))))
 	})
 	t.Run("a read of a write not yet sent", func(t *testing.T) {
 		h := history(read(5, 0, 1), ack(1, 0, 10, 20))
-		assert.Equal(t, []string{"offset-against-real-time", "read-from-the-future"}, kinds(Linearizable(h)))
+		assert.Equal(t, []string{"offset-against-real-time", "read-from-the-future"}, kinds(Linearizable(cluster.HistoryOf(h...))))
 	})
 }
 
@@ -263,7 +263,7 @@ func TestLinearizableAgreesWithPorcupine(t *testing.T) {
 			h[len(h)-1].Time = at(r.IntN(150) + 1)
 		}
 		slices.SortStableFunc(h, func(a, b cluster.Op) int { return int(a.Time - b.Time) })
-		direct := Linearizable(h)
+		direct := Linearizable(cluster.HistoryOf(h...))
 		// Porcupine's model knows offsets, not payloads: compare the
 		// order verdicts.
 		orderOK := !slices.ContainsFunc(direct.Violations, func(v Violation) bool {
@@ -284,19 +284,19 @@ func TestEventualDelivery(t *testing.T) {
 	full := cluster.FinalLog{TP: tp0, Leader: 0, State: cluster.PartitionState{Replicas: []cluster.BrokerID{0, 1}, ISR: []cluster.BrokerID{0, 1}, Leader: 0}}
 	history := append(ack(1, 0, 0, 10), started("c0", tp0), poll("c0", tp0, 0, 1, 5))
 	t.Run("clean", func(t *testing.T) {
-		assert.True(t, EventualDelivery(history, []cluster.FinalLog{full}).OK())
+		assert.True(t, EventualDelivery(cluster.HistoryOf(history...), []cluster.FinalLog{full}).OK())
 	})
 	t.Run("no leader and under-replicated", func(t *testing.T) {
 		offline := full
 		offline.TP, offline.State.Leader = tp1, cluster.NoLeader
 		under := full
 		under.State.ISR = []cluster.BrokerID{0}
-		res := EventualDelivery(nil, []cluster.FinalLog{offline, under})
+		res := EventualDelivery(cluster.HistoryOf(), []cluster.FinalLog{offline, under})
 		assert.Equal(t, []string{"no-leader", "under-replicated"}, kinds(res))
 	})
 	t.Run("unseen", func(t *testing.T) {
 		h := append(append([]cluster.Op{}, history...), ack(2, 1, 20, 30)...)
-		res := EventualDelivery(h, []cluster.FinalLog{full})
+		res := EventualDelivery(cluster.HistoryOf(h...), []cluster.FinalLog{full})
 		require.Equal(t, []string{"unseen"}, kinds(res))
 		assert.Equal(t, int64(2), res.Violations[0].Payload)
 	})

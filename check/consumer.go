@@ -17,7 +17,7 @@ const ConsumerSafetyDefinition = "consumers read each partition in order without
 // read only below the high watermark of the fetch that returned it
 // (read-above-hw); and every record read is in the final log
 // (phantom-read: the consumer saw a record that was later truncated away).
-func ConsumerSafety(history []cluster.Op, final []cluster.FinalLog) Result {
+func ConsumerSafety(history *cluster.History, final []cluster.FinalLog) Result {
 	res := Result{Checker: ConsumerSafetyName, Definition: ConsumerSafetyDefinition}
 	fail := func(kind string, op cluster.Op, msg string, ops ...cluster.Op) {
 		res.Violations = append(res.Violations, Violation{Checker: ConsumerSafetyName, Kind: kind, TP: op.TP, Offset: op.Offset, Payload: op.Payload,
@@ -30,15 +30,22 @@ func ConsumerSafety(history []cluster.Op, final []cluster.FinalLog) Result {
 		process string
 		next    int64
 	}
+	type firstRead struct {
+		index   int32 // into history; -1 if none
+		part    int32 // the partition's number in parts
+		offset  int64
+		payload int64
+	}
 	type partition struct {
-		final  []cluster.Record
+		id     int32
+		final  cluster.Records
 		known  bool
-		first  []int // index into history of the first read at each offset, -1 if none
+		first  []firstRead // the first read at each offset
 		reader []reader
 	}
 	parts := map[cluster.TopicPartition]*partition{}
 	for _, f := range final {
-		parts[f.TP] = &partition{final: f.Records, known: true}
+		parts[f.TP] = &partition{id: int32(len(parts)), final: f.Records, known: true}
 	}
 	var last *partition
 	var lastTP cluster.TopicPartition
@@ -48,7 +55,7 @@ func ConsumerSafety(history []cluster.Op, final []cluster.FinalLog) Result {
 		}
 		p := parts[tp]
 		if p == nil {
-			p = &partition{}
+			p = &partition{id: int32(len(parts))}
 			parts[tp] = p
 		}
 		last, lastTP = p, tp
@@ -63,9 +70,9 @@ func ConsumerSafety(history []cluster.Op, final []cluster.FinalLog) Result {
 		p.reader = append(p.reader, reader{process: process})
 		return &p.reader[len(p.reader)-1]
 	}
-	firstRead := make(map[int64]int, len(history)/4) // payload -> index of its first read, for duplicates
-	var idempotent map[int64]bool
-	for i, op := range history {
+	var byPayload cluster.PayloadTable[firstRead] // each payload's first read, for duplicates
+	var idempotent *cluster.PayloadTable[bool]
+	for i, op := range history.All() {
 		if op.F != cluster.OpStart && op.F != cluster.OpPoll {
 			continue
 		}
@@ -89,25 +96,28 @@ func ConsumerSafety(history []cluster.Op, final []cluster.FinalLog) Result {
 			fail("read-above-hw", op, fmt.Sprintf("%s read offset %d from broker %d whose high watermark was %d", op.Process, op.Offset, op.Broker, op.HW))
 		}
 		for int64(len(p.first)) <= op.Offset {
-			p.first = append(p.first, -1)
+			p.first = append(p.first, firstRead{index: -1})
 		}
-		if j := p.first[op.Offset]; j < 0 {
-			p.first[op.Offset] = i
-		} else if prev := history[j]; prev.Payload != op.Payload {
+		this := firstRead{index: int32(i), part: p.id, offset: op.Offset, payload: op.Payload}
+		if f := p.first[op.Offset]; f.index < 0 {
+			p.first[op.Offset] = this
+		} else if f.payload != op.Payload {
+			prev := history.At(int(f.index))
 			fail("inconsistent-offsets", op, fmt.Sprintf("offset %d read as payload %d by %s at %v, and as payload %d by %s at %v",
 				op.Offset, prev.Payload, prev.Process, prev.Time, op.Payload, op.Process, op.Time), prev)
 		}
-		if j, seen := firstRead[op.Payload]; !seen {
-			firstRead[op.Payload] = i
-		} else if prev := history[j]; prev.TP != op.TP || prev.Offset != op.Offset {
+		if f, seen := byPayload.Get(op.Payload); !seen {
+			byPayload.Set(op.Payload, this)
+		} else if f.part != p.id || f.offset != op.Offset {
 			if idempotent == nil {
 				idempotent = idempotentSends(history)
 			}
-			if idempotent[op.Payload] {
+			if is, _ := idempotent.Get(op.Payload); is {
+				prev := history.At(int(f.index))
 				fail("duplicate", op, fmt.Sprintf("idempotent payload %d read at %v offset %d and at %v offset %d", op.Payload, prev.TP, prev.Offset, op.TP, op.Offset), prev)
 			}
 		}
-		if p.known && (op.Offset >= int64(len(p.final)) || p.final[op.Offset].Payload != op.Payload) {
+		if p.known && (op.Offset >= p.final.Len() || p.final.Payload(op.Offset) != op.Payload) {
 			fail("phantom-read", op, fmt.Sprintf("%s read payload %d at offset %d from broker %d at %v; the final log no longer holds it", op.Process, op.Payload, op.Offset, op.Broker, op.Time))
 		}
 	}
@@ -115,11 +125,11 @@ func ConsumerSafety(history []cluster.Op, final []cluster.FinalLog) Result {
 }
 
 // idempotentSends is the set of payloads sent with enable.idempotence.
-func idempotentSends(history []cluster.Op) map[int64]bool {
-	set := map[int64]bool{}
-	for _, op := range history {
+func idempotentSends(history *cluster.History) *cluster.PayloadTable[bool] {
+	set := &cluster.PayloadTable[bool]{}
+	for _, op := range history.All() {
 		if op.F == cluster.OpSend && op.Type == cluster.Invoke && op.Idempotent {
-			set[op.Payload] = true
+			set.Set(op.Payload, true)
 		}
 	}
 	return set

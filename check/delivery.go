@@ -13,7 +13,7 @@ const EventualDeliveryDefinition = "once faults heal, every partition has a lead
 // the settle period: every partition has a leader and all its replicas in
 // the ISR, and, if the run had consumers, every acknowledged write was read
 // by at least one of them (Jepsen's unseen).
-func EventualDelivery(history []cluster.Op, final []cluster.FinalLog) Result {
+func EventualDelivery(history *cluster.History, final []cluster.FinalLog) Result {
 	res := Result{Checker: EventualDeliveryName, Definition: EventualDeliveryDefinition}
 	for _, f := range final {
 		switch {
@@ -25,21 +25,21 @@ func EventualDelivery(history []cluster.Op, final []cluster.FinalLog) Result {
 				Message: fmt.Sprintf("%v ends with ISR %v of replicas %v", f.TP, f.State.ISR, f.State.Replicas)})
 		}
 	}
-	seen := map[int64]bool{}
+	var seen cluster.PayloadTable[bool]
 	consumers := false
-	for _, op := range history {
+	for _, op := range history.All() {
 		if op.F == cluster.OpStart {
 			consumers = true
 		}
 		if op.F == cluster.OpPoll && op.Type == cluster.Ok {
-			seen[op.Payload] = true
+			seen.Set(op.Payload, true)
 		}
 	}
 	if !consumers {
 		return res
 	}
-	for _, op := range history {
-		if op.F == cluster.OpSend && op.Type == cluster.Ok && !seen[op.Payload] {
+	for _, op := range history.All() {
+		if _, read := seen.Get(op.Payload); op.F == cluster.OpSend && op.Type == cluster.Ok && !read {
 			res.Violations = append(res.Violations, Violation{Checker: EventualDeliveryName, Kind: "unseen", TP: op.TP, Offset: op.Offset, Payload: op.Payload,
 				Message: fmt.Sprintf("payload %d, acknowledged at offset %d at %v, was never read", op.Payload, op.Offset, op.Time), Ops: []cluster.Op{op}})
 		}

@@ -14,14 +14,13 @@ const NoDuplicatesDefinition = "with enable.idempotence, no write appears twice 
 // NoDuplicates checks that no payload sent by an idempotent producer
 // appears at two offsets of the final logs. (Without idempotence Kafka
 // promises at-least-once, and duplicates are allowed.)
-func NoDuplicates(history []cluster.Op, final []cluster.FinalLog) Result {
+func NoDuplicates(history *cluster.History, final []cluster.FinalLog) Result {
 	res := Result{Checker: NoDuplicatesName, Definition: NoDuplicatesDefinition}
 	// Sorting the payloads finds the repeated ones without a map of every
 	// record; only those are then looked up in the history.
-	var idempotent map[int64]bool
+	var idempotent *cluster.PayloadTable[bool]
 	for _, f := range final {
-		byPayload := make([]cluster.Record, len(f.Records))
-		copy(byPayload, f.Records)
+		byPayload := slices.Collect(f.Records.All())
 		slices.SortFunc(byPayload, func(a, b cluster.Record) int {
 			return cmp.Or(cmp.Compare(a.Payload, b.Payload), cmp.Compare(a.Offset, b.Offset))
 		})
@@ -51,7 +50,7 @@ func NoDuplicates(history []cluster.Op, final []cluster.FinalLog) Result {
 		slices.SortFunc(order, func(a, b int) int { return cmp.Compare(dups[a].Offset, dups[b].Offset) })
 		for _, i := range order {
 			rec := dups[i]
-			if !idempotent[rec.Payload] {
+			if is, _ := idempotent.Get(rec.Payload); !is {
 				continue
 			}
 			res.Violations = append(res.Violations, Violation{Checker: NoDuplicatesName, Kind: "duplicate", TP: f.TP, Offset: rec.Offset, Payload: rec.Payload,
@@ -64,7 +63,7 @@ func NoDuplicates(history []cluster.Op, final []cluster.FinalLog) Result {
 
 // attachSends gives each violation the history of its payload's send: the
 // invoke and how it ended, which its story starts from.
-func attachSends(vs []Violation, history []cluster.Op) {
+func attachSends(vs []Violation, history *cluster.History) {
 	if len(vs) == 0 {
 		return
 	}
@@ -72,7 +71,7 @@ func attachSends(vs []Violation, history []cluster.Op) {
 	for i, v := range vs {
 		at[v.Payload] = append(at[v.Payload], i)
 	}
-	for _, op := range history {
+	for _, op := range history.All() {
 		if op.F != cluster.OpSend {
 			continue
 		}

@@ -23,12 +23,12 @@ const AckedDurabilityDefinition = "every acknowledged write is in the final log 
 // was never sent); after NOT_ENOUGH_REPLICAS_AFTER_APPEND, a timeout or a
 // lost connection the outcome is unknown, and the write may be anywhere or
 // nowhere, as may every send recorded as info.
-func AckedDurability(history []cluster.Op, logs []cluster.FinalLog) Result {
+func AckedDurability(history *cluster.History, logs []cluster.FinalLog) Result {
 	res := Result{Checker: AckedDurabilityName, Definition: AckedDurabilityDefinition}
 	byTP := finalByTP(logs)
 	idx := payloadIndex{}
 	failed := map[int64]cluster.Op{}
-	for _, op := range history {
+	for _, op := range history.All() {
 		if op.F != cluster.OpSend {
 			continue
 		}
@@ -63,7 +63,7 @@ func AckedDurability(history []cluster.Op, logs []cluster.FinalLog) Result {
 		return res
 	}
 	for _, final := range logs {
-		for _, rec := range final.Records {
+		for rec := range final.Records.All() {
 			if op, ok := failed[rec.Payload]; ok {
 				res.Violations = append(res.Violations, Violation{Checker: AckedDurabilityName, Kind: "failed-write-present", TP: final.TP, Offset: rec.Offset, Payload: rec.Payload,
 					Message: fmt.Sprintf("payload %d was reported failed (%v) but is at offset %d", rec.Payload, errorText(op), rec.Offset), Ops: []cluster.Op{op}})
@@ -101,10 +101,10 @@ func lostMessage(final cluster.FinalLog, op cluster.Op) string {
 		return fmt.Sprintf("payload %d lost: %v has no leader at the end and no replica holds it", op.Payload, op.TP)
 	case op.Offset < 0:
 		return fmt.Sprintf("payload %d lost: acknowledged under acks=0, but nowhere in broker %d's log", op.Payload, final.Leader)
-	case op.Offset >= int64(len(final.Records)):
-		return fmt.Sprintf("payload %d lost: acknowledged at offset %d, but broker %d's log ends at %d", op.Payload, op.Offset, final.Leader, len(final.Records))
+	case op.Offset >= final.Records.Len():
+		return fmt.Sprintf("payload %d lost: acknowledged at offset %d, but broker %d's log ends at %d", op.Payload, op.Offset, final.Leader, final.Records.Len())
 	}
-	return fmt.Sprintf("payload %d lost: offset %d on broker %d holds payload %d instead", op.Payload, op.Offset, final.Leader, final.Records[op.Offset].Payload)
+	return fmt.Sprintf("payload %d lost: offset %d on broker %d holds payload %d instead", op.Payload, op.Offset, final.Leader, final.Records.Payload(op.Offset))
 }
 
 // up reports whether broker b was running at the end (a final log built
@@ -124,15 +124,15 @@ func (x payloadIndex) holds(final cluster.FinalLog, b cluster.BrokerID, op clust
 		recs = final.Replicas[b]
 	}
 	if op.Offset >= 0 {
-		return op.Offset < int64(len(recs)) && recs[op.Offset].Payload == op.Payload
+		return op.Offset < recs.Len() && recs.Payload(op.Offset) == op.Payload
 	}
 	if x[final.TP] == nil {
 		x[final.TP] = make([]map[int64]bool, max(len(final.Replicas), int(b)+1))
 	}
 	set := x[final.TP][b]
 	if set == nil {
-		set = make(map[int64]bool, len(recs))
-		for _, r := range recs {
+		set = make(map[int64]bool, recs.Len())
+		for r := range recs.All() {
 			set[r.Payload] = true
 		}
 		x[final.TP][b] = set
@@ -143,7 +143,7 @@ func (x payloadIndex) holds(final cluster.FinalLog, b cluster.BrokerID, op clust
 // holder returns a replica whose log has op's write.
 func (x payloadIndex) holder(final cluster.FinalLog, op cluster.Op) (cluster.BrokerID, bool) {
 	for b := range final.Replicas {
-		if final.Replicas[b] != nil && x.holds(final, cluster.BrokerID(b), op) {
+		if final.Replicas[b].Len() > 0 && x.holds(final, cluster.BrokerID(b), op) {
 			return cluster.BrokerID(b), true
 		}
 	}

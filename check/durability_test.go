@@ -24,12 +24,12 @@ func failed(tp cluster.TopicPartition, payload int64, err cluster.ErrorCode) clu
 	return op
 }
 
-func log(payloads ...int64) []cluster.Record {
+func log(payloads ...int64) cluster.Records {
 	recs := make([]cluster.Record, len(payloads))
 	for i, p := range payloads {
 		recs[i] = cluster.Record{Offset: int64(i), Payload: p}
 	}
-	return recs
+	return cluster.RecordsOf(recs...)
 }
 
 func TestAckedDurability(t *testing.T) {
@@ -107,7 +107,7 @@ func TestAckedDurability(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := AckedDurability(tt.history, tt.logs)
+			res := AckedDurability(cluster.HistoryOf(tt.history...), tt.logs)
 			var lost []int64
 			for _, v := range res.Violations {
 				lost = append(lost, v.Payload)
@@ -126,8 +126,8 @@ func TestAckedDurability(t *testing.T) {
 // replica does not save a write the live leader lacks.
 func TestAckedDurabilityTellsUnavailableFromLost(t *testing.T) {
 	offline := cluster.FinalLog{TP: tp0, Leader: cluster.NoLeader,
-		Replicas: [][]cluster.Record{log(10, 11), log(10)}, HWs: []int64{-1, 1}}
-	res := AckedDurability([]cluster.Op{send(cluster.Ok, tp0, 10, 0), send(cluster.Ok, tp0, 11, 1), send(cluster.Ok, tp0, 12, 2)}, []cluster.FinalLog{offline})
+		Replicas: []cluster.Records{log(10, 11), log(10)}, HWs: []int64{-1, 1}}
+	res := AckedDurability(cluster.HistoryOf(send(cluster.Ok, tp0, 10, 0), send(cluster.Ok, tp0, 11, 1), send(cluster.Ok, tp0, 12, 2)), []cluster.FinalLog{offline})
 	require.Len(t, res.Unavailable, 2)
 	assert.Equal(t, int64(10), res.Unavailable[0].Payload)
 	assert.Equal(t, int64(11), res.Unavailable[1].Payload)
@@ -135,14 +135,14 @@ func TestAckedDurabilityTellsUnavailableFromLost(t *testing.T) {
 	assert.Equal(t, int64(12), res.Violations[0].Payload, "no replica holds it: lost")
 
 	leaderDown := cluster.FinalLog{TP: tp0, Leader: 0, Records: log(10, 11),
-		Replicas: [][]cluster.Record{log(10, 11), log(10)}, HWs: []int64{-1, 1}}
-	res = AckedDurability([]cluster.Op{send(cluster.Ok, tp0, 11, 1)}, []cluster.FinalLog{leaderDown})
+		Replicas: []cluster.Records{log(10, 11), log(10)}, HWs: []int64{-1, 1}}
+	res = AckedDurability(cluster.HistoryOf(send(cluster.Ok, tp0, 11, 1)), []cluster.FinalLog{leaderDown})
 	assert.True(t, res.OK())
 	assert.Len(t, res.Unavailable, 1, "on a leader that is down at the end")
 
 	liveLeaderLacksIt := cluster.FinalLog{TP: tp0, Leader: 1, Records: log(10),
-		Replicas: [][]cluster.Record{log(10, 11), log(10)}, HWs: []int64{-1, 1}}
-	res = AckedDurability([]cluster.Op{send(cluster.Ok, tp0, 11, 1)}, []cluster.FinalLog{liveLeaderLacksIt})
+		Replicas: []cluster.Records{log(10, 11), log(10)}, HWs: []int64{-1, 1}}
+	res = AckedDurability(cluster.HistoryOf(send(cluster.Ok, tp0, 11, 1)), []cluster.FinalLog{liveLeaderLacksIt})
 	assert.Len(t, res.Violations, 1)
 	assert.Empty(t, res.Unavailable)
 }

@@ -3,6 +3,7 @@ package check
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/tideline-sim/tideline/clock"
@@ -32,37 +33,52 @@ type span struct {
 	write       bool
 	first, last int64
 	call, ret   clock.Time
-	op          cluster.Op // its first record, for the story
+	payload     int64 // its first record's
+	index       int32 // its first record's op in the history, for the story
 }
 
 // maxLinearizableReports bounds the reports per partition and kind.
 const maxLinearizableReports = 3
 
 // Linearizable checks each partition's history directly (see above).
-func Linearizable(history []cluster.Op) Result {
+func Linearizable(history *cluster.History) Result {
 	res := Result{Checker: LinearizableName, Definition: LinearizableDefinition}
-	invoked := map[int64]clock.Time{}
-	for _, op := range history {
+	var invoked cluster.PayloadTable[clock.Time]
+	for _, op := range history.All() {
 		if op.F == cluster.OpSend && op.Type == cluster.Invoke {
-			invoked[op.Payload] = op.Time
+			invoked.Set(op.Payload, op.Time)
 		}
 	}
-	perTP, tps := spans(history, invoked)
+	perTP, tps := spans(history, &invoked)
+	reporters := map[cluster.TopicPartition]*reporter{}
 	for _, tp := range tps {
-		checkPartition(&res, tp, perTP[tp], history, invoked)
+		reporters[tp] = &reporter{res: &res, tp: tp, history: history, reported: map[string]int{}}
+		checkOffsets(reporters[tp], perTP[tp])
 	}
+	checkReads(&res, reporters, history, &invoked)
 	return res
 }
 
-func checkPartition(res *Result, tp cluster.TopicPartition, ops []span, history []cluster.Op, invoked map[int64]clock.Time) {
-	reported := map[string]int{}
-	report := func(kind string, offset int64, op cluster.Op, format string, args ...any) {
-		if reported[kind]++; reported[kind] > maxLinearizableReports {
-			return
-		}
-		res.Violations = append(res.Violations, Violation{Checker: LinearizableName, Kind: kind, TP: tp, Offset: offset, Payload: op.Payload,
-			Message: fmt.Sprintf(format, args...), Ops: []cluster.Op{op}})
+// reporter reports one partition's violations, a few of each kind.
+type reporter struct {
+	res      *Result
+	tp       cluster.TopicPartition
+	history  *cluster.History
+	reported map[string]int
+}
+
+func (r *reporter) report(kind string, offset int64, index int32, format string, args ...any) {
+	if r.reported[kind]++; r.reported[kind] > maxLinearizableReports {
+		return
 	}
+	op := r.history.At(int(index))
+	r.res.Violations = append(r.res.Violations, Violation{Checker: LinearizableName, Kind: kind, TP: r.tp, Offset: offset, Payload: op.Payload,
+		Message: fmt.Sprintf(format, args...), Ops: []cluster.Op{op}})
+}
+
+// checkOffsets checks one partition's acknowledged offsets against each
+// other and against real time.
+func checkOffsets(r *reporter, ops []span) {
 	var writes []span
 	for _, s := range ops {
 		if s.write {
@@ -73,7 +89,7 @@ func checkPartition(res *Result, tp cluster.TopicPartition, ops []span, history 
 	slices.SortFunc(writes, func(a, b span) int { return cmp.Compare(a.first, b.first) })
 	for i := 1; i < len(writes); i++ {
 		if prev, w := writes[i-1], writes[i]; w.first <= prev.last {
-			report("two-writes-one-offset", w.first, w.op, "payloads %d and %d both acknowledged at offset %d of %v", prev.op.Payload, w.op.Payload, w.first, tp)
+			r.report("two-writes-one-offset", w.first, w.index, "payloads %d and %d both acknowledged at offset %d of %v", prev.payload, w.payload, w.first, r.tp)
 		}
 	}
 	// Offsets against real time: sweep the writes by when they began,
@@ -94,27 +110,41 @@ func checkPartition(res *Result, tp cluster.TopicPartition, ops []span, history 
 			if !reachOp.write {
 				what = "a read that had returned offset"
 			}
-			report("offset-against-real-time", w.first, w.op, "payload %d acknowledged at offset %d of %v, but it was first sent at %v, after %s %d at %v",
-				w.op.Payload, w.first, tp, w.call, what, reach, reachOp.ret)
+			r.report("offset-against-real-time", w.first, w.index, "payload %d acknowledged at offset %d of %v, but it was first sent at %v, after %s %d at %v",
+				w.payload, w.first, r.tp, w.call, what, reach, reachOp.ret)
 		}
 	}
-	// Reads hold what the acknowledged writes hold, and nothing from the
-	// future.
-	acked := map[int64]int64{}
-	for _, op := range history {
-		if op.F == cluster.OpSend && op.Type == cluster.Ok && op.TP == tp && op.Offset >= 0 {
-			acked[op.Offset] = op.Payload
+}
+
+// checkReads checks that reads hold what the acknowledged writes hold, and
+// nothing from the future.
+func checkReads(res *Result, reporters map[cluster.TopicPartition]*reporter, history *cluster.History, invoked *cluster.PayloadTable[clock.Time]) {
+	const none = math.MinInt64
+	acked := map[cluster.TopicPartition][]int64{} // by offset; none if no write was acknowledged there
+	for _, op := range history.All() {
+		if op.F == cluster.OpSend && op.Type == cluster.Ok && op.Offset >= 0 {
+			a := acked[op.TP]
+			for int64(len(a)) <= op.Offset {
+				a = append(a, none)
+			}
+			a[op.Offset] = op.Payload
+			acked[op.TP] = a
 		}
 	}
-	for _, op := range history {
-		if op.F != cluster.OpPoll || op.Type != cluster.Ok || op.TP != tp {
+	for i, op := range history.All() {
+		if op.F != cluster.OpPoll || op.Type != cluster.Ok {
 			continue
 		}
-		if at, ok := invoked[op.Payload]; !ok || at > op.Time {
-			report("read-from-the-future", op.Offset, op, "%s read payload %d at offset %d of %v at %v, before it was written", op.Process, op.Payload, op.Offset, tp, op.Time)
+		r := reporters[op.TP]
+		if r == nil {
+			r = &reporter{res: res, tp: op.TP, history: history, reported: map[string]int{}}
+			reporters[op.TP] = r
 		}
-		if p, ok := acked[op.Offset]; ok && p != op.Payload {
-			report("read-disagrees-with-write", op.Offset, op, "%s read payload %d at offset %d of %v, where payload %d was acknowledged", op.Process, op.Payload, op.Offset, tp, p)
+		if at, ok := invoked.Get(op.Payload); !ok || at > op.Time {
+			r.report("read-from-the-future", op.Offset, int32(i), "%s read payload %d at offset %d of %v at %v, before it was written", op.Process, op.Payload, op.Offset, op.TP, op.Time)
+		}
+		if a := acked[op.TP]; op.Offset >= 0 && op.Offset < int64(len(a)) && a[op.Offset] != none && a[op.Offset] != op.Payload {
+			r.report("read-disagrees-with-write", op.Offset, int32(i), "%s read payload %d at offset %d of %v, where payload %d was acknowledged", op.Process, op.Payload, op.Offset, op.TP, a[op.Offset])
 		}
 	}
 }
@@ -125,29 +155,31 @@ func checkPartition(res *Result, tp cluster.TopicPartition, ops []span, history 
 // acknowledged; one per fetch's records, at the instant it returned.
 // Failed and unknown writes are left out: they may or may not have taken
 // offsets, and the check allows for gaps. (acks=0 writes carry no offset.)
-func spans(history []cluster.Op, invoked map[int64]clock.Time) (map[cluster.TopicPartition][]span, []cluster.TopicPartition) {
+func spans(history *cluster.History, invoked *cluster.PayloadTable[clock.Time]) (map[cluster.TopicPartition][]span, []cluster.TopicPartition) {
+	// A batch's records are recorded one after another at one instant:
+	// only each client's last span per partition can still grow.
 	type batchKey struct {
 		tp   cluster.TopicPartition
 		proc string
-		at   clock.Time
 		read bool
 	}
 	perTP := map[cluster.TopicPartition][]span{}
 	var tps []cluster.TopicPartition
 	open := map[batchKey]int{}
-	for _, op := range history {
+	for i, op := range history.All() {
 		var s span
 		switch {
 		case op.F == cluster.OpSend && op.Type == cluster.Ok && op.Offset >= 0:
-			s = span{write: true, first: op.Offset, last: op.Offset, call: max(invoked[op.Payload], op.Start), ret: op.Time, op: op}
+			at, _ := invoked.Get(op.Payload)
+			s = span{write: true, first: op.Offset, last: op.Offset, call: max(at, op.Start), ret: op.Time, payload: op.Payload, index: int32(i)}
 		case op.F == cluster.OpPoll && op.Type == cluster.Ok:
-			s = span{first: op.Offset, last: op.Offset, call: op.Time, ret: op.Time, op: op}
+			s = span{first: op.Offset, last: op.Offset, call: op.Time, ret: op.Time, payload: op.Payload, index: int32(i)}
 		default:
 			continue
 		}
-		key := batchKey{op.TP, op.Process, op.Time, !s.write}
+		key := batchKey{op.TP, op.Process, !s.write}
 		if i, ok := open[key]; ok {
-			if b := &perTP[op.TP][i]; b.last+1 == op.Offset {
+			if b := &perTP[op.TP][i]; b.ret == op.Time && b.last+1 == op.Offset {
 				b.last = op.Offset
 				b.call = max(b.call, s.call)
 				continue

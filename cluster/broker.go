@@ -477,11 +477,13 @@ func (b *Broker) handleFetchResponse(m FetchResponse) {
 }
 
 func (b *Broker) appendAsFollower(r *replica, m FetchResponse) {
-	recs := m.Records
-	if len(recs) > 0 && recs[0].Offset != r.log.leo() {
-		recs = nil // a response to an older fetch offset; fetch again from the end
+	batches := m.Batches
+	if len(batches) > 0 && batches[0].BaseOffset != r.log.leo() {
+		batches = nil // a response to an older fetch offset; fetch again from the end
 	}
-	r.log.append(recs)
+	for _, batch := range batches {
+		r.log.append(batch)
+	}
 	if r.log.unflushed >= r.flushMessages {
 		r.log.flush()
 	}
@@ -628,7 +630,7 @@ func (b *Broker) answerFetch(r *replica, from sim.NodeID, m FetchRequest) {
 	}
 	b.env.Send(from, FetchResponse{
 		RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.hw, LogEndOffset: r.log.leo(),
-		LeaderEpoch: r.state.LeaderEpoch, Records: r.log.read(m.FetchOffset, upTo, m.MaxRecords), DivergingEpoch: NoEpoch,
+		LeaderEpoch: r.state.LeaderEpoch, Batches: r.log.read(m.FetchOffset, upTo, m.MaxRecords), DivergingEpoch: NoEpoch,
 	})
 }
 
@@ -666,7 +668,7 @@ func (b *Broker) setHW(r *replica, hw int64) {
 // leader-uniqueness checker.
 func (b *Broker) ackAll(r *replica, base, last int64) {
 	if b.journal != nil {
-		b.journal.acks = append(b.journal.acks, AckSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: base})
+		b.journal.ack(AckSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: base})
 		b.journal.ackedAll(b.env.Now(), b.id, r, base, last)
 	}
 }
@@ -889,16 +891,14 @@ func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
 
 func (b *Broker) appendAsLeader(r *replica, m ProduceRequest) int64 {
 	base := r.log.leo()
-	recs := make([]Record, len(m.Payloads))
-	for i, payload := range m.Payloads {
-		seq := int32(-1)
-		if m.ProducerID >= 0 {
-			seq = m.BaseSequence + int32(i)
-		}
-		recs[i] = Record{Offset: base + int64(i), Epoch: r.state.LeaderEpoch, ProducerID: m.ProducerID,
-			ProducerEpoch: m.ProducerEpoch, Sequence: seq, Payload: payload}
+	seq := int32(-1)
+	if m.ProducerID >= 0 {
+		seq = m.BaseSequence
 	}
-	r.log.append(recs)
+	// The request's payloads become the batch: the producer never changes
+	// a batch it sent.
+	r.log.append(&Batch{BaseOffset: base, ProducerID: m.ProducerID, Payloads: m.Payloads, BaseSequence: seq,
+		Epoch: r.state.LeaderEpoch, ProducerEpoch: m.ProducerEpoch})
 	if r.log.unflushed >= r.flushMessages {
 		r.log.flush()
 	}
@@ -949,15 +949,15 @@ func (b *Broker) HighWatermark(tp TopicPartition) int64 {
 
 // ReadLog returns the records of tp's log on a broker's disk: what the
 // broker would recover, whether it is up or not.
-func ReadLog(disk *sim.Disk, tp TopicPartition) []Record {
+func ReadLog(disk *sim.Disk, tp TopicPartition) Records {
 	name := logFileName(tp)
 	if !disk.Exists(name) {
-		return nil
+		return Records{}
 	}
 	f := disk.Open(name)
-	var recs []Record
-	for i := range f.Len() {
-		recs = append(recs, f.Record(i).([]Record)...)
+	rs := Records{batches: make([]*Batch, f.Len())}
+	for i := range rs.batches {
+		rs.batches[i] = f.Record(i).(*Batch)
 	}
-	return recs
+	return rs
 }

@@ -161,13 +161,13 @@ func (c *Cluster) State(tp TopicPartition) PartitionState {
 type FinalLog struct {
 	TP      TopicPartition
 	Leader  BrokerID
-	Records []Record
+	Records Records
 	// State is the controller's last committed state of the partition.
 	State PartitionState
 	// Replicas holds every replica's log by broker ID, for checkers that
 	// compare them; HWs every replica's high watermark (-1 where the broker
 	// is down or holds no replica).
-	Replicas [][]Record
+	Replicas []Records
 	HWs      []int64
 }
 
@@ -176,7 +176,7 @@ func (c *Cluster) FinalLogs() []FinalLog {
 	var out []FinalLog
 	for _, tp := range c.Partitions() {
 		st := c.State(tp)
-		fl := FinalLog{TP: tp, Leader: st.Leader, State: st, Replicas: make([][]Record, c.Spec.Brokers), HWs: make([]int64, c.Spec.Brokers)}
+		fl := FinalLog{TP: tp, Leader: st.Leader, State: st, Replicas: make([]Records, c.Spec.Brokers), HWs: make([]int64, c.Spec.Brokers)}
 		for b := range fl.HWs {
 			fl.HWs[b] = -1
 		}

@@ -114,13 +114,14 @@ func (c *Consumer) handleFetchResponse(m FetchResponse) {
 	served, _ := c.meta.dir.brokerOf(broker)
 	switch m.Err {
 	case None:
-		for _, rec := range m.Records {
-			if rec.Offset != part.position {
-				continue
+		for _, batch := range m.Batches {
+			for i, payload := range batch.Payloads {
+				if offset := batch.BaseOffset + int64(i); offset == part.position {
+					c.history.add(Op{Time: c.env.Now(), Process: c.env.Name(), Type: Ok, F: OpPoll, TP: part.tp, Payload: payload, Offset: offset,
+						Broker: served, Start: sentAt, HW: m.HighWatermark})
+					part.position++
+				}
 			}
-			c.history.add(Op{Time: c.env.Now(), Process: c.env.Name(), Type: Ok, F: OpPoll, TP: part.tp, Payload: rec.Payload, Offset: rec.Offset,
-				Broker: served, Start: sentAt, HW: m.HighWatermark})
-			part.position++
 		}
 		c.fetch(part)
 	case OffsetOutOfRange:

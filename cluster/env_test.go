@@ -61,10 +61,18 @@ func leaderWithLog(env *fakeEnv, epoch int32, recs []Record) (*Broker, *replica)
 	b.sessions = map[sessionKey]*produceSession{}
 	tp := TopicPartition{"orders", 0}
 	r := b.replica(tp)
-	r.log.append(recs)
+	appendRecords(r.log, recs)
 	r.state = PartitionState{TP: tp, Replicas: []BrokerID{0, 1, 2}, ISR: []BrokerID{0, 1, 2}, Leader: 0, LeaderEpoch: epoch}
 	b.makeLeader(r)
 	return b, r
+}
+
+// appendRecords appends recs to l, a batch a record.
+func appendRecords(l *partitionLog, recs []Record) {
+	for _, r := range recs {
+		l.append(&Batch{BaseOffset: r.Offset, ProducerID: r.ProducerID, Payloads: []int64{r.Payload}, BaseSequence: r.Sequence,
+			Epoch: r.Epoch, ProducerEpoch: r.ProducerEpoch})
+	}
 }
 
 // records returns n records from offset at epoch.

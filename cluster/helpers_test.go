@@ -77,7 +77,7 @@ func (r *run) execute() {
 }
 
 func (r *run) durability() check.Result {
-	return check.AckedDurability(r.c.History.Ops(), r.c.FinalLogs())
+	return check.AckedDurability(cluster.HistoryOf(r.c.History.Ops()...), r.c.FinalLogs())
 }
 
 // count returns how many sends ended each way.

@@ -32,8 +32,8 @@ func (k OpKind) String() string { return [...]string{"send", "poll", "start"}[k]
 
 // Op is one entry of the client history. A send is an invoke followed by
 // ok (with the acknowledged offset), fail or info; a poll is recorded as one
-// ok op per record read. A long run keeps millions: the fields are ordered
-// and sized to pack (112 bytes).
+// ok op per record read. A long run keeps millions, so the History stores
+// them encoded (oplog.go) and hands out Op values as it decodes.
 type Op struct {
 	Time    clock.Time
 	Start   clock.Time // ok sends: when the batch was first sent; polls: when the fetch was sent
@@ -65,37 +65,6 @@ func (o Op) String() string {
 		s += " (" + o.Note + ")"
 	}
 	return s
-}
-
-// History is the run's client history, appended to by every client in event
-// order. It belongs to one run: clients write it, checkers read it after.
-//
-// It grows in fixed chunks: a history of a long run holds hundreds of
-// thousands of ops, and regrowing one slice would copy them again and again.
-type History struct {
-	chunks [][]Op
-	n      int
-}
-
-const historyChunk = 4096
-
-func (h *History) add(op Op) {
-	op.Index = int32(h.n)
-	if len(h.chunks) == 0 || len(h.chunks[len(h.chunks)-1]) == historyChunk {
-		h.chunks = append(h.chunks, make([]Op, 0, historyChunk))
-	}
-	last := &h.chunks[len(h.chunks)-1]
-	*last = append(*last, op)
-	h.n++
-}
-
-// Ops returns every operation in the order recorded, as one slice.
-func (h *History) Ops() []Op {
-	ops := make([]Op, 0, h.n)
-	for _, c := range h.chunks {
-		ops = append(ops, c...)
-	}
-	return ops
 }
 
 // EventKind names a protocol event worth telling: the raw material of
@@ -186,6 +155,7 @@ type Journal struct {
 	events    []Event
 	hwSamples []HWSample
 	acks      []AckSample
+	firstAck  map[ackKey]BrokerID
 	// SampleHW keeps every high-watermark advance, for the trace's
 	// counters; a run that writes no trace keeps none.
 	SampleHW bool
@@ -229,7 +199,31 @@ func (j *Journal) Lifecycle(at clock.Time, node string, broker BrokerID, kind st
 // HWSamples returns every high-watermark sample in order.
 func (j *Journal) HWSamples() []HWSample { return j.hwSamples }
 
-// Acks returns every acks=all completion in order.
+type ackKey struct {
+	tp    TopicPartition
+	epoch int32
+}
+
+// ack keeps an acks=all completion if it is the first at its partition and
+// epoch, or from another broker than the first: all that split-brain
+// commits are judged by (a long run completes millions).
+func (j *Journal) ack(a AckSample) {
+	key := ackKey{a.TP, a.Epoch}
+	first, seen := j.firstAck[key]
+	if seen && first == a.Broker {
+		return
+	}
+	if !seen {
+		if j.firstAck == nil {
+			j.firstAck = map[ackKey]BrokerID{}
+		}
+		j.firstAck[key] = a.Broker
+	}
+	j.acks = append(j.acks, a)
+}
+
+// Acks returns, in order, the first acks=all completion of each partition
+// and leader epoch, and every one after it by another broker.
 func (j *Journal) Acks() []AckSample { return j.acks }
 
 // Events returns every event in order.

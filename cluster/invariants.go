@@ -169,7 +169,7 @@ func (m *monitor) checkAgreement(at clock.Time, b BrokerID, l *partitionLog) {
 		m.diverged[pair] = true
 		// Prefix hashes chain: the first offset whose prefix differs is
 		// the first record that differs.
-		off := sort.Search(int(end), func(i int) bool { return l.prefix[i] != other.prefix[i] })
+		off := sort.Search(int(end), func(i int) bool { return l.prefixHash(int64(i)+1) != other.prefixHash(int64(i)+1) })
 		m.divergences = append(m.divergences, Divergence{Time: at, TP: l.tp, A: b, B: BrokerID(o), HWA: l.hw, HWB: other.hw, Offset: int64(off)})
 	}
 }

@@ -14,7 +14,7 @@ import (
 
 func testLog(n int, epoch int32, hw int64) *partitionLog {
 	l := openLog(sim.NewDisk(), orders0, 0)
-	l.append(records(0, n, epoch))
+	appendRecords(l, records(0, n, epoch))
 	l.hw = hw
 	return l
 }
@@ -145,4 +145,20 @@ func TestInvariantHWBelowMinISR(t *testing.T) {
 	m.track(0, 0, leader)
 	m.hwSet(5, 0, testReplica(0, leader, roleLeader, 1, 0)) // min ISR 2, ISR {0}
 	assert.Equal(t, []string{InvHWBelowMinISR}, kinds(&m))
+}
+
+// The journal keeps the acks=all completions a split-brain commit is judged
+// by, and only those: the first of each partition and epoch, and any other
+// broker's after it.
+func TestJournalKeepsEveryCommitterOfAnEpoch(t *testing.T) {
+	var j Journal
+	for _, a := range []AckSample{{Broker: 0, TP: orders0, Epoch: 1, Offset: 0}, {Broker: 0, TP: orders0, Epoch: 1, Offset: 5},
+		{Broker: 1, TP: orders0, Epoch: 1, Offset: 7}, {Broker: 1, TP: orders0, Epoch: 2, Offset: 9}, {Broker: 1, TP: orders0, Epoch: 2, Offset: 10}} {
+		j.ack(a)
+	}
+	var kept []int64
+	for _, a := range j.Acks() {
+		kept = append(kept, a.Offset)
+	}
+	assert.Equal(t, []int64{0, 7, 9}, kept)
 }

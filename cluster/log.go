@@ -39,11 +39,13 @@ func (p *producerState) lastSeq() int32 { return p.runs[len(p.runs)-1].lastSeq }
 // memory the page-cache view of both plus the producer state.
 type partitionLog struct {
 	tp        TopicPartition
-	file      *sim.File // record batches ([]Record), as Kafka writes them: the one copy of the records
+	file      *sim.File // record batches (*Batch), as Kafka writes them: the one copy of the records
 	epochFile *sim.File // the epoch cache, rewritten and synced on change
 	end       int64     // the log end offset
-	prefix    []uint64  // prefix[i]: hash of records [0, i], for cheap agreement checks
 	batches   []int64   // first offset of each batch in file
+	// hashes[i] chains every record before batch i: prefix hashes for
+	// cheap agreement checks, a word a batch rather than a record.
+	hashes []uint64
 	epochs    []epochEntry
 	hw        int64
 	unflushed int64
@@ -67,15 +69,13 @@ func openLog(disk *sim.Disk, tp TopicPartition, hwCheckpoint int64) *partitionLo
 		producers: map[int64]*producerState{},
 	}
 	for i := range l.file.Len() {
-		batch := l.file.Record(i).([]Record)
-		l.batches = append(l.batches, l.leo())
-		for _, r := range batch {
-			if r.Offset != l.leo() {
-				panic(fmt.Sprintf("cluster: %v log holds offset %d at index %d", tp, r.Offset, l.leo()))
-			}
-			l.prefix = append(l.prefix, chain(l.prefixHash(l.leo()), r))
-			l.end++
+		b := l.file.Record(i).(*Batch)
+		if b.BaseOffset != l.leo() {
+			panic(fmt.Sprintf("cluster: %v log holds offset %d at %d", tp, b.BaseOffset, l.leo()))
 		}
+		l.hashes = append(l.hashes, l.prefixHash(l.leo()))
+		l.batches = append(l.batches, l.leo())
+		l.end = b.End()
 	}
 	if n := l.epochFile.Len(); n > 0 {
 		l.epochs = slices.Clone(l.epochFile.Record(n - 1).([]epochEntry))
@@ -88,13 +88,24 @@ func openLog(disk *sim.Disk, tp TopicPartition, hwCheckpoint int64) *partitionLo
 
 func (l *partitionLog) leo() int64 { return l.end }
 
-// batch returns the file's batch holding offset, and its first offset.
-func (l *partitionLog) batch(offset int64) ([]Record, int64) {
+// batchIndex returns the index in the file of the batch holding offset.
+func (l *partitionLog) batchIndex(offset int64) int {
 	i, exact := slices.BinarySearch(l.batches, offset)
 	if !exact {
 		i--
 	}
-	return l.file.Record(i).([]Record), l.batches[i]
+	return i
+}
+
+func (l *partitionLog) batch(i int) *Batch { return l.file.Record(i).(*Batch) }
+
+// records returns the log as it is now.
+func (l *partitionLog) records() Records {
+	rs := Records{batches: make([]*Batch, l.file.Len())}
+	for i := range rs.batches {
+		rs.batches[i] = l.batch(i)
+	}
+	return rs
 }
 
 // latestEpoch is the epoch of the newest cache entry, NoEpoch if none.
@@ -161,25 +172,22 @@ func (l *partitionLog) trimEpochsFrom(offset int64) {
 	}
 }
 
-// append writes a batch of records at the log end; offsets must continue
-// the log. The batch is one write to the file, so the caller must not
-// change recs afterwards.
-func (l *partitionLog) append(recs []Record) {
-	if len(recs) == 0 {
+// append writes a batch at the log end; its offsets must continue the log.
+// The log keeps b itself: nobody may change it afterwards.
+func (l *partitionLog) append(b *Batch) {
+	if b == nil || b.Len() == 0 {
 		return
 	}
-	l.batches = append(l.batches, l.leo())
-	for _, r := range recs {
-		if r.Offset != l.leo() {
-			panic(fmt.Sprintf("cluster: %v append at offset %d, log end is %d", l.tp, r.Offset, l.leo()))
-		}
-		l.assignEpoch(r.Epoch, r.Offset)
-		l.prefix = append(l.prefix, chain(l.prefixHash(l.leo()), r))
-		l.end++
-		l.trackProducer(r)
+	if b.BaseOffset != l.leo() {
+		panic(fmt.Sprintf("cluster: %v append at offset %d, log end is %d", l.tp, b.BaseOffset, l.leo()))
 	}
-	l.file.Append(recs)
-	l.unflushed += int64(len(recs))
+	l.assignEpoch(b.Epoch, b.BaseOffset)
+	l.hashes = append(l.hashes, l.prefixHash(l.leo()))
+	l.batches = append(l.batches, l.leo())
+	l.end = b.End()
+	l.trackProducer(b)
+	l.file.Append(b)
+	l.unflushed += int64(b.Len())
 }
 
 // truncate removes every record at or above offset, with the epoch cache
@@ -191,24 +199,22 @@ func (l *partitionLog) truncate(offset int64) {
 	offset = max(offset, 0)
 	// Cut the file at the batch holding offset, and write back the part of
 	// that batch below it (synced again if the batch had been).
-	i, exact := slices.BinarySearch(l.batches, offset)
-	if !exact {
-		i--
-	}
+	i := l.batchIndex(offset)
 	start := l.batches[i]
-	head := l.file.Record(i).([]Record)[:offset-start]
+	head := l.batch(i).slice(start, offset)
 	wasSynced := i < l.file.Synced()
 	l.file.Truncate(i)
 	l.batches = l.batches[:i]
-	if !exact {
-		l.file.Append(slices.Clone(head))
+	l.hashes = l.hashes[:i]
+	if offset > start {
+		l.file.Append(head)
 		l.batches = append(l.batches, start)
+		l.hashes = append(l.hashes, l.prefixHash(start))
 		if wasSynced {
 			l.file.Sync()
 		}
 	}
 	l.end = offset
-	l.prefix = l.prefix[:offset]
 	l.trimEpochsFrom(offset)
 	l.hw = min(l.hw, offset)
 	l.unflushed = min(l.unflushed, offset)
@@ -223,16 +229,16 @@ func (l *partitionLog) flush() {
 	}
 }
 
-// read copies records [from, to), at most max of them.
-func (l *partitionLog) read(from, to int64, max int) []Record {
+// read returns the batches holding records [from, to), at most max
+// records, cutting the first and last where they reach beyond.
+func (l *partitionLog) read(from, to int64, max int) []*Batch {
 	to = min(to, l.leo(), from+int64(max))
 	if from >= to {
 		return nil
 	}
-	out := make([]Record, to-from)
-	for n := 0; n < len(out); {
-		b, start := l.batch(from + int64(n))
-		n += copy(out[n:], b[from+int64(n)-start:])
+	var out []*Batch
+	for i := l.batchIndex(from); i < len(l.batches) && l.batches[i] < to; i++ {
+		out = append(out, l.batch(i).slice(from, to))
 	}
 	return out
 }
@@ -265,23 +271,24 @@ func (l *partitionLog) checkSequence(pid int64, epoch int16, base int32, n int) 
 	return -1, None
 }
 
-func (l *partitionLog) trackProducer(r Record) {
-	if r.ProducerID < 0 {
+func (l *partitionLog) trackProducer(b *Batch) {
+	if b.ProducerID < 0 {
 		return
 	}
-	p := l.producers[r.ProducerID]
-	if p == nil || r.ProducerEpoch > p.epoch {
-		p = &producerState{epoch: r.ProducerEpoch}
-		l.producers[r.ProducerID] = p
+	p := l.producers[b.ProducerID]
+	if p == nil || b.ProducerEpoch > p.epoch {
+		p = &producerState{epoch: b.ProducerEpoch}
+		l.producers[b.ProducerID] = p
 	}
+	last := b.BaseSequence + int32(b.Len()) - 1
 	if n := len(p.runs); n > 0 {
 		run := &p.runs[n-1]
-		if r.Sequence == run.lastSeq+1 && r.Offset == run.firstOffset+int64(run.lastSeq-run.firstSeq)+1 {
-			run.lastSeq = r.Sequence
+		if b.BaseSequence == run.lastSeq+1 && b.BaseOffset == run.firstOffset+int64(run.lastSeq-run.firstSeq)+1 {
+			run.lastSeq = last
 			return
 		}
 	}
-	p.runs = append(p.runs, producerRun{firstSeq: r.Sequence, lastSeq: r.Sequence, firstOffset: r.Offset})
+	p.runs = append(p.runs, producerRun{firstSeq: b.BaseSequence, lastSeq: last, firstOffset: b.BaseOffset})
 	if len(p.runs) > maxProducerRuns {
 		p.runs = slices.Delete(p.runs, 0, 1)
 	}
@@ -290,20 +297,24 @@ func (l *partitionLog) trackProducer(r Record) {
 func (l *partitionLog) rebuildProducers() {
 	clear(l.producers)
 	for i := range l.file.Len() {
-		for _, r := range l.file.Record(i).([]Record) {
-			l.trackProducer(r)
-		}
+		l.trackProducer(l.batch(i))
 	}
 }
 
 func itoa(n int32) string { return fmt.Sprint(n) }
 
-// prefixHash returns the hash of every record below offset end.
+// prefixHash returns the hash of every record below offset end: the hash
+// before end's batch, chained over that batch's records below end.
 func (l *partitionLog) prefixHash(end int64) uint64 {
 	if end <= 0 {
 		return 0
 	}
-	return l.prefix[end-1]
+	i := l.batchIndex(end - 1)
+	h, b := l.hashes[i], l.batch(i)
+	for j := range int(end - b.BaseOffset) {
+		h = chain(h, b.Record(j))
+	}
+	return h
 }
 
 // chain extends a prefix hash by one record.

@@ -57,7 +57,7 @@ type FetchResponse struct {
 	HighWatermark int64
 	LogEndOffset  int64
 	LeaderEpoch   int32
-	Records       []Record
+	Batches       []*Batch // shared with the leader's log: read only
 	// DivergingEpoch is set (not NoEpoch) when the follower's last fetched
 	// epoch ends earlier on the leader: truncate, then fetch again.
 	DivergingEpoch     int32
@@ -201,7 +201,11 @@ func (m FetchResponse) AppendSummary(b []byte) []byte {
 	b = append(append(b, ' '), m.Err.String()...)
 	b = appendInt(b, " hw=", m.HighWatermark)
 	b = appendInt(b, " leo=", m.LogEndOffset)
-	b = appendInt(b, " n=", int64(len(m.Records)))
+	n := 0
+	for _, batch := range m.Batches {
+		n += batch.Len()
+	}
+	b = appendInt(b, " n=", int64(n))
 	if m.DivergingEpoch != NoEpoch {
 		b = appendInt(b, " diverging=", int64(m.DivergingEpoch))
 		b = appendInt(b, "@", m.DivergingEndOffset)

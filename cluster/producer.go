@@ -153,11 +153,23 @@ func (p *Producer) Timer(env sim.Env, t sim.Timer) {
 	}
 }
 
+// A payload names its producer and its place in that producer's sends:
+// (producer index + 1) << 40 | sequence from 1. Checkers index by it.
+const payloadProducerShift = 40
+
+// PayloadOf splits a producer's payload into the producer's index and the
+// sequence number; ok is false for a payload no producer makes.
+func PayloadOf(payload int64) (producer int, seq int64, ok bool) {
+	producer = int(payload>>payloadProducerShift) - 1
+	seq = payload & (1<<payloadProducerShift - 1)
+	return producer, seq, payload > 0 && producer >= 0 && seq > 0
+}
+
 func (p *Producer) produceOne() {
 	part := p.parts[p.turn%len(p.parts)]
 	p.turn++
 	p.nextPayload++
-	rec := pendingRecord{payload: int64(p.index+1)<<40 | p.nextPayload, created: p.env.Now()}
+	rec := pendingRecord{payload: int64(p.index+1)<<payloadProducerShift | p.nextPayload, created: p.env.Now()}
 	p.history.add(Op{Time: rec.created, Process: p.env.Name(), Type: Invoke, F: OpSend, TP: part.tp, Payload: rec.payload, Offset: -1,
 		Acks: int8(p.cfg.Acks), Broker: NoLeader, Idempotent: p.cfg.Idempotence})
 	part.queue = append(part.queue, rec)

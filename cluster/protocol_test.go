@@ -63,7 +63,7 @@ func TestKIP279IterativeTruncation(t *testing.T) {
 		b.env, b.epoch = env, 1
 		b.parts = map[TopicPartition]*replica{}
 		r := b.replica(orders0)
-		r.log.append(append(records(0, 5, 0), records(5, 3, 2)...))
+		appendRecords(r.log, append(records(0, 5, 0), records(5, 3, 2)...))
 		r.state = PartitionState{TP: orders0, Replicas: []BrokerID{0, 1, 2}, Leader: 0, LeaderEpoch: 3}
 		r.role = roleFollower
 		b.truncateOnDivergence(r, 1, 7)

@@ -25,7 +25,7 @@ func TestHealthyClusterCommitsEverything(t *testing.T) {
 	assert.Equal(t, n[cluster.Ok], reads, "the consumer read every acknowledged record")
 	for _, fl := range r.c.FinalLogs() {
 		for b, log := range fl.Replicas {
-			assert.Equal(t, len(fl.Records), len(log), "%v replica on broker %d", fl.TP, b)
+			assert.Equal(t, fl.Records.Len(), log.Len(), "%v replica on broker %d", fl.TP, b)
 		}
 	}
 }

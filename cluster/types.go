@@ -9,6 +9,8 @@ package cluster
 
 import (
 	"fmt"
+	"iter"
+	"sort"
 	"slices"
 	"strconv"
 )
@@ -57,6 +59,108 @@ type Record struct {
 
 func (r Record) String() string {
 	return fmt.Sprintf("%d@e%d:%d", r.Offset, r.Epoch, r.Payload)
+}
+
+// Batch is a record batch as Kafka writes it: consecutive offsets appended
+// by one leader epoch, from one producer (id, epoch, base sequence), one
+// payload a record. A batch is never changed once written: the leader's log,
+// its followers' logs and the fetch responses between them share it.
+type Batch struct {
+	BaseOffset    int64
+	ProducerID    int64   // -1 without idempotence
+	Payloads      []int64 // one a record
+	BaseSequence  int32   // -1 without idempotence
+	Epoch         int32   // leader epoch of the leader that appended it
+	ProducerEpoch int16
+}
+
+// Len returns the number of records.
+func (b *Batch) Len() int { return len(b.Payloads) }
+
+// End returns the offset after the batch's last record.
+func (b *Batch) End() int64 { return b.BaseOffset + int64(len(b.Payloads)) }
+
+// Record returns the batch's i-th record.
+func (b *Batch) Record(i int) Record {
+	seq := int32(-1)
+	if b.BaseSequence >= 0 {
+		seq = b.BaseSequence + int32(i)
+	}
+	return Record{Offset: b.BaseOffset + int64(i), Epoch: b.Epoch, ProducerID: b.ProducerID, ProducerEpoch: b.ProducerEpoch, Sequence: seq, Payload: b.Payloads[i]}
+}
+
+// slice returns the records [from, to) of the batch as a batch, b itself
+// when that is all of it.
+func (b *Batch) slice(from, to int64) *Batch {
+	if from <= b.BaseOffset && to >= b.End() {
+		return b
+	}
+	from, to = max(from, b.BaseOffset), min(to, b.End())
+	s := *b
+	s.BaseOffset = from
+	s.Payloads = b.Payloads[from-b.BaseOffset : to-b.BaseOffset : to-b.BaseOffset]
+	if b.BaseSequence >= 0 {
+		s.BaseSequence = b.BaseSequence + int32(from-b.BaseOffset)
+	}
+	return &s
+}
+
+// Records is a log's records from offset 0, as its batches hold them: what
+// checkers read of a final log without copying it record by record.
+type Records struct {
+	batches []*Batch
+}
+
+// RecordsOf makes a log of records at offsets 0, 1, ... (tests, small tools).
+func RecordsOf(recs ...Record) Records {
+	var out Records
+	for i, r := range recs {
+		seq := r.Sequence
+		if seq < 0 {
+			seq = -1
+		}
+		out.batches = append(out.batches, &Batch{BaseOffset: int64(i), ProducerID: r.ProducerID, Payloads: []int64{r.Payload},
+			BaseSequence: seq, Epoch: r.Epoch, ProducerEpoch: r.ProducerEpoch})
+	}
+	return out
+}
+
+// Len returns the number of records (the log end offset).
+func (r Records) Len() int64 {
+	if len(r.batches) == 0 {
+		return 0
+	}
+	return r.batches[len(r.batches)-1].End()
+}
+
+func (r Records) batchOf(offset int64) *Batch {
+	i := sort.Search(len(r.batches), func(i int) bool { return r.batches[i].End() > offset })
+	return r.batches[i]
+}
+
+// At returns the record at offset, which must be below Len.
+func (r Records) At(offset int64) Record {
+	b := r.batchOf(offset)
+	return b.Record(int(offset - b.BaseOffset))
+}
+
+// Payload returns the payload at offset, which must be below Len.
+func (r Records) Payload(offset int64) int64 {
+	b := r.batchOf(offset)
+	return b.Payloads[offset-b.BaseOffset]
+}
+
+// All yields every record in offset order.
+func (r Records) All() iter.Seq[Record] {
+	return func(yield func(Record) bool) {
+		for _, b := range r.batches {
+			for i := range b.Payloads {
+				if !yield(b.Record(i)) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // PartitionState is the controller's record of a partition, as brokers and
@@ -177,4 +281,32 @@ func (e ErrorCode) NotAppended() bool {
 		return true
 	}
 	return false
+}
+
+// FirstDifference finds the first offset below end where r and o differ, a
+// missing record counting as a difference. Batches the two logs share (a
+// follower's copy of its leader's) are skipped whole.
+func (r Records) FirstDifference(o Records, end int64) (int64, bool) {
+	i, j := 0, 0
+	for off := int64(0); off < end; {
+		if off >= r.Len() || off >= o.Len() {
+			return off, true
+		}
+		for r.batches[i].End() <= off {
+			i++
+		}
+		for o.batches[j].End() <= off {
+			j++
+		}
+		a, b := r.batches[i], o.batches[j]
+		if a == b {
+			off = a.End()
+			continue
+		}
+		if a.Record(int(off-a.BaseOffset)) != b.Record(int(off-b.BaseOffset)) {
+			return off, true
+		}
+		off++
+	}
+	return 0, false
 }

@@ -129,7 +129,7 @@ func (o *Outcome) record(res *runner.Result) {
 			}
 		}
 	}
-	for _, op := range res.History {
+	for _, op := range res.History.All() {
 		if op.Err == cluster.None {
 			continue
 		}

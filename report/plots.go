@@ -241,23 +241,24 @@ func availabilityPanels(r *runner.Result) []*plot.Plot {
 // bucket of acknowledgement time: p50, p99 and max, one panel per acks
 // setting present.
 func latencyPanels(r *runner.Result) []*plot.Plot {
-	invoked := make(map[int64]time.Duration, len(r.History)/2)
+	var invoked cluster.PayloadTable[time.Duration]
 	byAcks := map[int][][]float64{}
 	n := len(r.Detail.Buckets)
 	step := r.Detail.Bucket
-	for _, op := range r.History {
+	for _, op := range r.History.All() {
 		if op.F != cluster.OpSend {
 			continue
 		}
 		switch op.Type {
 		case cluster.Invoke:
-			invoked[op.Payload] = op.Time.Since()
+			invoked.Set(op.Payload, op.Time.Since())
 		case cluster.Ok:
 			if byAcks[int(op.Acks)] == nil {
 				byAcks[int(op.Acks)] = make([][]float64, n)
 			}
 			i := min(n-1, int(op.Time.Since()/step))
-			ms := float64(op.Time.Since()-invoked[op.Payload]) / float64(time.Millisecond)
+			at, _ := invoked.Get(op.Payload)
+			ms := float64(op.Time.Since()-at) / float64(time.Millisecond)
 			byAcks[int(op.Acks)][i] = append(byAcks[int(op.Acks)][i], max(ms, 0.01))
 		}
 	}

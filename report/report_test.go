@@ -173,16 +173,16 @@ func handBuilt() *runner.Result {
 	}
 	return &runner.Result{
 		Scenario: sc,
-		History: []cluster.Op{
+		History: cluster.HistoryOf(
 			send("producer-1", cluster.Invoke, 1), send("producer-0", cluster.Invoke, 2), send("producer-0", cluster.Invoke, 3), send("producer-0", cluster.Invoke, 4),
 			send("producer-1", cluster.Ok, 1), send("producer-0", cluster.Ok, 2), send("producer-0", cluster.Fail, 3),
-		},
+		),
 		Journal: []cluster.Event{
 			{Kind: cluster.EvBecameLeader, TP: tp, Broker: 0, Epoch: 0},
 			{Kind: cluster.EvBecameLeader, TP: tp, Broker: 1, Epoch: 1},
 			{Kind: cluster.EvBecameLeader, TP: tp, Broker: 0, Epoch: 2},
 		},
-		Final:  []cluster.FinalLog{{TP: tp, Records: []cluster.Record{{Offset: 0, Epoch: 0}, {Offset: 1, Epoch: 1}, {Offset: 2, Epoch: 1}, {Offset: 3, Epoch: 2}}}},
+		Final:  []cluster.FinalLog{{TP: tp, Records: cluster.RecordsOf(cluster.Record{Offset: 0, Epoch: 0}, cluster.Record{Offset: 1, Epoch: 1}, cluster.Record{Offset: 2, Epoch: 1}, cluster.Record{Offset: 3, Epoch: 2})}},
 		Faults: []runner.FaultRecord{{At: 10 * time.Second, Until: 20 * time.Second, Text: "crash broker-0", Hit: "broker-0"}},
 		Detail: check.Availability{Recoveries: []check.Recovery{{WritesResumed: 8500 * time.Millisecond, FullyRecovered: -1}}},
 		Checks: []check.Result{

@@ -53,7 +53,7 @@ func ProducerTable(r *runner.Result) Table {
 	}
 	var names []string
 	by := map[string]*counts{}
-	for _, op := range r.History {
+	for _, op := range r.History.All() {
 		if op.F != cluster.OpSend {
 			continue
 		}
@@ -126,7 +126,7 @@ func BrokerTable(r *runner.Result) Table {
 	}
 	appended := make([]int, n)
 	for _, f := range r.Final {
-		for _, rec := range f.Records {
+		for rec := range f.Records.All() {
 			if b, ok := leaderOf[epochKey{f.TP, rec.Epoch}]; ok {
 				appended[b]++
 			}

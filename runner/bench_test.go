@@ -79,7 +79,7 @@ func BenchmarkSoak(b *testing.B) {
 			b.Fatal(err)
 		}
 		records = 0
-		for _, op := range res.History {
+		for _, op := range res.History.All() {
 			if op.F == cluster.OpSend && op.Type == cluster.Invoke {
 				records++
 			}

@@ -56,7 +56,7 @@ type Result struct {
 	ISRShrinks        int
 	ISRExpands        int
 	Expectations      []Outcome
-	History           []cluster.Op
+	History           *cluster.History
 	Journal           []cluster.Event
 	Final             []cluster.FinalLog // every partition's logs at the end
 	HWSamples         []cluster.HWSample
@@ -227,7 +227,7 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 		opts.Simulated()
 	}
 	res.Events, res.TraceHash = w.Events(), w.TraceHash()
-	res.History = c.History.Ops()
+	res.History = c.History
 	res.HWSamples = c.Journal.HWSamples()
 	res.Journal = c.Journal.Events()
 	in := check.Input{
@@ -238,7 +238,7 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 }
 
 func (r *Result) summarise() {
-	for _, op := range r.History {
+	for _, op := range r.History.All() {
 		if op.F != cluster.OpSend {
 			continue
 		}

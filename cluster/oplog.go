@@ -1,0 +1,288 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"fmt"
+	"iter"
+
+	"github.com/tideline-sim/tideline/clock"
+)
+
+// History is the run's client history, appended to by every client in event
+// order. It belongs to one run: clients write it, checkers read it after.
+//
+// An hour of load records millions of ops, so they are kept encoded, not as
+// Op values (112 bytes each): a header byte and varint deltas, about 12
+// bytes an op. Times are deltas from the op before; payloads from the same
+// client's last payload (a producer's are consecutive); offsets from the
+// same partition's last offset; strings are indexes into tables. Every
+// opsPerBlock ops the deltas start afresh, so At decodes at most one block.
+type History struct {
+	chunks [][]byte // encoded ops; an op never spans two chunks
+	blocks []opBlock
+	n      int
+
+	processes []string
+	process   map[string]uint32
+	tps       []TopicPartition
+	tp        map[TopicPartition]uint32
+	notes     []string
+	note      map[string]uint32
+
+	enc opDeltas
+}
+
+// opBlock is where a block of ops starts.
+type opBlock struct{ chunk, off int32 }
+
+const (
+	opsPerBlock  = 128
+	maxOpBytes   = 2 + 10*9 // header, and at most nine varints
+)
+
+// opDeltas is the state both the encoder and the decoder keep: what each
+// delta is taken from. A value whose generation is not the current block's
+// counts as zero.
+type opDeltas struct {
+	block       int32
+	lastTime    clock.Time
+	lastPayload []stamped // per process
+	lastOffset  []stamped // per partition
+}
+
+type stamped struct {
+	block int32
+	v     int64
+}
+
+func (d *opDeltas) reset(block int32) { d.block, d.lastTime = block, 0 }
+
+func (d *opDeltas) get(s []stamped, i uint32) int64 {
+	if int(i) < len(s) && s[i].block == d.block {
+		return s[i].v
+	}
+	return 0
+}
+
+func set(s *[]stamped, i uint32, block int32, v int64) {
+	for len(*s) <= int(i) {
+		*s = append(*s, stamped{block: -1})
+	}
+	(*s)[i] = stamped{block, v}
+}
+
+// Header bits of an encoded op.
+const (
+	hType       = 0x03 // OpType
+	hKindShift  = 2    // OpKind in bits 2-3
+	hIdempotent = 1 << 4
+	hErr        = 1 << 5
+	hNote       = 1 << 6
+	hStart      = 1 << 7
+	// second byte
+	hHW        = 1 << 0
+	hAcksShift = 1 // Acks+1 in bits 1-2
+)
+
+// HistoryOf builds a history from ops, in order (tests, small tools).
+func HistoryOf(ops ...Op) *History {
+	h := &History{}
+	for _, op := range ops {
+		h.add(op)
+	}
+	return h
+}
+
+// Len returns the number of ops.
+func (h *History) Len() int {
+	if h == nil {
+		return 0
+	}
+	return h.n
+}
+
+func intern[K comparable](list *[]K, index *map[K]uint32, k K) uint32 {
+	if n := len(*list); n > 0 && (*list)[n-1] == k {
+		return uint32(n - 1)
+	}
+	if *index == nil {
+		*index = map[K]uint32{}
+	}
+	i, ok := (*index)[k]
+	if !ok {
+		i = uint32(len(*list))
+		*list = append(*list, k)
+		(*index)[k] = i
+	}
+	return i
+}
+
+func (h *History) add(op Op) {
+	if h.n%opsPerBlock == 0 {
+		if len(h.chunks) == 0 || len(h.chunks[len(h.chunks)-1])+maxOpBytes*opsPerBlock > cap(h.chunks[len(h.chunks)-1]) {
+			// Chunks grow from 64 KiB (a short run's whole history) to 1 MiB.
+			h.chunks = append(h.chunks, make([]byte, 0, 64<<10<<min(len(h.chunks), 4)))
+		}
+		h.blocks = append(h.blocks, opBlock{int32(len(h.chunks) - 1), int32(len(h.chunks[len(h.chunks)-1]))})
+		h.enc.reset(int32(len(h.blocks) - 1))
+	}
+	if op.Acks < -1 || op.Acks > 1 {
+		panic(fmt.Sprintf("cluster: history op with acks %d", op.Acks))
+	}
+	proc := intern(&h.processes, &h.process, op.Process)
+	tp := intern(&h.tps, &h.tp, op.TP)
+	b := &h.chunks[len(h.chunks)-1]
+	h0 := byte(op.Type)&hType | byte(op.F)<<hKindShift
+	h1 := byte(op.Acks+1) << hAcksShift
+	if op.Idempotent {
+		h0 |= hIdempotent
+	}
+	if op.Err != None {
+		h0 |= hErr
+	}
+	if op.Note != "" {
+		h0 |= hNote
+	}
+	if op.Start != 0 {
+		h0 |= hStart
+	}
+	if op.HW != 0 {
+		h1 |= hHW
+	}
+	*b = append(*b, h0, h1)
+	d := &h.enc
+	*b = binary.AppendVarint(*b, int64(op.Time-d.lastTime))
+	d.lastTime = op.Time
+	*b = binary.AppendUvarint(*b, uint64(proc))
+	*b = binary.AppendUvarint(*b, uint64(tp))
+	*b = binary.AppendVarint(*b, op.Payload-d.get(d.lastPayload, proc))
+	set(&d.lastPayload, proc, d.block, op.Payload)
+	*b = binary.AppendVarint(*b, op.Offset-d.get(d.lastOffset, tp))
+	set(&d.lastOffset, tp, d.block, op.Offset)
+	*b = binary.AppendVarint(*b, int64(op.Broker))
+	if op.Start != 0 {
+		*b = binary.AppendVarint(*b, int64(op.Time-op.Start))
+	}
+	if op.HW != 0 {
+		*b = binary.AppendVarint(*b, op.HW-op.Offset)
+	}
+	if op.Err != None {
+		*b = binary.AppendUvarint(*b, uint64(uint16(op.Err)))
+	}
+	if op.Note != "" {
+		*b = binary.AppendUvarint(*b, uint64(intern(&h.notes, &h.note, op.Note)))
+	}
+	h.n++
+}
+
+// opReader decodes ops from one block on.
+type opReader struct {
+	h      *History
+	i      int // index of the next op
+	buf    []byte
+	deltas opDeltas
+}
+
+func (h *History) readerAt(block int) *opReader {
+	r := &opReader{h: h, i: block * opsPerBlock}
+	r.seek(block)
+	return r
+}
+
+func (r *opReader) seek(block int) {
+	bl := r.h.blocks[block]
+	r.buf = r.h.chunks[bl.chunk][bl.off:]
+	r.deltas.reset(int32(block))
+}
+
+func (r *opReader) varint() int64 {
+	v, n := binary.Varint(r.buf)
+	r.buf = r.buf[n:]
+	return v
+}
+
+func (r *opReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.buf)
+	r.buf = r.buf[n:]
+	return v
+}
+
+func (r *opReader) next() Op {
+	if r.i%opsPerBlock == 0 && r.i > 0 {
+		r.seek(r.i / opsPerBlock)
+	}
+	h0, h1 := r.buf[0], r.buf[1]
+	r.buf = r.buf[2:]
+	d := &r.deltas
+	op := Op{Index: int32(r.i), Type: OpType(h0 & hType), F: OpKind(h0 >> hKindShift & 3), Acks: int8(h1>>hAcksShift&3) - 1, Idempotent: h0&hIdempotent != 0}
+	op.Time = d.lastTime + clock.Time(r.varint())
+	d.lastTime = op.Time
+	proc, tp := uint32(r.uvarint()), uint32(r.uvarint())
+	op.Process, op.TP = r.h.processes[proc], r.h.tps[tp]
+	op.Payload = d.get(d.lastPayload, proc) + r.varint()
+	set(&d.lastPayload, proc, d.block, op.Payload)
+	op.Offset = d.get(d.lastOffset, tp) + r.varint()
+	set(&d.lastOffset, tp, d.block, op.Offset)
+	op.Broker = BrokerID(r.varint())
+	if h0&hStart != 0 {
+		op.Start = op.Time - clock.Time(r.varint())
+	}
+	if h1&hHW != 0 {
+		op.HW = op.Offset + r.varint()
+	}
+	if h0&hErr != 0 {
+		op.Err = ErrorCode(uint16(r.uvarint()))
+	}
+	if h0&hNote != 0 {
+		op.Note = r.h.notes[r.uvarint()]
+	}
+	r.i++
+	return op
+}
+
+// All yields every op with its index, in the order recorded.
+func (h *History) All() iter.Seq2[int, Op] {
+	return func(yield func(int, Op) bool) {
+		if h.Len() == 0 {
+			return
+		}
+		r := h.readerAt(0)
+		for r.i < h.n {
+			i := r.i
+			if !yield(i, r.next()) {
+				return
+			}
+		}
+	}
+}
+
+// At returns op i, decoding at most one block.
+func (h *History) At(i int) Op {
+	if i < 0 || i >= h.Len() {
+		panic(fmt.Sprintf("cluster: history op %d of %d", i, h.Len()))
+	}
+	r := h.readerAt(i / opsPerBlock)
+	for r.i < i {
+		r.next()
+	}
+	return r.next()
+}
+
+// Ops returns every op as a slice: for tests and short histories; a long
+// run's checkers iterate with All.
+func (h *History) Ops() []Op {
+	ops := make([]Op, 0, h.Len())
+	for _, op := range h.All() {
+		ops = append(ops, op)
+	}
+	return ops
+}
+
+// EncodedBytes is the memory the encoded ops take.
+func (h *History) EncodedBytes() int {
+	n := 0
+	for _, c := range h.chunks {
+		n += len(c)
+	}
+	return n
+}
