@@ -61,4 +61,3 @@ func ReplicaAgreement(divergences []cluster.Divergence, final []cluster.FinalLog
 	}
 	return res
 }
-

@@ -45,7 +45,7 @@ type partitionLog struct {
 	batches   []int64   // first offset of each batch in file
 	// hashes[i] chains every record before batch i: prefix hashes for
 	// cheap agreement checks, a word a batch rather than a record.
-	hashes []uint64
+	hashes    []uint64
 	epochs    []epochEntry
 	hw        int64
 	unflushed int64

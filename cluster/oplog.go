@@ -36,8 +36,8 @@ type History struct {
 type opBlock struct{ chunk, off int32 }
 
 const (
-	opsPerBlock  = 128
-	maxOpBytes   = 2 + 10*9 // header, and at most nine varints
+	opsPerBlock = 128
+	maxOpBytes  = 2 + 10*9 // header, and at most nine varints
 )
 
 // opDeltas is the state both the encoder and the decoder keep: what each

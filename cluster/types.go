@@ -10,8 +10,8 @@ package cluster
 import (
 	"fmt"
 	"iter"
-	"sort"
 	"slices"
+	"sort"
 	"strconv"
 )
 
