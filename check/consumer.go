@@ -30,22 +30,23 @@ func ConsumerSafety(history *cluster.History, final []cluster.FinalLog) Result {
 		process string
 		next    int64
 	}
-	type firstRead struct {
-		index   int32 // into history; -1 if none
-		part    int32 // the partition's number in parts
-		offset  int64
-		payload int64
-	}
+	// A long run reads millions of records: what is kept of each is
+	// packed, and the ops themselves are found again only for a violation.
 	type partition struct {
-		id     int32
-		final  cluster.Records
-		known  bool
-		first  []firstRead // the first read at each offset
-		reader []reader
+		id           int64
+		final        cluster.Records
+		known        bool
+		firstPayload []int64 // the payload first read at each offset
+		firstIndex   []int32 // and its op's index in the history; -1 if none
+		reader       []reader
 	}
+	const partShift = 48 // a payload's first read: partition id << partShift | offset
 	parts := map[cluster.TopicPartition]*partition{}
+	var byID []*partition
 	for _, f := range final {
-		parts[f.TP] = &partition{id: int32(len(parts)), final: f.Records, known: true}
+		parts[f.TP] = &partition{id: int64(len(byID)), final: f.Records, known: true,
+			firstPayload: make([]int64, 0, f.Records.Len()), firstIndex: make([]int32, 0, f.Records.Len())}
+		byID = append(byID, parts[f.TP])
 	}
 	var last *partition
 	var lastTP cluster.TopicPartition
@@ -55,8 +56,9 @@ func ConsumerSafety(history *cluster.History, final []cluster.FinalLog) Result {
 		}
 		p := parts[tp]
 		if p == nil {
-			p = &partition{id: int32(len(parts))}
+			p = &partition{id: int64(len(byID))}
 			parts[tp] = p
+			byID = append(byID, p)
 		}
 		last, lastTP = p, tp
 		return p
@@ -70,7 +72,7 @@ func ConsumerSafety(history *cluster.History, final []cluster.FinalLog) Result {
 		p.reader = append(p.reader, reader{process: process})
 		return &p.reader[len(p.reader)-1]
 	}
-	var byPayload cluster.PayloadTable[firstRead] // each payload's first read, for duplicates
+	var byPayload cluster.PayloadTable[int64] // where each payload was first read, for duplicates
 	var idempotent *cluster.PayloadTable[bool]
 	for i, op := range history.All() {
 		if op.F != cluster.OpStart && op.F != cluster.OpPoll {
@@ -95,25 +97,25 @@ func ConsumerSafety(history *cluster.History, final []cluster.FinalLog) Result {
 		if op.Offset >= op.HW {
 			fail("read-above-hw", op, fmt.Sprintf("%s read offset %d from broker %d whose high watermark was %d", op.Process, op.Offset, op.Broker, op.HW))
 		}
-		for int64(len(p.first)) <= op.Offset {
-			p.first = append(p.first, firstRead{index: -1})
+		for int64(len(p.firstIndex)) <= op.Offset {
+			p.firstPayload = append(p.firstPayload, 0)
+			p.firstIndex = append(p.firstIndex, -1)
 		}
-		this := firstRead{index: int32(i), part: p.id, offset: op.Offset, payload: op.Payload}
-		if f := p.first[op.Offset]; f.index < 0 {
-			p.first[op.Offset] = this
-		} else if f.payload != op.Payload {
-			prev := history.At(int(f.index))
+		if p.firstIndex[op.Offset] < 0 {
+			p.firstPayload[op.Offset], p.firstIndex[op.Offset] = op.Payload, int32(i)
+		} else if p.firstPayload[op.Offset] != op.Payload {
+			prev := history.At(int(p.firstIndex[op.Offset]))
 			fail("inconsistent-offsets", op, fmt.Sprintf("offset %d read as payload %d by %s at %v, and as payload %d by %s at %v",
 				op.Offset, prev.Payload, prev.Process, prev.Time, op.Payload, op.Process, op.Time), prev)
 		}
-		if f, seen := byPayload.Get(op.Payload); !seen {
-			byPayload.Set(op.Payload, this)
-		} else if f.part != p.id || f.offset != op.Offset {
+		if at, seen := byPayload.Get(op.Payload); !seen {
+			byPayload.Set(op.Payload, p.id<<partShift|op.Offset)
+		} else if at != p.id<<partShift|op.Offset {
 			if idempotent == nil {
 				idempotent = idempotentSends(history)
 			}
 			if is, _ := idempotent.Get(op.Payload); is {
-				prev := history.At(int(f.index))
+				prev := history.At(int(byID[at>>partShift].firstIndex[at&(1<<partShift-1)]))
 				fail("duplicate", op, fmt.Sprintf("idempotent payload %d read at %v offset %d and at %v offset %d", op.Payload, prev.TP, prev.Offset, op.TP, op.Offset), prev)
 			}
 		}

@@ -20,11 +20,15 @@ func NoDuplicates(history *cluster.History, final []cluster.FinalLog) Result {
 	// record; only those are then looked up in the history.
 	var idempotent *cluster.PayloadTable[bool]
 	for _, f := range final {
-		byPayload := slices.Collect(f.Records.All())
-		slices.SortFunc(byPayload, func(a, b cluster.Record) int {
+		type placed struct{ Payload, Offset int64 }
+		byPayload := make([]placed, 0, f.Records.Len())
+		for rec := range f.Records.All() {
+			byPayload = append(byPayload, placed{rec.Payload, rec.Offset})
+		}
+		slices.SortFunc(byPayload, func(a, b placed) int {
 			return cmp.Or(cmp.Compare(a.Payload, b.Payload), cmp.Compare(a.Offset, b.Offset))
 		})
-		var dups []cluster.Record // every copy after the first
+		var dups []placed // every copy after the first
 		var firstAt []int64
 		for i := 1; i < len(byPayload); i++ {
 			if byPayload[i].Payload != byPayload[i-1].Payload {

@@ -22,11 +22,13 @@ const (
 // an upper bound fitted to measured runs (3-5 brokers, 3-30 partitions,
 // 100-1000 records/s): 12 events a second for every replica of a partition
 // (fetch long-polls, heartbeats), 6 events per record produced plus 2 per
-// follower and per consumer that carry it; and, live at the end, about 120
-// bytes per record per replica and 110 per record per client that saw it
-// (logs, history, journal: BenchmarkSoak measures 194 bytes per record per
-// replica in all with RF=3 and one consumer), with half as much again for
-// the collector. simulate makes the memory cap the collector's limit.
+// follower and per consumer that carry it; and, live at the end, about 24
+// bytes per record per replica (the batches the replicas share, their
+// indexes), 30 per record per client that saw it (the encoded history) and
+// 50 for the checkers' indexes (BenchmarkSoak measures the simulation's
+// part), with half as much again for the collector. simulate makes the
+// estimate the collector's memory limit (within the cap): a long run's
+// heap follows what it keeps.
 type Cost struct {
 	Events      int64
 	MemoryBytes int64
@@ -81,7 +83,7 @@ func Estimate(sc *scenarios.Scenario, duration time.Duration) Cost {
 		n := p.Rate * max(stop-p.Start, 0).Seconds()
 		records += n
 		events += n * (6 + 2*(rf-1) + 2*consumers)
-		memory += n * (120*rf + 110*(1+consumers))
+		memory += n * (24*rf + 30*(1+consumers) + 30)
 	}
 	events += seconds * (12*replicas + 2*float64(sc.Cluster.Brokers))
 	// The collector needs room beyond what is live; the checkers' working

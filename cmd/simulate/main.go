@@ -11,10 +11,20 @@ import (
 
 // gcPercent trades memory for speed: a run allocates many short-lived
 // message values, so collecting a quarter as often saves a fifth of the
-// wall time. The memory limit (the -max-memory cap, 4 GiB by default)
-// bounds what that costs: past it the collector runs as often as needed,
-// so a long run's memory follows what it keeps, not 5x that.
+// wall time. The memory limit bounds what that costs: past it the collector
+// runs as often as needed, so a long run's memory follows what it keeps,
+// not 5x that.
 const gcPercent = 400
+
+// memoryLimit is the collector's limit for a run: its estimated memory
+// (which has room for the collector), at least minMemoryLimit, at most the
+// -max-memory cap.
+func memoryLimit(est runner.Cost, memCap int64) int64 {
+	return min(memCap, max(est.MemoryBytes, minMemoryLimit))
+}
+
+// minMemoryLimit keeps short runs collecting at gcPercent alone.
+const minMemoryLimit = 512 << 20
 
 func main() {
 	debug.SetGCPercent(gcPercent)

@@ -131,7 +131,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "simulate: %s: %v\n", sc.Name, err)
 		return exitUsage
 	}
-	debug.SetMemoryLimit(memCap)
+	debug.SetMemoryLimit(memoryLimit(runner.Estimate(sc, *duration), memCap))
 	command := reproduceCommand(*scenario, seed, *duration)
 	if *out != "" {
 		if err := report.Prepare(*out); err != nil {
