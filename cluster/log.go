@@ -42,7 +42,10 @@ type partitionLog struct {
 	file      *sim.File // record batches (*Batch), as Kafka writes them: the one copy of the records
 	epochFile *sim.File // the epoch cache, rewritten and synced on change
 	end       int64     // the log end offset
-	batches   []int64   // first offset of each batch in file
+	// batches mirrors the file's batches, typed. Its array is only ever
+	// appended to (a truncation starts a new one), so a fetch response
+	// can carry a window of it, not a copy, while it is in flight.
+	batches []*Batch
 	// hashes[i] chains every record before batch i: prefix hashes for
 	// cheap agreement checks, a word a batch rather than a record.
 	hashes    []uint64
@@ -74,7 +77,7 @@ func openLog(disk *sim.Disk, tp TopicPartition, hwCheckpoint int64) *partitionLo
 			panic(fmt.Sprintf("cluster: %v log holds offset %d at %d", tp, b.BaseOffset, l.leo()))
 		}
 		l.hashes = append(l.hashes, l.prefixHash(l.leo()))
-		l.batches = append(l.batches, l.leo())
+		l.batches = append(l.batches, b)
 		l.end = b.End()
 	}
 	if n := l.epochFile.Len(); n > 0 {
@@ -90,23 +93,19 @@ func (l *partitionLog) leo() int64 { return l.end }
 
 // batchIndex returns the index in the file of the batch holding offset.
 func (l *partitionLog) batchIndex(offset int64) int {
-	i, exact := slices.BinarySearch(l.batches, offset)
-	if !exact {
-		i--
+	lo, hi := 0, len(l.batches)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if l.batches[mid].BaseOffset+int64(len(l.batches[mid].Payloads)) > offset {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
 	}
-	return i
+	return lo
 }
 
-func (l *partitionLog) batch(i int) *Batch { return l.file.Record(i).(*Batch) }
-
-// records returns the log as it is now.
-func (l *partitionLog) records() Records {
-	rs := Records{batches: make([]*Batch, l.file.Len())}
-	for i := range rs.batches {
-		rs.batches[i] = l.batch(i)
-	}
-	return rs
-}
+func (l *partitionLog) batch(i int) *Batch { return l.batches[i] }
 
 // latestEpoch is the epoch of the newest cache entry, NoEpoch if none.
 func (l *partitionLog) latestEpoch() int32 {
@@ -183,7 +182,7 @@ func (l *partitionLog) append(b *Batch) {
 	}
 	l.assignEpoch(b.Epoch, b.BaseOffset)
 	l.hashes = append(l.hashes, l.prefixHash(l.leo()))
-	l.batches = append(l.batches, l.leo())
+	l.batches = append(l.batches, b)
 	l.end = b.End()
 	l.trackProducer(b)
 	l.file.Append(b)
@@ -200,15 +199,15 @@ func (l *partitionLog) truncate(offset int64) {
 	// Cut the file at the batch holding offset, and write back the part of
 	// that batch below it (synced again if the batch had been).
 	i := l.batchIndex(offset)
-	start := l.batches[i]
+	start := l.batches[i].BaseOffset
 	head := l.batch(i).slice(start, offset)
 	wasSynced := i < l.file.Synced()
 	l.file.Truncate(i)
-	l.batches = l.batches[:i]
+	l.batches = slices.Clone(l.batches[:i])
 	l.hashes = l.hashes[:i]
 	if offset > start {
 		l.file.Append(head)
-		l.batches = append(l.batches, start)
+		l.batches = append(l.batches, head)
 		l.hashes = append(l.hashes, l.prefixHash(start))
 		if wasSynced {
 			l.file.Sync()
@@ -236,10 +235,14 @@ func (l *partitionLog) read(from, to int64, max int) []*Batch {
 	if from >= to {
 		return nil
 	}
-	var out []*Batch
-	for i := l.batchIndex(from); i < len(l.batches) && l.batches[i] < to; i++ {
-		out = append(out, l.batch(i).slice(from, to))
+	i, j := l.batchIndex(from), l.batchIndex(to-1)+1
+	window := l.batches[i:j:j]
+	if window[0].BaseOffset == from && window[len(window)-1].End() == to {
+		return window // whole batches: no copy
 	}
+	out := slices.Clone(window)
+	out[0] = out[0].slice(from, to)
+	out[len(out)-1] = out[len(out)-1].slice(from, to)
 	return out
 }
 
