@@ -46,8 +46,8 @@ type partitionLog struct {
 	// appended to (a truncation starts a new one), so a fetch response
 	// can carry a window of it, not a copy, while it is in flight.
 	batches []*Batch
-	// hashes[i] chains every record before batch i: prefix hashes for
-	// cheap agreement checks, a word a batch rather than a record.
+	// hashes[i] chains every record up to the end of batch i: prefix
+	// hashes for cheap agreement checks, a word a batch, not a record.
 	hashes    []uint64
 	epochs    []epochEntry
 	hw        int64
@@ -76,9 +76,7 @@ func openLog(disk *sim.Disk, tp TopicPartition, hwCheckpoint int64) *partitionLo
 		if b.BaseOffset != l.leo() {
 			panic(fmt.Sprintf("cluster: %v log holds offset %d at %d", tp, b.BaseOffset, l.leo()))
 		}
-		l.hashes = append(l.hashes, l.prefixHash(l.leo()))
-		l.batches = append(l.batches, b)
-		l.end = b.End()
+		l.pushBatch(b)
 	}
 	if n := l.epochFile.Len(); n > 0 {
 		l.epochs = slices.Clone(l.epochFile.Record(n - 1).([]epochEntry))
@@ -181,9 +179,7 @@ func (l *partitionLog) append(b *Batch) {
 		panic(fmt.Sprintf("cluster: %v append at offset %d, log end is %d", l.tp, b.BaseOffset, l.leo()))
 	}
 	l.assignEpoch(b.Epoch, b.BaseOffset)
-	l.hashes = append(l.hashes, l.prefixHash(l.leo()))
-	l.batches = append(l.batches, b)
-	l.end = b.End()
+	l.pushBatch(b)
 	l.trackProducer(b)
 	l.file.Append(b)
 	l.unflushed += int64(b.Len())
@@ -207,8 +203,7 @@ func (l *partitionLog) truncate(offset int64) {
 	l.hashes = l.hashes[:i]
 	if offset > start {
 		l.file.Append(head)
-		l.batches = append(l.batches, head)
-		l.hashes = append(l.hashes, l.prefixHash(start))
+		l.pushBatch(head)
 		if wasSynced {
 			l.file.Sync()
 		}
@@ -306,18 +301,36 @@ func (l *partitionLog) rebuildProducers() {
 
 func itoa(n int32) string { return fmt.Sprint(n) }
 
-// prefixHash returns the hash of every record below offset end: the hash
-// before end's batch, chained over that batch's records below end.
+// pushBatch indexes a batch written at the log end.
+func (l *partitionLog) pushBatch(b *Batch) {
+	l.hashes = append(l.hashes, l.chainBatch(len(l.batches), b, b.End()))
+	l.batches = append(l.batches, b)
+	l.end = b.End()
+}
+
+// chainBatch chains batch b's records below end onto the hash of every
+// batch before i.
+func (l *partitionLog) chainBatch(i int, b *Batch, end int64) uint64 {
+	var h uint64
+	if i > 0 {
+		h = l.hashes[i-1]
+	}
+	for j := range int(end - b.BaseOffset) {
+		h = chain(h, b.Record(j))
+	}
+	return h
+}
+
+// prefixHash returns the hash of every record below offset end.
 func (l *partitionLog) prefixHash(end int64) uint64 {
 	if end <= 0 {
 		return 0
 	}
 	i := l.batchIndex(end - 1)
-	h, b := l.hashes[i], l.batch(i)
-	for j := range int(end - b.BaseOffset) {
-		h = chain(h, b.Record(j))
+	if b := l.batch(i); end < b.End() {
+		return l.chainBatch(i, b, end)
 	}
-	return h
+	return l.hashes[i]
 }
 
 // chain extends a prefix hash by one record.
