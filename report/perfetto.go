@@ -2,10 +2,11 @@ package report
 
 import (
 	"bufio"
-	"encoding/json"
 	"io"
-	"slices"
+	"strconv"
 	"strings"
+
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
@@ -13,166 +14,121 @@ import (
 	"github.com/tideline-sim/tideline/sim"
 )
 
-// traceEvent is one Chrome trace event, the format Perfetto's viewer
-// opens. Times are microseconds.
-type traceEvent struct {
-	Name    string         `json:"name"`
-	Cat     string         `json:"cat,omitempty"`
-	Ph      string         `json:"ph"`
-	Ts      float64        `json:"ts"`
-	Dur     *float64       `json:"dur,omitempty"`
-	Pid     int            `json:"pid"`
-	Tid     int            `json:"tid"`
-	ID      string         `json:"id,omitempty"`
-	BindID  string         `json:"bind_id,omitempty"`
-	FlowIn  bool           `json:"flow_in,omitempty"`
-	FlowOut bool           `json:"flow_out,omitempty"`
-	Args    map[string]any `json:"args,omitempty"`
+// Perfetto writes a run in Perfetto's own trace format (a protobuf
+// Trace of TracePackets carrying TrackDescriptors and TrackEvents, the
+// format ui.perfetto.dev opens natively): one process per node (broker,
+// controller, client) with a "messages" thread where each message is an
+// instant at its sending and one at its receipt, joined by a flow, and a
+// thread per partition it led with its leaderships as slices; a faults
+// process with each fault window on a track of its own; a partitions
+// process with the ISR size (and ELR size) and the leader's high watermark
+// as counters. Nothing is left out: every message delivered or dropped is
+// there, with its text. Event and annotation names are interned, so a
+// message costs about 90 bytes (the Chrome JSON this replaced took 380).
+//
+// Messages are written as the run goes (Message, from
+// runner.Options.Messages), the rest when it is over (Finish): a long
+// run's messages are never held.
+type Perfetto struct{ p *perfettoWriter }
+
+// NewPerfetto starts a Perfetto trace on w.
+func NewPerfetto(w io.Writer) *Perfetto {
+	p := &perfettoWriter{out: bufio.NewWriterSize(w, 64<<10), names: map[string]uint64{}, annotations: map[string]uint64{},
+		processes: map[string]*perfettoProcess{}, nextUUID: 1}
+	p.flags = seqIncrementalStateCleared
+	p.process("faults")
+	p.process("partitions")
+	return &Perfetto{p}
 }
 
-// Threads of a node's process in the trace.
-const (
-	tidMessages   = 1  // every message received or sent, joined by flows
-	tidLeadership = 10 // + the partition's index: the leadership slices
-)
+// Message adds a message delivered or dropped.
+func (pt *Perfetto) Message(e sim.TraceEntry) {
+	p := pt.p
+	kind, _, _ := strings.Cut(e.What, " ")
+	kind, _, _ = strings.Cut(kind, "#")
+	flow := uint64(e.I) // unique per event
+	from, to := p.process(e.From).messages(p), p.process(e.Node).messages(p)
+	p.event(e.Sent, trackEvent{kind: typeInstant, track: from, name: kind, flow: flow})
+	name := kind
+	if e.Kind == "drop" {
+		name = "dropped " + kind
+	}
+	p.event(e.T, trackEvent{kind: typeInstant, track: to, name: name, endFlow: flow,
+		annotations: []annotation{{"from", e.From}, {"message", e.What}}})
+}
 
-func micros(t clock.Time) float64 { return float64(t) / 1000 }
-
-var zero = 0.0
-
-// Perfetto writes the run as Chrome trace events: one process per node
-// (broker, controller, client) with its messages as slices joined by flows
-// from send to receipt and its leaderships as slices; a faults process with
-// crashes, pauses and partitions as async slices; a partitions process with
-// the ISR size and the leader's high watermark as counters.
-func Perfetto(w io.Writer, r *runner.Result, trace []sim.TraceEntry) error {
-	out := bufio.NewWriter(w)
-	enc := json.NewEncoder(out)
-	if _, err := out.WriteString("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n"); err != nil {
-		return err
-	}
-	first := true
-	emit := func(e traceEvent) {
-		if !first {
-			out.WriteString(",")
-		}
-		first = false
-		_ = enc.Encode(e) // errors surface at Flush
-	}
-
-	// Processes: nodes in the order of the trace's first mention.
-	pids := map[string]int{}
-	var names []string
-	pid := func(node string) int {
-		if p, ok := pids[node]; ok {
-			return p
-		}
-		p := len(pids) + 1
-		pids[node] = p
-		names = append(names, node)
-		return p
-	}
-	for _, e := range trace {
-		if e.Node != "" {
-			pid(e.Node)
-		}
-	}
-	faultsPid, countersPid := len(pids)+1, len(pids)+2
-	for _, n := range names {
-		emit(traceEvent{Name: "process_name", Ph: "M", Pid: pids[n], Args: map[string]any{"name": n}})
-		emit(traceEvent{Name: "thread_name", Ph: "M", Pid: pids[n], Tid: tidMessages, Args: map[string]any{"name": "messages"}})
-	}
-	emit(traceEvent{Name: "process_name", Ph: "M", Pid: faultsPid, Args: map[string]any{"name": "faults"}})
-	emit(traceEvent{Name: "process_name", Ph: "M", Pid: countersPid, Args: map[string]any{"name": "partitions"}})
-
-	// Messages: a zero-length slice where each was sent and where it
-	// arrived, bound by a flow.
-	for _, e := range trace {
-		if e.Kind != "deliver" && e.Kind != "drop" {
-			continue
-		}
-		kind, _, _ := strings.Cut(e.What, " ")
-		kind, _, _ = strings.Cut(kind, "#")
-		id := e.Hash // unique per event
-		emit(traceEvent{Name: kind, Cat: "message", Ph: "X", Ts: micros(e.Sent), Dur: &zero, Pid: pid(e.From), Tid: tidMessages,
-			BindID: id, FlowOut: true})
-		name := kind
-		if e.Kind == "drop" {
-			name = "dropped " + kind
-		}
-		emit(traceEvent{Name: name, Cat: "message", Ph: "X", Ts: micros(e.T), Dur: &zero, Pid: pid(e.Node), Tid: tidMessages,
-			BindID: id, FlowIn: true, Args: map[string]any{"from": e.From, "message": e.What}})
-	}
+// Finish adds what the run's result holds (leaderships, faults, counters)
+// and flushes the trace.
+func (pt *Perfetto) Finish(r *runner.Result) error {
+	p := pt.p
+	faults, partitions := p.process("faults"), p.process("partitions")
 
 	// Leaderships: from becoming leader to becoming follower or going down.
 	var tps []cluster.TopicPartition
 	for _, f := range r.Final {
 		tps = append(tps, f.TP)
 	}
-	type open struct {
-		since clock.Time
-		epoch int32
+	type leading struct {
+		node string
+		tp   cluster.TopicPartition
 	}
-	leading := map[string]map[cluster.TopicPartition]open{}
-	closeSlice := func(node string, tp cluster.TopicPartition, at clock.Time) {
-		o, ok := leading[node][tp]
-		if !ok {
-			return
+	open := map[leading]bool{}
+	end := func(node string, tp cluster.TopicPartition, at clock.Time) {
+		if open[leading{node, tp}] {
+			delete(open, leading{node, tp})
+			p.event(at, trackEvent{kind: typeSliceEnd, track: p.process(node).thread(p, "leads "+tp.String())})
 		}
-		delete(leading[node], tp)
-		dur := micros(at) - micros(o.since)
-		i := slices.Index(tps, tp)
-		emit(traceEvent{Name: "leader " + tp.String(), Cat: "leadership", Ph: "X", Ts: micros(o.since), Dur: &dur, Pid: pid(node), Tid: tidLeadership + i,
-			Args: map[string]any{"epoch": o.epoch}})
 	}
-	threadNamed := map[string]bool{}
 	for _, e := range r.Journal {
 		switch e.Kind {
 		case cluster.EvBecameLeader:
-			closeSlice(e.Node, e.TP, e.Time)
-			if leading[e.Node] == nil {
-				leading[e.Node] = map[cluster.TopicPartition]open{}
-			}
-			leading[e.Node][e.TP] = open{e.Time, e.Epoch}
-			key := e.Node + " " + e.TP.String()
-			if !threadNamed[key] {
-				threadNamed[key] = true
-				emit(traceEvent{Name: "thread_name", Ph: "M", Pid: pid(e.Node), Tid: tidLeadership + slices.Index(tps, e.TP), Args: map[string]any{"name": "leads " + e.TP.String()}})
-			}
+			end(e.Node, e.TP, e.Time)
+			open[leading{e.Node, e.TP}] = true
+			p.event(e.Time, trackEvent{kind: typeSliceBegin, track: p.process(e.Node).thread(p, "leads "+e.TP.String()),
+				name: "leader " + e.TP.String(), annotations: []annotation{{"epoch", strconv.Itoa(int(e.Epoch))}}})
 		case cluster.EvBecameFollower:
-			closeSlice(e.Node, e.TP, e.Time)
+			end(e.Node, e.TP, e.Time)
 		case cluster.EvCrashed, cluster.EvPowerLoss:
 			for _, tp := range tps {
-				closeSlice(e.Node, tp, e.Time)
+				end(e.Node, tp, e.Time)
 			}
 		}
 	}
-	end := clock.At(r.Duration)
-	for _, n := range names {
+	for _, name := range p.order {
 		for _, tp := range tps {
-			closeSlice(n, tp, end)
+			end(name, tp, clock.At(r.Duration))
 		}
 	}
 
-	// Faults as async slices; instant ones as instants.
-	for i, f := range r.Faults {
-		args := map[string]any{"hit": f.Hit}
+	// Faults: a window on a track of its own (they overlap), an instant
+	// on the process's track.
+	for _, f := range r.Faults {
+		hit := annotation{"hit", f.Hit}
 		if !f.Window() {
-			emit(traceEvent{Name: f.Text, Cat: "fault", Ph: "i", Ts: micros(clock.At(f.At)), Pid: faultsPid, Tid: 1, Args: args})
+			p.event(clock.At(f.At), trackEvent{kind: typeInstant, track: faults.uuid, name: f.Text, annotations: []annotation{hit}})
 			continue
 		}
-		id := "fault-" + itoa(i)
-		emit(traceEvent{Name: f.Text, Cat: "fault", Ph: "b", Ts: micros(clock.At(f.At)), Pid: faultsPid, Tid: 1, ID: id, Args: args})
-		emit(traceEvent{Name: f.Text, Cat: "fault", Ph: "e", Ts: micros(clock.At(f.Until)), Pid: faultsPid, Tid: 1, ID: id})
+		track := p.track(trackDescriptor{parent: faults.uuid, name: f.Text})
+		p.event(clock.At(f.At), trackEvent{kind: typeSliceBegin, track: track, name: f.Text, annotations: []annotation{hit}})
+		p.event(clock.At(f.Until), trackEvent{kind: typeSliceEnd, track: track})
 	}
 
 	// Counters: ISR size per partition (and, with KIP-966, ELR size), and
 	// the leader's high watermark.
+	counters := map[string]uint64{}
+	counter := func(name string, at clock.Time, v int64) {
+		track, ok := counters[name]
+		if !ok {
+			track = p.track(trackDescriptor{parent: partitions.uuid, name: name, counter: true})
+			counters[name] = track
+		}
+		p.event(at, trackEvent{kind: typeCounter, track: track, value: v})
+	}
 	leader := map[cluster.TopicPartition]cluster.BrokerID{}
 	for _, f := range r.Final {
 		if len(f.State.Replicas) > 0 {
 			leader[f.TP] = f.State.Replicas[0]
-			emit(traceEvent{Name: "isr " + f.TP.String(), Ph: "C", Ts: 0, Pid: countersPid, Args: map[string]any{"size": len(f.State.Replicas)}})
+			counter("isr "+f.TP.String(), 0, int64(len(f.State.Replicas)))
 		}
 	}
 	events, samples := r.Journal, r.HWSamples
@@ -182,9 +138,9 @@ func Perfetto(w io.Writer, r *runner.Result, trace []sim.TraceEntry) error {
 			events = events[1:]
 			if e.ISR != nil && e.TP.Topic != "" {
 				leader[e.TP] = e.Leader
-				emit(traceEvent{Name: "isr " + e.TP.String(), Ph: "C", Ts: micros(e.Time), Pid: countersPid, Args: map[string]any{"size": len(e.ISR)}})
+				counter("isr "+e.TP.String(), e.Time, int64(len(e.ISR)))
 				if r.Scenario.Cluster.Broker.ELR {
-					emit(traceEvent{Name: "elr " + e.TP.String(), Ph: "C", Ts: micros(e.Time), Pid: countersPid, Args: map[string]any{"size": len(e.ELR)}})
+					counter("elr "+e.TP.String(), e.Time, int64(len(e.ELR)))
 				}
 			}
 			continue
@@ -192,16 +148,270 @@ func Perfetto(w io.Writer, r *runner.Result, trace []sim.TraceEntry) error {
 		s := samples[0]
 		samples = samples[1:]
 		if leader[s.TP] == s.Broker {
-			emit(traceEvent{Name: "high watermark " + s.TP.String(), Ph: "C", Ts: micros(s.Time), Pid: countersPid, Args: map[string]any{"offset": s.HW}})
+			counter("high watermark "+s.TP.String(), s.Time, s.HW)
 		}
 	}
-	if _, err := out.WriteString("]}\n"); err != nil {
-		return err
+	if p.err != nil {
+		return p.err
 	}
-	return out.Flush()
+	return p.out.Flush()
 }
 
-func itoa(i int) string {
-	b, _ := json.Marshal(i)
-	return string(b)
+// Field numbers of Perfetto's trace protos (protos/perfetto/trace/...).
+const (
+	fTracePacket = 1 // Trace.packet
+
+	fPacketTimestamp       = 8
+	fPacketSequenceID      = 10 // trusted_packet_sequence_id
+	fPacketTrackEvent      = 11
+	fPacketInternedData    = 12
+	fPacketSequenceFlags   = 13
+	fPacketTrackDescriptor = 60
+
+	fTrackUUID    = 1
+	fTrackName    = 2
+	fTrackProcess = 3
+	fTrackThread  = 4
+	fTrackParent  = 5
+	fTrackCounter = 8
+
+	fProcessPID  = 1
+	fProcessName = 6
+	fThreadPID   = 1
+	fThreadTID   = 2
+	fThreadName  = 5
+
+	fEventAnnotations = 4
+	fEventType        = 9
+	fEventNameIID     = 10
+	fEventTrackUUID   = 11
+	fEventCounter     = 30
+	fEventFlow        = 47
+	fEventEndFlow     = 48
+
+	fAnnotationNameIID = 1
+	fAnnotationString  = 6
+
+	fInternedEventNames      = 2
+	fInternedAnnotationNames = 3
+	fInternedIID             = 1
+	fInternedName            = 2
+
+	seqIncrementalStateCleared = 1
+	seqNeedsIncrementalState   = 2
+
+	typeSliceBegin = 1
+	typeSliceEnd   = 2
+	typeInstant    = 3
+	typeCounter    = 4
+
+	perfettoSequence = 1 // every packet is on one sequence
+)
+
+// perfettoWriter writes TracePackets one by one, interning names.
+type perfettoWriter struct {
+	out         *bufio.Writer
+	err         error
+	flags       uint64 // the next packet's sequence flags
+	names       map[string]uint64
+	annotations map[string]uint64
+	processes   map[string]*perfettoProcess
+	order       []string // process names in order of first mention
+	nextUUID    uint64
+	nextPID     uint64
+	packet      []byte // scratch buffers, reused
+	body        []byte
+	interned    []byte
+	annotation  []byte
+}
+
+// perfettoProcess is a node's process track and its thread tracks.
+type perfettoProcess struct {
+	pid, uuid uint64
+	threads   map[string]uint64
+	tids      uint64
+}
+
+type trackDescriptor struct {
+	parent  uint64
+	name    string
+	counter bool
+}
+
+type annotation struct{ name, value string }
+
+type trackEvent struct {
+	kind          uint64
+	track         uint64
+	name          string
+	flow, endFlow uint64 // 0: none
+	value         int64  // counters
+	annotations   []annotation
+}
+
+// process returns the process named name, describing it the first time.
+func (p *perfettoWriter) process(name string) *perfettoProcess {
+	if pr := p.processes[name]; pr != nil {
+		return pr
+	}
+	p.nextPID++
+	pr := &perfettoProcess{pid: p.nextPID, uuid: p.nextUUID, threads: map[string]uint64{}}
+	p.nextUUID++
+	p.processes[name] = pr
+	p.order = append(p.order, name)
+	proc := protowire.AppendTag(nil, fProcessPID, protowire.VarintType)
+	proc = protowire.AppendVarint(proc, pr.pid)
+	proc = appendString(proc, fProcessName, name)
+	desc := protowire.AppendTag(nil, fTrackUUID, protowire.VarintType)
+	desc = protowire.AppendVarint(desc, pr.uuid)
+	desc = protowire.AppendTag(desc, fTrackProcess, protowire.BytesType)
+	desc = protowire.AppendBytes(desc, proc)
+	p.descriptor(desc)
+	return pr
+}
+
+// messages is the process's "messages" thread.
+func (pr *perfettoProcess) messages(p *perfettoWriter) uint64 { return pr.thread(p, "messages") }
+
+// thread returns the process's thread track named name, describing it the
+// first time. Thread ids are unique across processes, as in Linux.
+func (pr *perfettoProcess) thread(p *perfettoWriter, name string) uint64 {
+	if uuid, ok := pr.threads[name]; ok {
+		return uuid
+	}
+	pr.tids++
+	uuid := p.nextUUID
+	p.nextUUID++
+	pr.threads[name] = uuid
+	th := protowire.AppendTag(nil, fThreadPID, protowire.VarintType)
+	th = protowire.AppendVarint(th, pr.pid)
+	th = protowire.AppendTag(th, fThreadTID, protowire.VarintType)
+	th = protowire.AppendVarint(th, pr.pid*1000+pr.tids)
+	th = appendString(th, fThreadName, name)
+	desc := protowire.AppendTag(nil, fTrackUUID, protowire.VarintType)
+	desc = protowire.AppendVarint(desc, uuid)
+	desc = protowire.AppendTag(desc, fTrackThread, protowire.BytesType)
+	desc = protowire.AppendBytes(desc, th)
+	p.descriptor(desc)
+	return uuid
+}
+
+// track describes a track of its own (a fault window, a counter).
+func (p *perfettoWriter) track(t trackDescriptor) uint64 {
+	uuid := p.nextUUID
+	p.nextUUID++
+	desc := protowire.AppendTag(nil, fTrackUUID, protowire.VarintType)
+	desc = protowire.AppendVarint(desc, uuid)
+	desc = protowire.AppendTag(desc, fTrackParent, protowire.VarintType)
+	desc = protowire.AppendVarint(desc, t.parent)
+	desc = appendString(desc, fTrackName, t.name)
+	if t.counter {
+		desc = protowire.AppendTag(desc, fTrackCounter, protowire.BytesType)
+		desc = protowire.AppendBytes(desc, nil) // a CounterDescriptor with defaults
+	}
+	p.descriptor(desc)
+	return uuid
+}
+
+func (p *perfettoWriter) descriptor(desc []byte) {
+	b := p.header(p.packet[:0], -1)
+	b = protowire.AppendTag(b, fPacketTrackDescriptor, protowire.BytesType)
+	p.packet = protowire.AppendBytes(b, desc)
+	p.flush()
+}
+
+// header starts a packet: its timestamp (none if at < 0), sequence and
+// flags.
+func (p *perfettoWriter) header(b []byte, at clock.Time) []byte {
+	if at >= 0 {
+		b = protowire.AppendTag(b, fPacketTimestamp, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(at))
+	}
+	b = protowire.AppendTag(b, fPacketSequenceID, protowire.VarintType)
+	b = protowire.AppendVarint(b, perfettoSequence)
+	if p.flags != 0 {
+		b = protowire.AppendTag(b, fPacketSequenceFlags, protowire.VarintType)
+		b = protowire.AppendVarint(b, p.flags)
+		p.flags = 0
+	}
+	return b
+}
+
+// intern returns name's id in table, adding it to the packet's interned
+// data the first time.
+func (p *perfettoWriter) intern(table map[string]uint64, field protowire.Number, name string) uint64 {
+	if iid, ok := table[name]; ok {
+		return iid
+	}
+	iid := uint64(len(table) + 1)
+	table[name] = iid
+	entry := protowire.AppendTag(nil, fInternedIID, protowire.VarintType)
+	entry = protowire.AppendVarint(entry, iid)
+	entry = appendString(entry, fInternedName, name)
+	p.interned = protowire.AppendTag(p.interned, field, protowire.BytesType)
+	p.interned = protowire.AppendBytes(p.interned, entry)
+	return iid
+}
+
+// event writes one TrackEvent at a time.
+func (p *perfettoWriter) event(at clock.Time, e trackEvent) {
+	p.interned = p.interned[:0]
+	b := protowire.AppendTag(p.body[:0], fEventType, protowire.VarintType)
+	b = protowire.AppendVarint(b, e.kind)
+	b = protowire.AppendTag(b, fEventTrackUUID, protowire.VarintType)
+	b = protowire.AppendVarint(b, e.track)
+	if e.name != "" {
+		b = protowire.AppendTag(b, fEventNameIID, protowire.VarintType)
+		b = protowire.AppendVarint(b, p.intern(p.names, fInternedEventNames, e.name))
+	}
+	if e.kind == typeCounter {
+		b = protowire.AppendTag(b, fEventCounter, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(e.value))
+	}
+	if e.flow != 0 {
+		b = protowire.AppendTag(b, fEventFlow, protowire.Fixed64Type)
+		b = protowire.AppendFixed64(b, e.flow)
+	}
+	if e.endFlow != 0 {
+		b = protowire.AppendTag(b, fEventEndFlow, protowire.Fixed64Type)
+		b = protowire.AppendFixed64(b, e.endFlow)
+	}
+	for _, a := range e.annotations {
+		ann := protowire.AppendTag(p.annotation[:0], fAnnotationNameIID, protowire.VarintType)
+		ann = protowire.AppendVarint(ann, p.intern(p.annotations, fInternedAnnotationNames, a.name))
+		ann = appendString(ann, fAnnotationString, a.value)
+		b = protowire.AppendTag(b, fEventAnnotations, protowire.BytesType)
+		b = protowire.AppendBytes(b, ann)
+		p.annotation = ann
+	}
+	p.body = b
+	p.flags |= seqNeedsIncrementalState
+	pk := p.header(p.packet[:0], max(at, 0))
+	if len(p.interned) > 0 {
+		pk = protowire.AppendTag(pk, fPacketInternedData, protowire.BytesType)
+		pk = protowire.AppendBytes(pk, p.interned)
+	}
+	pk = protowire.AppendTag(pk, fPacketTrackEvent, protowire.BytesType)
+	p.packet = protowire.AppendBytes(pk, p.body)
+	p.flush()
+}
+
+// flush writes the packet in p.packet as one Trace.packet field.
+func (p *perfettoWriter) flush() {
+	if p.err != nil {
+		return
+	}
+	var head [2 * binaryMaxVarint]byte
+	h := protowire.AppendTag(head[:0], fTracePacket, protowire.BytesType)
+	h = protowire.AppendVarint(h, uint64(len(p.packet)))
+	if _, p.err = p.out.Write(h); p.err == nil {
+		_, p.err = p.out.Write(p.packet)
+	}
+}
+
+const binaryMaxVarint = 10
+
+func appendString(b []byte, field protowire.Number, s string) []byte {
+	b = protowire.AppendTag(b, field, protowire.BytesType)
+	return protowire.AppendString(b, s)
 }

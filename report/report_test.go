@@ -2,20 +2,19 @@ package report
 
 import (
 	"bytes"
-	"encoding/json"
 	"encoding/xml"
 	"image/png"
 	"math"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/cluster"
@@ -30,11 +29,14 @@ func writeRun(t *testing.T, name string, seed uint64) (string, *runner.Result) {
 	t.Helper()
 	sc, err := scenarios.Builtin(name)
 	require.NoError(t, err)
-	var trace bytes.Buffer
-	res, err := runner.Run(sc, runner.Options{Seed: seed, Trace: &trace})
-	require.NoError(t, err)
 	dir := t.TempDir()
-	require.NoError(t, WriteAll(dir, res, "simulate -scenario "+name, trace.Bytes()))
+	out, err := Open(dir, true)
+	require.NoError(t, err)
+	opts := runner.Options{Seed: seed}
+	out.Options(&opts)
+	res, err := runner.Run(sc, opts)
+	require.NoError(t, err)
+	require.NoError(t, out.Finish(res, "simulate -scenario "+name))
 	return dir, res
 }
 
@@ -93,74 +95,145 @@ func TestReportsAreByteIdenticalForOneSeed(t *testing.T) {
 	}
 }
 
+// The Perfetto trace decodes as Perfetto's protos say: every event on a
+// described track, interned names defined before use, one start and one
+// end to every flow, slices begun and ended in pairs, times within the run.
 func TestPerfettoTraceIsWellFormed(t *testing.T) {
 	dir, _ := writeRun(t, "isolated-leader", 1)
 	data, err := os.ReadFile(filepath.Join(dir, PerfettoFile))
 	require.NoError(t, err)
-	var doc struct {
-		TraceEvents []struct {
-			Name    string   `json:"name"`
-			Ph      string   `json:"ph"`
-			Ts      *float64 `json:"ts"`
-			Dur     *float64 `json:"dur"`
-			Pid     int      `json:"pid"`
-			Tid     int      `json:"tid"`
-			ID      string   `json:"id"`
-			BindID  string   `json:"bind_id"`
-			FlowIn  bool     `json:"flow_in"`
-			FlowOut bool     `json:"flow_out"`
-		} `json:"traceEvents"`
-	}
-	require.NoError(t, json.Unmarshal(data, &doc))
-	require.NotEmpty(t, doc.TraceEvents)
-	flows := map[string][2]int{}
-	async := map[string]int{}
-	type slice struct{ from, to float64 }
-	tracks := map[[2]int][]slice{}
-	end := 60 * 1e6 // microseconds
-	kinds := map[string]int{}
-	for _, e := range doc.TraceEvents {
-		kinds[e.Ph]++
-		require.NotNil(t, e.Ts, "%s has a timestamp", e.Name)
-		assert.GreaterOrEqual(t, *e.Ts, 0.0)
-		assert.LessOrEqual(t, *e.Ts, end+1, "timestamps are microseconds within the run")
-		switch e.Ph {
-		case "X":
-			require.NotNil(t, e.Dur)
-			tracks[[2]int{e.Pid, e.Tid}] = append(tracks[[2]int{e.Pid, e.Tid}], slice{*e.Ts, *e.Ts + *e.Dur})
-			if e.BindID != "" {
-				f := flows[e.BindID]
-				if e.FlowOut {
-					f[0]++
-				}
-				if e.FlowIn {
-					f[1]++
-				}
-				flows[e.BindID] = f
+	fields := func(b []byte, each func(num protowire.Number, typ protowire.Type, v []byte, x uint64)) {
+		for len(b) > 0 {
+			num, typ, n := protowire.ConsumeTag(b)
+			require.Positive(t, n, "a tag")
+			b = b[n:]
+			var v []byte
+			var x uint64
+			switch typ {
+			case protowire.VarintType:
+				x, n = protowire.ConsumeVarint(b)
+			case protowire.Fixed64Type:
+				x, n = protowire.ConsumeFixed64(b)
+			case protowire.BytesType:
+				v, n = protowire.ConsumeBytes(b)
+			default:
+				t.Fatalf("unexpected wire type %v", typ)
 			}
-		case "b":
-			async[e.ID]++
-		case "e":
-			async[e.ID]--
+			require.Positive(t, n, "field %d", num)
+			b = b[n:]
+			each(num, typ, v, x)
 		}
 	}
+	tracks := map[uint64]string{}
+	names, annotations := map[uint64]string{}, map[uint64]string{}
+	var processes []string
+	flows := map[uint64][2]int{}
+	open := map[uint64]int{}
+	kinds := map[uint64]int{}
+	const end = uint64(60 * time.Second)
+	packets := 0
+	fields(data, func(num protowire.Number, _ protowire.Type, packet []byte, _ uint64) {
+		require.Equal(t, protowire.Number(fTracePacket), num, "the file is a Trace of packets")
+		packets++
+		var ts uint64
+		fields(packet, func(num protowire.Number, _ protowire.Type, v []byte, x uint64) {
+			switch num {
+			case fPacketTimestamp:
+				ts = x
+				assert.LessOrEqual(t, ts, end, "timestamps are within the run")
+			case fPacketInternedData:
+				fields(v, func(table protowire.Number, _ protowire.Type, entry []byte, _ uint64) {
+					var iid uint64
+					var name string
+					fields(entry, func(num protowire.Number, _ protowire.Type, v []byte, x uint64) {
+						if num == fInternedIID {
+							iid = x
+						} else {
+							name = string(v)
+						}
+					})
+					if table == fInternedEventNames {
+						names[iid] = name
+					} else {
+						annotations[iid] = name
+					}
+				})
+			case fPacketTrackDescriptor:
+				var uuid uint64
+				name := ""
+				fields(v, func(num protowire.Number, _ protowire.Type, v []byte, x uint64) {
+					switch num {
+					case fTrackUUID:
+						uuid = x
+					case fTrackName:
+						name = string(v)
+					case fTrackProcess:
+						fields(v, func(num protowire.Number, _ protowire.Type, v []byte, _ uint64) {
+							if num == fProcessName {
+								name = string(v)
+								processes = append(processes, name)
+							}
+						})
+					case fTrackThread:
+						fields(v, func(num protowire.Number, _ protowire.Type, v []byte, _ uint64) {
+							if num == fThreadName {
+								name = string(v)
+							}
+						})
+					}
+				})
+				assert.NotContains(t, tracks, uuid, "a track is described once")
+				tracks[uuid] = name
+			case fPacketTrackEvent:
+				var kind, track uint64
+				fields(v, func(num protowire.Number, _ protowire.Type, v []byte, x uint64) {
+					switch num {
+					case fEventType:
+						kind = x
+					case fEventTrackUUID:
+						track = x
+					case fEventNameIID:
+						assert.Contains(t, names, x, "event names are interned before use")
+					case fEventFlow:
+						f := flows[x]
+						f[0]++
+						flows[x] = f
+					case fEventEndFlow:
+						f := flows[x]
+						f[1]++
+						flows[x] = f
+					case fEventAnnotations:
+						fields(v, func(num protowire.Number, _ protowire.Type, _ []byte, x uint64) {
+							if num == fAnnotationNameIID {
+								assert.Contains(t, annotations, x, "annotation names are interned before use")
+							}
+						})
+					}
+				})
+				assert.Contains(t, tracks, track, "events are on described tracks")
+				kinds[kind]++
+				switch kind {
+				case typeSliceBegin:
+					open[track]++
+				case typeSliceEnd:
+					open[track]--
+					assert.GreaterOrEqual(t, open[track], 0, "a slice ends after it begins on track %q", tracks[track])
+				}
+			}
+		})
+	})
+	require.Positive(t, packets)
 	for id, f := range flows {
-		assert.Equal(t, [2]int{1, 1}, f, "flow %s has one start and one end", id)
+		assert.Equal(t, [2]int{1, 1}, f, "flow %d has one start and one end", id)
 	}
-	for id, open := range async {
-		assert.Zero(t, open, "async slice %s begins and ends", id)
+	for track, n := range open {
+		assert.Zero(t, n, "every slice on %q ends", tracks[track])
 	}
-	for track, slices := range tracks {
-		sort.Slice(slices, func(i, j int) bool { return slices[i].from < slices[j].from })
-		for i := 1; i < len(slices); i++ {
-			prev, cur := slices[i-1], slices[i]
-			nested := cur.to <= prev.to
-			assert.True(t, cur.from >= prev.to || nested, "track %v: slices overlap without nesting at %v", track, cur.from)
-		}
-	}
-	assert.Positive(t, kinds["C"], "counters")
-	assert.Positive(t, kinds["b"], "fault windows")
-	assert.Positive(t, kinds["M"], "process names")
+	assert.Subset(t, processes, []string{"broker-0", "broker-1", "broker-2", "controller", "faults", "partitions"})
+	assert.Positive(t, kinds[typeCounter], "counters")
+	assert.Positive(t, kinds[typeSliceBegin], "leaderships and fault windows")
+	assert.Positive(t, kinds[typeInstant], "messages")
+	assert.NotEmpty(t, flows, "message flows")
 }
 
 // handBuilt is a run result put together by hand, so the tables' numbers
@@ -226,4 +299,30 @@ func TestTablesRenderForTerminalAndMarkdown(t *testing.T) {
 	assert.Contains(t, term.String(), "│ 1 │ two │")
 	assert.Contains(t, md.String(), "| 1 | two |")
 	assert.NotContains(t, md.String(), "│")
+}
+
+// BenchmarkOut is leader-crash as simulate -out runs it (the run with its
+// trace streamed to disk, then the Perfetto trace, plots and report), and
+// without -out: the issue's bound is that -out costs at most as much again.
+func BenchmarkOut(b *testing.B) {
+	sc, err := scenarios.Builtin("leader-crash")
+	require.NoError(b, err)
+	b.Run("run", func(b *testing.B) {
+		for b.Loop() {
+			_, err := runner.Run(sc, runner.Options{Seed: 1})
+			require.NoError(b, err)
+		}
+	})
+	b.Run("run-with-out", func(b *testing.B) {
+		dir := b.TempDir()
+		for b.Loop() {
+			out, err := Open(dir, true)
+			require.NoError(b, err)
+			opts := runner.Options{Seed: 1}
+			out.Options(&opts)
+			res, err := runner.Run(sc, opts)
+			require.NoError(b, err)
+			require.NoError(b, out.Finish(res, "simulate -scenario leader-crash"))
+		}
+	})
 }

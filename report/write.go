@@ -9,14 +9,13 @@ import (
 
 	"github.com/tideline-sim/tideline/internal/atomicfile"
 	"github.com/tideline-sim/tideline/runner"
-	"github.com/tideline-sim/tideline/sim"
 )
 
 // Artefact file names in an output folder.
 const (
 	SummaryFile  = "summary.json"
 	TraceFile    = "run.trace"
-	PerfettoFile = "run.perfetto.json"
+	PerfettoFile = "run.perfetto-trace"
 	ReportFile   = "report.md"
 )
 
@@ -32,7 +31,7 @@ func Prepare(dir string) error {
 	if err := atomicfile.Write(probe, nil); err != nil {
 		return fmt.Errorf("%s is not writable: %w", dir, err)
 	}
-	stale := []string{filepath.Base(probe), SummaryFile, TraceFile, PerfettoFile, ReportFile}
+	stale := []string{filepath.Base(probe), SummaryFile, TraceFile, PerfettoFile, ReportFile, "run.perfetto.json" /* written by earlier versions */}
 	for _, p := range PlotNames {
 		stale = append(stale, p+".png", p+".svg")
 	}
@@ -48,38 +47,78 @@ func Prepare(dir string) error {
 	return nil
 }
 
-// WriteAll writes every artefact of a run to dir: summary.json, the trace
-// and its Perfetto rendering, the plots, and report.md linking them all.
-// trace is the run's trace as written by sim (JSON Lines).
-func WriteAll(dir string, r *runner.Result, command string, trace []byte) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+// Out is a run's output folder. With a trace, the trace and the Perfetto
+// trace are streamed there while the run goes (Options), so neither is ever
+// held in memory; Finish writes the rest and puts every file in place.
+type Out struct {
+	dir      string
+	trace    *atomicfile.File
+	perfetto *atomicfile.File
+	render   *Perfetto
+}
+
+// Open starts an output folder, dir, which Prepare readied.
+func Open(dir string, traced bool) (*Out, error) {
+	o := &Out{dir: dir}
+	if !traced {
+		return o, nil
 	}
+	var err error
+	if o.trace, err = atomicfile.Create(filepath.Join(dir, TraceFile)); err != nil {
+		return nil, err
+	}
+	if o.perfetto, err = atomicfile.Create(filepath.Join(dir, PerfettoFile)); err != nil {
+		o.trace.Abort()
+		return nil, err
+	}
+	o.render = NewPerfetto(o.perfetto)
+	return o, nil
+}
+
+// Options has a run stream its trace and messages to the folder.
+func (o *Out) Options(opts *runner.Options) {
+	if o.trace != nil {
+		opts.Trace, opts.Messages = o.trace, o.render.Message
+	}
+}
+
+// Abort drops what was streamed and not finished.
+func (o *Out) Abort() {
+	if o.trace != nil {
+		o.trace.Abort()
+		o.perfetto.Abort()
+	}
+}
+
+// Finish writes every artefact of the run: summary.json, the trace and the
+// Perfetto trace (completed and put in place), the plots, and report.md
+// linking them all.
+func (o *Out) Finish(r *runner.Result, command string) error {
+	defer o.Abort() // a no-op for what was committed
 	write := func(name string, render func(*bytes.Buffer) error) error {
 		var b bytes.Buffer
 		if err := render(&b); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		return atomicfile.Write(filepath.Join(dir, name), b.Bytes())
+		return atomicfile.Write(filepath.Join(o.dir, name), b.Bytes())
 	}
 	if err := write(SummaryFile, func(b *bytes.Buffer) error { return JSON(b, r, command) }); err != nil {
 		return err
 	}
 	files := []string{SummaryFile}
-	if len(trace) > 0 {
-		if err := atomicfile.Write(filepath.Join(dir, TraceFile), trace); err != nil {
+	if o.trace != nil {
+		if err := o.render.Finish(r); err != nil {
+			return fmt.Errorf("%s: %w", PerfettoFile, err)
+		}
+		if err := o.trace.Commit(); err != nil {
 			return err
 		}
-		_, entries, err := sim.ReadTrace(bytes.NewReader(trace))
-		if err != nil {
-			return fmt.Errorf("reading back the trace: %w", err)
-		}
-		if err := write(PerfettoFile, func(b *bytes.Buffer) error { return Perfetto(b, r, entries) }); err != nil {
+		if err := o.perfetto.Commit(); err != nil {
 			return err
 		}
 		files = append(files, TraceFile, PerfettoFile)
 	}
-	if err := WritePlots(dir, r); err != nil {
+	if err := WritePlots(o.dir, r); err != nil {
 		return err
 	}
 	for _, p := range PlotNames {

@@ -24,6 +24,9 @@ type Options struct {
 	Seed     uint64
 	Duration time.Duration // overrides the scenario's when set
 	Trace    io.Writer     // where to write the trace, if anywhere
+	// Messages, when set, hears of every message delivered or dropped as
+	// the run goes (sim.World.ObserveMessages).
+	Messages func(sim.TraceEntry)
 	Replay   []sim.TraceEntry
 	// Progress, when set, is called after every simulated second. It is how
 	// a terminal shows a long run advancing; it cannot change the run.
@@ -186,7 +189,7 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 	if err != nil {
 		return nil, check.Input{}, err
 	}
-	c.Journal.SampleHW = opts.Trace != nil // the trace's counters are their only reader
+	c.Journal.SampleHW = opts.Messages != nil // the Perfetto trace's counters are their only reader
 	for _, o := range sc.Links {
 		from, _ := w.ID(o.From)
 		to, _ := w.ID(o.To)
@@ -211,6 +214,9 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 	}
 	if opts.Replay != nil {
 		w.Replay(opts.Replay)
+	}
+	if opts.Messages != nil {
+		w.ObserveMessages(opts.Messages)
 	}
 	if opts.Progress != nil {
 		for t := time.Second; t < duration; t += time.Second {

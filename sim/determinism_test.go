@@ -2,7 +2,10 @@ package sim
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -198,4 +201,31 @@ func TestReplayDetectsEarlyEnd(t *testing.T) {
 	require.ErrorAs(t, err, &div)
 	assert.Nil(t, div.Got)
 	assert.Equal(t, int64(len(entries)+1), div.Index)
+}
+
+// A trace line is written by hand for speed: it must be what encoding/json
+// writes, byte for byte, whatever the strings hold.
+func TestTraceLineIsWhatEncodingJSONWrites(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	alphabet := []string{"a", "Z", " ", "#", "\"", "\\", "<", ">", "&", "\n", "\t", "\x01", "\b", "\f", "é", "\u2028", "\xff", "fetch-response", "=", "9"}
+	text := func() string {
+		var s string
+		for range rng.IntN(12) {
+			s += alphabet[rng.IntN(len(alphabet))]
+		}
+		return s
+	}
+	for range 2000 {
+		e := TraceEntry{I: rng.Int64N(3) * rng.Int64(), T: clock.Time(rng.Int64N(1e12)), Kind: text(), Node: text(), From: text(), What: text(),
+			Sent: clock.Time(rng.Int64N(2) * rng.Int64N(1e12)), Hash: text(), End: rng.IntN(2) == 0, Events: rng.Int64N(2) * rng.Int64N(1e6)}
+		var want bytes.Buffer
+		require.NoError(t, json.NewEncoder(&want).Encode(e))
+		require.Equal(t, want.String(), string(e.appendJSON(nil)))
+	}
+}
+
+func TestHex16(t *testing.T) {
+	for _, h := range []uint64{0, 1, 0xabc, 1<<64 - 1, 0x0123456789abcdef} {
+		assert.Equal(t, fmt.Sprintf("%016x", h), hex16(h))
+	}
 }

@@ -118,7 +118,16 @@ type tracer struct {
 	out    *bufio.Writer
 	enc    *json.Encoder
 	expect []TraceEntry
+	line   []byte // the entry being written
+	// observe hears of every message delivered or dropped, as it is.
+	observe func(TraceEntry)
 }
+
+// ObserveMessages has f hear of every message delivered or dropped as the
+// run goes (an entry as the trace would have it, without its hash): how a
+// report renders a long run's messages without reading its trace back. f
+// must not act on the world.
+func (w *World) ObserveMessages(f func(TraceEntry)) { w.trace.observe = f }
 
 func (t *tracer) reset() { t.hash = 0x6a09e667f3bcc908 }
 
@@ -179,6 +188,13 @@ func (t *tracer) commit(w *World, kind traceKind, node, from NodeID) {
 	h = mixBytes(h, t.buf)
 	t.hash = h
 	t.count++
+	if t.observe != nil && (kind == kindDeliver || kind == kindDrop) {
+		e := TraceEntry{I: t.count, T: w.now, Kind: kind.String(), What: string(t.buf), Sent: t.sentAt, Node: w.nodes[node].name}
+		if from >= 0 {
+			e.From = w.nodes[from].name
+		}
+		t.observe(e)
+	}
 	if t.out == nil && t.expect == nil {
 		return
 	}
@@ -206,8 +222,64 @@ func (t *tracer) log(w *World, node NodeID, line string) {
 }
 
 func (t *tracer) write(e TraceEntry) {
-	// Encoding errors surface at FlushTrace; a bufio.Writer keeps the first.
-	_ = t.enc.Encode(e)
+	// Write errors surface at FlushTrace; a bufio.Writer keeps the first.
+	t.line = e.appendJSON(t.line[:0])
+	_, _ = t.out.Write(t.line)
+}
+
+// appendJSON appends the entry as encoding/json would encode it, line
+// break included, without its reflection: a trace has an entry an event.
+func (e TraceEntry) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if e.I != 0 {
+		b = strconv.AppendInt(append(b, `"i":`...), e.I, 10)
+		b = append(b, ',')
+	}
+	b = strconv.AppendInt(append(b, `"t":`...), int64(e.T), 10)
+	b = appendJSONString(append(b, `,"kind":`...), e.Kind)
+	for _, f := range [...]struct{ key, value string }{{`,"node":`, e.Node}, {`,"from":`, e.From}, {`,"what":`, e.What}} {
+		if f.value != "" {
+			b = appendJSONString(append(b, f.key...), f.value)
+		}
+	}
+	if e.Sent != 0 {
+		b = strconv.AppendInt(append(b, `,"sent":`...), int64(e.Sent), 10)
+	}
+	if e.Hash != "" {
+		b = appendJSONString(append(b, `,"hash":`...), e.Hash)
+	}
+	if e.End {
+		b = append(b, `,"end":true`...)
+	}
+	if e.Events != 0 {
+		b = strconv.AppendInt(append(b, `,"events":`...), e.Events, 10)
+	}
+	return append(b, '}', '\n')
+}
+
+// hex16 is h as 16 hex digits (fmt's %016x, without fmt's cost).
+func hex16(h uint64) string {
+	const digits = "0123456789abcdef"
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = digits[h&15]
+		h >>= 4
+	}
+	return string(b[:])
+}
+
+// appendJSONString appends s quoted as encoding/json quotes it: plain
+// printable ASCII as is, anything else through encoding/json itself.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func (w *World) entry(kind traceKind, node, from NodeID, what string, index int64, hash uint64) TraceEntry {
@@ -222,7 +294,7 @@ func (w *World) entry(kind traceKind, node, from NodeID, what string, index int6
 		e.From = w.nodes[from].name
 	}
 	if index > 0 {
-		e.Hash = fmt.Sprintf("%016x", hash)
+		e.Hash = hex16(hash)
 	}
 	return e
 }
@@ -230,7 +302,7 @@ func (w *World) entry(kind traceKind, node, from NodeID, what string, index int6
 // endTrace writes the footer: the events and the final hash.
 func (t *tracer) endTrace() {
 	if t.out != nil {
-		t.write(TraceEntry{Kind: "end", End: true, Events: t.count, Hash: fmt.Sprintf("%016x", t.hash)})
+		t.write(TraceEntry{Kind: "end", End: true, Events: t.count, Hash: hex16(t.hash)})
 	}
 }
 
@@ -238,40 +310,61 @@ func (t *tracer) endTrace() {
 // refuses a trace without its footer, or whose events or final hash do not
 // match the footer's: a truncated or edited recording.
 func ReadTrace(r io.Reader) (TraceHeader, []TraceEntry, error) {
-	dec := json.NewDecoder(bufio.NewReader(r))
+	var entries []TraceEntry
+	head, err := ScanTrace(r, func(e TraceEntry) error {
+		entries = append(entries, e)
+		return nil
+	})
+	if err != nil {
+		return head, nil, err
+	}
+	return head, entries, nil
+}
+
+// ScanTrace reads a trace as ReadTrace does, handing each event to each in
+// turn rather than keeping them: a long run's trace need not fit in
+// memory. An error from each stops the scan and is returned. Events are
+// handed over before the footer is read: a caller that keeps what it made
+// of them must drop it if ScanTrace fails.
+func ScanTrace(r io.Reader, each func(TraceEntry) error) (TraceHeader, error) {
+	dec := json.NewDecoder(bufio.NewReaderSize(r, 64<<10))
 	var head TraceHeader
 	if err := dec.Decode(&head); err != nil {
-		return head, nil, fmt.Errorf("trace header: %w", err)
+		return head, fmt.Errorf("trace header: %w", err)
 	}
 	if head.Format != TraceFormat {
-		return head, nil, fmt.Errorf("trace header: format %q, want %q", head.Format, TraceFormat)
+		return head, fmt.Errorf("trace header: format %q, want %q", head.Format, TraceFormat)
 	}
-	var entries []TraceEntry
+	var count int64
+	var lastHash string
 	for line := 2; ; line++ {
 		var e TraceEntry
 		if err := dec.Decode(&e); err == io.EOF {
-			return head, nil, fmt.Errorf("the trace ends at line %d without its footer: it is incomplete", line)
+			return head, fmt.Errorf("the trace ends at line %d without its footer: it is incomplete", line)
 		} else if err != nil {
-			return head, nil, fmt.Errorf("trace line %d: %w", line, err)
+			return head, fmt.Errorf("trace line %d: %w", line, err)
 		}
 		switch {
 		case e.End:
-			return head, entries, checkFooter(e, entries, dec)
+			return head, checkFooter(e, count, lastHash, dec)
 		case e.Kind != kindLog.String():
-			if e.I != int64(len(entries)+1) {
-				return head, nil, fmt.Errorf("trace line %d: event %d where event %d was due", line, e.I, len(entries)+1)
+			if e.I != count+1 {
+				return head, fmt.Errorf("trace line %d: event %d where event %d was due", line, e.I, count+1)
 			}
-			entries = append(entries, e)
+			count, lastHash = e.I, e.Hash
+			if err := each(e); err != nil {
+				return head, err
+			}
 		}
 	}
 }
 
-func checkFooter(foot TraceEntry, entries []TraceEntry, dec *json.Decoder) error {
-	if foot.Events != int64(len(entries)) {
-		return fmt.Errorf("the trace's footer counts %d events, the trace holds %d", foot.Events, len(entries))
+func checkFooter(foot TraceEntry, count int64, lastHash string, dec *json.Decoder) error {
+	if foot.Events != count {
+		return fmt.Errorf("the trace's footer counts %d events, the trace holds %d", foot.Events, count)
 	}
-	if len(entries) > 0 && entries[len(entries)-1].Hash != foot.Hash {
-		return fmt.Errorf("the trace's footer has final hash %s, its last event %s", foot.Hash, entries[len(entries)-1].Hash)
+	if count > 0 && lastHash != foot.Hash {
+		return fmt.Errorf("the trace's footer has final hash %s, its last event %s", foot.Hash, lastHash)
 	}
 	var extra json.RawMessage
 	if err := dec.Decode(&extra); err != io.EOF {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -75,7 +74,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "write the report (report.md, plots, summary.json, traces) to `dir`")
 	duration := fs.Duration("duration", 0, "run for this simulated `duration`: the load goes on until the settle period")
 	quiet := fs.Bool("q", false, "print only the verdict line")
-	withTrace := fs.Bool("trace", true, "with -out, also write run.trace and run.perfetto.json (large: ~50 MB a minute)")
+	withTrace := fs.Bool("trace", true, "with -out, also write run.trace and run.perfetto-trace (large: ~20 MB and ~8 MB a simulated minute)")
 	replay := fs.String("replay", "", "re-run a recorded `trace` and verify every event")
 	list := fs.Bool("list", false, "list the built-in scenarios")
 	compare := fs.Bool("compare", false, "run the scenarios named as arguments with one seed and compare them")
@@ -140,10 +139,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	var trace bytes.Buffer
 	opts := runner.Options{Seed: seed, Duration: *duration, Progress: progressLine(stderr), MaxEvents: *maxEvents, MaxMemory: memCap}
-	if *out != "" && *withTrace {
-		opts.Trace = &trace
+	var output *report.Out // the trace streams there as the run goes
+	if *out != "" {
+		if output, err = report.Open(*out, *withTrace); err != nil {
+			fmt.Fprintf(stderr, "simulate: -out: %v\n", err)
+			return exitUsage
+		}
+		defer output.Abort() // a no-op once finished
+		output.Options(&opts)
 	}
 	stopProfiles, err := startProfiles(*cpuProfile, *memProfile, &opts)
 	if err != nil {
@@ -169,7 +173,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	if *out != "" {
-		if err := writeOutputs(*out, res, command, trace.Bytes()); err != nil {
+		if err := output.Finish(res, command); err != nil {
 			fmt.Fprintf(stderr, "simulate: %v\n", err)
 			return exitUsage
 		}
@@ -201,10 +205,6 @@ func reproduceCommand(scenario string, seed uint64, duration time.Duration) stri
 		cmd += " -duration " + duration.String()
 	}
 	return cmd
-}
-
-func writeOutputs(dir string, res *runner.Result, command string, trace []byte) error {
-	return report.WriteAll(dir, res, command, trace)
 }
 
 func listBuiltins(stdout io.Writer) int {

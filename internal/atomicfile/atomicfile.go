@@ -7,29 +7,63 @@ import (
 	"path/filepath"
 )
 
-// Write writes data to path through a temporary file in the same folder,
-// renamed into place once written and synced.
-func Write(path string, data []byte) error {
+// File is a file being written: a temporary file in the target's folder,
+// renamed into place by Commit, removed by Abort.
+type File struct {
+	*os.File
+	path string
+	done bool
+}
+
+// Create starts writing path.
+func Create(path string) (*File, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	name := tmp.Name()
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
+	return &File{File: tmp, path: path}, nil
+}
+
+// Commit syncs the file and renames it into place; on failure it removes
+// the temporary file.
+func (f *File) Commit() error {
+	f.done = true
+	err := f.Sync()
+	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Chmod(name, 0o644)
+		err = os.Chmod(f.Name(), 0o644)
 	}
 	if err == nil {
-		err = os.Rename(name, path)
+		err = os.Rename(f.Name(), f.path)
 	}
 	if err != nil {
-		os.Remove(name)
+		os.Remove(f.Name())
 	}
 	return err
+}
+
+// Abort drops what was written, unless it was committed. The previous
+// file, if any, stays.
+func (f *File) Abort() {
+	if f.done {
+		return
+	}
+	f.done = true
+	f.Close()
+	os.Remove(f.Name())
+}
+
+// Write writes data to path whole.
+func Write(path string, data []byte) error {
+	f, err := Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Abort()
+		return err
+	}
+	return f.Commit()
 }
