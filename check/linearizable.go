@@ -157,15 +157,20 @@ func checkReads(res *Result, reporters map[cluster.TopicPartition]*reporter, his
 // offsets, and the check allows for gaps. (acks=0 writes carry no offset.)
 func spans(history *cluster.History, invoked *cluster.PayloadTable[clock.Time]) (map[cluster.TopicPartition][]span, []cluster.TopicPartition) {
 	// A batch's records are recorded one after another at one instant:
-	// only each client's last span per partition can still grow.
-	type batchKey struct {
-		tp   cluster.TopicPartition
+	// only each client's last span per partition can still grow. Clients
+	// and partitions are few: slices scanned beat maps hashing strings.
+	type part struct {
+		tp    cluster.TopicPartition
+		spans []span
+	}
+	type batch struct {
+		part *part
 		proc string
 		read bool
+		i    int
 	}
-	perTP := map[cluster.TopicPartition][]span{}
-	var tps []cluster.TopicPartition
-	open := map[batchKey]int{}
+	var parts []*part
+	var open []batch
 	for i, op := range history.All() {
 		var s span
 		switch {
@@ -177,19 +182,30 @@ func spans(history *cluster.History, invoked *cluster.PayloadTable[clock.Time]) 
 		default:
 			continue
 		}
-		key := batchKey{op.TP, op.Process, !s.write}
-		if i, ok := open[key]; ok {
-			if b := &perTP[op.TP][i]; b.ret == op.Time && b.last+1 == op.Offset {
+		j := slices.IndexFunc(parts, func(p *part) bool { return p.tp == op.TP })
+		if j < 0 {
+			j = len(parts)
+			parts = append(parts, &part{tp: op.TP})
+		}
+		p := parts[j]
+		k := slices.IndexFunc(open, func(b batch) bool { return b.part == p && b.proc == op.Process && b.read == !s.write })
+		if k >= 0 {
+			if b := &p.spans[open[k].i]; b.ret == op.Time && b.last+1 == op.Offset {
 				b.last = op.Offset
 				b.call = max(b.call, s.call)
 				continue
 			}
+			open[k].i = len(p.spans)
+		} else {
+			open = append(open, batch{part: p, proc: op.Process, read: !s.write, i: len(p.spans)})
 		}
-		if _, seen := perTP[op.TP]; !seen {
-			tps = append(tps, op.TP)
-		}
-		open[key] = len(perTP[op.TP])
-		perTP[op.TP] = append(perTP[op.TP], s)
+		p.spans = append(p.spans, s)
+	}
+	perTP := make(map[cluster.TopicPartition][]span, len(parts))
+	tps := make([]cluster.TopicPartition, 0, len(parts))
+	for _, p := range parts {
+		perTP[p.tp] = p.spans
+		tps = append(tps, p.tp)
 	}
 	slices.SortFunc(tps, cluster.TopicPartition.Compare)
 	return perTP, tps

@@ -196,12 +196,15 @@ func (r *opReader) seek(block int) {
 }
 
 func (r *opReader) varint() int64 {
-	v, n := binary.Varint(r.buf)
-	r.buf = r.buf[n:]
-	return v
+	u := r.uvarint()
+	return int64(u>>1) ^ -int64(u&1) // zig-zag, as binary.Varint
 }
 
 func (r *opReader) uvarint() uint64 {
+	if b := r.buf[0]; b < 0x80 { // most deltas fit a byte
+		r.buf = r.buf[1:]
+		return uint64(b)
+	}
 	v, n := binary.Uvarint(r.buf)
 	r.buf = r.buf[n:]
 	return v
