@@ -1,6 +1,7 @@
 package check
 
 import (
+	"slices"
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
@@ -18,7 +19,17 @@ type Bucket struct {
 	Start     time.Duration
 	Attempts  int // sends invoked in the bucket
 	Succeeded int // of those, how many were eventually acknowledged
+	OnTime    int // of those, how many were acknowledged within the deadline
 	Acked     int // acknowledgements that arrived in the bucket
+}
+
+// OnTimeShare is the bucket's share of attempts acknowledged within the
+// deadline (1 with none).
+func (b Bucket) OnTimeShare() float64 {
+	if b.Attempts == 0 {
+		return 1
+	}
+	return float64(b.OnTime) / float64(b.Attempts)
 }
 
 // Share is the bucket's share of attempts that succeeded (1 with none).
@@ -46,25 +57,71 @@ type Recovery struct {
 	FullyRecovered time.Duration
 }
 
+// Outage is a stretch of time in which a write sent to a partition would
+// not have been acknowledged within the deadline.
+type Outage struct {
+	From, To time.Duration
+	Ongoing  bool // writes were not acknowledged in time again before the load ended
+}
+
+// Length is how long the outage lasted.
+func (o Outage) Length() time.Duration { return o.To - o.From }
+
+// PartitionAvailability is availability as a writer to one partition felt
+// it.
+type PartitionAvailability struct {
+	TP cluster.TopicPartition
+	// Available is the share of the load period (the partition's first
+	// send to its last) in which a write sent then was acknowledged within
+	// the deadline. Each send stands for the time until the next one.
+	Available float64
+	Longest   Outage // the longest outage; zero if none
+	Outages   int
+	// PerBucket is, per bucket, the share of its sends acknowledged within
+	// the deadline (1 with none).
+	PerBucket []float64
+}
+
 // Availability is the produce availability of a run.
 type Availability struct {
-	Bucket     time.Duration
-	Share      float64 // of all sends, the share acknowledged
+	Bucket time.Duration
+	// Deadline is how soon a write must be acknowledged to count as
+	// available (tideline.availability.deadline.ms).
+	Deadline time.Duration
+	// Available is availability as users feel it: the mean over partitions
+	// of the share of time a write sent then was acknowledged within the
+	// deadline (PartitionAvailability.Available).
+	Available  float64
+	Partitions []PartitionAvailability
+	Share      float64 // of all sends, the share eventually acknowledged
 	Buckets    []Bucket
 	Windows    []Window
 	Recoveries []Recovery
 }
 
-// MeasureAvailability buckets the sends of the history, finds the windows
-// in which a partition acknowledged nothing while writes waited, and times
-// each fault's recovery. The ISR timeline comes from the controller's
-// events; final gives each partition's replica count.
-func MeasureAvailability(history *cluster.History, events []cluster.Event, final []cluster.FinalLog, faults []Fault, bucket time.Duration, end clock.Time) Availability {
+// Longest returns the longest outage of any partition, and its partition.
+func (a Availability) Longest() (cluster.TopicPartition, Outage) {
+	var tp cluster.TopicPartition
+	var worst Outage
+	for _, p := range a.Partitions {
+		if p.Longest.Length() > worst.Length() || p.Longest.Ongoing && !worst.Ongoing && p.Longest.Length() == worst.Length() {
+			tp, worst = p.TP, p.Longest
+		}
+	}
+	return tp, worst
+}
+
+// MeasureAvailability buckets the sends of the history, measures each
+// partition's availability against the deadline, finds the windows in which
+// a partition acknowledged nothing while writes waited, and times each
+// fault's recovery. The ISR timeline comes from the controller's events;
+// final gives each partition's replica count.
+func MeasureAvailability(history *cluster.History, events []cluster.Event, final []cluster.FinalLog, faults []Fault, bucket, deadline time.Duration, end clock.Time) Availability {
 	if bucket <= 0 {
 		bucket = time.Second
 	}
 	n := int(end.Since()/bucket) + 1
-	av := Availability{Bucket: bucket, Buckets: make([]Bucket, n)}
+	av := Availability{Bucket: bucket, Deadline: deadline, Buckets: make([]Bucket, n)}
 	for i := range av.Buckets {
 		av.Buckets[i].Start = time.Duration(i) * bucket
 	}
@@ -88,7 +145,10 @@ func MeasureAvailability(history *cluster.History, events []cluster.Event, final
 		}
 		outcomes.Set(op.Payload, outcome{op.Time, op.Type == cluster.Ok})
 	}
-	type tpBuckets struct{ outstanding, acked []int }
+	type tpBuckets struct {
+		outstanding, acked, attempts, onTime []int
+		timeline                             onTimeline
+	}
 	perTP := map[cluster.TopicPartition]*tpBuckets{}
 	var tps []cluster.TopicPartition
 	ok, sends := 0, 0
@@ -101,7 +161,7 @@ func MeasureAvailability(history *cluster.History, events []cluster.Event, final
 		b.Attempts++
 		t := perTP[inv.TP]
 		if t == nil {
-			t = &tpBuckets{outstanding: make([]int, n+1), acked: make([]int, n)}
+			t = &tpBuckets{outstanding: make([]int, n+1), acked: make([]int, n), attempts: make([]int, n), onTime: make([]int, n)}
 			perTP[inv.TP] = t
 			tps = append(tps, inv.TP)
 		}
@@ -109,6 +169,13 @@ func MeasureAvailability(history *cluster.History, events []cluster.Event, final
 		last := n - 1
 		if finished {
 			last = idx(done.at)
+		}
+		inTime := finished && done.ok && done.at.Sub(inv.Time) <= deadline
+		t.timeline.send(inv.Time, inTime)
+		t.attempts[idx(inv.Time)]++
+		if inTime {
+			b.OnTime++
+			t.onTime[idx(inv.Time)]++
 		}
 		t.outstanding[idx(inv.Time)]++
 		t.outstanding[last+1]--
@@ -118,6 +185,23 @@ func MeasureAvailability(history *cluster.History, events []cluster.Event, final
 			av.Buckets[idx(done.at)].Acked++
 			t.acked[idx(done.at)]++
 		}
+	}
+	slices.SortFunc(tps, cluster.TopicPartition.Compare)
+	for _, tp := range tps {
+		t := perTP[tp]
+		pa := t.timeline.finish(tp)
+		pa.PerBucket = make([]float64, n)
+		for i := range n {
+			pa.PerBucket[i] = 1
+			if t.attempts[i] > 0 {
+				pa.PerBucket[i] = float64(t.onTime[i]) / float64(t.attempts[i])
+			}
+		}
+		av.Partitions = append(av.Partitions, pa)
+		av.Available += pa.Available / float64(len(tps))
+	}
+	if len(tps) == 0 {
+		av.Available = 1
 	}
 	if sends > 0 {
 		av.Share = float64(ok) / float64(sends)
@@ -223,4 +307,56 @@ func worst(sofar time.Duration, t, at clock.Time) time.Duration {
 		return -1
 	}
 	return max(sofar, t.Sub(at))
+}
+
+// onTimeline follows one partition's sends in the order they were invoked:
+// each send stands for the time until the next, available if it was
+// acknowledged within the deadline.
+type onTimeline struct {
+	first, last clock.Time
+	lastOnTime  bool
+	started     bool
+	good        time.Duration
+	open        bool // an outage is under way
+	from        clock.Time
+	outages     int
+	longest     Outage
+}
+
+func (l *onTimeline) send(at clock.Time, onTime bool) {
+	if !l.started {
+		l.first, l.started = at, true
+	} else if l.lastOnTime {
+		l.good += at.Sub(l.last)
+	}
+	switch {
+	case !onTime && !l.open:
+		l.open, l.from = true, at
+		l.outages++
+	case onTime && l.open:
+		l.closeOutage(at, false)
+	}
+	l.last, l.lastOnTime = at, onTime
+}
+
+func (l *onTimeline) closeOutage(to clock.Time, ongoing bool) {
+	o := Outage{From: l.from.Since(), To: to.Since(), Ongoing: ongoing}
+	if o.Length() > l.longest.Length() || ongoing && o.Length() == l.longest.Length() {
+		l.longest = o
+	}
+	l.open = false
+}
+
+func (l *onTimeline) finish(tp cluster.TopicPartition) PartitionAvailability {
+	if l.open {
+		l.closeOutage(l.last, true)
+	}
+	pa := PartitionAvailability{TP: tp, Available: 1, Longest: l.longest, Outages: l.outages}
+	switch period := l.last.Sub(l.first); {
+	case period > 0:
+		pa.Available = float64(l.good) / float64(period)
+	case l.started && !l.lastOnTime:
+		pa.Available = 0 // one send, and it failed
+	}
+	return pa
 }

@@ -37,6 +37,11 @@ type BrokerConfig struct {
 	// tideline.vm.dirty_writeback_centisecs, with Linux's defaults.
 	DirtyExpire    time.Duration
 	DirtyWriteback time.Duration
+	// AvailabilityDeadline is how soon a write must be acknowledged for
+	// the report to count its partition available then
+	// (tideline.availability.deadline.ms). A measure, not a broker
+	// setting: no broker reads it.
+	AvailabilityDeadline time.Duration
 }
 
 // DefaultBrokerConfig returns Kafka's defaults.
@@ -64,6 +69,7 @@ func DefaultBrokerConfig() BrokerConfig {
 		Protocol:                LatestProtocol,
 		DirtyExpire:             30 * time.Second,
 		DirtyWriteback:          5 * time.Second,
+		AvailabilityDeadline:    time.Second,
 	}
 }
 
@@ -228,6 +234,8 @@ func (c *BrokerConfig) Set(name, value string) error {
 		c.DirtyExpire, err = parseCentis(value, 0)
 	case "tideline.vm.dirty_writeback_centisecs":
 		c.DirtyWriteback, err = parseCentis(value, 0)
+	case "tideline.availability.deadline.ms":
+		c.AvailabilityDeadline, err = parseMillis(value, 1)
 	default:
 		return unknownProperty("broker", name, brokerProperties)
 	}
@@ -242,7 +250,7 @@ var brokerProperties = []string{
 	"leader.imbalance.check.interval.seconds", "log.flush.interval.messages", "log.flush.interval.ms",
 	"min.insync.replicas", "replica.fetch.backoff.ms", "replica.fetch.max.bytes", "replica.fetch.wait.max.ms",
 	"replica.high.watermark.checkpoint.interval.ms", "replica.lag.time.max.ms",
-	"tideline.isr", "tideline.leader.election.automatic", "tideline.record.bytes", "tideline.retransmit.ms", "tideline.truncation",
+	"tideline.availability.deadline.ms", "tideline.isr", "tideline.leader.election.automatic", "tideline.record.bytes", "tideline.retransmit.ms", "tideline.truncation",
 	"tideline.vm.dirty_expire_centisecs", "tideline.vm.dirty_writeback_centisecs", "unclean.leader.election.enable",
 }
 

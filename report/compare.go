@@ -19,7 +19,7 @@ const CompareFile = "compare-availability"
 // CompareTable puts several runs side by side: what each setting costs in
 // availability and what it risks in lost writes.
 func CompareTable(results []*runner.Result) Table {
-	t := Table{Title: "comparison", Header: []string{"scenario", "seed", "sent", "ok", "failed", "unknown", "lost", "availability", "worst recovery", "failed checkers", "expectations"}}
+	t := Table{Title: "comparison", Header: []string{"scenario", "seed", "sent", "ok", "failed", "unknown", "lost", "availability", "longest outage", "worst recovery", "failed checkers", "expectations"}}
 	for _, r := range results {
 		recovery := "-"
 		if len(r.Detail.Recoveries) > 0 {
@@ -41,7 +41,7 @@ func CompareTable(results []*runner.Result) Table {
 		}
 		s := r.Sends
 		t.Rows = append(t.Rows, []string{r.Scenario.Name, strconv.FormatUint(r.Seed, 10), strconv.Itoa(s.Invoked), strconv.Itoa(s.Ok), strconv.Itoa(s.Fail),
-			strconv.Itoa(s.Info + s.Pending), strconv.Itoa(r.Lost), fmt.Sprintf("%.4f", r.Availability), recovery, failedText, holds})
+			strconv.Itoa(s.Info + s.Pending), strconv.Itoa(r.Lost), fmt.Sprintf("%.4f", r.Availability), outageText(r), recovery, failedText, holds})
 	}
 	return t
 }
@@ -55,7 +55,8 @@ func Compare(w io.Writer, results []*runner.Result) error {
 }
 
 // WriteComparePlot overlays the runs' acknowledged writes per second and
-// share of attempts succeeded, one line per scenario.
+// share of each second's writes acknowledged within the deadline, one line
+// per scenario.
 func WriteComparePlot(dir string, results []*runner.Result) error {
 	if len(results) == 0 {
 		return nil
@@ -67,14 +68,14 @@ func WriteComparePlot(dir string, results []*runner.Result) error {
 		}
 	}
 	top := newPanel(longest, "acknowledged writes per second", "writes per second")
-	bottom := newPanel(longest, "share of each second's attempts eventually acknowledged", "share")
+	bottom := newPanel(longest, "availability: share of each second's writes acknowledged within the deadline", "share")
 	peak := 1.0
 	for i, r := range results {
 		step := r.Detail.Bucket.Seconds()
 		acked, share := make(plotter.XYs, len(r.Detail.Buckets)), make(plotter.XYs, len(r.Detail.Buckets))
 		for j, b := range r.Detail.Buckets {
 			acked[j] = plotter.XY{X: b.Start.Seconds(), Y: float64(b.Acked) / step}
-			share[j] = plotter.XY{X: b.Start.Seconds(), Y: b.Share()}
+			share[j] = plotter.XY{X: b.Start.Seconds(), Y: b.OnTimeShare()}
 			peak = max(peak, acked[j].Y)
 		}
 		c := palette[i%len(palette)]
@@ -100,4 +101,17 @@ func worstResumed(r *runner.Result) time.Duration {
 		worst = max(worst, rec.WritesResumed)
 	}
 	return worst
+}
+
+// outageText is a run's longest write outage, briefly.
+func outageText(r *runner.Result) string {
+	tp, o := r.Detail.Longest()
+	if o.Length() == 0 && !o.Ongoing {
+		return "-"
+	}
+	text := fmt.Sprintf("%v %v", tp, o.Length().Round(time.Millisecond))
+	if o.Ongoing {
+		text += " (ongoing)"
+	}
+	return text
 }

@@ -10,27 +10,30 @@ import (
 
 // Summary is summary.json: the run's numbers and verdicts, for CI and tools.
 type Summary struct {
-	Scenario          string        `json:"scenario"`
-	Source            string        `json:"source"`
-	Seed              uint64        `json:"seed"`
-	DurationMs        int64         `json:"duration_ms"`
-	Events            int64         `json:"events"`
-	TraceHash         string        `json:"trace_hash"`
-	Sends             runner.Sends  `json:"sends"`
-	Lost              int           `json:"lost_acknowledged_writes"`
-	UnavailableWrites int           `json:"unavailable_acknowledged_writes"`
-	Offline           int           `json:"offline_partitions"`
-	Availability      float64       `json:"availability"`
-	Leaders           int           `json:"leader_elections"`
-	ISRShrinks        int           `json:"isr_shrinks"`
-	ISRExpands        int           `json:"isr_expands"`
-	Faults            []faultJSON   `json:"faults"`
-	Unavailable       []windowJSON  `json:"unavailable"`
-	Buckets           []bucketJSON  `json:"buckets"`
-	Checkers          []checkerJSON `json:"checkers"`
-	Expectations      []outcomeJSON `json:"expectations"`
-	OK                bool          `json:"ok"`
-	Command           string        `json:"command"`
+	Scenario          string          `json:"scenario"`
+	Source            string          `json:"source"`
+	Seed              uint64          `json:"seed"`
+	DurationMs        int64           `json:"duration_ms"`
+	Events            int64           `json:"events"`
+	TraceHash         string          `json:"trace_hash"`
+	Sends             runner.Sends    `json:"sends"`
+	Lost              int             `json:"lost_acknowledged_writes"`
+	UnavailableWrites int             `json:"unavailable_acknowledged_writes"`
+	Offline           int             `json:"offline_partitions"`
+	Availability      float64         `json:"availability"` // share of time a write was acknowledged within the deadline
+	DeadlineMs        int64           `json:"availability_deadline_ms"`
+	Eventually        float64         `json:"eventually_acknowledged"` // share of sends acknowledged at all
+	Partitions        []partitionJSON `json:"partitions"`
+	Leaders           int             `json:"leader_elections"`
+	ISRShrinks        int             `json:"isr_shrinks"`
+	ISRExpands        int             `json:"isr_expands"`
+	Faults            []faultJSON     `json:"faults"`
+	Unavailable       []windowJSON    `json:"unavailable"`
+	Buckets           []bucketJSON    `json:"buckets"`
+	Checkers          []checkerJSON   `json:"checkers"`
+	Expectations      []outcomeJSON   `json:"expectations"`
+	OK                bool            `json:"ok"`
+	Command           string          `json:"command"`
 }
 
 type faultJSON struct {
@@ -45,7 +48,18 @@ type bucketJSON struct {
 	StartMs   int64 `json:"start_ms"`
 	Attempts  int   `json:"attempts"`
 	Succeeded int   `json:"succeeded"`
+	OnTime    int   `json:"acknowledged_within_deadline"`
 	Acked     int   `json:"acked"`
+}
+
+type partitionJSON struct {
+	Partition    string  `json:"partition"`
+	Availability float64 `json:"availability"`
+	Outages      int     `json:"outages"`
+	LongestMs    int64   `json:"longest_outage_ms"`
+	FromMs       int64   `json:"longest_outage_from_ms"`
+	ToMs         int64   `json:"longest_outage_to_ms"`
+	Ongoing      bool    `json:"longest_outage_ongoing"`
 }
 
 type windowJSON struct {
@@ -83,7 +97,8 @@ func JSON(w io.Writer, r *runner.Result, command string) error {
 	s := Summary{
 		Scenario: r.Scenario.Name, Source: r.Scenario.Source, Seed: r.Seed,
 		DurationMs: r.Duration.Milliseconds(), Events: r.Events, TraceHash: hex16(r.TraceHash),
-		Sends: r.Sends, Lost: r.Lost, UnavailableWrites: r.Unavailable, Offline: r.OfflinePartitions, Availability: r.Availability, Leaders: r.Leaders, ISRShrinks: r.ISRShrinks, ISRExpands: r.ISRExpands,
+		Sends: r.Sends, Lost: r.Lost, UnavailableWrites: r.Unavailable, Offline: r.OfflinePartitions, Availability: r.Availability,
+		DeadlineMs: r.Detail.Deadline.Milliseconds(), Eventually: r.Detail.Share, Partitions: []partitionJSON{}, Leaders: r.Leaders, ISRShrinks: r.ISRShrinks, ISRExpands: r.ISRExpands,
 		OK: r.OK(), Command: command, Faults: []faultJSON{}, Unavailable: []windowJSON{}, Checkers: []checkerJSON{}, Expectations: []outcomeJSON{},
 	}
 	for i, f := range r.Faults {
@@ -95,7 +110,11 @@ func JSON(w io.Writer, r *runner.Result, command string) error {
 		s.Faults = append(s.Faults, fj)
 	}
 	for _, b := range r.Detail.Buckets {
-		s.Buckets = append(s.Buckets, bucketJSON{StartMs: b.Start.Milliseconds(), Attempts: b.Attempts, Succeeded: b.Succeeded, Acked: b.Acked})
+		s.Buckets = append(s.Buckets, bucketJSON{StartMs: b.Start.Milliseconds(), Attempts: b.Attempts, Succeeded: b.Succeeded, OnTime: b.OnTime, Acked: b.Acked})
+	}
+	for _, p := range r.Detail.Partitions {
+		s.Partitions = append(s.Partitions, partitionJSON{Partition: p.TP.String(), Availability: p.Available, Outages: p.Outages,
+			LongestMs: p.Longest.Length().Milliseconds(), FromMs: p.Longest.From.Milliseconds(), ToMs: p.Longest.To.Milliseconds(), Ongoing: p.Longest.Ongoing})
 	}
 	for _, w := range r.Detail.Windows {
 		s.Unavailable = append(s.Unavailable, windowJSON{Partition: w.TP.String(), FromMs: w.From.Milliseconds(), ToMs: w.To.Milliseconds()})

@@ -26,16 +26,17 @@ func Markdown(w io.Writer, r *runner.Result, command string, files []string) err
 	fmt.Fprintf(&b, "- cluster: %s\n", describeCluster(sc.Cluster))
 	fmt.Fprintf(&b, "- run: %v simulated, %d events, trace hash `%016x`\n", r.Duration, r.Events, r.TraceHash)
 	s := r.Sends
-	fmt.Fprintf(&b, "- produce: %d sent, %d acknowledged, %d failed, %d unknown; availability %.4f; **%d acknowledged writes lost**%s\n",
-		s.Invoked, s.Ok, s.Fail, s.Info+s.Pending, r.Availability, r.Lost, unavailableText(r))
+	fmt.Fprintf(&b, "- produce: %d sent, %d acknowledged, %d failed, %d unknown; **%d acknowledged writes lost**%s\n",
+		s.Invoked, s.Ok, s.Fail, s.Info+s.Pending, r.Lost, unavailableText(r))
+	fmt.Fprintf(&b, "- **availability %s\n", strings.Replace(availabilityText(r), " ", "** ", 1))
 	if len(r.Detail.Windows) > 0 {
 		fmt.Fprintf(&b, "- unavailable (writes waiting, none acknowledged): %s\n", windowText(r.Detail.Windows))
 	}
 	fmt.Fprintf(&b, "- cluster: %d leader elections, %d ISR shrinks, %d ISR expands\n\n", r.Leaders, r.ISRShrinks, r.ISRExpands)
 
 	for _, p := range []struct{ name, title, caption string }{
-		{AvailabilityPlot, "Availability", "Writes attempted and acknowledged per second, and the share of each second's attempts that were eventually acknowledged. Shaded: fault windows; dashed: leader changes."},
-		{LatencyPlot, "Latency", "Produce latency from send to acknowledgement (p50, p99, max per second), per acks setting."},
+		{AvailabilityPlot, "Availability", "Writes attempted and acknowledged per second; below, per partition, the share of each second's writes acknowledged within the deadline (the headline availability is its mean over time and partitions). Shaded: fault windows, and in grey the settle period; dashed: leader changes."},
+		{LatencyPlot, "Latency", "Every write at the time it was sent, as high as its latency to acknowledgement, failure or giving up, coloured by outcome: an outage stands as a wall. Below, p50, p99 and max of the acknowledged writes sent in each second."},
 		{ReplicationPlot, "Replication", "ISR size and leader of every partition, and how many partitions were under-replicated."},
 	} {
 		fmt.Fprintf(&b, "## %s\n\n![%s](%s.png)\n\n%s ([SVG](%s.svg))\n\n", p.title, p.title, p.name, p.caption, p.name)

@@ -17,6 +17,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
 	"github.com/tideline-sim/tideline/internal/atomicfile"
 	"github.com/tideline-sim/tideline/runner"
@@ -28,8 +29,11 @@ const (
 	plotWidth  = 12 * vg.Inch
 	panelTall  = 3.2 * vg.Inch
 	plotDPI    = 96
-	headroom   = 1.3 // y axes reach this far above the data, leaving room for labels and legends
+	headroom   = 1.3 // y axes reach this far above the data, leaving room for fault labels
 	seriesLine = 1.5
+	// legendStrip is the band right of each panel's data that holds its
+	// legend: a legend never covers data.
+	legendStrip = 2.2 * vg.Inch
 )
 
 // Plot file names, written in pairs (.png and .svg).
@@ -92,7 +96,65 @@ func savePanels(dir, name string, panels []*plot.Plot) error {
 func drawGrid(grid [][]*plot.Plot, tiles draw.Tiles, dc draw.Canvas) {
 	canvases := plot.Align(grid, tiles, dc)
 	for i := range grid {
-		grid[i][0].Draw(canvases[i][0])
+		p, c := grid[i][0], canvases[i][0]
+		legend := p.Legend
+		p.Legend = plot.NewLegend()
+		p.Draw(draw.Crop(c, 0, -legendStrip, 0, 0))
+		p.Legend = legend
+		legend.Top, legend.Left = true, true
+		legend.TextStyle.Font.Size = vg.Points(9)
+		legend.Draw(draw.Crop(c, c.Max.X-c.Min.X-legendStrip+vg.Points(6), 0, 0, -vg.Points(18)))
+	}
+}
+
+// timeTicks labels the time axis every 1, 2, 5, 10, 15 or 30 seconds,
+// or 1, 2, 5, 10, 15 or 30 minutes: the first that needs at most twelve
+// labels. Minor ticks fall between.
+type timeTicks struct{}
+
+func (timeTicks) Ticks(lo, hi float64) []plot.Tick {
+	step := 3600.0
+	for _, s := range []float64{1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800} {
+		if (hi-lo)/s <= 12 {
+			step = s
+			break
+		}
+	}
+	var ticks []plot.Tick
+	minor := step / 5
+	for i := math.Ceil(lo / minor); i*minor <= hi; i++ {
+		x := i * minor
+		t := plot.Tick{Value: x}
+		if math.Mod(x, step) == 0 {
+			t.Label = fmt.Sprintf("%g", x)
+		}
+		ticks = append(ticks, t)
+	}
+	return ticks
+}
+
+// markSettle shades the settle period (faults healed, load stopped) in
+// grey, labelled when labelled.
+func markSettle(p *plot.Plot, r *runner.Result, ymax float64, labelled bool) {
+	from, to := (r.Duration - r.Scenario.Settle).Seconds(), r.Duration.Seconds()
+	if r.Scenario.Settle <= 0 || from >= to {
+		return
+	}
+	band, err := plotter.NewPolygon(plotter.XYs{{X: from, Y: p.Y.Min}, {X: to, Y: p.Y.Min}, {X: to, Y: ymax}, {X: from, Y: ymax}})
+	if err != nil {
+		return
+	}
+	band.Color, band.LineStyle.Width = color.NRGBA{R: 120, G: 120, B: 120, A: 28}, 0
+	p.Add(band)
+	if labelled {
+		y := p.Y.Min + (ymax-p.Y.Min)*0.97
+		if _, logScale := p.Y.Scale.(plot.LogScale); logScale {
+			y = ymax / 1.4
+		}
+		if l, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: from, Y: y}}, Labels: []string{" settle: faults healed, load stopped"}}); err == nil {
+			l.TextStyle[0].Font.Size = vg.Points(8)
+			p.Add(l)
+		}
 	}
 }
 
@@ -103,8 +165,7 @@ func newPanel(r *runner.Result, title, ylabel string) *plot.Plot {
 	p.X.Label.Text = "simulated time (s)"
 	p.Y.Label.Text = ylabel
 	p.X.Min, p.X.Max = 0, r.Duration.Seconds()
-	p.Legend.Top = true
-	p.Legend.Left = true
+	p.X.Tick.Marker = timeTicks{}
 	p.Add(plotter.NewGrid())
 	return p
 }
@@ -211,17 +272,17 @@ var palette = []color.RGBA{
 func availabilityPanels(r *runner.Result) []*plot.Plot {
 	buckets := r.Detail.Buckets
 	step := r.Detail.Bucket.Seconds()
-	acked, attempted, share := make(plotter.XYs, len(buckets)), make(plotter.XYs, len(buckets)), make(plotter.XYs, len(buckets))
+	acked, attempted := make(plotter.XYs, len(buckets)), make(plotter.XYs, len(buckets))
 	peak := 1.0
 	for i, b := range buckets {
 		x := b.Start.Seconds()
 		acked[i] = plotter.XY{X: x, Y: float64(b.Acked) / step}
 		attempted[i] = plotter.XY{X: x, Y: float64(b.Attempts) / step}
-		share[i] = plotter.XY{X: x, Y: b.Share()}
 		peak = max(peak, acked[i].Y, attempted[i].Y)
 	}
 	top := newPanel(r, fmt.Sprintf("%s (seed %d): produce throughput", r.Scenario.Name, r.Seed), "writes per second")
 	top.Y.Min, top.Y.Max = 0, peak*headroom
+	markSettle(top, r, top.Y.Max, true)
 	shadeFaults(top, r, top.Y.Max, true)
 	markLeaderChanges(top, r, top.Y.Max)
 	att, ack := line(attempted, palette[7], true), line(acked, palette[0], true)
@@ -230,83 +291,156 @@ func availabilityPanels(r *runner.Result) []*plot.Plot {
 	top.Legend.Add("attempted", att)
 	top.Legend.Add("acknowledged", ack)
 
-	bottom := newPanel(r, "share of the attempts made in each second that were eventually acknowledged", "share")
+	deadline := r.Detail.Deadline.Round(time.Millisecond)
+	bottom := newPanel(r, fmt.Sprintf("availability: share of each second's writes acknowledged within %v (overall %.4f)", deadline, r.Availability), "share")
 	bottom.Y.Min, bottom.Y.Max = 0, headroom
+	markSettle(bottom, r, bottom.Y.Max, false)
 	shadeFaults(bottom, r, bottom.Y.Max, false)
 	markLeaderChanges(bottom, r, bottom.Y.Max)
-	sh := line(share, palette[2], true)
-	bottom.Add(sh)
-	bottom.Legend.Add("succeeded", sh)
+	for i, pa := range r.Detail.Partitions {
+		xys := make(plotter.XYs, len(pa.PerBucket))
+		for j, v := range pa.PerBucket {
+			xys[j] = plotter.XY{X: buckets[j].Start.Seconds(), Y: v + 0.02*float64(i)}
+		}
+		l := line(xys, palette[i%len(palette)], true)
+		bottom.Add(l)
+		bottom.Legend.Add(fmt.Sprintf("%v %.3f", pa.TP, pa.Available), l)
+	}
 	return []*plot.Plot{top, bottom}
 }
 
-// latencyPanels plots produce latency (acknowledgement minus send) per
-// bucket of acknowledgement time: p50, p99 and max, one panel per acks
-// setting present.
+// maxLatencyPoints bounds the writes the latency scatter draws: a long
+// run's millions would make an image of ink. Failed and unknown writes are
+// drawn first; acknowledged ones every k-th, and the title says so.
+const maxLatencyPoints = 30000
+
+// latencyPanels plots latency as Jepsen does: every write a point at the
+// time it was sent, as high as it took to be acknowledged (or to fail, or,
+// unknown, to be given up or reach the end of the run), coloured by
+// outcome, so that an outage stands as a wall of points; and below, p50,
+// p99 and max of the acknowledged writes sent in each second.
 func latencyPanels(r *runner.Result) []*plot.Plot {
-	var invoked cluster.PayloadTable[time.Duration]
-	byAcks := map[int][][]float64{}
+	var invoked cluster.PayloadTable[clock.Time]
+	var done cluster.PayloadTable[bool]
+	type point struct{ at, ms float64 }
+	var ok, failed, unknown []point
 	n := len(r.Detail.Buckets)
 	step := r.Detail.Bucket
+	perSecond := make([][]float64, n)
+	ms := func(d time.Duration) float64 { return max(float64(d)/float64(time.Millisecond), 0.01) }
 	for _, op := range r.History.All() {
 		if op.F != cluster.OpSend {
 			continue
 		}
+		if op.Type == cluster.Invoke {
+			invoked.Set(op.Payload, op.Time)
+			continue
+		}
+		at, _ := invoked.Get(op.Payload)
+		done.Set(op.Payload, true)
+		pt := point{at.Since().Seconds(), ms(op.Time.Sub(at))}
 		switch op.Type {
-		case cluster.Invoke:
-			invoked.Set(op.Payload, op.Time.Since())
 		case cluster.Ok:
-			if byAcks[int(op.Acks)] == nil {
-				byAcks[int(op.Acks)] = make([][]float64, n)
-			}
-			i := min(n-1, int(op.Time.Since()/step))
-			at, _ := invoked.Get(op.Payload)
-			ms := float64(op.Time.Since()-at) / float64(time.Millisecond)
-			byAcks[int(op.Acks)][i] = append(byAcks[int(op.Acks)][i], max(ms, 0.01))
+			ok = append(ok, pt)
+			i := min(n-1, int(at.Since()/step))
+			perSecond[i] = append(perSecond[i], pt.ms)
+		case cluster.Fail:
+			failed = append(failed, pt)
+		default:
+			unknown = append(unknown, pt)
 		}
 	}
-	acks := make([]int, 0, len(byAcks))
-	for a := range byAcks {
-		acks = append(acks, a)
-	}
-	slices.Sort(acks)
-	var panels []*plot.Plot
-	for _, a := range acks {
-		p := newPanel(r, fmt.Sprintf("produce latency, acks=%s (send to acknowledgement, per second)", acksText(a)), "latency (ms, log scale)")
-		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
-		var p50, p99, pmax plotter.XYs
-		hi := 1.0
-		for i, samples := range byAcks[a] {
-			if len(samples) == 0 {
-				continue
+	end := clock.At(r.Duration)
+	for _, op := range r.History.All() {
+		if op.F == cluster.OpSend && op.Type == cluster.Invoke {
+			if finished, _ := done.Get(op.Payload); !finished {
+				unknown = append(unknown, point{op.Time.Since().Seconds(), ms(end.Sub(op.Time))})
 			}
-			slices.Sort(samples)
-			x := float64(i) * step.Seconds()
-			p50 = append(p50, plotter.XY{X: x, Y: percentile(samples, 0.50)})
-			p99 = append(p99, plotter.XY{X: x, Y: percentile(samples, 0.99)})
-			pmax = append(pmax, plotter.XY{X: x, Y: samples[len(samples)-1]})
-			hi = max(hi, samples[len(samples)-1])
 		}
-		p.Y.Min, p.Y.Max = 0.1, hi*3
-		shadeFaults(p, r, p.Y.Max, true)
-		markLeaderChanges(p, r, p.Y.Max)
-		for j, s := range []struct {
-			name string
-			xys  plotter.XYs
-		}{{"p50", p50}, {"p99", p99}, {"max", pmax}} {
-			if len(s.xys) == 0 {
-				continue
-			}
-			l := line(s.xys, palette[j], true)
-			p.Add(l)
-			p.Legend.Add(s.name, l)
+	}
+	every := max(1, (len(ok)+maxLatencyPoints-1)/maxLatencyPoints)
+	title := "latency of every write, at the time it was sent"
+	if every > 1 {
+		title = fmt.Sprintf("latency of writes at the time they were sent (every %d%s acknowledged write shown; every failed and unknown one)", every, ordinal(every))
+	}
+	scatter := newPanel(r, title, "latency (ms, log scale)")
+	scatter.Y.Scale, scatter.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	hi := 1.0
+	for _, pts := range [][]point{ok, failed, unknown} {
+		for _, p := range pts {
+			hi = max(hi, p.ms)
 		}
-		panels = append(panels, p)
 	}
-	if len(panels) == 0 {
-		panels = append(panels, newPanel(r, "produce latency: no acknowledged writes", "latency (ms)"))
+	scatter.Y.Min, scatter.Y.Max = 0.1, hi*3
+	markSettle(scatter, r, scatter.Y.Max, true)
+	shadeFaults(scatter, r, scatter.Y.Max, true)
+	for _, s := range []struct {
+		name  string
+		pts   []point
+		every int
+		c     color.RGBA
+	}{{"acknowledged", ok, every, palette[0]}, {"failed", failed, 1, palette[3]}, {"unknown", unknown, 1, palette[1]}} {
+		var xys plotter.XYs
+		for i := 0; i < len(s.pts); i += s.every {
+			xys = append(xys, plotter.XY{X: s.pts[i].at, Y: s.pts[i].ms})
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		sc, err := plotter.NewScatter(xys)
+		if err != nil {
+			continue
+		}
+		sc.GlyphStyle.Color, sc.GlyphStyle.Radius, sc.GlyphStyle.Shape = s.c, vg.Points(1.2), draw.CircleGlyph{}
+		scatter.Add(sc)
+		scatter.Legend.Add(fmt.Sprintf("%s (%d)", s.name, len(s.pts)), sc)
 	}
-	return panels
+
+	pct := newPanel(r, "acknowledged writes' latency by the second they were sent", "latency (ms, log scale)")
+	pct.Y.Scale, pct.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	var p50, p99, pmax plotter.XYs
+	top := 1.0
+	for i, samples := range perSecond {
+		if len(samples) == 0 {
+			continue
+		}
+		slices.Sort(samples)
+		x := float64(i) * step.Seconds()
+		p50 = append(p50, plotter.XY{X: x, Y: percentile(samples, 0.50)})
+		p99 = append(p99, plotter.XY{X: x, Y: percentile(samples, 0.99)})
+		pmax = append(pmax, plotter.XY{X: x, Y: samples[len(samples)-1]})
+		top = max(top, samples[len(samples)-1])
+	}
+	pct.Y.Min, pct.Y.Max = 0.1, top*3
+	markSettle(pct, r, pct.Y.Max, false)
+	shadeFaults(pct, r, pct.Y.Max, false)
+	markLeaderChanges(pct, r, pct.Y.Max)
+	for j, s := range []struct {
+		name string
+		xys  plotter.XYs
+	}{{"p50", p50}, {"p99", p99}, {"max", pmax}} {
+		if len(s.xys) == 0 {
+			continue
+		}
+		l := line(s.xys, palette[j], true)
+		pct.Add(l)
+		pct.Legend.Add(s.name, l)
+	}
+	return []*plot.Plot{scatter, pct}
+}
+
+func ordinal(n int) string {
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+		return "th"
+	case n%10 == 1:
+		return "st"
+	case n%10 == 2:
+		return "nd"
+	case n%10 == 3:
+		return "rd"
+	}
+	return "th"
 }
 
 func percentile(sorted []float64, q float64) float64 {
@@ -361,6 +495,9 @@ func replicationPanels(r *runner.Result) []*plot.Plot {
 	isrPanel.Y.Min, isrPanel.Y.Max = 0, float64(maxRF)*headroom+0.5
 	leaderPanel.Y.Min, leaderPanel.Y.Max = -1.5, float64(r.Scenario.Cluster.Brokers)*headroom+0.5
 	underPanel.Y.Min, underPanel.Y.Max = 0, float64(len(tps))*headroom+0.5
+	markSettle(isrPanel, r, isrPanel.Y.Max, true)
+	markSettle(leaderPanel, r, leaderPanel.Y.Max, false)
+	markSettle(underPanel, r, underPanel.Y.Max, false)
 	shadeFaults(isrPanel, r, isrPanel.Y.Max, true)
 	shadeFaults(leaderPanel, r, leaderPanel.Y.Max, false)
 	shadeFaults(underPanel, r, underPanel.Y.Max, false)

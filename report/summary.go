@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/cluster"
@@ -29,7 +30,8 @@ func Text(w io.Writer, r *runner.Result, command string) error {
 	fmt.Fprintf(&b, "run: %v simulated, %d events, trace %016x\n\n", r.Duration, r.Events, r.TraceHash)
 
 	s := r.Sends
-	fmt.Fprintf(&b, "produce: %d sent, %d ok, %d failed, %d unknown; availability %.4f\n", s.Invoked, s.Ok, s.Fail, s.Info+s.Pending, r.Availability)
+	fmt.Fprintf(&b, "produce: %d sent, %d ok, %d failed, %d unknown\n", s.Invoked, s.Ok, s.Fail, s.Info+s.Pending)
+	fmt.Fprintf(&b, "availability: %s\n", availabilityText(r))
 	fmt.Fprintf(&b, "lost: %d acknowledged writes%s\n", r.Lost, unavailableText(r))
 	if windows := r.Detail.Windows; len(windows) > 0 {
 		fmt.Fprintf(&b, "unavailable: %s\n", windowText(windows))
@@ -148,4 +150,18 @@ func unavailableText(r *runner.Result) string {
 		s += fmt.Sprintf("; %d partitions offline at the end", r.OfflinePartitions)
 	}
 	return s
+}
+
+// availabilityText is the headline: availability as users feel it, the
+// longest outage, and the old ratio as "eventually acknowledged".
+func availabilityText(r *runner.Result) string {
+	a := r.Detail
+	text := fmt.Sprintf("%.4f (share of time a write was acknowledged within %v)", r.Availability, a.Deadline.Round(time.Millisecond))
+	if tp, o := a.Longest(); o.Length() > 0 || o.Ongoing {
+		text += fmt.Sprintf("; longest outage %v %v (%v-%v)", tp, o.Length().Round(time.Millisecond), seconds(o.From), seconds(o.To))
+		if o.Ongoing {
+			text += ", ongoing when the load ended"
+		}
+	}
+	return text + fmt.Sprintf("; eventually acknowledged %.4f", a.Share)
 }

@@ -28,6 +28,9 @@ type Table struct {
 // per producer, recovery per fault, load per broker, expectations.
 func Tables(r *runner.Result) []Table {
 	tables := []Table{CheckerTable(r), ProducerTable(r)}
+	if len(r.Detail.Partitions) > 0 {
+		tables = append(tables, AvailabilityTable(r))
+	}
 	if len(r.Faults) > 0 {
 		tables = append(tables, FaultTable(r))
 	}
@@ -45,7 +48,7 @@ func CheckerTable(r *runner.Result) Table {
 
 // ProducerTable is the outcome of every producer's sends.
 func ProducerTable(r *runner.Result) Table {
-	t := Table{Title: "producers", Header: []string{"producer", "acks", "idempotent", "sent", "ok", "failed", "unknown", "availability"}}
+	t := Table{Title: "producers", Header: []string{"producer", "acks", "idempotent", "sent", "ok", "failed", "unknown", "eventually acknowledged"}}
 	type counts struct {
 		acks                      int
 		idempotent                bool
@@ -84,6 +87,24 @@ func ProducerTable(r *runner.Result) Table {
 		}
 		t.Rows = append(t.Rows, []string{name, acksText(c.acks), strconv.FormatBool(c.idempotent),
 			strconv.Itoa(c.sent), strconv.Itoa(c.ok), strconv.Itoa(c.failed), strconv.Itoa(unknown), fmt.Sprintf("%.4f", share)})
+	}
+	return t
+}
+
+// AvailabilityTable is availability as each partition's writers felt it.
+func AvailabilityTable(r *runner.Result) Table {
+	d := r.Detail.Deadline.Round(time.Millisecond)
+	t := Table{Title: fmt.Sprintf("write availability (acknowledged within %v)", d),
+		Header: []string{"partition", "availability", "outages", "longest outage", "from", "to"}}
+	for _, p := range r.Detail.Partitions {
+		longest, from, to := "-", "-", "-"
+		if p.Outages > 0 {
+			longest, from, to = durationText(p.Longest.Length()), seconds(p.Longest.From), seconds(p.Longest.To)
+			if p.Longest.Ongoing {
+				to = "end of load"
+			}
+		}
+		t.Rows = append(t.Rows, []string{p.TP.String(), fmt.Sprintf("%.4f", p.Available), strconv.Itoa(p.Outages), longest, from, to})
 	}
 	return t
 }

@@ -52,8 +52,8 @@ type Result struct {
 	// a partition without a live leader at the end: not lost, not readable.
 	Unavailable       int
 	OfflinePartitions int // partitions without a live leader at the end
-	Availability      float64
-	Detail            check.Availability // buckets, unavailability windows, recoveries
+	Availability      float64 // as users feel it: check.Availability.Available
+	Detail            check.Availability // per partition, buckets, unavailability windows, recoveries
 	Checks            []check.Result
 	Leaders           int // leader elections
 	ISRShrinks        int
@@ -126,7 +126,7 @@ func Run(sc *scenarios.Scenario, opts Options) (*Result, error) {
 	for _, f := range res.Faults {
 		faults = append(faults, check.Fault{At: f.At, Text: f.Text})
 	}
-	res.Detail = check.MeasureAvailability(in.History, in.Events, in.Final, faults, time.Second, in.End)
+	res.Detail = check.MeasureAvailability(in.History, in.Events, in.Final, faults, time.Second, sc.Cluster.Broker.AvailabilityDeadline, in.End)
 	res.summarise()
 	res.windows(in.Healed.Since(), in.End.Since())
 	res.evaluate()
@@ -260,7 +260,7 @@ func (r *Result) summarise() {
 		}
 	}
 	r.Sends.Pending = r.Sends.Invoked - r.Sends.Ok - r.Sends.Fail - r.Sends.Info
-	r.Availability = r.Detail.Share
+	r.Availability = r.Detail.Available
 	for _, e := range r.Journal {
 		switch e.Kind {
 		case cluster.EvElected, cluster.EvELRElected, cluster.EvUncleanElected, cluster.EvPreferredElected:
@@ -300,6 +300,15 @@ func (r *Result) evaluate() {
 		case scenarios.Availability:
 			got = r.Availability
 			text = fmt.Sprintf("%.4f", got)
+		case scenarios.EventuallyAcknowledged:
+			got = r.Detail.Share
+			text = fmt.Sprintf("%.4f", got)
+		case scenarios.MaxOutage:
+			_, o := r.Detail.Longest()
+			got, text = o.Length().Seconds(), o.Length().Round(time.Millisecond).String()
+			if o.Ongoing {
+				got, text = math.Inf(1), "ongoing at the end of the load ("+text+" so far)"
+			}
 		case scenarios.MaxRecovery:
 			worst, never := r.worstRecovery()
 			got, text = worst.Seconds(), worst.Round(time.Millisecond).String()
@@ -315,7 +324,7 @@ func (r *Result) evaluate() {
 			continue
 		}
 		want := e.Op + " " + strconv.FormatFloat(e.Value, 'g', -1, 64)
-		if e.Name == scenarios.MaxRecovery {
+		if e.Name == scenarios.MaxRecovery || e.Name == scenarios.MaxOutage {
 			want = e.Op + " " + time.Duration(e.Value*float64(time.Second)).String()
 		}
 		r.Expectations = append(r.Expectations, Outcome{Name: e.Name, Want: want, Got: text, OK: e.Holds(got)})

@@ -287,3 +287,20 @@ func TestKIP279BuiltinOnBothSides(t *testing.T) {
 	assert.True(t, diverged(old), "1.1 leaves an ISR member diverged")
 	assert.False(t, diverged(fixed), "2.0 truncates until the logs agree")
 }
+
+// leader-crash's headline tells the outage the old ratio hid: orders/0's
+// writes stalled from the crash until the controller fenced the dead broker.
+func TestLeaderCrashHeadlineShowsTheOutage(t *testing.T) {
+	sc, err := scenarios.Builtin("leader-crash")
+	require.NoError(t, err)
+	res, err := Run(sc, Options{Seed: 1})
+	require.NoError(t, err)
+	assert.InDelta(t, 1.0, res.Detail.Share, 1e-9, "every write was eventually acknowledged")
+	require.NotEmpty(t, res.Detail.Partitions)
+	p := res.Detail.Partitions[0]
+	require.Equal(t, "orders/0", p.TP.String())
+	assert.Less(t, p.Available, 0.9)
+	assert.InDelta(t, 10, p.Longest.From.Seconds(), 0.1, "from the crash at 10 s")
+	assert.InDelta(t, 8.5, p.Longest.Length().Seconds(), 1.5, "until the fencing (broker.session.timeout.ms 9 s) and the election")
+	assert.Less(t, res.Availability, 0.9)
+}

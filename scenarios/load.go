@@ -712,7 +712,8 @@ func (v *validator) expect(raw rawExpect) []Expectation {
 // >, <=, <, ==, !=; bare means bareOp) and a value — a share from 0 to 1
 // for availability, a duration for max-recovery, a whole number for counts.
 func (v *validator) comparison(p path, e *Expectation, bareOp string) {
-	examples := map[string]string{Availability: `">= 0.95" or "<= 0.5"`, MaxRecovery: `15s or ">= 20s"`, Lost: `0 or "> 0"`, OfflinePartitions: `0 or ">= 1"`}
+	examples := map[string]string{Availability: `">= 0.95" or "<= 0.5"`, EventuallyAcknowledged: `">= 0.99"`, MaxOutage: `10s or ">= 5s"`,
+		MaxRecovery: `15s or ">= 20s"`, Lost: `0 or "> 0"`, OfflinePartitions: `0 or ">= 1"`}
 	m := comparisonRE.FindStringSubmatch(e.Text)
 	if m == nil {
 		v.fail(p, "expect %s: %q: write a comparison and a value, e.g. %s", e.Name, e.Text, examples[e.Name])
@@ -720,17 +721,17 @@ func (v *validator) comparison(p path, e *Expectation, bareOp string) {
 	}
 	e.Op = cmp.Or(m[1], bareOp)
 	switch e.Name {
-	case MaxRecovery:
+	case MaxRecovery, MaxOutage:
 		d, err := time.ParseDuration(m[2])
 		if err != nil || d < 0 {
 			v.fail(p, "expect %s: %q is not a duration: write e.g. %s", e.Name, m[2], examples[e.Name])
 			return
 		}
 		e.Value = d.Seconds()
-	case Availability:
+	case Availability, EventuallyAcknowledged:
 		f, err := strconv.ParseFloat(m[2], 64)
 		if err != nil || f < 0 || f > 1 {
-			v.fail(p, "expect availability: %q is not a share from 0 to 1: write e.g. %s", m[2], examples[e.Name])
+			v.fail(p, "expect %s: %q is not a share from 0 to 1: write e.g. %s", e.Name, m[2], examples[e.Name])
 			return
 		}
 		e.Value = f

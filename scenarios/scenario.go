@@ -198,18 +198,22 @@ func (e Expectation) Holds(got float64) bool {
 }
 
 // The measures an expect block may compare, each with the comparison a
-// bare value means: availability is a floor, max-recovery a ceiling, and
-// the counts exact.
+// bare value means: the shares are floors, the durations ceilings, and the
+// counts exact.
 const (
-	Availability      = "availability"       // share of sends acknowledged
-	MaxRecovery       = "max-recovery"       // worst time from a fault until writes resume
-	Lost              = "lost"               // acknowledged writes lost
-	OfflinePartitions = "offline-partitions" // partitions with no live leader at the end
+	// Availability is the share of time a write sent then was acknowledged
+	// within tideline.availability.deadline.ms (the mean over partitions).
+	Availability           = "availability"
+	EventuallyAcknowledged = "eventually-acknowledged" // share of sends acknowledged at all
+	MaxOutage              = "max-outage"              // the longest write outage of any partition
+	MaxRecovery            = "max-recovery"            // worst time from a fault until writes resume
+	Lost                   = "lost"                    // acknowledged writes lost
+	OfflinePartitions      = "offline-partitions"      // partitions with no live leader at the end
 )
 
 // Measures lists the measures with the comparison a bare value means.
 var Measures = []struct{ Name, BareOp string }{
-	{Availability, ">="}, {Lost, "=="}, {MaxRecovery, "<="}, {OfflinePartitions, "=="},
+	{Availability, ">="}, {EventuallyAcknowledged, ">="}, {Lost, "=="}, {MaxOutage, "<="}, {MaxRecovery, "<="}, {OfflinePartitions, "=="},
 }
 
 // Checkers are the checker names an expect block may use.
