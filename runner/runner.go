@@ -51,8 +51,8 @@ type Result struct {
 	// Unavailable counts acknowledged writes held only by a down replica of
 	// a partition without a live leader at the end: not lost, not readable.
 	Unavailable       int
-	OfflinePartitions int // partitions without a live leader at the end
-	Availability      float64 // as users feel it: check.Availability.Available
+	OfflinePartitions int                // partitions without a live leader at the end
+	Availability      float64            // as users feel it: check.Availability.Available
 	Detail            check.Availability // per partition, buckets, unavailability windows, recoveries
 	Checks            []check.Result
 	Leaders           int // leader elections
