@@ -105,8 +105,8 @@ func ConsumerSafety(history *cluster.History, final []cluster.FinalLog) Result {
 			p.firstPayload[op.Offset], p.firstIndex[op.Offset] = op.Payload, int32(i)
 		} else if p.firstPayload[op.Offset] != op.Payload {
 			prev := history.At(int(p.firstIndex[op.Offset]))
-			fail("inconsistent-offsets", op, fmt.Sprintf("offset %d read as payload %d by %s at %v, and as payload %d by %s at %v",
-				op.Offset, prev.Payload, prev.Process, prev.Time, op.Payload, op.Process, op.Time), prev)
+			fail("inconsistent-offsets", op, fmt.Sprintf("offset %d read as payload %s by %s at %v, and as payload %s by %s at %v",
+				op.Offset, cluster.PayloadText(prev.Payload), prev.Process, prev.Time, cluster.PayloadText(op.Payload), op.Process, op.Time), prev)
 		}
 		if at, seen := byPayload.Get(op.Payload); !seen {
 			byPayload.Set(op.Payload, p.id<<partShift|op.Offset)
@@ -116,11 +116,11 @@ func ConsumerSafety(history *cluster.History, final []cluster.FinalLog) Result {
 			}
 			if is, _ := idempotent.Get(op.Payload); is {
 				prev := history.At(int(byID[at>>partShift].firstIndex[at&(1<<partShift-1)]))
-				fail("duplicate", op, fmt.Sprintf("idempotent payload %d read at %v offset %d and at %v offset %d", op.Payload, prev.TP, prev.Offset, op.TP, op.Offset), prev)
+				fail("duplicate", op, fmt.Sprintf("idempotent payload %s read at %v offset %d and at %v offset %d", cluster.PayloadText(op.Payload), prev.TP, prev.Offset, op.TP, op.Offset), prev)
 			}
 		}
 		if p.known && (op.Offset >= p.final.Len() || p.final.Payload(op.Offset) != op.Payload) {
-			fail("phantom-read", op, fmt.Sprintf("%s read payload %d at offset %d from broker %d at %v; the final log no longer holds it", op.Process, op.Payload, op.Offset, op.Broker, op.Time))
+			fail("phantom-read", op, fmt.Sprintf("%s read payload %s at offset %d from broker %d at %v; the final log no longer holds it", op.Process, cluster.PayloadText(op.Payload), op.Offset, op.Broker, op.Time))
 		}
 	}
 	return res

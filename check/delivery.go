@@ -41,7 +41,7 @@ func EventualDelivery(history *cluster.History, final []cluster.FinalLog) Result
 	for _, op := range history.All() {
 		if _, read := seen.Get(op.Payload); op.F == cluster.OpSend && op.Type == cluster.Ok && !read {
 			res.Violations = append(res.Violations, Violation{Checker: EventualDeliveryName, Kind: "unseen", TP: op.TP, Offset: op.Offset, Payload: op.Payload,
-				Message: fmt.Sprintf("payload %d, acknowledged at offset %d at %v, was never read", op.Payload, op.Offset, op.Time), Ops: []cluster.Op{op}})
+				Message: fmt.Sprintf("payload %s, acknowledged at offset %d at %v, was never read", cluster.PayloadText(op.Payload), op.Offset, op.Time), Ops: []cluster.Op{op}})
 		}
 	}
 	return res

@@ -58,7 +58,7 @@ func NoDuplicates(history *cluster.History, final []cluster.FinalLog) Result {
 				continue
 			}
 			res.Violations = append(res.Violations, Violation{Checker: NoDuplicatesName, Kind: "duplicate", TP: f.TP, Offset: rec.Offset, Payload: rec.Payload,
-				Message: fmt.Sprintf("payload %d is at offsets %d and %d", rec.Payload, firstAt[i], rec.Offset)})
+				Message: fmt.Sprintf("payload %s is at offsets %d and %d", cluster.PayloadText(rec.Payload), firstAt[i], rec.Offset)})
 		}
 	}
 	attachSends(res.Violations, history)

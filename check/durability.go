@@ -48,12 +48,12 @@ func AckedDurability(history *cluster.History, logs []cluster.FinalLog) Result {
 			if leaderUp {
 				continue
 			}
-			res.Unavailable = append(res.Unavailable, unavailableWrite(op, fmt.Sprintf("payload %d is on leader broker %d, which is down at the end", op.Payload, final.Leader)))
+			res.Unavailable = append(res.Unavailable, unavailableWrite(op, fmt.Sprintf("payload %s is on leader broker %d, which is down at the end", cluster.PayloadText(op.Payload), final.Leader)))
 			continue
 		}
 		if !leaderUp {
 			if b, ok := idx.holder(final, op); ok {
-				res.Unavailable = append(res.Unavailable, unavailableWrite(op, fmt.Sprintf("payload %d is only on broker %d and %v has no live leader at the end", op.Payload, b, op.TP)))
+				res.Unavailable = append(res.Unavailable, unavailableWrite(op, fmt.Sprintf("payload %s is only on broker %d and %v has no live leader at the end", cluster.PayloadText(op.Payload), b, op.TP)))
 				continue
 			}
 		}
@@ -66,7 +66,7 @@ func AckedDurability(history *cluster.History, logs []cluster.FinalLog) Result {
 		for rec := range final.Records.All() {
 			if op, ok := failed[rec.Payload]; ok {
 				res.Violations = append(res.Violations, Violation{Checker: AckedDurabilityName, Kind: "failed-write-present", TP: final.TP, Offset: rec.Offset, Payload: rec.Payload,
-					Message: fmt.Sprintf("payload %d was reported failed (%v) but is at offset %d", rec.Payload, errorText(op), rec.Offset), Ops: []cluster.Op{op}})
+					Message: fmt.Sprintf("payload %s was reported failed (%v) but is at offset %d", cluster.PayloadText(rec.Payload), errorText(op), rec.Offset), Ops: []cluster.Op{op}})
 			}
 		}
 	}
@@ -98,13 +98,13 @@ func unavailableWrite(op cluster.Op, msg string) Violation {
 func lostMessage(final cluster.FinalLog, op cluster.Op) string {
 	switch {
 	case final.Leader == cluster.NoLeader:
-		return fmt.Sprintf("payload %d lost: %v has no leader at the end and no replica holds it", op.Payload, op.TP)
+		return fmt.Sprintf("payload %s lost: %v has no leader at the end and no replica holds it", cluster.PayloadText(op.Payload), op.TP)
 	case op.Offset < 0:
-		return fmt.Sprintf("payload %d lost: acknowledged under acks=0, but nowhere in broker %d's log", op.Payload, final.Leader)
+		return fmt.Sprintf("payload %s lost: acknowledged under acks=0, but nowhere in broker %d's log", cluster.PayloadText(op.Payload), final.Leader)
 	case op.Offset >= final.Records.Len():
-		return fmt.Sprintf("payload %d lost: acknowledged at offset %d, but broker %d's log ends at %d", op.Payload, op.Offset, final.Leader, final.Records.Len())
+		return fmt.Sprintf("payload %s lost: acknowledged at offset %d, but broker %d's log ends at %d", cluster.PayloadText(op.Payload), op.Offset, final.Leader, final.Records.Len())
 	}
-	return fmt.Sprintf("payload %d lost: offset %d on broker %d holds payload %d instead", op.Payload, op.Offset, final.Leader, final.Records.Payload(op.Offset))
+	return fmt.Sprintf("payload %s lost: offset %d on broker %d holds payload %s instead", cluster.PayloadText(op.Payload), op.Offset, final.Leader, cluster.PayloadText(final.Records.Payload(op.Offset)))
 }
 
 // up reports whether broker b was running at the end (a final log built

@@ -89,7 +89,7 @@ func checkOffsets(r *reporter, ops []span) {
 	slices.SortFunc(writes, func(a, b span) int { return cmp.Compare(a.first, b.first) })
 	for i := 1; i < len(writes); i++ {
 		if prev, w := writes[i-1], writes[i]; w.first <= prev.last {
-			r.report("two-writes-one-offset", w.first, w.index, "payloads %d and %d both acknowledged at offset %d of %v", prev.payload, w.payload, w.first, r.tp)
+			r.report("two-writes-one-offset", w.first, w.index, "payloads %s and %s both acknowledged at offset %d of %v", cluster.PayloadText(prev.payload), cluster.PayloadText(w.payload), w.first, r.tp)
 		}
 	}
 	// Offsets against real time: sweep the writes by when they began,
@@ -110,8 +110,8 @@ func checkOffsets(r *reporter, ops []span) {
 			if !reachOp.write {
 				what = "a read that had returned offset"
 			}
-			r.report("offset-against-real-time", w.first, w.index, "payload %d acknowledged at offset %d of %v, but it was first sent at %v, after %s %d at %v",
-				w.payload, w.first, r.tp, w.call, what, reach, reachOp.ret)
+			r.report("offset-against-real-time", w.first, w.index, "payload %s acknowledged at offset %d of %v, but it was first sent at %v, after %s %d at %v",
+				cluster.PayloadText(w.payload), w.first, r.tp, w.call, what, reach, reachOp.ret)
 		}
 	}
 }
@@ -141,10 +141,10 @@ func checkReads(res *Result, reporters map[cluster.TopicPartition]*reporter, his
 			reporters[op.TP] = r
 		}
 		if at, ok := invoked.Get(op.Payload); !ok || at > op.Time {
-			r.report("read-from-the-future", op.Offset, int32(i), "%s read payload %d at offset %d of %v at %v, before it was written", op.Process, op.Payload, op.Offset, op.TP, op.Time)
+			r.report("read-from-the-future", op.Offset, int32(i), "%s read payload %s at offset %d of %v at %v, before it was written", op.Process, cluster.PayloadText(op.Payload), op.Offset, op.TP, op.Time)
 		}
 		if a := acked[op.TP]; op.Offset >= 0 && op.Offset < int64(len(a)) && a[op.Offset] != none && a[op.Offset] != op.Payload {
-			r.report("read-disagrees-with-write", op.Offset, int32(i), "%s read payload %d at offset %d of %v, where payload %d was acknowledged", op.Process, op.Payload, op.Offset, op.TP, a[op.Offset])
+			r.report("read-disagrees-with-write", op.Offset, int32(i), "%s read payload %s at offset %d of %v, where payload %s was acknowledged", op.Process, cluster.PayloadText(op.Payload), op.Offset, op.TP, cluster.PayloadText(a[op.Offset]))
 		}
 	}
 }

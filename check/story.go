@@ -106,17 +106,17 @@ func relevant(e cluster.Event, v Violation, replicas []cluster.BrokerID) bool {
 func describeOp(op cluster.Op) string {
 	switch {
 	case op.F == cluster.OpSend && op.Type == cluster.Invoke:
-		return fmt.Sprintf("%v %s sent payload %d to %v", op.Time, op.Process, op.Payload, op.TP)
+		return fmt.Sprintf("%v %s sent payload %s to %v", op.Time, op.Process, cluster.PayloadText(op.Payload), op.TP)
 	case op.F == cluster.OpSend && op.Type == cluster.Ok:
 		acks := fmt.Sprint(op.Acks)
 		if op.Acks == cluster.AcksAll {
 			acks = "all"
 		}
-		return fmt.Sprintf("%v %s's write of payload %d acknowledged by broker %d at %v offset %d (acks=%s)", op.Time, op.Process, op.Payload, op.Broker, op.TP, op.Offset, acks)
+		return fmt.Sprintf("%v %s's write of payload %s acknowledged by broker %d at %v offset %d (acks=%s)", op.Time, op.Process, cluster.PayloadText(op.Payload), op.Broker, op.TP, op.Offset, acks)
 	case op.F == cluster.OpSend:
-		return fmt.Sprintf("%v %s's write of payload %d ended %v (%v)", op.Time, op.Process, op.Payload, op.Type, op.Err)
+		return fmt.Sprintf("%v %s's write of payload %s ended %v (%v)", op.Time, op.Process, cluster.PayloadText(op.Payload), op.Type, op.Err)
 	case op.F == cluster.OpPoll:
-		return fmt.Sprintf("%v %s read payload %d at %v offset %d from broker %d", op.Time, op.Process, op.Payload, op.TP, op.Offset, op.Broker)
+		return fmt.Sprintf("%v %s read payload %s at %v offset %d from broker %d", op.Time, op.Process, cluster.PayloadText(op.Payload), op.TP, op.Offset, op.Broker)
 	}
 	return op.String()
 }

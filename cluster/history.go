@@ -54,7 +54,7 @@ type Op struct {
 }
 
 func (o Op) String() string {
-	s := fmt.Sprintf("%v %s %s %s %v payload=%d", o.Time, o.Process, o.Type, o.F, o.TP, o.Payload)
+	s := fmt.Sprintf("%v %s %s %s %v payload=%s", o.Time, o.Process, o.Type, o.F, o.TP, PayloadText(o.Payload))
 	if o.Offset >= 0 {
 		s += fmt.Sprintf(" offset=%d", o.Offset)
 	}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
@@ -517,4 +518,15 @@ func (p *Producer) leastLoadedBroker() BrokerID {
 	}
 	p.meta.nextBroker++
 	return best
+}
+
+// PayloadText names a payload as its producer and sequence, p0#4137 (the
+// 4137th write of producer-0), or as the number itself for a payload no
+// producer makes.
+func PayloadText(payload int64) string {
+	producer, seq, ok := PayloadOf(payload)
+	if !ok {
+		return strconv.FormatInt(payload, 10)
+	}
+	return "p" + strconv.Itoa(producer) + "#" + strconv.FormatInt(seq, 10)
 }
