@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -415,4 +416,34 @@ func unknownProperty(kind, name string, known []string) error {
 		return fmt.Errorf("unknown %s property %q (did you mean %q?)", kind, name, best)
 	}
 	return fmt.Errorf("unknown %s property %q (known: %s)", kind, name, strings.Join(known, ", "))
+}
+
+// PropertyKinds says which configurations accept the property name:
+// "broker", "topic", "producer", "consumer" (some, like
+// min.insync.replicas, are both broker and topic properties).
+func PropertyKinds(name string) []string {
+	var kinds []string
+	for _, k := range []struct {
+		kind  string
+		names []string
+	}{{"broker", brokerProperties}, {"topic", topicProperties}, {"producer", producerProperties}, {"consumer", consumerProperties}} {
+		if slices.Contains(k.names, name) {
+			kinds = append(kinds, k.kind)
+		}
+	}
+	return kinds
+}
+
+// AllProperties lists every property name any configuration accepts.
+func AllProperties() []string {
+	var all []string
+	for _, names := range [][]string{brokerProperties, topicProperties, producerProperties, consumerProperties} {
+		for _, n := range names {
+			if !slices.Contains(all, n) {
+				all = append(all, n)
+			}
+		}
+	}
+	slices.Sort(all)
+	return all
 }

@@ -72,17 +72,22 @@ func savePanels(dir, name string, panels []*plot.Plot) error {
 		grid[i] = []*plot.Plot{p}
 	}
 	tiles := draw.Tiles{Rows: len(panels), Cols: 1, PadTop: 4, PadBottom: 4, PadLeft: 4, PadRight: 8, PadY: 6}
+	return SaveImage(dir, name, plotWidth, height, func(dc draw.Canvas) { drawGrid(grid, tiles, dc) })
+}
 
-	img := vgimg.NewWith(vgimg.UseWH(plotWidth, height), vgimg.UseDPI(plotDPI), vgimg.UseBackgroundColor(color.White))
-	drawGrid(grid, tiles, draw.New(img))
+// SaveImage renders a w x h picture and writes it as dir/name.png and
+// dir/name.svg, each whole or not at all.
+func SaveImage(dir, name string, w, h vg.Length, render func(draw.Canvas)) error {
+	img := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(plotDPI), vgimg.UseBackgroundColor(color.White))
+	render(draw.New(img))
 	// Fastest compression: a plot is flat colour, and a smaller file is
 	// not worth twice the encoding time of the whole report.
 	var pngBytes bytes.Buffer
 	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&pngBytes, img.Image()); err != nil {
 		return err
 	}
-	svg := vgsvg.New(plotWidth, height)
-	drawGrid(grid, tiles, draw.New(svg))
+	svg := vgsvg.New(w, h)
+	render(draw.New(svg))
 	var svgBytes bytes.Buffer
 	if _, err := svg.WriteTo(&svgBytes); err != nil {
 		return err

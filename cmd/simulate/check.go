@@ -16,6 +16,7 @@ import (
 	"github.com/tideline-sim/tideline/report"
 	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/scenarios"
+	"github.com/tideline-sim/tideline/sweep"
 )
 
 func runtimeWorkers() int { return runtime.NumCPU() }
@@ -72,7 +73,7 @@ func checkCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("simulate check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	seeds := fs.Int("seeds", 5, "seeds per scenario (1..N)")
-	shard := fs.String("shard", "1/1", "run shard `k/n` of the (scenario, seed) pairs")
+	shard := fs.String("shard", "1/1", "run shard `k/n` of the (scenario, seed) pairs (default: from "+envShardIndex+" and "+envShardCount+" if set)")
 	jsonOut := fs.String("json", "", "write the results to this `file` for merge")
 	workers := fs.Int("workers", runtimeWorkers(), "worlds run in parallel")
 	describe(fs, stderr, "simulate check [-seeds N] [-shard k/n] [-json FILE] [SCENARIO ...]",
@@ -81,9 +82,13 @@ func checkCommand(args []string, stdout, stderr io.Writer) int {
 	if done {
 		return code
 	}
-	k, n, err := parseShard(*shard)
-	if err != nil || *seeds < 1 {
-		fmt.Fprintf(stderr, "simulate check: -shard %q -seeds %d: want k/n with 1 <= k <= n, and at least one seed\n", *shard, *seeds)
+	k, n, _, err := shardOf(*shard, flagGiven(fs, "shard"), os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "simulate check: %v\n", err)
+		return exitUsage
+	}
+	if *seeds < 1 {
+		fmt.Fprintf(stderr, "simulate check: -seeds %d: want at least one seed\n", *seeds)
 		return exitUsage
 	}
 	if len(names) == 0 {
@@ -115,7 +120,7 @@ func checkCommand(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if len(jobs) == 0 {
-		fmt.Fprintf(stderr, "simulate check: shard %s of %d runs holds none: use fewer shards\n", *shard, i)
+		fmt.Fprintf(stderr, "simulate check: shard %d/%d of %d runs holds none: use fewer shards\n", k, n, i)
 		return exitUsage
 	}
 	runs := make([]checkRun, len(jobs))
@@ -147,14 +152,15 @@ func checkCommand(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
-	return checkReport(runs, fmt.Sprintf("shard %s, seeds 1-%d", *shard, *seeds), stdout)
+	return checkReport(runs, fmt.Sprintf("shard %d/%d, seeds 1-%d", k, n, *seeds), stdout)
 }
 
 func mergeCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("simulate merge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	describe(fs, stderr, "simulate merge SHARD.json ...",
-		"Joins the -json files of every shard of one check and verifies they form one\ncomplete set: the same scenarios, seeds and scenario files, each shard k of n\nexactly once with all its runs.")
+	out := fs.String("out", "", "sweeps: write the merged sweep's report to `dir`")
+	describe(fs, stderr, "simulate merge [-out DIR] SHARD.json ...",
+		"Joins the -json files of every shard of one check, explore or sweep and\nverifies they form one complete set: the same scenarios, seeds and scenario\nfiles, each shard k of n exactly once with all its runs.")
 	files, code, done := parseArgs(fs, args, -1, stderr)
 	if done {
 		return code
@@ -162,6 +168,15 @@ func mergeCommand(args []string, stdout, stderr io.Writer) int {
 	if len(files) == 0 {
 		fs.Usage()
 		return exitUsage
+	}
+	switch format, err := formatOf(files[0]); {
+	case err != nil:
+		fmt.Fprintf(stderr, "simulate merge: %v\n", err)
+		return exitUsage
+	case format == sweep.FileFormat:
+		return mergeSweep(files, *out, stdout, stderr)
+	case format == exploreFormat:
+		return mergeExplore(files, stdout, stderr)
 	}
 	runs, what, err := mergeShards(files)
 	if err != nil {
@@ -276,4 +291,78 @@ func parseShard(s string) (k, n int, err error) {
 		return 0, 0, fmt.Errorf("out of range")
 	}
 	return k, n, nil
+}
+
+// formatOf reads the format a -json file names.
+func formatOf(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	var head struct {
+		Format string `json:"format"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return "", fmt.Errorf("%s: not a -json file of check, explore or sweep: %v", path, err)
+	}
+	return head.Format, nil
+}
+
+// mergeSweep joins a sweep's shards, verifies them, and reports the sweep.
+func mergeSweep(files []string, dir string, stdout, stderr io.Writer) int {
+	var first sweep.File
+	var runs []sweep.Run
+	seen := map[int]string{}
+	n := 0
+	for i, path := range files {
+		f, err := sweep.ReadFile(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "simulate merge: %v\n", err)
+			return exitUsage
+		}
+		k, fn, err := parseShard(f.Shard)
+		if err != nil {
+			fmt.Fprintf(stderr, "simulate merge: %s: shard %q: want k/n with 1 <= k <= n\n", path, f.Shard)
+			return exitUsage
+		}
+		if i == 0 {
+			first, n = f, fn
+		}
+		var problem string
+		switch {
+		case fn != n:
+			problem = fmt.Sprintf("shard %s is of %d shards, %s of %d", f.Shard, fn, files[0], n)
+		case !f.SameGrid(first):
+			problem = fmt.Sprintf("ran another sweep than %s", files[0])
+		case seen[k] != "":
+			problem = fmt.Sprintf("shard %s again (already in %s)", f.Shard, seen[k])
+		}
+		g, err := f.Grid()
+		if problem == "" && err != nil {
+			problem = err.Error()
+		}
+		if problem == "" {
+			if want := len(g.Jobs(k, n)); len(f.Runs) != want {
+				problem = fmt.Sprintf("shard %s holds %d runs, want %d", f.Shard, len(f.Runs), want)
+			}
+		}
+		if problem != "" {
+			fmt.Fprintf(stderr, "simulate merge: %s: %s\n", path, problem)
+			return exitUsage
+		}
+		seen[k] = path
+		runs = append(runs, f.Runs...)
+	}
+	var missing []string
+	for k := 1; k <= n; k++ {
+		if seen[k] == "" {
+			missing = append(missing, fmt.Sprintf("%d/%d", k, n))
+		}
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(stderr, "simulate merge: shards missing: %s\n", strings.Join(missing, ", "))
+		return exitUsage
+	}
+	g, _ := first.Grid()
+	return sweepReport(g, runs, dir, sweepCommandLine(first.Base, first.Axes, first.Seeds, dir)+fmt.Sprintf(" (merged from %d shards)", n), stdout, stderr)
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,6 +36,8 @@ func exploreCommand(args []string, stdout, stderr io.Writer) int {
 	beyond := fs.Bool("beyond-claims", false, "let power fail too: map failure modes rather than hunt bugs")
 	out := fs.String("out", "explore-out", "where failing seeds and shrunk scenarios are written")
 	shrink := fs.Bool("shrink", true, "shrink the first failure of each checker")
+	shard := fs.String("shard", "1/1", "explore shard `k/n` of the seeds: every n-th from the k-th (default: from "+envShardIndex+" and "+envShardCount+" if set)")
+	jsonOut := fs.String("json", "", "write the seeds' outcomes to this `file` for merge")
 	config := map[string]string{}
 	fs.Func("set", "set a broker `property=value` on the base, e.g. inter.broker.protocol.version=3.4 (repeatable)", func(s string) error {
 		name, value, ok := strings.Cut(s, "=")
@@ -70,9 +75,22 @@ func exploreCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "simulate explore: -seeds must be at least 1")
 		return exitUsage
 	}
+	k, n, _, err := shardOf(*shard, flagGiven(fs, "shard"), os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "simulate explore: %v\n", err)
+		return exitUsage
+	}
+	if n > 1 && *forTime > 0 {
+		fmt.Fprintln(stderr, "simulate explore: a shard explores a fixed set of seeds: give -seeds, not -for")
+		return exitUsage
+	}
+	if n > *seeds {
+		fmt.Fprintf(stderr, "simulate explore: %d shards of %d seeds: some would hold none\n", n, *seeds)
+		return exitUsage
+	}
 
 	var outcomes []explore.Outcome
-	bar := newBar(stderr, *seeds, *forTime > 0)
+	bar := newBar(stderr, shardSize(k, n, *seeds), *forTime > 0)
 	violations := 0
 	done := func(o explore.Outcome) {
 		if !o.OK() {
@@ -86,15 +104,17 @@ func exploreCommand(args []string, stdout, stderr io.Writer) int {
 	deadline := time.Now().Add(*forTime) // wall time only bounds how long to keep going
 	next := *start
 	for {
-		n := *seeds
+		count := *seeds
 		if *forTime > 0 {
-			n = 10 * *workers
+			count = 10 * *workers
 		}
-		batch := make([]uint64, n)
-		for i := range batch {
-			batch[i] = next + uint64(i)
+		var batch []uint64
+		for i := range uint64(count) {
+			if seed := next + i; (seed-*start)%uint64(n) == uint64(k-1) {
+				batch = append(batch, seed)
+			}
 		}
-		next += uint64(n)
+		next += uint64(count)
 		outcomes = append(outcomes, explore.Explore(sc, batch, *workers, opts, done)...)
 		if *forTime == 0 || time.Now().After(deadline) {
 			break
@@ -104,11 +124,160 @@ func exploreCommand(args []string, stdout, stderr io.Writer) int {
 		_ = bar.Finish()
 		fmt.Fprintln(stderr)
 	}
+	if *jsonOut != "" {
+		f := exploreFile{Format: exploreFormat, Shard: fmt.Sprintf("%d/%d", k, n), Base: sc.Name, Inputs: inputsHash([]*scenarios.Scenario{sc}),
+			Start: *start, Seeds: *seeds, Claims: claimsText(opts), Outcomes: records(outcomes)}
+		if *forTime > 0 {
+			f.Seeds = len(outcomes)
+		}
+		data, _ := json.MarshalIndent(f, "", "  ")
+		if err := atomicfile.Write(*jsonOut, append(data, '\n')); err != nil {
+			fmt.Fprintf(stderr, "simulate explore: %v\n", err)
+			return exitUsage
+		}
+	}
 	return exploreReport(sc, outcomes, opts, *out, *shrink, stdout, stderr)
 }
 
+// exploreFile is one explore shard's outcomes, as -json writes them and
+// merge reads them back.
+type exploreFile struct {
+	Format   string          `json:"format"`
+	Shard    string          `json:"shard"`
+	Base     string          `json:"base"`
+	Inputs   string          `json:"inputs"` // hash of the base scenario: shards of other files do not mix
+	Start    uint64          `json:"start"`
+	Seeds    int             `json:"seeds"`
+	Claims   string          `json:"claims"`
+	Outcomes []exploreRecord `json:"outcomes"`
+}
+
+// exploreRecord is what merge needs of an outcome.
+type exploreRecord struct {
+	Seed     uint64   `json:"seed"`
+	Failed   []string `json:"failed,omitempty"`
+	Coverage []int    `json:"coverage"`
+	Liveness bool     `json:"liveness"`
+	Err      string   `json:"error,omitempty"`
+}
+
+const exploreFormat = "tideline-explore/1"
+
+func records(outcomes []explore.Outcome) []exploreRecord {
+	out := make([]exploreRecord, len(outcomes))
+	for i, o := range outcomes {
+		out[i] = exploreRecord{Seed: o.Seed, Failed: o.Failed, Coverage: o.Coverage, Liveness: o.Liveness, Err: o.Err}
+	}
+	return out
+}
+
+// mergeExplore joins an exploration's shards, verifies them, and prints
+// the violations and coverage of all of them.
+func mergeExplore(files []string, stdout, stderr io.Writer) int {
+	var first exploreFile
+	var outcomes []explore.Outcome
+	seen := map[int]string{}
+	n := 0
+	for i, path := range files {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "simulate merge: %v\n", err)
+			return exitUsage
+		}
+		var f exploreFile
+		if err := json.Unmarshal(data, &f); err != nil || f.Format != exploreFormat {
+			fmt.Fprintf(stderr, "simulate merge: %s: not an explore -json file\n", path)
+			return exitUsage
+		}
+		k, fn, err := parseShard(f.Shard)
+		if err != nil {
+			fmt.Fprintf(stderr, "simulate merge: %s: shard %q: want k/n with 1 <= k <= n\n", path, f.Shard)
+			return exitUsage
+		}
+		if i == 0 {
+			first, n = f, fn
+		}
+		var problem string
+		switch {
+		case fn != n:
+			problem = fmt.Sprintf("shard %s is of %d shards, %s of %d", f.Shard, fn, files[0], n)
+		case f.Base != first.Base || f.Inputs != first.Inputs || f.Start != first.Start || f.Seeds != first.Seeds || f.Claims != first.Claims:
+			problem = fmt.Sprintf("explored another base, seeds or claims than %s", files[0])
+		case seen[k] != "":
+			problem = fmt.Sprintf("shard %s again (already in %s)", f.Shard, seen[k])
+		case len(f.Outcomes) != shardSize(k, n, f.Seeds):
+			problem = fmt.Sprintf("shard %s holds %d seeds, want %d", f.Shard, len(f.Outcomes), shardSize(k, n, f.Seeds))
+		}
+		if problem != "" {
+			fmt.Fprintf(stderr, "simulate merge: %s: %s\n", path, problem)
+			return exitUsage
+		}
+		seen[k] = path
+		for _, r := range f.Outcomes {
+			outcomes = append(outcomes, explore.Outcome{Seed: r.Seed, Failed: r.Failed, Coverage: r.Coverage, Liveness: r.Liveness, Err: r.Err})
+		}
+	}
+	var missing []string
+	for k := 1; k <= n; k++ {
+		if seen[k] == "" {
+			missing = append(missing, fmt.Sprintf("%d/%d", k, n))
+		}
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(stderr, "simulate merge: shards missing: %s\n", strings.Join(missing, ", "))
+		return exitUsage
+	}
+	slices.SortFunc(outcomes, func(a, b explore.Outcome) int { return cmp.Compare(a.Seed, b.Seed) })
+	fmt.Fprintf(stdout, "merged %d shards\n", n)
+	if broken := exploreSummary(first.Base, first.Claims, outcomes, stdout, stderr); len(broken) > 0 {
+		fmt.Fprintln(stdout, "\neach shard wrote its failing seeds (and shrunk scenarios) to its own -out")
+		return exitFail
+	}
+	return exitOK
+}
+
 func exploreReport(sc *scenarios.Scenario, outcomes []explore.Outcome, opts explore.Options, out string, shrink bool, stdout, stderr io.Writer) int {
-	fmt.Fprintf(stdout, "explored %d seeds of %s (%s)\n", len(outcomes), sc.Name, claimsText(opts, outcomes))
+	broken := exploreSummary(sc.Name, claimsText(opts), outcomes, stdout, stderr)
+	if len(broken) == 0 {
+		return exitOK
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		fmt.Fprintf(stderr, "simulate explore: %v\n", err)
+		return exitUsage
+	}
+	for _, o := range broken {
+		s, err := explore.Scenario(sc, o.Seed, o.Faults, opts.Overrides())
+		if err != nil {
+			fmt.Fprintf(stderr, "simulate explore: seed %d: %v\n", o.Seed, err)
+			continue
+		}
+		_ = atomicfile.Write(filepath.Join(out, fmt.Sprintf("seed-%d.yaml", o.Seed)), s.Text)
+	}
+	fmt.Fprintf(stdout, "\n%d failing seeds written to %s/seed-N.yaml; replay one with: simulate -scenario %s/seed-%d.yaml\n", len(broken), out, out, broken[0].Seed)
+	if shrink {
+		first := explore.FirstFailures(outcomes)
+		for _, c := range explore.Checkers {
+			o, ok := first[c]
+			if !ok {
+				continue
+			}
+			file := filepath.Join(out, fmt.Sprintf("seed-%d.yaml", o.Seed))
+			shrinkAndReport(file, c, filepath.Join(out, "shrunk-"+c+".yaml"), stdout, stderr)
+		}
+	}
+	return exitFail
+}
+
+// exploreSummary prints what the seeds found and reached, and returns the
+// seeds that broke a promise.
+func exploreSummary(base, claims string, outcomes []explore.Outcome, stdout, stderr io.Writer) []explore.Outcome {
+	liveness := 0
+	for _, o := range outcomes {
+		if o.Liveness {
+			liveness++
+		}
+	}
+	fmt.Fprintf(stdout, "explored %d seeds of %s (%s; liveness checked on the %d whose faults came one at a time)\n", len(outcomes), base, claims, liveness)
 	byChecker := map[string][]uint64{}
 	var broken []explore.Outcome
 	for _, o := range outcomes {
@@ -146,49 +315,23 @@ func exploreReport(sc *scenarios.Scenario, outcomes []explore.Outcome, opts expl
 	}
 	fmt.Fprintln(stdout, "\ncoverage (protocol paths reached)")
 	_ = coverageTable(outcomes).Render(stdout)
-
-	if len(broken) == 0 {
-		return exitOK
-	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		fmt.Fprintf(stderr, "simulate explore: %v\n", err)
-		return exitUsage
-	}
-	for _, o := range broken {
-		s, err := explore.Scenario(sc, o.Seed, o.Faults, opts.Overrides())
-		if err != nil {
-			fmt.Fprintf(stderr, "simulate explore: seed %d: %v\n", o.Seed, err)
-			continue
-		}
-		_ = atomicfile.Write(filepath.Join(out, fmt.Sprintf("seed-%d.yaml", o.Seed)), s.Text)
-	}
-	fmt.Fprintf(stdout, "\n%d failing seeds written to %s/seed-N.yaml; replay one with: simulate -scenario %s/seed-%d.yaml\n", len(broken), out, out, broken[0].Seed)
-	if shrink {
-		first := explore.FirstFailures(outcomes)
-		for _, c := range explore.Checkers {
-			o, ok := first[c]
-			if !ok {
-				continue
-			}
-			file := filepath.Join(out, fmt.Sprintf("seed-%d.yaml", o.Seed))
-			shrinkAndReport(file, c, filepath.Join(out, "shrunk-"+c+".yaml"), stdout, stderr)
-		}
-	}
-	return exitFail
+	return broken
 }
 
-func claimsText(o explore.Options, outcomes []explore.Outcome) string {
-	liveness := 0
-	for _, out := range outcomes {
-		if out.Liveness {
-			liveness++
-		}
-	}
+// claimsText says which claims the faults were drawn within, and with what
+// options: shards of one exploration must agree on it.
+func claimsText(o explore.Options) string {
 	claim := "within the safety claims: faults overlap and strike at protocol events, no power loss"
 	if o.BeyondClaims {
 		claim = "beyond the claims: faults overlap and strike at protocol events, power fails"
 	}
-	return fmt.Sprintf("%s; liveness checked on the %d whose faults came one at a time", claim, liveness)
+	if len(o.Kinds) > 0 {
+		claim += "; faults " + strings.Join(o.Kinds, ",")
+	}
+	for _, k := range slices.Sorted(maps.Keys(o.Config)) {
+		claim += fmt.Sprintf("; %s=%s", k, o.Config[k])
+	}
+	return claim
 }
 
 func coverageTable(outcomes []explore.Outcome) report.Table {

@@ -61,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return checkCommand(args[1:], stdout, stderr)
 		case "merge":
 			return mergeCommand(args[1:], stdout, stderr)
+		case "sweep":
+			return sweepCommand(args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
