@@ -102,12 +102,16 @@ type Broker struct {
 	env         sim.Env
 	incarnation uint64
 	epoch       int64 // broker epoch from the controller; 0 until registered
-	image       Image
-	parts       map[TopicPartition]*replica // looked up; iterate order instead
-	order       []*replica                  // sorted by TP
-	checkpoint  map[TopicPartition]int64    // HW checkpoint read at boot
-	sessions    map[sessionKey]*produceSession
-	nextID      uint64
+	// controller is where the broker believes the active controller is;
+	// unanswered says its last registration or heartbeat got no answer.
+	controller sim.NodeID
+	unanswered bool
+	image      Image
+	parts      map[TopicPartition]*replica // looked up; iterate order instead
+	order      []*replica                  // sorted by TP
+	checkpoint map[TopicPartition]int64    // HW checkpoint read at boot
+	sessions   map[sessionKey]*produceSession
+	nextID     uint64
 }
 
 // NewBroker returns broker id. Topic configs supply per-topic overrides.
@@ -126,6 +130,7 @@ type hwEntry struct {
 func (b *Broker) Start(env sim.Env) {
 	b.env = env
 	b.incarnation = env.Rand().Uint64()
+	b.controller, b.unanswered = b.dir.Controller, false
 	b.parts = map[TopicPartition]*replica{}
 	b.sessions = map[sessionKey]*produceSession{}
 	b.checkpoint = map[TopicPartition]int64{}
@@ -198,8 +203,19 @@ func (b *Broker) newID() uint64 {
 
 func (b *Broker) register() {
 	b.epoch = 0
-	b.env.Send(b.dir.Controller, BrokerRegistration{Broker: b.id, Incarnation: b.incarnation})
+	b.toController(BrokerRegistration{Broker: b.id, Incarnation: b.incarnation})
 	b.env.SetTimer(b.cfg.HeartbeatInterval, timer{kind: tRegister})
+}
+
+// toController sends a registration or heartbeat to the active controller
+// as the broker knows it; if the last one went unanswered, to the next
+// controller (a quorum's leader may have died).
+func (b *Broker) toController(m sim.Message) {
+	if b.unanswered {
+		b.controller = b.dir.nextController(b.controller)
+	}
+	b.unanswered = true
+	b.env.Send(b.controller, m)
 }
 
 func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
@@ -214,13 +230,25 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 		env.Send(from, MetadataResponse{RequestID: m.RequestID, Image: b.image})
 	case ApiVersionsRequest:
 		env.Send(from, ApiVersionsResponse(m))
+	case NotController:
+		// Ask the controller it names, or the next one.
+		b.controller = m.Leader
+		if m.Leader < 0 {
+			b.controller = b.dir.nextController(from)
+		}
+		b.unanswered = false
+		if _, again := m.Request.(AllocateProducerIDRequest); again {
+			env.Send(b.controller, m.Request)
+		}
 	case BrokerRegistrationResponse:
+		b.unanswered = false
 		if m.Incarnation == b.incarnation && b.epoch == 0 && m.Err == None {
 			b.epoch = m.BrokerEpoch
 			b.applyImage(m.Image)
 			env.SetTimer(b.cfg.HeartbeatInterval, timer{kind: tHeartbeat})
 		}
 	case BrokerHeartbeatResponse:
+		b.unanswered = false
 		if m.Err == StaleBrokerEpoch && b.epoch != 0 {
 			b.register()
 			return
@@ -235,7 +263,7 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 	case AlterPartitionResponse:
 		b.handleAlterPartitionResponse(m)
 	case InitProducerIDRequest:
-		env.Send(b.dir.Controller, AllocateProducerIDRequest{Client: int32(from), RequestID: m.RequestID})
+		env.Send(b.controller, AllocateProducerIDRequest{Client: int32(from), RequestID: m.RequestID})
 	case AllocateProducerIDResponse:
 		env.Send(sim.NodeID(m.Client), InitProducerIDResponse{RequestID: m.RequestID, ProducerID: m.ProducerID})
 	}
@@ -250,7 +278,7 @@ func (b *Broker) Timer(env sim.Env, t sim.Timer) {
 		}
 	case tHeartbeat:
 		if b.epoch != 0 {
-			env.Send(b.dir.Controller, BrokerHeartbeat{Broker: b.id, BrokerEpoch: b.epoch, MetadataVersion: b.image.Version})
+			b.toController(BrokerHeartbeat{Broker: b.id, BrokerEpoch: b.epoch, MetadataVersion: b.image.Version})
 			env.SetTimer(b.cfg.HeartbeatInterval, t)
 		}
 	case tISRCheck:
@@ -800,7 +828,7 @@ func (b *Broker) sendAlterPartition(r *replica) {
 			epochs[i] = fs.brokerEpoch
 		}
 	}
-	b.env.Send(b.dir.Controller, AlterPartitionRequest{
+	b.env.Send(b.controller, AlterPartitionRequest{
 		RequestID: r.alterReq, Broker: b.id, BrokerEpoch: b.epoch, TP: r.tp,
 		LeaderEpoch: r.state.LeaderEpoch, PartitionEpoch: r.state.PartitionEpoch,
 		NewISR: slices.Clone(r.pendingISR), ISREpochs: epochs,

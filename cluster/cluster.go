@@ -9,17 +9,23 @@ import (
 
 // Spec describes a cluster and its clients.
 type Spec struct {
-	Brokers   int
-	Broker    BrokerConfig
-	Topics    []TopicConfig
-	Producers []ProducerConfig
-	Consumers []ConsumerConfig
+	Brokers int
+	// Controllers is the size of the KRaft controller quorum: 1 (one
+	// controller, no quorum) or an odd number up to MaxControllers.
+	Controllers int
+	Broker      BrokerConfig
+	Topics      []TopicConfig
+	Producers   []ProducerConfig
+	Consumers   []ConsumerConfig
 }
 
 // Validate reports a cluster that cannot be built.
 func (s Spec) Validate() error {
 	if s.Brokers < 1 {
 		return fmt.Errorf("brokers: %d, need at least 1", s.Brokers)
+	}
+	if s.Controllers > 1 && (s.Controllers%2 == 0 || s.Controllers > MaxControllers) {
+		return fmt.Errorf("controllers: %d, want 1 or an odd number up to %d", s.Controllers, MaxControllers)
 	}
 	for _, t := range s.Topics {
 		switch {
@@ -80,6 +86,9 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 		c.Dir.Brokers[i] = next + sim.NodeID(i)
 	}
 	c.Dir.Controller = next + sim.NodeID(spec.Brokers)
+	for i := range max(spec.Controllers, 1) {
+		c.Dir.Controllers = append(c.Dir.Controllers, c.Dir.Controller+sim.NodeID(i))
+	}
 	for i := range spec.Brokers {
 		id := w.AddNode(fmt.Sprintf("broker-%d", i), func() sim.Node {
 			return NewBroker(BrokerID(i), spec.Broker, spec.Topics, c.Dir, c.Journal)
@@ -89,7 +98,15 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 		}
 		w.Disk(id).SetWriteback(sim.Writeback{Expire: spec.Broker.DirtyExpire, Interval: spec.Broker.DirtyWriteback})
 	}
-	w.AddNode("controller", func() sim.Node { return NewController(spec.Broker, spec.Topics, c.Dir, c.Journal) })
+	if len(c.Dir.Controllers) == 1 {
+		w.AddNode("controller", func() sim.Node { return NewController(spec.Broker, spec.Topics, c.Dir, c.Journal) })
+	} else {
+		for i := range c.Dir.Controllers {
+			w.AddNode(fmt.Sprintf("controller-%d", i), func() sim.Node {
+				return NewQuorumController(i, spec.Broker, spec.Topics, c.Dir, c.Journal)
+			})
+		}
+	}
 	for i, pc := range spec.Producers {
 		if len(pc.PartitionsToProduce) == 0 {
 			t, _ := spec.topic(pc.Topic)
@@ -138,22 +155,75 @@ func (c *Cluster) Broker(b BrokerID) *Broker {
 	return n
 }
 
-// Controller returns the live controller, nil while it is down.
+// MaxControllers bounds the quorum: Kafka runs 3 or 5.
+const MaxControllers = 9
+
+// Controller returns the active controller, nil while there is none.
 func (c *Cluster) Controller() *Controller {
-	n, _ := c.World.Node(c.Dir.Controller).(*Controller)
-	return n
+	for _, id := range c.Dir.Controllers {
+		if n, _ := c.World.Node(id).(*Controller); n != nil && n.active() {
+			return n
+		}
+	}
+	return nil
 }
 
-// State returns the controller's committed state of a partition, read from
-// its disk so that it answers even while the controller is down.
+// ActiveController returns the node of the active controller, false if
+// there is none.
+func (c *Cluster) ActiveController() (sim.NodeID, bool) {
+	for _, id := range c.Dir.Controllers {
+		if n, _ := c.World.Node(id).(*Controller); n != nil && n.active() {
+			return id, true
+		}
+	}
+	return 0, false
+}
+
+// State returns the committed state of a partition: a lone controller's,
+// read from its disk so that it answers while the controller is down; a
+// quorum's, as its voters committed it.
 func (c *Cluster) State(tp TopicPartition) PartitionState {
-	f := c.World.Disk(c.Dir.Controller).Open(metadataFile)
-	if f.Len() == 0 {
+	var st controllerState
+	if len(c.Dir.Controllers) > 1 {
+		if n := len(c.Journal.quorum.committed); n > 0 {
+			st = c.Journal.quorum.committed[n-1].State
+		}
+	} else if f := c.World.Disk(c.Dir.Controller).Open(metadataFile); f.Len() > 0 {
+		st = f.Record(f.Len() - 1).(controllerState)
+	}
+	if st.Partitions == nil {
 		return PartitionState{TP: tp, Leader: NoLeader, LeaderEpoch: NoEpoch}
 	}
-	img := Image{Partitions: f.Record(f.Len() - 1).(controllerState).Partitions}
-	st, _ := img.find(tp)
-	return st
+	img := Image{Partitions: st.Partitions}
+	s, _ := img.find(tp)
+	return s
+}
+
+// Quorum returns each controller's quorum view, for checkers after a run
+// (nil for a lone controller).
+func (c *Cluster) Quorum() []QuorumStatus {
+	if len(c.Dir.Controllers) < 2 {
+		return nil
+	}
+	var out []QuorumStatus
+	for i, id := range c.Dir.Controllers {
+		s := QuorumStatus{Voter: i, Up: c.World.Up(id)}
+		if i >= len(c.Journal.quorum.voters) {
+			out = append(out, s)
+			continue
+		}
+		if q := c.Journal.quorum.voters[i]; q != nil {
+			s.Role, s.Epoch, s.LogEnd, s.HW = q.role.String(), q.epoch, q.leo(), q.hw
+			if n, _ := c.World.Node(id).(*Controller); s.Up && n != nil {
+				s.Active = n.active()
+			}
+			for _, e := range q.log[:q.hw] {
+				s.Committed = append(s.Committed, entryText(e))
+			}
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // FinalLog is what a partition holds at the end of a run: the log of its

@@ -43,6 +43,8 @@ type BrokerConfig struct {
 	// (tideline.availability.deadline.ms). A measure, not a broker
 	// setting: no broker reads it.
 	AvailabilityDeadline time.Duration
+	// Quorum is the KRaft controller quorum's timing (controller.quorum.*).
+	Quorum QuorumConfig
 }
 
 // DefaultBrokerConfig returns Kafka's defaults.
@@ -71,6 +73,7 @@ func DefaultBrokerConfig() BrokerConfig {
 		DirtyExpire:             30 * time.Second,
 		DirtyWriteback:          5 * time.Second,
 		AvailabilityDeadline:    time.Second,
+		Quorum:                  DefaultQuorumConfig(),
 	}
 }
 
@@ -235,6 +238,16 @@ func (c *BrokerConfig) Set(name, value string) error {
 		c.DirtyExpire, err = parseCentis(value, 0)
 	case "tideline.vm.dirty_writeback_centisecs":
 		c.DirtyWriteback, err = parseCentis(value, 0)
+	case "controller.quorum.fetch.timeout.ms":
+		c.Quorum.FetchTimeout, err = parseMillis(value, 1)
+	case "controller.quorum.election.timeout.ms":
+		c.Quorum.ElectionTimeout, err = parseMillis(value, 1)
+	case "controller.quorum.election.backoff.max.ms":
+		c.Quorum.ElectionBackoffMax, err = parseMillis(value, 1)
+	case "controller.quorum.request.timeout.ms":
+		c.Quorum.RequestTimeout, err = parseMillis(value, 1)
+	case "tideline.quorum.pre-vote":
+		c.Quorum.PreVote, err = strconv.ParseBool(value)
 	case "tideline.availability.deadline.ms":
 		c.AvailabilityDeadline, err = parseMillis(value, 1)
 	default:
@@ -247,11 +260,12 @@ func (c *BrokerConfig) Set(name, value string) error {
 }
 
 var brokerProperties = []string{
-	"auto.leader.rebalance.enable", "broker.heartbeat.interval.ms", "broker.session.timeout.ms", "eligible.leader.replicas.version", "inter.broker.protocol.version",
+	"auto.leader.rebalance.enable", "broker.heartbeat.interval.ms", "controller.quorum.election.backoff.max.ms",
+	"controller.quorum.election.timeout.ms", "controller.quorum.fetch.timeout.ms", "controller.quorum.request.timeout.ms", "broker.session.timeout.ms", "eligible.leader.replicas.version", "inter.broker.protocol.version",
 	"leader.imbalance.check.interval.seconds", "log.flush.interval.messages", "log.flush.interval.ms",
 	"min.insync.replicas", "replica.fetch.backoff.ms", "replica.fetch.max.bytes", "replica.fetch.wait.max.ms",
 	"replica.high.watermark.checkpoint.interval.ms", "replica.lag.time.max.ms",
-	"tideline.availability.deadline.ms", "tideline.isr", "tideline.leader.election.automatic", "tideline.record.bytes", "tideline.retransmit.ms", "tideline.truncation",
+	"tideline.availability.deadline.ms", "tideline.isr", "tideline.quorum.pre-vote", "tideline.leader.election.automatic", "tideline.record.bytes", "tideline.retransmit.ms", "tideline.truncation",
 	"tideline.vm.dirty_expire_centisecs", "tideline.vm.dirty_writeback_centisecs", "unclean.leader.election.enable",
 }
 

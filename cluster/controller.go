@@ -10,11 +10,21 @@ import (
 )
 
 // Directory is the static address book every node is configured with:
-// where the controller is (controller.quorum.voters) and which node each
+// where the controllers are (controller.quorum.voters) and which node each
 // broker ID runs on (bootstrap.servers).
 type Directory struct {
-	Controller sim.NodeID
-	Brokers    []sim.NodeID // indexed by BrokerID
+	Controller  sim.NodeID   // the first controller: where brokers first look for the active one
+	Controllers []sim.NodeID // every controller, by index
+	Brokers     []sim.NodeID // indexed by BrokerID
+}
+
+// nextController is the controller after n, for a broker that got no answer.
+func (d Directory) nextController(n sim.NodeID) sim.NodeID {
+	if len(d.Controllers) == 0 {
+		return d.Controller
+	}
+	i := slices.Index(d.Controllers, n)
+	return d.Controllers[(i+1)%len(d.Controllers)]
 }
 
 func (d Directory) node(b BrokerID) sim.NodeID { return d.Brokers[b] }
@@ -59,12 +69,38 @@ type Controller struct {
 	env           sim.Env
 	st            controllerState
 	lastHeartbeat []clock.Time // volatile: a restarted controller grants every broker a fresh session
+
+	// With more than one controller, the quorum (quorum.go) replicates
+	// every decision; the controller acts only while it leads and its
+	// epoch's first record has committed, and answers a request only once
+	// the decision it made commits.
+	index     int
+	quorum    *quorum
+	activated bool
+	pending   []pendingReply
 }
 
-// NewController returns a controller for the given brokers and topics.
+// pendingReply is an answer held until the log commits past offset.
+type pendingReply struct {
+	offset int64
+	to     sim.NodeID
+	msg    sim.Message
+}
+
+// NewController returns the only controller of a cluster, for the given
+// brokers and topics.
 func NewController(cfg BrokerConfig, topics []TopicConfig, dir Directory, journal *Journal) *Controller {
 	return &Controller{cfg: cfg, topics: topics, dir: dir, journal: journal}
 }
+
+// NewQuorumController returns controller index of a quorum of
+// len(dir.Controllers).
+func NewQuorumController(index int, cfg BrokerConfig, topics []TopicConfig, dir Directory, journal *Journal) *Controller {
+	return &Controller{cfg: cfg, topics: topics, dir: dir, journal: journal, index: index}
+}
+
+// active reports whether this controller acts as the cluster's controller.
+func (c *Controller) active() bool { return c.quorum == nil || c.activated }
 
 // Assignment is the replica assignment of a new partition: RF consecutive
 // brokers starting at the partition number, as Kafka's round-robin
@@ -98,9 +134,10 @@ func (c *Controller) initialState() controllerState {
 // on first boot.
 func (c *Controller) Start(env sim.Env) {
 	c.env = env
-	f := env.Disk().Open(metadataFile)
-	if n := f.Len(); n > 0 {
-		c.st = f.Record(n - 1).(controllerState).clone()
+	if len(c.dir.Controllers) > 1 {
+		c.startQuorum(env)
+	} else if f := env.Disk().Open(metadataFile); f.Len() > 0 {
+		c.st = f.Record(f.Len() - 1).(controllerState).clone()
 	} else {
 		c.st = c.initialState()
 		c.persist()
@@ -134,50 +171,93 @@ func (c *Controller) persist() {
 	f.Sync()
 }
 
-func (c *Controller) image() Image {
-	brokers := make([]BrokerState, len(c.st.Brokers))
-	for i, rec := range c.st.Brokers {
+func (c *Controller) image() Image { return imageOf(c.st) }
+
+func imageOf(st controllerState) Image {
+	brokers := make([]BrokerState, len(st.Brokers))
+	for i, rec := range st.Brokers {
 		brokers[i] = BrokerState{Epoch: rec.Epoch, Fenced: rec.Fenced || !rec.Registered}
 	}
-	return Image{Version: c.st.Version, Partitions: slices.Clone(c.st.Partitions), Brokers: brokers}
+	return Image{Version: st.Version, Partitions: slices.Clone(st.Partitions), Brokers: brokers}
 }
 
-// commit makes a change durable and tells every registered broker.
+// commit makes a change durable and tells every registered broker: at
+// once for a lone controller, once the quorum commits it otherwise.
 func (c *Controller) commit() {
 	c.st.Version++
+	if c.quorum != nil {
+		c.quorum.append(metaEntry{Epoch: c.quorum.epoch, State: c.st.clone()})
+		return
+	}
 	c.persist()
-	img := c.image()
-	for b, rec := range c.st.Brokers {
+	c.push(c.st)
+}
+
+// push sends every registered broker the image of st.
+func (c *Controller) push(st controllerState) {
+	img := imageOf(st)
+	for b, rec := range st.Brokers {
 		if rec.Registered {
 			c.env.Send(c.dir.node(BrokerID(b)), UpdateMetadata{Image: img})
 		}
 	}
 }
 
+// respond answers a request, once the decisions made so far are committed.
+func (c *Controller) respond(to sim.NodeID, msg sim.Message) {
+	if q := c.quorum; q != nil && q.hw < q.leo() {
+		c.pending = append(c.pending, pendingReply{q.leo(), to, msg})
+		return
+	}
+	c.env.Send(to, msg)
+}
+
 func (c *Controller) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
+	if c.quorum != nil && c.quorumMessage(from, msg) {
+		return
+	}
+	if !c.active() {
+		switch msg.(type) {
+		case BrokerRegistration, BrokerHeartbeat, AlterPartitionRequest, AllocateProducerIDRequest:
+			leader := sim.NodeID(-1)
+			if q := c.quorum; q.leader != noVoter && q.leader != q.self {
+				leader = c.dir.Controllers[q.leader]
+			}
+			env.Send(from, NotController{Leader: leader, Request: msg})
+		}
+		return
+	}
 	switch m := msg.(type) {
 	case BrokerRegistration:
 		c.register(from, m)
 	case BrokerHeartbeat:
 		c.heartbeat(from, m)
 	case AlterPartitionRequest:
-		env.Send(from, c.alterPartition(m))
+		c.respond(from, c.alterPartition(m))
 	case AllocateProducerIDRequest:
 		pid := c.st.NextProducerID
 		c.st.NextProducerID++
 		c.commit()
-		env.Send(from, AllocateProducerIDResponse{Client: m.Client, RequestID: m.RequestID, ProducerID: pid})
+		c.respond(from, AllocateProducerIDResponse{Client: m.Client, RequestID: m.RequestID, ProducerID: pid})
 	}
 }
 
 func (c *Controller) Timer(env sim.Env, t sim.Timer) {
-	switch t.(timer).kind {
+	switch tm := t.(timer); tm.kind {
 	case tSessionCheck:
-		c.fenceExpired()
+		if c.active() {
+			c.fenceExpired()
+		}
 		env.SetTimer(c.sessionCheckInterval(), t)
 	case tRebalance:
-		c.preferredElection()
+		if c.active() {
+			c.preferredElection()
+		}
 		env.SetTimer(c.cfg.LeaderImbalanceCheck, t)
+	default:
+		if c.quorum != nil {
+			c.quorum.timer(tm)
+		}
 	}
 }
 
@@ -200,7 +280,7 @@ func (c *Controller) register(from sim.NodeID, m BrokerRegistration) {
 		if !rec.Fenced && now.Sub(c.lastHeartbeat[m.Broker]) <= c.cfg.SessionTimeout {
 			c.event(Event{Kind: EvRegistrationRefused, Leader: NoLeader, Broker: m.Broker,
 				Detail: fmt.Sprintf("broker %d registration refused: its previous incarnation's session is valid until %v", m.Broker, c.lastHeartbeat[m.Broker].Add(c.cfg.SessionTimeout))})
-			c.env.Send(from, BrokerRegistrationResponse{Broker: m.Broker, Incarnation: m.Incarnation, Err: DuplicateBrokerRegistration})
+			c.respond(from, BrokerRegistrationResponse{Broker: m.Broker, Incarnation: m.Incarnation, Err: DuplicateBrokerRegistration})
 			return
 		}
 		if !rec.Fenced {
@@ -220,7 +300,7 @@ func (c *Controller) register(from sim.NodeID, m BrokerRegistration) {
 		c.event(Event{Kind: EvRegistered, Leader: NoLeader, Broker: m.Broker, Detail: fmt.Sprintf("broker %d registered with epoch %d", m.Broker, rec.Epoch)})
 		c.commit()
 	}
-	c.env.Send(from, BrokerRegistrationResponse{Broker: m.Broker, Incarnation: m.Incarnation, BrokerEpoch: rec.Epoch, Image: c.image()})
+	c.respond(from, BrokerRegistrationResponse{Broker: m.Broker, Incarnation: m.Incarnation, BrokerEpoch: rec.Epoch, Image: c.image()})
 }
 
 func (c *Controller) heartbeat(from sim.NodeID, m BrokerHeartbeat) {
@@ -229,7 +309,7 @@ func (c *Controller) heartbeat(from sim.NodeID, m BrokerHeartbeat) {
 	}
 	rec := &c.st.Brokers[m.Broker]
 	if !rec.Registered || rec.Epoch != m.BrokerEpoch {
-		c.env.Send(from, BrokerHeartbeatResponse{Err: StaleBrokerEpoch, Fenced: true})
+		c.respond(from, BrokerHeartbeatResponse{Err: StaleBrokerEpoch, Fenced: true})
 		return
 	}
 	c.lastHeartbeat[m.Broker] = c.env.Now()
@@ -240,7 +320,7 @@ func (c *Controller) heartbeat(from sim.NodeID, m BrokerHeartbeat) {
 	if m.MetadataVersion < c.st.Version {
 		resp.HasImage, resp.Image = true, c.image()
 	}
-	c.env.Send(from, resp)
+	c.respond(from, resp)
 }
 
 func (c *Controller) fenceExpired() {
@@ -479,3 +559,104 @@ func (c *Controller) event(e Event) {
 		c.journal.add(e)
 	}
 }
+
+// startQuorum joins the controller quorum: the metadata log and quorum
+// state come back from disk; until this controller leads and its epoch's
+// first record commits, it only replicates.
+func (c *Controller) startQuorum(env sim.Env) {
+	c.activated, c.pending = false, nil
+	c.quorum = &quorum{cfg: c.cfg.Quorum, self: c.index, voters: c.dir.Controllers, journal: c.journal}
+	c.quorum.onCommit = c.committed
+	c.quorum.onRole = c.leading
+	c.journal.joinQuorum(c.quorum)
+	c.quorum.start(env)
+	c.st = c.initialState()
+	if len(c.quorum.log) > 0 {
+		c.st = c.quorum.log[len(c.quorum.log)-1].State.clone()
+	}
+}
+
+// quorumMessage hands the quorum its messages.
+func (c *Controller) quorumMessage(from sim.NodeID, msg sim.Message) bool {
+	q := c.quorum
+	switch m := msg.(type) {
+	case VoteRequest:
+		q.handleVote(from, m)
+	case VoteResponse:
+		q.handleVoteResponse(m)
+	case BeginQuorumEpoch:
+		q.handleBegin(from, m)
+	case BeginQuorumEpochResponse:
+		q.handleBeginResponse(m)
+	case QuorumFetch:
+		q.handleFetch(from, m)
+	case QuorumFetchResponse:
+		q.handleFetchResponse(m)
+	default:
+		return false
+	}
+	return true
+}
+
+// committed follows the quorum's high watermark: a follower takes the
+// committed state; the leader activates once its LeaderChange record
+// commits, then sends the answers and metadata its committed decisions
+// allow.
+func (c *Controller) committed() {
+	q := c.quorum
+	st, _ := q.committedState()
+	if q.role != qLeader {
+		c.st = st.clone()
+		return
+	}
+	if !c.activated {
+		if q.log[q.hw-1].Epoch != q.epoch {
+			return
+		}
+		// KRaft's ClusterControlManager.activate: every registered broker
+		// gets a full session from now before it can be fenced.
+		c.activated = true
+		c.st = q.log[q.leo()-1].State.clone()
+		if c.st.Brokers == nil {
+			c.st = c.initialState()
+		}
+		c.lastHeartbeat = make([]clock.Time, len(c.dir.Brokers))
+		for i := range c.lastHeartbeat {
+			c.lastHeartbeat[i] = c.env.Now()
+		}
+		c.journal.quorumEvent(c.env, EvControllerActive, q.epoch, q.self, fmt.Sprintf("controller-%d is the active controller (epoch %d)", q.self, q.epoch))
+		if q.log[q.hw-1].State.Brokers == nil {
+			c.commit() // the cluster's first metadata: its topics
+			return
+		}
+	}
+	kept := c.pending[:0]
+	for _, p := range c.pending {
+		if p.offset <= q.hw {
+			c.env.Send(p.to, p.msg)
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	c.pending = kept
+	if !q.log[q.hw-1].LeaderChange {
+		c.push(st)
+	}
+}
+
+// leading hears that this controller stopped leading: decisions not yet
+// committed are dropped, as KRaft's controller renounces them.
+func (c *Controller) leading(leader bool) {
+	if leader {
+		return
+	}
+	c.activated, c.pending = false, nil
+	st, _ := c.quorum.committedState()
+	c.st = st.clone()
+	if c.st.Brokers == nil {
+		c.st = c.initialState()
+	}
+}
+
+// Node is the controller's node.
+func (c *Controller) Node() sim.NodeID { return c.env.Self() }

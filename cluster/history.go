@@ -100,6 +100,13 @@ const (
 	EvRecovered                    EventKind = "log-recovered"
 	EvDiverged                     EventKind = "told-to-truncate" // a follower's fetch answered with a diverging epoch
 	EvFault                        EventKind = "fault"            // a network fault or an operator's action, as the schedule fired it
+	// The controller quorum's events (KIP-595, KIP-996).
+	EvControllerCandidate  EventKind = "controller-candidate"
+	EvControllerElected    EventKind = "controller-elected"
+	EvControllerResigned   EventKind = "controller-resigned" // check-quorum: no fetches from a majority
+	EvControllerLostLeader EventKind = "controller-lost-leader"
+	EvControllerActive     EventKind = "controller-active" // the leader's first record committed: it acts as the controller
+	EvPreVoteRejected      EventKind = "pre-vote-rejected"
 )
 
 // Event is one protocol event on one node.
@@ -116,6 +123,7 @@ type Event struct {
 	Leader BrokerID
 	ISR    []BrokerID
 	ELR    []BrokerID // eligible leader replicas after a partition change (KIP-966)
+	Voter  int32      // controller events: the controller (index) they are about
 }
 
 func (e Event) String() string {
@@ -160,6 +168,7 @@ type Journal struct {
 	// counters; a run that writes no trace keeps none.
 	SampleHW bool
 	monitor
+	quorum quorumMonitor
 	notify func(Event)
 }
 

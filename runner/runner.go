@@ -477,7 +477,7 @@ func (f *faulter) apply(fault scenarios.Fault) (undo func()) {
 		return func() { f.setLoss(f.baseLoss) }
 	case scenarios.Elect:
 		if ctl := f.c.Controller(); ctl != nil && ctl.ElectLeader(fault.TP, fault.Unclean) {
-			hit = []sim.NodeID{f.c.Dir.Controller}
+			hit = []sim.NodeID{ctl.Node()}
 		}
 	}
 	return nil
@@ -618,7 +618,16 @@ func (f *faulter) resolve(t scenarios.Target) []sim.NodeID {
 	case scenarios.BrokerTarget:
 		return []sim.NodeID{brokers[t.Broker]}
 	case scenarios.ControllerTarget:
-		return []sim.NodeID{f.c.Dir.Controller}
+		if len(f.c.Dir.Controllers) < 2 {
+			return []sim.NodeID{f.c.Dir.Controller}
+		}
+		if id, ok := f.c.ActiveController(); ok {
+			return []sim.NodeID{id} // the active one, as the fault fires
+		}
+	case scenarios.ControllerNTarget:
+		return []sim.NodeID{f.c.Dir.Controllers[t.Controller]}
+	case scenarios.AllControllersTarget:
+		return slices.Clone(f.c.Dir.Controllers)
 	case scenarios.AllBrokersTarget:
 		return slices.Clone(brokers)
 	case scenarios.RandomBrokerTarget:

@@ -27,6 +27,9 @@ const (
 	DefaultSettle   = 10 * time.Second
 	DefaultSeed     = 1
 	DefaultBrokers  = 3
+	// DefaultControllers is the controller quorum a scenario gets unless it
+	// says otherwise.
+	DefaultControllers = 1
 )
 
 // Open finds a scenario by path or, failing that, by built-in name (with
@@ -212,6 +215,13 @@ func (v *validator) cluster(raw rawCluster) cluster.Spec {
 	if spec.Brokers < 1 || spec.Brokers > MaxBrokers {
 		v.fail(path{"cluster", "brokers"}, "brokers: %d, want 1 to %d", spec.Brokers, MaxBrokers)
 	}
+	spec.Controllers = DefaultControllers
+	if raw.Controllers != nil {
+		spec.Controllers = *raw.Controllers
+	}
+	if n := spec.Controllers; n < 1 || n > cluster.MaxControllers || n%2 == 0 {
+		v.fail(path{"cluster", "controllers"}, "controllers: %d, want 1 (one controller) or an odd quorum of 3 to %d: an even one survives no more failures than the odd one below it", n, cluster.MaxControllers)
+	}
 	for _, name := range sortedKeys(raw.Config) {
 		if !v.scalar(path{"cluster", "config", name}, name, raw.Config[name]) {
 			continue
@@ -386,6 +396,7 @@ func (v *validator) rate(p path, raw any) float64 {
 var tpRE = regexp.MustCompile(`^([A-Za-z0-9._-]+)/([0-9]+)$`)
 var roleRE = regexp.MustCompile(`^(leader|follower)\((.*)\)$`)
 var brokerRE = regexp.MustCompile(`^broker-([0-9]+)$`)
+var controllerRE = regexp.MustCompile(`^controller-([0-9]+)$`)
 
 // target parses a fault target; partition groups also allow "rest".
 func (v *validator) target(p path, s string, spec cluster.Spec, allowRest bool) Target {
@@ -393,6 +404,8 @@ func (v *validator) target(p path, s string, spec cluster.Spec, allowRest bool) 
 	switch s {
 	case "controller":
 		return Target{Kind: ControllerTarget}
+	case "controllers":
+		return Target{Kind: AllControllersTarget}
 	case "crashed":
 		return Target{Kind: CrashedTarget}
 	case "random-broker":
@@ -411,6 +424,13 @@ func (v *validator) target(p path, s string, spec cluster.Spec, allowRest bool) 
 		}
 		return Target{Kind: BrokerTarget, Broker: n}
 	}
+	if m := controllerRE.FindStringSubmatch(s); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		if spec.Controllers < 2 || n >= spec.Controllers {
+			v.fail(p, "target %q names no controller: the cluster has %s", s, controllersText(spec.Controllers))
+		}
+		return Target{Kind: ControllerNTarget, Controller: n}
+	}
 	if m := roleRE.FindStringSubmatch(s); m != nil {
 		tp := v.partition(p, m[2], spec)
 		kind := LeaderTarget
@@ -419,7 +439,7 @@ func (v *validator) target(p path, s string, spec cluster.Spec, allowRest bool) 
 		}
 		return Target{Kind: kind, TP: tp}
 	}
-	v.fail(p, "unknown target %q: write broker-N, controller, leader(topic/N), follower(topic/N), crashed, random-broker or all-brokers", s)
+	v.fail(p, "unknown target %q: write broker-N, controller, controller-N, controllers, leader(topic/N), follower(topic/N), crashed, random-broker or all-brokers", s)
 	return Target{}
 }
 
@@ -446,6 +466,11 @@ func (v *validator) nodeName(p path, s string, spec cluster.Spec) {
 	if s == "controller" {
 		return
 	}
+	if m := controllerRE.FindStringSubmatch(s); m != nil {
+		if n, _ := strconv.Atoi(m[1]); n < spec.Controllers && spec.Controllers > 1 {
+			return
+		}
+	}
 	if m := brokerRE.FindStringSubmatch(s); m != nil {
 		if n, _ := strconv.Atoi(m[1]); n < spec.Brokers {
 			return
@@ -454,7 +479,7 @@ func (v *validator) nodeName(p path, s string, spec cluster.Spec) {
 	if strings.HasPrefix(s, "producer-") || strings.HasPrefix(s, "consumer-") {
 		return
 	}
-	v.fail(p, "unknown node %q: write broker-N, controller, producer-N or consumer-N", s)
+	v.fail(p, "unknown node %q: write broker-N, controller, controller-N, producer-N or consumer-N", s)
 }
 
 func (v *validator) targets(p path, list []string, spec cluster.Spec, allowRest bool) []Target {
@@ -536,7 +561,7 @@ func (v *validator) fault(p path, raw rawFault, sc *Scenario) Fault {
 			gp := p.key("partition").at(i)
 			group := v.targets(gp, v.group(gp, g), spec, true)
 			for _, t := range group {
-				if t.Kind != BrokerTarget && t.Kind != ControllerTarget && t.Kind != RestTarget {
+				if t.Kind != BrokerTarget && t.Kind != ControllerNTarget && t.Kind != RestTarget {
 					continue // resolved when the fault fires
 				}
 				if j, dup := named[t.String()]; dup && j != i {
@@ -752,4 +777,11 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+func controllersText(n int) string {
+	if n < 2 {
+		return "one controller, named controller"
+	}
+	return fmt.Sprintf("controller-0 to controller-%d", n-1)
 }

@@ -125,22 +125,25 @@ func (t Trigger) Matches(e cluster.Event) bool {
 type TargetKind uint8
 
 const (
-	BrokerTarget       TargetKind = iota // broker-N
-	ControllerTarget                     // controller
-	LeaderTarget                         // leader(topic/p), resolved when the fault fires
-	FollowerTarget                       // follower(topic/p): one in-sync follower, drawn from the fault stream
-	CrashedTarget                        // every node that is down
-	RandomBrokerTarget                   // a broker drawn from the fault stream
-	AllBrokersTarget                     // every broker
-	RestTarget                           // in a partition: every node in no other group
-	AllTarget                            // heal: everything
+	BrokerTarget         TargetKind = iota // broker-N
+	ControllerTarget                       // controller: the active one, resolved when the fault fires
+	ControllerNTarget                      // controller-N, one of a quorum
+	AllControllersTarget                   // controllers: every one
+	LeaderTarget                           // leader(topic/p), resolved when the fault fires
+	FollowerTarget                         // follower(topic/p): one in-sync follower, drawn from the fault stream
+	CrashedTarget                          // every node that is down
+	RandomBrokerTarget                     // a broker drawn from the fault stream
+	AllBrokersTarget                       // every broker
+	RestTarget                             // in a partition: every node in no other group
+	AllTarget                              // heal: everything
 )
 
 // Target names the nodes a fault hits.
 type Target struct {
-	Kind   TargetKind
-	Broker int
-	TP     cluster.TopicPartition
+	Kind       TargetKind
+	Broker     int
+	Controller int
+	TP         cluster.TopicPartition
 }
 
 func (t Target) String() string {
@@ -149,6 +152,10 @@ func (t Target) String() string {
 		return fmt.Sprintf("broker-%d", t.Broker)
 	case ControllerTarget:
 		return "controller"
+	case ControllerNTarget:
+		return fmt.Sprintf("controller-%d", t.Controller)
+	case AllControllersTarget:
+		return "controllers"
 	case LeaderTarget:
 		return fmt.Sprintf("leader(%v)", t.TP)
 	case FollowerTarget:

@@ -18,9 +18,10 @@ type rawScenario struct {
 }
 
 type rawCluster struct {
-	Brokers *int           `yaml:"brokers"`
-	Config  map[string]any `yaml:"config"`
-	Topics  []rawTopic     `yaml:"topics"`
+	Brokers     *int           `yaml:"brokers"`
+	Controllers *int           `yaml:"controllers"`
+	Config      map[string]any `yaml:"config"`
+	Topics      []rawTopic     `yaml:"topics"`
 }
 
 type rawTopic struct {

@@ -1,0 +1,590 @@
+package cluster
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/sim"
+)
+
+// The KRaft controller quorum (KIP-595): the controllers elect a leader by
+// Raft-style votes, with pre-vote (KIP-996) and check-quorum, and replicate
+// the metadata log __cluster_metadata by Kafka-style pull: followers fetch
+// from the leader with their log end offset and last fetched epoch, and the
+// leader answers with records or the epoch where their logs diverge. The
+// leader's high watermark is the offset a majority of voters reached. The
+// active controller is the leader once its LeaderChange record commits.
+// Facts and defaults: ../shared/anchors/kraft-and-elr.md §1.
+
+// QuorumConfig is the quorum's timing, with Kafka's defaults.
+type QuorumConfig struct {
+	FetchTimeout       time.Duration // controller.quorum.fetch.timeout.ms
+	ElectionTimeout    time.Duration // controller.quorum.election.timeout.ms
+	ElectionBackoffMax time.Duration // controller.quorum.election.backoff.max.ms
+	RequestTimeout     time.Duration // controller.quorum.request.timeout.ms
+	FetchMaxWait       time.Duration // the leader parks an empty fetch this long
+	PreVote            bool          // KIP-996 (Kafka 4.0); off: straight to a candidate, as 3.x
+}
+
+// DefaultQuorumConfig returns Kafka's defaults.
+func DefaultQuorumConfig() QuorumConfig {
+	return QuorumConfig{FetchTimeout: 2 * time.Second, ElectionTimeout: time.Second, ElectionBackoffMax: time.Second,
+		RequestTimeout: 2 * time.Second, FetchMaxWait: 500 * time.Millisecond, PreVote: true}
+}
+
+// metaEntry is one record of the metadata log. Each carries the controller
+// state after it (applying one is a replacement: the log needs no replay
+// code, and a follower's state is the last committed entry's), at the
+// cost of memory a snapshot mechanism would save. A new leader's first
+// entry is its LeaderChange record.
+type metaEntry struct {
+	Epoch        int32
+	LeaderChange bool
+	State        controllerState
+}
+
+// quorumState is what a voter persists before it answers: its epoch and
+// whom it voted for in it (Kafka's quorum-state file).
+type quorumState struct {
+	Epoch    int32
+	VotedFor int
+}
+
+type quorumRole uint8
+
+const (
+	qUnattached  quorumRole = iota // no leader known in this epoch
+	qFollower                      // following a leader
+	qProspective                   // asking for pre-votes (KIP-996)
+	qCandidate                     // asking for votes
+	qLeader
+)
+
+func (r quorumRole) String() string {
+	return [...]string{"unattached", "follower", "prospective", "candidate", "leader"}[r]
+}
+
+const (
+	quorumStateFile = "quorum-state"
+	noVoter         = -1
+)
+
+// quorum is one controller's part in the Raft quorum.
+type quorum struct {
+	cfg    QuorumConfig
+	self   int
+	voters []sim.NodeID
+	rng    *rand.Rand
+	env    sim.Env
+	// journal hears of leadership changes and committed offsets.
+	journal *Journal
+
+	role     quorumRole
+	epoch    int32
+	votedFor int
+	leader   int
+	log      []metaEntry
+	hw       int64 // entries [0, hw) are committed
+	stateF   *sim.File
+	logF     *sim.File
+
+	timerGen   uint64 // the election/fetch-timeout timer in force
+	votes      []bool
+	retries    int
+	fetchReq   uint64 // the follower's fetch in flight
+	fetchSent  clock.Time
+	contact    clock.Time // the follower's last successful fetch
+	fetchOff   []int64    // leader: each voter's fetch offset
+	lastFetch  []clock.Time
+	began      []bool // leader: voters that acknowledged BeginQuorumEpoch
+	parked     []parkedMetaFetch
+	nextParkID uint64
+
+	// onCommit is called as the high watermark rises; onRole when this
+	// voter becomes leader or stops being one.
+	onCommit func()
+	onRole   func(leader bool)
+}
+
+type parkedMetaFetch struct {
+	id    uint64
+	from  int
+	req   QuorumFetch
+	timer sim.TimerID
+}
+
+func (q *quorum) majority() int { return len(q.voters)/2 + 1 }
+
+func (q *quorum) leo() int64 { return int64(len(q.log)) }
+
+func (q *quorum) lastEpoch() int32 {
+	if len(q.log) == 0 {
+		return 0
+	}
+	return q.log[len(q.log)-1].Epoch
+}
+
+// start recovers the quorum state and the metadata log from disk.
+func (q *quorum) start(env sim.Env) {
+	q.env = env
+	q.rng = env.Rand()
+	q.stateF = env.Disk().Open(quorumStateFile)
+	q.logF = env.Disk().Open(metadataFile)
+	q.votedFor, q.leader = noVoter, noVoter
+	if n := q.stateF.Len(); n > 0 {
+		st := q.stateF.Record(n - 1).(quorumState)
+		q.epoch, q.votedFor = st.Epoch, st.VotedFor
+	}
+	q.log = q.log[:0]
+	for i := range q.logF.Len() {
+		q.log = append(q.log, q.logF.Record(i).(metaEntry))
+	}
+	q.hw = 0
+	q.role = qUnattached
+	q.resetElectionTimer(q.randomElectionTimeout())
+}
+
+func (q *quorum) persistState() {
+	q.stateF.Truncate(0)
+	q.stateF.Append(quorumState{q.epoch, q.votedFor})
+	q.stateF.Sync()
+}
+
+func (q *quorum) randomElectionTimeout() time.Duration {
+	return q.cfg.ElectionTimeout + time.Duration(q.rng.Int64N(int64(q.cfg.ElectionTimeout)))
+}
+
+// backoff is Kafka's binary exponential election backoff: min(100 ms x
+// rand(2^retries), max).
+func (q *quorum) backoff() time.Duration {
+	n := int64(1) << min(q.retries, 20)
+	return min(100*time.Millisecond*time.Duration(1+q.rng.Int64N(n)), q.cfg.ElectionBackoffMax)
+}
+
+func (q *quorum) resetElectionTimer(after time.Duration) {
+	q.timerGen++
+	q.env.SetTimer(after, timer{kind: tQuorumElection, id: q.timerGen})
+}
+
+// transition moves to a role in an epoch, persisting a new epoch before
+// anything is answered in it.
+func (q *quorum) transition(role quorumRole, epoch int32, leader int) {
+	wasLeader := q.role == qLeader
+	if epoch > q.epoch {
+		q.epoch, q.votedFor = epoch, noVoter
+		q.persistState()
+	}
+	q.role, q.leader = role, leader
+	q.parked = nil
+	if wasLeader && role != qLeader && q.onRole != nil {
+		q.onRole(false)
+	}
+	switch role {
+	case qFollower:
+		q.contact = q.env.Now()
+		q.resetElectionTimer(q.cfg.FetchTimeout)
+		q.sendFetch()
+	case qUnattached:
+		q.resetElectionTimer(q.randomElectionTimeout())
+	}
+}
+
+// timer handles the quorum's timers.
+func (q *quorum) timer(t timer) {
+	switch t.kind {
+	case tQuorumElection:
+		if t.id != q.timerGen {
+			return // replaced
+		}
+		switch q.role {
+		case qFollower:
+			if q.env.Now().Sub(q.contact) >= q.cfg.FetchTimeout {
+				q.journal.quorumEvent(q.env, EvControllerLostLeader, q.epoch, q.leader, fmt.Sprintf("no fetch answered by controller-%d for %v", q.leader, q.cfg.FetchTimeout))
+				q.campaign()
+			} else {
+				q.resetElectionTimer(q.cfg.FetchTimeout - q.env.Now().Sub(q.contact))
+			}
+		case qUnattached:
+			q.campaign()
+		case qProspective, qCandidate:
+			q.retries++
+			q.role = qUnattached
+			q.resetElectionTimer(q.backoff())
+		}
+	case tQuorumFetch:
+		if q.role == qFollower && t.id == q.fetchReq {
+			q.sendFetch() // no answer within the request timeout: ask again
+		}
+	case tQuorumCheck:
+		if q.role == qLeader {
+			q.checkQuorum()
+			q.env.SetTimer(q.cfg.FetchTimeout/2, t)
+		}
+	case tQuorumBegin:
+		if q.role == qLeader && int32(t.id) == q.epoch {
+			q.sendBegin()
+		}
+	case tQuorumPark:
+		if i := slices.IndexFunc(q.parked, func(p parkedMetaFetch) bool { return p.id == t.id }); i >= 0 {
+			p := q.parked[i]
+			q.parked = slices.Delete(q.parked, i, i+1)
+			q.answerFetch(p.from, p.req)
+		}
+	}
+}
+
+// campaign starts an election: with pre-vote, first ask whether one could
+// be won, without raising the epoch.
+func (q *quorum) campaign() {
+	if len(q.voters) == 1 {
+		q.becomeCandidate()
+		return
+	}
+	if q.cfg.PreVote {
+		q.role, q.leader = qProspective, noVoter
+		q.votes = make([]bool, len(q.voters))
+		q.votes[q.self] = true
+		q.askVotes(true)
+		q.resetElectionTimer(q.randomElectionTimeout())
+		return
+	}
+	q.becomeCandidate()
+}
+
+func (q *quorum) becomeCandidate() {
+	q.epoch++
+	q.votedFor = q.self
+	q.persistState()
+	q.role, q.leader = qCandidate, noVoter
+	q.votes = make([]bool, len(q.voters))
+	q.votes[q.self] = true
+	q.journal.quorumEvent(q.env, EvControllerCandidate, q.epoch, q.self, fmt.Sprintf("controller-%d stands for election in epoch %d", q.self, q.epoch))
+	if q.won() {
+		q.becomeLeader()
+		return
+	}
+	q.askVotes(false)
+	q.resetElectionTimer(q.randomElectionTimeout())
+}
+
+func (q *quorum) askVotes(pre bool) {
+	epoch := q.epoch
+	if pre {
+		epoch++ // the epoch it would stand in
+	}
+	for v, node := range q.voters {
+		if v != q.self {
+			q.env.Send(node, VoteRequest{Epoch: epoch, Candidate: v2i(q.self), LastEpoch: q.lastEpoch(), LastOffset: q.leo(), PreVote: pre})
+		}
+	}
+}
+
+func v2i(v int) int32 { return int32(v) }
+
+func (q *quorum) won() bool {
+	n := 0
+	for _, v := range q.votes {
+		if v {
+			n++
+		}
+	}
+	return n >= q.majority()
+}
+
+// upToDate reports whether a log ending at (epoch, offset) is at least as
+// up to date as this voter's: epoch first, then length (Raft's rule).
+func (q *quorum) upToDate(epoch int32, offset int64) bool {
+	if epoch != q.lastEpoch() {
+		return epoch > q.lastEpoch()
+	}
+	return offset >= q.leo()
+}
+
+func (q *quorum) handleVote(from sim.NodeID, m VoteRequest) {
+	resp := VoteResponse{Voter: v2i(q.self), PreVote: m.PreVote, Leader: v2i(q.leader)}
+	if m.PreVote {
+		// Grant a pre-vote to a log as up to date as ours, unless a live
+		// leader still answers our fetches, or we are the leader.
+		liveLeader := q.role == qLeader || q.role == qFollower && q.env.Now().Sub(q.contact) < q.cfg.FetchTimeout
+		resp.Epoch = q.epoch
+		resp.Granted = m.Epoch > q.epoch && !liveLeader && q.upToDate(m.LastEpoch, m.LastOffset)
+		if !resp.Granted {
+			q.journal.quorumEvent(q.env, EvPreVoteRejected, m.Epoch, int(m.Candidate), fmt.Sprintf("controller-%d refused controller-%d a pre-vote for epoch %d", q.self, m.Candidate, m.Epoch))
+		}
+		q.env.Send(from, resp)
+		return
+	}
+	if m.Epoch > q.epoch {
+		q.transition(qUnattached, m.Epoch, noVoter)
+	}
+	resp.Epoch = q.epoch
+	if m.Epoch == q.epoch && q.leader == noVoter && (q.votedFor == noVoter || q.votedFor == int(m.Candidate)) && q.upToDate(m.LastEpoch, m.LastOffset) {
+		q.votedFor = int(m.Candidate)
+		q.persistState() // durable before the answer
+		resp.Granted = true
+		q.resetElectionTimer(q.randomElectionTimeout())
+	}
+	q.env.Send(from, resp)
+}
+
+func (q *quorum) handleVoteResponse(m VoteResponse) {
+	if m.Epoch > q.epoch {
+		q.transition(qUnattached, m.Epoch, noVoter)
+		return
+	}
+	switch {
+	case m.PreVote && q.role == qProspective && m.Granted:
+		q.votes[m.Voter] = true
+		if q.won() {
+			q.becomeCandidate()
+		}
+	case !m.PreVote && q.role == qCandidate && m.Epoch == q.epoch && m.Granted:
+		q.votes[m.Voter] = true
+		if q.won() {
+			q.becomeLeader()
+		}
+	}
+}
+
+// becomeLeader takes the epoch: a LeaderChange record first, which must
+// commit before the controller acts (the HW moves only over entries of the
+// leader's own epoch).
+func (q *quorum) becomeLeader() {
+	q.role, q.leader, q.retries = qLeader, q.self, 0
+	q.timerGen++ // no election timer while leading
+	q.fetchOff = make([]int64, len(q.voters))
+	q.lastFetch = make([]clock.Time, len(q.voters))
+	for v := range q.lastFetch {
+		q.lastFetch[v] = q.env.Now()
+	}
+	q.began = make([]bool, len(q.voters))
+	q.began[q.self] = true
+	q.journal.quorumEvent(q.env, EvControllerElected, q.epoch, q.self, fmt.Sprintf("controller-%d leads the metadata quorum in epoch %d", q.self, q.epoch))
+	var st controllerState
+	if len(q.log) > 0 {
+		st = q.log[len(q.log)-1].State
+	}
+	q.append(metaEntry{Epoch: q.epoch, LeaderChange: true, State: st})
+	q.sendBegin()
+	q.env.SetTimer(q.cfg.FetchTimeout/2, timer{kind: tQuorumCheck})
+	if q.onRole != nil {
+		q.onRole(true)
+	}
+	q.maybeAdvanceHW()
+}
+
+func (q *quorum) sendBegin() {
+	pending := false
+	for v, node := range q.voters {
+		if !q.began[v] {
+			q.env.Send(node, BeginQuorumEpoch{Epoch: q.epoch, Leader: v2i(q.self)})
+			pending = true
+		}
+	}
+	if pending {
+		q.env.SetTimer(q.cfg.RequestTimeout/4, timer{kind: tQuorumBegin, id: uint64(q.epoch)})
+	}
+}
+
+func (q *quorum) handleBegin(from sim.NodeID, m BeginQuorumEpoch) {
+	if m.Epoch >= q.epoch && !(m.Epoch == q.epoch && q.role == qLeader) {
+		if m.Epoch > q.epoch || q.role != qFollower || q.leader != int(m.Leader) {
+			q.transition(qFollower, m.Epoch, int(m.Leader))
+		}
+	}
+	q.env.Send(from, BeginQuorumEpochResponse{Epoch: q.epoch, Voter: v2i(q.self)})
+}
+
+func (q *quorum) handleBeginResponse(m BeginQuorumEpochResponse) {
+	if m.Epoch > q.epoch {
+		q.transition(qUnattached, m.Epoch, noVoter)
+		return
+	}
+	if q.role == qLeader && m.Epoch == q.epoch {
+		q.began[m.Voter] = true
+	}
+}
+
+// checkQuorum resigns a leader that has not heard a fetch from a majority
+// of voters for 1.5 x the fetch timeout (KAFKA-15489): an isolated leader
+// must not go on believing it leads.
+func (q *quorum) checkQuorum() {
+	heard := 0
+	for v := range q.voters {
+		if v == q.self || q.env.Now().Sub(q.lastFetch[v]) < q.cfg.FetchTimeout*3/2 {
+			heard++
+		}
+	}
+	if heard < q.majority() {
+		q.journal.quorumEvent(q.env, EvControllerResigned, q.epoch, q.self, fmt.Sprintf("controller-%d resigns epoch %d: fetches from only %d of %d voters in %v", q.self, q.epoch, heard, len(q.voters), q.cfg.FetchTimeout*3/2))
+		q.transition(qUnattached, q.epoch, noVoter)
+	}
+}
+
+// append adds an entry at the leader's log end, synced as KRaft does.
+func (q *quorum) append(e metaEntry) {
+	q.log = append(q.log, e)
+	q.logF.Append(e)
+	q.logF.Sync()
+	if q.role == qLeader {
+		q.fetchOff[q.self] = q.leo()
+		q.wakeParked()
+		q.maybeAdvanceHW()
+	}
+}
+
+// maybeAdvanceHW moves the leader's high watermark to the offset a
+// majority of voters reached, only over an entry of its own epoch, never
+// back.
+func (q *quorum) maybeAdvanceHW() {
+	offs := slices.Clone(q.fetchOff)
+	offs[q.self] = q.leo()
+	slices.Sort(offs)
+	m := offs[len(offs)-q.majority()]
+	if m > q.hw && q.log[m-1].Epoch == q.epoch {
+		q.setHW(m)
+	}
+}
+
+func (q *quorum) setHW(hw int64) {
+	if hw <= q.hw {
+		return
+	}
+	q.hw = hw
+	q.journal.metadataCommitted(q.env.Now(), q.self, q.epoch, q.log[:hw])
+	if q.onCommit != nil {
+		q.onCommit()
+	}
+}
+
+// committedState is the state of the last committed entry.
+func (q *quorum) committedState() (controllerState, bool) {
+	if q.hw == 0 {
+		return controllerState{}, false
+	}
+	return q.log[q.hw-1].State, true
+}
+
+func (q *quorum) sendFetch() {
+	if q.leader == noVoter || q.leader == q.self {
+		return
+	}
+	q.fetchReq++
+	q.fetchSent = q.env.Now()
+	q.env.Send(q.voters[q.leader], QuorumFetch{Epoch: q.epoch, Replica: v2i(q.self), FetchOffset: q.leo(), LastFetchedEpoch: q.lastEpoch(), RequestID: q.fetchReq})
+	q.env.SetTimer(q.cfg.RequestTimeout, timer{kind: tQuorumFetch, id: q.fetchReq})
+}
+
+func (q *quorum) handleFetch(from sim.NodeID, m QuorumFetch) {
+	switch {
+	case m.Epoch < q.epoch || q.role != qLeader:
+		leader := q.leader
+		q.env.Send(from, QuorumFetchResponse{Epoch: q.epoch, Leader: v2i(leader), RequestID: m.RequestID, Err: FencedLeaderEpoch})
+		return
+	case m.Epoch > q.epoch:
+		q.transition(qUnattached, m.Epoch, noVoter)
+		return
+	}
+	v := int(m.Replica)
+	q.lastFetch[v] = q.env.Now()
+	// The follower's log must end with the leader's record at that offset
+	// and epoch; if not, say where its last epoch ends here.
+	if m.FetchOffset > q.leo() || m.FetchOffset > 0 && q.log[m.FetchOffset-1].Epoch != m.LastFetchedEpoch {
+		e, end := q.endOf(m.LastFetchedEpoch)
+		q.env.Send(from, QuorumFetchResponse{Epoch: q.epoch, Leader: v2i(q.self), RequestID: m.RequestID, HW: q.hw, DivergingEpoch: e, DivergingEnd: end})
+		return
+	}
+	q.fetchOff[v] = m.FetchOffset
+	q.maybeAdvanceHW()
+	if m.FetchOffset < q.leo() {
+		q.answerFetch(v, m)
+		return
+	}
+	q.nextParkID++
+	t := q.env.SetTimer(q.cfg.FetchMaxWait, timer{kind: tQuorumPark, id: q.nextParkID})
+	q.parked = append(q.parked, parkedMetaFetch{id: q.nextParkID, from: v, req: m, timer: t})
+}
+
+// endOf is Kafka's epoch lookup: the largest epoch at or below e in this
+// log, and the offset where it ends.
+func (q *quorum) endOf(e int32) (int32, int64) {
+	best := int32(-1)
+	end := int64(0)
+	for i, entry := range q.log {
+		if entry.Epoch <= e {
+			best, end = entry.Epoch, int64(i)+1
+		}
+	}
+	return best, end
+}
+
+func (q *quorum) answerFetch(v int, m QuorumFetch) {
+	if q.role != qLeader || m.Epoch != q.epoch {
+		return
+	}
+	to := min(q.leo(), m.FetchOffset+maxMetaFetchEntries)
+	q.env.Send(q.voters[v], QuorumFetchResponse{Epoch: q.epoch, Leader: v2i(q.self), RequestID: m.RequestID, HW: q.hw,
+		Base: m.FetchOffset, Entries: slices.Clone(q.log[m.FetchOffset:to]), DivergingEpoch: -1})
+}
+
+const maxMetaFetchEntries = 64
+
+func (q *quorum) wakeParked() {
+	parked := q.parked
+	q.parked = nil
+	for _, p := range parked {
+		q.env.CancelTimer(p.timer)
+		q.answerFetch(p.from, p.req)
+	}
+}
+
+func (q *quorum) handleFetchResponse(m QuorumFetchResponse) {
+	if m.Epoch > q.epoch {
+		q.transition(qFollower, m.Epoch, int(m.Leader))
+		return
+	}
+	if q.role != qFollower || m.RequestID != q.fetchReq || m.Epoch < q.epoch {
+		return
+	}
+	if m.Err != None {
+		q.transition(qUnattached, q.epoch, noVoter)
+		return
+	}
+	q.contact = q.env.Now()
+	q.resetElectionTimer(q.cfg.FetchTimeout)
+	if m.DivergingEpoch >= 0 && m.Entries == nil {
+		// Truncate to where the leader's copy of our last epoch ends.
+		end := m.DivergingEnd
+		if _, own := q.endOf(m.DivergingEpoch); own < end {
+			end = own
+		}
+		q.truncate(end)
+		q.sendFetch()
+		return
+	}
+	if m.Base == q.leo() {
+		for _, e := range m.Entries {
+			q.log = append(q.log, e)
+			q.logF.Append(e)
+		}
+		if len(m.Entries) > 0 {
+			q.logF.Sync() // a voter flushes before it fetches again
+		}
+	}
+	q.setHW(min(m.HW, q.leo()))
+	q.sendFetch()
+}
+
+func (q *quorum) truncate(end int64) {
+	if end >= q.leo() {
+		return
+	}
+	if end < q.hw {
+		panic(fmt.Sprintf("cluster: controller-%d truncating committed metadata at %d below its high watermark %d", q.self, end, q.hw))
+	}
+	q.log = q.log[:end]
+	q.logF.Truncate(int(end))
+}

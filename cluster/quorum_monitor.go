@@ -1,0 +1,162 @@
+package cluster
+
+import (
+	"fmt"
+
+	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/sim"
+)
+
+// The metadata quorum's invariants, checked as the quorum acts, as Kafka's
+// RaftEventSimulationTest checks them after every event: at most one
+// leader per epoch; a voter's epoch never goes back; a committed offset is
+// held by a majority of voters when the leader commits it; and whatever
+// any voter committed at an offset, every other voter committed the same.
+
+// Metadata quorum rule names.
+const (
+	QuorumTwoLeaders     = "two-leaders-one-epoch"
+	QuorumEpochBack      = "epoch-regression"
+	QuorumHWNotMajority  = "hw-not-on-majority"
+	QuorumCommitDiverged = "committed-divergence"
+	QuorumHWBack         = "hw-regression"
+)
+
+// QuorumViolation is a quorum rule broken at one instant.
+type QuorumViolation struct {
+	Time   clock.Time
+	Kind   string
+	Voter  int
+	Epoch  int32
+	Offset int64
+	Detail string
+}
+
+type quorumMonitor struct {
+	voters     []*quorum // the latest incarnation of each controller
+	leaders    map[int32]int
+	epochs     map[int]int32
+	leaderHW   map[int32]int64 // each epoch's leader's high watermark
+	committed  []metaEntry     // the longest committed prefix any voter reported
+	violations []QuorumViolation
+}
+
+func (m *quorumMonitor) violate(at clock.Time, kind string, voter int, epoch int32, offset int64, format string, args ...any) {
+	if len(m.violations) < 100 {
+		m.violations = append(m.violations, QuorumViolation{Time: at, Kind: kind, Voter: voter, Epoch: epoch, Offset: offset, Detail: fmt.Sprintf(format, args...)})
+	}
+}
+
+// QuorumViolations returns the metadata quorum's broken rules, in order.
+func (j *Journal) QuorumViolations() []QuorumViolation { return j.quorum.violations }
+
+// joinQuorum registers a controller's quorum member as it starts.
+func (j *Journal) joinQuorum(q *quorum) {
+	if j == nil {
+		return
+	}
+	for len(j.quorum.voters) <= q.self {
+		j.quorum.voters = append(j.quorum.voters, nil)
+	}
+	j.quorum.voters[q.self] = q
+}
+
+// quorumEvent records a controller's quorum event and checks the epoch and
+// leader rules.
+func (j *Journal) quorumEvent(env sim.Env, kind EventKind, epoch int32, voter int, detail string) {
+	if j == nil {
+		return
+	}
+	m := &j.quorum
+	now := env.Now()
+	self := j.voterOf(env)
+	if m.epochs == nil {
+		m.epochs, m.leaders, m.leaderHW = map[int]int32{}, map[int32]int{}, map[int32]int64{}
+	}
+	if last, ok := m.epochs[self]; ok && epoch < last && kind != EvPreVoteRejected {
+		m.violate(now, QuorumEpochBack, self, epoch, -1, "controller-%d acted in epoch %d after epoch %d", self, epoch, last)
+	}
+	if kind != EvPreVoteRejected {
+		m.epochs[self] = max(m.epochs[self], epoch)
+	}
+	if kind == EvControllerElected {
+		if other, ok := m.leaders[epoch]; ok && other != voter {
+			m.violate(now, QuorumTwoLeaders, voter, epoch, -1, "controllers %d and %d both led epoch %d", other, voter, epoch)
+		}
+		m.leaders[epoch] = voter
+	}
+	j.add(Event{Time: now, Node: env.Name(), Kind: kind, Epoch: epoch, Broker: NoLeader, Leader: NoLeader, Voter: int32(voter), Detail: detail})
+}
+
+func (j *Journal) voterOf(env sim.Env) int {
+	for i, q := range j.quorum.voters {
+		if q != nil && q.env == env {
+			return i
+		}
+	}
+	return -1
+}
+
+// metadataCommitted checks a voter's new high watermark: committed
+// entries agree with what any voter committed before, and, on the leader,
+// a majority of voters hold the last one.
+func (j *Journal) metadataCommitted(at clock.Time, voter int, epoch int32, committed []metaEntry) {
+	if j == nil {
+		return
+	}
+	m := &j.quorum
+	n := min(len(committed), len(m.committed))
+	for i := range n {
+		if !sameEntry(committed[i], m.committed[i]) {
+			m.violate(at, QuorumCommitDiverged, voter, epoch, int64(i), "controller-%d committed %s at offset %d where %s was committed", voter, entryText(committed[i]), i, entryText(m.committed[i]))
+			return
+		}
+	}
+	if len(committed) > len(m.committed) {
+		m.committed = committed
+	}
+	q := m.voters[voter]
+	if q == nil || q.role != qLeader {
+		return
+	}
+	hw := int64(len(committed))
+	if m.leaderHW == nil {
+		m.leaderHW = map[int32]int64{}
+	}
+	if last := m.leaderHW[epoch]; hw < last {
+		m.violate(at, QuorumHWBack, voter, epoch, hw, "the leader's high watermark went from %d back to %d", last, hw)
+	}
+	m.leaderHW[epoch] = hw
+	holders := 0
+	for _, other := range m.voters {
+		if other != nil && other.leo() >= hw && sameEntry(other.log[hw-1], committed[hw-1]) {
+			holders++
+		}
+	}
+	if holders < len(m.voters)/2+1 {
+		m.violate(at, QuorumHWNotMajority, voter, epoch, hw, "offset %d committed in epoch %d is held by %d of %d voters", hw-1, epoch, holders, len(m.voters))
+	}
+}
+
+func sameEntry(a, b metaEntry) bool {
+	return a.Epoch == b.Epoch && a.LeaderChange == b.LeaderChange && a.State.Version == b.State.Version
+}
+
+func entryText(e metaEntry) string {
+	if e.LeaderChange {
+		return fmt.Sprintf("leader-change@%d", e.Epoch)
+	}
+	return fmt.Sprintf("v%d@%d", e.State.Version, e.Epoch)
+}
+
+// QuorumStatus is each controller's view at the end of a run.
+type QuorumStatus struct {
+	Voter     int
+	Up        bool
+	Role      string
+	Epoch     int32
+	LogEnd    int64
+	HW        int64
+	Active    bool // the leader, with its epoch's first record committed
+	Committed []string
+}
