@@ -21,8 +21,12 @@ type Input struct {
 	Invariants []cluster.InvariantViolation
 	Acks       []cluster.AckSample
 	Final      []cluster.FinalLog
-	Healed     clock.Time // when the last fault was healed (the settle period began)
-	End        clock.Time
+	// Quorum is each controller's view at the end, nil for a lone
+	// controller; QuorumViolations the quorum rules the journal saw broken.
+	Quorum           []cluster.QuorumStatus
+	QuorumViolations []cluster.QuorumViolation
+	Healed           clock.Time // when the last fault was healed (the settle period began)
+	End              clock.Time
 }
 
 // Violation is one broken promise, with the operations that show it and,
@@ -76,11 +80,12 @@ const (
 	LinearizableName       = "linearizable"
 	EventualDeliveryName   = "eventual-delivery"
 	ProtocolInvariantsName = "protocol-invariants"
+	MetadataQuorumName     = "metadata-quorum" // run only with a controller quorum
 )
 
 // Names lists every checker.
 var Names = []string{AckedDurabilityName, ReplicaAgreementName, LeaderUniquenessName, ConsumerSafetyName,
-	NoDuplicatesName, LinearizableName, EventualDeliveryName, ProtocolInvariantsName}
+	NoDuplicatesName, LinearizableName, EventualDeliveryName, ProtocolInvariantsName, MetadataQuorumName}
 
 // maxStories bounds how many violations per checker get a story: the first
 // ones explain the rest, and building a story scans the journal.
@@ -98,6 +103,9 @@ func All(in Input) []Result {
 		Linearizable(in.History),
 		EventualDelivery(in.History, in.Final),
 		ProtocolInvariants(in.Invariants),
+	}
+	if in.Quorum != nil {
+		results = append(results, MetadataQuorum(in.QuorumViolations, in.Quorum))
 	}
 	for i := range results {
 		for j := range results[i].Violations {

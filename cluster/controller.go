@@ -565,7 +565,7 @@ func (c *Controller) event(e Event) {
 // first record commits, it only replicates.
 func (c *Controller) startQuorum(env sim.Env) {
 	c.activated, c.pending = false, nil
-	c.quorum = &quorum{cfg: c.cfg.Quorum, self: c.index, voters: c.dir.Controllers, journal: c.journal}
+	c.quorum = &quorum{cfg: c.cfg.Quorum, retransmit: c.cfg.Retransmit, self: c.index, voters: c.dir.Controllers, journal: c.journal}
 	c.quorum.onCommit = c.committed
 	c.quorum.onRole = c.leading
 	c.journal.joinQuorum(c.quorum)

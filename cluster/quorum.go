@@ -74,11 +74,12 @@ const (
 
 // quorum is one controller's part in the Raft quorum.
 type quorum struct {
-	cfg    QuorumConfig
-	self   int
-	voters []sim.NodeID
-	rng    *rand.Rand
-	env    sim.Env
+	cfg        QuorumConfig
+	retransmit time.Duration // tideline.retransmit.ms
+	self       int
+	voters     []sim.NodeID
+	rng        *rand.Rand
+	env        sim.Env
 	// journal hears of leadership changes and committed offsets.
 	journal *Journal
 
@@ -336,6 +337,12 @@ func (q *quorum) handleVoteResponse(m VoteResponse) {
 		return
 	}
 	switch {
+	case m.PreVote && !m.Granted && m.Leader != noVoter && m.Leader != v2i(q.self) && m.Epoch == q.epoch && q.role == qProspective:
+		// KIP-996: the refusal names a leader in our epoch. Fetch from it:
+		// if it answers, it lives, and we follow it again; if not, the
+		// election goes on.
+		q.leader = int(m.Leader)
+		q.sendFetch()
 	case m.PreVote && q.role == qProspective && m.Granted:
 		q.votes[m.Voter] = true
 		if q.won() {
@@ -475,7 +482,10 @@ func (q *quorum) sendFetch() {
 	q.fetchReq++
 	q.fetchSent = q.env.Now()
 	q.env.Send(q.voters[q.leader], QuorumFetch{Epoch: q.epoch, Replica: v2i(q.self), FetchOffset: q.leo(), LastFetchedEpoch: q.lastEpoch(), RequestID: q.fetchReq})
-	q.env.SetTimer(q.cfg.RequestTimeout, timer{kind: tQuorumFetch, id: q.fetchReq})
+	// A fetch may wait at the leader up to FetchMaxWait; past that and a
+	// retransmission's time it was lost (the network drops messages TCP
+	// would have re-sent), so ask again.
+	q.env.SetTimer(q.cfg.FetchMaxWait+q.retransmit, timer{kind: tQuorumFetch, id: q.fetchReq})
 }
 
 func (q *quorum) handleFetch(from sim.NodeID, m QuorumFetch) {
@@ -546,12 +556,17 @@ func (q *quorum) handleFetchResponse(m QuorumFetchResponse) {
 		q.transition(qFollower, m.Epoch, int(m.Leader))
 		return
 	}
-	if q.role != qFollower || m.RequestID != q.fetchReq || m.Epoch < q.epoch {
+	if m.RequestID != q.fetchReq || m.Epoch < q.epoch || q.role == qLeader || q.role == qCandidate {
 		return
 	}
 	if m.Err != None {
-		q.transition(qUnattached, q.epoch, noVoter)
+		if q.role == qFollower {
+			q.transition(qUnattached, q.epoch, noVoter)
+		}
 		return
+	}
+	if q.role != qFollower {
+		q.role, q.leader = qFollower, int(m.Leader) // the leader lives: stand down
 	}
 	q.contact = q.env.Now()
 	q.resetElectionTimer(q.cfg.FetchTimeout)

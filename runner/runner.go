@@ -238,7 +238,7 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 	res.Journal = c.Journal.Events()
 	in := check.Input{
 		History: res.History, Events: res.Journal, Divergences: c.Journal.Divergences(), Invariants: c.Journal.Violations(), Acks: c.Journal.Acks(),
-		Final: c.FinalLogs(), Healed: clock.At(settle), End: w.Now(),
+		Final: c.FinalLogs(), Healed: clock.At(settle), End: w.Now(), Quorum: c.Quorum(), QuorumViolations: c.Journal.QuorumViolations(),
 	}
 	return res, in, nil
 }

@@ -1,0 +1,59 @@
+package check
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/tideline-sim/tideline/cluster"
+)
+
+// MetadataQuorumDefinition is the promise, in one line.
+const MetadataQuorumDefinition = "the controllers' Raft quorum: one leader per epoch, epochs and the leader's high watermark never go back, a committed offset is on a majority and the same on every voter, and once faults heal a majority elects an active controller"
+
+// MetadataQuorum checks the KRaft controller quorum with the invariants
+// Kafka's RaftEventSimulationTest checks after every event (seen by the
+// journal as the run went), then at the end: every voter's committed
+// prefix is a prefix of the longest, and with a majority of controllers
+// up after the settle period, one of them is active.
+func MetadataQuorum(seen []cluster.QuorumViolation, final []cluster.QuorumStatus) Result {
+	res := Result{Checker: MetadataQuorumName, Definition: MetadataQuorumDefinition}
+	for _, v := range seen {
+		res.Violations = append(res.Violations, Violation{Checker: MetadataQuorumName, Kind: v.Kind, Offset: v.Offset, Payload: -1, At: v.Time,
+			Message: fmt.Sprintf("controller-%d, epoch %d: %s", v.Voter, v.Epoch, v.Detail)})
+	}
+	if len(final) == 0 {
+		return res
+	}
+	var longest []string
+	for _, s := range final {
+		if len(s.Committed) > len(longest) {
+			longest = s.Committed
+		}
+	}
+	up, active := 0, 0
+	for _, s := range final {
+		if !slices.Equal(s.Committed, longest[:len(s.Committed)]) {
+			off := 0
+			for off < len(s.Committed) && s.Committed[off] == longest[off] {
+				off++
+			}
+			res.Violations = append(res.Violations, Violation{Checker: MetadataQuorumName, Kind: cluster.QuorumCommitDiverged, Offset: int64(off), Payload: -1,
+				Message: fmt.Sprintf("controller-%d committed %s at offset %d, another controller %s", s.Voter, s.Committed[off], off, longest[off])})
+		}
+		if s.Up {
+			up++
+		}
+		if s.Active {
+			active++
+		}
+	}
+	if up > len(final)/2 && active == 0 {
+		res.Violations = append(res.Violations, Violation{Checker: MetadataQuorumName, Kind: "no-active-controller", Offset: -1, Payload: -1,
+			Message: fmt.Sprintf("%d of %d controllers are up at the end and none is active", up, len(final))})
+	}
+	if active > 1 {
+		res.Violations = append(res.Violations, Violation{Checker: MetadataQuorumName, Kind: "two-active-controllers", Offset: -1, Payload: -1,
+			Message: fmt.Sprintf("%d controllers are active at the end", active)})
+	}
+	return res
+}
