@@ -78,6 +78,7 @@ type Controller struct {
 	quorum    *quorum
 	activated bool
 	pending   []pendingReply
+	effects   []effect
 }
 
 // pendingReply is an answer held until the log commits past offset.
@@ -186,6 +187,7 @@ func imageOf(st controllerState) Image {
 func (c *Controller) commit() {
 	c.st.Version++
 	if c.quorum != nil {
+		c.tagEffects(c.quorum.leo())
 		c.quorum.append(metaEntry{Epoch: c.quorum.epoch, State: c.st.clone()})
 		return
 	}
@@ -213,8 +215,11 @@ func (c *Controller) respond(to sim.NodeID, msg sim.Message) {
 }
 
 func (c *Controller) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
-	if c.quorum != nil && c.quorumMessage(from, msg) {
-		return
+	if c.quorum != nil {
+		defer c.applyEffects(true)
+		if c.quorumMessage(from, msg) {
+			return
+		}
 	}
 	if !c.active() {
 		switch msg.(type) {
@@ -243,6 +248,9 @@ func (c *Controller) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 }
 
 func (c *Controller) Timer(env sim.Env, t sim.Timer) {
+	if c.quorum != nil {
+		defer c.applyEffects(true)
+	}
 	switch tm := t.(timer); tm.kind {
 	case tSessionCheck:
 		if c.active() {
@@ -542,7 +550,7 @@ func (c *Controller) alterPartition(m AlterPartitionRequest) AlterPartitionRespo
 	c.st.Partitions[i] = p
 	c.commit()
 	if c.journal != nil && len(added) > 0 {
-		c.journal.isrExpanded(c.env.Now(), p, added)
+		c.afterCommit(func() { c.journal.isrExpanded(c.env.Now(), p, added) })
 	}
 	resp.State = p
 	return resp
@@ -553,11 +561,61 @@ func (c *Controller) partitionEvent(kind EventKind, p PartitionState, broker Bro
 	c.event(Event{Kind: kind, TP: p.TP, Epoch: p.LeaderEpoch, Broker: broker, Detail: detail, Leader: p.Leader, ISR: slices.Clone(p.ISR), ELR: slices.Clone(p.ELR)})
 }
 
+// event records a decision's event: at once for a lone controller; in a
+// quorum, once the record it went into commits (a decision a deposed
+// leader never committed did not happen).
 func (c *Controller) event(e Event) {
-	e.Time, e.Node = c.env.Now(), c.env.Name()
-	if c.journal != nil {
-		c.journal.add(e)
+	c.afterCommit(func() {
+		e.Time, e.Node = c.env.Now(), c.env.Name()
+		if c.journal != nil {
+			c.journal.add(e)
+		}
+	})
+}
+
+// effect is something a decision does to the world outside the quorum
+// (an event told, the monitor told), held until the decision commits.
+type effect struct {
+	entry int64 // the log entry it waits for; -1 until the decision is appended
+	do    func()
+}
+
+// afterCommit does f once the decision being made commits. A decision
+// that appends nothing (a refusal) takes effect when its message or timer
+// has been handled.
+func (c *Controller) afterCommit(f func()) {
+	if c.quorum == nil {
+		f()
+		return
 	}
+	c.effects = append(c.effects, effect{entry: -1, do: f})
+}
+
+// tagEffects ties the effects waiting for a decision to its log entry.
+func (c *Controller) tagEffects(entry int64) {
+	for i := range c.effects {
+		if c.effects[i].entry < 0 {
+			c.effects[i].entry = entry
+		}
+	}
+}
+
+// applyEffects does every effect whose entry has committed (and, at the end
+// of a handler, those no entry followed).
+func (c *Controller) applyEffects(untagged bool) {
+	hw := int64(0)
+	if c.quorum != nil {
+		hw = c.quorum.hw
+	}
+	var kept []effect
+	for _, e := range c.effects {
+		if e.entry >= 0 && e.entry < hw || e.entry < 0 && untagged {
+			e.do()
+		} else {
+			kept = append(kept, e)
+		}
+	}
+	c.effects = kept
 }
 
 // startQuorum joins the controller quorum: the metadata log and quorum
@@ -630,6 +688,7 @@ func (c *Controller) committed() {
 			return
 		}
 	}
+	c.applyEffects(false)
 	kept := c.pending[:0]
 	for _, p := range c.pending {
 		if p.offset <= q.hw {
@@ -650,7 +709,7 @@ func (c *Controller) leading(leader bool) {
 	if leader {
 		return
 	}
-	c.activated, c.pending = false, nil
+	c.activated, c.pending, c.effects = false, nil, nil
 	st, _ := c.quorum.committedState()
 	c.st = st.clone()
 	if c.st.Brokers == nil {

@@ -63,7 +63,7 @@ func Draw(base *scenarios.Scenario, seed uint64, o Options) []Fault {
 	t := start + r.Float64()*3
 	for n := 1 + r.IntN(8); n > 0 && t < end-1; n-- {
 		length := min(0.5+r.Float64()*12, end-t)
-		f := drawOne(r, base, enabled[r.IntN(len(enabled))], t, length)
+		f := drawOne(r, base, seed, enabled[r.IntN(len(enabled))], t, length)
 		if timed && len(faults) > 0 && r.IntN(2) == 0 {
 			// Armed when the previous fault strikes, it waits for what
 			// that fault sets off (a fencing, an election, the ISR
@@ -125,7 +125,7 @@ func drawTrigger(r *rand.Rand, base *scenarios.Scenario, prev Fault) string {
 	return fmt.Sprintf("%s(%s/%d)", e, t.Name, r.IntN(t.Partitions))
 }
 
-func drawOne(r *rand.Rand, base *scenarios.Scenario, kind string, at, length float64) Fault {
+func drawOne(r *rand.Rand, base *scenarios.Scenario, seed uint64, kind string, at, length float64) Fault {
 	brokers := base.Cluster.Brokers
 	target := randomTarget(r, base)
 	f := Fault{At: at, For: length, Target: target}
@@ -157,6 +157,14 @@ func drawOne(r *rand.Rand, base *scenarios.Scenario, kind string, at, length flo
 		f.Loss = roundMillis(0.05 + r.Float64()*0.3)
 	case "controller":
 		f.Action, f.Target = "crash", "controller"
+		if n := base.Cluster.Controllers; n > 1 {
+			// Within the claims a minority of a quorum fails: one
+			// controller a seed (drawn apart from the main stream, so that a
+			// lone controller's schedules stay as they were), which crashes,
+			// pauses or is cut off.
+			f.Action = []string{"crash", "pause", "isolate"}[r.IntN(3)]
+			f.Target = fmt.Sprintf("controller-%d", sim.Seed(seed).Stream("explore/controller").IntN(n))
+		}
 	}
 	return f
 }

@@ -12,9 +12,10 @@ import (
 // Path is a protocol path whose reach exploration counts: a path never
 // reached is a hole in the exploration.
 type Path struct {
-	Name  string
-	Event cluster.EventKind // counted from the journal, or
-	Err   cluster.ErrorCode // from the history's errors
+	Name   string
+	Event  cluster.EventKind // counted from the journal, or
+	Err    cluster.ErrorCode // from the history's errors
+	Quorum bool              // reachable only with a controller quorum
 }
 
 // Paths are the protocol paths counted.
@@ -37,6 +38,9 @@ var Paths = []Path{
 	{Name: "NOT_ENOUGH_REPLICAS_AFTER_APPEND", Event: cluster.EvNotEnoughReplicasAfterAppend},
 	{Name: "produce timed out", Err: cluster.RequestTimedOut},
 	{Name: "connection lost with a request in flight", Err: cluster.NetworkException},
+	{Name: "controller elected (KIP-595)", Event: cluster.EvControllerElected, Quorum: true},
+	{Name: "controller resigned (check-quorum)", Event: cluster.EvControllerResigned, Quorum: true},
+	{Name: "pre-vote refused (KIP-996)", Event: cluster.EvPreVoteRejected, Quorum: true},
 }
 
 // Outcome is what one seed found.

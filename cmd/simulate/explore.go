@@ -126,7 +126,7 @@ func exploreCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	if *jsonOut != "" {
 		f := exploreFile{Format: exploreFormat, Shard: fmt.Sprintf("%d/%d", k, n), Base: sc.Name, Inputs: inputsHash([]*scenarios.Scenario{sc}),
-			Start: *start, Seeds: *seeds, Claims: claimsText(opts), Outcomes: records(outcomes)}
+			Start: *start, Seeds: *seeds, Claims: claimsText(opts), Controllers: sc.Cluster.Controllers, Outcomes: records(outcomes)}
 		if *forTime > 0 {
 			f.Seeds = len(outcomes)
 		}
@@ -142,14 +142,15 @@ func exploreCommand(args []string, stdout, stderr io.Writer) int {
 // exploreFile is one explore shard's outcomes, as -json writes them and
 // merge reads them back.
 type exploreFile struct {
-	Format   string          `json:"format"`
-	Shard    string          `json:"shard"`
-	Base     string          `json:"base"`
-	Inputs   string          `json:"inputs"` // hash of the base scenario: shards of other files do not mix
-	Start    uint64          `json:"start"`
-	Seeds    int             `json:"seeds"`
-	Claims   string          `json:"claims"`
-	Outcomes []exploreRecord `json:"outcomes"`
+	Format      string          `json:"format"`
+	Shard       string          `json:"shard"`
+	Base        string          `json:"base"`
+	Inputs      string          `json:"inputs"` // hash of the base scenario: shards of other files do not mix
+	Start       uint64          `json:"start"`
+	Seeds       int             `json:"seeds"`
+	Claims      string          `json:"claims"`
+	Controllers int             `json:"controllers"`
+	Outcomes    []exploreRecord `json:"outcomes"`
 }
 
 // exploreRecord is what merge needs of an outcome.
@@ -229,7 +230,7 @@ func mergeExplore(files []string, stdout, stderr io.Writer) int {
 	}
 	slices.SortFunc(outcomes, func(a, b explore.Outcome) int { return cmp.Compare(a.Seed, b.Seed) })
 	fmt.Fprintf(stdout, "merged %d shards\n", n)
-	if broken := exploreSummary(first.Base, first.Claims, outcomes, stdout, stderr); len(broken) > 0 {
+	if broken := exploreSummary(first.Base, first.Claims, first.Controllers > 1, outcomes, stdout, stderr); len(broken) > 0 {
 		fmt.Fprintln(stdout, "\neach shard wrote its failing seeds (and shrunk scenarios) to its own -out")
 		return exitFail
 	}
@@ -237,7 +238,7 @@ func mergeExplore(files []string, stdout, stderr io.Writer) int {
 }
 
 func exploreReport(sc *scenarios.Scenario, outcomes []explore.Outcome, opts explore.Options, out string, shrink bool, stdout, stderr io.Writer) int {
-	broken := exploreSummary(sc.Name, claimsText(opts), outcomes, stdout, stderr)
+	broken := exploreSummary(sc.Name, claimsText(opts), sc.Cluster.Controllers > 1, outcomes, stdout, stderr)
 	if len(broken) == 0 {
 		return exitOK
 	}
@@ -270,7 +271,7 @@ func exploreReport(sc *scenarios.Scenario, outcomes []explore.Outcome, opts expl
 
 // exploreSummary prints what the seeds found and reached, and returns the
 // seeds that broke a promise.
-func exploreSummary(base, claims string, outcomes []explore.Outcome, stdout, stderr io.Writer) []explore.Outcome {
+func exploreSummary(base, claims string, quorum bool, outcomes []explore.Outcome, stdout, stderr io.Writer) []explore.Outcome {
 	liveness := 0
 	for _, o := range outcomes {
 		if o.Liveness {
@@ -314,7 +315,7 @@ func exploreSummary(base, claims string, outcomes []explore.Outcome, stdout, std
 		_ = table.Render(stdout)
 	}
 	fmt.Fprintln(stdout, "\ncoverage (protocol paths reached)")
-	_ = coverageTable(outcomes).Render(stdout)
+	_ = coverageTable(outcomes, quorum).Render(stdout)
 	return broken
 }
 
@@ -334,9 +335,12 @@ func claimsText(o explore.Options) string {
 	return claim
 }
 
-func coverageTable(outcomes []explore.Outcome) report.Table {
+func coverageTable(outcomes []explore.Outcome, quorum bool) report.Table {
 	t := report.Table{Title: "coverage", Header: []string{"protocol path", "seeds reaching it", "times", "first seed"}}
 	for i, p := range explore.Paths {
+		if p.Quorum && !quorum {
+			continue // a lone controller has no quorum to explore
+		}
 		seeds, times, first := 0, 0, "-"
 		for _, o := range outcomes {
 			if i < len(o.Coverage) && o.Coverage[i] > 0 {
