@@ -26,6 +26,8 @@ var priority = map[cluster.EventKind]int{
 	cluster.EvFenced:   2, cluster.EvISRShrink: 2, cluster.EvPaused: 2, cluster.EvISRExpand: 2, cluster.EvFault: 2,
 	cluster.EvBecameLeader: 3, cluster.EvRestarted: 3, cluster.EvResumed: 3,
 	cluster.EvUnfenced: 4,
+	// The controller quorum: who the controller was, and when it changed.
+	cluster.EvControllerActive: 2, cluster.EvControllerResigned: 2, cluster.EvControllerLostLeader: 3,
 }
 
 // Story builds the causal timeline of a violation from the journal: the
@@ -92,7 +94,9 @@ func Story(v Violation, events []cluster.Event, final []cluster.FinalLog) []stri
 func relevant(e cluster.Event, v Violation, replicas []cluster.BrokerID) bool {
 	switch e.Kind {
 	case cluster.EvCrashed, cluster.EvPowerLoss, cluster.EvRestarted, cluster.EvPaused, cluster.EvResumed:
-		return e.Node == "controller" || slices.Contains(replicas, e.Broker)
+		return strings.HasPrefix(e.Node, "controller") || slices.Contains(replicas, e.Broker)
+	case cluster.EvControllerActive, cluster.EvControllerResigned, cluster.EvControllerLostLeader:
+		return true // every partition's metadata goes through the controller
 	case cluster.EvFenced, cluster.EvUnfenced:
 		return slices.Contains(replicas, e.Broker)
 	case cluster.EvTruncated:
@@ -151,6 +155,8 @@ func describeEvent(e cluster.Event) string {
 		return fmt.Sprintf("%v %s told to truncate %v: %s", e.Time, e.Node, e.TP, e.Detail)
 	case cluster.EvISRExpand, cluster.EvISRShrink:
 		return fmt.Sprintf("%v controller %s %v: %s", e.Time, e.Kind, e.TP, e.Detail)
+	case cluster.EvControllerActive, cluster.EvControllerResigned, cluster.EvControllerLostLeader:
+		return fmt.Sprintf("%v %s", e.Time, e.Detail)
 	}
 	return fmt.Sprintf("%v %s %s %s: %s", e.Time, e.Node, e.Kind, e.TP, e.Detail)
 }

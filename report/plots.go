@@ -256,6 +256,28 @@ func markLeaderChanges(p *plot.Plot, r *runner.Result, ymax float64) {
 	}
 }
 
+// markControllerChanges draws a dotted purple line wherever a controller
+// of the quorum became the active one.
+func markControllerChanges(p *plot.Plot, r *runner.Result, ymax float64) {
+	first := true
+	for _, e := range r.Journal {
+		if e.Kind != cluster.EvControllerActive {
+			continue
+		}
+		x := e.Time.Since().Seconds()
+		mark, err := plotter.NewLine(plotter.XYs{{X: x, Y: p.Y.Min}, {X: x, Y: ymax}})
+		if err != nil {
+			continue
+		}
+		mark.Color, mark.Width, mark.Dashes = color.RGBA{R: 120, G: 50, B: 160, A: 220}, vg.Points(1.5), []vg.Length{vg.Points(1), vg.Points(2)}
+		p.Add(mark)
+		if first {
+			p.Legend.Add("active controller change", mark)
+			first = false
+		}
+	}
+}
+
 func line(xys plotter.XYs, c color.Color, step bool) *plotter.Line {
 	l, err := plotter.NewLine(xys)
 	if err != nil {
@@ -290,6 +312,7 @@ func availabilityPanels(r *runner.Result) []*plot.Plot {
 	markSettle(top, r, top.Y.Max, true)
 	shadeFaults(top, r, top.Y.Max, true)
 	markLeaderChanges(top, r, top.Y.Max)
+	markControllerChanges(top, r, top.Y.Max)
 	att, ack := line(attempted, palette[7], true), line(acked, palette[0], true)
 	att.Dashes = []vg.Length{vg.Points(3), vg.Points(2)}
 	top.Add(att, ack)
@@ -501,6 +524,7 @@ func replicationPanels(r *runner.Result) []*plot.Plot {
 	leaderPanel.Y.Min, leaderPanel.Y.Max = -1.5, float64(r.Scenario.Cluster.Brokers)*headroom+0.5
 	underPanel.Y.Min, underPanel.Y.Max = 0, float64(len(tps))*headroom+0.5
 	markSettle(isrPanel, r, isrPanel.Y.Max, true)
+	markControllerChanges(leaderPanel, r, leaderPanel.Y.Max)
 	markSettle(leaderPanel, r, leaderPanel.Y.Max, false)
 	markSettle(underPanel, r, underPanel.Y.Max, false)
 	shadeFaults(isrPanel, r, isrPanel.Y.Max, true)

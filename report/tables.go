@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/olekukonko/tablewriter"
@@ -34,7 +35,47 @@ func Tables(r *runner.Result) []Table {
 	if len(r.Faults) > 0 {
 		tables = append(tables, FaultTable(r))
 	}
-	return append(tables, BrokerTable(r), ExpectationTable(r))
+	tables = append(tables, BrokerTable(r))
+	if r.Scenario.Cluster.Controllers > 1 {
+		tables = append(tables, ControllerTable(r))
+	}
+	return append(tables, ExpectationTable(r))
+}
+
+// ControllerTable is the controller quorum: when each controller was the
+// active one, and how often it resigned or lost its leader.
+func ControllerTable(r *runner.Result) Table {
+	t := Table{Title: "controllers (KRaft quorum)", Header: []string{"controller", "times active", "active from (epoch)", "check-quorum resignations", "lost the leader"}}
+	n := r.Scenario.Cluster.Controllers
+	active, resigned, lost := make([]int, n), make([]int, n), make([]int, n)
+	from := make([][]string, n)
+	for _, e := range r.Journal {
+		v := int(e.Voter)
+		if v < 0 || v >= n {
+			continue
+		}
+		switch e.Kind {
+		case cluster.EvControllerActive:
+			active[v]++
+			from[v] = append(from[v], fmt.Sprintf("%s (%d)", seconds(e.Time.Since()), e.Epoch))
+		case cluster.EvControllerResigned:
+			resigned[v]++
+		case cluster.EvControllerLostLeader:
+			voter := -1
+			fmt.Sscanf(e.Node, "controller-%d", &voter)
+			if voter >= 0 && voter < n {
+				lost[voter]++
+			}
+		}
+	}
+	for v := range n {
+		when := "-"
+		if len(from[v]) > 0 {
+			when = strings.Join(from[v], ", ")
+		}
+		t.Rows = append(t.Rows, []string{fmt.Sprintf("controller-%d", v), strconv.Itoa(active[v]), when, strconv.Itoa(resigned[v]), strconv.Itoa(lost[v])})
+	}
+	return t
 }
 
 // CheckerTable is each checker's verdict.
