@@ -101,10 +101,19 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 	if len(c.Dir.Controllers) == 1 {
 		w.AddNode("controller", func() sim.Node { return NewController(spec.Broker, spec.Topics, c.Dir, c.Journal) })
 	} else {
+		// The quorum is formed before the scenario starts, as a running
+		// cluster's is: epoch 1, led by controller-0, its first metadata
+		// on every voter's disk.
+		initial := NewQuorumController(0, spec.Broker, spec.Topics, c.Dir, nil, nil).initialState()
+		boot := make([]bool, len(c.Dir.Controllers))
 		for i := range c.Dir.Controllers {
-			w.AddNode(fmt.Sprintf("controller-%d", i), func() sim.Node {
-				return NewQuorumController(i, spec.Broker, spec.Topics, c.Dir, c.Journal)
+			boot[i] = true
+			id := w.AddNode(fmt.Sprintf("controller-%d", i), func() sim.Node {
+				return NewQuorumController(i, spec.Broker, spec.Topics, c.Dir, c.Journal, &boot[i])
 			})
+			if !spec.Broker.Quorum.ColdStart {
+				bootstrapQuorum(w.Disk(id), initial)
+			}
 		}
 	}
 	for i, pc := range spec.Producers {

@@ -248,6 +248,8 @@ func (c *BrokerConfig) Set(name, value string) error {
 		c.Quorum.RequestTimeout, err = parseMillis(value, 1)
 	case "tideline.quorum.pre-vote":
 		c.Quorum.PreVote, err = strconv.ParseBool(value)
+	case "tideline.quorum.cold-start":
+		c.Quorum.ColdStart, err = strconv.ParseBool(value)
 	case "tideline.availability.deadline.ms":
 		c.AvailabilityDeadline, err = parseMillis(value, 1)
 	default:
@@ -265,7 +267,7 @@ var brokerProperties = []string{
 	"leader.imbalance.check.interval.seconds", "log.flush.interval.messages", "log.flush.interval.ms",
 	"min.insync.replicas", "replica.fetch.backoff.ms", "replica.fetch.max.bytes", "replica.fetch.wait.max.ms",
 	"replica.high.watermark.checkpoint.interval.ms", "replica.lag.time.max.ms",
-	"tideline.availability.deadline.ms", "tideline.isr", "tideline.quorum.pre-vote", "tideline.leader.election.automatic", "tideline.record.bytes", "tideline.retransmit.ms", "tideline.truncation",
+	"tideline.availability.deadline.ms", "tideline.isr", "tideline.quorum.cold-start", "tideline.quorum.pre-vote", "tideline.leader.election.automatic", "tideline.record.bytes", "tideline.retransmit.ms", "tideline.truncation",
 	"tideline.vm.dirty_expire_centisecs", "tideline.vm.dirty_writeback_centisecs", "unclean.leader.election.enable",
 }
 

@@ -79,6 +79,7 @@ type Controller struct {
 	activated bool
 	pending   []pendingReply
 	effects   []effect
+	boot      *bool
 }
 
 // pendingReply is an answer held until the log commits past offset.
@@ -96,8 +97,10 @@ func NewController(cfg BrokerConfig, topics []TopicConfig, dir Directory, journa
 
 // NewQuorumController returns controller index of a quorum of
 // len(dir.Controllers).
-func NewQuorumController(index int, cfg BrokerConfig, topics []TopicConfig, dir Directory, journal *Journal) *Controller {
-	return &Controller{cfg: cfg, topics: topics, dir: dir, journal: journal, index: index}
+// boot, while true, says the next start is the formed quorum's first
+// (bootstrapQuorum); the start clears it.
+func NewQuorumController(index int, cfg BrokerConfig, topics []TopicConfig, dir Directory, journal *Journal, boot *bool) *Controller {
+	return &Controller{cfg: cfg, topics: topics, dir: dir, journal: journal, index: index, boot: boot}
 }
 
 // active reports whether this controller acts as the cluster's controller.
@@ -627,7 +630,11 @@ func (c *Controller) startQuorum(env sim.Env) {
 	c.quorum.onCommit = c.committed
 	c.quorum.onRole = c.leading
 	c.journal.joinQuorum(c.quorum)
-	c.quorum.start(env)
+	first := c.boot != nil && *c.boot
+	if c.boot != nil {
+		*c.boot = false
+	}
+	c.quorum.start(env, first)
 	c.st = c.initialState()
 	if len(c.quorum.log) > 0 {
 		c.st = c.quorum.log[len(c.quorum.log)-1].State.clone()

@@ -27,6 +27,10 @@ type QuorumConfig struct {
 	RequestTimeout     time.Duration // controller.quorum.request.timeout.ms
 	FetchMaxWait       time.Duration // the leader parks an empty fetch this long
 	PreVote            bool          // KIP-996 (Kafka 4.0); off: straight to a candidate, as 3.x
+	// ColdStart starts the controllers with empty disks, to elect a first
+	// leader (a cluster just formatted); otherwise the quorum is formed
+	// before the scenario begins (tideline.quorum.cold-start).
+	ColdStart bool
 }
 
 // DefaultQuorumConfig returns Kafka's defaults.
@@ -128,8 +132,11 @@ func (q *quorum) lastEpoch() int32 {
 	return q.log[len(q.log)-1].Epoch
 }
 
-// start recovers the quorum state and the metadata log from disk.
-func (q *quorum) start(env sim.Env) {
+// start recovers the quorum state and the metadata log from disk. On a
+// formed quorum's first boot (bootstrap: the disks hold epoch 1 led by
+// controller-0, as Build writes them) it resumes that epoch at once,
+// controller-0 leading and the others following.
+func (q *quorum) start(env sim.Env, bootstrap bool) {
 	q.env = env
 	q.rng = env.Rand()
 	q.stateF = env.Disk().Open(quorumStateFile)
@@ -145,7 +152,31 @@ func (q *quorum) start(env sim.Env) {
 	}
 	q.hw = 0
 	q.role = qUnattached
+	if bootstrap && q.epoch == bootstrapEpoch && len(q.log) == 1 {
+		if q.self == 0 {
+			q.becomeLeader(false)
+		} else {
+			q.transition(qFollower, q.epoch, 0)
+		}
+		return
+	}
 	q.resetElectionTimer(q.randomElectionTimeout())
+}
+
+// bootstrapEpoch is the epoch a formed quorum starts in.
+const bootstrapEpoch = 1
+
+// bootstrapQuorum writes a formed quorum onto a controller's disk: epoch 1,
+// a vote for controller-0, and its LeaderChange record holding the
+// cluster's first metadata — what a cluster formatted and started before
+// the scenario began would hold.
+func bootstrapQuorum(disk *sim.Disk, initial controllerState) {
+	st := disk.Open(quorumStateFile)
+	st.Append(quorumState{Epoch: bootstrapEpoch, VotedFor: 0})
+	st.Sync()
+	log := disk.Open(metadataFile)
+	log.Append(metaEntry{Epoch: bootstrapEpoch, LeaderChange: true, State: initial})
+	log.Sync()
 }
 
 func (q *quorum) persistState() {
@@ -264,7 +295,7 @@ func (q *quorum) becomeCandidate() {
 	q.votes[q.self] = true
 	q.journal.quorumEvent(q.env, EvControllerCandidate, q.epoch, q.self, fmt.Sprintf("controller-%d stands for election in epoch %d", q.self, q.epoch))
 	if q.won() {
-		q.becomeLeader()
+		q.becomeLeader(true)
 		return
 	}
 	q.askVotes(false)
@@ -351,7 +382,7 @@ func (q *quorum) handleVoteResponse(m VoteResponse) {
 	case !m.PreVote && q.role == qCandidate && m.Epoch == q.epoch && m.Granted:
 		q.votes[m.Voter] = true
 		if q.won() {
-			q.becomeLeader()
+			q.becomeLeader(true)
 		}
 	}
 }
@@ -359,7 +390,7 @@ func (q *quorum) handleVoteResponse(m VoteResponse) {
 // becomeLeader takes the epoch: a LeaderChange record first, which must
 // commit before the controller acts (the HW moves only over entries of the
 // leader's own epoch).
-func (q *quorum) becomeLeader() {
+func (q *quorum) becomeLeader(announce bool) {
 	q.role, q.leader, q.retries = qLeader, q.self, 0
 	q.timerGen++ // no election timer while leading
 	q.fetchOff = make([]int64, len(q.voters))
@@ -370,11 +401,13 @@ func (q *quorum) becomeLeader() {
 	q.began = make([]bool, len(q.voters))
 	q.began[q.self] = true
 	q.journal.quorumEvent(q.env, EvControllerElected, q.epoch, q.self, fmt.Sprintf("controller-%d leads the metadata quorum in epoch %d", q.self, q.epoch))
-	var st controllerState
-	if len(q.log) > 0 {
-		st = q.log[len(q.log)-1].State
+	if announce {
+		var st controllerState
+		if len(q.log) > 0 {
+			st = q.log[len(q.log)-1].State
+		}
+		q.append(metaEntry{Epoch: q.epoch, LeaderChange: true, State: st})
 	}
-	q.append(metaEntry{Epoch: q.epoch, LeaderChange: true, State: st})
 	q.sendBegin()
 	q.env.SetTimer(q.cfg.FetchTimeout/2, timer{kind: tQuorumCheck})
 	if q.onRole != nil {

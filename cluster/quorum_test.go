@@ -19,6 +19,28 @@ func quorumRun(t *testing.T, seed sim.Seed, controllers int, link network.Link) 
 		configure: func(s *cluster.Spec) { s.Controllers = controllers }})
 }
 
+func coldQuorumRun(t *testing.T, seed sim.Seed, controllers int, link network.Link) *run {
+	return newRun(t, setup{seed: seed, duration: 40 * time.Second, brokers: 3, rf: 3, parts: 3, minISR: 2, acks: cluster.AcksAll, idem: true, rate: 200, link: link,
+		configure: func(s *cluster.Spec) {
+			s.Controllers = controllers
+			s.Broker.Quorum.ColdStart = true
+		}})
+}
+
+// A formed quorum (the default) starts in epoch 1 under controller-0,
+// active within milliseconds, as a running cluster's would be.
+func TestFormedQuorumIsActiveAtOnce(t *testing.T) {
+	r := quorumRun(t, 1, 3, network.Link{})
+	r.execute()
+	active := r.controllerEvents(cluster.EvControllerActive)
+	require.NotEmpty(t, active)
+	assert.Less(t, active[0].Time.Since(), 50*time.Millisecond)
+	assert.Equal(t, int32(0), active[0].Voter)
+	assert.Equal(t, int32(1), active[0].Epoch)
+	n := r.count()
+	assert.Equal(t, n[cluster.Invoke], n[cluster.Ok])
+}
+
 // controllerEvents returns the times of the quorum's events of a kind.
 func (r *run) controllerEvents(kind cluster.EventKind) []cluster.Event {
 	var out []cluster.Event
@@ -38,7 +60,7 @@ func (r *run) quorumResult() check.Result {
 // election timeout's bounds (1-2 s, plus a pre-vote and a vote round), and
 // it becomes the active controller once its first record commits.
 func TestQuorumElectsOneLeaderFromAColdStart(t *testing.T) {
-	r := quorumRun(t, 1, 3, network.Link{})
+	r := coldQuorumRun(t, 1, 3, network.Link{})
 	r.execute()
 	elected := r.controllerEvents(cluster.EvControllerElected)
 	require.Len(t, elected, 1, "one election, no split")
@@ -115,7 +137,7 @@ func TestIsolatedControllerResignsByCheckQuorum(t *testing.T) {
 // differs between voters, and the quorum recovers an active controller.
 func TestQuorumSafetyUnderPartitionsAndLoss(t *testing.T) {
 	for seed := sim.Seed(1); seed <= 30; seed++ {
-		r := quorumRun(t, seed, 3, network.Link{Latency: 2 * time.Millisecond, Jitter: 3 * time.Millisecond, Loss: 0.05})
+		r := coldQuorumRun(t, seed, 3, network.Link{Latency: 2 * time.Millisecond, Jitter: 3 * time.Millisecond, Loss: 0.05})
 		ctl := r.c.Dir.Controllers
 		for i, at := range []time.Duration{5, 9, 13, 17, 21} {
 			a := ctl[i%3]
