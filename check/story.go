@@ -96,7 +96,9 @@ func relevant(e cluster.Event, v Violation, replicas []cluster.BrokerID) bool {
 	case cluster.EvCrashed, cluster.EvPowerLoss, cluster.EvRestarted, cluster.EvPaused, cluster.EvResumed:
 		return strings.HasPrefix(e.Node, "controller") || slices.Contains(replicas, e.Broker)
 	case cluster.EvControllerActive, cluster.EvControllerResigned, cluster.EvControllerLostLeader:
-		return true // every partition's metadata goes through the controller
+		// Every partition's metadata goes through the controller; the
+		// formed quorum's first leader is no change.
+		return e.Epoch > 1
 	case cluster.EvFenced, cluster.EvUnfenced:
 		return slices.Contains(replicas, e.Broker)
 	case cluster.EvTruncated:

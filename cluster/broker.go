@@ -106,6 +106,7 @@ type Broker struct {
 	// unanswered says its last registration or heartbeat got no answer.
 	controller sim.NodeID
 	unanswered bool
+	retry      time.Duration // backoff before re-asking after NOT_CONTROLLER
 	image      Image
 	parts      map[TopicPartition]*replica // looked up; iterate order instead
 	order      []*replica                  // sorted by TP
@@ -120,6 +121,9 @@ func NewBroker(id BrokerID, cfg BrokerConfig, topics []TopicConfig, dir Director
 }
 
 const hwCheckpointFile = "replication-offset-checkpoint"
+
+// controllerRetryMin is the first backoff after NOT_CONTROLLER.
+const controllerRetryMin = 100 * time.Millisecond
 
 type hwEntry struct {
 	TP TopicPartition
@@ -231,24 +235,29 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 	case ApiVersionsRequest:
 		env.Send(from, ApiVersionsResponse(m))
 	case NotController:
-		// Ask the controller it names, or the next one.
+		// Ask the controller it names, or the next one, after a backoff
+		// (Kafka's BrokerLifecycleManager: from 100 ms, doubling).
 		b.controller = m.Leader
 		if m.Leader < 0 {
 			b.controller = b.dir.nextController(from)
 		}
 		b.unanswered = false
-		if _, again := m.Request.(AllocateProducerIDRequest); again {
+		switch m.Request.(type) {
+		case AllocateProducerIDRequest:
 			env.Send(b.controller, m.Request)
+		case BrokerRegistration, BrokerHeartbeat:
+			b.retry = min(max(2*b.retry, controllerRetryMin), b.cfg.HeartbeatInterval)
+			env.SetTimer(b.retry, timer{kind: tControllerRetry})
 		}
 	case BrokerRegistrationResponse:
-		b.unanswered = false
+		b.unanswered, b.retry = false, 0
 		if m.Incarnation == b.incarnation && b.epoch == 0 && m.Err == None {
 			b.epoch = m.BrokerEpoch
 			b.applyImage(m.Image)
 			env.SetTimer(b.cfg.HeartbeatInterval, timer{kind: tHeartbeat})
 		}
 	case BrokerHeartbeatResponse:
-		b.unanswered = false
+		b.unanswered, b.retry = false, 0
 		if m.Err == StaleBrokerEpoch && b.epoch != 0 {
 			b.register()
 			return
@@ -275,6 +284,12 @@ func (b *Broker) Timer(env sim.Env, t sim.Timer) {
 	case tRegister:
 		if b.epoch == 0 {
 			b.register()
+		}
+	case tControllerRetry:
+		if b.epoch == 0 {
+			b.toController(BrokerRegistration{Broker: b.id, Incarnation: b.incarnation})
+		} else {
+			b.toController(BrokerHeartbeat{Broker: b.id, BrokerEpoch: b.epoch, MetadataVersion: b.image.Version})
 		}
 	case tHeartbeat:
 		if b.epoch != 0 {

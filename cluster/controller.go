@@ -227,8 +227,10 @@ func (c *Controller) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 	if !c.active() {
 		switch msg.(type) {
 		case BrokerRegistration, BrokerHeartbeat, AlterPartitionRequest, AllocateProducerIDRequest:
+			// Name the leader: another controller, or this one while its
+			// first record has yet to commit.
 			leader := sim.NodeID(-1)
-			if q := c.quorum; q.leader != noVoter && q.leader != q.self {
+			if q := c.quorum; q.leader != noVoter {
 				leader = c.dir.Controllers[q.leader]
 			}
 			env.Send(from, NotController{Leader: leader, Request: msg})

@@ -229,7 +229,7 @@ func TestPerfettoTraceIsWellFormed(t *testing.T) {
 	for track, n := range open {
 		assert.Zero(t, n, "every slice on %q ends", tracks[track])
 	}
-	assert.Subset(t, processes, []string{"broker-0", "broker-1", "broker-2", "controller", "faults", "partitions"})
+	assert.Subset(t, processes, []string{"broker-0", "broker-1", "broker-2", "controller-0", "controller-1", "controller-2", "faults", "partitions"})
 	assert.Positive(t, kinds[typeCounter], "counters")
 	assert.Positive(t, kinds[typeSliceBegin], "leaderships and fault windows")
 	assert.Positive(t, kinds[typeInstant], "messages")

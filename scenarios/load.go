@@ -29,7 +29,7 @@ const (
 	DefaultBrokers  = 3
 	// DefaultControllers is the controller quorum a scenario gets unless it
 	// says otherwise.
-	DefaultControllers = 1
+	DefaultControllers = 3
 )
 
 // Open finds a scenario by path or, failing that, by built-in name (with

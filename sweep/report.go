@@ -104,6 +104,13 @@ func WriteReport(dir string, g *Grid, sums []Summary, command string) error {
 	if err := os.MkdirAll(filepath.Join(dir, "cells"), 0o755); err != nil {
 		return err
 	}
+	// Cells an earlier sweep wrote here are not this one's.
+	old, _ := filepath.Glob(filepath.Join(dir, "cells", "*.yaml"))
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			return err
+		}
+	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# tideline sweep: %s\n\n", g.Base.Name)
 	for _, line := range strings.Split(strings.TrimSpace(g.Base.Description), "\n") {
