@@ -337,10 +337,11 @@ func availabilityPanels(r *runner.Result) []*plot.Plot {
 	return []*plot.Plot{top, bottom}
 }
 
-// maxLatencyPoints bounds the writes the latency scatter draws: a long
-// run's millions would make an image of ink. Failed and unknown writes are
-// drawn first; acknowledged ones every k-th, and the title says so.
-const maxLatencyPoints = 30000
+// maxLatencyPoints bounds the writes of each outcome the latency scatter
+// draws: a long run's millions would make an image of ink, and each point
+// costs drawing time twice (PNG and SVG). Beyond it every k-th is drawn,
+// and the title says so.
+const maxLatencyPoints = 6000
 
 // latencyPanels plots latency as Jepsen does: every write a point at the
 // time it was sent, as high as it took to be acknowledged (or to fail, or,
@@ -386,10 +387,15 @@ func latencyPanels(r *runner.Result) []*plot.Plot {
 			}
 		}
 	}
-	every := max(1, (len(ok)+maxLatencyPoints-1)/maxLatencyPoints)
+	stride := func(n int) int { return max(1, (n+maxLatencyPoints-1)/maxLatencyPoints) }
+	every := stride(len(ok))
 	title := "latency of every write, at the time it was sent"
-	if every > 1 {
-		title = fmt.Sprintf("latency of writes at the time they were sent (every %d%s acknowledged write shown; every failed and unknown one)", every, ordinal(every))
+	if every > 1 || stride(len(failed)) > 1 || stride(len(unknown)) > 1 {
+		title = fmt.Sprintf("latency of writes at the time they were sent (every %d%s acknowledged write shown", every, ordinal(every))
+		if n := max(stride(len(failed)), stride(len(unknown))); n > 1 {
+			title += fmt.Sprintf(", every %d%s failed or unknown one", n, ordinal(n))
+		}
+		title += ")"
 	}
 	scatter := newPanel(r, title, "latency (ms, log scale)")
 	scatter.Y.Scale, scatter.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
@@ -407,7 +413,7 @@ func latencyPanels(r *runner.Result) []*plot.Plot {
 		pts   []point
 		every int
 		c     color.RGBA
-	}{{"acknowledged", ok, every, palette[0]}, {"failed", failed, 1, palette[3]}, {"unknown", unknown, 1, palette[1]}} {
+	}{{"acknowledged", ok, every, palette[0]}, {"failed", failed, stride(len(failed)), palette[3]}, {"unknown", unknown, stride(len(unknown)), palette[1]}} {
 		var xys plotter.XYs
 		for i := 0; i < len(s.pts); i += s.every {
 			xys = append(xys, plotter.XY{X: s.pts[i].at, Y: s.pts[i].ms})
