@@ -107,6 +107,7 @@ type Broker struct {
 	controller sim.NodeID
 	unanswered bool
 	retry      time.Duration // backoff before re-asking after NOT_CONTROLLER
+	meta       metadataObserver
 	image      Image
 	parts      map[TopicPartition]*replica // looked up; iterate order instead
 	order      []*replica                  // sorted by TP
@@ -135,6 +136,7 @@ func (b *Broker) Start(env sim.Env) {
 	b.env = env
 	b.incarnation = env.Rand().Uint64()
 	b.controller, b.unanswered = b.dir.Controller, false
+	b.meta = metadataObserver{}
 	b.parts = map[TopicPartition]*replica{}
 	b.sessions = map[sessionKey]*produceSession{}
 	b.checkpoint = map[TopicPartition]int64{}
@@ -151,6 +153,9 @@ func (b *Broker) Start(env sim.Env) {
 		}
 	}
 	b.register()
+	if b.observing() {
+		b.fetchMetadata()
+	}
 	env.SetTimer(b.cfg.ReplicaLagTimeMax/2, timer{kind: tISRCheck})
 	env.SetTimer(b.cfg.HWCheckpointInterval, timer{kind: tHWCheckpoint})
 	if b.cfg.FlushInterval > 0 {
@@ -271,6 +276,8 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 		}
 	case AlterPartitionResponse:
 		b.handleAlterPartitionResponse(m)
+	case QuorumFetchResponse:
+		b.handleMetadataFetchResponse(from, m)
 	case InitProducerIDRequest:
 		env.Send(b.controller, AllocateProducerIDRequest{Client: int32(from), RequestID: m.RequestID})
 	case AllocateProducerIDResponse:
@@ -285,6 +292,8 @@ func (b *Broker) Timer(env sim.Env, t sim.Timer) {
 		if b.epoch == 0 {
 			b.register()
 		}
+	case tQuorumFetch:
+		b.onMetadataTimer(tm)
 	case tControllerRetry:
 		if b.epoch == 0 {
 			b.toController(BrokerRegistration{Broker: b.id, Incarnation: b.incarnation})

@@ -330,8 +330,8 @@ func (c *Controller) heartbeat(from sim.NodeID, m BrokerHeartbeat) {
 		c.unfence(m.Broker)
 	}
 	resp := BrokerHeartbeatResponse{Fenced: rec.Fenced}
-	if m.MetadataVersion < c.st.Version {
-		resp.HasImage, resp.Image = true, c.image()
+	if m.MetadataVersion < c.st.Version && c.quorum == nil {
+		resp.HasImage, resp.Image = true, c.image() // with a quorum, brokers fetch the log
 	}
 	c.respond(from, resp)
 }
@@ -707,9 +707,7 @@ func (c *Controller) committed() {
 		}
 	}
 	c.pending = kept
-	if !q.log[q.hw-1].LeaderChange {
-		c.push(st)
-	}
+	// Brokers fetch the metadata log as observers: nothing to push.
 }
 
 // leading hears that this controller stopped leading: decisions not yet

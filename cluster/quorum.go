@@ -116,10 +116,14 @@ type quorum struct {
 
 type parkedMetaFetch struct {
 	id    uint64
-	from  int
+	to    sim.NodeID
 	req   QuorumFetch
 	timer sim.TimerID
 }
+
+// An observer (a broker) fetches with a negative replica ID: it reads the
+// metadata log but never votes and never counts toward the high watermark.
+func observerID(b BrokerID) int32 { return -1 - int32(b) }
 
 func (q *quorum) majority() int { return len(q.voters)/2 + 1 }
 
@@ -263,7 +267,7 @@ func (q *quorum) timer(t timer) {
 		if i := slices.IndexFunc(q.parked, func(p parkedMetaFetch) bool { return p.id == t.id }); i >= 0 {
 			p := q.parked[i]
 			q.parked = slices.Delete(q.parked, i, i+1)
-			q.answerFetch(p.from, p.req)
+			q.answerFetch(p.to, p.req)
 		}
 	}
 }
@@ -494,6 +498,9 @@ func (q *quorum) setHW(hw int64) {
 		return
 	}
 	q.hw = hw
+	if q.role == qLeader {
+		q.wakeParked() // observers and followers learn the commit at once, as Kafka's leader answers on a high-watermark change
+	}
 	q.journal.metadataCommitted(q.env.Now(), q.self, q.epoch, q.log[:hw])
 	if q.onCommit != nil {
 		q.onCommit()
@@ -522,17 +529,19 @@ func (q *quorum) sendFetch() {
 }
 
 func (q *quorum) handleFetch(from sim.NodeID, m QuorumFetch) {
+	observer := m.Replica < 0
 	switch {
-	case m.Epoch < q.epoch || q.role != qLeader:
-		leader := q.leader
-		q.env.Send(from, QuorumFetchResponse{Epoch: q.epoch, Leader: v2i(leader), RequestID: m.RequestID, Err: FencedLeaderEpoch})
+	case m.Epoch < q.epoch && !observer || q.role != qLeader || observer && m.Epoch > q.epoch:
+		q.env.Send(from, QuorumFetchResponse{Epoch: q.epoch, Leader: v2i(q.leader), RequestID: m.RequestID, Err: FencedLeaderEpoch})
 		return
 	case m.Epoch > q.epoch:
 		q.transition(qUnattached, m.Epoch, noVoter)
 		return
 	}
 	v := int(m.Replica)
-	q.lastFetch[v] = q.env.Now()
+	if !observer {
+		q.lastFetch[v] = q.env.Now()
+	}
 	// The follower's log must end with the leader's record at that offset
 	// and epoch; if not, say where its last epoch ends here.
 	if m.FetchOffset > q.leo() || m.FetchOffset > 0 && q.log[m.FetchOffset-1].Epoch != m.LastFetchedEpoch {
@@ -540,15 +549,17 @@ func (q *quorum) handleFetch(from sim.NodeID, m QuorumFetch) {
 		q.env.Send(from, QuorumFetchResponse{Epoch: q.epoch, Leader: v2i(q.self), RequestID: m.RequestID, HW: q.hw, DivergingEpoch: e, DivergingEnd: end})
 		return
 	}
-	q.fetchOff[v] = m.FetchOffset
-	q.maybeAdvanceHW()
+	if !observer {
+		q.fetchOff[v] = m.FetchOffset
+		q.maybeAdvanceHW()
+	}
 	if m.FetchOffset < q.leo() {
-		q.answerFetch(v, m)
+		q.answerFetch(from, m)
 		return
 	}
 	q.nextParkID++
 	t := q.env.SetTimer(q.cfg.FetchMaxWait, timer{kind: tQuorumPark, id: q.nextParkID})
-	q.parked = append(q.parked, parkedMetaFetch{id: q.nextParkID, from: v, req: m, timer: t})
+	q.parked = append(q.parked, parkedMetaFetch{id: q.nextParkID, to: from, req: m, timer: t})
 }
 
 // endOf is Kafka's epoch lookup: the largest epoch at or below e in this
@@ -564,12 +575,12 @@ func (q *quorum) endOf(e int32) (int32, int64) {
 	return best, end
 }
 
-func (q *quorum) answerFetch(v int, m QuorumFetch) {
-	if q.role != qLeader || m.Epoch != q.epoch {
+func (q *quorum) answerFetch(node sim.NodeID, m QuorumFetch) {
+	if q.role != qLeader || m.Epoch != q.epoch && m.Replica >= 0 {
 		return
 	}
 	to := min(q.leo(), m.FetchOffset+maxMetaFetchEntries)
-	q.env.Send(q.voters[v], QuorumFetchResponse{Epoch: q.epoch, Leader: v2i(q.self), RequestID: m.RequestID, HW: q.hw,
+	q.env.Send(node, QuorumFetchResponse{Epoch: q.epoch, Leader: v2i(q.self), RequestID: m.RequestID, HW: q.hw,
 		Base: m.FetchOffset, Entries: slices.Clone(q.log[m.FetchOffset:to]), DivergingEpoch: -1})
 }
 
@@ -580,7 +591,7 @@ func (q *quorum) wakeParked() {
 	q.parked = nil
 	for _, p := range parked {
 		q.env.CancelTimer(p.timer)
-		q.answerFetch(p.from, p.req)
+		q.answerFetch(p.to, p.req)
 	}
 }
 

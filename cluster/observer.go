@@ -1,0 +1,98 @@
+package cluster
+
+import (
+	"time"
+
+	"github.com/tideline-sim/tideline/sim"
+)
+
+// metadataObserver is a broker's copy of the metadata log, with a
+// controller quorum: as KRaft's brokers do, it fetches the log from the
+// active controller as an observer (never voting) and applies each record
+// once the quorum has committed it. The controller pushes nothing.
+type metadataObserver struct {
+	log      []metaEntry
+	hw       int64
+	epoch    int32
+	request  uint64
+	backoff  time.Duration
+	lastSent sim.NodeID
+}
+
+func (o *metadataObserver) lastEpoch() int32 {
+	if len(o.log) == 0 {
+		return 0
+	}
+	return o.log[len(o.log)-1].Epoch
+}
+
+// observing reports whether the broker follows a quorum's metadata log.
+func (b *Broker) observing() bool { return len(b.dir.Controllers) > 1 }
+
+func (b *Broker) fetchMetadata() {
+	o := &b.meta
+	o.request++
+	o.lastSent = b.controller
+	b.env.Send(b.controller, QuorumFetch{RequestID: o.request, Epoch: o.epoch, Replica: observerID(b.id), FetchOffset: int64(len(o.log)), LastFetchedEpoch: o.lastEpoch()})
+	// Parked up to the leader's max wait; past that and a retransmission,
+	// it was lost.
+	b.env.SetTimer(b.cfg.Quorum.FetchMaxWait+b.cfg.Retransmit, timer{kind: tQuorumFetch, id: o.request})
+}
+
+func (b *Broker) handleMetadataFetchResponse(from sim.NodeID, m QuorumFetchResponse) {
+	o := &b.meta
+	if m.RequestID != o.request {
+		return
+	}
+	o.epoch = max(o.epoch, m.Epoch)
+	if m.Err != None {
+		// Not the leader: fetch from the one it names, or the next one,
+		// after a backoff.
+		if m.Leader >= 0 {
+			b.controller = b.dir.Controllers[m.Leader]
+		} else {
+			b.controller = b.dir.nextController(from)
+		}
+		o.backoff = min(max(2*o.backoff, controllerRetryMin), b.cfg.HeartbeatInterval)
+		o.request++ // the retransmission timer of the answered fetch is void
+		b.env.SetTimer(o.backoff, timer{kind: tQuorumFetch, id: o.request})
+		return
+	}
+	o.backoff = 0
+	switch {
+	case m.DivergingEpoch >= 0 && m.Entries == nil:
+		end := m.DivergingEnd
+		for i, e := range o.log {
+			if e.Epoch > m.DivergingEpoch {
+				end = min(end, int64(i))
+				break
+			}
+		}
+		o.log = o.log[:min(int64(len(o.log)), end)]
+		o.hw = min(o.hw, int64(len(o.log)))
+	case m.Base == int64(len(o.log)):
+		o.log = append(o.log, m.Entries...)
+	}
+	if hw := min(m.HW, int64(len(o.log))); hw > o.hw {
+		o.hw = hw
+		// Before its registration is answered a broker has no part to
+		// play: it catches up, and acts on what it applies once registered.
+		if st := o.log[hw-1].State; st.Brokers != nil && b.epoch != 0 {
+			b.applyImage(imageOf(st))
+		}
+	}
+	b.fetchMetadata()
+}
+
+// onMetadataTimer re-sends a metadata fetch that went unanswered (to the
+// next controller: the one asked may be down) or waited out its backoff.
+func (b *Broker) onMetadataTimer(t timer) {
+	o := &b.meta
+	if t.id != o.request {
+		return
+	}
+	if o.lastSent == b.controller && o.backoff == 0 {
+		b.controller = b.dir.nextController(b.controller)
+	}
+	b.fetchMetadata()
+}
