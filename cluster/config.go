@@ -246,6 +246,8 @@ func (c *BrokerConfig) Set(name, value string) error {
 		c.Quorum.ElectionBackoffMax, err = parseMillis(value, 1)
 	case "controller.quorum.request.timeout.ms":
 		c.Quorum.RequestTimeout, err = parseMillis(value, 1)
+	case "metadata.max.idle.interval.ms":
+		c.Quorum.NoOpInterval, err = parseMillis(value, 1)
 	case "tideline.quorum.pre-vote":
 		c.Quorum.PreVote, err = strconv.ParseBool(value)
 	case "tideline.quorum.cold-start":
@@ -264,7 +266,7 @@ func (c *BrokerConfig) Set(name, value string) error {
 var brokerProperties = []string{
 	"auto.leader.rebalance.enable", "broker.heartbeat.interval.ms", "controller.quorum.election.backoff.max.ms",
 	"controller.quorum.election.timeout.ms", "controller.quorum.fetch.timeout.ms", "controller.quorum.request.timeout.ms", "broker.session.timeout.ms", "eligible.leader.replicas.version", "inter.broker.protocol.version",
-	"leader.imbalance.check.interval.seconds", "log.flush.interval.messages", "log.flush.interval.ms",
+	"leader.imbalance.check.interval.seconds", "log.flush.interval.messages", "log.flush.interval.ms", "metadata.max.idle.interval.ms",
 	"min.insync.replicas", "replica.fetch.backoff.ms", "replica.fetch.max.bytes", "replica.fetch.wait.max.ms",
 	"replica.high.watermark.checkpoint.interval.ms", "replica.lag.time.max.ms",
 	"tideline.availability.deadline.ms", "tideline.isr", "tideline.quorum.cold-start", "tideline.quorum.pre-vote", "tideline.leader.election.automatic", "tideline.record.bytes", "tideline.retransmit.ms", "tideline.truncation",

@@ -267,6 +267,13 @@ func (c *Controller) Timer(env sim.Env, t sim.Timer) {
 			c.preferredElection()
 		}
 		env.SetTimer(c.cfg.LeaderImbalanceCheck, t)
+	case tNoOp:
+		// metadata.max.idle.interval.ms: while active, a NoOp record keeps
+		// the log (and every follower's and observer's view of it) moving.
+		if q := c.quorum; c.active() && int32(tm.id) == q.epoch {
+			q.append(metaEntry{Epoch: q.epoch, NoOp: true, State: q.log[q.leo()-1].State})
+			env.SetTimer(q.cfg.NoOpInterval, t)
+		}
 	default:
 		if c.quorum != nil {
 			c.quorum.timer(tm)
@@ -692,6 +699,7 @@ func (c *Controller) committed() {
 			c.lastHeartbeat[i] = c.env.Now()
 		}
 		c.journal.quorumEvent(c.env, EvControllerActive, q.epoch, q.self, fmt.Sprintf("controller-%d is the active controller (epoch %d)", q.self, q.epoch))
+		c.env.SetTimer(q.cfg.NoOpInterval, timer{kind: tNoOp, id: uint64(q.epoch)})
 		if q.log[q.hw-1].State.Brokers == nil {
 			c.commit() // the cluster's first metadata: its topics
 			return

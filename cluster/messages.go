@@ -331,6 +331,7 @@ const (
 	tQuorumBegin    // leader controller: re-send BeginQuorumEpoch
 	tQuorumPark     // leader controller: a parked metadata fetch's wait is over
 	tControllerRetry
+	tNoOp // active controller: write a NoOp record
 )
 
 var timerNames = [...]string{
@@ -340,7 +341,7 @@ var timerNames = [...]string{
 	tProduceRetry: "produce-retry", tProduceExpire: "produce-expire", tAlterRetry: "alter-retry",
 	tMetadata: "metadata", tProduce: "produce", tInitPID: "init-producer-id", tLinger: "linger", tConnect: "connect",
 	tQuorumElection: "quorum-election", tQuorumFetch: "quorum-fetch", tQuorumCheck: "check-quorum", tQuorumBegin: "begin-quorum-epoch",
-	tQuorumPark: "quorum-fetch-expire", tControllerRetry: "controller-retry",
+	tQuorumPark: "quorum-fetch-expire", tControllerRetry: "controller-retry", tNoOp: "metadata-noop",
 }
 
 func (t timer) AppendSummary(b []byte) []byte {

@@ -26,6 +26,7 @@ type QuorumConfig struct {
 	ElectionBackoffMax time.Duration // controller.quorum.election.backoff.max.ms
 	RequestTimeout     time.Duration // controller.quorum.request.timeout.ms
 	FetchMaxWait       time.Duration // the leader parks an empty fetch this long
+	NoOpInterval       time.Duration // metadata.max.idle.interval.ms: the active controller writes a NoOp record this often
 	PreVote            bool          // KIP-996 (Kafka 4.0); off: straight to a candidate, as 3.x
 	// ColdStart starts the controllers with empty disks, to elect a first
 	// leader (a cluster just formatted); otherwise the quorum is formed
@@ -36,7 +37,7 @@ type QuorumConfig struct {
 // DefaultQuorumConfig returns Kafka's defaults.
 func DefaultQuorumConfig() QuorumConfig {
 	return QuorumConfig{FetchTimeout: 2 * time.Second, ElectionTimeout: time.Second, ElectionBackoffMax: time.Second,
-		RequestTimeout: 2 * time.Second, FetchMaxWait: 500 * time.Millisecond, PreVote: true}
+		RequestTimeout: 2 * time.Second, FetchMaxWait: 500 * time.Millisecond, NoOpInterval: 500 * time.Millisecond, PreVote: true}
 }
 
 // metaEntry is one record of the metadata log. Each carries the controller
@@ -47,6 +48,7 @@ func DefaultQuorumConfig() QuorumConfig {
 type metaEntry struct {
 	Epoch        int32
 	LeaderChange bool
+	NoOp         bool // metadata.max.idle.interval.ms's heartbeat record: the state unchanged
 	State        controllerState
 }
 

@@ -147,12 +147,15 @@ func (j *Journal) metadataCommitted(at clock.Time, voter int, epoch int32, commi
 }
 
 func sameEntry(a, b metaEntry) bool {
-	return a.Epoch == b.Epoch && a.LeaderChange == b.LeaderChange && a.State.Version == b.State.Version
+	return a.Epoch == b.Epoch && a.LeaderChange == b.LeaderChange && a.NoOp == b.NoOp && a.State.Version == b.State.Version
 }
 
 func entryText(e metaEntry) string {
-	if e.LeaderChange {
+	switch {
+	case e.LeaderChange:
 		return fmt.Sprintf("leader-change@%d", e.Epoch)
+	case e.NoOp:
+		return fmt.Sprintf("noop@%d", e.Epoch)
 	}
 	return fmt.Sprintf("v%d@%d", e.State.Version, e.Epoch)
 }
