@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/runner"
+	"github.com/tideline-sim/tideline/sim"
 )
 
 // Summary is summary.json: the run's numbers and verdicts, for CI and tools.
@@ -96,7 +97,7 @@ type outcomeJSON struct {
 func JSON(w io.Writer, r *runner.Result, command string) error {
 	s := Summary{
 		Scenario: r.Scenario.Name, Source: r.Scenario.Source, Seed: r.Seed,
-		DurationMs: r.Duration.Milliseconds(), Events: r.Events, TraceHash: hex16(r.TraceHash),
+		DurationMs: r.Duration.Milliseconds(), Events: r.Events, TraceHash: sim.Hex16(r.TraceHash),
 		Sends: r.Sends, Lost: r.Lost, UnavailableWrites: r.Unavailable, Offline: r.OfflinePartitions, Availability: r.Availability,
 		DeadlineMs: r.Detail.Deadline.Milliseconds(), Eventually: r.Detail.Share, Partitions: []partitionJSON{}, Leaders: r.Leaders, ISRShrinks: r.ISRShrinks, ISRExpands: r.ISRExpands,
 		OK: r.OK(), Command: command, Faults: []faultJSON{}, Unavailable: []windowJSON{}, Checkers: []checkerJSON{}, Expectations: []outcomeJSON{},
@@ -139,14 +140,4 @@ func millisOrNever(d time.Duration) int64 {
 		return -1
 	}
 	return d.Milliseconds()
-}
-
-func hex16(v uint64) string {
-	const digits = "0123456789abcdef"
-	var b [16]byte
-	for i := 15; i >= 0; i-- {
-		b[i] = digits[v&15]
-		v >>= 4
-	}
-	return string(b[:])
 }

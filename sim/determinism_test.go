@@ -226,6 +226,6 @@ func TestTraceLineIsWhatEncodingJSONWrites(t *testing.T) {
 
 func TestHex16(t *testing.T) {
 	for _, h := range []uint64{0, 1, 0xabc, 1<<64 - 1, 0x0123456789abcdef} {
-		assert.Equal(t, fmt.Sprintf("%016x", h), hex16(h))
+		assert.Equal(t, fmt.Sprintf("%016x", h), Hex16(h))
 	}
 }

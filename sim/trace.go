@@ -257,8 +257,8 @@ func (e TraceEntry) appendJSON(b []byte) []byte {
 	return append(b, '}', '\n')
 }
 
-// hex16 is h as 16 hex digits (fmt's %016x, without fmt's cost).
-func hex16(h uint64) string {
+// Hex16 is h as 16 hex digits (fmt's %016x, without fmt's cost).
+func Hex16(h uint64) string {
 	const digits = "0123456789abcdef"
 	var b [16]byte
 	for i := 15; i >= 0; i-- {
@@ -294,7 +294,7 @@ func (w *World) entry(kind traceKind, node, from NodeID, what string, index int6
 		e.From = w.nodes[from].name
 	}
 	if index > 0 {
-		e.Hash = hex16(hash)
+		e.Hash = Hex16(hash)
 	}
 	return e
 }
@@ -302,7 +302,7 @@ func (w *World) entry(kind traceKind, node, from NodeID, what string, index int6
 // endTrace writes the footer: the events and the final hash.
 func (t *tracer) endTrace() {
 	if t.out != nil {
-		t.write(TraceEntry{Kind: "end", End: true, Events: t.count, Hash: hex16(t.hash)})
+		t.write(TraceEntry{Kind: "end", End: true, Events: t.count, Hash: Hex16(t.hash)})
 	}
 }
 

@@ -190,8 +190,7 @@ func mergeCommand(args []string, stdout, stderr io.Writer) int {
 func mergeShards(files []string) ([]checkRun, string, error) {
 	var first *checkFile
 	var runs []checkRun
-	seen := map[int]string{}
-	n := 0
+	var shards shardSet
 	for _, path := range files {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -204,37 +203,25 @@ func mergeShards(files []string) ([]checkRun, string, error) {
 		if f.Format != checkFormat {
 			return nil, "", fmt.Errorf("%s: not a check -json file (format %q, want %q)", path, f.Format, checkFormat)
 		}
-		k, fn, err := parseShard(f.Shard)
-		if err != nil {
-			return nil, "", fmt.Errorf("%s: shard %q: want k/n with 1 <= k <= n", path, f.Shard)
-		}
 		if first == nil {
-			first, n = &f, fn
+			first = &f
 		}
-		switch {
-		case fn != n:
-			return nil, "", fmt.Errorf("%s: shard %s is of %d shards, %s of %d", path, f.Shard, fn, files[0], n)
-		case f.Seeds != first.Seeds || !slices.Equal(f.Scenarios, first.Scenarios) || f.Inputs != first.Inputs:
+		if f.Seeds != first.Seeds || !slices.Equal(f.Scenarios, first.Scenarios) || f.Inputs != first.Inputs {
 			return nil, "", fmt.Errorf("%s: ran other scenarios or seeds than %s", path, files[0])
-		case seen[k] != "":
-			return nil, "", fmt.Errorf("%s: shard %s again (already in %s)", path, f.Shard, seen[k])
 		}
-		seen[k] = path
-		if want := shardSize(k, n, len(f.Scenarios)*f.Seeds); len(f.Runs) != want || want == 0 {
+		k, err := shards.add(path, f.Shard)
+		if err != nil {
+			return nil, "", err
+		}
+		if want := shardSize(k, shards.n, len(f.Scenarios)*f.Seeds); len(f.Runs) != want || want == 0 {
 			return nil, "", fmt.Errorf("%s: shard %s holds %d runs, want %d", path, f.Shard, len(f.Runs), want)
 		}
 		runs = append(runs, f.Runs...)
 	}
-	var missing []string
-	for k := 1; k <= n; k++ {
-		if seen[k] == "" {
-			missing = append(missing, fmt.Sprintf("%d/%d", k, n))
-		}
+	if err := shards.complete(); err != nil {
+		return nil, "", err
 	}
-	if len(missing) > 0 {
-		return nil, "", fmt.Errorf("shards missing: %s", strings.Join(missing, ", "))
-	}
-	return runs, fmt.Sprintf("merged %d shards", n), nil
+	return runs, fmt.Sprintf("merged %d shards", shards.n), nil
 }
 
 // checkReport prints one row per scenario and returns 1 if any expectation
@@ -312,57 +299,37 @@ func formatOf(path string) (string, error) {
 func mergeSweep(files []string, dir string, stdout, stderr io.Writer) int {
 	var first sweep.File
 	var runs []sweep.Run
-	seen := map[int]string{}
-	n := 0
+	var shards shardSet
 	for i, path := range files {
 		f, err := sweep.ReadFile(path)
 		if err != nil {
 			fmt.Fprintf(stderr, "simulate merge: %v\n", err)
 			return exitUsage
 		}
-		k, fn, err := parseShard(f.Shard)
-		if err != nil {
-			fmt.Fprintf(stderr, "simulate merge: %s: shard %q: want k/n with 1 <= k <= n\n", path, f.Shard)
-			return exitUsage
-		}
 		if i == 0 {
-			first, n = f, fn
-		}
-		var problem string
-		switch {
-		case fn != n:
-			problem = fmt.Sprintf("shard %s is of %d shards, %s of %d", f.Shard, fn, files[0], n)
-		case !f.SameGrid(first):
-			problem = fmt.Sprintf("ran another sweep than %s", files[0])
-		case seen[k] != "":
-			problem = fmt.Sprintf("shard %s again (already in %s)", f.Shard, seen[k])
+			first = f
 		}
 		g, err := f.Grid()
-		if problem == "" && err != nil {
-			problem = err.Error()
+		if err == nil && !f.SameGrid(first) {
+			err = fmt.Errorf("%s: ran another sweep than %s", path, files[0])
 		}
-		if problem == "" {
-			if want := len(g.Jobs(k, n)); len(f.Runs) != want {
-				problem = fmt.Sprintf("shard %s holds %d runs, want %d", f.Shard, len(f.Runs), want)
-			}
+		k := 0
+		if err == nil {
+			k, err = shards.add(path, f.Shard)
 		}
-		if problem != "" {
-			fmt.Fprintf(stderr, "simulate merge: %s: %s\n", path, problem)
+		if err == nil && len(f.Runs) != len(g.Jobs(k, shards.n)) {
+			err = fmt.Errorf("%s: shard %s holds %d runs, want %d", path, f.Shard, len(f.Runs), len(g.Jobs(k, shards.n)))
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "simulate merge: %v\n", err)
 			return exitUsage
 		}
-		seen[k] = path
 		runs = append(runs, f.Runs...)
 	}
-	var missing []string
-	for k := 1; k <= n; k++ {
-		if seen[k] == "" {
-			missing = append(missing, fmt.Sprintf("%d/%d", k, n))
-		}
-	}
-	if len(missing) > 0 {
-		fmt.Fprintf(stderr, "simulate merge: shards missing: %s\n", strings.Join(missing, ", "))
+	if err := shards.complete(); err != nil {
+		fmt.Fprintf(stderr, "simulate merge: %v\n", err)
 		return exitUsage
 	}
 	g, _ := first.Grid()
-	return sweepReport(g, runs, dir, sweepCommandLine(first.Base, first.Axes, first.Seeds, dir)+fmt.Sprintf(" (merged from %d shards)", n), stdout, stderr)
+	return sweepReport(g, runs, dir, sweepCommandLine(first.Base, first.Axes, first.Seeds, dir)+fmt.Sprintf(" (merged from %d shards)", shards.n), stdout, stderr)
 }

@@ -177,8 +177,7 @@ func records(outcomes []explore.Outcome) []exploreRecord {
 func mergeExplore(files []string, stdout, stderr io.Writer) int {
 	var first exploreFile
 	var outcomes []explore.Outcome
-	seen := map[int]string{}
-	n := 0
+	var shards shardSet
 	for i, path := range files {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -190,46 +189,29 @@ func mergeExplore(files []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "simulate merge: %s: not an explore -json file\n", path)
 			return exitUsage
 		}
-		k, fn, err := parseShard(f.Shard)
-		if err != nil {
-			fmt.Fprintf(stderr, "simulate merge: %s: shard %q: want k/n with 1 <= k <= n\n", path, f.Shard)
-			return exitUsage
-		}
 		if i == 0 {
-			first, n = f, fn
+			first = f
 		}
-		var problem string
-		switch {
-		case fn != n:
-			problem = fmt.Sprintf("shard %s is of %d shards, %s of %d", f.Shard, fn, files[0], n)
-		case f.Base != first.Base || f.Inputs != first.Inputs || f.Start != first.Start || f.Seeds != first.Seeds || f.Claims != first.Claims:
-			problem = fmt.Sprintf("explored another base, seeds or claims than %s", files[0])
-		case seen[k] != "":
-			problem = fmt.Sprintf("shard %s again (already in %s)", f.Shard, seen[k])
-		case len(f.Outcomes) != shardSize(k, n, f.Seeds):
-			problem = fmt.Sprintf("shard %s holds %d seeds, want %d", f.Shard, len(f.Outcomes), shardSize(k, n, f.Seeds))
+		var k int
+		if f.Base != first.Base || f.Inputs != first.Inputs || f.Start != first.Start || f.Seeds != first.Seeds || f.Claims != first.Claims {
+			err = fmt.Errorf("%s: explored another base, seeds or claims than %s", path, files[0])
+		} else if k, err = shards.add(path, f.Shard); err == nil && len(f.Outcomes) != shardSize(k, shards.n, f.Seeds) {
+			err = fmt.Errorf("%s: shard %s holds %d seeds, want %d", path, f.Shard, len(f.Outcomes), shardSize(k, shards.n, f.Seeds))
 		}
-		if problem != "" {
-			fmt.Fprintf(stderr, "simulate merge: %s: %s\n", path, problem)
+		if err != nil {
+			fmt.Fprintf(stderr, "simulate merge: %v\n", err)
 			return exitUsage
 		}
-		seen[k] = path
 		for _, r := range f.Outcomes {
 			outcomes = append(outcomes, explore.Outcome{Seed: r.Seed, Failed: r.Failed, Coverage: r.Coverage, Liveness: r.Liveness, Err: r.Err})
 		}
 	}
-	var missing []string
-	for k := 1; k <= n; k++ {
-		if seen[k] == "" {
-			missing = append(missing, fmt.Sprintf("%d/%d", k, n))
-		}
-	}
-	if len(missing) > 0 {
-		fmt.Fprintf(stderr, "simulate merge: shards missing: %s\n", strings.Join(missing, ", "))
+	if err := shards.complete(); err != nil {
+		fmt.Fprintf(stderr, "simulate merge: %v\n", err)
 		return exitUsage
 	}
 	slices.SortFunc(outcomes, func(a, b explore.Outcome) int { return cmp.Compare(a.Seed, b.Seed) })
-	fmt.Fprintf(stdout, "merged %d shards\n", n)
+	fmt.Fprintf(stdout, "merged %d shards\n", shards.n)
 	if broken := exploreSummary(first.Base, first.Claims, first.Controllers > 1, outcomes, stdout, stderr); len(broken) > 0 {
 		fmt.Fprintln(stdout, "\neach shard wrote its failing seeds (and shrunk scenarios) to its own -out")
 		return exitFail

@@ -44,3 +44,43 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
 	return given
 }
+
+// shardSet follows the shards a merge reads: all n of them, each once.
+type shardSet struct {
+	n     int
+	first string
+	seen  map[int]string
+}
+
+// add records path's shard k/n; the first file sets n.
+func (s *shardSet) add(path, shard string) (k int, err error) {
+	k, n, err := parseShard(shard)
+	if err != nil {
+		return 0, fmt.Errorf("%s: shard %q: want k/n with 1 <= k <= n", path, shard)
+	}
+	if s.seen == nil {
+		s.n, s.first, s.seen = n, path, map[int]string{}
+	}
+	switch {
+	case n != s.n:
+		return 0, fmt.Errorf("%s: shard %s is of %d shards, %s of %d", path, shard, n, s.first, s.n)
+	case s.seen[k] != "":
+		return 0, fmt.Errorf("%s: shard %s again (already in %s)", path, shard, s.seen[k])
+	}
+	s.seen[k] = path
+	return k, nil
+}
+
+// complete reports the shards not read.
+func (s *shardSet) complete() error {
+	var missing []string
+	for k := 1; k <= s.n; k++ {
+		if s.seen[k] == "" {
+			missing = append(missing, fmt.Sprintf("%d/%d", k, s.n))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("shards missing: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
