@@ -32,14 +32,6 @@ func (b Bucket) OnTimeShare() float64 {
 	return float64(b.OnTime) / float64(b.Attempts)
 }
 
-// Share is the bucket's share of attempts that succeeded (1 with none).
-func (b Bucket) Share() float64 {
-	if b.Attempts == 0 {
-		return 1
-	}
-	return float64(b.Succeeded) / float64(b.Attempts)
-}
-
 // Window is a stretch in which a partition had writes outstanding and
 // acknowledged none.
 type Window struct {

@@ -31,7 +31,7 @@ func TestMeasureAvailability(t *testing.T) {
 	assert.Equal(t, Bucket{Start: 0, Attempts: 1, Succeeded: 1, OnTime: 1, Acked: 1}, av.Buckets[0])
 	assert.Equal(t, Bucket{Start: 2 * time.Second, Attempts: 2, Succeeded: 1}, av.Buckets[2])
 	assert.Equal(t, 1, av.Buckets[5].Acked)
-	assert.InDelta(t, 0.5, av.Buckets[2].Share(), 1e-9)
+	assert.InDelta(t, 0.5, float64(av.Buckets[2].Succeeded)/float64(av.Buckets[2].Attempts), 1e-9)
 
 	assert.Equal(t, []Window{{TP: tp0, From: 2 * time.Second, To: 5 * time.Second}}, av.Windows,
 		"writes waited from 2s and none was acknowledged until the 5s bucket")

@@ -169,12 +169,12 @@ const MaxControllers = 9
 
 // Controller returns the active controller, nil while there is none.
 func (c *Cluster) Controller() *Controller {
-	for _, id := range c.Dir.Controllers {
-		if n, _ := c.World.Node(id).(*Controller); n != nil && n.active() {
-			return n
-		}
+	id, ok := c.ActiveController()
+	if !ok {
+		return nil
 	}
-	return nil
+	n, _ := c.World.Node(id).(*Controller)
+	return n
 }
 
 // ActiveController returns the node of the active controller, false if
@@ -222,7 +222,6 @@ func (c *Cluster) Quorum() []QuorumStatus {
 			continue
 		}
 		if q := c.Journal.quorum.voters[i]; q != nil {
-			s.Role, s.Epoch, s.LogEnd, s.HW = q.role.String(), q.epoch, q.leo(), q.hw
 			if n, _ := c.World.Node(id).(*Controller); s.Up && n != nil {
 				s.Active = n.active()
 			}

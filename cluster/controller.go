@@ -77,16 +77,8 @@ type Controller struct {
 	index     int
 	quorum    *quorum
 	activated bool
-	pending   []pendingReply
 	effects   []effect
 	boot      *bool
-}
-
-// pendingReply is an answer held until the log commits past offset.
-type pendingReply struct {
-	offset int64
-	to     sim.NodeID
-	msg    sim.Message
 }
 
 // NewController returns the only controller of a cluster, for the given
@@ -211,7 +203,7 @@ func (c *Controller) push(st controllerState) {
 // respond answers a request, once the decisions made so far are committed.
 func (c *Controller) respond(to sim.NodeID, msg sim.Message) {
 	if q := c.quorum; q != nil && q.hw < q.leo() {
-		c.pending = append(c.pending, pendingReply{q.leo(), to, msg})
+		c.effects = append(c.effects, effect{entry: q.leo() - 1, do: func() { c.env.Send(to, msg) }})
 		return
 	}
 	c.env.Send(to, msg)
@@ -586,7 +578,8 @@ func (c *Controller) event(e Event) {
 }
 
 // effect is something a decision does to the world outside the quorum
-// (an event told, the monitor told), held until the decision commits.
+// (an answer sent, an event told, the monitor told), held until the
+// decision commits.
 type effect struct {
 	entry int64 // the log entry it waits for; -1 until the decision is appended
 	do    func()
@@ -634,7 +627,7 @@ func (c *Controller) applyEffects(untagged bool) {
 // state come back from disk; until this controller leads and its epoch's
 // first record commits, it only replicates.
 func (c *Controller) startQuorum(env sim.Env) {
-	c.activated, c.pending = false, nil
+	c.activated, c.effects = false, nil
 	c.quorum = &quorum{cfg: c.cfg.Quorum, retransmit: c.cfg.Retransmit, self: c.index, voters: c.dir.Controllers, journal: c.journal}
 	c.quorum.onCommit = c.committed
 	c.quorum.onRole = c.leading
@@ -706,15 +699,6 @@ func (c *Controller) committed() {
 		}
 	}
 	c.applyEffects(false)
-	kept := c.pending[:0]
-	for _, p := range c.pending {
-		if p.offset <= q.hw {
-			c.env.Send(p.to, p.msg)
-		} else {
-			kept = append(kept, p)
-		}
-	}
-	c.pending = kept
 	// Brokers fetch the metadata log as observers: nothing to push.
 }
 
@@ -724,7 +708,7 @@ func (c *Controller) leading(leader bool) {
 	if leader {
 		return
 	}
-	c.activated, c.pending, c.effects = false, nil, nil
+	c.activated, c.effects = false, nil
 	st, _ := c.quorum.committedState()
 	c.st = st.clone()
 	if c.st.Brokers == nil {

@@ -162,3 +162,45 @@ func TestJournalKeepsEveryCommitterOfAnEpoch(t *testing.T) {
 	}
 	assert.Equal(t, []int64{0, 7, 9}, kept)
 }
+
+// The quorum monitor fires on each rule it holds the quorum to, fed the
+// facts a broken quorum would report.
+func TestQuorumMonitorCatchesBrokenRaft(t *testing.T) {
+	newVoters := func(j *Journal, logs ...metaLog) []*quorum {
+		var qs []*quorum
+		for i, l := range logs {
+			q := &quorum{self: i, env: newFakeEnv(), log: l}
+			j.joinQuorum(q)
+			qs = append(qs, q)
+		}
+		return qs
+	}
+	kinds := func(j *Journal) []string {
+		var out []string
+		for _, v := range j.QuorumViolations() {
+			out = append(out, v.Kind)
+		}
+		return out
+	}
+	entry := func(epoch int32, version int64) metaEntry {
+		return metaEntry{Epoch: epoch, State: controllerState{Version: version}}
+	}
+
+	var j Journal
+	qs := newVoters(&j, nil, nil, nil)
+	j.quorumEvent(qs[0].env, EvControllerElected, 2, 0, "")
+	j.quorumEvent(qs[1].env, EvControllerElected, 2, 1, "")
+	j.quorumEvent(qs[1].env, EvControllerCandidate, 1, 1, "")
+	assert.Equal(t, []string{QuorumTwoLeaders, QuorumEpochBack}, kinds(&j))
+
+	// A leader commits an offset only it holds, then one a majority holds
+	// but lower than before; another voter committed something else there.
+	var k Journal
+	a := metaLog{entry(1, 1), entry(1, 2)}
+	qs = newVoters(&k, a, metaLog{entry(1, 1)}, metaLog{entry(1, 1)})
+	qs[0].role = qLeader
+	k.metadataCommitted(0, 0, 1, a)
+	k.metadataCommitted(0, 0, 1, a[:1])
+	k.metadataCommitted(0, 1, 1, metaLog{entry(1, 1), entry(1, 3)})
+	assert.Equal(t, []string{QuorumHWNotMajority, QuorumHWBack, QuorumCommitDiverged}, kinds(&k))
+}

@@ -11,19 +11,12 @@ import (
 // active controller as an observer (never voting) and applies each record
 // once the quorum has committed it. The controller pushes nothing.
 type metadataObserver struct {
-	log      []metaEntry
+	log      metaLog
 	hw       int64
 	epoch    int32
 	request  uint64
 	backoff  time.Duration
 	lastSent sim.NodeID
-}
-
-func (o *metadataObserver) lastEpoch() int32 {
-	if len(o.log) == 0 {
-		return 0
-	}
-	return o.log[len(o.log)-1].Epoch
 }
 
 // observing reports whether the broker follows a quorum's metadata log.
@@ -33,7 +26,7 @@ func (b *Broker) fetchMetadata() {
 	o := &b.meta
 	o.request++
 	o.lastSent = b.controller
-	b.env.Send(b.controller, QuorumFetch{RequestID: o.request, Epoch: o.epoch, Replica: observerID(b.id), FetchOffset: int64(len(o.log)), LastFetchedEpoch: o.lastEpoch()})
+	b.env.Send(b.controller, QuorumFetch{RequestID: o.request, Epoch: o.epoch, Replica: observerID(b.id), FetchOffset: int64(len(o.log)), LastFetchedEpoch: o.log.lastEpoch()})
 	// Parked up to the leader's max wait; past that and a retransmission,
 	// it was lost.
 	b.env.SetTimer(b.cfg.Quorum.FetchMaxWait+b.cfg.Retransmit, timer{kind: tQuorumFetch, id: o.request})
@@ -61,14 +54,7 @@ func (b *Broker) handleMetadataFetchResponse(from sim.NodeID, m QuorumFetchRespo
 	o.backoff = 0
 	switch {
 	case m.DivergingEpoch >= 0 && m.Entries == nil:
-		end := m.DivergingEnd
-		for i, e := range o.log {
-			if e.Epoch > m.DivergingEpoch {
-				end = min(end, int64(i))
-				break
-			}
-		}
-		o.log = o.log[:min(int64(len(o.log)), end)]
+		o.log = o.log[:o.log.divergedEnd(m.DivergingEpoch, m.DivergingEnd)]
 		o.hw = min(o.hw, int64(len(o.log)))
 	case m.Base == int64(len(o.log)):
 		o.log = append(o.log, m.Entries...)

@@ -69,10 +69,6 @@ const (
 	qLeader
 )
 
-func (r quorumRole) String() string {
-	return [...]string{"unattached", "follower", "prospective", "candidate", "leader"}[r]
-}
-
 const (
 	quorumStateFile = "quorum-state"
 	noVoter         = -1
@@ -93,7 +89,7 @@ type quorum struct {
 	epoch    int32
 	votedFor int
 	leader   int
-	log      []metaEntry
+	log      metaLog
 	hw       int64 // entries [0, hw) are committed
 	stateF   *sim.File
 	logF     *sim.File
@@ -101,8 +97,7 @@ type quorum struct {
 	timerGen   uint64 // the election/fetch-timeout timer in force
 	votes      []bool
 	retries    int
-	fetchReq   uint64 // the follower's fetch in flight
-	fetchSent  clock.Time
+	fetchReq   uint64     // the follower's fetch in flight
 	contact    clock.Time // the follower's last successful fetch
 	fetchOff   []int64    // leader: each voter's fetch offset
 	lastFetch  []clock.Time
@@ -131,11 +126,38 @@ func (q *quorum) majority() int { return len(q.voters)/2 + 1 }
 
 func (q *quorum) leo() int64 { return int64(len(q.log)) }
 
-func (q *quorum) lastEpoch() int32 {
-	if len(q.log) == 0 {
+func (q *quorum) lastEpoch() int32 { return q.log.lastEpoch() }
+
+// metaLog is a copy of the metadata log: a voter's, or a broker's as an
+// observer.
+type metaLog []metaEntry
+
+func (l metaLog) lastEpoch() int32 {
+	if len(l) == 0 {
 		return 0
 	}
-	return q.log[len(q.log)-1].Epoch
+	return l[len(l)-1].Epoch
+}
+
+// endOf is Kafka's epoch lookup: the largest epoch at or below e in this
+// log, and the offset where it ends.
+func (l metaLog) endOf(e int32) (int32, int64) {
+	best := int32(-1)
+	end := int64(0)
+	for i, entry := range l {
+		if entry.Epoch <= e {
+			best, end = entry.Epoch, int64(i)+1
+		}
+	}
+	return best, end
+}
+
+// divergedEnd is where a fetcher cuts its log when the leader says the
+// fetcher's last epoch, epoch, ends at leaderEnd there: at that, or where
+// the epoch ends in its own log, whichever is first.
+func (l metaLog) divergedEnd(epoch int32, leaderEnd int64) int64 {
+	_, own := l.endOf(epoch)
+	return min(leaderEnd, own)
 }
 
 // start recovers the quorum state and the metadata log from disk. On a
@@ -522,7 +544,6 @@ func (q *quorum) sendFetch() {
 		return
 	}
 	q.fetchReq++
-	q.fetchSent = q.env.Now()
 	q.env.Send(q.voters[q.leader], QuorumFetch{Epoch: q.epoch, Replica: v2i(q.self), FetchOffset: q.leo(), LastFetchedEpoch: q.lastEpoch(), RequestID: q.fetchReq})
 	// A fetch may wait at the leader up to FetchMaxWait; past that and a
 	// retransmission's time it was lost (the network drops messages TCP
@@ -547,7 +568,7 @@ func (q *quorum) handleFetch(from sim.NodeID, m QuorumFetch) {
 	// The follower's log must end with the leader's record at that offset
 	// and epoch; if not, say where its last epoch ends here.
 	if m.FetchOffset > q.leo() || m.FetchOffset > 0 && q.log[m.FetchOffset-1].Epoch != m.LastFetchedEpoch {
-		e, end := q.endOf(m.LastFetchedEpoch)
+		e, end := q.log.endOf(m.LastFetchedEpoch)
 		q.env.Send(from, QuorumFetchResponse{Epoch: q.epoch, Leader: v2i(q.self), RequestID: m.RequestID, HW: q.hw, DivergingEpoch: e, DivergingEnd: end})
 		return
 	}
@@ -562,19 +583,6 @@ func (q *quorum) handleFetch(from sim.NodeID, m QuorumFetch) {
 	q.nextParkID++
 	t := q.env.SetTimer(q.cfg.FetchMaxWait, timer{kind: tQuorumPark, id: q.nextParkID})
 	q.parked = append(q.parked, parkedMetaFetch{id: q.nextParkID, to: from, req: m, timer: t})
-}
-
-// endOf is Kafka's epoch lookup: the largest epoch at or below e in this
-// log, and the offset where it ends.
-func (q *quorum) endOf(e int32) (int32, int64) {
-	best := int32(-1)
-	end := int64(0)
-	for i, entry := range q.log {
-		if entry.Epoch <= e {
-			best, end = entry.Epoch, int64(i)+1
-		}
-	}
-	return best, end
 }
 
 func (q *quorum) answerFetch(node sim.NodeID, m QuorumFetch) {
@@ -617,12 +625,7 @@ func (q *quorum) handleFetchResponse(m QuorumFetchResponse) {
 	q.contact = q.env.Now()
 	q.resetElectionTimer(q.cfg.FetchTimeout)
 	if m.DivergingEpoch >= 0 && m.Entries == nil {
-		// Truncate to where the leader's copy of our last epoch ends.
-		end := m.DivergingEnd
-		if _, own := q.endOf(m.DivergingEpoch); own < end {
-			end = own
-		}
-		q.truncate(end)
+		q.truncate(q.log.divergedEnd(m.DivergingEpoch, m.DivergingEnd))
 		q.sendFetch()
 		return
 	}

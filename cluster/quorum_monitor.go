@@ -164,10 +164,6 @@ func entryText(e metaEntry) string {
 type QuorumStatus struct {
 	Voter     int
 	Up        bool
-	Role      string
-	Epoch     int32
-	LogEnd    int64
-	HW        int64
-	Active    bool // the leader, with its epoch's first record committed
-	Committed []string
+	Active    bool     // the leader, with its epoch's first record committed
+	Committed []string // its committed records, named by entryText
 }

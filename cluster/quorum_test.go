@@ -181,6 +181,11 @@ func TestLaggingVoterCannotWin(t *testing.T) {
 	require.GreaterOrEqual(t, len(active), 2)
 	last := active[len(active)-1]
 	assert.NotEqual(t, lagging, ctl[last.Voter], "the voter that missed records did not win")
+	refused := false
+	for _, e := range r.controllerEvents(cluster.EvPreVoteRejected) {
+		refused = refused || ctl[e.Voter] == lagging && e.Time >= clock.At(20*time.Second)
+	}
+	assert.True(t, refused, "it stood once the partition healed, and was refused")
 	assert.True(t, r.quorumResult().OK(), "%v", r.quorumResult().Violations)
 }
 

@@ -440,8 +440,8 @@ func latencyPanels(r *runner.Result) []*plot.Plot {
 		}
 		slices.Sort(samples)
 		x := float64(i) * step.Seconds()
-		p50 = append(p50, plotter.XY{X: x, Y: percentile(samples, 0.50)})
-		p99 = append(p99, plotter.XY{X: x, Y: percentile(samples, 0.99)})
+		p50 = append(p50, plotter.XY{X: x, Y: Percentile(samples, 0.50)})
+		p99 = append(p99, plotter.XY{X: x, Y: Percentile(samples, 0.99)})
 		pmax = append(pmax, plotter.XY{X: x, Y: samples[len(samples)-1]})
 		top = max(top, samples[len(samples)-1])
 	}
@@ -477,7 +477,12 @@ func ordinal(n int) string {
 	return "th"
 }
 
-func percentile(sorted []float64, q float64) float64 {
+// Percentile is the q-quantile of sorted values by nearest rank; NaN for
+// none.
+func Percentile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return math.NaN()
+	}
 	i := int(math.Ceil(q*float64(len(sorted)))) - 1
 	return sorted[max(0, min(i, len(sorted)-1))]
 }

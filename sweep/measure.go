@@ -8,6 +8,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/report"
 	"github.com/tideline-sim/tideline/runner"
 )
 
@@ -57,20 +58,8 @@ func p99Latency(h *cluster.History) float64 {
 			ms = append(ms, float64(op.Time.Sub(at))/float64(time.Millisecond))
 		}
 	}
-	if len(ms) == 0 {
-		return math.NaN()
-	}
 	slices.Sort(ms)
-	return quantile(ms, 0.99)
-}
-
-// quantile is the q-quantile of sorted values (nearest rank).
-func quantile(sorted []float64, q float64) float64 {
-	if len(sorted) == 0 {
-		return math.NaN()
-	}
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
+	return report.Percentile(ms, 0.99)
 }
 
 // Summary is one cell over its seeds.
@@ -138,9 +127,9 @@ func Summarise(g *Grid, runs []Run) []Summary {
 			slices.Sort(outage)
 			slices.Sort(lat)
 			slices.Sort(thr)
-			s.AvailMedian, s.AvailP99 = quantile(avail, 0.5), quantile(avail, 0.01)
-			s.OutageMedian, s.OutageP99 = quantile(outage, 0.5), quantile(outage, 0.99)
-			s.P99Latency, s.Throughput = quantile(lat, 0.5), quantile(thr, 0.5)
+			s.AvailMedian, s.AvailP99 = report.Percentile(avail, 0.5), report.Percentile(avail, 0.01)
+			s.OutageMedian, s.OutageP99 = report.Percentile(outage, 0.5), report.Percentile(outage, 0.99)
+			s.P99Latency, s.Throughput = report.Percentile(lat, 0.5), report.Percentile(thr, 0.5)
 		} else {
 			nan := math.NaN()
 			s.LostMean, s.LossShare, s.AvailMedian, s.AvailP99, s.OutageMedian, s.OutageP99, s.P99Latency, s.Throughput = nan, nan, nan, nan, nan, nan, nan, nan

@@ -2,7 +2,9 @@ package sweep
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
+	"image/color"
 	"io"
 	"math"
 	"os"
@@ -76,7 +78,7 @@ func Table(g *Grid, sums []Summary) report.Table {
 		if s.Errors > 0 {
 			failed = strings.TrimPrefix(failed+fmt.Sprintf(", %d runs failed to run", s.Errors), ", ")
 		}
-		t.Rows = append(t.Rows, append(row, cmpOr(failed, "-")))
+		t.Rows = append(t.Rows, append(row, cmp.Or(failed, "-")))
 	}
 	return t
 }
@@ -87,13 +89,6 @@ func text(m Metric, s Summary) string {
 		return "-"
 	}
 	return m.Format(v)
-}
-
-func cmpOr(s, otherwise string) string {
-	if s == "" {
-		return otherwise
-	}
-	return s
 }
 
 // WriteReport writes the sweep into dir: report.md with the table, one
@@ -253,8 +248,4 @@ func heatmap(dir string, g *Grid, sums []Summary, m Metric) error {
 	return report.SaveImage(dir, m.Name, width, height, func(c draw.Canvas) { p.Draw(c) })
 }
 
-var colorNotRun = colorGrey{}
-
-type colorGrey struct{}
-
-func (colorGrey) RGBA() (r, g, b, a uint32) { return 0xdddd, 0xdddd, 0xdddd, 0xffff }
+var colorNotRun = color.Gray16{Y: 0xdddd}
