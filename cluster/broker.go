@@ -87,7 +87,8 @@ type sessionKey struct {
 type produceSession struct {
 	connection  uint64
 	lastRequest uint64
-	response    *ProduceResponse // nil while the request is still pending
+	response    ProduceResponse // the answer to lastRequest, once answered
+	answered    bool
 }
 
 // Broker is a Kafka broker node.
@@ -156,10 +157,10 @@ func (b *Broker) Start(env sim.Env) {
 	if b.observing() {
 		b.fetchMetadata()
 	}
-	env.SetTimer(b.cfg.ReplicaLagTimeMax/2, timer{kind: tISRCheck})
-	env.SetTimer(b.cfg.HWCheckpointInterval, timer{kind: tHWCheckpoint})
+	setTimer(env, b.cfg.ReplicaLagTimeMax/2, timer{kind: tISRCheck})
+	setTimer(env, b.cfg.HWCheckpointInterval, timer{kind: tHWCheckpoint})
 	if b.cfg.FlushInterval > 0 {
-		env.SetTimer(b.cfg.FlushInterval, timer{kind: tFlush})
+		setTimer(env, b.cfg.FlushInterval, timer{kind: tFlush})
 	}
 }
 
@@ -213,7 +214,7 @@ func (b *Broker) newID() uint64 {
 func (b *Broker) register() {
 	b.epoch = 0
 	b.toController(BrokerRegistration{Broker: b.id, Incarnation: b.incarnation})
-	b.env.SetTimer(b.cfg.HeartbeatInterval, timer{kind: tRegister})
+	setTimer(b.env, b.cfg.HeartbeatInterval, timer{kind: tRegister})
 }
 
 // toController sends a registration or heartbeat to the active controller
@@ -229,12 +230,12 @@ func (b *Broker) toController(m sim.Message) {
 
 func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 	switch m := msg.(type) {
-	case ProduceRequest:
-		b.handleProduce(from, m)
-	case FetchRequest:
-		b.handleFetch(from, m)
-	case FetchResponse:
-		b.handleFetchResponse(m)
+	case *ProduceRequest:
+		b.handleProduce(from, *m)
+	case *FetchRequest:
+		b.handleFetch(from, *m)
+	case *FetchResponse:
+		b.handleFetchResponse(*m)
 	case MetadataRequest:
 		env.Send(from, MetadataResponse{RequestID: m.RequestID, Image: b.image})
 	case ApiVersionsRequest:
@@ -252,14 +253,14 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 			env.Send(b.controller, m.Request)
 		case BrokerRegistration, BrokerHeartbeat:
 			b.retry = min(max(2*b.retry, controllerRetryMin), b.cfg.HeartbeatInterval)
-			env.SetTimer(b.retry, timer{kind: tControllerRetry})
+			setTimer(env, b.retry, timer{kind: tControllerRetry})
 		}
 	case BrokerRegistrationResponse:
 		b.unanswered, b.retry = false, 0
 		if m.Incarnation == b.incarnation && b.epoch == 0 && m.Err == None {
 			b.epoch = m.BrokerEpoch
 			b.applyImage(m.Image)
-			env.SetTimer(b.cfg.HeartbeatInterval, timer{kind: tHeartbeat})
+			setTimer(env, b.cfg.HeartbeatInterval, timer{kind: tHeartbeat})
 		}
 	case BrokerHeartbeatResponse:
 		b.unanswered, b.retry = false, 0
@@ -286,7 +287,7 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 }
 
 func (b *Broker) Timer(env sim.Env, t sim.Timer) {
-	tm := t.(timer)
+	tm := *t.(*timer)
 	switch tm.kind {
 	case tRegister:
 		if b.epoch == 0 {
@@ -303,21 +304,21 @@ func (b *Broker) Timer(env sim.Env, t sim.Timer) {
 	case tHeartbeat:
 		if b.epoch != 0 {
 			b.toController(BrokerHeartbeat{Broker: b.id, BrokerEpoch: b.epoch, MetadataVersion: b.image.Version})
-			env.SetTimer(b.cfg.HeartbeatInterval, t)
+			setTimer(env, b.cfg.HeartbeatInterval, tm)
 		}
 	case tISRCheck:
 		for _, r := range b.order {
 			b.maybeShrinkISR(r)
 		}
-		env.SetTimer(b.cfg.ReplicaLagTimeMax/2, t)
+		setTimer(env, b.cfg.ReplicaLagTimeMax/2, tm)
 	case tHWCheckpoint:
 		b.writeHWCheckpoint()
-		env.SetTimer(b.cfg.HWCheckpointInterval, t)
+		setTimer(env, b.cfg.HWCheckpointInterval, tm)
 	case tFlush:
 		for _, r := range b.order {
 			r.log.flush()
 		}
-		env.SetTimer(b.cfg.FlushInterval, t)
+		setTimer(env, b.cfg.FlushInterval, tm)
 	case tFetch:
 		if r := b.parts[tm.tp]; r != nil && r.role == roleFollower && r.fetch.onTimer(env, tm) {
 			b.sendFetch(r)
@@ -442,7 +443,7 @@ func (b *Broker) abandonRequests(r *replica) {
 	r.purgatory = r.purgatory[:0]
 	for _, p := range r.parked {
 		b.env.CancelTimer(p.timer)
-		b.env.Send(p.from, FetchResponse{RequestID: p.req.RequestID, TP: r.tp, Err: NotLeaderOrFollower, DivergingEpoch: NoEpoch})
+		b.env.Send(p.from, fetchResponses.take(FetchResponse{RequestID: p.req.RequestID, TP: r.tp, Err: NotLeaderOrFollower, DivergingEpoch: NoEpoch}))
 	}
 	r.parked = r.parked[:0]
 }
@@ -491,7 +492,7 @@ func (b *Broker) sendFetch(r *replica) {
 		CurrentLeaderEpoch: r.state.LeaderEpoch, FetchOffset: r.log.leo(), LastFetchedEpoch: last,
 		MaxWaitMs: b.cfg.ReplicaFetchWaitMax.Milliseconds(), MaxRecords: int(max(1, b.cfg.ReplicaFetchMaxBytes/b.cfg.RecordSize)),
 	}
-	r.fetch.send(b.env, id, b.dir.node(r.state.Leader), req, b.cfg.Retransmit, timer{kind: tFetch, tp: r.tp})
+	r.fetch.send(b.env, id, b.dir.node(r.state.Leader), fetchRequests.take(req), b.cfg.Retransmit, timer{kind: tFetch, tp: r.tp})
 }
 
 // fetchLater schedules the next fetch after a backoff.
@@ -583,7 +584,7 @@ func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
 		if r != nil {
 			resp.LogEndOffset = r.log.leo()
 		}
-		b.env.Send(from, resp)
+		b.env.Send(from, fetchResponses.take(resp))
 	}
 	switch {
 	case r == nil:
@@ -629,8 +630,8 @@ func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
 	if m.LastFetchedEpoch != NoEpoch {
 		epoch, end := r.log.endOffsetForEpoch(m.LastFetchedEpoch)
 		if epoch < m.LastFetchedEpoch || end < m.FetchOffset {
-			b.env.Send(from, FetchResponse{RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.hw, LogEndOffset: r.log.leo(),
-				LeaderEpoch: r.state.LeaderEpoch, DivergingEpoch: epoch, DivergingEndOffset: end})
+			b.env.Send(from, fetchResponses.take(FetchResponse{RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.hw, LogEndOffset: r.log.leo(),
+				LeaderEpoch: r.state.LeaderEpoch, DivergingEpoch: epoch, DivergingEndOffset: end}))
 			return
 		}
 	}
@@ -669,7 +670,7 @@ func (b *Broker) answerOrPark(r *replica, from sim.NodeID, m FetchRequest, ready
 		return
 	}
 	id := b.newID()
-	t := b.env.SetTimer(time.Duration(m.MaxWaitMs)*time.Millisecond, timer{kind: tFetchExpire, tp: r.tp, id: id})
+	t := setTimer(b.env, time.Duration(m.MaxWaitMs)*time.Millisecond, timer{kind: tFetchExpire, tp: r.tp, id: id})
 	r.parked = append(r.parked, parkedFetch{id: id, from: from, req: m, timer: t})
 }
 
@@ -680,10 +681,10 @@ func (b *Broker) answerFetch(r *replica, from sim.NodeID, m FetchRequest) {
 	if m.ReplicaID < 0 {
 		upTo = r.log.hw
 	}
-	b.env.Send(from, FetchResponse{
+	b.env.Send(from, fetchResponses.take(FetchResponse{
 		RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.hw, LogEndOffset: r.log.leo(),
 		LeaderEpoch: r.state.LeaderEpoch, Batches: r.log.read(m.FetchOffset, upTo, m.MaxRecords), DivergingEpoch: NoEpoch,
-	})
+	}))
 }
 
 // wakeParked answers parked fetches that can now make progress.
@@ -857,7 +858,7 @@ func (b *Broker) sendAlterPartition(r *replica) {
 		LeaderEpoch: r.state.LeaderEpoch, PartitionEpoch: r.state.PartitionEpoch,
 		NewISR: slices.Clone(r.pendingISR), ISREpochs: epochs,
 	})
-	b.env.SetTimer(b.cfg.Retransmit, timer{kind: tAlterRetry, tp: r.tp, id: r.alterReq})
+	setTimer(b.env, b.cfg.Retransmit, timer{kind: tAlterRetry, tp: r.tp, id: r.alterReq})
 }
 
 func (b *Broker) handleAlterPartitionResponse(m AlterPartitionResponse) {
@@ -881,12 +882,12 @@ func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
 	} else if m.RequestID < s.lastRequest {
 		return
 	} else if m.RequestID == s.lastRequest {
-		if s.response != nil && m.Acks != 0 {
-			b.env.Send(from, *s.response)
+		if s.answered && m.Acks != 0 {
+			b.env.Send(from, produceResponses.take(s.response))
 		}
 		return
 	}
-	s.lastRequest, s.response = m.RequestID, nil
+	s.lastRequest, s.answered = m.RequestID, false
 
 	fail := func(err ErrorCode) {
 		if m.Acks == 0 {
@@ -936,7 +937,7 @@ func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
 		b.respondProduce(key, from, ProduceResponse{RequestID: m.RequestID, TP: m.TP, BaseOffset: base})
 	default:
 		id := b.newID()
-		t := b.env.SetTimer(time.Duration(m.Timeout)*time.Millisecond, timer{kind: tProduceExpire, tp: r.tp, id: id})
+		t := setTimer(b.env, time.Duration(m.Timeout)*time.Millisecond, timer{kind: tProduceExpire, tp: r.tp, id: id})
 		r.purgatory = append(r.purgatory, delayedProduce{id: id, session: key, from: from, requestID: m.RequestID, baseOffset: base, lastOffset: last, timer: t})
 	}
 }
@@ -984,9 +985,9 @@ func (b *Broker) completeDelayedProduces(r *replica) {
 
 func (b *Broker) respondProduce(key sessionKey, to sim.NodeID, resp ProduceResponse) {
 	if s := b.sessions[key]; s != nil && s.lastRequest == resp.RequestID {
-		s.response = &resp
+		s.response, s.answered = resp, true
 	}
-	b.env.Send(to, resp)
+	b.env.Send(to, produceResponses.take(resp))
 }
 
 // ---- inspection, for tests and checkers after a run ----

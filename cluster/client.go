@@ -50,7 +50,7 @@ func (v *metadataView) send(env sim.Env) {
 	env.Send(broker, MetadataRequest{RequestID: v.request})
 	// No answer within a few retransmission intervals: that broker is
 	// probably down; ask the next.
-	env.SetTimer(5*v.retransmit, timer{kind: tMetadata, id: v.request})
+	setTimer(env, 5*v.retransmit, timer{kind: tMetadata, id: v.request})
 }
 
 // onTimer handles a metadata timer; it reports whether it was one.
@@ -122,21 +122,23 @@ type call struct {
 	timer  sim.TimerID
 }
 
-// send sends msg as request id and arms its retransmission timer t.
+// send sends msg as request id and arms its retransmission timer t. The
+// call keeps msg to re-send and sends copies of it: the world recycles each
+// copy once delivered (sim.Recycler), never the one kept here.
 func (c *call) send(env sim.Env, id uint64, to sim.NodeID, msg sim.Message, retransmit time.Duration, t timer) {
-	env.CancelTimer(c.timer)
+	c.end(env)
 	*c = call{id: id, sent: true, sentAt: env.Now(), to: to, msg: msg, gap: retransmit}
-	env.Send(to, msg)
+	env.Send(to, copyOf(msg))
 	t.id = id
-	c.timer = env.SetTimer(retransmit, t)
+	c.timer = setTimer(env, retransmit, t)
 }
 
 // backoff waits before the next request: the timer t fires with id.
 func (c *call) backoff(env sim.Env, id uint64, after time.Duration, t timer) {
-	env.CancelTimer(c.timer)
+	c.end(env)
 	*c = call{id: id}
 	t.id = id
-	c.timer = env.SetTimer(after, t)
+	c.timer = setTimer(env, after, t)
 }
 
 // onTimer handles the call's timer: it retransmits, or, at the end of a
@@ -148,10 +150,31 @@ func (c *call) onTimer(env sim.Env, t timer) (due bool) {
 	if !c.sent {
 		return true
 	}
-	env.Send(c.to, c.msg)
+	env.Send(c.to, copyOf(c.msg))
 	c.gap = min(2*c.gap, maxRetransmitGap)
-	c.timer = env.SetTimer(c.gap, t)
+	c.timer = setTimer(env, c.gap, t)
 	return false
+}
+
+// end stops the call's timer and recycles the request it kept.
+func (c *call) end(env sim.Env) {
+	env.CancelTimer(c.timer)
+	if r, ok := c.msg.(sim.Recycler); ok {
+		r.Recycle()
+	}
+}
+
+// copyOf returns a message to send in msg's stead: a recycled message is
+// copied, as each copy sent is handed back once; any other is a value
+// already.
+func copyOf(msg sim.Message) sim.Message {
+	switch m := msg.(type) {
+	case *FetchRequest:
+		return fetchRequests.take(*m)
+	case *ProduceRequest:
+		return produceRequests.take(*m)
+	}
+	return msg
 }
 
 // answered reports whether id answers the outstanding request, and if so
@@ -161,13 +184,13 @@ func (c *call) answered(env sim.Env, id uint64) (sentAt clock.Time, ok bool) {
 		return 0, false
 	}
 	sentAt = c.sentAt
-	env.CancelTimer(c.timer)
+	c.end(env)
 	*c = call{}
 	return sentAt, true
 }
 
 // cancel forgets the call.
 func (c *call) cancel(env sim.Env) {
-	env.CancelTimer(c.timer)
+	c.end(env)
 	*c = call{}
 }

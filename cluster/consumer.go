@@ -39,7 +39,7 @@ func (c *Consumer) Start(env sim.Env) {
 		c.history.add(Op{Time: env.Now(), Process: env.Name(), Type: Ok, F: OpStart, TP: part.tp, Payload: -1, Offset: 0, Broker: NoLeader})
 	}
 	c.meta.refresh(env)
-	env.SetTimer(c.cfg.MetadataMaxAge, timer{kind: tMetadata})
+	setTimer(env, c.cfg.MetadataMaxAge, timer{kind: tMetadata})
 }
 
 func (c *Consumer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
@@ -52,16 +52,16 @@ func (c *Consumer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 				}
 			}
 		}
-	case FetchResponse:
-		c.handleFetchResponse(m)
+	case *FetchResponse:
+		c.handleFetchResponse(*m)
 	}
 }
 
 func (c *Consumer) Timer(env sim.Env, t sim.Timer) {
-	tm := t.(timer)
+	tm := *t.(*timer)
 	if tm.kind == tMetadata && tm.id == 0 {
 		c.meta.refresh(env)
-		env.SetTimer(c.cfg.MetadataMaxAge, tm)
+		setTimer(env, c.cfg.MetadataMaxAge, tm)
 		return
 	}
 	if c.meta.onTimer(env, tm) || tm.kind != tFetch {
@@ -89,11 +89,11 @@ func (c *Consumer) fetch(part *consumerPartition) {
 		return
 	}
 	id := c.meta.newID()
-	part.fetch.send(c.env, id, c.meta.dir.node(leader), FetchRequest{
+	part.fetch.send(c.env, id, c.meta.dir.node(leader), fetchRequests.take(FetchRequest{
 		RequestID: id, ReplicaID: -1, TP: part.tp, CurrentLeaderEpoch: epoch,
 		FetchOffset: part.position, LastFetchedEpoch: NoEpoch,
 		MaxWaitMs: c.cfg.FetchMaxWait.Milliseconds(), MaxRecords: c.cfg.MaxPollRecords,
-	}, c.cfg.Retransmit, timer{kind: tFetch, tp: part.tp})
+	}), c.cfg.Retransmit, timer{kind: tFetch, tp: part.tp})
 }
 
 // later fetches again after retry.backoff.ms.

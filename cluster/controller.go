@@ -142,9 +142,9 @@ func (c *Controller) Start(env sim.Env) {
 	for i := range c.lastHeartbeat {
 		c.lastHeartbeat[i] = env.Now()
 	}
-	env.SetTimer(c.sessionCheckInterval(), timer{kind: tSessionCheck})
+	setTimer(env, c.sessionCheckInterval(), timer{kind: tSessionCheck})
 	if c.cfg.AutoLeaderRebalance {
-		env.SetTimer(c.cfg.LeaderImbalanceCheck, timer{kind: tRebalance})
+		setTimer(env, c.cfg.LeaderImbalanceCheck, timer{kind: tRebalance})
 	}
 }
 
@@ -248,23 +248,23 @@ func (c *Controller) Timer(env sim.Env, t sim.Timer) {
 	if c.quorum != nil {
 		defer c.applyEffects(true)
 	}
-	switch tm := t.(timer); tm.kind {
+	switch tm := *t.(*timer); tm.kind {
 	case tSessionCheck:
 		if c.active() {
 			c.fenceExpired()
 		}
-		env.SetTimer(c.sessionCheckInterval(), t)
+		setTimer(env, c.sessionCheckInterval(), tm)
 	case tRebalance:
 		if c.active() {
 			c.preferredElection()
 		}
-		env.SetTimer(c.cfg.LeaderImbalanceCheck, t)
+		setTimer(env, c.cfg.LeaderImbalanceCheck, tm)
 	case tNoOp:
 		// metadata.max.idle.interval.ms: while active, a NoOp record keeps
 		// the log (and every follower's and observer's view of it) moving.
 		if q := c.quorum; c.active() && int32(tm.id) == q.epoch {
 			q.append(metaEntry{Epoch: q.epoch, NoOp: true, State: q.log[q.leo()-1].State})
-			env.SetTimer(q.cfg.NoOpInterval, t)
+			setTimer(env, q.cfg.NoOpInterval, tm)
 		}
 	default:
 		if c.quorum != nil {
@@ -692,7 +692,7 @@ func (c *Controller) committed() {
 			c.lastHeartbeat[i] = c.env.Now()
 		}
 		c.journal.quorumEvent(c.env, EvControllerActive, q.epoch, q.self, fmt.Sprintf("controller-%d is the active controller (epoch %d)", q.self, q.epoch))
-		c.env.SetTimer(q.cfg.NoOpInterval, timer{kind: tNoOp, id: uint64(q.epoch)})
+		setTimer(c.env, q.cfg.NoOpInterval, timer{kind: tNoOp, id: uint64(q.epoch)})
 		if q.log[q.hw-1].State.Brokers == nil {
 			c.commit() // the cluster's first metadata: its topics
 			return

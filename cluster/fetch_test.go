@@ -16,7 +16,7 @@ func TestFetchDivergenceIsCheckedBeforeOffsetOutOfRange(t *testing.T) {
 	// A follower that led at epoch 2 alone holds offsets 5-9 at epoch 2.
 	b.handleFetch(1, FetchRequest{RequestID: 1, ReplicaID: 1, BrokerEpoch: 1, TP: orders0,
 		CurrentLeaderEpoch: 3, FetchOffset: 10, LastFetchedEpoch: 2, MaxRecords: 100})
-	resp, ok := last[FetchResponse](env)
+	resp, ok := last[*FetchResponse](env)
 	require.True(t, ok)
 	require.Equal(t, None, resp.Err, "divergence must be answered before the offset range check")
 	require.Equal(t, int32(1), resp.DivergingEpoch)
@@ -29,7 +29,7 @@ func TestFetchPastLogEndIsOutOfRange(t *testing.T) {
 	b, _ := leaderWithLog(env, 3, records(0, 5, 3))
 	b.handleFetch(1, FetchRequest{RequestID: 1, ReplicaID: 1, BrokerEpoch: 1, TP: orders0,
 		CurrentLeaderEpoch: 3, FetchOffset: 10, LastFetchedEpoch: NoEpoch, MaxRecords: 100})
-	resp, ok := last[FetchResponse](env)
+	resp, ok := last[*FetchResponse](env)
 	require.True(t, ok)
 	require.Equal(t, OffsetOutOfRange, resp.Err)
 }

@@ -172,7 +172,7 @@ type AllocateProducerIDResponse struct {
 // The hot messages summarise with strconv rather than fmt: every event's
 // summary feeds the trace hash, and fmt would be a fifth of the run's time.
 
-func (m ProduceRequest) AppendSummary(b []byte) []byte {
+func (m *ProduceRequest) AppendSummary(b []byte) []byte {
 	b = appendID(append(b, "produce"...), m.RequestID)
 	b = appendTP(b, m.TP)
 	b = appendInt(b, " acks=", int64(m.Acks))
@@ -181,14 +181,14 @@ func (m ProduceRequest) AppendSummary(b []byte) []byte {
 	return appendInt(b, " n=", int64(len(m.Payloads)))
 }
 
-func (m ProduceResponse) AppendSummary(b []byte) []byte {
+func (m *ProduceResponse) AppendSummary(b []byte) []byte {
 	b = appendID(append(b, "produce-response"...), m.RequestID)
 	b = appendTP(b, m.TP)
 	b = append(append(b, ' '), m.Err.String()...)
 	return appendInt(b, " offset=", m.BaseOffset)
 }
 
-func (m FetchRequest) AppendSummary(b []byte) []byte {
+func (m *FetchRequest) AppendSummary(b []byte) []byte {
 	b = appendID(append(b, "fetch"...), m.RequestID)
 	b = appendTP(b, m.TP)
 	b = appendInt(b, " replica=", int64(m.ReplicaID))
@@ -197,7 +197,7 @@ func (m FetchRequest) AppendSummary(b []byte) []byte {
 	return appendInt(b, " last-epoch=", int64(m.LastFetchedEpoch))
 }
 
-func (m FetchResponse) AppendSummary(b []byte) []byte {
+func (m *FetchResponse) AppendSummary(b []byte) []byte {
 	b = appendID(append(b, "fetch-response"...), m.RequestID)
 	b = appendTP(b, m.TP)
 	b = append(append(b, ' '), m.Err.String()...)
@@ -344,7 +344,7 @@ var timerNames = [...]string{
 	tQuorumPark: "quorum-fetch-expire", tControllerRetry: "controller-retry", tNoOp: "metadata-noop",
 }
 
-func (t timer) AppendSummary(b []byte) []byte {
+func (t *timer) AppendSummary(b []byte) []byte {
 	b = append(b, timerNames[t.kind]...)
 	if t.tp.Topic != "" {
 		b = appendTP(b, t.tp)

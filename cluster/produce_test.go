@@ -22,7 +22,7 @@ func TestAcks0ErrorClosesTheConnectionInsteadOfAnswering(t *testing.T) {
 
 	env.sent = nil
 	b.handleProduce(7, ProduceRequest{RequestID: 2, Connection: 9, TP: orders0, Acks: 1, ProducerID: -1, Payloads: []int64{1}})
-	resp, ok := last[ProduceResponse](env)
+	resp, ok := last[*ProduceResponse](env)
 	require.True(t, ok, "acks=1 is answered")
 	assert.Equal(t, NotLeaderOrFollower, resp.Err)
 }
@@ -34,6 +34,6 @@ func TestAcks0SuccessIsNotAnswered(t *testing.T) {
 	env.sent = nil
 	b.handleProduce(7, ProduceRequest{RequestID: 1, Connection: 9, TP: orders0, Acks: 0, ProducerID: -1, Payloads: []int64{1, 2}})
 	assert.Equal(t, int64(2), r.log.leo())
-	_, answered := last[ProduceResponse](env)
+	_, answered := last[*ProduceResponse](env)
 	assert.False(t, answered)
 }

@@ -82,11 +82,11 @@ func (p *Producer) Start(env sim.Env) {
 	p.conns = make([]brokerConn, len(p.meta.dir.Brokers))
 	p.meta.choose = p.leastLoadedBroker
 	p.meta.refresh(env)
-	env.SetTimer(p.cfg.MetadataMaxAge, timer{kind: tMetadata})
+	setTimer(env, p.cfg.MetadataMaxAge, timer{kind: tMetadata})
 	if p.cfg.Idempotence {
 		p.initProducerID()
 	}
-	env.SetTimer(max(0, clock.At(p.cfg.Start).Sub(env.Now())), timer{kind: tProduce})
+	setTimer(env, max(0, clock.At(p.cfg.Start).Sub(env.Now())), timer{kind: tProduce})
 }
 
 func (p *Producer) interval() time.Duration {
@@ -98,7 +98,7 @@ func (p *Producer) initProducerID() {
 	broker := p.meta.dir.Brokers[p.meta.nextBroker%len(p.meta.dir.Brokers)]
 	p.meta.nextBroker++
 	p.env.Send(broker, InitProducerIDRequest{RequestID: p.pidRequest})
-	p.env.SetTimer(5*p.cfg.Retransmit, timer{kind: tInitPID, id: p.pidRequest})
+	setTimer(p.env, 5*p.cfg.Retransmit, timer{kind: tInitPID, id: p.pidRequest})
 }
 
 func (p *Producer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
@@ -121,16 +121,16 @@ func (p *Producer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 			p.producerID, p.producerEpoch = m.ProducerID, m.ProducerEpoch
 			p.sendAll()
 		}
-	case ProduceResponse:
-		p.handleResponse(m)
+	case *ProduceResponse:
+		p.handleResponse(*m)
 	}
 }
 
 func (p *Producer) Timer(env sim.Env, t sim.Timer) {
-	tm := t.(timer)
+	tm := *t.(*timer)
 	if tm.kind == tMetadata && tm.id == 0 {
 		p.meta.refresh(env) // metadata.max.age.ms
-		env.SetTimer(p.cfg.MetadataMaxAge, tm)
+		setTimer(env, p.cfg.MetadataMaxAge, tm)
 		return
 	}
 	if p.meta.onTimer(env, tm) {
@@ -142,7 +142,7 @@ func (p *Producer) Timer(env sim.Env, t sim.Timer) {
 			return
 		}
 		p.produceOne()
-		env.SetTimer(p.interval(), tm)
+		setTimer(env, p.interval(), tm)
 	case tInitPID:
 		if tm.id == p.pidRequest && p.producerID < 0 {
 			p.initProducerID()
@@ -254,7 +254,7 @@ func (p *Producer) attempt(part *producerPartition) {
 		b.firstSent = b.attemptStart
 	}
 	b.retransmitGap = p.cfg.Retransmit
-	p.env.Send(p.meta.dir.node(leader), p.request(part, b))
+	p.env.Send(p.meta.dir.node(leader), produceRequests.take(p.request(part, b)))
 	if p.cfg.Acks == 0 {
 		// Kafka completes an acks=0 send as soon as it is written to the
 		// connection, with offset -1: acknowledged, nowhere in particular.
@@ -265,7 +265,7 @@ func (p *Producer) attempt(part *producerPartition) {
 		p.trySend(part)
 		return
 	}
-	b.timer = p.env.SetTimer(b.retransmitGap, timer{kind: tProduceRetry, tp: part.tp, id: b.request})
+	b.timer = setTimer(p.env, b.retransmitGap, timer{kind: tProduceRetry, tp: part.tp, id: b.request})
 }
 
 func (p *Producer) request(part *producerPartition, b *batch) ProduceRequest {
@@ -284,7 +284,7 @@ func (p *Producer) retryLater(part *producerPartition, b *batch) {
 	if b != nil {
 		b.request, b.sent = id, false
 	}
-	p.env.SetTimer(p.cfg.RetryBackoff, timer{kind: tProduceRetry, tp: part.tp, id: id})
+	setTimer(p.env, p.cfg.RetryBackoff, timer{kind: tProduceRetry, tp: part.tp, id: id})
 }
 
 // maxBatch is how many records one request may carry: batch.size worth for
@@ -326,10 +326,10 @@ func (p *Producer) onRetryTimer(tm timer) {
 	default:
 		// No answer yet: re-send the same request, as TCP would retransmit
 		// it (the broker answers a request ID only once).
-		p.env.Send(p.meta.dir.node(b.sentTo), p.request(part, b))
+		p.env.Send(p.meta.dir.node(b.sentTo), produceRequests.take(p.request(part, b)))
 		b.retransmitGap = min(2*b.retransmitGap, maxRetransmitGap)
 		wait := min(b.retransmitGap, p.cfg.RequestTimeout-p.env.Now().Sub(b.attemptStart))
-		b.timer = p.env.SetTimer(wait, timer{kind: tProduceRetry, tp: part.tp, id: b.request})
+		b.timer = setTimer(p.env, wait, timer{kind: tProduceRetry, tp: part.tp, id: b.request})
 	}
 }
 

@@ -84,7 +84,7 @@ func TestKIP320FetchFencing(t *testing.T) {
 		b.rules = MustProtocol(tt.version).Rules()
 		b.handleFetch(1, FetchRequest{RequestID: 1, ReplicaID: 1, BrokerEpoch: 1, TP: orders0,
 			CurrentLeaderEpoch: 2, FetchOffset: 5, LastFetchedEpoch: 3, MaxRecords: 100})
-		resp, ok := last[FetchResponse](env)
+		resp, ok := last[*FetchResponse](env)
 		require.True(t, ok)
 		if tt.fenced {
 			assert.Equal(t, FencedLeaderEpoch, resp.Err, tt.version)

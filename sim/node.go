@@ -37,6 +37,16 @@ type Timer interface {
 	AppendSummary(b []byte) []byte
 }
 
+// Recycler is a message or timer value the world hands back once it is done
+// with it, so that a node can reuse it rather than allocate one per event:
+// the world calls Recycle exactly once, after the handler it was delivered
+// to returns (or when it is dropped, cancelled or dies with its receiver),
+// and never for a message the network duplicated. The handler must not keep
+// it, and a sender must not send one value twice.
+type Recycler interface {
+	Recycle()
+}
+
 // TimerID identifies a pending timer, for CancelTimer.
 type TimerID uint64
 

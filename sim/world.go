@@ -48,6 +48,7 @@ const (
 type event struct {
 	kind      eventKind
 	cancelled bool
+	shared    bool   // one of several copies of a message, so never recycled
 	gen       uint32 // bumped when the slot is reused, so stale TimerIDs miss
 	inc       uint32 // incarnation of the target node the event was meant for
 	node      NodeID // the node it happens to
@@ -281,7 +282,7 @@ func (w *World) step(slot uint32) {
 		w.boot(n, kindStart)
 	case evTimer:
 		if ev.cancelled || !n.up || ev.inc != n.inc {
-			w.release(slot) // cancelled, or set by a process that has since died
+			w.discard(slot) // cancelled, or set by a process that has since died
 			return
 		}
 		if n.paused {
@@ -292,14 +293,18 @@ func (w *World) step(slot uint32) {
 		w.release(slot)
 		w.trace.record(w, kindTimer, n.id, -1, t)
 		n.node.Timer(n.env, t)
+		recycle(t)
 	case evDeliver:
-		from, msg := ev.from, ev.msg
+		from, msg, shared := ev.from, ev.msg, ev.shared
 		w.trace.sentAt = ev.sentAt
 		if !n.up || ev.inc != n.inc {
 			w.release(slot)
 			w.trace.record(w, kindDrop, n.id, from, msg)
 			if _, isReset := msg.(ConnectionReset); !isReset {
 				w.refuse(n.id, from)
+			}
+			if !shared {
+				recycle(msg)
 			}
 			return
 		}
@@ -313,7 +318,30 @@ func (w *World) step(slot uint32) {
 			w.closeConnection(n, r.Peer)
 		}
 		n.node.Receive(n.env, from, msg)
+		if !shared {
+			recycle(msg)
+		}
 	}
+}
+
+// recycle hands a message or timer back to its node if it asks for that.
+func recycle(v any) {
+	if r, ok := v.(Recycler); ok {
+		r.Recycle()
+	}
+}
+
+// discard releases an event that will never be handled, recycling what it
+// carried.
+func (w *World) discard(slot uint32) {
+	ev := &w.slab[slot]
+	switch {
+	case ev.kind == evTimer:
+		recycle(ev.timer)
+	case ev.kind == evDeliver && !ev.shared:
+		recycle(ev.msg)
+	}
+	w.release(slot)
 }
 
 func (w *World) nodeOf(ev *event) *nodeState {
@@ -364,11 +392,16 @@ func (w *World) send(from, to NodeID, msg Message) {
 func (w *World) sendAs(from, to NodeID, inc uint32, msg Message) {
 	delays, copies := w.net.Route(from, to)
 	c := w.nodes[from].conn(to)
+	if copies == 0 {
+		recycle(msg) // lost: the network is done with it at once
+		return
+	}
+	shared := copies > 1
 	for i := range copies {
 		at := max(w.now.Add(delays[i]), c.lastArrival)
 		c.lastArrival = at
 		slot := w.alloc()
-		w.slab[slot] = event{kind: evDeliver, node: to, from: from, inc: inc, sentAt: w.now, msg: msg, gen: w.slab[slot].gen}
+		w.slab[slot] = event{kind: evDeliver, node: to, from: from, inc: inc, sentAt: w.now, msg: msg, shared: shared, gen: w.slab[slot].gen}
 		w.queue.Push(at, slot)
 	}
 }
@@ -463,7 +496,7 @@ func (w *World) kill(n *nodeState) {
 		n.conns[i].inc = 0 // a process's connections die with it
 	}
 	for _, slot := range n.held {
-		w.release(slot)
+		w.discard(slot)
 	}
 	n.held = n.held[:0]
 }
