@@ -99,6 +99,7 @@ type Broker struct {
 	topics  []TopicConfig
 	dir     Directory
 	journal *Journal
+	batches arena[Batch] // the batches this broker appends as leader
 
 	env         sim.Env
 	incarnation uint64
@@ -950,8 +951,10 @@ func (b *Broker) appendAsLeader(r *replica, m ProduceRequest) int64 {
 	}
 	// The request's payloads become the batch: the producer never changes
 	// a batch it sent.
-	r.log.append(&Batch{BaseOffset: base, ProducerID: m.ProducerID, Payloads: m.Payloads, BaseSequence: seq,
-		Epoch: r.state.LeaderEpoch, ProducerEpoch: m.ProducerEpoch})
+	batch := b.batches.one()
+	*batch = Batch{BaseOffset: base, ProducerID: m.ProducerID, Payloads: m.Payloads, BaseSequence: seq,
+		Epoch: r.state.LeaderEpoch, ProducerEpoch: m.ProducerEpoch}
+	r.log.append(batch)
 	if r.log.unflushed >= r.flushMessages {
 		r.log.flush()
 	}

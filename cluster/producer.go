@@ -18,6 +18,7 @@ type pendingRecord struct {
 // batch is the records of one produce request, across its attempts.
 type batch struct {
 	records       []pendingRecord
+	payloads      []int64 // as sent: every attempt sends the same slice, which the leader's log keeps
 	epoch         int16
 	baseSeq       int32
 	request       uint64 // current attempt's request ID
@@ -63,6 +64,8 @@ type Producer struct {
 	parts         []*producerPartition
 	nextPayload   int64
 	turn          int
+	batches       arena[batch]
+	payloads      arena[int64]
 }
 
 // NewProducer returns producer number index (payload IDs embed it).
@@ -173,6 +176,11 @@ func (p *Producer) produceOne() {
 	rec := pendingRecord{payload: int64(p.index+1)<<payloadProducerShift | p.nextPayload, created: p.env.Now()}
 	p.history.add(Op{Time: rec.created, Process: p.env.Name(), Type: Invoke, F: OpSend, TP: part.tp, Payload: rec.payload, Offset: -1,
 		Acks: int8(p.cfg.Acks), Broker: NoLeader, Idempotent: p.cfg.Idempotence})
+	if len(part.queue) == cap(part.queue) {
+		// Batches alias the queue's array, so it is never reused: grow it
+		// a block at a time rather than one record at a time.
+		part.queue = append(make([]pendingRecord, 0, max(arenaBlock, 2*len(part.queue))), part.queue...)
+	}
 	part.queue = append(part.queue, rec)
 	p.expireQueued(part)
 	p.trySend(part)
@@ -218,7 +226,8 @@ func (p *Producer) trySend(part *producerPartition) {
 		return
 	}
 	n := min(len(part.queue), p.maxBatch())
-	b := &batch{records: part.queue[:n:n], baseSeq: -1, epoch: p.producerEpoch}
+	b := p.batches.one()
+	*b = batch{records: part.queue[:n:n], baseSeq: -1, epoch: p.producerEpoch}
 	part.queue = part.queue[n:]
 	if p.cfg.Idempotence {
 		b.baseSeq = part.nextSeq
@@ -269,12 +278,14 @@ func (p *Producer) attempt(part *producerPartition) {
 }
 
 func (p *Producer) request(part *producerPartition, b *batch) ProduceRequest {
-	payloads := make([]int64, len(b.records))
-	for i, rec := range b.records {
-		payloads[i] = rec.payload
+	if b.payloads == nil {
+		b.payloads = p.payloads.slice(len(b.records))
+		for i, rec := range b.records {
+			b.payloads[i] = rec.payload
+		}
 	}
 	return ProduceRequest{RequestID: b.request, Connection: p.connection, TP: part.tp, Acks: p.cfg.Acks, Timeout: p.cfg.RequestTimeout.Milliseconds(),
-		ProducerID: p.producerID, ProducerEpoch: b.epoch, BaseSequence: b.baseSeq, Payloads: payloads}
+		ProducerID: p.producerID, ProducerEpoch: b.epoch, BaseSequence: b.baseSeq, Payloads: b.payloads}
 }
 
 // retryLater arms the retry.backoff.ms timer for a partition's batch (or,

@@ -50,3 +50,31 @@ func (m *ProduceResponse) Recycle() { produceResponses.give(m) }
 func setTimer(env sim.Env, d time.Duration, t timer) sim.TimerID {
 	return env.SetTimer(d, timers.take(t))
 }
+
+// arena carves values from blocks, for the many small values a run keeps
+// about as long as their neighbours (a log's batches, a batch's payloads):
+// one allocation for a block rather than one a value. Nothing is reused; a
+// block is garbage once every value carved from it is.
+type arena[T any] struct{ block []T }
+
+const arenaBlock = 64
+
+// one returns a zero value of its own.
+func (a *arena[T]) one() *T {
+	if len(a.block) == 0 {
+		a.block = make([]T, arenaBlock)
+	}
+	p := &a.block[0]
+	a.block = a.block[1:]
+	return p
+}
+
+// slice returns n zero values of their own, capacity n.
+func (a *arena[T]) slice(n int) []T {
+	if len(a.block) < n {
+		a.block = make([]T, max(16*arenaBlock, n))
+	}
+	s := a.block[:n:n]
+	a.block = a.block[n:]
+	return s
+}
