@@ -59,6 +59,23 @@ func (q *Queue[T]) Pop() (at Time, v T, ok bool) {
 	return top.at, top.v, true
 }
 
+// Remove drops every value for which drop reports true, in O(n): for a
+// queue that would otherwise carry dead entries (cancelled timers) until
+// they come due. The rest keep their order, ties included.
+func (q *Queue[T]) Remove(drop func(T) bool) {
+	kept := q.items[:0]
+	for _, it := range q.items {
+		if !drop(it.v) {
+			kept = append(kept, it)
+		}
+	}
+	clear(q.items[len(kept):])
+	q.items = kept
+	for i := len(kept)/2 - 1; i >= 0; i-- {
+		q.down(i)
+	}
+}
+
 // up and down move a hole rather than swapping at each level: one write per
 // level instead of three.
 func (q *Queue[T]) up(i int) {

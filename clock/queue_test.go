@@ -51,6 +51,26 @@ func TestQueueInterleavedPushPop(t *testing.T) {
 	}
 }
 
+func TestQueueRemoveKeepsTheOrderOfTheRest(t *testing.T) {
+	var q, want Queue[int]
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := range 5000 {
+		at := Time(r.IntN(50)) // many ties
+		q.Push(at, i)
+		if i%3 != 0 {
+			want.Push(at, i)
+		}
+	}
+	q.Remove(func(v int) bool { return v%3 == 0 })
+	require.Equal(t, want.Len(), q.Len())
+	for want.Len() > 0 {
+		wantAt, wantV, _ := want.Pop()
+		at, v, _ := q.Pop()
+		require.Equal(t, wantAt, at)
+		require.Equal(t, wantV, v)
+	}
+}
+
 func TestTimeString(t *testing.T) {
 	cases := []struct {
 		t    Time

@@ -89,6 +89,7 @@ type World struct {
 	net       *network.Network
 	streams   map[string]bool // names handed out, to catch two users of one stream
 	popped    int64
+	cancelled int // cancelled timers still queued
 	err       error
 	trace     tracer
 	lifecycle func(kind string, node NodeID)
@@ -281,6 +282,9 @@ func (w *World) step(slot uint32) {
 		w.release(slot)
 		w.boot(n, kindStart)
 	case evTimer:
+		if ev.cancelled {
+			w.cancelled--
+		}
 		if ev.cancelled || !n.up || ev.inc != n.inc {
 			w.discard(slot) // cancelled, or set by a process that has since died
 			return
@@ -426,9 +430,32 @@ func (w *World) cancelTimer(n *nodeState, id TimerID) {
 		return
 	}
 	ev := &w.slab[slot]
-	if ev.gen == gen && ev.kind == evTimer && ev.node == n.id {
+	if ev.gen == gen && ev.kind == evTimer && ev.node == n.id && !ev.cancelled {
 		ev.cancelled = true
+		w.cancelled++
+		if w.cancelled >= minPurge && 2*w.cancelled > w.queue.Len() {
+			w.purgeCancelled()
+		}
 	}
+}
+
+// minPurge is how many cancelled timers may wait in the queue before they
+// are purged. A run cancels most of its timers (a produce's 30 s request
+// timeout, a parked fetch's wait), and left in the heap until due they
+// would outnumber the live events many times over and deepen every sift.
+const minPurge = 1024
+
+// purgeCancelled drops the cancelled timers from the queue. The order of
+// the rest is untouched, so the run is the same event for event.
+func (w *World) purgeCancelled() {
+	w.queue.Remove(func(slot uint32) bool {
+		if ev := &w.slab[slot]; ev.kind == evTimer && ev.cancelled {
+			w.discard(slot)
+			return true
+		}
+		return false
+	})
+	w.cancelled = 0
 }
 
 // boot builds a fresh node value and starts it. A restart is a new
