@@ -30,7 +30,15 @@ type History struct {
 	note      map[string]uint32
 
 	enc opDeltas
+
+	// decoded holds every op, decoded once, while the history is short
+	// (maxDecodedOps): the checkers read a history eight times over, and a
+	// short one costs less kept decoded than decoded eight times.
+	decoded []Op
 }
+
+// maxDecodedOps bounds the decoded copy: about 14 MB.
+const maxDecodedOps = 1 << 17
 
 // opBlock is where a block of ops starts.
 type opBlock struct{ chunk, off int32 }
@@ -118,6 +126,7 @@ func intern[K comparable](list *[]K, index *map[K]uint32, k K) uint32 {
 }
 
 func (h *History) add(op Op) {
+	h.decoded = nil
 	if h.n%opsPerBlock == 0 {
 		if len(h.chunks) == 0 || len(h.chunks[len(h.chunks)-1])+maxOpBytes*opsPerBlock > cap(h.chunks[len(h.chunks)-1]) {
 			// Chunks grow from 64 KiB (a short run's whole history) to 1 MiB.
@@ -249,6 +258,14 @@ func (h *History) All() iter.Seq2[int, Op] {
 		if h.Len() == 0 {
 			return
 		}
+		if ops := h.decode(); ops != nil {
+			for i, op := range ops {
+				if !yield(i, op) {
+					return
+				}
+			}
+			return
+		}
 		r := h.readerAt(0)
 		for r.i < h.n {
 			i := r.i
@@ -259,10 +276,25 @@ func (h *History) All() iter.Seq2[int, Op] {
 	}
 }
 
+// decode returns every op decoded, or nil for a history too long to keep
+// decoded.
+func (h *History) decode() []Op {
+	if h.decoded == nil && h.n <= maxDecodedOps {
+		h.decoded = make([]Op, 0, h.n)
+		for r := h.readerAt(0); r.i < h.n; {
+			h.decoded = append(h.decoded, r.next())
+		}
+	}
+	return h.decoded
+}
+
 // At returns op i, decoding at most one block.
 func (h *History) At(i int) Op {
 	if i < 0 || i >= h.Len() {
 		panic(fmt.Sprintf("cluster: history op %d of %d", i, h.Len()))
+	}
+	if h.decoded != nil {
+		return h.decoded[i]
 	}
 	r := h.readerAt(i / opsPerBlock)
 	for r.i < i {

@@ -5,19 +5,41 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
 	"github.com/tideline-sim/tideline/clock"
 )
 
 // The encoded history gives back exactly the ops it was given, in order
-// and one by one, across blocks and chunks, whatever their values.
+// and one by one, across blocks and chunks, whatever their values: kept
+// decoded while short, decoded as read when long.
 func TestHistoryRoundTrip(t *testing.T) {
+	for _, n := range []int{20000, maxDecodedOps + 5000} {
+		h, want := randomHistory(n)
+		if diff := cmp.Diff(want, h.Ops()); diff != "" {
+			t.Fatalf("%d ops: decoded history differs (-want +got):\n%s", n, diff)
+		}
+		assert.Equal(t, n <= maxDecodedOps, h.decoded != nil, "kept decoded only while short")
+		for _, i := range []int{0, 1, opsPerBlock - 1, opsPerBlock, 12345, len(want) - 1} {
+			if diff := cmp.Diff(want[i], h.At(i)); diff != "" {
+				t.Errorf("%d ops: At(%d) differs:\n%s", n, i, diff)
+			}
+		}
+		if per := float64(h.EncodedBytes()) / float64(h.Len()); per > 40 {
+			t.Errorf("%.1f bytes an op: the encoding should be compact", per)
+		}
+		h.add(want[0])
+		assert.Nil(t, h.decoded, "an op added drops the decoded copy")
+	}
+}
+
+func randomHistory(n int) (*History, []Op) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	procs := []string{"producer-0", "producer-1", "consumer-0"}
 	tps := []TopicPartition{{"orders", 0}, {"orders", 1}, {"audit", 0}}
 	var want []Op
 	now := clock.Time(0)
 	payload := map[string]int64{}
-	for i := range 20000 {
+	for i := range n {
 		now += clock.Time(rng.Int64N(5_000_000))
 		p := procs[rng.IntN(len(procs))]
 		payload[p] += 1 + rng.Int64N(3)
@@ -38,18 +60,7 @@ func TestHistoryRoundTrip(t *testing.T) {
 		}
 		want = append(want, op)
 	}
-	h := HistoryOf(want...)
-	if diff := cmp.Diff(want, h.Ops()); diff != "" {
-		t.Fatalf("decoded history differs (-want +got):\n%s", diff)
-	}
-	for _, i := range []int{0, 1, opsPerBlock - 1, opsPerBlock, 12345, len(want) - 1} {
-		if diff := cmp.Diff(want[i], h.At(i)); diff != "" {
-			t.Errorf("At(%d) differs:\n%s", i, diff)
-		}
-	}
-	if per := float64(h.EncodedBytes()) / float64(h.Len()); per > 40 {
-		t.Errorf("%.1f bytes an op: the encoding should be compact", per)
-	}
+	return HistoryOf(want...), want
 }
 
 func TestPayloadTable(t *testing.T) {
