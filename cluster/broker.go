@@ -93,6 +93,8 @@ type produceSession struct {
 
 // Broker is a Kafka broker node.
 type Broker struct {
+	recyclers // of the messages and timers it makes
+
 	id      BrokerID
 	cfg     BrokerConfig
 	rules   Rules // the fixes cfg.Protocol lacks
@@ -158,10 +160,10 @@ func (b *Broker) Start(env sim.Env) {
 	if b.observing() {
 		b.fetchMetadata()
 	}
-	setTimer(env, b.cfg.ReplicaLagTimeMax/2, timer{kind: tISRCheck})
-	setTimer(env, b.cfg.HWCheckpointInterval, timer{kind: tHWCheckpoint})
+	b.setTimer(env, b.cfg.ReplicaLagTimeMax/2, timer{kind: tISRCheck})
+	b.setTimer(env, b.cfg.HWCheckpointInterval, timer{kind: tHWCheckpoint})
 	if b.cfg.FlushInterval > 0 {
-		setTimer(env, b.cfg.FlushInterval, timer{kind: tFlush})
+		b.setTimer(env, b.cfg.FlushInterval, timer{kind: tFlush})
 	}
 }
 
@@ -215,7 +217,7 @@ func (b *Broker) newID() uint64 {
 func (b *Broker) register() {
 	b.epoch = 0
 	b.toController(BrokerRegistration{Broker: b.id, Incarnation: b.incarnation})
-	setTimer(b.env, b.cfg.HeartbeatInterval, timer{kind: tRegister})
+	b.setTimer(b.env, b.cfg.HeartbeatInterval, timer{kind: tRegister})
 }
 
 // toController sends a registration or heartbeat to the active controller
@@ -254,14 +256,14 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 			env.Send(b.controller, m.Request)
 		case BrokerRegistration, BrokerHeartbeat:
 			b.retry = min(max(2*b.retry, controllerRetryMin), b.cfg.HeartbeatInterval)
-			setTimer(env, b.retry, timer{kind: tControllerRetry})
+			b.setTimer(env, b.retry, timer{kind: tControllerRetry})
 		}
 	case BrokerRegistrationResponse:
 		b.unanswered, b.retry = false, 0
 		if m.Incarnation == b.incarnation && b.epoch == 0 && m.Err == None {
 			b.epoch = m.BrokerEpoch
 			b.applyImage(m.Image)
-			setTimer(env, b.cfg.HeartbeatInterval, timer{kind: tHeartbeat})
+			b.setTimer(env, b.cfg.HeartbeatInterval, timer{kind: tHeartbeat})
 		}
 	case BrokerHeartbeatResponse:
 		b.unanswered, b.retry = false, 0
@@ -305,23 +307,23 @@ func (b *Broker) Timer(env sim.Env, t sim.Timer) {
 	case tHeartbeat:
 		if b.epoch != 0 {
 			b.toController(BrokerHeartbeat{Broker: b.id, BrokerEpoch: b.epoch, MetadataVersion: b.image.Version})
-			setTimer(env, b.cfg.HeartbeatInterval, tm)
+			b.setTimer(env, b.cfg.HeartbeatInterval, tm)
 		}
 	case tISRCheck:
 		for _, r := range b.order {
 			b.maybeShrinkISR(r)
 		}
-		setTimer(env, b.cfg.ReplicaLagTimeMax/2, tm)
+		b.setTimer(env, b.cfg.ReplicaLagTimeMax/2, tm)
 	case tHWCheckpoint:
 		b.writeHWCheckpoint()
-		setTimer(env, b.cfg.HWCheckpointInterval, tm)
+		b.setTimer(env, b.cfg.HWCheckpointInterval, tm)
 	case tFlush:
 		for _, r := range b.order {
 			r.log.flush()
 		}
-		setTimer(env, b.cfg.FlushInterval, tm)
+		b.setTimer(env, b.cfg.FlushInterval, tm)
 	case tFetch:
-		if r := b.parts[tm.tp]; r != nil && r.role == roleFollower && r.fetch.onTimer(env, tm) {
+		if r := b.parts[tm.tp]; r != nil && r.role == roleFollower && r.fetch.onTimer(&b.recyclers, env, tm) {
 			b.sendFetch(r)
 		}
 	case tFetchExpire:
@@ -444,7 +446,7 @@ func (b *Broker) abandonRequests(r *replica) {
 	r.purgatory = r.purgatory[:0]
 	for _, p := range r.parked {
 		b.env.CancelTimer(p.timer)
-		b.env.Send(p.from, fetchResponses.take(FetchResponse{RequestID: p.req.RequestID, TP: r.tp, Err: NotLeaderOrFollower, DivergingEpoch: NoEpoch}))
+		b.env.Send(p.from, b.fetchResponse(FetchResponse{RequestID: p.req.RequestID, TP: r.tp, Err: NotLeaderOrFollower, DivergingEpoch: NoEpoch}))
 	}
 	r.parked = r.parked[:0]
 }
@@ -493,12 +495,12 @@ func (b *Broker) sendFetch(r *replica) {
 		CurrentLeaderEpoch: r.state.LeaderEpoch, FetchOffset: r.log.leo(), LastFetchedEpoch: last,
 		MaxWaitMs: b.cfg.ReplicaFetchWaitMax.Milliseconds(), MaxRecords: int(max(1, b.cfg.ReplicaFetchMaxBytes/b.cfg.RecordSize)),
 	}
-	r.fetch.send(b.env, id, b.dir.node(r.state.Leader), fetchRequests.take(req), b.cfg.Retransmit, timer{kind: tFetch, tp: r.tp})
+	r.fetch.send(&b.recyclers, b.env, id, b.dir.node(r.state.Leader), b.fetchRequest(req), b.cfg.Retransmit, timer{kind: tFetch, tp: r.tp})
 }
 
 // fetchLater schedules the next fetch after a backoff.
 func (b *Broker) fetchLater(r *replica, after time.Duration) {
-	r.fetch.backoff(b.env, b.newID(), after, timer{kind: tFetch, tp: r.tp})
+	r.fetch.backoff(&b.recyclers, b.env, b.newID(), after, timer{kind: tFetch, tp: r.tp})
 }
 
 func (b *Broker) handleFetchResponse(m FetchResponse) {
@@ -585,7 +587,7 @@ func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
 		if r != nil {
 			resp.LogEndOffset = r.log.leo()
 		}
-		b.env.Send(from, fetchResponses.take(resp))
+		b.env.Send(from, b.fetchResponse(resp))
 	}
 	switch {
 	case r == nil:
@@ -631,7 +633,7 @@ func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
 	if m.LastFetchedEpoch != NoEpoch {
 		epoch, end := r.log.endOffsetForEpoch(m.LastFetchedEpoch)
 		if epoch < m.LastFetchedEpoch || end < m.FetchOffset {
-			b.env.Send(from, fetchResponses.take(FetchResponse{RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.hw, LogEndOffset: r.log.leo(),
+			b.env.Send(from, b.fetchResponse(FetchResponse{RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.hw, LogEndOffset: r.log.leo(),
 				LeaderEpoch: r.state.LeaderEpoch, DivergingEpoch: epoch, DivergingEndOffset: end}))
 			return
 		}
@@ -671,7 +673,7 @@ func (b *Broker) answerOrPark(r *replica, from sim.NodeID, m FetchRequest, ready
 		return
 	}
 	id := b.newID()
-	t := setTimer(b.env, time.Duration(m.MaxWaitMs)*time.Millisecond, timer{kind: tFetchExpire, tp: r.tp, id: id})
+	t := b.setTimer(b.env, time.Duration(m.MaxWaitMs)*time.Millisecond, timer{kind: tFetchExpire, tp: r.tp, id: id})
 	r.parked = append(r.parked, parkedFetch{id: id, from: from, req: m, timer: t})
 }
 
@@ -682,7 +684,7 @@ func (b *Broker) answerFetch(r *replica, from sim.NodeID, m FetchRequest) {
 	if m.ReplicaID < 0 {
 		upTo = r.log.hw
 	}
-	b.env.Send(from, fetchResponses.take(FetchResponse{
+	b.env.Send(from, b.fetchResponse(FetchResponse{
 		RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.hw, LogEndOffset: r.log.leo(),
 		LeaderEpoch: r.state.LeaderEpoch, Batches: r.log.read(m.FetchOffset, upTo, m.MaxRecords), DivergingEpoch: NoEpoch,
 	}))
@@ -859,7 +861,7 @@ func (b *Broker) sendAlterPartition(r *replica) {
 		LeaderEpoch: r.state.LeaderEpoch, PartitionEpoch: r.state.PartitionEpoch,
 		NewISR: slices.Clone(r.pendingISR), ISREpochs: epochs,
 	})
-	setTimer(b.env, b.cfg.Retransmit, timer{kind: tAlterRetry, tp: r.tp, id: r.alterReq})
+	b.setTimer(b.env, b.cfg.Retransmit, timer{kind: tAlterRetry, tp: r.tp, id: r.alterReq})
 }
 
 func (b *Broker) handleAlterPartitionResponse(m AlterPartitionResponse) {
@@ -884,7 +886,7 @@ func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
 		return
 	} else if m.RequestID == s.lastRequest {
 		if s.answered && m.Acks != 0 {
-			b.env.Send(from, produceResponses.take(s.response))
+			b.env.Send(from, b.produceResponse(s.response))
 		}
 		return
 	}
@@ -938,7 +940,7 @@ func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
 		b.respondProduce(key, from, ProduceResponse{RequestID: m.RequestID, TP: m.TP, BaseOffset: base})
 	default:
 		id := b.newID()
-		t := setTimer(b.env, time.Duration(m.Timeout)*time.Millisecond, timer{kind: tProduceExpire, tp: r.tp, id: id})
+		t := b.setTimer(b.env, time.Duration(m.Timeout)*time.Millisecond, timer{kind: tProduceExpire, tp: r.tp, id: id})
 		r.purgatory = append(r.purgatory, delayedProduce{id: id, session: key, from: from, requestID: m.RequestID, baseOffset: base, lastOffset: last, timer: t})
 	}
 }
@@ -990,7 +992,7 @@ func (b *Broker) respondProduce(key sessionKey, to sim.NodeID, resp ProduceRespo
 	if s := b.sessions[key]; s != nil && s.lastRequest == resp.RequestID {
 		s.response, s.answered = resp, true
 	}
-	b.env.Send(to, produceResponses.take(resp))
+	b.env.Send(to, b.produceResponse(resp))
 }
 
 // ---- inspection, for tests and checkers after a run ----

@@ -11,6 +11,7 @@ import (
 // topic, refreshed from any broker (as a Kafka client's Metadata is). Both
 // clients embed it.
 type metadataView struct {
+	rec        *recyclers // its client's
 	topic      string
 	dir        Directory
 	retransmit time.Duration
@@ -50,7 +51,7 @@ func (v *metadataView) send(env sim.Env) {
 	env.Send(broker, MetadataRequest{RequestID: v.request})
 	// No answer within a few retransmission intervals: that broker is
 	// probably down; ask the next.
-	setTimer(env, 5*v.retransmit, timer{kind: tMetadata, id: v.request})
+	v.rec.setTimer(env, 5*v.retransmit, timer{kind: tMetadata, id: v.request})
 }
 
 // onTimer handles a metadata timer; it reports whether it was one.
@@ -125,34 +126,34 @@ type call struct {
 // send sends msg as request id and arms its retransmission timer t. The
 // call keeps msg to re-send and sends copies of it: the world recycles each
 // copy once delivered (sim.Recycler), never the one kept here.
-func (c *call) send(env sim.Env, id uint64, to sim.NodeID, msg sim.Message, retransmit time.Duration, t timer) {
+func (c *call) send(rec *recyclers, env sim.Env, id uint64, to sim.NodeID, msg sim.Message, retransmit time.Duration, t timer) {
 	c.end(env)
 	*c = call{id: id, sent: true, sentAt: env.Now(), to: to, msg: msg, gap: retransmit}
-	env.Send(to, copyOf(msg))
+	env.Send(to, rec.copyOf(msg))
 	t.id = id
-	c.timer = setTimer(env, retransmit, t)
+	c.timer = rec.setTimer(env, retransmit, t)
 }
 
 // backoff waits before the next request: the timer t fires with id.
-func (c *call) backoff(env sim.Env, id uint64, after time.Duration, t timer) {
+func (c *call) backoff(rec *recyclers, env sim.Env, id uint64, after time.Duration, t timer) {
 	c.end(env)
 	*c = call{id: id}
 	t.id = id
-	c.timer = setTimer(env, after, t)
+	c.timer = rec.setTimer(env, after, t)
 }
 
 // onTimer handles the call's timer: it retransmits, or, at the end of a
 // backoff, reports that the next request is due.
-func (c *call) onTimer(env sim.Env, t timer) (due bool) {
+func (c *call) onTimer(rec *recyclers, env sim.Env, t timer) (due bool) {
 	if c.id == 0 || t.id != c.id {
 		return false
 	}
 	if !c.sent {
 		return true
 	}
-	env.Send(c.to, copyOf(c.msg))
+	env.Send(c.to, rec.copyOf(c.msg))
 	c.gap = min(2*c.gap, maxRetransmitGap)
-	c.timer = setTimer(env, c.gap, t)
+	c.timer = rec.setTimer(env, c.gap, t)
 	return false
 }
 
@@ -162,19 +163,6 @@ func (c *call) end(env sim.Env) {
 	if r, ok := c.msg.(sim.Recycler); ok {
 		r.Recycle()
 	}
-}
-
-// copyOf returns a message to send in msg's stead: a recycled message is
-// copied, as each copy sent is handed back once; any other is a value
-// already.
-func copyOf(msg sim.Message) sim.Message {
-	switch m := msg.(type) {
-	case *FetchRequest:
-		return fetchRequests.take(*m)
-	case *ProduceRequest:
-		return produceRequests.take(*m)
-	}
-	return msg
 }
 
 // answered reports whether id answers the outstanding request, and if so

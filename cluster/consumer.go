@@ -16,6 +16,8 @@ type consumerPartition struct {
 // each leader up to its high watermark, and records every record it reads
 // in the history (one ok poll op per record).
 type Consumer struct {
+	recyclers // of the messages and timers it makes
+
 	cfg     ConsumerConfig
 	history *History
 	env     sim.Env
@@ -26,6 +28,7 @@ type Consumer struct {
 // NewConsumer returns a consumer of cfg.Topic's partitions [0, partitions).
 func NewConsumer(cfg ConsumerConfig, partitions int, dir Directory, history *History) *Consumer {
 	c := &Consumer{cfg: cfg, history: history, meta: metadataView{topic: cfg.Topic, dir: dir, retransmit: cfg.Retransmit}}
+	c.meta.rec = &c.recyclers
 	for i := range partitions {
 		c.parts = append(c.parts, &consumerPartition{tp: TopicPartition{cfg.Topic, int32(i)}})
 	}
@@ -39,7 +42,7 @@ func (c *Consumer) Start(env sim.Env) {
 		c.history.add(Op{Time: env.Now(), Process: env.Name(), Type: Ok, F: OpStart, TP: part.tp, Payload: -1, Offset: 0, Broker: NoLeader})
 	}
 	c.meta.refresh(env)
-	setTimer(env, c.cfg.MetadataMaxAge, timer{kind: tMetadata})
+	c.setTimer(env, c.cfg.MetadataMaxAge, timer{kind: tMetadata})
 }
 
 func (c *Consumer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
@@ -61,13 +64,13 @@ func (c *Consumer) Timer(env sim.Env, t sim.Timer) {
 	tm := *t.(*timer)
 	if tm.kind == tMetadata && tm.id == 0 {
 		c.meta.refresh(env)
-		setTimer(env, c.cfg.MetadataMaxAge, tm)
+		c.setTimer(env, c.cfg.MetadataMaxAge, tm)
 		return
 	}
 	if c.meta.onTimer(env, tm) || tm.kind != tFetch {
 		return
 	}
-	if part := c.partition(tm.tp); part != nil && part.fetch.onTimer(env, tm) {
+	if part := c.partition(tm.tp); part != nil && part.fetch.onTimer(&c.recyclers, env, tm) {
 		c.fetch(part) // the backoff is over
 	}
 }
@@ -89,7 +92,7 @@ func (c *Consumer) fetch(part *consumerPartition) {
 		return
 	}
 	id := c.meta.newID()
-	part.fetch.send(c.env, id, c.meta.dir.node(leader), fetchRequests.take(FetchRequest{
+	part.fetch.send(&c.recyclers, c.env, id, c.meta.dir.node(leader), c.fetchRequest(FetchRequest{
 		RequestID: id, ReplicaID: -1, TP: part.tp, CurrentLeaderEpoch: epoch,
 		FetchOffset: part.position, LastFetchedEpoch: NoEpoch,
 		MaxWaitMs: c.cfg.FetchMaxWait.Milliseconds(), MaxRecords: c.cfg.MaxPollRecords,
@@ -98,7 +101,7 @@ func (c *Consumer) fetch(part *consumerPartition) {
 
 // later fetches again after retry.backoff.ms.
 func (c *Consumer) later(part *consumerPartition) {
-	part.fetch.backoff(c.env, c.meta.newID(), c.cfg.RetryBackoff, timer{kind: tFetch, tp: part.tp})
+	part.fetch.backoff(&c.recyclers, c.env, c.meta.newID(), c.cfg.RetryBackoff, timer{kind: tFetch, tp: part.tp})
 }
 
 func (c *Consumer) handleFetchResponse(m FetchResponse) {

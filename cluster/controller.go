@@ -61,6 +61,8 @@ const metadataFile = "__cluster_metadata"
 // heartbeat to it; it fences brokers whose session expires, elects leaders,
 // commits ISR changes and pushes metadata.
 type Controller struct {
+	recyclers // of the messages and timers it makes
+
 	cfg     BrokerConfig
 	topics  []TopicConfig
 	dir     Directory
@@ -142,9 +144,9 @@ func (c *Controller) Start(env sim.Env) {
 	for i := range c.lastHeartbeat {
 		c.lastHeartbeat[i] = env.Now()
 	}
-	setTimer(env, c.sessionCheckInterval(), timer{kind: tSessionCheck})
+	c.setTimer(env, c.sessionCheckInterval(), timer{kind: tSessionCheck})
 	if c.cfg.AutoLeaderRebalance {
-		setTimer(env, c.cfg.LeaderImbalanceCheck, timer{kind: tRebalance})
+		c.setTimer(env, c.cfg.LeaderImbalanceCheck, timer{kind: tRebalance})
 	}
 }
 
@@ -253,18 +255,18 @@ func (c *Controller) Timer(env sim.Env, t sim.Timer) {
 		if c.active() {
 			c.fenceExpired()
 		}
-		setTimer(env, c.sessionCheckInterval(), tm)
+		c.setTimer(env, c.sessionCheckInterval(), tm)
 	case tRebalance:
 		if c.active() {
 			c.preferredElection()
 		}
-		setTimer(env, c.cfg.LeaderImbalanceCheck, tm)
+		c.setTimer(env, c.cfg.LeaderImbalanceCheck, tm)
 	case tNoOp:
 		// metadata.max.idle.interval.ms: while active, a NoOp record keeps
 		// the log (and every follower's and observer's view of it) moving.
 		if q := c.quorum; c.active() && int32(tm.id) == q.epoch {
 			q.append(metaEntry{Epoch: q.epoch, NoOp: true, State: q.log[q.leo()-1].State})
-			setTimer(env, q.cfg.NoOpInterval, tm)
+			c.setTimer(env, q.cfg.NoOpInterval, tm)
 		}
 	default:
 		if c.quorum != nil {
@@ -692,7 +694,7 @@ func (c *Controller) committed() {
 			c.lastHeartbeat[i] = c.env.Now()
 		}
 		c.journal.quorumEvent(c.env, EvControllerActive, q.epoch, q.self, fmt.Sprintf("controller-%d is the active controller (epoch %d)", q.self, q.epoch))
-		setTimer(c.env, q.cfg.NoOpInterval, timer{kind: tNoOp, id: uint64(q.epoch)})
+		c.setTimer(c.env, q.cfg.NoOpInterval, timer{kind: tNoOp, id: uint64(q.epoch)})
 		if q.log[q.hw-1].State.Brokers == nil {
 			c.commit() // the cluster's first metadata: its topics
 			return

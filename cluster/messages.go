@@ -25,6 +25,8 @@ type ProduceRequest struct {
 	ProducerEpoch int16
 	BaseSequence  int32
 	Payloads      []int64
+
+	home *freeList[ProduceRequest] // the sender's, which Recycle returns it to
 }
 
 // ProduceResponse answers a ProduceRequest (never sent for acks=0).
@@ -33,6 +35,8 @@ type ProduceResponse struct {
 	TP         TopicPartition
 	Err        ErrorCode
 	BaseOffset int64
+
+	home *freeList[ProduceResponse] // the sender's, which Recycle returns it to
 }
 
 // FetchRequest reads a partition from its leader. Followers send their
@@ -48,6 +52,8 @@ type FetchRequest struct {
 	LastFetchedEpoch   int32 // epoch of the follower's last record; NoEpoch for none
 	MaxWaitMs          int64
 	MaxRecords         int
+
+	home *freeList[FetchRequest] // the sender's, which Recycle returns it to
 }
 
 // FetchResponse carries records and the leader's high watermark, or the
@@ -64,6 +70,8 @@ type FetchResponse struct {
 	// epoch ends earlier on the leader: truncate, then fetch again.
 	DivergingEpoch     int32
 	DivergingEndOffset int64
+
+	home *freeList[FetchResponse] // the sender's, which Recycle returns it to
 }
 
 // ApiVersionsRequest is the first request a Kafka client sends on a new
@@ -303,6 +311,7 @@ type timer struct {
 	kind timerKind
 	tp   TopicPartition
 	id   uint64
+	home *freeList[timer]
 }
 
 type timerKind uint8

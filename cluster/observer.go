@@ -29,7 +29,7 @@ func (b *Broker) fetchMetadata() {
 	b.env.Send(b.controller, QuorumFetch{RequestID: o.request, Epoch: o.epoch, Replica: observerID(b.id), FetchOffset: int64(len(o.log)), LastFetchedEpoch: o.log.lastEpoch()})
 	// Parked up to the leader's max wait; past that and a retransmission,
 	// it was lost.
-	setTimer(b.env, b.cfg.Quorum.FetchMaxWait+b.cfg.Retransmit, timer{kind: tQuorumFetch, id: o.request})
+	b.setTimer(b.env, b.cfg.Quorum.FetchMaxWait+b.cfg.Retransmit, timer{kind: tQuorumFetch, id: o.request})
 }
 
 func (b *Broker) handleMetadataFetchResponse(from sim.NodeID, m QuorumFetchResponse) {
@@ -48,7 +48,7 @@ func (b *Broker) handleMetadataFetchResponse(from sim.NodeID, m QuorumFetchRespo
 		}
 		o.backoff = min(max(2*o.backoff, controllerRetryMin), b.cfg.HeartbeatInterval)
 		o.request++ // the retransmission timer of the answered fetch is void
-		setTimer(b.env, o.backoff, timer{kind: tQuorumFetch, id: o.request})
+		b.setTimer(b.env, o.backoff, timer{kind: tQuorumFetch, id: o.request})
 		return
 	}
 	o.backoff = 0

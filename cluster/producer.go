@@ -50,6 +50,8 @@ type producerPartition struct {
 // keeps ordering and sequence numbers simple to reason about; Kafka allows
 // up to five with idempotence.
 type Producer struct {
+	recyclers // of the messages and timers it makes
+
 	index   int
 	cfg     ProducerConfig
 	history *History
@@ -70,8 +72,10 @@ type Producer struct {
 
 // NewProducer returns producer number index (payload IDs embed it).
 func NewProducer(index int, cfg ProducerConfig, dir Directory, history *History) *Producer {
-	return &Producer{index: index, cfg: cfg, history: history,
+	p := &Producer{index: index, cfg: cfg, history: history,
 		meta: metadataView{topic: cfg.Topic, dir: dir, retransmit: cfg.Retransmit}}
+	p.meta.rec = &p.recyclers
+	return p
 }
 
 func (p *Producer) Start(env sim.Env) {
@@ -85,11 +89,11 @@ func (p *Producer) Start(env sim.Env) {
 	p.conns = make([]brokerConn, len(p.meta.dir.Brokers))
 	p.meta.choose = p.leastLoadedBroker
 	p.meta.refresh(env)
-	setTimer(env, p.cfg.MetadataMaxAge, timer{kind: tMetadata})
+	p.setTimer(env, p.cfg.MetadataMaxAge, timer{kind: tMetadata})
 	if p.cfg.Idempotence {
 		p.initProducerID()
 	}
-	setTimer(env, max(0, clock.At(p.cfg.Start).Sub(env.Now())), timer{kind: tProduce})
+	p.setTimer(env, max(0, clock.At(p.cfg.Start).Sub(env.Now())), timer{kind: tProduce})
 }
 
 func (p *Producer) interval() time.Duration {
@@ -101,7 +105,7 @@ func (p *Producer) initProducerID() {
 	broker := p.meta.dir.Brokers[p.meta.nextBroker%len(p.meta.dir.Brokers)]
 	p.meta.nextBroker++
 	p.env.Send(broker, InitProducerIDRequest{RequestID: p.pidRequest})
-	setTimer(p.env, 5*p.cfg.Retransmit, timer{kind: tInitPID, id: p.pidRequest})
+	p.setTimer(p.env, 5*p.cfg.Retransmit, timer{kind: tInitPID, id: p.pidRequest})
 }
 
 func (p *Producer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
@@ -133,7 +137,7 @@ func (p *Producer) Timer(env sim.Env, t sim.Timer) {
 	tm := *t.(*timer)
 	if tm.kind == tMetadata && tm.id == 0 {
 		p.meta.refresh(env) // metadata.max.age.ms
-		setTimer(env, p.cfg.MetadataMaxAge, tm)
+		p.setTimer(env, p.cfg.MetadataMaxAge, tm)
 		return
 	}
 	if p.meta.onTimer(env, tm) {
@@ -145,7 +149,7 @@ func (p *Producer) Timer(env sim.Env, t sim.Timer) {
 			return
 		}
 		p.produceOne()
-		setTimer(env, p.interval(), tm)
+		p.setTimer(env, p.interval(), tm)
 	case tInitPID:
 		if tm.id == p.pidRequest && p.producerID < 0 {
 			p.initProducerID()
@@ -263,7 +267,7 @@ func (p *Producer) attempt(part *producerPartition) {
 		b.firstSent = b.attemptStart
 	}
 	b.retransmitGap = p.cfg.Retransmit
-	p.env.Send(p.meta.dir.node(leader), produceRequests.take(p.request(part, b)))
+	p.env.Send(p.meta.dir.node(leader), p.produceRequest(p.request(part, b)))
 	if p.cfg.Acks == 0 {
 		// Kafka completes an acks=0 send as soon as it is written to the
 		// connection, with offset -1: acknowledged, nowhere in particular.
@@ -274,7 +278,7 @@ func (p *Producer) attempt(part *producerPartition) {
 		p.trySend(part)
 		return
 	}
-	b.timer = setTimer(p.env, b.retransmitGap, timer{kind: tProduceRetry, tp: part.tp, id: b.request})
+	b.timer = p.setTimer(p.env, b.retransmitGap, timer{kind: tProduceRetry, tp: part.tp, id: b.request})
 }
 
 func (p *Producer) request(part *producerPartition, b *batch) ProduceRequest {
@@ -295,7 +299,7 @@ func (p *Producer) retryLater(part *producerPartition, b *batch) {
 	if b != nil {
 		b.request, b.sent = id, false
 	}
-	setTimer(p.env, p.cfg.RetryBackoff, timer{kind: tProduceRetry, tp: part.tp, id: id})
+	p.setTimer(p.env, p.cfg.RetryBackoff, timer{kind: tProduceRetry, tp: part.tp, id: id})
 }
 
 // maxBatch is how many records one request may carry: batch.size worth for
@@ -337,10 +341,10 @@ func (p *Producer) onRetryTimer(tm timer) {
 	default:
 		// No answer yet: re-send the same request, as TCP would retransmit
 		// it (the broker answers a request ID only once).
-		p.env.Send(p.meta.dir.node(b.sentTo), produceRequests.take(p.request(part, b)))
+		p.env.Send(p.meta.dir.node(b.sentTo), p.produceRequest(p.request(part, b)))
 		b.retransmitGap = min(2*b.retransmitGap, maxRetransmitGap)
 		wait := min(b.retransmitGap, p.cfg.RequestTimeout-p.env.Now().Sub(b.attemptStart))
-		b.timer = setTimer(p.env, wait, timer{kind: tProduceRetry, tp: part.tp, id: b.request})
+		b.timer = p.setTimer(p.env, wait, timer{kind: tProduceRetry, tp: part.tp, id: b.request})
 	}
 }
 
@@ -439,7 +443,7 @@ func (p *Producer) connectionReady(b BrokerID) bool {
 	if c.handshake.id == 0 {
 		id := p.meta.newID()
 		c.started = p.env.Now()
-		c.handshake.send(p.env, id, p.meta.dir.node(b), ApiVersionsRequest{RequestID: id}, p.cfg.Retransmit, timer{kind: tConnect})
+		c.handshake.send(&p.recyclers, p.env, id, p.meta.dir.node(b), ApiVersionsRequest{RequestID: id}, p.cfg.Retransmit, timer{kind: tConnect})
 	}
 	return false
 }
@@ -470,7 +474,7 @@ func (p *Producer) onConnectTimer(tm timer) {
 		case p.env.Now().Sub(c.started) >= p.cfg.ConnectionSetup:
 			p.disconnected(p.meta.dir.node(BrokerID(b)))
 		default:
-			c.handshake.onTimer(p.env, tm)
+			c.handshake.onTimer(&p.recyclers, p.env, tm)
 		}
 		return
 	}
@@ -490,7 +494,7 @@ func (p *Producer) disconnected(node sim.NodeID) {
 	wasReady := c.ready
 	c.ready = false
 	c.backoff = min(max(2*c.backoff, p.cfg.ReconnectBackoff), p.cfg.ReconnectBackoffMax)
-	c.handshake.backoff(p.env, p.meta.newID(), c.backoff, timer{kind: tConnect})
+	c.handshake.backoff(&p.recyclers, p.env, p.meta.newID(), c.backoff, timer{kind: tConnect})
 	if wasReady {
 		for _, part := range p.parts {
 			if bt := part.inflight; bt != nil && bt.sent && bt.sentTo == b {

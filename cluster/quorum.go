@@ -76,6 +76,8 @@ const (
 
 // quorum is one controller's part in the Raft quorum.
 type quorum struct {
+	recyclers // of the messages and timers it makes
+
 	cfg        QuorumConfig
 	retransmit time.Duration // tideline.retransmit.ms
 	self       int
@@ -226,7 +228,7 @@ func (q *quorum) backoff() time.Duration {
 
 func (q *quorum) resetElectionTimer(after time.Duration) {
 	q.timerGen++
-	setTimer(q.env, after, timer{kind: tQuorumElection, id: q.timerGen})
+	q.setTimer(q.env, after, timer{kind: tQuorumElection, id: q.timerGen})
 }
 
 // transition moves to a role in an epoch, persisting a new epoch before
@@ -281,7 +283,7 @@ func (q *quorum) timer(t timer) {
 	case tQuorumCheck:
 		if q.role == qLeader {
 			q.checkQuorum()
-			setTimer(q.env, q.cfg.FetchTimeout/2, t)
+			q.setTimer(q.env, q.cfg.FetchTimeout/2, t)
 		}
 	case tQuorumBegin:
 		if q.role == qLeader && int32(t.id) == q.epoch {
@@ -437,7 +439,7 @@ func (q *quorum) becomeLeader(announce bool) {
 		q.append(metaEntry{Epoch: q.epoch, LeaderChange: true, State: st})
 	}
 	q.sendBegin()
-	setTimer(q.env, q.cfg.FetchTimeout/2, timer{kind: tQuorumCheck})
+	q.setTimer(q.env, q.cfg.FetchTimeout/2, timer{kind: tQuorumCheck})
 	if q.onRole != nil {
 		q.onRole(true)
 	}
@@ -453,7 +455,7 @@ func (q *quorum) sendBegin() {
 		}
 	}
 	if pending {
-		setTimer(q.env, q.cfg.RequestTimeout/4, timer{kind: tQuorumBegin, id: uint64(q.epoch)})
+		q.setTimer(q.env, q.cfg.RequestTimeout/4, timer{kind: tQuorumBegin, id: uint64(q.epoch)})
 	}
 }
 
@@ -548,7 +550,7 @@ func (q *quorum) sendFetch() {
 	// A fetch may wait at the leader up to FetchMaxWait; past that and a
 	// retransmission's time it was lost (the network drops messages TCP
 	// would have re-sent), so ask again.
-	setTimer(q.env, q.cfg.FetchMaxWait+q.retransmit, timer{kind: tQuorumFetch, id: q.fetchReq})
+	q.setTimer(q.env, q.cfg.FetchMaxWait+q.retransmit, timer{kind: tQuorumFetch, id: q.fetchReq})
 }
 
 func (q *quorum) handleFetch(from sim.NodeID, m QuorumFetch) {
@@ -581,7 +583,7 @@ func (q *quorum) handleFetch(from sim.NodeID, m QuorumFetch) {
 		return
 	}
 	q.nextParkID++
-	t := setTimer(q.env, q.cfg.FetchMaxWait, timer{kind: tQuorumPark, id: q.nextParkID})
+	t := q.setTimer(q.env, q.cfg.FetchMaxWait, timer{kind: tQuorumPark, id: q.nextParkID})
 	q.parked = append(q.parked, parkedMetaFetch{id: q.nextParkID, to: from, req: m, timer: t})
 }
 

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"sync"
 	"time"
 
 	"github.com/tideline-sim/tideline/sim"
@@ -10,45 +9,112 @@ import (
 // A run sets a timer and sends a fetch or a produce for nearly every event;
 // allocating each was most of a run's garbage. These values are recycled
 // instead (sim.Recycler): the world hands each back once it is done with
-// it, and the next send or timer takes it again. Every field is overwritten
-// when one is taken, so nothing of an earlier use can leak into a run.
-type recycled[T any] struct{ pool sync.Pool }
+// it, to the free list of the node that made it, and that node's next send
+// or timer takes it again. Every field is overwritten when one is taken, so
+// nothing of an earlier use can leak into a run; and a world's values never
+// meet another's, so explorations running worlds side by side share nothing.
+type freeList[T any] struct{ free []*T }
 
-// take returns a value holding v, reused when one is free.
-func (r *recycled[T]) take(v T) *T {
-	p, _ := r.pool.Get().(*T)
-	if p == nil {
-		p = new(T)
+func (l *freeList[T]) get() *T {
+	if n := len(l.free); n > 0 {
+		p := l.free[n-1]
+		l.free = l.free[:n-1]
+		return p
 	}
-	*p = v
+	return new(T)
+}
+
+// put takes p back, zeroed: it drops what it pointed to, and a handler that
+// wrongly kept it reads zeros, which the golden trace hashes would catch.
+func (l *freeList[T]) put(p *T) {
+	var zero T
+	*p = zero
+	l.free = append(l.free, p)
+}
+
+// recyclers are a node's free lists, one for each recycled type.
+type recyclers struct {
+	timers           freeList[timer]
+	fetchRequests    freeList[FetchRequest]
+	fetchResponses   freeList[FetchResponse]
+	produceRequests  freeList[ProduceRequest]
+	produceResponses freeList[ProduceResponse]
+}
+
+// setTimer arms a recycled timer holding t.
+func (r *recyclers) setTimer(env sim.Env, d time.Duration, t timer) sim.TimerID {
+	p := r.timers.get()
+	*p, p.home = t, &r.timers
+	return env.SetTimer(d, p)
+}
+
+func (r *recyclers) fetchRequest(m FetchRequest) *FetchRequest {
+	p := r.fetchRequests.get()
+	*p, p.home = m, &r.fetchRequests
 	return p
 }
 
-// give puts p back, zeroed: it drops what it pointed to, and a handler that
-// wrongly kept it reads zeros, which the golden trace hashes would catch.
-func (r *recycled[T]) give(p *T) {
-	var zero T
-	*p = zero
-	r.pool.Put(p)
+func (r *recyclers) fetchResponse(m FetchResponse) *FetchResponse {
+	p := r.fetchResponses.get()
+	*p, p.home = m, &r.fetchResponses
+	return p
 }
 
-var (
-	timers           recycled[timer]
-	fetchRequests    recycled[FetchRequest]
-	fetchResponses   recycled[FetchResponse]
-	produceRequests  recycled[ProduceRequest]
-	produceResponses recycled[ProduceResponse]
-)
+func (r *recyclers) produceRequest(m ProduceRequest) *ProduceRequest {
+	p := r.produceRequests.get()
+	*p, p.home = m, &r.produceRequests
+	return p
+}
 
-func (t *timer) Recycle()           { timers.give(t) }
-func (m *FetchRequest) Recycle()    { fetchRequests.give(m) }
-func (m *FetchResponse) Recycle()   { fetchResponses.give(m) }
-func (m *ProduceRequest) Recycle()  { produceRequests.give(m) }
-func (m *ProduceResponse) Recycle() { produceResponses.give(m) }
+func (r *recyclers) produceResponse(m ProduceResponse) *ProduceResponse {
+	p := r.produceResponses.get()
+	*p, p.home = m, &r.produceResponses
+	return p
+}
 
-// setTimer arms a recycled timer.
-func setTimer(env sim.Env, d time.Duration, t timer) sim.TimerID {
-	return env.SetTimer(d, timers.take(t))
+// copyOf returns a message to send in msg's stead: a recycled message is
+// copied, as each copy sent is handed back once; any other is a value
+// already.
+func (r *recyclers) copyOf(msg sim.Message) sim.Message {
+	switch m := msg.(type) {
+	case *FetchRequest:
+		return r.fetchRequest(*m)
+	case *ProduceRequest:
+		return r.produceRequest(*m)
+	}
+	return msg
+}
+
+// Recycle hands a value back to the free list it came from; one made by a
+// test, with no home, is left to the collector.
+func (t *timer) Recycle() {
+	if h := t.home; h != nil {
+		h.put(t)
+	}
+}
+
+func (m *FetchRequest) Recycle() {
+	if h := m.home; h != nil {
+		h.put(m)
+	}
+}
+
+func (m *FetchResponse) Recycle() {
+	if h := m.home; h != nil {
+		h.put(m)
+	}
+}
+
+func (m *ProduceRequest) Recycle() {
+	if h := m.home; h != nil {
+		h.put(m)
+	}
+}
+
+func (m *ProduceResponse) Recycle() {
+	if h := m.home; h != nil {
+		h.put(m)
+	}
 }
 
 // arena carves values from blocks, for the many small values a run keeps
