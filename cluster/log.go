@@ -92,6 +92,14 @@ func (l *partitionLog) leo() int64 { return l.end }
 // batchIndex returns the index in the file of the batch holding offset.
 func (l *partitionLog) batchIndex(offset int64) int {
 	lo, hi := 0, len(l.batches)
+	// Most reads are at the log's end, by followers and consumers that
+	// keep up: look at the last batch before searching.
+	if last := hi - 1; last >= 0 && offset >= l.batches[last].BaseOffset {
+		if offset >= l.batches[last].BaseOffset+int64(len(l.batches[last].Payloads)) {
+			return hi
+		}
+		return last
+	}
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
 		if l.batches[mid].BaseOffset+int64(len(l.batches[mid].Payloads)) > offset {

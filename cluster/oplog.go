@@ -110,8 +110,13 @@ func (h *History) Len() int {
 }
 
 func intern[K comparable](list *[]K, index *map[K]uint32, k K) uint32 {
-	if n := len(*list); n > 0 && (*list)[n-1] == k {
-		return uint32(n - 1)
+	if len(*list) <= 16 {
+		// A run has a few processes and partitions: comparing beats hashing.
+		for i, have := range *list {
+			if have == k {
+				return uint32(i)
+			}
+		}
 	}
 	if *index == nil {
 		*index = map[K]uint32{}

@@ -244,7 +244,9 @@ const (
 	IneligibleReplica            ErrorCode = 107
 )
 
-var errorNames = map[ErrorCode]string{
+// errorNames is an array, not a map: every produce and fetch response's
+// trace summary names its error.
+var errorNames = [...]string{
 	None:                         "NONE",
 	OffsetOutOfRange:             "OFFSET_OUT_OF_RANGE",
 	UnknownTopicOrPartition:      "UNKNOWN_TOPIC_OR_PARTITION",
@@ -263,8 +265,8 @@ var errorNames = map[ErrorCode]string{
 }
 
 func (e ErrorCode) String() string {
-	if name, ok := errorNames[e]; ok {
-		return name
+	if e >= 0 && int(e) < len(errorNames) && errorNames[e] != "" {
+		return errorNames[e]
 	}
 	return fmt.Sprintf("ERROR_%d", int16(e))
 }
