@@ -87,7 +87,8 @@ func WriteComparePlot(dir string, results []*runner.Result) error {
 	}
 	top.Y.Min, top.Y.Max = 0, peak*headroom
 	bottom.Y.Min, bottom.Y.Max = 0, headroom
-	return savePanels(dir, CompareFile, []*plot.Plot{top, bottom})
+	w, h, render := stacked([]*plot.Plot{top, bottom})
+	return SaveImage(dir, CompareFile, w, h, render)
 }
 
 // worstResumed is the longest time any fault kept writes from resuming,

@@ -2,12 +2,14 @@ package report
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image/color"
 	"image/png"
 	"math"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -46,56 +48,82 @@ const (
 // PlotNames lists the plots WritePlots writes.
 var PlotNames = []string{AvailabilityPlot, LatencyPlot, ReplicationPlot}
 
-// WritePlots renders the run's plots into dir as PNG and SVG.
+// WritePlots renders the run's plots into dir as PNG and SVG. The six
+// pictures are drawn side by side, each from panels of its own (drawing a
+// gonum plot writes to it, so two pictures never share one); every file's
+// bytes are the same whichever finishes first.
 func WritePlots(dir string, r *runner.Result) error {
+	type job struct {
+		name string
+		save func() error
+	}
+	var jobs []job
 	for _, p := range []struct {
 		name   string
 		panels func(*runner.Result) []*plot.Plot
 	}{
-		{AvailabilityPlot, availabilityPanels},
 		{LatencyPlot, latencyPanels},
 		{ReplicationPlot, replicationPanels},
+		{AvailabilityPlot, availabilityPanels},
 	} {
-		if err := savePanels(dir, p.name, p.panels(r)); err != nil {
-			return fmt.Errorf("%s plot: %w", p.name, err)
+		for _, save := range []func(dir, name string, w, h vg.Length, render func(draw.Canvas)) error{savePNG, saveSVG} {
+			w, h, render := stacked(p.panels(r))
+			jobs = append(jobs, job{p.name, func() error { return save(dir, p.name, w, h, render) }})
 		}
 	}
-	return nil
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Go(func() {
+			if err := j.save(); err != nil {
+				errs[i] = fmt.Errorf("%s plot: %w", j.name, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
-// savePanels stacks panels vertically and writes them as name.png and
-// name.svg.
-func savePanels(dir, name string, panels []*plot.Plot) error {
-	height := panelTall * vg.Length(len(panels))
+// stacked lays panels out one above the other: the picture's size, and how
+// to draw it.
+func stacked(panels []*plot.Plot) (w, h vg.Length, render func(draw.Canvas)) {
 	grid := make([][]*plot.Plot, len(panels))
 	for i, p := range panels {
 		grid[i] = []*plot.Plot{p}
 	}
 	tiles := draw.Tiles{Rows: len(panels), Cols: 1, PadTop: 4, PadBottom: 4, PadLeft: 4, PadRight: 8, PadY: 6}
-	return SaveImage(dir, name, plotWidth, height, func(dc draw.Canvas) { drawGrid(grid, tiles, dc) })
+	return plotWidth, panelTall * vg.Length(len(panels)), func(dc draw.Canvas) { drawGrid(grid, tiles, dc) }
 }
 
 // SaveImage renders a w x h picture and writes it as dir/name.png and
 // dir/name.svg, each whole or not at all.
 func SaveImage(dir, name string, w, h vg.Length, render func(draw.Canvas)) error {
+	if err := savePNG(dir, name, w, h, render); err != nil {
+		return err
+	}
+	return saveSVG(dir, name, w, h, render)
+}
+
+func savePNG(dir, name string, w, h vg.Length, render func(draw.Canvas)) error {
 	img := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(plotDPI), vgimg.UseBackgroundColor(color.White))
 	render(draw.New(img))
 	// Fastest compression: a plot is flat colour, and a smaller file is
 	// not worth twice the encoding time of the whole report.
-	var pngBytes bytes.Buffer
-	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&pngBytes, img.Image()); err != nil {
+	var b bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&b, img.Image()); err != nil {
 		return err
 	}
+	return atomicfile.Write(filepath.Join(dir, name+".png"), b.Bytes())
+}
+
+func saveSVG(dir, name string, w, h vg.Length, render func(draw.Canvas)) error {
 	svg := vgsvg.New(w, h)
 	render(draw.New(svg))
-	var svgBytes bytes.Buffer
-	if _, err := svg.WriteTo(&svgBytes); err != nil {
+	var b bytes.Buffer
+	if _, err := svg.WriteTo(&b); err != nil {
 		return err
 	}
-	if err := atomicfile.Write(filepath.Join(dir, name+".png"), pngBytes.Bytes()); err != nil {
-		return err
-	}
-	return atomicfile.Write(filepath.Join(dir, name+".svg"), svgBytes.Bytes())
+	return atomicfile.Write(filepath.Join(dir, name+".svg"), b.Bytes())
 }
 
 func drawGrid(grid [][]*plot.Plot, tiles draw.Tiles, dc draw.Canvas) {
@@ -425,7 +453,7 @@ func latencyPanels(r *runner.Result) []*plot.Plot {
 		if err != nil {
 			continue
 		}
-		sc.GlyphStyle.Color, sc.GlyphStyle.Radius, sc.GlyphStyle.Shape = s.c, vg.Points(1.2), draw.CircleGlyph{}
+		sc.GlyphStyle.Color, sc.GlyphStyle.Radius, sc.GlyphStyle.Shape = s.c, vg.Points(1.2), draw.BoxGlyph{}
 		scatter.Add(sc)
 		scatter.Legend.Add(fmt.Sprintf("%s (%d)", s.name, len(s.pts)), sc)
 	}

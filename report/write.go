@@ -9,6 +9,7 @@ import (
 
 	"github.com/tideline-sim/tideline/internal/atomicfile"
 	"github.com/tideline-sim/tideline/runner"
+	"github.com/tideline-sim/tideline/sim"
 )
 
 // Artefact file names in an output folder.
@@ -55,6 +56,10 @@ type Out struct {
 	trace    *atomicfile.File
 	perfetto *atomicfile.File
 	render   *Perfetto
+	// The trace's bytes and the messages reach their files through pipes,
+	// written on goroutines of their own while the run goes.
+	traceOut *pipeWriter
+	messages *pipe[sim.TraceEntry]
 }
 
 // Open starts an output folder, dir, which Prepare readied.
@@ -72,22 +77,35 @@ func Open(dir string, traced bool) (*Out, error) {
 		return nil, err
 	}
 	o.render = NewPerfetto(o.perfetto)
+	o.traceOut = newPipeWriter(o.trace)
+	o.messages = startPipe(1024, func(batch []sim.TraceEntry) {
+		for _, e := range batch {
+			o.render.Message(e)
+		}
+	})
 	return o, nil
 }
 
 // Options has a run stream its trace and messages to the folder.
 func (o *Out) Options(opts *runner.Options) {
 	if o.trace != nil {
-		opts.Trace, opts.Messages = o.trace, o.render.Message
+		opts.Trace, opts.Messages = o.traceOut, o.messages.add
 	}
 }
 
 // Abort drops what was streamed and not finished.
 func (o *Out) Abort() {
 	if o.trace != nil {
+		o.drain()
 		o.trace.Abort()
 		o.perfetto.Abort()
 	}
+}
+
+// drain waits until everything the run streamed is written.
+func (o *Out) drain() error {
+	o.messages.close()
+	return o.traceOut.Close()
 }
 
 // Finish writes every artefact of the run: summary.json, the trace and the
@@ -107,6 +125,9 @@ func (o *Out) Finish(r *runner.Result, command string) error {
 	}
 	files := []string{SummaryFile}
 	if o.trace != nil {
+		if err := o.drain(); err != nil {
+			return fmt.Errorf("%s: %w", TraceFile, err)
+		}
 		if err := o.render.Finish(r); err != nil {
 			return fmt.Errorf("%s: %w", PerfettoFile, err)
 		}

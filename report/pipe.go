@@ -1,0 +1,81 @@
+package report
+
+// pipe hands what a run streams out (trace bytes, Perfetto messages) to a
+// goroutine of its own, in batches, so that writing it overlaps the run on
+// a machine with a core to spare. The order is kept, so the files are the
+// same bytes; the run waits only when the writer is a whole queue behind.
+// The simulation never reads anything back: a verdict cannot depend on it.
+type pipe[T any] struct {
+	size  int
+	batch []T
+	queue chan []T
+	done  chan struct{}
+}
+
+// startPipe starts a goroutine that hands consume every batch of size
+// values, in order, until close.
+func startPipe[T any](size int, consume func([]T)) *pipe[T] {
+	p := &pipe[T]{size: size, queue: make(chan []T, 8), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for batch := range p.queue {
+			consume(batch)
+		}
+	}()
+	return p
+}
+
+func (p *pipe[T]) add(v T) {
+	if p.batch == nil {
+		p.batch = make([]T, 0, p.size)
+	}
+	p.batch = append(p.batch, v)
+	if len(p.batch) == p.size {
+		p.queue <- p.batch
+		p.batch = nil
+	}
+}
+
+// close sends what is left and waits until all of it is consumed.
+func (p *pipe[T]) close() {
+	if p.queue == nil {
+		return
+	}
+	if len(p.batch) > 0 {
+		p.queue <- p.batch
+	}
+	close(p.queue)
+	p.queue = nil
+	<-p.done
+}
+
+// pipeWriter is an io.Writer whose writes happen on a pipe's goroutine; the
+// first error is kept for Close.
+type pipeWriter struct {
+	p   *pipe[[]byte]
+	err error
+}
+
+func newPipeWriter(w interface{ Write([]byte) (int, error) }) *pipeWriter {
+	pw := &pipeWriter{}
+	pw.p = startPipe(1, func(chunks [][]byte) {
+		for _, c := range chunks {
+			if _, err := w.Write(c); err != nil && pw.err == nil {
+				pw.err = err
+			}
+		}
+	})
+	return pw
+}
+
+// Write queues a copy of b: the caller may reuse b at once.
+func (pw *pipeWriter) Write(b []byte) (int, error) {
+	pw.p.add(append([]byte(nil), b...))
+	return len(b), nil
+}
+
+// Close waits for every write and returns the first error.
+func (pw *pipeWriter) Close() error {
+	pw.p.close()
+	return pw.err
+}
