@@ -1,14 +1,18 @@
 package explore
 
 import (
+	"runtime/debug"
 	"testing"
 
+	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/scenarios"
 )
 
 // BenchmarkExplore measures seeds per second over the baseline with
-// one and two workers: one op is one seed.
+// one and two workers, with the collector set as simulate sets it: one op
+// is one seed.
 func BenchmarkExplore(b *testing.B) {
+	defer debug.SetGCPercent(debug.SetGCPercent(runner.GCPercent))
 	base, err := scenarios.Builtin("baseline")
 	if err != nil {
 		b.Fatal(err)

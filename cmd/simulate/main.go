@@ -9,13 +9,6 @@ import (
 	"github.com/tideline-sim/tideline/runner"
 )
 
-// gcPercent trades memory for speed: a run allocates many short-lived
-// message values, so collecting a quarter as often saves a fifth of the
-// wall time. The memory limit bounds what that costs: past it the collector
-// runs as often as needed, so a long run's memory follows what it keeps,
-// not 5x that.
-const gcPercent = 400
-
 // memoryLimit is the collector's limit for a run: its estimated memory
 // (which has room for the collector), at least minMemoryLimit, at most the
 // -max-memory cap.
@@ -27,7 +20,7 @@ func memoryLimit(est runner.Cost, memCap int64) int64 {
 const minMemoryLimit = 512 << 20
 
 func main() {
-	debug.SetGCPercent(gcPercent)
+	debug.SetGCPercent(runner.GCPercent)
 	debug.SetMemoryLimit(runner.DefaultMaxMemory)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
