@@ -185,7 +185,7 @@ func parseLogFile(name string) (TopicPartition, bool) {
 
 // replica returns this broker's replica of tp, opening its log on first use.
 func (b *Broker) replica(tp TopicPartition) *replica {
-	if r, ok := b.parts[tp]; ok {
+	if r := b.hosted(tp); r != nil {
 		return r
 	}
 	r := &replica{tp: tp, log: openLog(b.env.Disk(), tp, b.checkpoint[tp]), minISR: b.cfg.MinInsyncReplicas, flushMessages: b.cfg.FlushIntervalMessages, lazyISR: b.cfg.LazyISR}
@@ -207,6 +207,21 @@ func (b *Broker) replica(tp TopicPartition) *replica {
 	i, _ := slices.BinarySearchFunc(b.order, tp, func(x *replica, tp TopicPartition) int { return x.tp.Compare(tp) })
 	b.order = slices.Insert(b.order, i, r)
 	return r
+}
+
+// hosted returns the broker's replica of tp, nil if it has none. Most
+// runs give a broker a few partitions, and every request names one:
+// comparing a few beats hashing the topic's name.
+func (b *Broker) hosted(tp TopicPartition) *replica {
+	if len(b.order) > 16 {
+		return b.parts[tp]
+	}
+	for _, r := range b.order {
+		if r.tp == tp {
+			return r
+		}
+	}
+	return nil
 }
 
 func (b *Broker) newID() uint64 {
@@ -323,11 +338,11 @@ func (b *Broker) Timer(env sim.Env, t sim.Timer) {
 		}
 		b.setTimer(env, b.cfg.FlushInterval, tm)
 	case tFetch:
-		if r := b.parts[tm.tp]; r != nil && r.role == roleFollower && r.fetch.onTimer(&b.recyclers, env, tm) {
+		if r := b.hosted(tm.tp); r != nil && r.role == roleFollower && r.fetch.onTimer(&b.recyclers, env, tm) {
 			b.sendFetch(r)
 		}
 	case tFetchExpire:
-		if r := b.parts[tm.tp]; r != nil {
+		if r := b.hosted(tm.tp); r != nil {
 			if i := slices.IndexFunc(r.parked, func(p parkedFetch) bool { return p.id == tm.id }); i >= 0 {
 				p := r.parked[i]
 				r.parked = slices.Delete(r.parked, i, i+1)
@@ -335,7 +350,7 @@ func (b *Broker) Timer(env sim.Env, t sim.Timer) {
 			}
 		}
 	case tProduceExpire:
-		if r := b.parts[tm.tp]; r != nil {
+		if r := b.hosted(tm.tp); r != nil {
 			if i := slices.IndexFunc(r.purgatory, func(p delayedProduce) bool { return p.id == tm.id }); i >= 0 {
 				p := r.purgatory[i]
 				r.purgatory = slices.Delete(r.purgatory, i, i+1)
@@ -343,7 +358,7 @@ func (b *Broker) Timer(env sim.Env, t sim.Timer) {
 			}
 		}
 	case tAlterRetry:
-		if r := b.parts[tm.tp]; r != nil && r.role == roleLeader && r.pendingISR != nil && r.alterReq == tm.id {
+		if r := b.hosted(tm.tp); r != nil && r.role == roleLeader && r.pendingISR != nil && r.alterReq == tm.id {
 			b.sendAlterPartition(r)
 		}
 	}
@@ -504,7 +519,7 @@ func (b *Broker) fetchLater(r *replica, after time.Duration) {
 }
 
 func (b *Broker) handleFetchResponse(m FetchResponse) {
-	r := b.parts[m.TP]
+	r := b.hosted(m.TP)
 	if r == nil || r.role != roleFollower {
 		return
 	}
@@ -581,7 +596,7 @@ func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
 	if b.rules.NoFetchEpoch {
 		m.CurrentLeaderEpoch = NoEpoch // before KIP-320 a fetch named no epoch to fence
 	}
-	r := b.parts[m.TP]
+	r := b.hosted(m.TP)
 	errResp := func(err ErrorCode) {
 		resp := FetchResponse{RequestID: m.RequestID, TP: m.TP, Err: err, HighWatermark: -1, LogEndOffset: -1, DivergingEpoch: NoEpoch}
 		if r != nil {
@@ -865,7 +880,7 @@ func (b *Broker) sendAlterPartition(r *replica) {
 }
 
 func (b *Broker) handleAlterPartitionResponse(m AlterPartitionResponse) {
-	r := b.parts[m.TP]
+	r := b.hosted(m.TP)
 	if r == nil || r.alterReq != m.RequestID {
 		return
 	}
@@ -901,7 +916,7 @@ func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
 		}
 		b.respondProduce(key, from, ProduceResponse{RequestID: m.RequestID, TP: m.TP, Err: err, BaseOffset: -1})
 	}
-	r := b.parts[m.TP]
+	r := b.hosted(m.TP)
 	switch {
 	case r == nil:
 		fail(UnknownTopicOrPartition)
@@ -999,7 +1014,7 @@ func (b *Broker) respondProduce(key sessionKey, to sim.NodeID, resp ProduceRespo
 
 // HighWatermark returns the broker's high watermark of tp.
 func (b *Broker) HighWatermark(tp TopicPartition) int64 {
-	if r := b.parts[tp]; r != nil {
+	if r := b.hosted(tp); r != nil {
 		return r.log.hw
 	}
 	return 0

@@ -209,52 +209,75 @@ func (r *opReader) seek(block int) {
 	r.deltas.reset(int32(block))
 }
 
-func (r *opReader) varint() int64 {
-	u := r.uvarint()
-	return int64(u>>1) ^ -int64(u&1) // zig-zag, as binary.Varint
+// uvarintAt decodes the unsigned varint at b[i:], returning the index
+// after it. The one-byte case, most deltas, inlines; and a local index,
+// unlike reslicing the reader's buffer, stays in a register.
+func uvarintAt(b []byte, i int) (uint64, int) {
+	if c := b[i]; c < 0x80 {
+		return uint64(c), i + 1
+	}
+	v, n := binary.Uvarint(b[i:])
+	return v, i + n
 }
 
-func (r *opReader) uvarint() uint64 {
-	if b := r.buf[0]; b < 0x80 { // most deltas fit a byte
-		r.buf = r.buf[1:]
-		return uint64(b)
-	}
-	v, n := binary.Uvarint(r.buf)
-	r.buf = r.buf[n:]
-	return v
+// varintAt decodes a zig-zag varint, as binary.Varint.
+func varintAt(b []byte, i int) (int64, int) {
+	u, i := uvarintAt(b, i)
+	return int64(u>>1) ^ -int64(u&1), i
 }
 
 func (r *opReader) next() Op {
+	var op Op
+	r.decode(&op)
+	return op
+}
+
+// decode decodes the next op into op.
+func (r *opReader) decode(op *Op) {
 	if r.i%opsPerBlock == 0 && r.i > 0 {
 		r.seek(r.i / opsPerBlock)
 	}
-	h0, h1 := r.buf[0], r.buf[1]
-	r.buf = r.buf[2:]
-	d := &r.deltas
-	op := Op{Index: int32(r.i), Type: OpType(h0 & hType), F: OpKind(h0 >> hKindShift & 3), Acks: int8(h1>>hAcksShift&3) - 1, Idempotent: h0&hIdempotent != 0}
-	op.Time = d.lastTime + clock.Time(r.varint())
+	b, d := r.buf, &r.deltas
+	h0, h1 := b[0], b[1]
+	var (
+		v     int64
+		u, ut uint64
+		i     = 2
+	)
+	*op = Op{Index: int32(r.i), Type: OpType(h0 & hType), F: OpKind(h0 >> hKindShift & 3), Acks: int8(h1>>hAcksShift&3) - 1, Idempotent: h0&hIdempotent != 0}
+	v, i = varintAt(b, i)
+	op.Time = d.lastTime + clock.Time(v)
 	d.lastTime = op.Time
-	proc, tp := uint32(r.uvarint()), uint32(r.uvarint())
+	u, i = uvarintAt(b, i)
+	ut, i = uvarintAt(b, i)
+	proc, tp := uint32(u), uint32(ut)
 	op.Process, op.TP = r.h.processes[proc], r.h.tps[tp]
-	op.Payload = d.get(d.lastPayload, proc) + r.varint()
+	v, i = varintAt(b, i)
+	op.Payload = d.get(d.lastPayload, proc) + v
 	set(&d.lastPayload, proc, d.block, op.Payload)
-	op.Offset = d.get(d.lastOffset, tp) + r.varint()
+	v, i = varintAt(b, i)
+	op.Offset = d.get(d.lastOffset, tp) + v
 	set(&d.lastOffset, tp, d.block, op.Offset)
-	op.Broker = BrokerID(r.varint())
+	v, i = varintAt(b, i)
+	op.Broker = BrokerID(v)
 	if h0&hStart != 0 {
-		op.Start = op.Time - clock.Time(r.varint())
+		v, i = varintAt(b, i)
+		op.Start = op.Time - clock.Time(v)
 	}
 	if h1&hHW != 0 {
-		op.HW = op.Offset + r.varint()
+		v, i = varintAt(b, i)
+		op.HW = op.Offset + v
 	}
 	if h0&hErr != 0 {
-		op.Err = ErrorCode(uint16(r.uvarint()))
+		u, i = uvarintAt(b, i)
+		op.Err = ErrorCode(uint16(u))
 	}
 	if h0&hNote != 0 {
-		op.Note = r.h.notes[r.uvarint()]
+		u, i = uvarintAt(b, i)
+		op.Note = r.h.notes[u]
 	}
+	r.buf = b[i:]
 	r.i++
-	return op
 }
 
 // All yields every op with its index, in the order recorded.
@@ -272,9 +295,11 @@ func (h *History) All() iter.Seq2[int, Op] {
 			return
 		}
 		r := h.readerAt(0)
+		var op Op
 		for r.i < h.n {
 			i := r.i
-			if !yield(i, r.next()) {
+			r.decode(&op)
+			if !yield(i, op) {
 				return
 			}
 		}
@@ -285,9 +310,10 @@ func (h *History) All() iter.Seq2[int, Op] {
 // decoded.
 func (h *History) decode() []Op {
 	if h.decoded == nil && h.n <= maxDecodedOps {
-		h.decoded = make([]Op, 0, h.n)
-		for r := h.readerAt(0); r.i < h.n; {
-			h.decoded = append(h.decoded, r.next())
+		h.decoded = make([]Op, h.n)
+		r := h.readerAt(0)
+		for i := range h.decoded {
+			r.decode(&h.decoded[i])
 		}
 	}
 	return h.decoded
