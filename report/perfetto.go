@@ -26,9 +26,9 @@ import (
 // there, with its text. Event and annotation names are interned, so a
 // message costs about 90 bytes (the Chrome JSON this replaced took 380).
 //
-// Messages are written as the run goes (Message, from
-// runner.Options.Messages), the rest when it is over (Finish): a long
-// run's messages are never held.
+// Messages are written as the run goes (Message, from the run's trace
+// entries), the rest when it is over (Finish): a long run's messages are
+// never held.
 type Perfetto struct{ p *perfettoWriter }
 
 // NewPerfetto starts a Perfetto trace on w.

@@ -1,7 +1,7 @@
 package report
 
-// pipe hands what a run streams out (trace bytes, Perfetto messages) to a
-// goroutine of its own, in batches, so that writing it overlaps the run on
+// pipe hands what a run streams out (its trace entries) to a goroutine of
+// its own, in batches, so that writing it overlaps the run on
 // a machine with a core to spare. The order is kept, so the files are the
 // same bytes; the run waits only when the writer is a whole queue behind.
 // The simulation never reads anything back: a verdict cannot depend on it.
@@ -47,35 +47,4 @@ func (p *pipe[T]) close() {
 	close(p.queue)
 	p.queue = nil
 	<-p.done
-}
-
-// pipeWriter is an io.Writer whose writes happen on a pipe's goroutine; the
-// first error is kept for Close.
-type pipeWriter struct {
-	p   *pipe[[]byte]
-	err error
-}
-
-func newPipeWriter(w interface{ Write([]byte) (int, error) }) *pipeWriter {
-	pw := &pipeWriter{}
-	pw.p = startPipe(1, func(chunks [][]byte) {
-		for _, c := range chunks {
-			if _, err := w.Write(c); err != nil && pw.err == nil {
-				pw.err = err
-			}
-		}
-	})
-	return pw
-}
-
-// Write queues a copy of b: the caller may reuse b at once.
-func (pw *pipeWriter) Write(b []byte) (int, error) {
-	pw.p.add(append([]byte(nil), b...))
-	return len(b), nil
-}
-
-// Close waits for every write and returns the first error.
-func (pw *pipeWriter) Close() error {
-	pw.p.close()
-	return pw.err
 }

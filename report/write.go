@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -56,10 +57,12 @@ type Out struct {
 	trace    *atomicfile.File
 	perfetto *atomicfile.File
 	render   *Perfetto
-	// The trace's bytes and the messages reach their files through pipes,
-	// written on goroutines of their own while the run goes.
-	traceOut *pipeWriter
-	messages *pipe[sim.TraceEntry]
+	// The run hands its trace entries to a pipe; they are formatted and
+	// written, as trace lines and as Perfetto events, on the pipe's
+	// goroutine while the run goes on.
+	traceBuf *bufio.Writer
+	entries  *pipe[sim.TraceEntry]
+	line     []byte // the trace line being written, on the pipe's goroutine
 }
 
 // Open starts an output folder, dir, which Prepare readied.
@@ -77,19 +80,33 @@ func Open(dir string, traced bool) (*Out, error) {
 		return nil, err
 	}
 	o.render = NewPerfetto(o.perfetto)
-	o.traceOut = newPipeWriter(o.trace)
-	o.messages = startPipe(1024, func(batch []sim.TraceEntry) {
-		for _, e := range batch {
+	o.traceBuf = bufio.NewWriterSize(o.trace, 256<<10)
+	o.entries = startPipe(1024, o.write)
+	return o, nil
+}
+
+// Header writes the trace's first line (runner.TraceSink).
+func (o *Out) Header(h sim.TraceHeader) error { return sim.WriteTraceHeader(o.traceBuf, h) }
+
+// Entry queues an entry of the run's trace (runner.TraceSink).
+func (o *Out) Entry(e sim.TraceEntry) { o.entries.add(e) }
+
+// write writes a batch of entries as trace lines and their messages as
+// Perfetto events; write errors surface when the buffer is flushed.
+func (o *Out) write(batch []sim.TraceEntry) {
+	for _, e := range batch {
+		o.line = e.AppendJSON(o.line[:0])
+		_, _ = o.traceBuf.Write(o.line)
+		if e.Kind == "deliver" || e.Kind == "drop" {
 			o.render.Message(e)
 		}
-	})
-	return o, nil
+	}
 }
 
 // Options has a run stream its trace and messages to the folder.
 func (o *Out) Options(opts *runner.Options) {
 	if o.trace != nil {
-		opts.Trace, opts.Messages = o.traceOut, o.messages.add
+		opts.Trace = o
 	}
 }
 
@@ -104,8 +121,8 @@ func (o *Out) Abort() {
 
 // drain waits until everything the run streamed is written.
 func (o *Out) drain() error {
-	o.messages.close()
-	return o.traceOut.Close()
+	o.entries.close()
+	return o.traceBuf.Flush()
 }
 
 // Finish writes every artefact of the run: summary.json, the trace and the

@@ -5,7 +5,6 @@ package runner
 
 import (
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -19,14 +18,19 @@ import (
 	"github.com/tideline-sim/tideline/sim"
 )
 
+// TraceSink takes a run's trace as it is recorded: the header before the
+// run, then every entry in order (sim.World.StreamTrace). It must not act
+// on the run; report.Out writes the entries on a goroutine of its own.
+type TraceSink interface {
+	Header(sim.TraceHeader) error
+	Entry(sim.TraceEntry)
+}
+
 // Options adjust one run.
 type Options struct {
 	Seed     uint64
 	Duration time.Duration // overrides the scenario's when set
-	Trace    io.Writer     // where to write the trace, if anywhere
-	// Messages, when set, hears of every message delivered or dropped as
-	// the run goes (sim.World.ObserveMessages).
-	Messages func(sim.TraceEntry)
+	Trace    TraceSink     // where the trace goes, if anywhere
 	Replay   []sim.TraceEntry
 	// Progress, when set, is called after every simulated second. It is how
 	// a terminal shows a long run advancing; it cannot change the run.
@@ -189,7 +193,7 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 	if err != nil {
 		return nil, check.Input{}, err
 	}
-	c.Journal.SampleHW = opts.Messages != nil // the Perfetto trace's counters are their only reader
+	c.Journal.SampleHW = opts.Trace != nil // the Perfetto trace's counters are their only reader
 	for _, o := range sc.Links {
 		from, _ := w.ID(o.From)
 		to, _ := w.ID(o.To)
@@ -208,15 +212,13 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 	}
 	w.At(clock.At(settle), "settle: heal all, restart crashed, resume paused", func(*sim.World) { f.settle() })
 	if opts.Trace != nil {
-		if err := w.TraceTo(opts.Trace, sc.Name, string(sc.Text)); err != nil {
+		if err := opts.Trace.Header(w.Header(sc.Name, string(sc.Text))); err != nil {
 			return nil, check.Input{}, err
 		}
+		w.StreamTrace(opts.Trace.Entry)
 	}
 	if opts.Replay != nil {
 		w.Replay(opts.Replay)
-	}
-	if opts.Messages != nil {
-		w.ObserveMessages(opts.Messages)
 	}
 	if opts.Progress != nil {
 		for t := time.Second; t < duration; t += time.Second {

@@ -220,7 +220,7 @@ func TestTraceLineIsWhatEncodingJSONWrites(t *testing.T) {
 			Sent: clock.Time(rng.Int64N(2) * rng.Int64N(1e12)), Hash: text(), End: rng.IntN(2) == 0, Events: rng.Int64N(2) * rng.Int64N(1e6)}
 		var want bytes.Buffer
 		require.NoError(t, json.NewEncoder(&want).Encode(e))
-		require.Equal(t, want.String(), string(e.appendJSON(nil)))
+		require.Equal(t, want.String(), string(e.AppendJSON(nil)))
 	}
 }
 

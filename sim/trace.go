@@ -108,37 +108,52 @@ func (e *DivergenceError) Error() string {
 	return fmt.Sprintf("replay diverged at event %d:\n  recorded %v\n  replayed %v", e.Index, e.Want, e.Got)
 }
 
-// tracer keeps the running hash of a run and, on request, writes the trace
-// or checks it against a recording.
+// tracer keeps the running hash of a run and, on request, hands the trace
+// on or checks it against a recording.
 type tracer struct {
 	sentAt clock.Time // send time of the delivery being recorded, for the written trace
 	hash   uint64
 	count  int64
 	buf    []byte
-	out    *bufio.Writer
-	enc    *json.Encoder
 	expect []TraceEntry
-	line   []byte // the entry being written
-	// observe hears of every message delivered or dropped, as it is.
-	observe func(TraceEntry)
+	// sink takes every entry as it is recorded, while the trace is kept.
+	sink func(TraceEntry)
+	out  *bufio.Writer // TraceTo's
+	line []byte        // the line TraceTo is writing
 }
-
-// ObserveMessages has f hear of every message delivered or dropped as the
-// run goes (an entry as the trace would have it, without its hash): how a
-// report renders a long run's messages without reading its trace back. f
-// must not act on the world.
-func (w *World) ObserveMessages(f func(TraceEntry)) { w.trace.observe = f }
 
 func (t *tracer) reset() { t.hash = 0x6a09e667f3bcc908 }
 
+// Header is the trace header of this run; run and input say what was run,
+// for replay.
+func (w *World) Header(run, input string) TraceHeader {
+	return TraceHeader{Format: TraceFormat, Seed: w.cfg.Seed, Duration: w.cfg.Duration, Run: run, Input: input}
+}
+
+// WriteTraceHeader writes a trace's first line.
+func WriteTraceHeader(out io.Writer, h TraceHeader) error { return json.NewEncoder(out).Encode(h) }
+
 // TraceTo writes the run's trace to out as JSON Lines: a header, then one
-// entry per event. run and input say what was run, for replay. Call it
-// before Run.
+// entry per event (AppendJSON). Call it before Run; it replaces a
+// StreamTrace.
 func (w *World) TraceTo(out io.Writer, run, input string) error {
 	t := &w.trace
 	t.out = bufio.NewWriterSize(out, 64<<10)
-	t.enc = json.NewEncoder(t.out)
-	return t.enc.Encode(TraceHeader{Format: TraceFormat, Seed: w.cfg.Seed, Duration: w.cfg.Duration, Run: run, Input: input})
+	t.sink = func(e TraceEntry) {
+		// Write errors surface at FlushTrace; a bufio.Writer keeps the first.
+		t.line = e.AppendJSON(t.line[:0])
+		_, _ = t.out.Write(t.line)
+	}
+	return WriteTraceHeader(t.out, w.Header(run, input))
+}
+
+// StreamTrace hands f every entry TraceTo would write, in order, as it is
+// recorded (log lines and the footer too), for a writer that formats them
+// elsewhere — on a goroutine of its own, say, while the run goes on. f must
+// not act on the world. Call it before Run; it replaces a TraceTo.
+func (w *World) StreamTrace(f func(TraceEntry)) {
+	w.trace.out = nil
+	w.trace.sink = f
 }
 
 // FlushTrace writes out what the trace writer buffered.
@@ -188,21 +203,14 @@ func (t *tracer) commit(w *World, kind traceKind, node, from NodeID) {
 	h = mixBytes(h, t.buf)
 	t.hash = h
 	t.count++
-	if t.observe != nil && (kind == kindDeliver || kind == kindDrop) {
-		e := TraceEntry{I: t.count, T: w.now, Kind: kind.String(), What: string(t.buf), Sent: t.sentAt, Node: w.nodes[node].name}
-		if from >= 0 {
-			e.From = w.nodes[from].name
-		}
-		t.observe(e)
-	}
-	if t.out == nil && t.expect == nil {
+	if t.sink == nil && t.expect == nil {
 		return
 	}
 	if t.expect != nil {
 		t.verify(w, kind, node, from)
 	}
-	if t.out != nil {
-		t.write(w.entry(kind, node, from, string(t.buf), t.count, h))
+	if t.sink != nil {
+		t.sink(w.entry(kind, node, from, string(t.buf), t.count, h))
 	}
 }
 
@@ -218,18 +226,13 @@ func (t *tracer) verify(w *World, kind traceKind, node, from NodeID) {
 }
 
 func (t *tracer) log(w *World, node NodeID, line string) {
-	t.write(w.entry(kindLog, node, -1, line, 0, 0))
+	t.sink(w.entry(kindLog, node, -1, line, 0, 0))
 }
 
-func (t *tracer) write(e TraceEntry) {
-	// Write errors surface at FlushTrace; a bufio.Writer keeps the first.
-	t.line = e.appendJSON(t.line[:0])
-	_, _ = t.out.Write(t.line)
-}
-
-// appendJSON appends the entry as encoding/json would encode it, line
-// break included, without its reflection: a trace has an entry an event.
-func (e TraceEntry) appendJSON(b []byte) []byte {
+// AppendJSON appends the entry as a trace line: as encoding/json would
+// encode it, line break included, without its reflection, for a trace has
+// an entry an event.
+func (e TraceEntry) AppendJSON(b []byte) []byte {
 	b = append(b, '{')
 	if e.I != 0 {
 		b = strconv.AppendInt(append(b, `"i":`...), e.I, 10)
@@ -301,8 +304,8 @@ func (w *World) entry(kind traceKind, node, from NodeID, what string, index int6
 
 // endTrace writes the footer: the events and the final hash.
 func (t *tracer) endTrace() {
-	if t.out != nil {
-		t.write(TraceEntry{Kind: "end", End: true, Events: t.count, Hash: Hex16(t.hash)})
+	if t.sink != nil {
+		t.sink(TraceEntry{Kind: "end", End: true, Events: t.count, Hash: Hex16(t.hash)})
 	}
 }
 

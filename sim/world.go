@@ -596,7 +596,7 @@ func (e *nodeEnv) SetTimer(d time.Duration, t Timer) TimerID {
 func (e *nodeEnv) CancelTimer(id TimerID) { e.w.cancelTimer(e.live(), id) }
 
 func (e *nodeEnv) Log(format string, args ...any) {
-	if e.w.trace.out != nil {
+	if e.w.trace.sink != nil {
 		e.w.trace.log(e.w, e.n.id, fmt.Sprintf(format, args...))
 	}
 }
