@@ -91,15 +91,19 @@ func (l *partitionLog) leo() int64 { return l.end }
 
 // batchIndex returns the index in the file of the batch holding offset.
 func (l *partitionLog) batchIndex(offset int64) int {
-	lo, hi := 0, len(l.batches)
-	// Most reads are at the log's end, by followers and consumers that
-	// keep up: look at the last batch before searching.
-	if last := hi - 1; last >= 0 && offset >= l.batches[last].BaseOffset {
-		if offset >= l.batches[last].BaseOffset+int64(len(l.batches[last].Payloads)) {
-			return hi
+	n := len(l.batches)
+	// Most reads are near the log's end: followers and consumers that keep
+	// up fetch at it, the high watermark trails it by a batch or two. Look
+	// at the last few batches before searching.
+	for i := n - 1; i >= max(0, n-8); i-- {
+		if b := l.batches[i]; offset >= b.BaseOffset {
+			if offset >= b.BaseOffset+int64(len(b.Payloads)) {
+				return i + 1
+			}
+			return i
 		}
-		return last
 	}
+	lo, hi := 0, n
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
 		if l.batches[mid].BaseOffset+int64(len(l.batches[mid].Payloads)) > offset {
