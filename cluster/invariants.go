@@ -69,7 +69,7 @@ type Divergence struct {
 const maxInvariantReports = 3
 
 type monitor struct {
-	live        map[TopicPartition][]*partitionLog // indexed by broker; nil while down
+	live        map[TopicPartition]*liveLogs
 	divergences []Divergence
 	diverged    map[divergedPair]bool // each pair of replicas is reported once
 
@@ -80,6 +80,33 @@ type monitor struct {
 	views      map[viewKey]PartitionState        // each broker's latest applied view
 	fetched    map[viewKey]int32                 // leader epoch of each follower's last accepted fetch
 	leaderOf   map[viewKey]int32                 // epoch of each broker's latest leadership
+}
+
+// liveLogs are a partition's replicas' logs, indexed by broker, nil while
+// down. A tracked log points at its partition's (partitionLog.live): the
+// checks that run at every high watermark move find its peers without a
+// map lookup.
+type liveLogs struct{ logs []*partitionLog }
+
+// peers returns the live logs of l's partition, indexed by broker.
+func (m *monitor) peers(l *partitionLog) []*partitionLog {
+	if l.live != nil {
+		return l.live.logs
+	}
+	if ll := m.live[l.tp]; ll != nil {
+		return ll.logs
+	}
+	return nil
+}
+
+// peer returns broker b's log of l's partition while b is up, nil
+// otherwise.
+func (m *monitor) peer(l *partitionLog, b BrokerID) *partitionLog {
+	logs := m.peers(l)
+	if b < 0 || int(b) >= len(logs) {
+		return nil
+	}
+	return logs[b]
 }
 
 type divergedPair struct {
@@ -117,33 +144,37 @@ func (m *monitor) violate(at clock.Time, kind string, tp TopicPartition, b Broke
 
 // liveLog returns broker b's log of tp while b is up, nil otherwise.
 func (m *monitor) liveLog(tp TopicPartition, b BrokerID) *partitionLog {
-	logs := m.live[tp]
-	if b < 0 || int(b) >= len(logs) {
+	ll := m.live[tp]
+	if ll == nil || b < 0 || int(b) >= len(ll.logs) {
 		return nil
 	}
-	return logs[b]
+	return ll.logs[b]
 }
 
 // track registers a replica's log as recovered at boot, and checks it.
 func (m *monitor) track(at clock.Time, b BrokerID, l *partitionLog) {
 	if m.live == nil {
-		m.live = map[TopicPartition][]*partitionLog{}
+		m.live = map[TopicPartition]*liveLogs{}
 	}
-	logs := m.live[l.tp]
-	for int(b) >= len(logs) {
-		logs = append(logs, nil)
+	ll := m.live[l.tp]
+	if ll == nil {
+		ll = &liveLogs{}
+		m.live[l.tp] = ll
 	}
-	logs[b] = l
-	m.live[l.tp] = logs
+	for int(b) >= len(ll.logs) {
+		ll.logs = append(ll.logs, nil)
+	}
+	ll.logs[b] = l
+	l.live = ll
 	m.checkAgreement(at, b, l)
 }
 
 // forget drops a broker's logs when its process dies: it returns by
 // recovering them from disk.
 func (m *monitor) forget(b BrokerID) {
-	for _, logs := range m.live {
-		if int(b) < len(logs) {
-			logs[b] = nil
+	for _, ll := range m.live {
+		if int(b) < len(ll.logs) {
+			ll.logs[b] = nil
 		}
 	}
 }
@@ -151,7 +182,7 @@ func (m *monitor) forget(b BrokerID) {
 // checkAgreement compares replica b's log with every other live replica of
 // its partition below the smaller of their two high watermarks.
 func (m *monitor) checkAgreement(at clock.Time, b BrokerID, l *partitionLog) {
-	for o, other := range m.live[l.tp] {
+	for o, other := range m.peers(l) {
 		if other == nil || BrokerID(o) == b {
 			continue
 		}
@@ -186,7 +217,7 @@ func (m *monitor) hwSet(at clock.Time, b BrokerID, r *replica) {
 			b, r.log.hw, r.state.ISR, r.minISR)
 	}
 	for _, id := range r.state.ISR {
-		if l := m.liveLog(r.tp, id); id != b && l != nil && l.leo() < r.log.hw {
+		if l := m.peer(r.log, id); id != b && l != nil && l.leo() < r.log.hw {
 			m.violate(at, InvHWAboveISRLEO, r.tp, b, l.leo(), "leader %d moved its high watermark to %d at epoch %d, but ISR member %d's log ends at %d",
 				b, r.log.hw, r.state.LeaderEpoch, id, l.leo())
 		}
@@ -234,7 +265,7 @@ func (m *monitor) ackedAll(at clock.Time, b BrokerID, r *replica, base, last int
 	}
 	end := last + 1
 	for _, id := range r.state.ISR {
-		if l := m.liveLog(r.tp, id); id != b && l != nil && !sameUpTo(l, r.log, end) {
+		if l := m.peer(r.log, id); id != b && l != nil && !sameUpTo(l, r.log, end) {
 			m.violate(at, InvAckMissingOnISR, r.tp, b, base, "leader %d acknowledged offsets %d-%d under acks=all; ISR member %d's log ends at %d or differs",
 				b, base, last, id, l.leo())
 		}
@@ -243,7 +274,7 @@ func (m *monitor) ackedAll(at clock.Time, b BrokerID, r *replica, base, last int
 	if !known || ctl.LeaderEpoch <= r.state.LeaderEpoch || ctl.Leader == NoLeader {
 		return
 	}
-	if l := m.liveLog(r.tp, ctl.Leader); l != nil && !sameUpTo(l, r.log, end) {
+	if l := m.peer(r.log, ctl.Leader); l != nil && !sameUpTo(l, r.log, end) {
 		m.violate(at, InvZombieAck, r.tp, b, base, "leader %d acknowledged offsets %d-%d at epoch %d after the controller made broker %d leader at epoch %d, which lacks them",
 			b, base, last, r.state.LeaderEpoch, ctl.Leader, ctl.LeaderEpoch)
 	}
@@ -289,7 +320,11 @@ func (m *monitor) truncatedTo(at clock.Time, b BrokerID, r *replica, offset int6
 func (m *monitor) logsText(tp TopicPartition) string {
 	var b []byte
 	b = append(b, "logs:"...)
-	for id, l := range m.live[tp] {
+	var logs []*partitionLog
+	if ll := m.live[tp]; ll != nil {
+		logs = ll.logs
+	}
+	for id, l := range logs {
 		b = fmt.Appendf(b, " broker %d ", id)
 		if l == nil {
 			b = append(b, "down"...)

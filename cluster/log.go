@@ -39,6 +39,7 @@ func (p *producerState) lastSeq() int32 { return p.runs[len(p.runs)-1].lastSeq }
 // memory the page-cache view of both plus the producer state.
 type partitionLog struct {
 	tp        TopicPartition
+	live      *liveLogs // the journal's live replicas of tp, once it tracks this log
 	file      *sim.File // record batches (*Batch), as Kafka writes them: the one copy of the records
 	epochFile *sim.File // the epoch cache, rewritten and synced on change
 	end       int64     // the log end offset
