@@ -33,7 +33,7 @@ type followerState struct {
 // delayedProduce is an acks=all produce waiting for the high watermark.
 type delayedProduce struct {
 	id         uint64
-	session    sessionKey
+	session    *produceSession
 	from       sim.NodeID
 	requestID  uint64
 	baseOffset int64
@@ -914,7 +914,7 @@ func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
 			b.env.Send(from, ConnectionClosed{})
 			return
 		}
-		b.respondProduce(key, from, ProduceResponse{RequestID: m.RequestID, TP: m.TP, Err: err, BaseOffset: -1})
+		b.respondProduce(s, from, ProduceResponse{RequestID: m.RequestID, TP: m.TP, Err: err, BaseOffset: -1})
 	}
 	r := b.hosted(m.TP)
 	switch {
@@ -952,11 +952,11 @@ func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
 		if m.Acks == AcksAll {
 			b.ackAll(r, base, last)
 		}
-		b.respondProduce(key, from, ProduceResponse{RequestID: m.RequestID, TP: m.TP, BaseOffset: base})
+		b.respondProduce(s, from, ProduceResponse{RequestID: m.RequestID, TP: m.TP, BaseOffset: base})
 	default:
 		id := b.newID()
 		t := b.setTimer(b.env, time.Duration(m.Timeout)*time.Millisecond, timer{kind: tProduceExpire, tp: r.tp, id: id})
-		r.purgatory = append(r.purgatory, delayedProduce{id: id, session: key, from: from, requestID: m.RequestID, baseOffset: base, lastOffset: last, timer: t})
+		r.purgatory = append(r.purgatory, delayedProduce{id: id, session: s, from: from, requestID: m.RequestID, baseOffset: base, lastOffset: last, timer: t})
 	}
 }
 
@@ -1003,8 +1003,10 @@ func (b *Broker) completeDelayedProduces(r *replica) {
 	r.purgatory = kept
 }
 
-func (b *Broker) respondProduce(key sessionKey, to sim.NodeID, resp ProduceResponse) {
-	if s := b.sessions[key]; s != nil && s.lastRequest == resp.RequestID {
+// respondProduce answers a produce request of session s, which keeps the
+// answer for a re-sent request while the request is its latest.
+func (b *Broker) respondProduce(s *produceSession, to sim.NodeID, resp ProduceResponse) {
+	if s.lastRequest == resp.RequestID {
 		s.response, s.answered = resp, true
 	}
 	b.env.Send(to, b.produceResponse(resp))
