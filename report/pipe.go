@@ -1,10 +1,10 @@
 package report
 
 // pipe hands what a run streams out (its trace entries) to a goroutine of
-// its own, in batches, so that writing it overlaps the run on
-// a machine with a core to spare. The order is kept, so the files are the
-// same bytes; the run waits only when the writer is a whole queue behind.
-// The simulation never reads anything back: a verdict cannot depend on it.
+// its own, in batches, so that writing it overlaps the run on a machine
+// with a core to spare. The order is kept, so the files are the same
+// bytes; the run waits only when the writer is a whole queue behind. The
+// simulation never reads anything back: a verdict cannot depend on it.
 type pipe[T any] struct {
 	size  int
 	batch []T

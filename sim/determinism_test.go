@@ -147,6 +147,22 @@ func TestReplayOfAFaithfulRunPasses(t *testing.T) {
 	assert.Equal(t, w.TraceHash(), again.TraceHash())
 }
 
+// A streamed trace, written as TraceTo writes it, is TraceTo's bytes: the
+// header, every entry (log lines and footer too) in order.
+func TestStreamedTraceIsTheWrittenTrace(t *testing.T) {
+	var written, streamed bytes.Buffer
+	w := randomWorld(t, 9, nil)
+	require.NoError(t, w.TraceTo(&written, "random-world", "input"))
+	require.NoError(t, w.Run())
+
+	again := randomWorld(t, 9, nil)
+	require.NoError(t, WriteTraceHeader(&streamed, again.Header("random-world", "input")))
+	again.StreamTrace(func(e TraceEntry) { streamed.Write(e.AppendJSON(nil)) })
+	require.NoError(t, again.Run())
+	assert.Greater(t, again.Events(), int64(1000))
+	assert.Equal(t, written.String(), streamed.String())
+}
+
 func TestReplayNamesFirstDivergentEvent(t *testing.T) {
 	// Record a run in which the leak stays constant...
 	var rec bytes.Buffer

@@ -24,7 +24,9 @@ type Node interface {
 
 // Message is a value one node sends another. The network may deliver it
 // twice or never; receivers must not assume either way. Messages are values:
-// no node may keep a pointer into one that another node can see.
+// no node may keep a pointer into one that another node can see, and one
+// that is a Recycler is handed back once handled, so its receiver copies
+// what it keeps.
 type Message interface {
 	// AppendSummary appends a short, deterministic description for the
 	// trace ("fetch orders/0 offset=12 epoch=3"); it feeds the trace hash.
