@@ -141,6 +141,9 @@ func (o *Out) Finish(r *runner.Result, command string) error {
 		return err
 	}
 	files := []string{SummaryFile}
+	// The trace files are synced and put in place while the plots are
+	// drawn: a sync waits for the disk, not the processor.
+	committed := make(chan error, 1)
 	if o.trace != nil {
 		if err := o.drain(); err != nil {
 			return fmt.Errorf("%s: %w", TraceFile, err)
@@ -148,15 +151,13 @@ func (o *Out) Finish(r *runner.Result, command string) error {
 		if err := o.render.Finish(r); err != nil {
 			return fmt.Errorf("%s: %w", PerfettoFile, err)
 		}
-		if err := o.trace.Commit(); err != nil {
-			return err
-		}
-		if err := o.perfetto.Commit(); err != nil {
-			return err
-		}
+		go func() { committed <- errors.Join(o.trace.Commit(), o.perfetto.Commit()) }()
 		files = append(files, TraceFile, PerfettoFile)
+	} else {
+		committed <- nil
 	}
-	if err := WritePlots(o.dir, r); err != nil {
+	plotted := WritePlots(o.dir, r)
+	if err := errors.Join(<-committed, plotted); err != nil {
 		return err
 	}
 	for _, p := range PlotNames {
