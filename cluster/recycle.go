@@ -93,35 +93,17 @@ func (r *recyclers) copyOf(msg sim.Message) sim.Message {
 	return msg
 }
 
-// Recycle hands a value back to the free list it came from; one made by a
-// test, with no home, is left to the collector.
-func (t *timer) Recycle() {
-	if h := t.home; h != nil {
-		h.put(t)
-	}
-}
+// Recycle hands a value back to the free list it came from (home); one made
+// by a test, with no home, is left to the collector.
+func (t *timer) Recycle()           { recycleTo(t.home, t) }
+func (m *FetchRequest) Recycle()    { recycleTo(m.home, m) }
+func (m *FetchResponse) Recycle()   { recycleTo(m.home, m) }
+func (m *ProduceRequest) Recycle()  { recycleTo(m.home, m) }
+func (m *ProduceResponse) Recycle() { recycleTo(m.home, m) }
 
-func (m *FetchRequest) Recycle() {
-	if h := m.home; h != nil {
-		h.put(m)
-	}
-}
-
-func (m *FetchResponse) Recycle() {
-	if h := m.home; h != nil {
-		h.put(m)
-	}
-}
-
-func (m *ProduceRequest) Recycle() {
-	if h := m.home; h != nil {
-		h.put(m)
-	}
-}
-
-func (m *ProduceResponse) Recycle() {
-	if h := m.home; h != nil {
-		h.put(m)
+func recycleTo[T any](home *freeList[T], p *T) {
+	if home != nil {
+		home.put(p)
 	}
 }
 
