@@ -79,7 +79,7 @@ func (r *reporter) report(kind string, offset int64, index int32, format string,
 // checkOffsets checks one partition's acknowledged offsets against each
 // other and against real time.
 func checkOffsets(r *reporter, ops []span) {
-	var writes []span
+	writes := make([]span, 0, len(ops))
 	for _, s := range ops {
 		if s.write {
 			writes = append(writes, s)
