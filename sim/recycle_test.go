@@ -24,7 +24,6 @@ func (k *chit) Recycle()                    { k.recycled++ }
 type chits struct {
 	to       NodeID
 	sent     *[]*chit
-	timers   *[]*chit
 	cancel   *[]*chit
 	fired    *[]*chit
 	sendOnly bool
