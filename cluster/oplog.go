@@ -333,6 +333,11 @@ func (h *History) All() iter.Seq2[int, Op] {
 	}
 }
 
+// Seal readies a finished history for readers on several goroutines at
+// once (the checkers, a report's plots): reading a short history decodes
+// it into a copy the first time, which must not happen twice at once.
+func (h *History) Seal() { h.decode() }
+
 // decode returns every op decoded, or nil for a history too long to keep
 // decoded.
 func (h *History) decode() []flatOp {

@@ -57,16 +57,17 @@ func WritePlots(dir string, r *runner.Result) error {
 		save func() error
 	}
 	var jobs []job
+	latency := measureLatencies(r)
 	for _, p := range []struct {
 		name   string
-		panels func(*runner.Result) []*plot.Plot
+		panels func() []*plot.Plot
 	}{
-		{LatencyPlot, latencyPanels},
-		{ReplicationPlot, replicationPanels},
-		{AvailabilityPlot, availabilityPanels},
+		{LatencyPlot, func() []*plot.Plot { return latency.panels(r) }},
+		{ReplicationPlot, func() []*plot.Plot { return replicationPanels(r) }},
+		{AvailabilityPlot, func() []*plot.Plot { return availabilityPanels(r) }},
 	} {
 		for _, save := range []func(dir, name string, w, h vg.Length, render func(draw.Canvas)) error{savePNG, saveSVG} {
-			w, h, render := stacked(p.panels(r))
+			w, h, render := stacked(p.panels())
 			jobs = append(jobs, job{p.name, func() error { return save(dir, p.name, w, h, render) }})
 		}
 	}
@@ -375,19 +376,23 @@ func availabilityPanels(r *runner.Result) []*plot.Plot {
 // and the title says so.
 const maxLatencyPoints = 6000
 
-// latencyPanels plots latency as Jepsen does: every write a point at the
-// time it was sent, as high as it took to be acknowledged (or to fail, or,
-// unknown, to be given up or reach the end of the run), coloured by
-// outcome, so that an outage stands as a wall of points; and below, p50,
-// p99 and max of the acknowledged writes sent in each second.
-func latencyPanels(r *runner.Result) []*plot.Plot {
+// latencies are a run's writes as the latency plot shows them: each a point
+// at the time it was sent, as high as it took, by outcome; and the
+// acknowledged ones' latencies (sorted) by the second they were sent.
+type latencies struct {
+	ok, failed, unknown []latencyPoint
+	perSecond           [][]float64
+}
+
+type latencyPoint struct{ at, ms float64 }
+
+// measureLatencies reads the history once for both of the latency plot's
+// pictures (PNG and SVG).
+func measureLatencies(r *runner.Result) *latencies {
 	var invoked cluster.PayloadTable[clock.Time]
 	var done cluster.PayloadTable[bool]
-	type point struct{ at, ms float64 }
-	var ok, failed, unknown []point
-	n := len(r.Detail.Buckets)
-	step := r.Detail.Bucket
-	perSecond := make([][]float64, n)
+	l := &latencies{perSecond: make([][]float64, len(r.Detail.Buckets))}
+	n, step := len(r.Detail.Buckets), r.Detail.Bucket
 	ms := func(d time.Duration) float64 { return max(float64(d)/float64(time.Millisecond), 0.01) }
 	for _, op := range r.History.All() {
 		if op.F != cluster.OpSend {
@@ -399,26 +404,39 @@ func latencyPanels(r *runner.Result) []*plot.Plot {
 		}
 		at, _ := invoked.Get(op.Payload)
 		done.Set(op.Payload, true)
-		pt := point{at.Since().Seconds(), ms(op.Time.Sub(at))}
+		pt := latencyPoint{at.Since().Seconds(), ms(op.Time.Sub(at))}
 		switch op.Type {
 		case cluster.Ok:
-			ok = append(ok, pt)
+			l.ok = append(l.ok, pt)
 			i := min(n-1, int(at.Since()/step))
-			perSecond[i] = append(perSecond[i], pt.ms)
+			l.perSecond[i] = append(l.perSecond[i], pt.ms)
 		case cluster.Fail:
-			failed = append(failed, pt)
+			l.failed = append(l.failed, pt)
 		default:
-			unknown = append(unknown, pt)
+			l.unknown = append(l.unknown, pt)
 		}
 	}
 	end := clock.At(r.Duration)
 	for _, op := range r.History.All() {
 		if op.F == cluster.OpSend && op.Type == cluster.Invoke {
 			if finished, _ := done.Get(op.Payload); !finished {
-				unknown = append(unknown, point{op.Time.Since().Seconds(), ms(end.Sub(op.Time))})
+				l.unknown = append(l.unknown, latencyPoint{op.Time.Since().Seconds(), ms(end.Sub(op.Time))})
 			}
 		}
 	}
+	for _, samples := range l.perSecond {
+		slices.Sort(samples)
+	}
+	return l
+}
+
+// panels plots latency as Jepsen does: every write a point at the time it
+// was sent, as high as it took to be acknowledged (or to fail, or, unknown,
+// to be given up or reach the end of the run), coloured by outcome, so that
+// an outage stands as a wall of points; and below, p50, p99 and max of the
+// acknowledged writes sent in each second.
+func (l *latencies) panels(r *runner.Result) []*plot.Plot {
+	ok, failed, unknown, perSecond, step := l.ok, l.failed, l.unknown, l.perSecond, r.Detail.Bucket
 	stride := func(n int) int { return max(1, (n+maxLatencyPoints-1)/maxLatencyPoints) }
 	every := stride(len(ok))
 	title := "latency of every write, at the time it was sent"
@@ -432,7 +450,7 @@ func latencyPanels(r *runner.Result) []*plot.Plot {
 	scatter := newPanel(r, title, "latency (ms, log scale)")
 	scatter.Y.Scale, scatter.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 	hi := 1.0
-	for _, pts := range [][]point{ok, failed, unknown} {
+	for _, pts := range [][]latencyPoint{ok, failed, unknown} {
 		for _, p := range pts {
 			hi = max(hi, p.ms)
 		}
@@ -442,7 +460,7 @@ func latencyPanels(r *runner.Result) []*plot.Plot {
 	shadeFaults(scatter, r, scatter.Y.Max, true)
 	for _, s := range []struct {
 		name  string
-		pts   []point
+		pts   []latencyPoint
 		every int
 		c     color.RGBA
 	}{{"acknowledged", ok, every, palette[0]}, {"failed", failed, stride(len(failed)), palette[3]}, {"unknown", unknown, stride(len(unknown)), palette[1]}} {
@@ -458,7 +476,7 @@ func latencyPanels(r *runner.Result) []*plot.Plot {
 			continue
 		}
 		sc.GlyphStyle.Color, sc.GlyphStyle.Radius, sc.GlyphStyle.Shape = s.c, vg.Points(1.2), draw.BoxGlyph{}
-		scatter.Add(sc)
+		scatter.Add(edgeGlyphs{sc})
 		scatter.Legend.Add(fmt.Sprintf("%s (%d)", s.name, len(s.pts)), sc)
 	}
 
@@ -470,7 +488,6 @@ func latencyPanels(r *runner.Result) []*plot.Plot {
 		if len(samples) == 0 {
 			continue
 		}
-		slices.Sort(samples)
 		x := float64(i) * step.Seconds()
 		p50 = append(p50, plotter.XY{X: x, Y: Percentile(samples, 0.50)})
 		p99 = append(p99, plotter.XY{X: x, Y: Percentile(samples, 0.99)})
@@ -493,6 +510,47 @@ func latencyPanels(r *runner.Result) []*plot.Plot {
 		pct.Legend.Add(s.name, l)
 	}
 	return []*plot.Plot{scatter, pct}
+}
+
+// edgeGlyphs is a scatter that gives gonum, which pads the axes so that no
+// point's glyph is clipped, only the glyph boxes that can decide the
+// padding: of the points gonum counts (those within both axes), the left-,
+// right-, bottom- and top-most. Every point's box is the same size, so the
+// padding is the same as all of them give; gonum asks for them over and
+// over for each picture, and thousands of points made that a tenth of
+// drawing the plots.
+type edgeGlyphs struct{ *plotter.Scatter }
+
+func (s edgeGlyphs) GlyphBoxes(p *plot.Plot) []plot.GlyphBox {
+	r := s.GlyphStyle.Radius
+	var edges [4]plot.GlyphBox // left, right, bottom, top
+	found := false
+	for _, xy := range s.XYs {
+		b := plot.GlyphBox{X: p.X.Norm(xy.X), Y: p.Y.Norm(xy.Y), Rectangle: vg.Rectangle{Min: vg.Point{X: -r, Y: -r}, Max: vg.Point{X: r, Y: r}}}
+		if !(b.X >= 0 && b.X <= 1 && b.Y >= 0 && b.Y <= 1) {
+			continue
+		}
+		if !found {
+			edges, found = [4]plot.GlyphBox{b, b, b, b}, true
+			continue
+		}
+		if b.X < edges[0].X {
+			edges[0] = b
+		}
+		if b.X > edges[1].X {
+			edges[1] = b
+		}
+		if b.Y < edges[2].Y {
+			edges[2] = b
+		}
+		if b.Y > edges[3].Y {
+			edges[3] = b
+		}
+	}
+	if !found {
+		return nil
+	}
+	return edges[:]
 }
 
 func ordinal(n int) string {

@@ -63,6 +63,9 @@ type Out struct {
 	traceBuf *bufio.Writer
 	entries  *pipe[sim.TraceEntry]
 	line     []byte // the trace line being written, on the pipe's goroutine
+	// The plots need the run, not its verdicts: they are drawn on
+	// goroutines of their own while the checkers run (Options).
+	plotting chan error
 }
 
 // Open starts an output folder, dir, which Prepare readied.
@@ -103,15 +106,38 @@ func (o *Out) write(batch []sim.TraceEntry) {
 	}
 }
 
-// Options has a run stream its trace and messages to the folder.
+// Options has a run stream its trace and messages to the folder, and
+// start the plots once it is measured.
 func (o *Out) Options(opts *runner.Options) {
 	if o.trace != nil {
 		opts.Trace = o
 	}
+	opts.Measured = o.startPlots
 }
 
-// Abort drops what was streamed and not finished.
+func (o *Out) startPlots(r *runner.Result) {
+	o.plotting = make(chan error, 1)
+	go func() { o.plotting <- WritePlots(o.dir, r) }()
+}
+
+// plots waits for the plots started while the run was checked, or draws
+// them now for a run that did not start them.
+func (o *Out) plots(r *runner.Result) error {
+	if o.plotting == nil {
+		return WritePlots(o.dir, r)
+	}
+	err := <-o.plotting
+	o.plotting = nil
+	return err
+}
+
+// Abort drops what was streamed and not finished, and waits for plots
+// still being drawn.
 func (o *Out) Abort() {
+	if o.plotting != nil {
+		<-o.plotting
+		o.plotting = nil
+	}
 	if o.trace != nil {
 		o.drain()
 		o.trace.Abort()
@@ -142,7 +168,7 @@ func (o *Out) Finish(r *runner.Result, command string) error {
 	}
 	files := []string{SummaryFile}
 	// The trace files are synced and put in place while the plots are
-	// drawn: a sync waits for the disk, not the processor.
+	// (still) drawn: a sync waits for the disk, not the processor.
 	committed := make(chan error, 1)
 	if o.trace != nil {
 		if err := o.drain(); err != nil {
@@ -156,7 +182,7 @@ func (o *Out) Finish(r *runner.Result, command string) error {
 	} else {
 		committed <- nil
 	}
-	plotted := WritePlots(o.dir, r)
+	plotted := o.plots(r)
 	if err := errors.Join(<-committed, plotted); err != nil {
 		return err
 	}

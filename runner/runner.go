@@ -38,6 +38,12 @@ type Options struct {
 	// Simulated, when set, is called once the simulation has ended and
 	// before the checkers run (for a heap profile of what the run keeps).
 	Simulated func()
+	// Measured, when set, is handed the result once the run is measured —
+	// everything in it but Checks, Lost, Unavailable and Expectations —
+	// and before the checkers run. It may go on reading what it was
+	// handed on a goroutine of its own while they run (report.Out draws
+	// the plots), and must write nothing.
+	Measured func(*Result)
 	// MaxEvents and MaxMemory cap the estimated cost (0: the defaults);
 	// the run's event budget is four times its estimate (at least a million).
 	MaxEvents, MaxMemory int64
@@ -114,13 +120,6 @@ func Run(sc *scenarios.Scenario, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.Final = in.Final
-	res.Checks = check.All(in)
-	for _, v := range res.Checks[0].Violations {
-		if v.Kind == "lost-write" {
-			res.Lost++
-		}
-	}
-	res.Unavailable = len(res.Checks[0].Unavailable)
 	for _, f := range in.Final {
 		if f.Leader == cluster.NoLeader || f.HWs[f.Leader] < 0 {
 			res.OfflinePartitions++
@@ -133,6 +132,17 @@ func Run(sc *scenarios.Scenario, opts Options) (*Result, error) {
 	res.Detail = check.MeasureAvailability(in.History, in.Events, in.Final, faults, time.Second, sc.Cluster.Broker.AvailabilityDeadline, in.End)
 	res.summarise()
 	res.windows(in.Healed.Since(), in.End.Since())
+	if opts.Measured != nil {
+		res.History.Seal()
+		opts.Measured(res)
+	}
+	res.Checks = check.All(in)
+	for _, v := range res.Checks[0].Violations {
+		if v.Kind == "lost-write" {
+			res.Lost++
+		}
+	}
+	res.Unavailable = len(res.Checks[0].Unavailable)
 	res.evaluate()
 	return res, nil
 }

@@ -209,7 +209,7 @@ func TestReplayDetectsEarlyEnd(t *testing.T) {
 	_, entries, err := ReadTrace(&rec)
 	require.NoError(t, err)
 
-	extra := append(entries, TraceEntry{I: int64(len(entries) + 1), Kind: "deliver", Hash: "0"})
+	extra := append(entries, TraceEntry{I: int64(len(entries) + 1), Kind: "deliver", Hash: 1})
 	again := randomWorld(t, 3, nil)
 	again.Replay(extra)
 	err = again.Run()
@@ -233,10 +233,25 @@ func TestTraceLineIsWhatEncodingJSONWrites(t *testing.T) {
 	}
 	for range 2000 {
 		e := TraceEntry{I: rng.Int64N(3) * rng.Int64(), T: clock.Time(rng.Int64N(1e12)), Kind: text(), Node: text(), From: text(), What: text(),
-			Sent: clock.Time(rng.Int64N(2) * rng.Int64N(1e12)), Hash: text(), End: rng.IntN(2) == 0, Events: rng.Int64N(2) * rng.Int64N(1e6)}
+			Sent: clock.Time(rng.Int64N(2) * rng.Int64N(1e12)), Hash: Hash(rng.Uint64N(2) * rng.Uint64()), End: rng.IntN(2) == 0, Events: rng.Int64N(2) * rng.Int64N(1e6)}
 		var want bytes.Buffer
 		require.NoError(t, json.NewEncoder(&want).Encode(e))
 		require.Equal(t, want.String(), string(e.AppendJSON(nil)))
+	}
+}
+
+func TestTraceHashIsSixteenHexDigits(t *testing.T) {
+	for _, h := range []Hash{1, 0xabc, 1<<64 - 1} {
+		text, err := h.MarshalText()
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprintf("%016x", uint64(h)), string(text))
+		var back Hash
+		require.NoError(t, back.UnmarshalText(text))
+		assert.Equal(t, h, back)
+	}
+	for _, bad := range []string{"", "0", "abc", "0123456789abcdeg", "0123456789abcdef0", "+123456789abcdef"} {
+		var h Hash
+		assert.Error(t, h.UnmarshalText([]byte(bad)), "%q", bad)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/tideline-sim/tideline/clock"
 )
@@ -68,11 +69,29 @@ type TraceEntry struct {
 	From string     `json:"from,omitempty"`
 	What string     `json:"what,omitempty"`
 	Sent clock.Time `json:"sent,omitempty"` // deliveries and drops: when the message was sent
-	Hash string     `json:"hash,omitempty"` // 16 hex digits
+	Hash Hash       `json:"hash,omitempty"`
 	// The last line of a trace is its footer: End, the number of events
 	// and the final hash, so that a truncated trace cannot pass for a run.
 	End    bool  `json:"end,omitempty"`
 	Events int64 `json:"events,omitempty"`
+}
+
+// Hash is a trace's running hash, written as 16 hex digits.
+type Hash uint64
+
+func (h Hash) String() string { return Hex16(uint64(h)) }
+
+// MarshalText writes the hash as 16 hex digits.
+func (h Hash) MarshalText() ([]byte, error) { return appendHex16(nil, uint64(h)), nil }
+
+// UnmarshalText reads 16 hex digits.
+func (h *Hash) UnmarshalText(b []byte) error {
+	v, err := strconv.ParseUint(string(b), 16, 64)
+	if err != nil || len(b) != 16 {
+		return fmt.Errorf("hash %q is not 16 hex digits", b)
+	}
+	*h = Hash(v)
+	return nil
 }
 
 func (e TraceEntry) String() string {
@@ -118,6 +137,10 @@ type tracer struct {
 	expect []TraceEntry
 	// sink takes every entry as it is recorded, while the trace is kept.
 	sink func(TraceEntry)
+	// text holds the texts of the entries handed to sink: only ever
+	// appended to, so a What made over it never changes; one allocation
+	// for many events rather than one each.
+	text []byte
 	out  *bufio.Writer // TraceTo's
 	line []byte        // the line TraceTo is writing
 }
@@ -210,8 +233,21 @@ func (t *tracer) commit(w *World, kind traceKind, node, from NodeID) {
 		t.verify(w, kind, node, from)
 	}
 	if t.sink != nil {
-		t.sink(w.entry(kind, node, from, string(t.buf), t.count, h))
+		t.sink(w.entry(kind, node, from, t.keep(t.buf), t.count, h))
 	}
+}
+
+// keep returns b as a string in t.text.
+func (t *tracer) keep(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > cap(t.text)-len(t.text) {
+		t.text = make([]byte, 0, max(64<<10, len(b)))
+	}
+	start := len(t.text)
+	t.text = append(t.text, b...)
+	return unsafe.String(&t.text[start], len(b))
 }
 
 func (t *tracer) verify(w *World, kind traceKind, node, from NodeID) {
@@ -248,8 +284,8 @@ func (e TraceEntry) AppendJSON(b []byte) []byte {
 	if e.Sent != 0 {
 		b = strconv.AppendInt(append(b, `,"sent":`...), int64(e.Sent), 10)
 	}
-	if e.Hash != "" {
-		b = appendJSONString(append(b, `,"hash":`...), e.Hash)
+	if e.Hash != 0 {
+		b = append(appendHex16(append(b, `,"hash":"`...), uint64(e.Hash)), '"')
 	}
 	if e.End {
 		b = append(b, `,"end":true`...)
@@ -261,14 +297,14 @@ func (e TraceEntry) AppendJSON(b []byte) []byte {
 }
 
 // Hex16 is h as 16 hex digits (fmt's %016x, without fmt's cost).
-func Hex16(h uint64) string {
+func Hex16(h uint64) string { return string(appendHex16(make([]byte, 0, 16), h)) }
+
+func appendHex16(b []byte, h uint64) []byte {
 	const digits = "0123456789abcdef"
-	var b [16]byte
-	for i := 15; i >= 0; i-- {
-		b[i] = digits[h&15]
-		h >>= 4
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, digits[h>>shift&15])
 	}
-	return string(b[:])
+	return b
 }
 
 // appendJSONString appends s quoted as encoding/json quotes it: plain
@@ -297,7 +333,7 @@ func (w *World) entry(kind traceKind, node, from NodeID, what string, index int6
 		e.From = w.nodes[from].name
 	}
 	if index > 0 {
-		e.Hash = Hex16(hash)
+		e.Hash = Hash(hash)
 	}
 	return e
 }
@@ -305,7 +341,7 @@ func (w *World) entry(kind traceKind, node, from NodeID, what string, index int6
 // endTrace writes the footer: the events and the final hash.
 func (t *tracer) endTrace() {
 	if t.sink != nil {
-		t.sink(TraceEntry{Kind: "end", End: true, Events: t.count, Hash: Hex16(t.hash)})
+		t.sink(TraceEntry{Kind: "end", End: true, Events: t.count, Hash: Hash(t.hash)})
 	}
 }
 
@@ -339,7 +375,7 @@ func ScanTrace(r io.Reader, each func(TraceEntry) error) (TraceHeader, error) {
 		return head, fmt.Errorf("trace header: format %q, want %q", head.Format, TraceFormat)
 	}
 	var count int64
-	var lastHash string
+	var lastHash Hash
 	for line := 2; ; line++ {
 		var e TraceEntry
 		if err := dec.Decode(&e); err == io.EOF {
@@ -362,7 +398,7 @@ func ScanTrace(r io.Reader, each func(TraceEntry) error) (TraceHeader, error) {
 	}
 }
 
-func checkFooter(foot TraceEntry, count int64, lastHash string, dec *json.Decoder) error {
+func checkFooter(foot TraceEntry, count int64, lastHash Hash, dec *json.Decoder) error {
 	if foot.Events != count {
 		return fmt.Errorf("the trace's footer counts %d events, the trace holds %d", foot.Events, count)
 	}

@@ -1,0 +1,55 @@
+package report
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// A scatter that gives gonum only its edge glyphs must be padded, and so
+// drawn, exactly as one that gives every glyph: points on the axes' ends,
+// beyond them, tied, on a log scale.
+func TestEdgeGlyphsPadAsEveryGlyphDoes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	for trial := range 21 {
+		// The last, with the largest glyphs: the top-most point is above
+		// the axis, and gonum must pad for the next one down, on the
+		// axis's end.
+		xys := plotter.XYs{{X: 5, Y: 30}, {X: 5, Y: 20}, {X: 0, Y: 5}, {X: 10, Y: 5}, {X: 5, Y: 1}}
+		if trial < 20 {
+			xys = make(plotter.XYs, 1+rng.IntN(40))
+			for i := range xys {
+				xys[i] = plotter.XY{X: float64(rng.IntN(12)) - 1, Y: 0.05 + float64(rng.IntN(50))}
+			}
+		}
+		render := func(edges bool) []byte {
+			p := plot.New()
+			p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{}
+			sc, err := plotter.NewScatter(xys)
+			require.NoError(t, err)
+			sc.GlyphStyle.Radius, sc.GlyphStyle.Shape = vg.Points(1.2+float64(trial)), draw.BoxGlyph{}
+			if edges {
+				p.Add(edgeGlyphs{sc})
+			} else {
+				p.Add(sc)
+			}
+			// Axes narrower than the data (Add widens them to it).
+			p.X.Min, p.X.Max = 0, 10
+			p.Y.Min, p.Y.Max = 0.1, 20
+			img := vgimg.NewWith(vgimg.UseWH(4*vg.Inch, 3*vg.Inch), vgimg.UseDPI(plotDPI), vgimg.UseBackgroundColor(color.White))
+			p.Draw(draw.New(img))
+			return img.Image().(*image.RGBA).Pix
+		}
+		assert.True(t, bytes.Equal(render(false), render(true)), "trial %d: the edge glyphs padded the plot otherwise", trial)
+	}
+}
