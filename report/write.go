@@ -156,19 +156,17 @@ func (o *Out) drain() error {
 // linking them all.
 func (o *Out) Finish(r *runner.Result, command string) error {
 	defer o.Abort() // a no-op for what was committed
-	write := func(name string, render func(*bytes.Buffer) error) error {
-		var b bytes.Buffer
-		if err := render(&b); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		return atomicfile.Write(filepath.Join(o.dir, name), b.Bytes())
+	var summary bytes.Buffer
+	if err := JSON(&summary, r, command); err != nil {
+		return fmt.Errorf("%s: %w", SummaryFile, err)
 	}
-	if err := write(SummaryFile, func(b *bytes.Buffer) error { return JSON(b, r, command) }); err != nil {
+	if err := atomicfile.Write(filepath.Join(o.dir, SummaryFile), summary.Bytes()); err != nil {
 		return err
 	}
 	files := []string{SummaryFile}
-	// The trace files are synced and put in place while the plots are
-	// (still) drawn: a sync waits for the disk, not the processor.
+	// The trace files are synced and put in place, and report.md
+	// written, while the plots are (still) drawn: a sync waits for the
+	// disk, not the processor.
 	committed := make(chan error, 1)
 	if o.trace != nil {
 		if err := o.drain(); err != nil {
@@ -182,12 +180,17 @@ func (o *Out) Finish(r *runner.Result, command string) error {
 	} else {
 		committed <- nil
 	}
-	plotted := o.plots(r)
-	if err := errors.Join(<-committed, plotted); err != nil {
-		return err
-	}
 	for _, p := range PlotNames {
 		files = append(files, p+".png", p+".svg")
 	}
-	return write(ReportFile, func(b *bytes.Buffer) error { return Markdown(b, r, command, files) })
+	var md bytes.Buffer
+	rendered := Markdown(&md, r, command, files)
+	if rendered != nil {
+		rendered = fmt.Errorf("%s: %w", ReportFile, rendered)
+	}
+	// report.md goes in place last: it links every other file.
+	if err := errors.Join(<-committed, o.plots(r), rendered); err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(o.dir, ReportFile), md.Bytes())
 }
