@@ -226,15 +226,20 @@ func (t *tracer) commit(w *World, kind traceKind, node, from NodeID) {
 	h = mixBytes(h, t.buf)
 	t.hash = h
 	t.count++
-	if t.sink == nil && t.expect == nil {
-		return
+	if t.sink != nil {
+		t.emit(w, kind, node, from)
 	}
 	if t.expect != nil {
 		t.verify(w, kind, node, from)
 	}
-	if t.sink != nil {
-		t.sink(w.entry(kind, node, from, t.keep(t.buf), t.count, h))
-	}
+}
+
+// emit hands the event to the sink. It is kept out of commit, which
+// every event runs, so that commit's frame stays small.
+//
+//go:noinline
+func (t *tracer) emit(w *World, kind traceKind, node, from NodeID) {
+	t.sink(w.entry(kind, node, from, t.keep(t.buf), t.count, t.hash))
 }
 
 // keep returns b as a string in t.text.
