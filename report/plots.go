@@ -476,7 +476,7 @@ func (l *latencies) panels(r *runner.Result) []*plot.Plot {
 			continue
 		}
 		sc.GlyphStyle.Color, sc.GlyphStyle.Radius, sc.GlyphStyle.Shape = s.c, vg.Points(1.2), draw.BoxGlyph{}
-		scatter.Add(edgeGlyphs{sc})
+		scatter.Add(&edgeGlyphs{Scatter: sc})
 		scatter.Legend.Add(fmt.Sprintf("%s (%d)", s.name, len(s.pts)), sc)
 	}
 
@@ -516,12 +516,25 @@ func (l *latencies) panels(r *runner.Result) []*plot.Plot {
 // point's glyph is clipped, only the glyph boxes that can decide the
 // padding: of the points gonum counts (those within both axes), the left-,
 // right-, bottom- and top-most. Every point's box is the same size, so the
-// padding is the same as all of them give; gonum asks for them over and
-// over for each picture, and thousands of points made that a tenth of
-// drawing the plots.
-type edgeGlyphs struct{ *plotter.Scatter }
+// padding is the same as all of them give. gonum asks for them over and
+// over while it lays out and draws one picture; they are worked out once
+// for the axes they were asked for. Thousands of points made this a tenth
+// of drawing the plots.
+type edgeGlyphs struct {
+	*plotter.Scatter
+	axes  [4]float64 // X.Min, X.Max, Y.Min, Y.Max the edges were found for
+	edges []plot.GlyphBox
+	found bool
+}
 
-func (s edgeGlyphs) GlyphBoxes(p *plot.Plot) []plot.GlyphBox {
+func (s *edgeGlyphs) GlyphBoxes(p *plot.Plot) []plot.GlyphBox {
+	if axes := [4]float64{p.X.Min, p.X.Max, p.Y.Min, p.Y.Max}; !s.found || axes != s.axes {
+		s.axes, s.edges, s.found = axes, s.findEdges(p), true
+	}
+	return s.edges
+}
+
+func (s *edgeGlyphs) findEdges(p *plot.Plot) []plot.GlyphBox {
 	r := s.GlyphStyle.Radius
 	var edges [4]plot.GlyphBox // left, right, bottom, top
 	found := false

@@ -39,7 +39,7 @@ func TestEdgeGlyphsPadAsEveryGlyphDoes(t *testing.T) {
 			require.NoError(t, err)
 			sc.GlyphStyle.Radius, sc.GlyphStyle.Shape = vg.Points(1.2+float64(trial)), draw.BoxGlyph{}
 			if edges {
-				p.Add(edgeGlyphs{sc})
+				p.Add(&edgeGlyphs{Scatter: sc})
 			} else {
 				p.Add(sc)
 			}
@@ -52,4 +52,21 @@ func TestEdgeGlyphsPadAsEveryGlyphDoes(t *testing.T) {
 		}
 		assert.True(t, bytes.Equal(render(false), render(true)), "trial %d: the edge glyphs padded the plot otherwise", trial)
 	}
+}
+
+func TestEdgeGlyphsFollowTheAxes(t *testing.T) {
+	sc, err := plotter.NewScatter(plotter.XYs{{X: 1, Y: 1}, {X: 5, Y: 5}, {X: 9, Y: 9}})
+	require.NoError(t, err)
+	edges := &edgeGlyphs{Scatter: sc}
+	p := plot.New()
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 10, 0, 10
+	centres := func() (xy [][2]float64) {
+		for _, b := range edges.GlyphBoxes(p) {
+			xy = append(xy, [2]float64{b.X, b.Y})
+		}
+		return xy
+	}
+	assert.Equal(t, [][2]float64{{0.1, 0.1}, {0.9, 0.9}, {0.1, 0.1}, {0.9, 0.9}}, centres())
+	p.X.Max, p.Y.Max = 6, 6 // the point at 9 is now off the axes
+	assert.Equal(t, [][2]float64{{1.0 / 6, 1.0 / 6}, {5.0 / 6, 5.0 / 6}, {1.0 / 6, 1.0 / 6}, {5.0 / 6, 5.0 / 6}}, centres())
 }
