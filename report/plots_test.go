@@ -16,9 +16,9 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// A scatter that gives gonum only its edge glyphs must be padded, and so
-// drawn, exactly as one that gives every glyph: points on the axes' ends,
-// beyond them, tied, on a log scale.
+// A scatter that gives gonum only its edge glyphs must be laid out
+// exactly as one that gives every glyph: points on the axes' ends, beyond
+// them, tied, on a log scale.
 func TestEdgeGlyphsPadAsEveryGlyphDoes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	for trial := range 21 {
@@ -32,32 +32,57 @@ func TestEdgeGlyphsPadAsEveryGlyphDoes(t *testing.T) {
 				xys[i] = plotter.XY{X: float64(rng.IntN(12)) - 1, Y: 0.05 + float64(rng.IntN(50))}
 			}
 		}
-		render := func(edges bool) []byte {
+		dataArea := func(edges bool) vg.Rectangle {
 			p := plot.New()
 			p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{}
 			sc, err := plotter.NewScatter(xys)
 			require.NoError(t, err)
 			sc.GlyphStyle.Radius, sc.GlyphStyle.Shape = vg.Points(1.2+float64(trial)), draw.BoxGlyph{}
 			if edges {
-				p.Add(&edgeGlyphs{Scatter: sc})
+				p.Add(&boxScatter{Scatter: sc})
 			} else {
 				p.Add(sc)
 			}
 			// Axes narrower than the data (Add widens them to it).
 			p.X.Min, p.X.Max = 0, 10
 			p.Y.Min, p.Y.Max = 0.1, 20
-			img := vgimg.NewWith(vgimg.UseWH(4*vg.Inch, 3*vg.Inch), vgimg.UseDPI(plotDPI), vgimg.UseBackgroundColor(color.White))
-			p.Draw(draw.New(img))
-			return img.Image().(*image.RGBA).Pix
+			img := vgimg.NewWith(vgimg.UseWH(4*vg.Inch, 3*vg.Inch), vgimg.UseDPI(plotDPI))
+			return p.DataCanvas(draw.New(img)).Rectangle
 		}
-		assert.True(t, bytes.Equal(render(false), render(true)), "trial %d: the edge glyphs padded the plot otherwise", trial)
+		assert.Equal(t, dataArea(false), dataArea(true), "trial %d: the edge glyphs padded the plot otherwise", trial)
 	}
+}
+
+// Squares apart from each other are drawn as gonum's scatter draws them,
+// to the pixel, whichever path they share; those off the canvas not at all.
+func TestBoxScatterDrawsWhatScatterDraws(t *testing.T) {
+	var xys plotter.XYs
+	for i := range 100 {
+		xys = append(xys, plotter.XY{X: float64(i%10) + 0.37*float64(i/10%3), Y: float64(i / 10)})
+	}
+	xys = append(xys, plotter.XY{X: -1.3, Y: 3}, plotter.XY{X: 4, Y: 11.3}) // just off the axes
+	render := func(boxes bool) []byte {
+		p := plot.New()
+		sc, err := plotter.NewScatter(xys)
+		require.NoError(t, err)
+		sc.GlyphStyle.Color, sc.GlyphStyle.Radius, sc.GlyphStyle.Shape = palette[0], vg.Points(1.7), draw.BoxGlyph{}
+		if boxes {
+			p.Add(&boxScatter{Scatter: sc})
+		} else {
+			p.Add(sc)
+		}
+		p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = -1, 11, -1, 11
+		img := vgimg.NewWith(vgimg.UseWH(6*vg.Inch, 4*vg.Inch), vgimg.UseDPI(plotDPI), vgimg.UseBackgroundColor(color.White))
+		p.Draw(draw.New(img))
+		return img.Image().(*image.RGBA).Pix
+	}
+	assert.True(t, bytes.Equal(render(false), render(true)), "the squares were drawn otherwise")
 }
 
 func TestEdgeGlyphsFollowTheAxes(t *testing.T) {
 	sc, err := plotter.NewScatter(plotter.XYs{{X: 1, Y: 1}, {X: 5, Y: 5}, {X: 9, Y: 9}})
 	require.NoError(t, err)
-	edges := &edgeGlyphs{Scatter: sc}
+	edges := &boxScatter{Scatter: sc}
 	p := plot.New()
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 10, 0, 10
 	centres := func() (xy [][2]float64) {
