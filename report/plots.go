@@ -559,10 +559,10 @@ func (s *boxScatter) Plot(c draw.Canvas, p *plot.Plot) {
 	}
 }
 
-// squaresAPath is how many squares boxScatter fills at once: a fill of
-// each costs a rasterizer each, and freetype's rasterizer slows as one
-// path grows (32 was fastest of 1, 8, 32, 128, 512 and all: 7 ms for
-// leader-crash's latency PNG where one a point took 11 and all at once 32).
+// squaresAPath is how many squares boxScatter fills at once: every fill
+// sets up a rasterizer, and freetype's rasterizer slows as a path grows.
+// Of 8, 32, 128, 512 and all, 32 was fastest: leader-crash's latency PNG
+// drew in 7 ms, where a fill a square took 11 and one fill for all 32.
 const squaresAPath = 32
 
 func (s *boxScatter) GlyphBoxes(p *plot.Plot) []plot.GlyphBox {
