@@ -44,10 +44,10 @@ const (
 
 // event is the payload of a queued event. Events live in a slab indexed by
 // slot; the heap holds only slot numbers, which keeps its sift loops cheap
-// and lets a timer be cancelled in O(1) by marking its slot.
+// and lets a cancelled timer leave it by its slot.
 type event struct {
 	kind      eventKind
-	cancelled bool
+	cancelled bool   // a timer cancelled while a paused node held it
 	shared    bool   // one of several copies of a message, so never recycled
 	gen       uint32 // bumped when the slot is reused, so stale TimerIDs miss
 	inc       uint32 // incarnation of the target node the event was meant for
@@ -89,7 +89,6 @@ type World struct {
 	net       *network.Network
 	streams   map[string]bool // names handed out, to catch two users of one stream
 	popped    int64
-	cancelled int // cancelled timers still queued
 	err       error
 	trace     tracer
 	lifecycle func(kind string, node NodeID)
@@ -282,9 +281,6 @@ func (w *World) step(slot uint32) {
 		w.release(slot)
 		w.boot(n, kindStart)
 	case evTimer:
-		if ev.cancelled {
-			w.cancelled--
-		}
 		if ev.cancelled || !n.up || ev.inc != n.inc {
 			w.discard(slot) // cancelled, or set by a process that has since died
 			return
@@ -431,34 +427,14 @@ func (w *World) cancelTimer(n *nodeState, id TimerID) {
 	}
 	ev := &w.slab[slot]
 	if ev.gen == gen && ev.kind == evTimer && ev.node == n.id && !ev.cancelled {
-		ev.cancelled = true
-		w.cancelled++
-		if w.cancelled >= minPurge && 2*w.cancelled > w.queue.Len() {
-			w.purgeCancelled()
+		// A queued timer leaves the queue at once; one a paused node holds
+		// is marked, and dropped when the node resumes.
+		if w.queue.Remove(slot) {
+			w.discard(slot)
+		} else {
+			ev.cancelled = true
 		}
 	}
-}
-
-// minPurge is how many cancelled timers may wait in the queue before they
-// are purged. A run cancels most of its timers (a produce's 30 s request
-// timeout, a parked fetch's wait), and left in the heap until due they
-// would outnumber the live events many times over and deepen every sift:
-// at 1024, a 60 s run's queue held ~40 live events beside ~780 dead, and a
-// third of its pops were dead timers (BenchmarkCluster60s 68 -> 60 ms at
-// 256; 128 and 64 were no faster).
-const minPurge = 256
-
-// purgeCancelled drops the cancelled timers from the queue. The order of
-// the rest is untouched, so the run is the same event for event.
-func (w *World) purgeCancelled() {
-	w.queue.Remove(func(slot uint32) bool {
-		if ev := &w.slab[slot]; ev.kind == evTimer && ev.cancelled {
-			w.discard(slot)
-			return true
-		}
-		return false
-	})
-	w.cancelled = 0
 }
 
 // boot builds a fresh node value and starts it. A restart is a new
