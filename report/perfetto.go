@@ -42,7 +42,7 @@ func NewPerfetto(w io.Writer) *Perfetto {
 }
 
 // Message adds a message delivered or dropped.
-func (pt *Perfetto) Message(e sim.TraceEntry) {
+func (pt *Perfetto) Message(e *sim.TraceEntry) {
 	p := pt.p
 	kind, _, _ := strings.Cut(e.What, " ")
 	kind, _, _ = strings.Cut(kind, "#")
@@ -54,7 +54,7 @@ func (pt *Perfetto) Message(e sim.TraceEntry) {
 		name = "dropped " + kind
 	}
 	p.event(e.T, trackEvent{kind: typeInstant, track: to, name: name, endFlow: flow,
-		annotations: []annotation{{"from", e.From}, {"message", e.What}}})
+		annotations: [2]annotation{{"from", e.From}, {"message", e.What}}})
 }
 
 // Finish adds what the run's result holds (leaderships, faults, counters)
@@ -85,7 +85,7 @@ func (pt *Perfetto) Finish(r *runner.Result) error {
 			end(e.Node, e.TP, e.Time)
 			open[leading{e.Node, e.TP}] = true
 			p.event(e.Time, trackEvent{kind: typeSliceBegin, track: p.process(e.Node).thread(p, "leads "+e.TP.String()),
-				name: "leader " + e.TP.String(), annotations: []annotation{{"epoch", strconv.Itoa(int(e.Epoch))}}})
+				name: "leader " + e.TP.String(), annotations: [2]annotation{{"epoch", strconv.Itoa(int(e.Epoch))}}})
 		case cluster.EvBecameFollower:
 			end(e.Node, e.TP, e.Time)
 		case cluster.EvCrashed, cluster.EvPowerLoss:
@@ -105,11 +105,11 @@ func (pt *Perfetto) Finish(r *runner.Result) error {
 	for _, f := range r.Faults {
 		hit := annotation{"hit", f.Hit}
 		if !f.Window() {
-			p.event(clock.At(f.At), trackEvent{kind: typeInstant, track: faults.uuid, name: f.Text, annotations: []annotation{hit}})
+			p.event(clock.At(f.At), trackEvent{kind: typeInstant, track: faults.uuid, name: f.Text, annotations: [2]annotation{hit}})
 			continue
 		}
 		track := p.track(trackDescriptor{parent: faults.uuid, name: f.Text})
-		p.event(clock.At(f.At), trackEvent{kind: typeSliceBegin, track: track, name: f.Text, annotations: []annotation{hit}})
+		p.event(clock.At(f.At), trackEvent{kind: typeSliceBegin, track: track, name: f.Text, annotations: [2]annotation{hit}})
 		p.event(clock.At(f.Until), trackEvent{kind: typeSliceEnd, track: track})
 	}
 
@@ -219,7 +219,8 @@ type perfettoWriter struct {
 	order       []string // process names in order of first mention
 	nextUUID    uint64
 	nextPID     uint64
-	packet      []byte // scratch buffers, reused
+	head        []byte // scratch buffers, reused
+	packet      []byte
 	body        []byte
 	interned    []byte
 	annotation  []byte
@@ -227,9 +228,10 @@ type perfettoWriter struct {
 
 // perfettoProcess is a node's process track and its thread tracks.
 type perfettoProcess struct {
-	pid, uuid uint64
-	threads   map[string]uint64
-	tids      uint64
+	pid, uuid     uint64
+	threads       map[string]uint64
+	tids          uint64
+	messagesTrack uint64 // the "messages" thread's track, once described
 }
 
 type trackDescriptor struct {
@@ -244,9 +246,9 @@ type trackEvent struct {
 	kind          uint64
 	track         uint64
 	name          string
-	flow, endFlow uint64 // 0: none
-	value         int64  // counters
-	annotations   []annotation
+	flow, endFlow uint64        // 0: none
+	value         int64         // counters
+	annotations   [2]annotation // an event has at most two; unnamed ones are none
 }
 
 // process returns the process named name, describing it the first time.
@@ -270,8 +272,14 @@ func (p *perfettoWriter) process(name string) *perfettoProcess {
 	return pr
 }
 
-// messages is the process's "messages" thread.
-func (pr *perfettoProcess) messages(p *perfettoWriter) uint64 { return pr.thread(p, "messages") }
+// messages is the process's "messages" thread, kept once described: it is
+// looked up twice for every message.
+func (pr *perfettoProcess) messages(p *perfettoWriter) uint64 {
+	if pr.messagesTrack == 0 {
+		pr.messagesTrack = pr.thread(p, "messages")
+	}
+	return pr.messagesTrack
+}
 
 // thread returns the process's thread track named name, describing it the
 // first time. Thread ids are unique across processes, as in Linux.
@@ -377,6 +385,9 @@ func (p *perfettoWriter) event(at clock.Time, e trackEvent) {
 		b = protowire.AppendFixed64(b, e.endFlow)
 	}
 	for _, a := range e.annotations {
+		if a.name == "" {
+			break
+		}
 		ann := protowire.AppendTag(p.annotation[:0], fAnnotationNameIID, protowire.VarintType)
 		ann = protowire.AppendVarint(ann, p.intern(p.annotations, fInternedAnnotationNames, a.name))
 		ann = appendString(ann, fAnnotationString, a.value)
@@ -401,15 +412,12 @@ func (p *perfettoWriter) flush() {
 	if p.err != nil {
 		return
 	}
-	var head [2 * binaryMaxVarint]byte
-	h := protowire.AppendTag(head[:0], fTracePacket, protowire.BytesType)
-	h = protowire.AppendVarint(h, uint64(len(p.packet)))
-	if _, p.err = p.out.Write(h); p.err == nil {
+	p.head = protowire.AppendTag(p.head[:0], fTracePacket, protowire.BytesType)
+	p.head = protowire.AppendVarint(p.head, uint64(len(p.packet)))
+	if _, p.err = p.out.Write(p.head); p.err == nil {
 		_, p.err = p.out.Write(p.packet)
 	}
 }
-
-const binaryMaxVarint = 10
 
 func appendString(b []byte, field protowire.Number, s string) []byte {
 	b = protowire.AppendTag(b, field, protowire.BytesType)

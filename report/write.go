@@ -97,7 +97,8 @@ func (o *Out) Entry(e sim.TraceEntry) { o.entries.add(e) }
 // write writes a batch of entries as trace lines and their messages as
 // Perfetto events; write errors surface when the buffer is flushed.
 func (o *Out) write(batch []sim.TraceEntry) {
-	for _, e := range batch {
+	for i := range batch {
+		e := &batch[i]
 		o.line = e.AppendJSON(o.line[:0])
 		_, _ = o.traceBuf.Write(o.line)
 		if e.Kind == "deliver" || e.Kind == "drop" {

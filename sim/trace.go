@@ -273,7 +273,7 @@ func (t *tracer) log(w *World, node NodeID, line string) {
 // AppendJSON appends the entry as a trace line: as encoding/json would
 // encode it, line break included, without its reflection, for a trace has
 // an entry an event.
-func (e TraceEntry) AppendJSON(b []byte) []byte {
+func (e *TraceEntry) AppendJSON(b []byte) []byte {
 	b = append(b, '{')
 	if e.I != 0 {
 		b = strconv.AppendInt(append(b, `"i":`...), e.I, 10)
