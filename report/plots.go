@@ -50,35 +50,30 @@ var PlotNames = []string{AvailabilityPlot, LatencyPlot, ReplicationPlot}
 // WritePlots renders the run's plots into dir as PNG and SVG. The six
 // pictures are drawn side by side, each from panels of its own (drawing a
 // gonum plot writes to it, so two pictures never share one); every file's
-// bytes are the same whichever finishes first.
+// bytes are the same whichever finishes first. The two latency pictures
+// share one reading of the history, made by whichever asks first.
 func WritePlots(dir string, r *runner.Result) error {
-	type job struct {
-		name string
-		save func() error
-	}
-	var jobs []job
-	latency := measureLatencies(r)
-	for _, p := range []struct {
+	latency := sync.OnceValue(func() *latencies { return measureLatencies(r) })
+	plots := []struct {
 		name   string
 		panels func() []*plot.Plot
 	}{
-		{LatencyPlot, func() []*plot.Plot { return latency.panels(r) }},
+		{LatencyPlot, func() []*plot.Plot { return latency().panels(r) }},
 		{ReplicationPlot, func() []*plot.Plot { return replicationPanels(r) }},
 		{AvailabilityPlot, func() []*plot.Plot { return availabilityPanels(r) }},
-	} {
-		for _, save := range []func(dir, name string, w, h vg.Length, render func(draw.Canvas)) error{savePNG, saveSVG} {
-			w, h, render := stacked(p.panels())
-			jobs = append(jobs, job{p.name, func() error { return save(dir, p.name, w, h, render) }})
-		}
 	}
-	errs := make([]error, len(jobs))
+	savers := []func(dir, name string, w, h vg.Length, render func(draw.Canvas)) error{savePNG, saveSVG}
+	errs := make([]error, len(plots)*len(savers))
 	var wg sync.WaitGroup
-	for i, j := range jobs {
-		wg.Go(func() {
-			if err := j.save(); err != nil {
-				errs[i] = fmt.Errorf("%s plot: %w", j.name, err)
-			}
-		})
+	for i, p := range plots {
+		for j, save := range savers {
+			wg.Go(func() {
+				w, h, render := stacked(p.panels())
+				if err := save(dir, p.name, w, h, render); err != nil {
+					errs[i*len(savers)+j] = fmt.Errorf("%s plot: %w", p.name, err)
+				}
+			})
+		}
 	}
 	wg.Wait()
 	return errors.Join(errs...)
