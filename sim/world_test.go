@@ -300,6 +300,28 @@ func TestCancelledTimersNeverFire(t *testing.T) {
 	}
 }
 
+// A timer that came due while its node was paused waits among the node's
+// held events, out of the queue; cancelled there, it must not fire when
+// the node resumes.
+func TestTimerCancelledWhileHeldNeverFires(t *testing.T) {
+	w := newWorld(t, network.Link{})
+	var seen []arrival
+	var env Env
+	var id TimerID
+	p := w.AddNode("p", func() Node {
+		return &probe{seen: &seen, onStart: func(e Env) {
+			env, id = e, e.SetTimer(ms(10), tick{1})
+			e.SetTimer(ms(30), tick{2})
+		}}
+	})
+	w.At(clock.At(ms(5)), "pause", func(w *World) { require.True(t, w.Pause(p)) })
+	w.At(clock.At(ms(15)), "cancel the held timer", func(*World) { env.CancelTimer(id) })
+	w.At(clock.At(ms(20)), "resume", func(w *World) { require.True(t, w.Resume(p)) })
+	require.NoError(t, w.Run())
+	require.Len(t, seen, 1)
+	assert.Equal(t, 2, seen[0].N, "only the timer never cancelled fires")
+}
+
 func TestCancelAfterSlotReuseIsHarmless(t *testing.T) {
 	w := newWorld(t, network.Link{})
 	var seen []arrival
