@@ -101,7 +101,7 @@ func All(in Input) []Result {
 		ConsumerSafety(in.History, in.Final),
 		NoDuplicates(in.History, in.Final),
 		Linearizable(in.History),
-		EventualDelivery(in.History, in.Final),
+		EventualDelivery(in.History, in.Final, in.Healed, in.End),
 		ProtocolInvariants(in.Invariants),
 	}
 	if in.Quorum != nil {

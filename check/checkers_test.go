@@ -284,21 +284,46 @@ func TestEventualDelivery(t *testing.T) {
 	full := cluster.FinalLog{TP: tp0, Leader: 0, State: cluster.PartitionState{Replicas: []cluster.BrokerID{0, 1}, ISR: []cluster.BrokerID{0, 1}, Leader: 0}}
 	history := append(ack(1, 0, 0, 10), started("c0", tp0), poll("c0", tp0, 0, 1, 5))
 	t.Run("clean", func(t *testing.T) {
-		assert.True(t, EventualDelivery(cluster.HistoryOf(history...), []cluster.FinalLog{full}).OK())
+		assert.True(t, EventualDelivery(cluster.HistoryOf(history...), []cluster.FinalLog{full}, at(50), at(60_000)).OK())
 	})
 	t.Run("no leader and under-replicated", func(t *testing.T) {
 		offline := full
 		offline.TP, offline.State.Leader = tp1, cluster.NoLeader
 		under := full
 		under.State.ISR = []cluster.BrokerID{0}
-		res := EventualDelivery(cluster.HistoryOf(), []cluster.FinalLog{offline, under})
+		res := EventualDelivery(cluster.HistoryOf(), []cluster.FinalLog{offline, under}, at(50), at(60_000))
 		assert.Equal(t, []string{"no-leader", "under-replicated"}, kinds(res))
 	})
 	t.Run("unseen", func(t *testing.T) {
 		h := append(append([]cluster.Op{}, history...), ack(2, 1, 20, 30)...)
-		res := EventualDelivery(cluster.HistoryOf(h...), []cluster.FinalLog{full})
+		res := EventualDelivery(cluster.HistoryOf(h...), []cluster.FinalLog{full}, at(50), at(60_000))
 		require.Equal(t, []string{"unseen"}, kinds(res))
 		assert.Equal(t, int64(2), res.Violations[0].Payload)
+	})
+	// The RF=1 wedge: the partition came back, but the producer's writes to
+	// it stay pending to the end of the load and after.
+	t.Run("writes that never resume after the heal", func(t *testing.T) {
+		pending := func(payload int64, sent int) cluster.Op {
+			return cluster.Op{Time: at(sent), Process: "p0", Type: cluster.Invoke, F: cluster.OpSend, TP: tp0, Payload: payload, Offset: -1}
+		}
+		h := append(append([]cluster.Op{}, history...), pending(3, 30_000), pending(4, 40_000), pending(5, 49_000))
+		res := EventualDelivery(cluster.HistoryOf(h...), []cluster.FinalLog{full}, at(50_000), at(60_000))
+		require.Equal(t, []string{"stuck-writes"}, kinds(res))
+		assert.Equal(t, int64(3), res.Violations[0].Payload, "the first write that never got an answer")
+		assert.Contains(t, res.Violations[0].Message, "3 writes to orders/0 were never answered")
+		t.Run("a partition still without a leader explains itself", func(t *testing.T) {
+			offline := full
+			offline.State.Leader = cluster.NoLeader
+			assert.Equal(t, []string{"no-leader"}, kinds(EventualDelivery(cluster.HistoryOf(h...), []cluster.FinalLog{offline}, at(50_000), at(60_000))))
+		})
+		t.Run("too short a calm proves nothing", func(t *testing.T) {
+			assert.True(t, EventualDelivery(cluster.HistoryOf(h...), []cluster.FinalLog{full}, at(58_000), at(60_000)).OK())
+		})
+		t.Run("answered writes are not stuck", func(t *testing.T) {
+			answered := append(append([]cluster.Op{}, history...), ack(3, 1, 30_000, 31_000)...)
+			answered = append(answered, poll("c0", tp0, 1, 3, 2))
+			assert.True(t, EventualDelivery(cluster.HistoryOf(answered...), []cluster.FinalLog{full}, at(50_000), at(60_000)).OK())
+		})
 	})
 }
 

@@ -2,20 +2,36 @@ package check
 
 import (
 	"fmt"
+	"time"
 
+	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
 )
 
 // EventualDeliveryDefinition is the promise, in one line.
-const EventualDeliveryDefinition = "once faults heal, every partition has a leader and a full ISR, and consumers read every acknowledged write"
+const EventualDeliveryDefinition = "once faults heal, every partition has a leader and a full ISR, producers' writes to it are answered, and consumers read every acknowledged write"
+
+// StuckWriteCalm is how long the cluster must have been free of faults
+// before a write still unanswered at the end counts as stuck: once faults
+// heal, a request is retransmitted within a second, a refused connection
+// is reopened within reconnect.backoff.max.ms (1 s) and a retry waits
+// retry.backoff.ms, so a healthy partition answers every write well
+// within this; a shorter settle proves nothing either way.
+const StuckWriteCalm = 5 * time.Second
 
 // EventualDelivery is the liveness check, run on the state at the end of
 // the settle period: every partition has a leader and all its replicas in
 // the ISR, and, if the run had consumers, every acknowledged write was read
-// by at least one of them (Jepsen's unseen).
-func EventualDelivery(history *cluster.History, final []cluster.FinalLog) Result {
+// by at least one of them (Jepsen's unseen). A partition that ends led and
+// fully replicated, after at least StuckWriteCalm without faults, must
+// have answered every write its producers sent before the faults healed:
+// one still pending is a client that stopped trying (stuck-writes), as a
+// Kafka producer never does before delivery.timeout.ms.
+func EventualDelivery(history *cluster.History, final []cluster.FinalLog, healed, end clock.Time) Result {
 	res := Result{Checker: EventualDeliveryName, Definition: EventualDeliveryDefinition}
+	healthy := make(map[cluster.TopicPartition]bool, len(final))
 	for _, f := range final {
+		healthy[f.TP] = f.State.Leader != cluster.NoLeader && len(f.State.ISR) >= len(f.State.Replicas)
 		switch {
 		case f.State.Leader == cluster.NoLeader:
 			res.Violations = append(res.Violations, Violation{Checker: EventualDeliveryName, Kind: "no-leader", TP: f.TP, Offset: -1, Payload: -1,
@@ -24,6 +40,9 @@ func EventualDelivery(history *cluster.History, final []cluster.FinalLog) Result
 			res.Violations = append(res.Violations, Violation{Checker: EventualDeliveryName, Kind: "under-replicated", TP: f.TP, Offset: -1, Payload: -1,
 				Message: fmt.Sprintf("%v ends with ISR %v of replicas %v", f.TP, f.State.ISR, f.State.Replicas)})
 		}
+	}
+	if end.Sub(healed) >= StuckWriteCalm {
+		res.Violations = append(res.Violations, stuckWrites(history, healthy, healed, end)...)
 	}
 	var seen cluster.PayloadTable[bool]
 	consumers := false
@@ -45,4 +64,45 @@ func EventualDelivery(history *cluster.History, final []cluster.FinalLog) Result
 		}
 	}
 	return res
+}
+
+// stuckWrites finds, per healthy partition, the writes invoked before the
+// faults healed and never answered by the end of the run.
+func stuckWrites(history *cluster.History, healthy map[cluster.TopicPartition]bool, healed, end clock.Time) []Violation {
+	var answered cluster.PayloadTable[bool]
+	for _, op := range history.All() {
+		if op.F == cluster.OpSend && op.Type != cluster.Invoke {
+			answered.Set(op.Payload, true)
+		}
+	}
+	type stuck struct {
+		first cluster.Op
+		count int
+	}
+	var order []cluster.TopicPartition
+	byTP := map[cluster.TopicPartition]*stuck{}
+	for _, op := range history.All() {
+		if op.F != cluster.OpSend || op.Type != cluster.Invoke || op.Time > healed || !healthy[op.TP] {
+			continue
+		}
+		if _, ok := answered.Get(op.Payload); ok {
+			continue
+		}
+		s := byTP[op.TP]
+		if s == nil {
+			s = &stuck{first: op}
+			byTP[op.TP] = s
+			order = append(order, op.TP)
+		}
+		s.count++
+	}
+	var out []Violation
+	for _, tp := range order {
+		s := byTP[tp]
+		out = append(out, Violation{Checker: EventualDeliveryName, Kind: "stuck-writes", TP: tp, Offset: -1, Payload: s.first.Payload,
+			Message: fmt.Sprintf("%d writes to %v were never answered although it ended led and fully replicated, %v after the faults healed; the first, payload %s, was sent at %v by %s",
+				s.count, tp, end.Sub(healed), cluster.PayloadText(s.first.Payload), s.first.Time, s.first.Process),
+			Ops: []cluster.Op{s.first}})
+	}
+	return out
 }

@@ -297,7 +297,11 @@ func (p *Producer) request(part *producerPartition, b *batch) ProduceRequest {
 func (p *Producer) retryLater(part *producerPartition, b *batch) {
 	id := p.meta.newID()
 	if b != nil {
-		b.request, b.sent = id, false
+		// The batch now waits for the backoff, not for a connection: a
+		// batch left marked awaitingConn would ignore its own retry timer
+		// and wait for a metadata answer that may never come (the RF=1
+		// wedge: a stale answer from a restarted broker ends the chain).
+		b.request, b.sent, b.awaitingConn = id, false, false
 	}
 	p.setTimer(p.env, p.cfg.RetryBackoff, timer{kind: tProduceRetry, tp: part.tp, id: id})
 }
