@@ -51,6 +51,24 @@ func (s Spec) Validate() error {
 	return nil
 }
 
+// Partitions counts the partitions of every topic together.
+func (s Spec) Partitions() int {
+	n := 0
+	for _, t := range s.Topics {
+		n += t.Partitions
+	}
+	return n
+}
+
+// Replicas counts the replicas of every partition of every topic.
+func (s Spec) Replicas() int {
+	n := 0
+	for _, t := range s.Topics {
+		n += t.Partitions * t.ReplicationFactor
+	}
+	return n
+}
+
 func (s Spec) topic(name string) (TopicConfig, bool) {
 	i := slices.IndexFunc(s.Topics, func(t TopicConfig) bool { return t.Name == name })
 	if i < 0 {

@@ -233,7 +233,7 @@ func (c *BrokerConfig) Set(name, value string) error {
 	case "tideline.leader.election.automatic":
 		c.AutomaticLeaderElection, err = strconv.ParseBool(value)
 	case "tideline.record.bytes":
-		c.RecordSize, err = parseInt(value, 1)
+		c.RecordSize, err = parseIntIn(value, 1, maxRecordBytes)
 	case "tideline.vm.dirty_expire_centisecs":
 		c.DirtyExpire, err = parseCentis(value, 0)
 	case "tideline.vm.dirty_writeback_centisecs":
@@ -259,6 +259,20 @@ func (c *BrokerConfig) Set(name, value string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%s: bad value %q: %w", name, value, err)
+	}
+	return nil
+}
+
+// maxRecordBytes is Kafka's message.max.bytes default (1 MB and a batch
+// header): a record larger than it is refused by the broker.
+const maxRecordBytes = 1048588
+
+// Validate reports broker settings Kafka would refuse together.
+func (c BrokerConfig) Validate() error {
+	// KafkaConfig requires a heartbeat inside the session it keeps alive.
+	if c.HeartbeatInterval > c.SessionTimeout {
+		return fmt.Errorf("broker.heartbeat.interval.ms %d is more than broker.session.timeout.ms %d: the session would end between heartbeats",
+			c.HeartbeatInterval.Milliseconds(), c.SessionTimeout.Milliseconds())
 	}
 	return nil
 }
@@ -345,7 +359,7 @@ func (p *ProducerConfig) Set(name, value string) error {
 	case "socket.connection.setup.timeout.ms":
 		p.ConnectionSetup, err = parseMillis(value, 1)
 	case "tideline.record.bytes":
-		p.RecordSize, err = parseInt(value, 1)
+		p.RecordSize, err = parseIntIn(value, 1, maxRecordBytes)
 	case "tideline.retransmit.ms":
 		p.Retransmit, err = parseMillis(value, 1)
 	default:
@@ -407,23 +421,32 @@ func (c *ConsumerConfig) Set(name, value string) error {
 
 var consumerProperties = []string{"fetch.max.wait.ms", "max.poll.records", "metadata.max.age.ms", "request.timeout.ms", "retry.backoff.ms", "tideline.retransmit.ms"}
 
+// maxInt is the largest value of Kafka's INT configuration type
+// (Integer.MAX_VALUE), the upper end of the range ConfigDef gives nearly
+// every count and millisecond setting here. A LONG millisecond setting
+// (log.flush.interval.ms, flush.ms) is held to it too: 24.8 days is longer
+// than any run, and nanoseconds past it would overflow.
+const maxInt = math.MaxInt32
+
 func parseMillis(value string, least int64) (time.Duration, error) {
-	n, err := parseInt(value, least)
+	n, err := parseIntIn(value, least, maxInt)
 	return time.Duration(n) * time.Millisecond, err
 }
 
 func parseCentis(value string, least int64) (time.Duration, error) {
-	n, err := parseInt(value, least)
+	n, err := parseIntIn(value, least, maxInt)
 	return time.Duration(n) * 10 * time.Millisecond, err
 }
 
-func parseInt(value string, least int64) (int64, error) {
+func parseInt(value string, least int64) (int64, error) { return parseIntIn(value, least, maxInt) }
+
+func parseIntIn(value string, least, most int64) (int64, error) {
 	n, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("not a whole number")
 	}
-	if n < least {
-		return 0, fmt.Errorf("must be at least %d", least)
+	if n < least || n > most {
+		return 0, fmt.Errorf("want %d to %d", least, most)
 	}
 	return n, nil
 }

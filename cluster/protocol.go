@@ -36,8 +36,18 @@ func (v ProtocolVersion) Before(o ProtocolVersion) bool {
 	return false
 }
 
-// knownMinors are the release lines Kafka shipped, by major version.
-var knownMinors = map[int]int{0: 11, 1: 1, 2: 8, 3: 9, 4: 1}
+// releases are the versions Kafka's inter.broker.protocol.version and
+// metadata.version know (MetadataVersion, formerly ApiVersion), each with
+// its last internal version: 3.5 has 3.5-IV0 to 3.5-IV2; -1 means the
+// release had none (0.8.x, 0.9.0).
+var releases = map[[3]int]int{
+	{0, 8, 0}: -1, {0, 8, 1}: -1, {0, 8, 2}: -1, {0, 9, 0}: -1,
+	{0, 10, 0}: 1, {0, 10, 1}: 2, {0, 10, 2}: 0, {0, 11, 0}: 2,
+	{1, 0, 0}: 0, {1, 1, 0}: 0,
+	{2, 0, 0}: 1, {2, 1, 0}: 2, {2, 2, 0}: 1, {2, 3, 0}: 1, {2, 4, 0}: 1, {2, 5, 0}: 0, {2, 6, 0}: 0, {2, 7, 0}: 2, {2, 8, 0}: 1,
+	{3, 0, 0}: 1, {3, 1, 0}: 0, {3, 2, 0}: 0, {3, 3, 0}: 3, {3, 4, 0}: 0, {3, 5, 0}: 2, {3, 6, 0}: 2, {3, 7, 0}: 4, {3, 8, 0}: 0, {3, 9, 0}: 0,
+	{4, 0, 0}: 3, {4, 1, 0}: 1,
+}
 
 // ParseProtocolVersion reads a version as Kafka writes it: "0.10.2",
 // "0.11.0-IV2", "2.8", "3.5-IV0", "3.7".
@@ -69,8 +79,14 @@ func ParseProtocolVersion(s string) (ProtocolVersion, error) {
 	if len(nums) == 3 {
 		v.Patch = nums[2]
 	}
-	if last, ok := knownMinors[v.Major]; !ok || v.Minor > last || v.Major == 0 && v.Minor < 8 {
-		return v, fmt.Errorf("%q is not a Kafka version (0.8 to 4.1)", s)
+	lastIV, ok := releases[[3]int{v.Major, v.Minor, v.Patch}]
+	switch {
+	case !ok:
+		return v, fmt.Errorf("%q is not a Kafka version (0.8.0 to 4.1)", s)
+	case v.IV > lastIV && lastIV < 0:
+		return v, fmt.Errorf("%q: %s has no internal versions; write %s", s, body, body)
+	case v.IV > lastIV:
+		return v, fmt.Errorf("%q: %s has internal versions IV0 to IV%d", s, body, lastIV)
 	}
 	return v, nil
 }

@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -21,4 +23,49 @@ func TestEstimateBoundsTheBuiltins(t *testing.T) {
 		t.Logf("%-20s %8d events, estimated %8d (%.2f); memory estimate %d MB", name, res.Events, est.Events, float64(res.Events)/float64(est.Events), est.MemoryBytes>>20)
 		assert.LessOrEqual(t, res.Events, est.Events, name)
 	}
+}
+
+// A partition-heavy cluster costs more per event than a small one (each
+// metadata answer copies every partition), so the estimate must bound it
+// too: run one and compare its events and heap with the estimate, and
+// hold the estimate above what larger shapes were measured to take (60 s,
+// 500 records/s, RF 3, a crash and a restart; `/usr/bin/time simulate
+// -scenario SHAPE -q -max-memory 20GiB`, 2 cores, counted at 1.6 M
+// events a second — the rate BenchmarkCluster60s measures).
+func TestEstimateBoundsPartitionHeavyClusters(t *testing.T) {
+	shape := func(brokers, partitions int, duration string) *scenarios.Scenario {
+		text := fmt.Sprintf("name: p%d\nduration: %s\nsettle: 5s\ncluster:\n  brokers: %d\n  topics: [{ name: orders, partitions: %d, replication.factor: 3, config: { min.insync.replicas: 2 } }]\n"+
+			"workload:\n  producers: [{ topic: orders, rate: 500/s, acks: all }]\n  consumers: [{ topic: orders }]\n"+
+			"faults:\n  - { at: 3s, crash: broker-0 }\n  - { at: 8s, restart: crashed }\n", partitions, duration, brokers, partitions)
+		sc, err := scenarios.Load("shape.yaml", []byte(text))
+		require.NoError(t, err)
+		return sc
+	}
+	t.Run("run", func(t *testing.T) {
+		sc := shape(3, 600, "15s")
+		runtime.GC()
+		res, err := Run(sc, Options{Seed: 1})
+		require.NoError(t, err)
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		est := Estimate(sc, 0)
+		t.Logf("%d events, estimated %d; heap obtained %d MB, estimated %d MB", res.Events, est.Events, m.HeapSys>>20, est.MemoryBytes>>20)
+		assert.LessOrEqual(t, res.Events, est.Events)
+		assert.LessOrEqual(t, int64(m.HeapSys), est.MemoryBytes)
+	})
+	measured := []struct {
+		brokers, partitions int
+		wall                float64 // seconds
+		rss                 int64   // bytes
+	}{
+		{3, 1000, 2.06, 271 << 20}, {3, 2000, 8.47, 606 << 20}, {3, 3000, 26.1, 1309 << 20},
+		{10, 300, 1.44, 88 << 20}, {10, 1000, 3.41, 230 << 20},
+	}
+	for _, m := range measured {
+		est := Estimate(shape(m.brokers, m.partitions, "60s"), 0)
+		assert.GreaterOrEqual(t, est.Events, int64(m.wall*1.6e6), "%d brokers, %d partitions", m.brokers, m.partitions)
+		assert.GreaterOrEqual(t, est.MemoryBytes, m.rss, "%d brokers, %d partitions", m.brokers, m.partitions)
+	}
+	// The shape issue 22 found growing past 6 GB is refused by default.
+	assert.Error(t, CheckCost(shape(3, 10000, "60s"), 0, 0, 0))
 }

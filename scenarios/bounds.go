@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml/ast"
 )
@@ -20,8 +22,15 @@ const (
 	MaxListLength = 1000     // entries of one list or mapping (faults, topics, links, config, ...)
 	MaxTextBytes  = 16 << 10 // one string (a description)
 
-	MaxBrokers    = 100   // brokers in a cluster
-	MaxPartitions = 10000 // partitions of all topics together
+	MaxBrokers    = 100            // brokers in a cluster
+	MaxPartitions = 10000          // partitions of all topics together
+	MaxReplicas   = 30000          // replicas of all partitions together
+	MaxClients    = 100            // producers and consumers together
+	MaxDuration   = 24 * time.Hour // simulated time: a day (the soak is an hour)
+	// MaxLatency bounds a link's base latency, its jitter and a slow
+	// link's added delay: a message that takes longer than a minute is
+	// one that never arrives within any run's timeouts.
+	MaxLatency = time.Minute
 )
 
 // readBounded reads a scenario file, refusing one past MaxFileBytes
@@ -56,6 +65,16 @@ func checkText(file string, data []byte) error {
 	for i := 0; i < len(data); i++ {
 		c := data[i]
 		col++
+		if c >= utf8.RuneSelf {
+			// YAML is Unicode text: bytes that are not UTF-8 are refused
+			// here, where their place is known, not replaced silently.
+			r, size := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && size <= 1 {
+				return &Error{File: file, Line: line, Col: col, Err: fmt.Errorf("byte 0x%02x is not UTF-8: a scenario is UTF-8 text", c)}
+			}
+			i += size - 1
+			continue
+		}
 		if c == '\n' {
 			line, col, comment = line+1, 0, false
 			continue

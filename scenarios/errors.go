@@ -63,7 +63,7 @@ func rewordUnknownField(msg string) string {
 			name = s
 		}
 	}
-	if best := suggest.Nearest(name, knownKeys); best != "" {
+	if best := suggest.Nearest(name, knownKeys); best != "" && best != name {
 		return fmt.Sprintf("unknown field %q (did you mean %q?)", name, best)
 	}
 	return fmt.Sprintf("unknown field %q", name)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -75,6 +78,9 @@ func Load(file string, data []byte) (*Scenario, error) {
 	if err := checkTree(file, astFile); err != nil {
 		return nil, err
 	}
+	if err := checkKeys(file, astFile); err != nil {
+		return nil, err
+	}
 	var raw rawScenario
 	if err := decode(data, &raw); err != nil {
 		return nil, fromYAML(file, err)
@@ -128,15 +134,49 @@ func (v *validator) fail(p path, format string, args ...any) {
 }
 
 // scalar reports whether a Kafka property's value is one value, as
-// Kafka's properties are, and says where it is not.
+// Kafka's properties are, and says where it is not. No property takes a
+// fraction: a YAML float is a mistake, and for a version (3.10 unquoted is
+// YAML's 3.1) one only quotes can mend.
 func (v *validator) scalar(p path, name string, value any) bool {
-	switch value.(type) {
+	switch x := value.(type) {
 	case map[string]any, []any:
 		v.fail(p, "%s: a property takes one value, not a list or a mapping", name)
+		return false
+	case float64:
+		if strings.HasSuffix(name, ".version") {
+			v.fail(p, "%s: YAML reads the unquoted version as the number %v: quote it, e.g. %s: \"3.7\"", name, x, name)
+		} else {
+			v.fail(p, "%s: %v is not a whole number", name, x)
+		}
 		return false
 	}
 	return true
 }
+
+// quoted is a name from the file as it may be echoed: in Go's quotes, with
+// control characters, escape sequences and invalid UTF-8 escaped.
+func quoted(s string) string { return strconv.Quote(s) }
+
+// printable reports whether s may be echoed to a terminal as it is.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r == '\n' || r == '\t' {
+			continue
+		}
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// topicNameRE is Kafka's rule for a topic name (Topic.validate): ASCII
+// letters, digits, '.', '_' and '-', at most 249 of them, neither "." nor
+// "..".
+var topicNameRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 
 func (v *validator) duration(p path, s string, def time.Duration) time.Duration {
 	if s == "" {
@@ -150,21 +190,76 @@ func (v *validator) duration(p path, s string, def time.Duration) time.Duration 
 	if d < 0 {
 		v.fail(p, "%s: duration %v is negative", p, d)
 	}
+	if d > MaxDuration {
+		v.fail(p, "%s: %v is longer than %v, the longest a scenario may simulate", p, d, MaxDuration)
+	}
 	return d
+}
+
+// delay reads a network delay: at most MaxLatency.
+func (v *validator) delay(p path, s string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(s); err == nil && d > MaxLatency {
+		v.fail(p, "%s: %v is longer than %v: a message that slow never arrives within a run's timeouts", p, d, MaxLatency)
+		return def
+	}
+	return v.duration(p, s, def)
+}
+
+// whole reads a whole number from least to most: YAML's 3.5 or "3" is
+// refused, not truncated or converted.
+func (v *validator) whole(p path, raw any, what string, least, most int64) (int64, bool) {
+	var n int64
+	switch x := raw.(type) {
+	case int:
+		n = int64(x)
+	case int64:
+		n = x
+	case uint64:
+		if x > math.MaxInt64 {
+			v.fail(p, "%s: %d is past %d", what, x, most)
+			return 0, false
+		}
+		n = int64(x)
+	case float64:
+		v.fail(p, "%s: %v is not a whole number", what, x)
+		return 0, false
+	default:
+		v.fail(p, "%s: %s is not a whole number", what, quoted(fmt.Sprint(x)))
+		return 0, false
+	}
+	if n < least || n > most {
+		v.fail(p, "%s: %d, want %d to %d", what, n, least, most)
+		return 0, false
+	}
+	return n, true
 }
 
 func (v *validator) scenario(raw rawScenario) *Scenario {
 	sc := &Scenario{Name: raw.Name, Description: strings.TrimSpace(raw.Description), Seed: DefaultSeed}
-	if raw.Name == "" {
+	switch {
+	case raw.Name == "":
 		v.fail(path{}, "the scenario has no name: add `name: my-scenario`")
+	case !printable(raw.Name) || strings.ContainsAny(raw.Name, "\n\t"):
+		v.fail(path{"name"}, "name %s holds control characters or invalid UTF-8: a name is printed in reports and terminals", quoted(raw.Name))
+	case !printable(raw.Description):
+		v.fail(path{"description"}, "the description holds control characters or invalid UTF-8: it is printed in reports and terminals")
 	}
 	sc.Duration = v.duration(path{"duration"}, raw.Duration, DefaultDuration)
+	if sc.Duration == 0 && v.err == nil {
+		v.fail(path{"duration"}, "duration: 0s: a scenario must run for some time, e.g. 60s")
+	}
 	sc.Settle = v.duration(path{"settle"}, raw.Settle, DefaultSettle)
 	if v.err == nil && sc.Settle >= sc.Duration {
-		v.fail(path{"settle"}, "settle %v must be shorter than the duration %v", sc.Settle, sc.Duration)
+		at := path{"settle"}
+		if raw.Settle == "" {
+			at = path{"duration"} // the default settle: the duration is what is too short
+		}
+		v.fail(at, "settle %v must be shorter than the duration %v", sc.Settle, sc.Duration)
 	}
 	if raw.Seed != nil {
-		sc.Seed = *raw.Seed
+		if n, ok := v.whole(path{"seed"}, raw.Seed, "seed", 0, math.MaxInt64); ok {
+			sc.Seed = uint64(n)
+		}
 	}
 	sc.Cluster = v.cluster(raw.Cluster)
 	sc.Network = v.link(path{"network"}, raw.Network.Latency, raw.Network.Loss, raw.Network.Duplicate, network.Link{Latency: 2 * time.Millisecond, Jitter: time.Millisecond})
@@ -210,14 +305,13 @@ func (v *validator) scenario(raw rawScenario) *Scenario {
 func (v *validator) cluster(raw rawCluster) cluster.Spec {
 	spec := cluster.Spec{Brokers: DefaultBrokers, Broker: cluster.DefaultBrokerConfig()}
 	if raw.Brokers != nil {
-		spec.Brokers = *raw.Brokers
-	}
-	if spec.Brokers < 1 || spec.Brokers > MaxBrokers {
-		v.fail(path{"cluster", "brokers"}, "brokers: %d, want 1 to %d", spec.Brokers, MaxBrokers)
+		n, _ := v.whole(path{"cluster", "brokers"}, raw.Brokers, "brokers", 1, MaxBrokers)
+		spec.Brokers = int(n)
 	}
 	spec.Controllers = DefaultControllers
 	if raw.Controllers != nil {
-		spec.Controllers = *raw.Controllers
+		n, _ := v.whole(path{"cluster", "controllers"}, raw.Controllers, "controllers", 1, cluster.MaxControllers)
+		spec.Controllers = int(n)
 	}
 	if n := spec.Controllers; n < 1 || n > cluster.MaxControllers || n%2 == 0 {
 		v.fail(path{"cluster", "controllers"}, "controllers: %d, want 1 (one controller) or an odd quorum of 3 to %d: an even one survives no more failures than the odd one below it", n, cluster.MaxControllers)
@@ -230,23 +324,34 @@ func (v *validator) cluster(raw rawCluster) cluster.Spec {
 			v.fail(path{"cluster", "config", name}, "cluster.config: %v", err)
 		}
 	}
+	if err := spec.Broker.Validate(); err != nil {
+		v.fail(path{"cluster", "config"}, "cluster.config: %v", err)
+	}
 	if len(raw.Topics) == 0 {
 		v.fail(path{"cluster"}, "cluster has no topics: add `topics: [{ name: orders, partitions: 3, replication.factor: 3 }]`")
 	}
+	partitions, replicas := 0, 0
 	for i, t := range raw.Topics {
 		p := path{"cluster", "topics", i}
-		tc := cluster.TopicConfig{Name: t.Name, Partitions: t.Partitions, ReplicationFactor: t.ReplicationFactor}
+		tc := cluster.TopicConfig{Name: t.Name}
+		n, _ := v.whole(p.key("partitions"), cmp.Or[any](t.Partitions, 0), "topic "+quoted(t.Name)+": partitions", 1, MaxPartitions)
+		rf, _ := v.whole(p.key("replication.factor"), cmp.Or[any](t.ReplicationFactor, 0), "topic "+quoted(t.Name)+": replication.factor", 1, MaxBrokers)
+		tc.Partitions, tc.ReplicationFactor = int(n), int(rf)
+		partitions += tc.Partitions
+		replicas += tc.Partitions * tc.ReplicationFactor
 		switch {
 		case t.Name == "":
 			v.fail(p, "topic %d has no name", i)
+		case !topicNameRE.MatchString(t.Name) || t.Name == "." || t.Name == "..":
+			v.fail(p.key("name"), "topic name %s: Kafka allows up to 249 ASCII letters, digits, '.', '_' and '-' (not . or ..)", quoted(t.Name))
 		case slices.ContainsFunc(spec.Topics, func(o cluster.TopicConfig) bool { return o.Name == t.Name }):
-			v.fail(p.key("name"), "topic %q defined twice", t.Name)
-		case t.Partitions < 1 || t.Partitions > MaxPartitions:
-			v.fail(p.key("partitions"), "topic %s: partitions %d, want 1 to %d", t.Name, t.Partitions, MaxPartitions)
-		case t.ReplicationFactor < 1:
-			v.fail(p.key("replication.factor"), "topic %s: replication.factor %d, want at least 1", t.Name, t.ReplicationFactor)
-		case t.ReplicationFactor > spec.Brokers:
-			v.fail(p.key("replication.factor"), "topic %s: replication.factor %d is more than the %d brokers", t.Name, t.ReplicationFactor, spec.Brokers)
+			v.fail(p.key("name"), "topic %s defined twice", quoted(t.Name))
+		case v.err == nil && tc.ReplicationFactor > spec.Brokers:
+			v.fail(p.key("replication.factor"), "topic %s: replication.factor %d is more than the %d brokers", quoted(t.Name), tc.ReplicationFactor, spec.Brokers)
+		case v.err == nil && partitions > MaxPartitions:
+			v.fail(p.key("partitions"), "the topics have %d partitions together up to here: at most %d in all", partitions, MaxPartitions)
+		case v.err == nil && replicas > MaxReplicas:
+			v.fail(p.key("replication.factor"), "the topics have %d replicas together up to here: at most %d in all", replicas, MaxReplicas)
 		}
 		for _, name := range sortedKeys(t.Config) {
 			if !v.scalar(p.key("config").key(name), name, t.Config[name]) {
@@ -267,8 +372,8 @@ func (v *validator) cluster(raw rawCluster) cluster.Spec {
 
 func (v *validator) latency(p path, raw rawLatency, def network.Link) network.Link {
 	l := def
-	l.Latency = v.duration(p.key("base"), raw.Base, def.Latency)
-	l.Jitter = v.duration(p.key("jitter"), raw.Jitter, def.Jitter)
+	l.Latency = v.delay(p.key("base"), raw.Base, def.Latency)
+	l.Jitter = v.delay(p.key("jitter"), raw.Jitter, def.Jitter)
 	if raw.Shape != "" {
 		shape, err := network.ParseShape(raw.Shape)
 		if err != nil {
@@ -294,6 +399,10 @@ func (v *validator) link(p path, lat rawLatency, loss, dup float64, def network.
 var rateRE = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*/\s*(s|m|h)\s*$`)
 
 func (v *validator) workload(raw rawWorkload, sc *Scenario) {
+	if n := len(raw.Producers) + len(raw.Consumers); n > MaxClients {
+		v.fail(path{"workload"}, "%d producers and consumers: at most %d in all", n, MaxClients)
+		return
+	}
 	for i, rp := range raw.Producers {
 		p := path{"workload", "producers", i}
 		pc := cluster.DefaultProducerConfig(rp.Topic)
@@ -326,14 +435,16 @@ func (v *validator) workload(raw rawWorkload, sc *Scenario) {
 				v.fail(p.key("config").key(name), "producer config: %v", err)
 			}
 		}
-		if ok {
-			for j, part := range rp.Partitions {
-				if part < 0 || int(part) >= topic.Partitions {
-					v.fail(p.key("partitions").at(j), "topic %s has no partition %d (it has %d)", topic.Name, part, topic.Partitions)
-				}
+		for j, raw := range rp.Partitions {
+			n, whole := v.whole(p.key("partitions").at(j), raw, "partition", 0, MaxPartitions)
+			switch {
+			case !whole:
+			case ok && int(n) >= topic.Partitions:
+				v.fail(p.key("partitions").at(j), "topic %s has no partition %d (it has %d)", topic.Name, n, topic.Partitions)
+			default:
+				pc.PartitionsToProduce = append(pc.PartitionsToProduce, int32(n))
 			}
 		}
-		pc.PartitionsToProduce = rp.Partitions
 		if err := pc.Validate(); err != nil && v.err == nil {
 			v.fail(p, "producer %d: %v", i, err)
 		}
@@ -583,7 +694,7 @@ func (v *validator) fault(p path, raw rawFault, sc *Scenario) Fault {
 		f.Kind = SlowLink
 		f.From = v.targets(p.key("slow-link").key("from"), raw.SlowLink.From, spec, false)
 		f.To = v.targets(p.key("slow-link").key("to"), raw.SlowLink.To, spec, true)
-		f.Delay = v.duration(p.key("slow-link").key("delay"), raw.SlowLink.Delay, 0)
+		f.Delay = v.delay(p.key("slow-link").key("delay"), raw.SlowLink.Delay, 0)
 		if f.Delay <= 0 && v.err == nil {
 			v.fail(p.key("slow-link"), "slow-link needs a positive delay, e.g. `delay: 200ms`")
 		}

@@ -20,7 +20,7 @@ func TestBadScenariosSayWhereAndWhat(t *testing.T) {
 		msg       string
 	}{
 		{"unknown-field.yaml", 12, 33, `unknown field "targt"`},
-		{"wrong-type.yaml", 4, 12, `"three": want a whole number`},
+		{"wrong-type.yaml", 4, 12, `brokers: "three" is not a whole number`},
 		{"bad-duration.yaml", 2, 11, `bad duration "30sec": write a number with a unit`},
 		{"rate-without-unit.yaml", 10, 38, `rate 100 has no unit: write 100/s`},
 		{"fault-past-window.yaml", 12, 11, `fault at 25s ends past the fault window`},

@@ -9,7 +9,7 @@ type rawScenario struct {
 	Description string      `yaml:"description"`
 	Duration    string      `yaml:"duration"`
 	Settle      string      `yaml:"settle"`
-	Seed        *uint64     `yaml:"seed"`
+	Seed        any         `yaml:"seed"` // whole numbers stay any: validation refuses 1.5 rather than truncate it
 	Cluster     rawCluster  `yaml:"cluster"`
 	Network     rawNetwork  `yaml:"network"`
 	Workload    rawWorkload `yaml:"workload"`
@@ -18,16 +18,16 @@ type rawScenario struct {
 }
 
 type rawCluster struct {
-	Brokers     *int           `yaml:"brokers"`
-	Controllers *int           `yaml:"controllers"`
+	Brokers     any            `yaml:"brokers"`
+	Controllers any            `yaml:"controllers"`
 	Config      map[string]any `yaml:"config"`
 	Topics      []rawTopic     `yaml:"topics"`
 }
 
 type rawTopic struct {
 	Name              string         `yaml:"name"`
-	Partitions        int            `yaml:"partitions"`
-	ReplicationFactor int            `yaml:"replication.factor"`
+	Partitions        any            `yaml:"partitions"`
+	ReplicationFactor any            `yaml:"replication.factor"`
 	Config            map[string]any `yaml:"config"`
 }
 
@@ -62,7 +62,7 @@ type rawProducer struct {
 	Rate        any            `yaml:"rate"`
 	Acks        any            `yaml:"acks"`
 	Idempotence *bool          `yaml:"enable.idempotence"`
-	Partitions  []int32        `yaml:"partitions"`
+	Partitions  []any          `yaml:"partitions"`
 	Start       string         `yaml:"start"`
 	Stop        string         `yaml:"stop"`
 	Config      map[string]any `yaml:"config"`

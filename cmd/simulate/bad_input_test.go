@@ -37,6 +37,21 @@ func manyFaults(n int) string {
 	return b.String()
 }
 
+// manyTopics is a cluster of n topics of the given partitions each.
+func manyTopics(n, partitions, rf int) string {
+	var b strings.Builder
+	b.WriteString("name: many\ncluster:\n  brokers: 4\n  topics:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "    - { name: t%d, partitions: %d, replication.factor: %d }\n", i, partitions, rf)
+	}
+	return b.String()
+}
+
+// clusterConfig is a small cluster with one broker property set.
+func clusterConfig(property string) string {
+	return "name: x\ncluster: { brokers: 3, config: { " + property + " }, topics: [{ name: orders, partitions: 1, replication.factor: 3 }] }\n"
+}
+
 func traceWith(header string, lines ...string) string {
 	return strings.Join(append([]string{header}, lines...), "\n") + "\n"
 }
@@ -73,8 +88,9 @@ func TestBadInputsGetAClearAnswer(t *testing.T) {
 		{"2 MB file", []string{"-scenario", write("big.yaml", "name: x\ndescription: \""+strings.Repeat("x", 2<<20)+"\"\n")}, exitUsage, "larger than 1048576 bytes", "big.yaml:1:1"},
 		{"1001 faults", []string{"-scenario", write("faults.yaml", manyFaults(1001))}, exitUsage, "a list with 1001 entries: at most 1000", "faults.yaml:5:3"},
 		{"20 KiB description", []string{"-scenario", write("desc.yaml", "name: x\ndescription: "+strings.Repeat("y", 20<<10)+"\n"+tinyCluster)}, exitUsage, "a text of 20480 bytes", "desc.yaml:2:"},
-		{"a million partitions", []string{"-scenario", write("parts.yaml", "name: x\ncluster: { topics: [{ name: o, partitions: 1000000, replication.factor: 3 }] }\n")}, exitUsage, "partitions 1000000, want 1 to 10000", "parts.yaml:2:"},
-		{"100000 hours of load", []string{"-scenario", write("long.yaml", "name: x\nduration: 100000h\n"+tinyCluster+"workload: { producers: [{ topic: orders, rate: 1000/s }] }\n")}, exitUsage, "events is past the cap of 50000000 (raise it with -max-events)", ""},
+		{"a million partitions", []string{"-scenario", write("parts.yaml", "name: x\ncluster: { topics: [{ name: o, partitions: 1000000, replication.factor: 3 }] }\n")}, exitUsage, "partitions: 1000000, want 1 to 10000", "parts.yaml:2:"},
+		{"100000 hours of load", []string{"-scenario", write("long.yaml", "name: x\nduration: 100000h\n"+tinyCluster+"workload: { producers: [{ topic: orders, rate: 1000/s }] }\n")}, exitUsage, "longer than 24h0m0s", "long.yaml:2:11"},
+		{"20 hours of load", []string{"-scenario", write("long20.yaml", "name: x\nduration: 20h\n"+tinyCluster+"workload: { producers: [{ topic: orders, rate: 1000/s }] }\n")}, exitUsage, "events is past the cap of 50000000 (raise it with -max-events)", ""},
 		{"brokers: 0", []string{"-scenario", write("zero.yaml", "name: x\ncluster: { brokers: 0, topics: [{ name: o, partitions: 1, replication.factor: 1 }] }\n")}, exitUsage, "brokers: 0, want 1 to 100", "zero.yaml:2:21"},
 		{"a node in two partition groups", []string{"-scenario", write("groups.yaml", "name: x\nduration: 30s\n"+tinyCluster+"faults:\n  - { at: 1s, partition: [[broker-0, broker-1], [broker-1, broker-2]] }\n")}, exitUsage, "broker-1 is in two groups", "groups.yaml:5:"},
 		{"two YAML documents", []string{"-scenario", write("docs.yaml", "name: x\n"+tinyCluster+"---\nname: y\n")}, exitUsage, "holds one YAML document", "docs.yaml:3:1"},
@@ -86,6 +102,44 @@ func TestBadInputsGetAClearAnswer(t *testing.T) {
 		{"a stray argument", []string{"-scenario", "leader-crash", "extra"}, exitUsage, `unexpected argument "extra"`, ""},
 		{"a misspelt flag", []string{"-scenario", "leader-crash", "-seeds", "3"}, exitUsage, "unknown flag -seeds (did you mean -seed?)", ""},
 		{"check with an empty shard", []string{"check", "-seeds", "1", "-shard", "20/20", "single-broker"}, exitUsage, "holds none", ""},
+		// Limits for the whole scenario, not per part.
+		{"101 topics of 100 partitions", []string{"-scenario", write("topics.yaml", manyTopics(101, 100, 1))}, exitUsage, "10100 partitions together up to here: at most 10000 in all", "topics.yaml:105:"},
+		{"two topics of 6000 partitions", []string{"-scenario", write("two.yaml", manyTopics(2, 6000, 1))}, exitUsage, "12000 partitions together", "two.yaml:6:"},
+		{"31000 replicas", []string{"-scenario", write("replicas.yaml", manyTopics(4, 2500, 4))}, exitUsage, "40000 replicas together up to here: at most 30000", "replicas.yaml:"},
+		{"101 clients", []string{"-scenario", write("clients.yaml", "name: x\n"+tinyCluster+"workload:\n  consumers: ["+strings.TrimSuffix(strings.Repeat("{ topic: orders }, ", 101), ", ")+"]\n")}, exitUsage, "101 producers and consumers: at most 100 in all", "clients.yaml:4:"},
+		{"3 brokers with 10000 partitions costs too much", []string{"-scenario", write("heavy.yaml", manyTopics(1, 10000, 3))}, exitUsage, "past the cap", ""},
+		// Values that overflow or never deliver.
+		{"replica.lag.time.max.ms at 2^63-1", []string{"-scenario", write("lag.yaml", clusterConfig("replica.lag.time.max.ms: 9223372036854775807"))}, exitUsage, "want 1 to 2147483647", "lag.yaml:2:"},
+		{"broker.session.timeout.ms at 2^63-1", []string{"-scenario", write("session.yaml", clusterConfig("broker.session.timeout.ms: 9223372036854775807"))}, exitUsage, "want 1 to 2147483647", "session.yaml:2:"},
+		{"a heartbeat slower than the session", []string{"-scenario", write("hb.yaml", clusterConfig("broker.heartbeat.interval.ms: 20000"))}, exitUsage, "more than broker.session.timeout.ms 9000", "hb.yaml:2:"},
+		{"an availability deadline past Kafka's INT", []string{"-scenario", write("deadline.yaml", clusterConfig("tideline.availability.deadline.ms: 4294967296"))}, exitUsage, "want 1 to 2147483647", "deadline.yaml:2:"},
+		{"a flush interval of 2^63 ms", []string{"-scenario", write("flush.yaml", clusterConfig("log.flush.interval.ms: 9223372036854775807"))}, exitUsage, "want 1 to 2147483647", "flush.yaml:2:"},
+		{"1000 h of latency", []string{"-scenario", write("lat.yaml", "name: x\n"+tinyCluster+"network: { latency: { base: 1000h } }\n")}, exitUsage, "longer than 1m0s: a message that slow never arrives", "lat.yaml:3:"},
+		{"a slow link of an hour", []string{"-scenario", write("slow.yaml", "name: x\n"+tinyCluster+"faults:\n  - { at: 1s, slow-link: { from: [broker-0], to: [rest], delay: 1h } }\n")}, exitUsage, "longer than 1m0s", "slow.yaml:4:"},
+		{"a record of 2 GB", []string{"-scenario", write("rec.yaml", clusterConfig("tideline.record.bytes: 2000000000"))}, exitUsage, "want 1 to 1048588", "rec.yaml:2:"},
+		// Numbers and names taken silently.
+		{"brokers: 3.5", []string{"-scenario", write("b35.yaml", "name: x\ncluster: { brokers: 3.5, topics: [{ name: orders, partitions: 1, replication.factor: 1 }] }\n")}, exitUsage, "brokers: 3.5 is not a whole number", "b35.yaml:2:21"},
+		{"seed: 1.5", []string{"-scenario", write("seed.yaml", "name: x\nseed: 1.5\n"+tinyCluster)}, exitUsage, "seed: 1.5 is not a whole number", "seed.yaml:2:7"},
+		{"partitions: 2.5", []string{"-scenario", write("p25.yaml", "name: x\ncluster: { topics: [{ name: orders, partitions: 2.5, replication.factor: 1 }] }\n")}, exitUsage, "partitions: 2.5 is not a whole number", "p25.yaml:2:"},
+		{"a quoted replication factor", []string{"-scenario", write("rfq.yaml", "name: x\ncluster: { topics: [{ name: orders, partitions: 1, replication.factor: \"3\" }] }\n")}, exitUsage, `replication.factor: "3" is not a whole number`, "rfq.yaml:2:"},
+		{"min.insync.replicas: 1.5", []string{"-scenario", write("mir.yaml", clusterConfig("min.insync.replicas: 1.5"))}, exitUsage, "min.insync.replicas: 1.5 is not a whole number", "mir.yaml:2:"},
+		{"an unquoted 3.10", []string{"-scenario", write("v310.yaml", clusterConfig("inter.broker.protocol.version: 3.10"))}, exitUsage, "YAML reads the unquoted version as the number 3.1: quote it", "v310.yaml:2:"},
+		{"an unquoted 2.80", []string{"-scenario", write("v280.yaml", clusterConfig("inter.broker.protocol.version: 2.80"))}, exitUsage, "as the number 2.8: quote it", "v280.yaml:2:"},
+		{"3.5-IV9", []string{"-scenario", write("iv9.yaml", clusterConfig(`inter.broker.protocol.version: "3.5-IV9"`))}, exitUsage, "3.5 has internal versions IV0 to IV2", "iv9.yaml:2:"},
+		{"0.9.0-IV0", []string{"-scenario", write("iv0.yaml", clusterConfig(`inter.broker.protocol.version: "0.9.0-IV0"`))}, exitUsage, "0.9.0 has no internal versions", "iv0.yaml:2:"},
+		{"3.10 quoted", []string{"-scenario", write("v310q.yaml", clusterConfig(`inter.broker.protocol.version: "3.10"`))}, exitUsage, `"3.10" is not a Kafka version`, "v310q.yaml:2:"},
+		{"a topic name Kafka refuses", []string{"-scenario", write("topic.yaml", "name: x\ncluster: { topics: [{ name: \"my topic\", partitions: 1, replication.factor: 1 }] }\n")}, exitUsage, "Kafka allows up to 249 ASCII letters", "topic.yaml:2:"},
+		// Errors at the line at fault, the same on every run.
+		{"duration: 0s", []string{"-scenario", write("dur0.yaml", "name: x\nduration: 0s\n"+tinyCluster)}, exitUsage, "duration: 0s: a scenario must run for some time", "dur0.yaml:2:11"},
+		{"a duration shorter than the default settle", []string{"-scenario", write("dur5.yaml", "name: x\nduration: 5s\n"+tinyCluster)}, exitUsage, "settle 10s must be shorter than the duration 5s", "dur5.yaml:2:11"},
+		{"three unknown fault keys", []string{"-scenario", write("keys.yaml", "name: x\n"+tinyCluster+"faults:\n  - { at: 1s, crash: broker-0, zzz: 1, aaa: 2, yyy: 3 }\n")}, exitUsage, `unknown field "zzz"`, "keys.yaml:4:32"},
+		{"an unknown key with no near neighbour", []string{"-scenario", write("stop.yaml", "name: x\n"+tinyCluster+"faults:\n  - { at: 1s, stop: broker-0 }\n")}, exitUsage, `unknown field "stop" (known here: at, for, crash`, "stop.yaml:4:15"},
+		{"a misspelt producer key", []string{"-scenario", write("typo.yaml", "name: x\n"+tinyCluster+"workload: { producers: [{ topic: orders, rate: 1/s, akcs: all }] }\n")}, exitUsage, `unknown field "akcs" (did you mean "acks"?)`, "typo.yaml:3:"},
+		// Terminal safety: what the file says is never echoed raw.
+		{"an escape sequence in the name", []string{"-scenario", write("ansi.yaml", "name: \"a\\x1b[31mred\"\n"+tinyCluster)}, exitUsage, `name "a\x1b[31mred" holds control characters`, "ansi.yaml:1:7"},
+		{"a NUL in the name", []string{"-scenario", write("nul.yaml", "name: \"a\\0b\"\n"+tinyCluster)}, exitUsage, `holds control characters`, "nul.yaml:1:7"},
+		{"invalid UTF-8 in the name", []string{"-scenario", write("utf.yaml", "name: a\xff\xfeb\n"+tinyCluster)}, exitUsage, `byte 0xff is not UTF-8`, "utf.yaml:1:8"},
+		{"an escape sequence in the description", []string{"-scenario", write("desc2.yaml", "name: x\ndescription: \"\\x1b[2J\"\n"+tinyCluster)}, exitUsage, `the description holds control characters`, "desc2.yaml:2:"},
 		{"merge -h", []string{"merge", "-h"}, exitOK, "complete set", ""},
 		{"explore -h", []string{"explore", "-h"}, exitOK, "Draws random faults", ""},
 		{"shrink -h", []string{"shrink", "-h"}, exitOK, "Shrinks a failing scenario", ""},
@@ -103,6 +157,9 @@ func TestBadInputsGetAClearAnswer(t *testing.T) {
 			assert.NotContains(t, stderr, "goroutine ", "no stack trace")
 			assert.Less(t, alloc, uint64(256<<20), "memory stays bounded")
 			assert.Less(t, took, 5*time.Second)
+			if tt.code == exitUsage {
+				assert.Less(t, took, time.Second, "a bad input is answered within a second")
+			}
 		})
 	}
 
