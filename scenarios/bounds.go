@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"time"
 	"unicode/utf8"
 
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/tideline-sim/tideline/internal/inputfile"
 )
 
 // The limits of a scenario file. A real scenario is a few kilobytes with a
@@ -36,7 +37,7 @@ const (
 // readBounded reads a scenario file, refusing one past MaxFileBytes
 // without reading it whole.
 func readBounded(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := inputfile.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 
+	"github.com/tideline-sim/tideline/internal/inputfile"
 	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/scenarios"
 )
@@ -111,7 +111,7 @@ func (f File) SameGrid(o File) bool {
 
 // ReadFile reads a sweep -json file.
 func ReadFile(path string) (File, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.Read(path, 512<<20)
 	if err != nil {
 		return File{}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -72,6 +73,8 @@ func TestBadInputsGetAClearAnswer(t *testing.T) {
 		require.Equal(t, exitOK, code, stderr)
 		return path
 	}
+	fifo := filepath.Join(dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
 	quietBOM := write("bom.yaml", "\ufeffname: bom\nduration: 5s\nsettle: 2s\n"+tinyCluster)
 
 	tests := []struct {
@@ -140,6 +143,17 @@ func TestBadInputsGetAClearAnswer(t *testing.T) {
 		{"a NUL in the name", []string{"-scenario", write("nul.yaml", "name: \"a\\0b\"\n"+tinyCluster)}, exitUsage, `holds control characters`, "nul.yaml:1:7"},
 		{"invalid UTF-8 in the name", []string{"-scenario", write("utf.yaml", "name: a\xff\xfeb\n"+tinyCluster)}, exitUsage, `byte 0xff is not UTF-8`, "utf.yaml:1:8"},
 		{"an escape sequence in the description", []string{"-scenario", write("desc2.yaml", "name: x\ndescription: \"\\x1b[2J\"\n"+tinyCluster)}, exitUsage, `the description holds control characters`, "desc2.yaml:2:"},
+		// Files that are not files: refused at once, never waited on.
+		{"a FIFO as the scenario", []string{"-scenario", fifo}, exitUsage, "is a named pipe (FIFO), not a regular file", ""},
+		{"a FIFO to replay", []string{"-replay", fifo}, exitUsage, "is a named pipe (FIFO)", ""},
+		{"a FIFO to merge", []string{"merge", fifo}, exitUsage, "is a named pipe (FIFO)", ""},
+		{"a FIFO to shrink", []string{"shrink", fifo}, exitUsage, "is a named pipe (FIFO)", ""},
+		{"a FIFO to explore", []string{"explore", "-scenario", fifo, "-seeds", "1"}, exitUsage, "is a named pipe (FIFO)", ""},
+		{"a FIFO to sweep", []string{"sweep", "-scenario", fifo, "-vary", "acks=1,all", "-seeds", "1"}, exitUsage, "is a named pipe (FIFO)", ""},
+		{"/dev/zero to merge", []string{"merge", "/dev/zero"}, exitUsage, "is a device, not a regular file", ""},
+		{"/dev/zero as the scenario", []string{"-scenario", "/dev/zero"}, exitUsage, "is a device", ""},
+		{"a directory as the scenario", []string{"-scenario", dir}, exitUsage, "is a directory", ""},
+		{"a directory to replay", []string{"-replay", dir}, exitUsage, "is a directory", ""},
 		{"merge -h", []string{"merge", "-h"}, exitOK, "complete set", ""},
 		{"explore -h", []string{"explore", "-h"}, exitOK, "Draws random faults", ""},
 		{"shrink -h", []string{"shrink", "-h"}, exitOK, "Shrinks a failing scenario", ""},

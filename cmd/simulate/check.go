@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/tideline-sim/tideline/internal/atomicfile"
+	"github.com/tideline-sim/tideline/internal/inputfile"
 	"github.com/tideline-sim/tideline/report"
 	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/scenarios"
@@ -186,13 +187,18 @@ func mergeCommand(args []string, stdout, stderr io.Writer) int {
 	return checkReport(runs, what, stdout)
 }
 
+// maxJSONBytes bounds a -json shard file read by merge: a check of every
+// built-in over a thousand seeds or an exploration of 100,000 seeds is a
+// few tens of MB.
+const maxJSONBytes = 512 << 20
+
 // mergeShards reads shard files and verifies they are one complete set.
 func mergeShards(files []string) ([]checkRun, string, error) {
 	var first *checkFile
 	var runs []checkRun
 	var shards shardSet
 	for _, path := range files {
-		data, err := os.ReadFile(path)
+		data, err := inputfile.Read(path, maxJSONBytes)
 		if err != nil {
 			return nil, "", err
 		}
@@ -282,7 +288,7 @@ func parseShard(s string) (k, n int, err error) {
 
 // formatOf reads the format a -json file names.
 func formatOf(path string) (string, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.Read(path, maxJSONBytes)
 	if err != nil {
 		return "", err
 	}

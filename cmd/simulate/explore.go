@@ -19,6 +19,7 @@ import (
 
 	"github.com/tideline-sim/tideline/explore"
 	"github.com/tideline-sim/tideline/internal/atomicfile"
+	"github.com/tideline-sim/tideline/internal/inputfile"
 	"github.com/tideline-sim/tideline/report"
 	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/scenarios"
@@ -179,7 +180,7 @@ func mergeExplore(files []string, stdout, stderr io.Writer) int {
 	var outcomes []explore.Outcome
 	var shards shardSet
 	for i, path := range files {
-		data, err := os.ReadFile(path)
+		data, err := inputfile.Read(path, maxJSONBytes)
 		if err != nil {
 			fmt.Fprintf(stderr, "simulate merge: %v\n", err)
 			return exitUsage
@@ -390,7 +391,7 @@ func shrinkCommand(args []string, stdout, stderr io.Writer) int {
 const shrinkBudget = 150
 
 func shrinkAndReport(file, checker, outFile string, stdout, stderr io.Writer) int {
-	text, err := os.ReadFile(file)
+	text, err := inputfile.Read(file, scenarios.MaxFileBytes)
 	if err != nil {
 		fmt.Fprintf(stderr, "simulate shrink: %v\n", err)
 		return exitUsage

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tideline-sim/tideline/internal/inputfile"
 	"github.com/tideline-sim/tideline/report"
 	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/scenarios"
@@ -223,7 +224,7 @@ func listBuiltins(stdout io.Writer) int {
 }
 
 func replayTrace(path string, stdout, stderr io.Writer) int {
-	f, err := os.Open(path)
+	f, err := inputfile.Open(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "simulate: %v\n", err)
 		return exitUsage
