@@ -36,7 +36,7 @@ func (s Spec) Validate() error {
 		}
 	}
 	for i, p := range s.Producers {
-		if _, ok := s.topic(p.Topic); !ok {
+		if _, ok := s.Topic(p.Topic); !ok {
 			return fmt.Errorf("producer %d: unknown topic %q", i, p.Topic)
 		}
 		if err := p.Validate(); err != nil {
@@ -44,7 +44,7 @@ func (s Spec) Validate() error {
 		}
 	}
 	for i, c := range s.Consumers {
-		if _, ok := s.topic(c.Topic); !ok {
+		if _, ok := s.Topic(c.Topic); !ok {
 			return fmt.Errorf("consumer %d: unknown topic %q", i, c.Topic)
 		}
 	}
@@ -69,7 +69,8 @@ func (s Spec) Replicas() int {
 	return n
 }
 
-func (s Spec) topic(name string) (TopicConfig, bool) {
+// Topic finds a topic by name.
+func (s Spec) Topic(name string) (TopicConfig, bool) {
 	i := slices.IndexFunc(s.Topics, func(t TopicConfig) bool { return t.Name == name })
 	if i < 0 {
 		return TopicConfig{}, false
@@ -136,7 +137,7 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 	}
 	for i, pc := range spec.Producers {
 		if len(pc.PartitionsToProduce) == 0 {
-			t, _ := spec.topic(pc.Topic)
+			t, _ := spec.Topic(pc.Topic)
 			for p := range t.Partitions {
 				pc.PartitionsToProduce = append(pc.PartitionsToProduce, int32(p))
 			}
@@ -153,7 +154,7 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 		c.Journal.Lifecycle(w.Now(), w.Name(node), broker, kind)
 	})
 	for i, cc := range spec.Consumers {
-		t, _ := spec.topic(cc.Topic)
+		t, _ := spec.Topic(cc.Topic)
 		c.Consumers = append(c.Consumers, w.AddNode(fmt.Sprintf("consumer-%d", i), func() sim.Node {
 			return NewConsumer(cc, t.Partitions, c.Dir, c.History)
 		}))

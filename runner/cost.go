@@ -159,10 +159,12 @@ func ParseSize(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("want a size such as 8GiB or 512MiB")
+	bytes := n * float64(mult)
+	// NaN, Inf and sizes too small to hold a run are mistakes, not caps.
+	if err != nil || !(bytes >= 1<<20 && bytes <= 1<<50) {
+		return 0, fmt.Errorf("want a size from 1MiB to 1PiB, such as 8GiB or 512MiB")
 	}
-	return int64(n * float64(mult)), nil
+	return int64(bytes), nil
 }
 
 // QuickEvents bounds the built-ins that `check` runs by default and the

@@ -427,6 +427,13 @@ func (v *validator) workload(raw rawWorkload, sc *Scenario) {
 		if rp.Stop != "" {
 			pc.Stop = min(v.duration(p.key("stop"), rp.Stop, pc.Stop), pc.Stop)
 		}
+		if pc.Start >= pc.Stop && v.err == nil {
+			at := p.key("start")
+			if rp.Start == "" {
+				at = p.key("stop")
+			}
+			v.fail(at, "producer starts at %v and stops at %v (its stop:, or the load's end before the settle period): it would send nothing", pc.Start, pc.Stop)
+		}
 		for _, name := range sortedKeys(rp.Config) {
 			if !v.scalar(p.key("config").key(name), name, rp.Config[name]) {
 				continue
@@ -631,6 +638,9 @@ func (v *validator) fault(p path, raw rawFault, sc *Scenario) Fault {
 	}
 	f.At = v.duration(p.key("at"), raw.At, 0)
 	f.For = v.duration(p.key("for"), raw.For, 0)
+	if raw.For != "" && f.For == 0 && v.err == nil {
+		v.fail(p.key("for"), "for: %s: a fault that lasts no time does nothing; leave for: out for one that lasts until healed", raw.For)
+	}
 	if v.err == nil && f.At+f.For > sc.FaultWindowEnd() {
 		lasting := ""
 		if f.For > 0 {
@@ -709,6 +719,14 @@ func (v *validator) fault(p path, raw rawFault, sc *Scenario) Fault {
 	if raw.Elect != "" {
 		kinds = append(kinds, Elect)
 		f.Kind, f.TP, f.Unclean = Elect, v.partition(p.key("elect"), raw.Elect, spec), raw.Unclean
+	}
+	switch {
+	case len(kinds) == 1 && raw.For != "" && slices.Contains([]FaultKind{Restart, Resume, Heal, Elect}, f.Kind):
+		v.fail(p.key("for"), "%s ends or does something at once: it takes no for:", f.Kind)
+	case len(kinds) == 1 && f.Target.Kind == FollowerTarget && v.err == nil:
+		if t, ok := spec.Topic(f.Target.TP.Topic); ok && t.ReplicationFactor < 2 {
+			v.fail(p.key(string(f.Kind)), "%s: %s has replication factor 1: it has no follower", f.Target, f.Target.TP)
+		}
 	}
 	switch {
 	case len(kinds) == 0:

@@ -49,11 +49,10 @@ const checkFormat = "tideline-check/1"
 
 // shardSize is how many (scenario, seed) runs shard k of n holds.
 func shardSize(k, n, pairs int) int {
-	size := 0
-	for i := k - 1; i < pairs; i += n {
-		size++
+	if k > pairs {
+		return 0
 	}
-	return size
+	return (pairs-k)/n + 1 // k-1, k-1+n, ... below pairs
 }
 
 // inputsHash fingerprints the scenario files a check ran.
@@ -88,8 +87,7 @@ func checkCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "simulate check: %v\n", err)
 		return exitUsage
 	}
-	if *seeds < 1 {
-		fmt.Fprintf(stderr, "simulate check: -seeds %d: want at least one seed\n", *seeds)
+	if !checkCount(stderr, "simulate check", "seeds", *seeds, maxSeeds) || !checkCount(stderr, "simulate check", "workers", *workers, maxWorkers) {
 		return exitUsage
 	}
 	if len(names) == 0 {

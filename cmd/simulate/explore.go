@@ -72,8 +72,23 @@ func exploreCommand(args []string, stdout, stderr io.Writer) int {
 			opts.Kinds = append(opts.Kinds, k)
 		}
 	}
-	if *seeds < 1 {
-		fmt.Fprintln(stderr, "simulate explore: -seeds must be at least 1")
+	if !checkCount(stderr, "simulate explore", "seeds", *seeds, maxSeeds) || !checkCount(stderr, "simulate explore", "workers", *workers, maxWorkers) {
+		return exitUsage
+	}
+	if flagGiven(fs, "for") && *forTime <= 0 {
+		fmt.Fprintf(stderr, "simulate explore: -for %v: want a positive wall-clock time, e.g. 10m\n", *forTime)
+		return exitUsage
+	}
+	// -set is checked once, against the base, before any seed is drawn.
+	probe := sc.Cluster.Broker
+	for _, name := range slices.Sorted(maps.Keys(config)) {
+		if err := probe.Set(name, config[name]); err != nil {
+			fmt.Fprintf(stderr, "simulate explore: -set %s=%s: %v\n", name, config[name], err)
+			return exitUsage
+		}
+	}
+	if err := probe.Validate(); err != nil {
+		fmt.Fprintf(stderr, "simulate explore: -set: %v\n", err)
 		return exitUsage
 	}
 	k, n, _, err := shardOf(*shard, flagGiven(fs, "shard"), os.Getenv)
@@ -109,11 +124,15 @@ func exploreCommand(args []string, stdout, stderr io.Writer) int {
 		if *forTime > 0 {
 			count = 10 * *workers
 		}
+		// This shard's seeds among next .. next+count-1: every n-th from
+		// start+k-1, found by stepping, not by testing each seed.
 		var batch []uint64
-		for i := range uint64(count) {
-			if seed := next + i; (seed-*start)%uint64(n) == uint64(k-1) {
-				batch = append(batch, seed)
-			}
+		first := *start + uint64(k-1)
+		if first < next {
+			first += (next - first + uint64(n) - 1) / uint64(n) * uint64(n)
+		}
+		for seed := first; seed < next+uint64(count); seed += uint64(n) {
+			batch = append(batch, seed)
 		}
 		next += uint64(count)
 		outcomes = append(outcomes, explore.Explore(sc, batch, *workers, opts, done)...)

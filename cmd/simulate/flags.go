@@ -18,12 +18,22 @@ import (
 // the nearest that does), or more positional arguments than maxArgs
 // (-1: any number).
 func parseArgs(fs *flag.FlagSet, args []string, maxArgs int, stderr io.Writer) (positional []string, code int, done bool) {
-	for _, a := range args {
-		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
 			continue
 		}
-		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if name == "h" || name == "help" || fs.Lookup(name) != nil {
+		name, _, inline := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name == "h" || name == "help" {
+			continue
+		}
+		if f := fs.Lookup(name); f != nil {
+			if !inline && !isBoolFlag(f) {
+				i++ // its value, even one that starts with '-' (-seed -1): the flag says what is wrong with it
+			}
 			continue
 		}
 		var known []string
@@ -76,4 +86,26 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// Bounds of the counts a subcommand takes: a seed list is held in memory,
+// and a million seeds is already days of exploring on one machine (shard
+// across machines for more).
+const (
+	maxSeeds   = 1_000_000
+	maxWorkers = 1024
+)
+
+// checkCount reports, and refuses, a count flag outside [1, most].
+func checkCount(stderr io.Writer, cmd, flagName string, n, most int) bool {
+	if n < 1 || n > most {
+		fmt.Fprintf(stderr, "%s: -%s %d: want 1 to %d\n", cmd, flagName, n, most)
+		return false
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -29,13 +30,18 @@ func startProfiles(cpu, mem string, opts *runner.Options) (stop func() error, er
 		}
 	}
 	if mem != "" {
+		// Created now, so that a path that cannot be written is refused
+		// before the run rather than found out after it.
+		f, err := os.Create(mem)
+		if err != nil {
+			return func() error { return nil }, errors.Join(err, stop())
+		}
+		cpuStop := stop
+		stop = func() error {
+			err := cpuStop()
+			return errors.Join(err, f.Close())
+		}
 		opts.Simulated = func() {
-			f, err := os.Create(mem)
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "simulate: %v\n", err)
-				return
-			}
-			defer f.Close()
 			runtime.GC()
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -93,9 +94,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "simulate: unexpected argument %q; see simulate -h\n", positional[0])
 		return exitUsage
 	}
+	if msg := flagConflict(fs); msg != "" {
+		fmt.Fprintf(stderr, "simulate: %s; see simulate -h\n", msg)
+		return exitUsage
+	}
+	if *maxEvents < 1 {
+		fmt.Fprintf(stderr, "simulate: -max-events %d: want a positive number of events\n", *maxEvents)
+		return exitUsage
+	}
+	memCap, err := runner.ParseSize(*maxMemory)
+	if err != nil {
+		fmt.Fprintf(stderr, "simulate: -max-memory %q: %v\n", *maxMemory, err)
+		return exitUsage
+	}
 	switch {
 	case *compare:
-		return compareScenarios(positional, *seedFlag, *out, stdout, stderr)
+		return compareScenarios(positional, *seedFlag, *out, *maxEvents, memCap, stdout, stderr)
 	case *list:
 		return listBuiltins(stdout)
 	case *replay != "":
@@ -120,13 +134,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, f := range sc.Faults {
 		lastFault = max(lastFault, f.At+f.For)
 	}
-	if *duration < 0 || (*duration > 0 && *duration-sc.Settle < lastFault) {
-		fmt.Fprintf(stderr, "simulate: -duration %v: want at least %v, the last fault's end plus the settle period\n", *duration, lastFault+sc.Settle)
+	if flagGiven(fs, "duration") && *duration <= 0 {
+		fmt.Fprintf(stderr, "simulate: -duration %v: want a positive simulated time (leave it out for the scenario's own %v)\n", *duration, sc.Duration)
 		return exitUsage
 	}
-	memCap, err := runner.ParseSize(*maxMemory)
-	if err != nil {
-		fmt.Fprintf(stderr, "simulate: -max-memory %q: %v\n", *maxMemory, err)
+	if *duration > scenarios.MaxDuration {
+		fmt.Fprintf(stderr, "simulate: -duration %v: at most %v\n", *duration, scenarios.MaxDuration)
+		return exitUsage
+	}
+	if *duration < 0 || (*duration > 0 && *duration-sc.Settle < lastFault) {
+		fmt.Fprintf(stderr, "simulate: -duration %v: want at least %v, the last fault's end plus the settle period\n", *duration, lastFault+sc.Settle)
 		return exitUsage
 	}
 	if err := runner.CheckCost(sc, *duration, *maxEvents, memCap); err != nil {
@@ -249,6 +266,28 @@ func replayTrace(path string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// flagConflict names flags given together that cannot be: -list, -replay,
+// -compare and -scenario each choose what to do, and the run's own flags
+// mean nothing to -list or -replay.
+func flagConflict(fs *flag.FlagSet) string {
+	var modes, others []string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "list", "replay", "compare", "scenario":
+			modes = append(modes, "-"+f.Name)
+		default:
+			others = append(others, "-"+f.Name)
+		}
+	})
+	switch {
+	case len(modes) > 1:
+		return strings.Join(modes, " and ") + " do not go together: each says what to do"
+	case len(modes) == 1 && (modes[0] == "-list" || modes[0] == "-replay") && len(others) > 0:
+		return fmt.Sprintf("%s takes no other flag (%s)", modes[0], strings.Join(others, ", "))
+	}
+	return ""
+}
+
 // progressLine returns a progress reporter for long runs when stderr is a
 // terminal, nil otherwise. It reads the wall clock only to decide whether a
 // run is long enough to show; nothing it does reaches the run or stdout.
@@ -276,7 +315,7 @@ func progressLine(stderr io.Writer) func(now, end time.Duration) {
 // compareScenarios runs several scenarios with one seed (the first
 // scenario's unless -seed) and prints them side by side; with -out it also
 // writes the overlaid availability plot.
-func compareScenarios(names []string, seedFlag, out string, stdout, stderr io.Writer) int {
+func compareScenarios(names []string, seedFlag, out string, maxEvents, memCap int64, stdout, stderr io.Writer) int {
 	if len(names) < 2 {
 		fmt.Fprintln(stderr, "simulate: -compare needs at least two scenarios")
 		return exitUsage
@@ -285,6 +324,18 @@ func compareScenarios(names []string, seedFlag, out string, stdout, stderr io.Wr
 	if err != nil {
 		fmt.Fprintf(stderr, "simulate: %v\n", err)
 		return exitUsage
+	}
+	for i, sc := range list {
+		for j, other := range list[:i] {
+			if bytes.Equal(sc.Text, other.Text) {
+				fmt.Fprintf(stderr, "simulate: -compare: %s and %s are the same scenario: compare scenarios that differ\n", names[j], names[i])
+				return exitUsage
+			}
+		}
+		if err := runner.CheckCost(sc, 0, maxEvents, memCap); err != nil {
+			fmt.Fprintf(stderr, "simulate: -compare: %s: %v\n", sc.Name, err)
+			return exitUsage
+		}
 	}
 	seed := list[0].Seed
 	if seedFlag != "" {

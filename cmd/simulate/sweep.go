@@ -51,6 +51,9 @@ func sweepCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "simulate sweep: %v\n", err)
 		return exitUsage
 	}
+	if !checkCount(stderr, "simulate sweep", "seeds", *seeds, maxSeeds) || !checkCount(stderr, "simulate sweep", "workers", *workers, maxWorkers) {
+		return exitUsage
+	}
 	g := &sweep.Grid{Base: sc, Axes: axes, Seeds: *seeds}
 	if err := g.Validate(); err != nil {
 		fmt.Fprintf(stderr, "simulate sweep: %v\n", err)
