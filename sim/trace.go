@@ -115,6 +115,10 @@ type DivergenceError struct {
 	Index int64
 	Want  *TraceEntry
 	Got   *TraceEntry
+	// Field names the first recorded field that differs ("what", "t",
+	// ...) and Recorded and Replayed its two values; empty when one side
+	// ended.
+	Field, Recorded, Replayed string
 }
 
 func (e *DivergenceError) Error() string {
@@ -124,7 +128,30 @@ func (e *DivergenceError) Error() string {
 	case e.Got == nil:
 		return fmt.Sprintf("replay diverged at event %d: the replay ended, the recording went on with %v", e.Index, e.Want)
 	}
-	return fmt.Sprintf("replay diverged at event %d:\n  recorded %v\n  replayed %v", e.Index, e.Want, e.Got)
+	return fmt.Sprintf("replay diverged at event %d, field %q: recorded %s, replayed %s\n  recorded %v\n  replayed %v", e.Index, e.Field, e.Recorded, e.Replayed, e.Want, e.Got)
+}
+
+// firstDifference compares every field a trace records of an event and
+// names the first that differs, with both values: a recording edited in
+// any field (not only its hash) is told apart from the run.
+func firstDifference(want, got *TraceEntry) (field, recorded, replayed string) {
+	quote := strconv.Quote
+	num := func(n int64) string { return strconv.FormatInt(n, 10) }
+	for _, f := range []struct{ name, a, b string }{
+		{"i", num(want.I), num(got.I)},
+		{"t", num(int64(want.T)), num(int64(got.T))},
+		{"kind", quote(want.Kind), quote(got.Kind)},
+		{"node", quote(want.Node), quote(got.Node)},
+		{"from", quote(want.From), quote(got.From)},
+		{"what", quote(want.What), quote(got.What)},
+		{"sent", num(int64(want.Sent)), num(int64(got.Sent))},
+		{"hash", want.Hash.String(), got.Hash.String()},
+	} {
+		if f.a != f.b {
+			return f.name, f.a, f.b
+		}
+	}
+	return "", "", ""
 }
 
 // tracer keeps the running hash of a run and, on request, hands the trace
@@ -261,8 +288,10 @@ func (t *tracer) verify(w *World, kind traceKind, node, from NodeID) {
 		w.fail(&DivergenceError{Index: t.count, Got: &got})
 		return
 	}
-	if want := t.expect[t.count-1]; want.Hash != got.Hash {
-		w.fail(&DivergenceError{Index: t.count, Want: &want, Got: &got})
+	want := t.expect[t.count-1]
+	if want.Hash != got.Hash || want != got {
+		field, recorded, replayed := firstDifference(&want, &got)
+		w.fail(&DivergenceError{Index: t.count, Want: &want, Got: &got, Field: field, Recorded: recorded, Replayed: replayed})
 	}
 }
 
