@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"testing"
 	"time"
 
@@ -328,4 +329,23 @@ func BenchmarkOut(b *testing.B) {
 			require.NoError(b, out.Finish(res, "simulate -scenario leader-crash"))
 		}
 	})
+}
+
+// A run killed by a signal before it could remove its temporaries (or on
+// a machine where the handler never ran) leaves hidden files; the next run
+// into the folder removes them, and nothing that is not ours.
+func TestPrepareRemovesTemporariesAKilledRunLeft(t *testing.T) {
+	dir := t.TempDir()
+	left := []string{".run.trace.123456.tmp", ".run.perfetto-trace.9.tmp", ".summary.json.77.tmp", ".availability.png.5.tmp"}
+	mine := []string{"notes.txt", ".hidden.tmp"}
+	for _, name := range append(slices.Clone(left), mine...) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644))
+	}
+	require.NoError(t, Prepare(dir))
+	for _, name := range left {
+		assert.NoFileExists(t, filepath.Join(dir, name))
+	}
+	for _, name := range mine {
+		assert.FileExists(t, filepath.Join(dir, name))
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/tideline-sim/tideline/internal/atomicfile"
 	"github.com/tideline-sim/tideline/runner"
@@ -40,6 +41,12 @@ func Prepare(dir string) error {
 	old, _ := filepath.Glob(filepath.Join(dir, "linearizable-*.html")) // written by earlier versions
 	for _, name := range stale {
 		old = append(old, filepath.Join(dir, name))
+	}
+	// Temporaries of an earlier run that was killed before it could
+	// remove them (.run.trace.123.tmp and the like).
+	for _, name := range append(slices.Clone(stale), "*.png", "*.svg") {
+		left, _ := filepath.Glob(filepath.Join(dir, "."+name+".*.tmp"))
+		old = append(old, left...)
 	}
 	for _, path := range old {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {

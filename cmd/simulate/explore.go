@@ -250,11 +250,15 @@ func exploreReport(sc *scenarios.Scenario, outcomes []explore.Outcome, opts expl
 	}
 	for _, o := range broken {
 		s, err := explore.Scenario(sc, o.Seed, o.Faults, opts.Overrides())
-		if err != nil {
-			fmt.Fprintf(stderr, "simulate explore: seed %d: %v\n", o.Seed, err)
-			continue
+		if err == nil {
+			err = atomicfile.Write(filepath.Join(out, fmt.Sprintf("seed-%d.yaml", o.Seed)), s.Text)
 		}
-		_ = atomicfile.Write(filepath.Join(out, fmt.Sprintf("seed-%d.yaml", o.Seed)), s.Text)
+		if err != nil {
+			// A seed that cannot be written is a finding lost: say so and
+			// stop, rather than count it as written.
+			fmt.Fprintf(stderr, "simulate explore: writing seed %d: %v\n", o.Seed, err)
+			return exitUsage
+		}
 	}
 	fmt.Fprintf(stdout, "\n%d failing seeds written to %s/seed-N.yaml; replay one with: simulate -scenario %s/seed-%d.yaml\n", len(broken), out, out, broken[0].Seed)
 	if shrink {
@@ -265,7 +269,9 @@ func exploreReport(sc *scenarios.Scenario, outcomes []explore.Outcome, opts expl
 				continue
 			}
 			file := filepath.Join(out, fmt.Sprintf("seed-%d.yaml", o.Seed))
-			shrinkAndReport(file, c, filepath.Join(out, "shrunk-"+c+".yaml"), stdout, stderr)
+			if code := shrinkAndReport(file, c, filepath.Join(out, "shrunk-"+c+".yaml"), stdout, stderr); code == exitUsage {
+				return exitUsage // a shrunk scenario not written, or a seed that no longer fails
+			}
 		}
 	}
 	return exitFail

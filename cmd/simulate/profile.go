@@ -46,7 +46,9 @@ func startProfiles(cpu, mem string, opts *runner.Options) (stop func() error, er
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			fmt.Fprintf(os.Stderr, "simulate: heap in use at the end of the simulation: %d MB (heap profile in %s)\n", ms.HeapInuse>>20, mem)
-			_ = pprof.WriteHeapProfile(f)
+			if err := pprof.WriteHeapProfile(f); err != nil {
+				fmt.Fprintf(os.Stderr, "simulate: -memprofile: %v\n", err)
+			}
 		}
 	}
 	return stop, nil

@@ -5,7 +5,40 @@ package atomicfile
 import (
 	"os"
 	"path/filepath"
+	"sync"
 )
+
+// unfinished holds the temporary files being written, so that a process
+// stopped by a signal can remove them (RemoveUnfinished) rather than leave
+// hundreds of MB of hidden trace behind.
+var unfinished struct {
+	sync.Mutex
+	paths map[string]bool
+}
+
+func track(path string, live bool) {
+	unfinished.Lock()
+	defer unfinished.Unlock()
+	if unfinished.paths == nil {
+		unfinished.paths = map[string]bool{}
+	}
+	if live {
+		unfinished.paths[path] = true
+	} else {
+		delete(unfinished.paths, path)
+	}
+}
+
+// RemoveUnfinished removes every temporary file not yet committed or
+// aborted: what a signal handler calls before the process exits.
+func RemoveUnfinished() {
+	unfinished.Lock()
+	defer unfinished.Unlock()
+	for path := range unfinished.paths {
+		os.Remove(path)
+	}
+	unfinished.paths = nil
+}
 
 // File is a file being written: a temporary file in the target's folder,
 // renamed into place by Commit, removed by Abort.
@@ -21,6 +54,7 @@ func Create(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	track(tmp.Name(), true)
 	return &File{File: tmp, path: path}, nil
 }
 
@@ -28,6 +62,7 @@ func Create(path string) (*File, error) {
 // the temporary file.
 func (f *File) Commit() error {
 	f.done = true
+	defer track(f.Name(), false)
 	err := f.Sync()
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -53,6 +88,7 @@ func (f *File) Abort() {
 	f.done = true
 	f.Close()
 	os.Remove(f.Name())
+	track(f.Name(), false)
 }
 
 // Write writes data to path whole.

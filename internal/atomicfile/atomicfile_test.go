@@ -26,3 +26,20 @@ func TestWriteIntoAMissingFolderFailsCleanly(t *testing.T) {
 	err := Write(filepath.Join(t.TempDir(), "no", "such", "summary.json"), []byte("x"))
 	assert.Error(t, err)
 }
+
+// A process stopped by a signal removes what it had not finished writing.
+func TestRemoveUnfinishedRemovesOnlyWhatIsBeingWritten(t *testing.T) {
+	dir := t.TempDir()
+	done := filepath.Join(dir, "done.txt")
+	require.NoError(t, Write(done, []byte("x")))
+	half, err := Create(filepath.Join(dir, "run.trace"))
+	require.NoError(t, err)
+	_, err = half.Write([]byte("half"))
+	require.NoError(t, err)
+
+	RemoveUnfinished()
+	left, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, left, 1, "only the finished file stays")
+	assert.Equal(t, "done.txt", left[0].Name())
+}
