@@ -3,6 +3,8 @@ package report
 import (
 	"fmt"
 	"io"
+	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 
+	"github.com/tideline-sim/tideline/internal/atomicfile"
 	"github.com/tideline-sim/tideline/runner"
 )
 
@@ -46,12 +49,154 @@ func CompareTable(results []*runner.Result) Table {
 	return t
 }
 
-// Compare writes the comparison table for the terminal.
+// Compare writes the comparison table for the terminal, and what differs
+// between the scenarios compared.
 func Compare(w io.Writer, results []*runner.Result) error {
 	if _, err := fmt.Fprintln(w, "comparison (same seed through each scenario)"); err != nil {
 		return err
 	}
-	return CompareTable(results).Render(w)
+	if err := CompareTable(results).Render(w); err != nil {
+		return err
+	}
+	_, err := fmt.Fprint(w, differencesText(results, ""))
+	return err
+}
+
+// Differences lists what the compared scenarios set differently — the
+// cluster, the topics, the clients, the network, the faults, the duration —
+// as "setting: first | second | ...": a comparison means what it compares
+// only when the reader knows everything that changed.
+func Differences(results []*runner.Result) []string {
+	type aspect struct {
+		name string
+		of   func(r *runner.Result) string
+	}
+	aspects := []aspect{
+		{"duration", func(r *runner.Result) string { return r.Scenario.Duration.String() }},
+		{"settle", func(r *runner.Result) string { return r.Scenario.Settle.String() }},
+		{"brokers", func(r *runner.Result) string { return strconv.Itoa(r.Scenario.Cluster.Brokers) }},
+		{"controllers", func(r *runner.Result) string { return strconv.Itoa(r.Scenario.Cluster.Controllers) }},
+		{"topics", func(r *runner.Result) string {
+			var ts []string
+			for _, t := range r.Scenario.Cluster.Topics {
+				minISR := r.Scenario.Cluster.Broker.MinInsyncReplicas
+				if t.MinInsyncReplicas != nil {
+					minISR = *t.MinInsyncReplicas
+				}
+				ts = append(ts, fmt.Sprintf("%s: %d partitions, RF %d, min.insync.replicas %d", t.Name, t.Partitions, t.ReplicationFactor, minISR))
+			}
+			return strings.Join(ts, "; ")
+		}},
+		{"producers", func(r *runner.Result) string {
+			var ps []string
+			for _, p := range r.Scenario.Cluster.Producers {
+				ps = append(ps, fmt.Sprintf("%v/s acks=%s idempotence=%v", p.Rate, acksText(p.Acks), p.Idempotence))
+			}
+			return strings.Join(ps, "; ")
+		}},
+		{"consumers", func(r *runner.Result) string { return strconv.Itoa(len(r.Scenario.Cluster.Consumers)) }},
+		{"faults", func(r *runner.Result) string {
+			var fs []string
+			for _, f := range r.Scenario.Faults {
+				fs = append(fs, f.At.String()+" "+f.Text)
+			}
+			return strings.Join(fs, "; ")
+		}},
+	}
+	out := fieldDifferences("broker ", results, func(r *runner.Result) any { return r.Scenario.Cluster.Broker })
+	out = append(out, fieldDifferences("network ", results, func(r *runner.Result) any { return r.Scenario.Network })...)
+	for _, a := range aspects {
+		values := make([]string, len(results))
+		same := true
+		for i, r := range results {
+			values[i] = a.of(r)
+			same = same && values[i] == values[0]
+		}
+		if !same {
+			out = append(out, a.name+": "+strings.Join(values, " | "))
+		}
+	}
+	return out
+}
+
+// fieldDifferences names the fields of a settings struct that differ
+// between the results, one line each, nested structs by their path.
+func fieldDifferences(prefix string, results []*runner.Result, of func(*runner.Result) any) []string {
+	values := make([]reflect.Value, len(results))
+	for i, r := range results {
+		values[i] = reflect.ValueOf(of(r))
+	}
+	var out []string
+	var walk func(prefix string, vs []reflect.Value)
+	walk = func(prefix string, vs []reflect.Value) {
+		t := vs[0].Type()
+		for f := range t.NumField() {
+			if !t.Field(f).IsExported() {
+				continue
+			}
+			field := make([]reflect.Value, len(vs))
+			for i, v := range vs {
+				field[i] = v.Field(f)
+			}
+			_, stringer := field[0].Interface().(fmt.Stringer)
+			if t.Field(f).Type.Kind() == reflect.Struct && !stringer {
+				walk(prefix+t.Field(f).Name+".", field)
+				continue
+			}
+			texts := make([]string, len(field))
+			same := true
+			for i, v := range field {
+				texts[i] = fmt.Sprint(v.Interface())
+				same = same && texts[i] == texts[0]
+			}
+			if !same {
+				out = append(out, prefix+t.Field(f).Name+": "+strings.Join(texts, " | "))
+			}
+		}
+	}
+	walk(prefix, values)
+	return out
+}
+
+// differencesText is Differences as lines, each after prefix.
+func differencesText(results []*runner.Result, prefix string) string {
+	diffs := Differences(results)
+	if len(diffs) == 0 {
+		return "the scenarios set nothing differently: only their names differ\n"
+	}
+	var b strings.Builder
+	b.WriteString("what differs (in the order of the table):\n")
+	for _, d := range diffs {
+		b.WriteString(prefix + "  " + d + "\n")
+	}
+	return b.String()
+}
+
+// WriteCompare writes a comparison's folder, which Prepare readied: the
+// overlaid plot and a report.md of its own, so that nothing in the folder
+// belongs to an earlier run.
+func WriteCompare(dir string, results []*runner.Result, command string) error {
+	if err := WriteComparePlot(dir, results); err != nil {
+		return err
+	}
+	var md strings.Builder
+	md.WriteString("# tideline comparison\n\n")
+	fmt.Fprintf(&md, "`%s` (same seed through each scenario)\n\n", command)
+	if err := CompareTable(results).Markdown(&md); err != nil {
+		return err
+	}
+	md.WriteString("\n")
+	diffs := Differences(results)
+	if len(diffs) == 0 {
+		md.WriteString("The scenarios set nothing differently: only their names differ.\n")
+	} else {
+		md.WriteString("What differs, in the order of the table:\n\n")
+		for _, d := range diffs {
+			fmt.Fprintf(&md, "- %s\n", d)
+		}
+	}
+	fmt.Fprintf(&md, "\n![availability compared](%s.png)\n", CompareFile)
+	return atomicfile.Write(filepath.Join(dir, ReportFile), []byte(md.String()))
 }
 
 // WriteComparePlot overlays the runs' acknowledged writes per second and

@@ -35,7 +35,7 @@ func Prepare(dir string) error {
 		return fmt.Errorf("%s is not writable: %w", dir, err)
 	}
 	stale := []string{filepath.Base(probe), SummaryFile, TraceFile, PerfettoFile, ReportFile, "run.perfetto.json" /* written by earlier versions */}
-	for _, p := range PlotNames {
+	for _, p := range append(slices.Clone(PlotNames), CompareFile) {
 		stale = append(stale, p+".png", p+".svg")
 	}
 	old, _ := filepath.Glob(filepath.Join(dir, "linearizable-*.html")) // written by earlier versions

@@ -43,7 +43,7 @@ Examples:
   simulate -scenario leader-crash -seed 42        a built-in scenario
   simulate -scenario my-scenario.yaml -out out/   your own; writes report.md, plots, summary.json, traces
   simulate -replay out/run.trace                  re-run and verify every event
-  simulate -compare acks1-leader-crash leader-crash   what does acks=all buy?
+  simulate -compare examples/leader-crash-acks1.yaml leader-crash   what do acks=1 and acks=all cost?
   simulate explore -scenario baseline -seeds 500   overlapping random faults, every safety promise checked
   simulate check -seeds 5                          every built-in scenario's expectations, as CI runs them
 
@@ -344,6 +344,14 @@ func compareScenarios(names []string, seedFlag, out string, maxEvents, memCap in
 			return exitUsage
 		}
 	}
+	if out != "" {
+		// As a run does: nothing an earlier run left stays beside the
+		// comparison.
+		if err := report.Prepare(out); err != nil {
+			fmt.Fprintf(stderr, "simulate: -out: %v\n", err)
+			return exitUsage
+		}
+	}
 	var results []*runner.Result
 	code := exitOK
 	for _, sc := range list {
@@ -362,11 +370,8 @@ func compareScenarios(names []string, seedFlag, out string, maxEvents, memCap in
 		return exitFail
 	}
 	if out != "" {
-		err := os.MkdirAll(out, 0o755)
-		if err == nil {
-			err = report.WriteComparePlot(out, results)
-		}
-		if err != nil {
+		command := "simulate -compare " + strings.Join(names, " ") + fmt.Sprintf(" -seed %d", seed)
+		if err := report.WriteCompare(out, results, command); err != nil {
 			fmt.Fprintf(stderr, "simulate: %v\n", err)
 			return exitUsage
 		}

@@ -163,3 +163,22 @@ func TestOutHoldsOnlyThisRun(t *testing.T) {
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, stderr, "-out")
 }
+
+// -compare -out prepares its folder as a run does: an earlier run's report
+// does not stay beside the comparison, which writes a report of its own
+// that says what the scenarios set differently.
+func TestCompareOutReplacesAnEarlierRunsReport(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := simulate("-scenario", "single-broker", "-out", dir, "-trace=false", "-q")
+	require.Equal(t, exitOK, code, stderr)
+	code, stdout, stderr := simulate("-compare", "../../examples/leader-crash-acks1.yaml", "leader-crash", "-out", dir)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "producers: 500/s acks=1 idempotence=false | 500/s acks=all idempotence=true")
+	assert.NoFileExists(t, filepath.Join(dir, "summary.json"))
+	assert.NoFileExists(t, filepath.Join(dir, "availability.png"))
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "# tideline comparison")
+	assert.Contains(t, string(md), "- producers: 500/s acks=1")
+	assert.FileExists(t, filepath.Join(dir, "compare-availability.png"))
+}
