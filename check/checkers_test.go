@@ -3,6 +3,7 @@ package check
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -359,4 +360,24 @@ func TestProtocolInvariantsNamesEachBrokenRule(t *testing.T) {
 	assert.Equal(t, int64(31), res.Violations[0].Offset)
 	assert.Contains(t, res.Violations[0].Message, "below leader 0's high watermark 1000")
 	assert.True(t, ProtocolInvariants(nil).OK())
+}
+
+// Events at one instant keep the journal's order, cause before effect,
+// even when a long story is cut to its most decisive lines (which ranks a
+// truncation above the divergence that ordered it).
+func TestStoryTellsSameInstantEventsCauseFirst(t *testing.T) {
+	op := ack(7, 3, 4900, 5000)[1]
+	v := Violation{Checker: AckedDurabilityName, Kind: "lost-write", TP: tp0, Offset: 3, Payload: 7, Ops: []cluster.Op{op}}
+	var events []cluster.Event
+	for i := range 10 {
+		events = append(events, cluster.Event{Time: at(4000 + i), Node: "controller", Kind: cluster.EvISRShrink, TP: tp0, Broker: 0, Detail: "isr"})
+	}
+	events = append(events,
+		cluster.Event{Time: at(7000), Node: "broker-0", Kind: cluster.EvDiverged, TP: tp0, Broker: 0, Detail: "leader 1 says epoch 0 ends at 2"},
+		cluster.Event{Time: at(7000), Node: "broker-0", Kind: cluster.EvTruncated, TP: tp0, Broker: 0, Offset: 2, Detail: "truncated its log from 9 to 2"})
+	story := Story(v, events, []cluster.FinalLog{finalOf(tp0, 1, []cluster.BrokerID{0, 1}, []int64{2, 2}, log(1, 2), log(1, 2))})
+	told := slices.IndexFunc(story, func(s string) bool { return strings.Contains(s, "told to truncate") })
+	truncated := slices.IndexFunc(story, func(s string) bool { return strings.Contains(s, "truncated its log") })
+	require.True(t, told >= 0 && truncated >= 0, "%v", story)
+	assert.Less(t, told, truncated, "%v", story)
 }

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -48,6 +49,7 @@ func Story(v Violation, events []cluster.Event, final []cluster.FinalLog) []stri
 	from, recent, until := clock.Time(0), clock.Time(0), clock.Time(math.MaxInt64)
 	type line struct {
 		at   clock.Time
+		seq  int // the journal's order: a cause before its effect at one instant
 		text string
 		rank int
 	}
@@ -55,15 +57,15 @@ func Story(v Violation, events []cluster.Event, final []cluster.FinalLog) []stri
 	switch {
 	case len(v.Ops) > 0:
 		op := v.Ops[0]
-		picked = append(picked, line{op.Time, describeOp(op), -1})
+		picked = append(picked, line{op.Time, -1, describeOp(op), -1})
 		from, recent = op.Time.Add(-storyLookback), op.Time.Add(-time.Second)
 	case v.At > 0:
 		// A rule broken at an instant: the story is what led up to it.
-		picked = append(picked, line{v.At, fmt.Sprintf("%v %s: %s", v.At, v.Kind, strings.TrimPrefix(v.Message, v.At.String()+" ")), -1})
+		picked = append(picked, line{v.At, len(events), fmt.Sprintf("%v %s: %s", v.At, v.Kind, strings.TrimPrefix(v.Message, v.At.String()+" ")), -1})
 		from, recent, until = v.At.Add(-storyLookback), v.At.Add(-time.Second), v.At
 	}
 	gone := false // the record was truncated away; only an election after it still matters
-	for _, e := range events {
+	for i, e := range events {
 		rank, known := priority[e.Kind]
 		if !known || e.Time < from || e.Time > until || (rank != 2 && e.Time < recent) || !relevant(e, v, replicas) {
 			continue
@@ -71,7 +73,7 @@ func Story(v Violation, events []cluster.Event, final []cluster.FinalLog) []stri
 		if gone && e.Kind != cluster.EvElected && e.Kind != cluster.EvELRElected && e.Kind != cluster.EvUncleanElected {
 			continue
 		}
-		picked = append(picked, line{e.Time, describeEvent(e), rank})
+		picked = append(picked, line{e.Time, i, describeEvent(e), rank})
 		if gone {
 			break
 		}
@@ -83,7 +85,7 @@ func Story(v Violation, events []cluster.Event, final []cluster.FinalLog) []stri
 		slices.SortStableFunc(picked, func(a, b line) int { return a.rank - b.rank })
 		picked = picked[:storyLength]
 	}
-	slices.SortStableFunc(picked, func(a, b line) int { return int(a.at - b.at) })
+	slices.SortFunc(picked, func(a, b line) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.seq, b.seq)) })
 	lines := make([]string, len(picked))
 	for i, l := range picked {
 		lines[i] = fmt.Sprintf("%d. %s", i+1, l.text)

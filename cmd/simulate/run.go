@@ -36,8 +36,10 @@ Usage:
   simulate -compare [-seed N] [-out DIR] A B [C ...]
   simulate explore [-scenario] BASE [-seeds N | -for 10m] [-workers K] [-faults crash,...] [-set prop=value] [-beyond-claims] [-out DIR]
   simulate shrink FILE [-checker NAME] [-o FILE]
+  simulate sweep -scenario BASE -vary prop=v1,v2 [-vary ...] [-seeds N] [-out DIR]
   simulate check [-seeds N] [-shard k/n] [-json FILE] [SCENARIO ...]
   simulate merge SHARD.json ...
+  simulate help | SUBCOMMAND -h
 
 Examples:
   simulate -scenario leader-crash -seed 42        a built-in scenario
@@ -45,9 +47,12 @@ Examples:
   simulate -replay out/run.trace                  re-run and verify every event
   simulate -compare examples/leader-crash-acks1.yaml leader-crash   what do acks=1 and acks=all cost?
   simulate explore -scenario baseline -seeds 500   overlapping random faults, every safety promise checked
-  simulate check -seeds 5                          every built-in scenario's expectations, as CI runs them
+  simulate sweep -scenario leader-crash -vary acks=1,all -vary replication.factor=1,3 -seeds 10
+                                                   which settings buy what, over many seeds
+  simulate check -seeds 20                         every built-in scenario's expectations, as CI runs them
 
-Exit codes: 0 every expectation holds, 1 a checker or expectation failed, 2 bad input.
+Exit codes: 0 every expectation holds, 1 a checker or expectation failed, 2 bad input
+(build the binary to see them: go run reports every failure as 1).
 
 Flags:
 `
@@ -65,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return mergeCommand(args[1:], stdout, stderr)
 		case "sweep":
 			return sweepCommand(args[1:], stdout, stderr)
+		case "help":
+			args = []string{"-h"} // as -h: the usage, exit 0
 		}
 	}
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
