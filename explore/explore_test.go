@@ -1,6 +1,8 @@
 package explore
 
 import (
+	"fmt"
+	"regexp"
 	"slices"
 	"testing"
 
@@ -104,6 +106,20 @@ func TestExploreFindsAcks1LossAndShrinksIt(t *testing.T) {
 	assert.LessOrEqual(t, s.FaultsAfter, s.FaultsBefore)
 	assert.LessOrEqual(t, s.FaultsAfter, 3)
 	assert.LessOrEqual(t, s.Scenario.Duration, s.DurationBefore)
+
+	// Each fault keeps one name through every step: F3 is the original
+	// file's third fault wherever a step mentions it.
+	stepRE := regexp.MustCompile(`fault (F[0-9]+) \(([^)]*)\)`)
+	original := map[string]string{}
+	for i, f := range sc.Faults {
+		original[fmt.Sprintf("F%d", i+1)] = f.Text
+	}
+	for _, st := range s.Steps {
+		for _, m := range stepRE.FindAllStringSubmatch(st, -1) {
+			require.Contains(t, original, m[1], st)
+		}
+		t.Log(st)
+	}
 
 	// The shrunk file, loaded afresh, still loses acknowledged writes.
 	again, err := scenarios.Load("shrunk.yaml", s.Text)

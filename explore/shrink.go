@@ -76,10 +76,17 @@ func Shrink(file string, text []byte, checker string, budget int) (*Shrunk, erro
 	}
 	s.FaultsBefore = len(faultsOf(doc))
 	s.DurationBefore = s.Scenario.Duration
-	step := func(cand yaml.MapSlice, what string) error {
+	// Each fault keeps the name of its place in the file it came from
+	// (F1, F2, ...), whatever the steps remove or reorder, so that the log
+	// names one fault by one name.
+	ids := make([]int, len(faultsOf(doc)))
+	for i := range ids {
+		ids[i] = i + 1
+	}
+	step := func(cand yaml.MapSlice, candIDs []int, what string) error {
 		ok, err := try(cand)
 		if ok {
-			doc = cand
+			doc, ids = cand, candIDs
 			s.Steps = append(s.Steps, what)
 		}
 		return err
@@ -99,7 +106,8 @@ func Shrink(file string, text []byte, checker string, budget int) (*Shrunk, erro
 			if at, fired := firedAt(s.Result, m); fired {
 				faults := slices.Clone(faultsOf(doc))
 				faults[i] = with(without(without(m, "after"), "delay"), "at", seconds(at.Seconds()))
-				if err := step(withFaults(doc, sortFaults(faults)), fmt.Sprintf("pinned fault %d (%s) to %v, when it fired", i+1, textOf(m), at.Round(time.Millisecond))); err != nil {
+				sorted, sortedIDs := sortFaults(faults, ids)
+				if err := step(withFaults(doc, sorted), sortedIDs, fmt.Sprintf("pinned fault F%d (%s) to %v, when it fired", ids[i], textOf(m), at.Round(time.Millisecond))); err != nil {
 					return nil, err
 				}
 			}
@@ -113,7 +121,7 @@ func Shrink(file string, text []byte, checker string, budget int) (*Shrunk, erro
 		for i := len(faultsOf(doc)) - 1; i >= 0; i-- {
 			f := faultsOf(doc)[i]
 			cand := withFaults(doc, slices.Delete(slices.Clone(faultsOf(doc)), i, i+1))
-			if err := step(cand, fmt.Sprintf("removed fault %d (%s)", i+1, textOf(f))); err != nil {
+			if err := step(cand, slices.Delete(slices.Clone(ids), i, i+1), fmt.Sprintf("removed fault F%d (%s)", ids[i], textOf(f))); err != nil {
 				return nil, err
 			}
 		}
@@ -130,7 +138,7 @@ func Shrink(file string, text []byte, checker string, budget int) (*Shrunk, erro
 			faults := slices.Clone(faultsOf(doc))
 			half := (d / 2).Round(time.Millisecond)
 			faults[i] = with(m, "for", half.String())
-			if err := step(withFaults(doc, faults), fmt.Sprintf("shortened fault %d (%s) to %v", i+1, textOf(m), half)); err != nil {
+			if err := step(withFaults(doc, faults), ids, fmt.Sprintf("shortened fault F%d (%s) to %v", ids[i], textOf(m), half)); err != nil {
 				return nil, err
 			}
 		}
@@ -150,26 +158,26 @@ func Shrink(file string, text []byte, checker string, budget int) (*Shrunk, erro
 			mid := a + ((b - a) / 2).Round(time.Millisecond)
 			faults := slices.Clone(faultsOf(doc))
 			faults[i] = with(m, "at", mid.String())
-			if err := step(withFaults(doc, faults), fmt.Sprintf("moved fault %d (%s) to %v, %v after fault %d", i+1, textOf(m), mid, mid-a, i)); err != nil {
+			if err := step(withFaults(doc, faults), ids, fmt.Sprintf("moved fault F%d (%s) to %v, %v after fault F%d", ids[i], textOf(m), mid, mid-a, ids[i-1])); err != nil {
 				return nil, err
 			}
 		}
 		// Lower the load.
 		if cand, ok := halveRates(doc); ok {
-			if err := step(cand, "halved the producers' rates"); err != nil {
+			if err := step(cand, ids, "halved the producers' rates"); err != nil {
 				return nil, err
 			}
 		}
 		// Cut the run short after the last fault.
 		if cand, ok := cutDuration(doc, s.Scenario); ok {
-			if err := step(cand, "cut the run short after the last fault"); err != nil {
+			if err := step(cand, ids, "cut the run short after the last fault"); err != nil {
 				return nil, err
 			}
 		}
 		changed = len(s.Steps) > before
 	}
 	s.FaultsAfter = len(faultsOf(doc))
-	note := fmt.Sprintf("Shrunk from %s: %d faults (was %d), %v (was %v); %s still fails. %d runs:\n- %s",
+	note := fmt.Sprintf("Shrunk from %s (its faults named F1, F2, ... in its order): %d faults (was %d), %v (was %v); %s still fails. %d runs:\n- %s",
 		file, s.FaultsAfter, s.FaultsBefore, s.Scenario.Duration, s.DurationBefore, checker, s.Runs, strings.Join(s.Steps, "\n- "))
 	for _, ch := range s.Result.Checks {
 		if ch.Checker == checker && len(ch.Violations) > 0 {
@@ -254,15 +262,24 @@ func valueOf(m yaml.MapSlice, key string) any {
 }
 
 // sortFaults orders faults by their time, as a scenario must list them.
-func sortFaults(faults []any) []any {
-	slices.SortStableFunc(faults, func(a, b any) int {
-		ma, _ := a.(yaml.MapSlice)
-		mb, _ := b.(yaml.MapSlice)
+// sortFaults puts faults in time order, their names with them.
+func sortFaults(faults []any, ids []int) ([]any, []int) {
+	order := make([]int, len(faults))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		ma, _ := faults[a].(yaml.MapSlice)
+		mb, _ := faults[b].(yaml.MapSlice)
 		x, _ := durationAt(ma, "at")
 		y, _ := durationAt(mb, "at")
 		return int(x - y)
 	})
-	return faults
+	sorted, sortedIDs := make([]any, len(faults)), make([]int, len(faults))
+	for i, j := range order {
+		sorted[i], sortedIDs[i] = faults[j], ids[j]
+	}
+	return sorted, sortedIDs
 }
 
 func durationAt(m yaml.MapSlice, key string) (time.Duration, bool) {
