@@ -31,6 +31,9 @@ func Markdown(w io.Writer, r *runner.Result, command string, files []string) err
 	fmt.Fprintf(&b, "- **availability %s\n", strings.Replace(availabilityText(r), " ", "** ", 1))
 	if len(r.Detail.Windows) > 0 {
 		fmt.Fprintf(&b, "- unavailable (writes waiting, none acknowledged): %s\n", windowText(r.Detail.Windows))
+		if startsAtZero(r.Detail.Windows) {
+			fmt.Fprintf(&b, "  (%s)\n", startupNote)
+		}
 	}
 	fmt.Fprintf(&b, "- cluster: %d leader elections, %d ISR shrinks, %d ISR expands\n\n", r.Leaders, r.ISRShrinks, r.ISRExpands)
 

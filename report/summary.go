@@ -5,6 +5,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,11 @@ func Text(w io.Writer, r *runner.Result, command string) error {
 	fmt.Fprintf(&b, "lost: %d acknowledged writes%s\n", r.Lost, unavailableText(r))
 	if windows := r.Detail.Windows; len(windows) > 0 {
 		fmt.Fprintf(&b, "unavailable: %s\n", windowText(windows))
+		if startsAtZero(windows) {
+			for _, line := range wrap("("+startupNote+")", 74) {
+				fmt.Fprintf(&b, "  %s\n", line)
+			}
+		}
 	}
 	fmt.Fprintf(&b, "cluster: %d leader elections, %d ISR shrinks, %d ISR expands\n", r.Leaders, r.ISRShrinks, r.ISRExpands)
 
@@ -83,6 +89,16 @@ func writeViolations(b *strings.Builder, ch check.Result) {
 			}
 		}
 	}
+}
+
+// startupNote explains an outage from 0 s: Kafka's own start-up, not a
+// fault.
+const startupNote = "from 0s: the cluster starting. Brokers register, each leader learns its partitions from the metadata log, " +
+	"and a follower whose first fetch came before its leader knew the partition got an error and waited replica.fetch.backoff.ms " +
+	"(1 s by default) before fetching again, as Kafka's replica fetcher does; acks=all writes wait for it"
+
+func startsAtZero(windows []check.Window) bool {
+	return slices.ContainsFunc(windows, func(w check.Window) bool { return w.From == 0 })
 }
 
 func windowText(windows []check.Window) string {
