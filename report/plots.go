@@ -8,6 +8,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -160,6 +161,25 @@ func (timeTicks) Ticks(lo, hi float64) []plot.Tick {
 		t := plot.Tick{Value: x}
 		if math.Mod(x, step) == 0 {
 			t.Label = fmt.Sprintf("%g", x)
+		}
+		ticks = append(ticks, t)
+	}
+	return ticks
+}
+
+// plainTicks labels an axis's ticks as plainly as their values allow
+// (5000, not 5000.00; 0.25 stays 0.25), and with upTo set leaves out
+// ticks above it: a share axis goes to 1 and no further.
+type plainTicks struct{ upTo float64 }
+
+func (p plainTicks) Ticks(lo, hi float64) []plot.Tick {
+	var ticks []plot.Tick
+	for _, t := range (plot.DefaultTicks{}).Ticks(lo, hi) {
+		if p.upTo > 0 && t.Value > p.upTo+1e-9 {
+			continue
+		}
+		if t.Label != "" {
+			t.Label = strconv.FormatFloat(math.Round(t.Value*1e6)/1e6, 'f', -1, 64)
 		}
 		ticks = append(ticks, t)
 	}
@@ -337,6 +357,7 @@ func availabilityPanels(r *runner.Result) []*plot.Plot {
 	}
 	top := newPanel(r, fmt.Sprintf("%s (seed %d): produce throughput", r.Scenario.Name, r.Seed), "writes per second")
 	top.Y.Min, top.Y.Max = 0, peak*headroom
+	top.Y.Tick.Marker = plainTicks{}
 	markSettle(top, r, top.Y.Max, true)
 	shadeFaults(top, r, top.Y.Max, true)
 	markLeaderChanges(top, r, top.Y.Max)
@@ -349,16 +370,25 @@ func availabilityPanels(r *runner.Result) []*plot.Plot {
 
 	deadline := r.Detail.Deadline.Round(time.Millisecond)
 	bottom := newPanel(r, fmt.Sprintf("availability: share of each second's writes acknowledged within %v (overall %.4f)", deadline, r.Availability), "share")
-	bottom.Y.Min, bottom.Y.Max = 0, headroom
+	// A share stays a share: 0 to 1, a little room above for the lines.
+	bottom.Y.Min, bottom.Y.Max = 0, 1.05
+	bottom.Y.Tick.Marker = plainTicks{upTo: 1}
 	markSettle(bottom, r, bottom.Y.Max, false)
 	shadeFaults(bottom, r, bottom.Y.Max, false)
 	markLeaderChanges(bottom, r, bottom.Y.Max)
 	for i, pa := range r.Detail.Partitions {
 		xys := make(plotter.XYs, len(pa.PerBucket))
 		for j, v := range pa.PerBucket {
-			xys[j] = plotter.XY{X: buckets[j].Start.Seconds(), Y: v + 0.02*float64(i)}
+			xys[j] = plotter.XY{X: buckets[j].Start.Seconds(), Y: v}
 		}
+		// Lines at their true values: where partitions agree they lie on
+		// one another, told apart by width and dashes (the first widest
+		// and solid, each next narrower with longer dashes).
 		l := line(xys, palette[i%len(palette)], true)
+		l.Width = vg.Points(max(0.75, 2.5-0.5*float64(i)))
+		if i > 0 {
+			l.Dashes = []vg.Length{vg.Points(float64(2 + 2*i)), vg.Points(2)}
+		}
 		bottom.Add(l)
 		bottom.Legend.Add(fmt.Sprintf("%v %.3f", pa.TP, pa.Available), l)
 	}

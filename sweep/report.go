@@ -243,9 +243,39 @@ func heatmap(dir string, g *Grid, sums []Summary, m Metric) error {
 	p.X.Label.Text = last.Property
 	p.X.Min, p.X.Max = -0.5, float64(cols)-0.5
 	p.Y.Min, p.Y.Max = -0.5, float64(rows)-0.5
+	// The colour scale under the map: which colour is which value, and
+	// which end is the good one.
+	scale := plot.New()
+	scale.HideY()
+	scale.X.Padding = 0
+	good := "low"
+	if m.Better == "high" {
+		good = "high"
+	}
+	scale.X.Label.Text = fmt.Sprintf("colour scale (blue is better: %s values are good; grey: not run)", good)
+	scale.X.Tick.Marker = formattedTicks{m.Format}
+	scale.Add(&plotter.ColorBar{ColorMap: cm})
+	barHeight := vg.Inch * 0.8
 	width := vg.Inch * vg.Length(3+1.4*float64(cols))
-	height := vg.Inch * vg.Length(1.3+0.55*float64(rows))
-	return report.SaveImage(dir, m.Name, width, height, func(c draw.Canvas) { p.Draw(c) })
+	height := vg.Inch*vg.Length(1.3+0.55*float64(rows)) + barHeight
+	return report.SaveImage(dir, m.Name, width, height, func(c draw.Canvas) {
+		p.Draw(draw.Crop(c, 0, 0, barHeight, 0))
+		scale.Draw(draw.Crop(c, vg.Inch*0.3, -vg.Inch*0.3, 0, -(c.Max.Y - c.Min.Y - barHeight)))
+	})
+}
+
+// formattedTicks are the default ticks labelled as the metric writes its
+// values (0.950, 12.0s, 500/s).
+type formattedTicks struct{ format func(float64) string }
+
+func (f formattedTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := (plot.DefaultTicks{}).Ticks(lo, hi)
+	for i := range ticks {
+		if ticks[i].Label != "" {
+			ticks[i].Label = f.format(ticks[i].Value)
+		}
+	}
+	return ticks
 }
 
 var colorNotRun = color.Gray16{Y: 0xdddd}
