@@ -9,6 +9,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 
+	"github.com/tideline-sim/tideline/internal/safetext"
 	"github.com/tideline-sim/tideline/internal/suggest"
 )
 
@@ -20,10 +21,11 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	file := safetext.Show(e.File) // a path is echoed too: never raw escapes
 	if e.Line == 0 {
-		return fmt.Sprintf("%s: %v", e.File, e.Err)
+		return fmt.Sprintf("%s: %v", file, e.Err)
 	}
-	return fmt.Sprintf("%s:%d:%d: %v", e.File, e.Line, e.Col, e.Err)
+	return fmt.Sprintf("%s:%d:%d: %v", file, e.Line, e.Col, e.Err)
 }
 
 func (e *Error) Unwrap() error { return e.Err }

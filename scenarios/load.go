@@ -12,14 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/internal/safetext"
 	"github.com/tideline-sim/tideline/internal/suggest"
 	"github.com/tideline-sim/tideline/network"
 )
@@ -49,7 +48,7 @@ func Open(nameOrPath string) (*Scenario, error) {
 	if sc, berr := Builtin(name); berr == nil {
 		return sc, nil
 	}
-	return nil, fmt.Errorf("%s: no such file, and no built-in scenario %q (built-in: %s)", nameOrPath, name, strings.Join(BuiltinNames(), ", "))
+	return nil, fmt.Errorf("%s: no such file, and no built-in scenario %q (built-in: %s)", safetext.Show(nameOrPath), name, strings.Join(BuiltinNames(), ", "))
 }
 
 // OpenAll opens every named scenario, stopping at the first that fails.
@@ -157,22 +156,6 @@ func (v *validator) scalar(p path, name string, value any) bool {
 // control characters, escape sequences and invalid UTF-8 escaped.
 func quoted(s string) string { return strconv.Quote(s) }
 
-// printable reports whether s may be echoed to a terminal as it is.
-func printable(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r == '\n' || r == '\t' {
-			continue
-		}
-		if !unicode.IsPrint(r) {
-			return false
-		}
-	}
-	return true
-}
-
 // topicNameRE is Kafka's rule for a topic name (Topic.validate): ASCII
 // letters, digits, '.', '_' and '-', at most 249 of them, neither "." nor
 // "..".
@@ -239,9 +222,9 @@ func (v *validator) scenario(raw rawScenario) *Scenario {
 	switch {
 	case raw.Name == "":
 		v.fail(path{}, "the scenario has no name: add `name: my-scenario`")
-	case !printable(raw.Name) || strings.ContainsAny(raw.Name, "\n\t"):
+	case !safetext.Printable(raw.Name) || strings.ContainsAny(raw.Name, "\n\t"):
 		v.fail(path{"name"}, "name %s holds control characters or invalid UTF-8: a name is printed in reports and terminals", quoted(raw.Name))
-	case !printable(raw.Description):
+	case !safetext.Printable(raw.Description):
 		v.fail(path{"description"}, "the description holds control characters or invalid UTF-8: it is printed in reports and terminals")
 	}
 	sc.Duration = v.duration(path{"duration"}, raw.Duration, DefaultDuration)

@@ -181,6 +181,9 @@ func TestBadInputsGetAClearAnswer(t *testing.T) {
 		{"explore -seeds 10^12", []string{"explore", "-seeds", "1000000000000"}, exitUsage, "want 1 to 1000000", ""},
 		{"explore -set nosuch=1", []string{"explore", "-set", "nosuch=1", "-seeds", "3"}, exitUsage, `-set nosuch=1: unknown broker property "nosuch"`, ""},
 		{"explore -set out of range", []string{"explore", "-set", "replica.lag.time.max.ms=0", "-seeds", "3"}, exitUsage, "want 1 to 2147483647", ""},
+		{"an escape sequence in a scenario path", []string{"-scenario", "x\x1b[2Jy.yaml"}, exitUsage, `"x\x1b[2Jy.yaml": no such file`, ""},
+		{"an escape sequence in a trace path", []string{"-replay", "x\x1b[2Jy.trace"}, exitUsage, `"x\x1b[2Jy.trace": no such file`, ""},
+		{"an escape sequence in a flag", []string{"-scenario", "leader-crash", "-\x1b[2J"}, exitUsage, `unknown flag -"\x1b[2J"`, ""},
 		{"merge -h", []string{"merge", "-h"}, exitOK, "complete set", ""},
 		{"explore -h", []string{"explore", "-h"}, exitOK, "Draws random faults", ""},
 		{"shrink -h", []string{"shrink", "-h"}, exitOK, "Shrinks a failing scenario", ""},
@@ -196,6 +199,7 @@ func TestBadInputsGetAClearAnswer(t *testing.T) {
 				assert.Regexp(t, regexp.QuoteMeta(tt.at)+`[0-9]*:?[0-9]*: `, stderr)
 			}
 			assert.NotContains(t, stderr, "goroutine ", "no stack trace")
+			assert.NotContains(t, stdout+stderr, "\x1b", "nothing from the input reaches the terminal raw")
 			assert.Less(t, alloc, uint64(256<<20), "memory stays bounded")
 			assert.Less(t, took, 5*time.Second)
 			if tt.code == exitUsage {

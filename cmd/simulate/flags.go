@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/tideline-sim/tideline/internal/safetext"
 	"github.com/tideline-sim/tideline/internal/suggest"
 )
 
@@ -38,7 +39,7 @@ func parseArgs(fs *flag.FlagSet, args []string, maxArgs int, stderr io.Writer) (
 		}
 		var known []string
 		fs.VisitAll(func(f *flag.Flag) { known = append(known, f.Name) })
-		msg := fmt.Sprintf("%s: unknown flag -%s", fs.Name(), name)
+		msg := fmt.Sprintf("%s: unknown flag -%s", fs.Name(), safetext.Show(name))
 		if best := suggest.Nearest(name, known); best != "" {
 			msg += fmt.Sprintf(" (did you mean -%s?)", best)
 		}

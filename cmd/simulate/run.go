@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/internal/inputfile"
+	"github.com/tideline-sim/tideline/internal/safetext"
 	"github.com/tideline-sim/tideline/report"
 	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/scenarios"
@@ -219,7 +220,7 @@ func readRecording(path string, r io.Reader) (sim.TraceHeader, []sim.TraceEntry,
 	if err != nil {
 		return head, nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	sc, err := scenarios.Load(head.Run+" (from "+path+")", []byte(head.Input))
+	sc, err := scenarios.Load(safetext.Show(head.Run)+" (from "+safetext.Show(path)+")", []byte(head.Input))
 	if err != nil {
 		return head, nil, nil, err
 	}

@@ -9,7 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+
+	"github.com/tideline-sim/tideline/internal/safetext"
 )
 
 // ErrNotRegular is returned, wrapped, for a path that is not a regular file.
@@ -21,14 +24,14 @@ func Open(path string) (*os.File, error) {
 	// Stat before opening: opening a FIFO for reading blocks.
 	info, err := os.Stat(path)
 	if err != nil {
-		return nil, err
+		return nil, shown(err)
 	}
 	if !info.Mode().IsRegular() {
 		return nil, notRegular(path, info.Mode())
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, shown(err)
 	}
 	// The path may have been replaced between the two calls.
 	if info, err = f.Stat(); err != nil || !info.Mode().IsRegular() {
@@ -53,9 +56,18 @@ func Read(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
+		return nil, fmt.Errorf("%s: larger than %d bytes", safetext.Show(path), limit)
 	}
 	return data, nil
+}
+
+// shown makes the path in an error from the os package safe to echo.
+func shown(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		pe.Path = safetext.Show(pe.Path)
+	}
+	return err
 }
 
 func notRegular(path string, mode os.FileMode) error {
@@ -70,5 +82,5 @@ func notRegular(path string, mode os.FileMode) error {
 	case mode&os.ModeSocket != 0:
 		what = "a socket"
 	}
-	return fmt.Errorf("%s: is %s, %w: give the path of a file", path, what, ErrNotRegular)
+	return fmt.Errorf("%s: is %s, %w: give the path of a file", safetext.Show(path), what, ErrNotRegular)
 }
