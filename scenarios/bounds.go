@@ -2,8 +2,8 @@ package scenarios
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
-	"io"
 	"time"
 	"unicode/utf8"
 
@@ -37,19 +37,11 @@ const (
 // readBounded reads a scenario file, refusing one past MaxFileBytes
 // without reading it whole.
 func readBounded(path string) ([]byte, error) {
-	f, err := inputfile.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxFileBytes {
+	data, err := inputfile.Read(path, MaxFileBytes)
+	if errors.Is(err, inputfile.ErrTooLarge) {
 		return nil, &Error{File: path, Line: 1, Col: 1, Err: fmt.Errorf("the file is larger than %d bytes: a scenario is a few kilobytes", MaxFileBytes)}
 	}
-	return data, nil
+	return data, err
 }
 
 var byteOrderMark = []byte("\xEF\xBB\xBF")

@@ -15,8 +15,12 @@ import (
 	"github.com/tideline-sim/tideline/internal/safetext"
 )
 
-// ErrNotRegular is returned, wrapped, for a path that is not a regular file.
-var ErrNotRegular = errors.New("not a regular file")
+// Errors returned, wrapped, for a path that is not a regular file and for
+// a file past the limit.
+var (
+	ErrNotRegular = errors.New("not a regular file")
+	ErrTooLarge   = errors.New("larger than allowed")
+)
 
 // Open opens path for reading if it is a regular file (a symlink to one is
 // fine).
@@ -56,7 +60,7 @@ func Read(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", safetext.Show(path), limit)
+		return nil, fmt.Errorf("%s: %w: at most %d bytes", safetext.Show(path), ErrTooLarge, limit)
 	}
 	return data, nil
 }
