@@ -1,0 +1,335 @@
+package runner
+
+import (
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/scenarios"
+	"github.com/tideline-sim/tideline/sim"
+)
+
+// faulter applies the fault schedule to a running world.
+type faulter struct {
+	w         *sim.World
+	c         *cluster.Cluster
+	rand      *rand.Rand
+	res       *Result
+	baseLoss  float64
+	armed     []scenarios.Fault // faults waiting for their protocol event
+	windowEnd time.Duration     // faults end by then; the settle period follows
+}
+
+func (f *faulter) schedule(fault scenarios.Fault) {
+	if fault.After != nil {
+		f.armed = append(f.armed, fault)
+		return
+	}
+	f.w.At(clock.At(fault.At), fault.Text, func(*sim.World) { f.fire(fault) })
+}
+
+// fire applies a fault now, and schedules its undoing.
+func (f *faulter) fire(fault scenarios.Fault) {
+	undo := f.apply(fault)
+	if fault.For > 0 && undo != nil {
+		f.w.At(f.w.Now().Add(fault.For), "end of "+fault.Text, func(*sim.World) {
+			undo()
+			if !lifecycle(fault.Kind) {
+				f.c.Journal.Fault(f.w.Now(), "end of "+fault.Text)
+			}
+		})
+	}
+}
+
+// lifecycle reports whether a fault kind crashes, restarts, pauses or
+// resumes nodes: the journal records those as the nodes' own events.
+func lifecycle(k scenarios.FaultKind) bool {
+	switch k {
+	case scenarios.Crash, scenarios.PowerLoss, scenarios.Restart, scenarios.Pause, scenarios.Resume:
+		return true
+	}
+	return false
+}
+
+// onEvent fires the armed faults a protocol event sets off: each once, the
+// first time its event happens at or after its time, if it can still end
+// within the fault window.
+func (f *faulter) onEvent(e cluster.Event) {
+	kept := f.armed[:0]
+	for _, fault := range f.armed {
+		at := e.Time.Add(fault.AfterDelay)
+		switch {
+		case e.Time < clock.At(fault.At) || !fault.After.Matches(e):
+			kept = append(kept, fault)
+		case at.Add(fault.For) <= clock.At(f.windowEnd):
+			f.w.At(at, fault.Text, func(*sim.World) { f.fire(fault) })
+		}
+	}
+	f.armed = kept
+}
+
+// apply fires a fault and returns what undoes it.
+func (f *faulter) apply(fault scenarios.Fault) (undo func()) {
+	net := f.w.Network()
+	var hit []sim.NodeID
+	defer func() {
+		rec := FaultRecord{At: f.w.Now().Since(), Kind: fault.Kind, Text: fault.Text, For: fault.For}
+		for i, n := range hit {
+			if i > 0 {
+				rec.Hit += ", "
+			}
+			rec.Hit += f.w.Name(n)
+			rec.nodes = append(rec.nodes, f.w.Name(n))
+		}
+		f.res.Faults = append(f.res.Faults, rec)
+		if !lifecycle(fault.Kind) {
+			f.c.Journal.Fault(f.w.Now(), fault.Text)
+		}
+	}()
+	switch fault.Kind {
+	case scenarios.Crash:
+		hit = f.each(fault.Target, f.w.Crash)
+		return f.undo(hit, f.w.Restart)
+	case scenarios.PowerLoss:
+		hit = f.each(fault.Target, func(n sim.NodeID) bool { f.w.PowerLoss(n); return true })
+		return f.undo(hit, f.w.Restart)
+	case scenarios.Restart:
+		hit = f.each(fault.Target, f.w.Restart)
+	case scenarios.Pause:
+		hit = f.each(fault.Target, f.w.Pause)
+		return f.undo(hit, f.w.Resume)
+	case scenarios.Resume:
+		hit = f.each(fault.Target, f.w.Resume)
+	case scenarios.Isolate:
+		hit = f.resolve(fault.Target)
+		return f.block(f.pairsAround(hit))
+	case scenarios.Partition:
+		groups := f.groups(fault.Groups)
+		var pairs [][2]sim.NodeID
+		for i, g := range groups {
+			hit = append(hit, g...)
+			for j, h := range groups {
+				if i != j {
+					for _, a := range g {
+						for _, b := range h {
+							pairs = append(pairs, [2]sim.NodeID{a, b})
+						}
+					}
+				}
+			}
+		}
+		return f.block(pairs)
+	case scenarios.OneWay:
+		from, to := f.resolveAll(fault.From), f.resolveAll(fault.To)
+		hit = append(slices.Clone(from), to...)
+		return f.block(cross(from, to))
+	case scenarios.Heal:
+		net.Heal()
+		f.setLoss(f.baseLoss)
+	case scenarios.SlowLink:
+		from, to := f.resolveAll(fault.From), f.resolveAll(fault.To)
+		hit = append(slices.Clone(from), to...)
+		pairs := cross(from, to)
+		for _, p := range pairs {
+			net.SlowLink(p[0], p[1], fault.Delay)
+		}
+		return func() {
+			for _, p := range pairs {
+				net.SlowLink(p[0], p[1], 0)
+			}
+		}
+	case scenarios.Loss:
+		f.setLoss(fault.Loss)
+		return func() { f.setLoss(f.baseLoss) }
+	case scenarios.Elect:
+		if ctl := f.c.Controller(); ctl != nil && ctl.ElectLeader(fault.TP, fault.Unclean) {
+			hit = []sim.NodeID{ctl.Node()}
+		}
+	}
+	return nil
+}
+
+// each applies a lifecycle step to every node the target names now, and
+// returns the nodes it changed.
+func (f *faulter) each(t scenarios.Target, step func(sim.NodeID) bool) []sim.NodeID {
+	var hit []sim.NodeID
+	for _, n := range f.resolve(t) {
+		if step(n) {
+			hit = append(hit, n)
+		}
+	}
+	return hit
+}
+
+// undo returns what reverses a lifecycle fault on the nodes it hit.
+func (f *faulter) undo(hit []sim.NodeID, step func(sim.NodeID) bool) func() {
+	nodes := slices.Clone(hit)
+	return func() {
+		for _, n := range nodes {
+			step(n)
+		}
+	}
+}
+
+func (f *faulter) setLoss(p float64) {
+	l := f.w.Network().Defaults()
+	l.Loss = p
+	_ = f.w.Network().SetDefaults(l) // validated when the scenario was loaded
+}
+
+func (f *faulter) block(pairs [][2]sim.NodeID) func() {
+	net := f.w.Network()
+	var added [][2]sim.NodeID
+	for _, p := range pairs {
+		if p[0] != p[1] && !net.Blocked(p[0], p[1]) {
+			net.Block(p[0], p[1])
+			added = append(added, p)
+		}
+	}
+	return func() {
+		for _, p := range added {
+			net.Unblock(p[0], p[1])
+		}
+	}
+}
+
+func (f *faulter) pairsAround(nodes []sim.NodeID) [][2]sim.NodeID {
+	var pairs [][2]sim.NodeID
+	for _, n := range nodes {
+		for _, o := range f.w.Nodes() {
+			if o != n {
+				pairs = append(pairs, [2]sim.NodeID{n, o}, [2]sim.NodeID{o, n})
+			}
+		}
+	}
+	return pairs
+}
+
+func cross(from, to []sim.NodeID) [][2]sim.NodeID {
+	var pairs [][2]sim.NodeID
+	for _, a := range from {
+		for _, b := range to {
+			pairs = append(pairs, [2]sim.NodeID{a, b})
+		}
+	}
+	return pairs
+}
+
+// settle ends every fault: the network heals, loss returns to its base,
+// down nodes restart and paused ones resume; producers stop on their own.
+func (f *faulter) settle() {
+	f.c.Journal.Fault(f.w.Now(), "settle: heal all, restart crashed, resume paused")
+	f.w.Network().Heal()
+	f.setLoss(f.baseLoss)
+	for _, n := range f.w.Nodes() {
+		f.w.Resume(n)
+		f.w.Restart(n)
+	}
+}
+
+func (f *faulter) groups(groups [][]scenarios.Target) [][]sim.NodeID {
+	out := make([][]sim.NodeID, len(groups))
+	rest := -1
+	taken := map[sim.NodeID]bool{}
+	for i, g := range groups {
+		for _, t := range g {
+			if t.Kind == scenarios.RestTarget {
+				rest = i
+				continue
+			}
+			for _, n := range f.resolve(t) {
+				if !taken[n] {
+					taken[n] = true
+					out[i] = append(out[i], n)
+				}
+			}
+		}
+	}
+	if rest >= 0 {
+		for _, n := range f.w.Nodes() {
+			if !taken[n] {
+				out[rest] = append(out[rest], n)
+			}
+		}
+	}
+	return out
+}
+
+func (f *faulter) resolveAll(ts []scenarios.Target) []sim.NodeID {
+	var out []sim.NodeID
+	for _, t := range ts {
+		if t.Kind == scenarios.RestTarget {
+			continue
+		}
+		for _, n := range f.resolve(t) {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	if slices.ContainsFunc(ts, func(t scenarios.Target) bool { return t.Kind == scenarios.RestTarget }) {
+		for _, n := range f.w.Nodes() {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// resolve finds the nodes a target names at this moment.
+func (f *faulter) resolve(t scenarios.Target) []sim.NodeID {
+	brokers := f.c.Dir.Brokers
+	switch t.Kind {
+	case scenarios.BrokerTarget:
+		return []sim.NodeID{brokers[t.Broker]}
+	case scenarios.ControllerTarget:
+		if len(f.c.Dir.Controllers) < 2 {
+			return []sim.NodeID{f.c.Dir.Controller}
+		}
+		if id, ok := f.c.ActiveController(); ok {
+			return []sim.NodeID{id} // the active one, as the fault fires
+		}
+	case scenarios.ControllerNTarget:
+		return []sim.NodeID{f.c.Dir.Controllers[t.Controller]}
+	case scenarios.AllControllersTarget:
+		return slices.Clone(f.c.Dir.Controllers)
+	case scenarios.AllBrokersTarget:
+		return slices.Clone(brokers)
+	case scenarios.RandomBrokerTarget:
+		return []sim.NodeID{brokers[f.rand.IntN(len(brokers))]}
+	case scenarios.CrashedTarget:
+		var down []sim.NodeID
+		for _, n := range f.w.Nodes() {
+			if !f.w.Up(n) {
+				down = append(down, n)
+			}
+		}
+		return down
+	case scenarios.LeaderTarget:
+		if st := f.c.State(t.TP); st.Leader != cluster.NoLeader {
+			return []sim.NodeID{brokers[st.Leader]}
+		}
+	case scenarios.FollowerTarget:
+		st := f.c.State(t.TP)
+		var followers []cluster.BrokerID
+		for _, b := range st.ISR {
+			if b != st.Leader {
+				followers = append(followers, b)
+			}
+		}
+		if len(followers) == 0 {
+			for _, b := range st.Replicas {
+				if b != st.Leader {
+					followers = append(followers, b)
+				}
+			}
+		}
+		if len(followers) > 0 {
+			return []sim.NodeID{brokers[followers[f.rand.IntN(len(followers))]]}
+		}
+	}
+	return nil
+}
