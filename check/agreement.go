@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // ReplicaAgreementDefinition is the promise, in one line.
@@ -23,7 +24,7 @@ const ReplicaAgreementDefinition = "replicas agree on every record below their h
 // which acked-durability reports.
 func ReplicaAgreement(divergences []cluster.Divergence, final []cluster.FinalLog) Result {
 	res := Result{Checker: ReplicaAgreementName, Definition: ReplicaAgreementDefinition}
-	reported := map[cluster.TopicPartition]bool{}
+	reported := map[protocol.TopicPartition]bool{}
 	for _, d := range divergences {
 		if reported[d.TP] {
 			continue // one report per partition: later pairs repeat the story
@@ -33,7 +34,7 @@ func ReplicaAgreement(divergences []cluster.Divergence, final []cluster.FinalLog
 			Message: fmt.Sprintf("at %v brokers %d and %d differ at offset %d, below both high watermarks (%d, %d)", d.Time, d.A, d.B, d.Offset, d.HWA, d.HWB)})
 	}
 	for _, f := range final {
-		if f.Leader == cluster.NoLeader || f.HWs[f.Leader] < 0 {
+		if f.Leader == protocol.NoLeader || f.HWs[f.Leader] < 0 {
 			continue
 		}
 		hw := f.HWs[f.Leader]

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // Fault is a fault as it fired, for recovery times.
@@ -35,7 +36,7 @@ func (b Bucket) OnTimeShare() float64 {
 // Window is a stretch in which a partition had writes outstanding and
 // acknowledged none.
 type Window struct {
-	TP       cluster.TopicPartition
+	TP       protocol.TopicPartition
 	From, To time.Duration
 }
 
@@ -62,7 +63,7 @@ func (o Outage) Length() time.Duration { return o.To - o.From }
 // PartitionAvailability is availability as a writer to one partition felt
 // it.
 type PartitionAvailability struct {
-	TP cluster.TopicPartition
+	TP protocol.TopicPartition
 	// Available is the share of the load period (the partition's first
 	// send to its last) in which a write sent then was acknowledged within
 	// the deadline. Each send stands for the time until the next one.
@@ -92,8 +93,8 @@ type Availability struct {
 }
 
 // Longest returns the longest outage of any partition, and its partition.
-func (a Availability) Longest() (cluster.TopicPartition, Outage) {
-	var tp cluster.TopicPartition
+func (a Availability) Longest() (protocol.TopicPartition, Outage) {
+	var tp protocol.TopicPartition
 	var worst Outage
 	for _, p := range a.Partitions {
 		if p.Longest.Length() > worst.Length() || p.Longest.Ongoing && !worst.Ongoing && p.Longest.Length() == worst.Length() {
@@ -141,8 +142,8 @@ func MeasureAvailability(history *cluster.History, events []cluster.Event, final
 		outstanding, acked, attempts, onTime []int
 		timeline                             onTimeline
 	}
-	perTP := map[cluster.TopicPartition]*tpBuckets{}
-	var tps []cluster.TopicPartition
+	perTP := map[protocol.TopicPartition]*tpBuckets{}
+	var tps []protocol.TopicPartition
 	ok, sends := 0, 0
 	for _, inv := range history.All() {
 		if inv.F != cluster.OpSend || inv.Type != cluster.Invoke {
@@ -178,7 +179,7 @@ func MeasureAvailability(history *cluster.History, events []cluster.Event, final
 			t.acked[idx(done.at)]++
 		}
 	}
-	slices.SortFunc(tps, cluster.TopicPartition.Compare)
+	slices.SortFunc(tps, protocol.TopicPartition.Compare)
 	for _, tp := range tps {
 		t := perTP[tp]
 		pa := t.timeline.finish(tp)
@@ -224,7 +225,7 @@ func MeasureAvailability(history *cluster.History, events []cluster.Event, final
 }
 
 func recoveries(history *cluster.History, events []cluster.Event, final []cluster.FinalLog, faults []Fault, invokedAt *cluster.PayloadTable[clock.Time]) []Recovery {
-	replicas := map[cluster.TopicPartition]int{}
+	replicas := map[protocol.TopicPartition]int{}
 	for _, f := range final {
 		replicas[f.TP] = len(f.State.Replicas)
 	}
@@ -233,13 +234,13 @@ func recoveries(history *cluster.History, events []cluster.Event, final []cluste
 		at   clock.Time
 		full bool
 	}
-	isrFull := map[cluster.TopicPartition][]change{}
+	isrFull := map[protocol.TopicPartition][]change{}
 	for _, e := range events {
 		if e.ISR != nil && e.TP.Topic != "" {
 			isrFull[e.TP] = append(isrFull[e.TP], change{e.Time, len(e.ISR) == replicas[e.TP]})
 		}
 	}
-	fullFrom := func(tp cluster.TopicPartition, at clock.Time) clock.Time {
+	fullFrom := func(tp protocol.TopicPartition, at clock.Time) clock.Time {
 		full, since := true, clock.Time(0) // partitions start with every replica in sync
 		for _, c := range isrFull[tp] {
 			if c.at > at && full {
@@ -256,7 +257,7 @@ func recoveries(history *cluster.History, events []cluster.Event, final []cluste
 	}
 	// The acknowledged sends of each partition, in the order acknowledged.
 	type acked struct{ invoked, at clock.Time }
-	acks := map[cluster.TopicPartition][]acked{}
+	acks := map[protocol.TopicPartition][]acked{}
 	for _, op := range history.All() {
 		if op.F == cluster.OpSend && op.Type == cluster.Ok {
 			at, _ := invokedAt.Get(op.Payload)
@@ -339,7 +340,7 @@ func (l *onTimeline) closeOutage(to clock.Time, ongoing bool) {
 	l.open = false
 }
 
-func (l *onTimeline) finish(tp cluster.TopicPartition) PartitionAvailability {
+func (l *onTimeline) finish(tp protocol.TopicPartition) PartitionAvailability {
 	if l.open {
 		l.closeOutage(l.last, true)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 func TestMeasureAvailability(t *testing.T) {
@@ -19,10 +20,10 @@ func TestMeasureAvailability(t *testing.T) {
 	}
 	history := append(append(sent(0, 500, 600, cluster.Ok), sent(1, 2200, 5400, cluster.Ok)...), sent(2, 2300, 2400, cluster.Fail)...)
 	events := []cluster.Event{
-		{Time: at(2500), Kind: cluster.EvISRShrink, TP: tp0, ISR: []cluster.BrokerID{0}},
-		{Time: at(4000), Kind: cluster.EvISRExpand, TP: tp0, ISR: []cluster.BrokerID{0, 1}},
+		{Time: at(2500), Kind: cluster.EvISRShrink, TP: tp0, ISR: []protocol.BrokerID{0}},
+		{Time: at(4000), Kind: cluster.EvISRExpand, TP: tp0, ISR: []protocol.BrokerID{0, 1}},
 	}
-	final := []cluster.FinalLog{{TP: tp0, State: cluster.PartitionState{Replicas: []cluster.BrokerID{0, 1}}}}
+	final := []cluster.FinalLog{{TP: tp0, State: protocol.PartitionState{Replicas: []protocol.BrokerID{0, 1}}}}
 	faults := []Fault{{At: 2 * time.Second, Text: "crash"}, {At: 5500 * time.Millisecond, Text: "late"}}
 	av := MeasureAvailability(cluster.HistoryOf(history...), events, final, faults, time.Second, time.Second, at(6000))
 
@@ -44,10 +45,10 @@ func TestMeasureAvailability(t *testing.T) {
 // of the load period in which a write sent then was acknowledged within
 // the deadline, each send standing for the time until the next.
 func TestAvailabilityIsTheTimeAWriteWouldBeAcknowledgedInTime(t *testing.T) {
-	tp1, tp2 := cluster.TopicPartition{Topic: "orders", Partition: 1}, cluster.TopicPartition{Topic: "orders", Partition: 2}
+	tp1, tp2 := protocol.TopicPartition{Topic: "orders", Partition: 1}, protocol.TopicPartition{Topic: "orders", Partition: 2}
 	var history []cluster.Op
 	payload := int64(0)
-	send := func(tp cluster.TopicPartition, invoke, latency int, typ cluster.OpType) {
+	send := func(tp protocol.TopicPartition, invoke, latency int, typ cluster.OpType) {
 		payload++
 		history = append(history,
 			cluster.Op{Time: at(invoke), Type: cluster.Invoke, F: cluster.OpSend, TP: tp, Payload: payload},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // Input is everything the checkers read about a finished run.
@@ -34,7 +35,7 @@ type Input struct {
 type Violation struct {
 	Checker string
 	Kind    string // the anomaly, by Jepsen's name where there is one
-	TP      cluster.TopicPartition
+	TP      protocol.TopicPartition
 	Offset  int64
 	Payload int64
 	Message string
@@ -120,8 +121,8 @@ func All(in Input) []Result {
 }
 
 // finalByTP indexes final logs by partition.
-func finalByTP(final []cluster.FinalLog) map[cluster.TopicPartition]cluster.FinalLog {
-	m := make(map[cluster.TopicPartition]cluster.FinalLog, len(final))
+func finalByTP(final []cluster.FinalLog) map[protocol.TopicPartition]cluster.FinalLog {
+	m := make(map[protocol.TopicPartition]cluster.FinalLog, len(final))
 	for _, f := range final {
 		m[f.TP] = f
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 func at(ms int) clock.Time { return clock.At(time.Duration(ms) * time.Millisecond) }
@@ -25,14 +26,14 @@ func kinds(r Result) []string {
 }
 
 // finalOf is a partition with a leader, its ISR and every replica's log.
-func finalOf(tp cluster.TopicPartition, leader cluster.BrokerID, isr []cluster.BrokerID, hws []int64, logs ...cluster.Records) cluster.FinalLog {
-	replicas := []cluster.BrokerID{}
+func finalOf(tp protocol.TopicPartition, leader protocol.BrokerID, isr []protocol.BrokerID, hws []int64, logs ...protocol.Records) cluster.FinalLog {
+	replicas := []protocol.BrokerID{}
 	for b := range logs {
-		replicas = append(replicas, cluster.BrokerID(b))
+		replicas = append(replicas, protocol.BrokerID(b))
 	}
 	f := cluster.FinalLog{TP: tp, Leader: leader, Replicas: logs, HWs: hws,
-		State: cluster.PartitionState{TP: tp, Replicas: replicas, ISR: isr, Leader: leader}}
-	if leader != cluster.NoLeader {
+		State: protocol.PartitionState{TP: tp, Replicas: replicas, ISR: isr, Leader: leader}}
+	if leader != protocol.NoLeader {
 		f.Records = logs[leader]
 	}
 	return f
@@ -41,7 +42,7 @@ func finalOf(tp cluster.TopicPartition, leader cluster.BrokerID, isr []cluster.B
 func TestReplicaAgreement(t *testing.T) {
 	same := log(1, 2, 3)
 	t.Run("clean", func(t *testing.T) {
-		res := ReplicaAgreement(nil, []cluster.FinalLog{finalOf(tp0, 0, []cluster.BrokerID{0, 1}, []int64{3, 3}, same, same)})
+		res := ReplicaAgreement(nil, []cluster.FinalLog{finalOf(tp0, 0, []protocol.BrokerID{0, 1}, []int64{3, 3}, same, same)})
 		assert.True(t, res.OK(), "%v", res.Violations)
 	})
 	t.Run("two live replicas disagreed below both high watermarks during the run", func(t *testing.T) {
@@ -55,12 +56,12 @@ func TestReplicaAgreement(t *testing.T) {
 		assert.Contains(t, res.Violations[0].Message, "at 0.020000s brokers 1 and 0 differ at offset 1")
 	})
 	t.Run("ISR member differs below the high watermark at the end", func(t *testing.T) {
-		res := ReplicaAgreement(nil, []cluster.FinalLog{finalOf(tp0, 0, []cluster.BrokerID{0, 1}, []int64{3, 3}, log(1, 2, 3), log(1, 9, 3))})
+		res := ReplicaAgreement(nil, []cluster.FinalLog{finalOf(tp0, 0, []protocol.BrokerID{0, 1}, []int64{3, 3}, log(1, 2, 3), log(1, 9, 3))})
 		require.Equal(t, []string{"isr-diverged"}, kinds(res))
 		assert.Equal(t, int64(1), res.Violations[0].Offset)
 	})
 	t.Run("two replicas differ below both high watermarks", func(t *testing.T) {
-		res := ReplicaAgreement(nil, []cluster.FinalLog{finalOf(tp0, 0, []cluster.BrokerID{0}, []int64{3, 2, 2}, log(1, 2, 3), log(1, 2), log(5, 2))})
+		res := ReplicaAgreement(nil, []cluster.FinalLog{finalOf(tp0, 0, []protocol.BrokerID{0}, []int64{3, 2, 2}, log(1, 2, 3), log(1, 2), log(5, 2))})
 		require.Equal(t, []string{"divergence-below-hw", "divergence-below-hw"}, kinds(res))
 		assert.Contains(t, res.Violations[0].Message, "brokers 0 and 2 differ at offset 0")
 		assert.Contains(t, res.Violations[1].Message, "brokers 1 and 2 differ at offset 0")
@@ -68,10 +69,10 @@ func TestReplicaAgreement(t *testing.T) {
 }
 
 func TestLeaderUniqueness(t *testing.T) {
-	elected := func(ms int, b cluster.BrokerID, epoch int32) cluster.Event {
+	elected := func(ms int, b protocol.BrokerID, epoch int32) cluster.Event {
 		return cluster.Event{Time: at(ms), Node: "controller", Kind: cluster.EvElected, TP: tp0, Epoch: epoch, Broker: b}
 	}
-	became := func(ms int, b cluster.BrokerID, epoch int32) cluster.Event {
+	became := func(ms int, b protocol.BrokerID, epoch int32) cluster.Event {
 		return cluster.Event{Time: at(ms), Node: "broker", Kind: cluster.EvBecameLeader, TP: tp0, Epoch: epoch, Broker: b}
 	}
 	t.Run("clean, with a harmless zombie noted", func(t *testing.T) {
@@ -103,11 +104,11 @@ func TestLeaderUniqueness(t *testing.T) {
 	})
 }
 
-func poll(process string, tp cluster.TopicPartition, offset, payload, hw int64) cluster.Op {
+func poll(process string, tp protocol.TopicPartition, offset, payload, hw int64) cluster.Op {
 	return cluster.Op{Process: process, Type: cluster.Ok, F: cluster.OpPoll, TP: tp, Offset: offset, Payload: payload, HW: hw}
 }
 
-func started(process string, tp cluster.TopicPartition) cluster.Op {
+func started(process string, tp protocol.TopicPartition) cluster.Op {
 	return cluster.Op{Process: process, Type: cluster.Ok, F: cluster.OpStart, TP: tp, Offset: 0, Payload: -1}
 }
 
@@ -282,16 +283,16 @@ func TestLinearizableAgreesWithPorcupine(t *testing.T) {
 }
 
 func TestEventualDelivery(t *testing.T) {
-	full := cluster.FinalLog{TP: tp0, Leader: 0, State: cluster.PartitionState{Replicas: []cluster.BrokerID{0, 1}, ISR: []cluster.BrokerID{0, 1}, Leader: 0}}
+	full := cluster.FinalLog{TP: tp0, Leader: 0, State: protocol.PartitionState{Replicas: []protocol.BrokerID{0, 1}, ISR: []protocol.BrokerID{0, 1}, Leader: 0}}
 	history := append(ack(1, 0, 0, 10), started("c0", tp0), poll("c0", tp0, 0, 1, 5))
 	t.Run("clean", func(t *testing.T) {
 		assert.True(t, EventualDelivery(cluster.HistoryOf(history...), []cluster.FinalLog{full}, at(50), at(60_000)).OK())
 	})
 	t.Run("no leader and under-replicated", func(t *testing.T) {
 		offline := full
-		offline.TP, offline.State.Leader = tp1, cluster.NoLeader
+		offline.TP, offline.State.Leader = tp1, protocol.NoLeader
 		under := full
-		under.State.ISR = []cluster.BrokerID{0}
+		under.State.ISR = []protocol.BrokerID{0}
 		res := EventualDelivery(cluster.HistoryOf(), []cluster.FinalLog{offline, under}, at(50), at(60_000))
 		assert.Equal(t, []string{"no-leader", "under-replicated"}, kinds(res))
 	})
@@ -314,7 +315,7 @@ func TestEventualDelivery(t *testing.T) {
 		assert.Contains(t, res.Violations[0].Message, "3 writes to orders/0 were never answered")
 		t.Run("a partition still without a leader explains itself", func(t *testing.T) {
 			offline := full
-			offline.State.Leader = cluster.NoLeader
+			offline.State.Leader = protocol.NoLeader
 			assert.Equal(t, []string{"no-leader"}, kinds(EventualDelivery(cluster.HistoryOf(h...), []cluster.FinalLog{offline}, at(50_000), at(60_000))))
 		})
 		t.Run("too short a calm proves nothing", func(t *testing.T) {
@@ -340,7 +341,7 @@ func TestStoryNamesTheDecisiveEvents(t *testing.T) {
 		{Time: at(7000), Node: "broker-0", Kind: cluster.EvTruncated, TP: tp0, Broker: 0, Offset: 2, Detail: "truncated its log from 9 to 2"},
 		{Time: at(7500), Node: "broker-0", Kind: cluster.EvRestarted, Broker: 0},
 	}
-	final := []cluster.FinalLog{finalOf(tp0, 1, []cluster.BrokerID{1}, []int64{2, 2}, log(1, 2), log(1, 2))}
+	final := []cluster.FinalLog{finalOf(tp0, 1, []protocol.BrokerID{1}, []int64{2, 2}, log(1, 2), log(1, 2))}
 	story := Story(v, events, final)
 	want := []string{
 		"1. 1.500000s controller isr-shrink orders/0: isr [0 1] -> [0]",
@@ -375,7 +376,7 @@ func TestStoryTellsSameInstantEventsCauseFirst(t *testing.T) {
 	events = append(events,
 		cluster.Event{Time: at(7000), Node: "broker-0", Kind: cluster.EvDiverged, TP: tp0, Broker: 0, Detail: "leader 1 says epoch 0 ends at 2"},
 		cluster.Event{Time: at(7000), Node: "broker-0", Kind: cluster.EvTruncated, TP: tp0, Broker: 0, Offset: 2, Detail: "truncated its log from 9 to 2"})
-	story := Story(v, events, []cluster.FinalLog{finalOf(tp0, 1, []cluster.BrokerID{0, 1}, []int64{2, 2}, log(1, 2), log(1, 2))})
+	story := Story(v, events, []cluster.FinalLog{finalOf(tp0, 1, []protocol.BrokerID{0, 1}, []int64{2, 2}, log(1, 2), log(1, 2))})
 	told := slices.IndexFunc(story, func(s string) bool { return strings.Contains(s, "told to truncate") })
 	truncated := slices.IndexFunc(story, func(s string) bool { return strings.Contains(s, "truncated its log") })
 	require.True(t, told >= 0 && truncated >= 0, "%v", story)

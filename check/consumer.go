@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // ConsumerSafetyDefinition is the promise, in one line.
@@ -34,14 +35,14 @@ func ConsumerSafety(history *cluster.History, final []cluster.FinalLog) Result {
 	// packed, and the ops themselves are found again only for a violation.
 	type partition struct {
 		id           int64
-		final        cluster.Records
+		final        protocol.Records
 		known        bool
 		firstPayload []int64 // the payload first read at each offset
 		firstIndex   []int32 // and its op's index in the history; -1 if none
 		reader       []reader
 	}
 	const partShift = 48 // a payload's first read: partition id << partShift | offset
-	parts := map[cluster.TopicPartition]*partition{}
+	parts := map[protocol.TopicPartition]*partition{}
 	var byID []*partition
 	for _, f := range final {
 		parts[f.TP] = &partition{id: int64(len(byID)), final: f.Records, known: true,
@@ -49,8 +50,8 @@ func ConsumerSafety(history *cluster.History, final []cluster.FinalLog) Result {
 		byID = append(byID, parts[f.TP])
 	}
 	var last *partition
-	var lastTP cluster.TopicPartition
-	lookup := func(tp cluster.TopicPartition) *partition {
+	var lastTP protocol.TopicPartition
+	lookup := func(tp protocol.TopicPartition) *partition {
 		if last != nil && tp == lastTP {
 			return last
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // EventualDeliveryDefinition is the promise, in one line.
@@ -29,11 +30,11 @@ const StuckWriteCalm = 5 * time.Second
 // Kafka producer never does before delivery.timeout.ms.
 func EventualDelivery(history *cluster.History, final []cluster.FinalLog, healed, end clock.Time) Result {
 	res := Result{Checker: EventualDeliveryName, Definition: EventualDeliveryDefinition}
-	healthy := make(map[cluster.TopicPartition]bool, len(final))
+	healthy := make(map[protocol.TopicPartition]bool, len(final))
 	for _, f := range final {
-		healthy[f.TP] = f.State.Leader != cluster.NoLeader && len(f.State.ISR) >= len(f.State.Replicas)
+		healthy[f.TP] = f.State.Leader != protocol.NoLeader && len(f.State.ISR) >= len(f.State.Replicas)
 		switch {
-		case f.State.Leader == cluster.NoLeader:
+		case f.State.Leader == protocol.NoLeader:
 			res.Violations = append(res.Violations, Violation{Checker: EventualDeliveryName, Kind: "no-leader", TP: f.TP, Offset: -1, Payload: -1,
 				Message: fmt.Sprintf("%v has no leader at the end", f.TP)})
 		case len(f.State.ISR) < len(f.State.Replicas):
@@ -68,7 +69,7 @@ func EventualDelivery(history *cluster.History, final []cluster.FinalLog, healed
 
 // stuckWrites finds, per healthy partition, the writes invoked before the
 // faults healed and never answered by the end of the run.
-func stuckWrites(history *cluster.History, healthy map[cluster.TopicPartition]bool, healed, end clock.Time) []Violation {
+func stuckWrites(history *cluster.History, healthy map[protocol.TopicPartition]bool, healed, end clock.Time) []Violation {
 	var answered cluster.PayloadTable[bool]
 	for _, op := range history.All() {
 		if op.F == cluster.OpSend && op.Type != cluster.Invoke {
@@ -79,8 +80,8 @@ func stuckWrites(history *cluster.History, healthy map[cluster.TopicPartition]bo
 		first cluster.Op
 		count int
 	}
-	var order []cluster.TopicPartition
-	byTP := map[cluster.TopicPartition]*stuck{}
+	var order []protocol.TopicPartition
+	byTP := map[protocol.TopicPartition]*stuck{}
 	for _, op := range history.All() {
 		if op.F != cluster.OpSend || op.Type != cluster.Invoke || op.Time > healed || !healthy[op.TP] {
 			continue

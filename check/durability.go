@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // AckedDurabilityDefinition is the promise, in one line.
@@ -43,8 +44,8 @@ func AckedDurability(history *cluster.History, logs []cluster.FinalLog) Result {
 			res.Violations = append(res.Violations, lostWrite(op, "partition unknown to the cluster"))
 			continue
 		}
-		leaderUp := final.Leader != cluster.NoLeader && up(final, final.Leader)
-		if final.Leader != cluster.NoLeader && idx.holds(final, final.Leader, op) {
+		leaderUp := final.Leader != protocol.NoLeader && up(final, final.Leader)
+		if final.Leader != protocol.NoLeader && idx.holds(final, final.Leader, op) {
 			if leaderUp {
 				continue
 			}
@@ -77,11 +78,11 @@ func AckedDurability(history *cluster.History, logs []cluster.FinalLog) Result {
 // appended: its error is one Kafka returns before the append, or it never
 // left the producer.
 func definitelyNotWritten(op cluster.Op) bool {
-	return op.Err == cluster.None || op.Err.NotAppended()
+	return op.Err == protocol.None || op.Err.NotAppended()
 }
 
 func errorText(op cluster.Op) string {
-	if op.Err == cluster.None {
+	if op.Err == protocol.None {
 		return op.Note
 	}
 	return op.Err.String()
@@ -97,7 +98,7 @@ func unavailableWrite(op cluster.Op, msg string) Violation {
 
 func lostMessage(final cluster.FinalLog, op cluster.Op) string {
 	switch {
-	case final.Leader == cluster.NoLeader:
+	case final.Leader == protocol.NoLeader:
 		return fmt.Sprintf("payload %s lost: %v has no leader at the end and no replica holds it", cluster.PayloadText(op.Payload), op.TP)
 	case op.Offset < 0:
 		return fmt.Sprintf("payload %s lost: acknowledged under acks=0, but nowhere in broker %d's log", cluster.PayloadText(op.Payload), final.Leader)
@@ -109,16 +110,16 @@ func lostMessage(final cluster.FinalLog, op cluster.Op) string {
 
 // up reports whether broker b was running at the end (a final log built
 // without per-replica state counts every broker as up).
-func up(final cluster.FinalLog, b cluster.BrokerID) bool {
+func up(final cluster.FinalLog, b protocol.BrokerID) bool {
 	return int(b) >= len(final.HWs) || final.HWs[b] >= 0
 }
 
 // payloadIndex finds acks=0 writes by payload, indexing each replica's log
 // the first time one is looked for in it.
-type payloadIndex map[cluster.TopicPartition][]map[int64]bool
+type payloadIndex map[protocol.TopicPartition][]map[int64]bool
 
 // holds reports whether broker b's log of the partition has op's write.
-func (x payloadIndex) holds(final cluster.FinalLog, b cluster.BrokerID, op cluster.Op) bool {
+func (x payloadIndex) holds(final cluster.FinalLog, b protocol.BrokerID, op cluster.Op) bool {
 	recs := final.Records
 	if b != final.Leader {
 		recs = final.Replicas[b]
@@ -141,10 +142,10 @@ func (x payloadIndex) holds(final cluster.FinalLog, b cluster.BrokerID, op clust
 }
 
 // holder returns a replica whose log has op's write.
-func (x payloadIndex) holder(final cluster.FinalLog, op cluster.Op) (cluster.BrokerID, bool) {
+func (x payloadIndex) holder(final cluster.FinalLog, op cluster.Op) (protocol.BrokerID, bool) {
 	for b := range final.Replicas {
-		if final.Replicas[b].Len() > 0 && x.holds(final, cluster.BrokerID(b), op) {
-			return cluster.BrokerID(b), true
+		if final.Replicas[b].Len() > 0 && x.holds(final, protocol.BrokerID(b), op) {
+			return protocol.BrokerID(b), true
 		}
 	}
 	return 0, false

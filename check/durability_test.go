@@ -7,29 +7,30 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 var (
-	tp0 = cluster.TopicPartition{Topic: "orders", Partition: 0}
-	tp1 = cluster.TopicPartition{Topic: "orders", Partition: 1}
+	tp0 = protocol.TopicPartition{Topic: "orders", Partition: 0}
+	tp1 = protocol.TopicPartition{Topic: "orders", Partition: 1}
 )
 
-func send(typ cluster.OpType, tp cluster.TopicPartition, payload, offset int64) cluster.Op {
+func send(typ cluster.OpType, tp protocol.TopicPartition, payload, offset int64) cluster.Op {
 	return cluster.Op{Process: "producer-0", Type: typ, F: cluster.OpSend, TP: tp, Payload: payload, Offset: offset}
 }
 
-func failed(tp cluster.TopicPartition, payload int64, err cluster.ErrorCode) cluster.Op {
+func failed(tp protocol.TopicPartition, payload int64, err protocol.ErrorCode) cluster.Op {
 	op := send(cluster.Fail, tp, payload, -1)
 	op.Err = err
 	return op
 }
 
-func log(payloads ...int64) cluster.Records {
-	recs := make([]cluster.Record, len(payloads))
+func log(payloads ...int64) protocol.Records {
+	recs := make([]protocol.Record, len(payloads))
 	for i, p := range payloads {
-		recs[i] = cluster.Record{Offset: int64(i), Payload: p}
+		recs[i] = protocol.Record{Offset: int64(i), Payload: p}
 	}
-	return cluster.RecordsOf(recs...)
+	return protocol.RecordsOf(recs...)
 }
 
 func TestAckedDurability(t *testing.T) {
@@ -59,7 +60,7 @@ func TestAckedDurability(t *testing.T) {
 		{
 			name:    "partition offline at the end",
 			history: []cluster.Op{send(cluster.Ok, tp1, 20, 0)},
-			logs:    []cluster.FinalLog{{TP: tp1, Leader: cluster.NoLeader}},
+			logs:    []cluster.FinalLog{{TP: tp1, Leader: protocol.NoLeader}},
 			lost:    []int64{20},
 		},
 		{
@@ -77,7 +78,7 @@ func TestAckedDurability(t *testing.T) {
 		{
 			// Kafka returns NOT_ENOUGH_REPLICAS before the append: definite.
 			name:    "a write failed with NOT_ENOUGH_REPLICAS is in the log",
-			history: []cluster.Op{failed(tp0, 10, cluster.NotEnoughReplicas)},
+			history: []cluster.Op{failed(tp0, 10, protocol.NotEnoughReplicas)},
 			logs:    []cluster.FinalLog{{TP: tp0, Leader: 0, Records: log(10)}},
 			lost:    []int64{10},
 		},
@@ -85,7 +86,7 @@ func TestAckedDurability(t *testing.T) {
 			// NOT_ENOUGH_REPLICAS_AFTER_APPEND and timeouts come after the
 			// append may have happened: the outcome is unknown.
 			name:    "indeterminate failures may be in the log",
-			history: []cluster.Op{failed(tp0, 10, cluster.NotEnoughReplicasAfterAppend), failed(tp0, 11, cluster.RequestTimedOut)},
+			history: []cluster.Op{failed(tp0, 10, protocol.NotEnoughReplicasAfterAppend), failed(tp0, 11, protocol.RequestTimedOut)},
 			logs:    []cluster.FinalLog{{TP: tp0, Leader: 0, Records: log(10, 11)}},
 		},
 		{
@@ -125,8 +126,8 @@ func TestAckedDurability(t *testing.T) {
 // unavailable, not lost: it comes back with that broker. A copy on a down
 // replica does not save a write the live leader lacks.
 func TestAckedDurabilityTellsUnavailableFromLost(t *testing.T) {
-	offline := cluster.FinalLog{TP: tp0, Leader: cluster.NoLeader,
-		Replicas: []cluster.Records{log(10, 11), log(10)}, HWs: []int64{-1, 1}}
+	offline := cluster.FinalLog{TP: tp0, Leader: protocol.NoLeader,
+		Replicas: []protocol.Records{log(10, 11), log(10)}, HWs: []int64{-1, 1}}
 	res := AckedDurability(cluster.HistoryOf(send(cluster.Ok, tp0, 10, 0), send(cluster.Ok, tp0, 11, 1), send(cluster.Ok, tp0, 12, 2)), []cluster.FinalLog{offline})
 	require.Len(t, res.Unavailable, 2)
 	assert.Equal(t, int64(10), res.Unavailable[0].Payload)
@@ -135,13 +136,13 @@ func TestAckedDurabilityTellsUnavailableFromLost(t *testing.T) {
 	assert.Equal(t, int64(12), res.Violations[0].Payload, "no replica holds it: lost")
 
 	leaderDown := cluster.FinalLog{TP: tp0, Leader: 0, Records: log(10, 11),
-		Replicas: []cluster.Records{log(10, 11), log(10)}, HWs: []int64{-1, 1}}
+		Replicas: []protocol.Records{log(10, 11), log(10)}, HWs: []int64{-1, 1}}
 	res = AckedDurability(cluster.HistoryOf(send(cluster.Ok, tp0, 11, 1)), []cluster.FinalLog{leaderDown})
 	assert.True(t, res.OK())
 	assert.Len(t, res.Unavailable, 1, "on a leader that is down at the end")
 
 	liveLeaderLacksIt := cluster.FinalLog{TP: tp0, Leader: 1, Records: log(10),
-		Replicas: []cluster.Records{log(10, 11), log(10)}, HWs: []int64{-1, 1}}
+		Replicas: []protocol.Records{log(10, 11), log(10)}, HWs: []int64{-1, 1}}
 	res = AckedDurability(cluster.HistoryOf(send(cluster.Ok, tp0, 11, 1)), []cluster.FinalLog{liveLeaderLacksIt})
 	assert.Len(t, res.Violations, 1)
 	assert.Empty(t, res.Unavailable)

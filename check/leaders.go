@@ -5,13 +5,14 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // LeaderUniquenessDefinition is the promise, in one line.
 const LeaderUniquenessDefinition = "leader epochs only grow, and no two brokers lead (or complete acks=all writes in) one partition at one epoch"
 
 type epochKey struct {
-	tp    cluster.TopicPartition
+	tp    protocol.TopicPartition
 	epoch int32
 }
 
@@ -23,12 +24,12 @@ type epochKey struct {
 // break nothing by themselves, since the zombie cannot commit.
 func LeaderUniqueness(events []cluster.Event, acks []cluster.AckSample, end clock.Time) Result {
 	res := Result{Checker: LeaderUniquenessName, Definition: LeaderUniquenessDefinition}
-	fail := func(kind string, tp cluster.TopicPartition, msg string) {
+	fail := func(kind string, tp protocol.TopicPartition, msg string) {
 		res.Violations = append(res.Violations, Violation{Checker: LeaderUniquenessName, Kind: kind, TP: tp, Offset: -1, Payload: -1, Message: msg})
 	}
-	lastEpoch := map[cluster.TopicPartition]int32{}
-	brokerEpoch := map[epochKey]cluster.BrokerID{} // (tp, epoch) -> broker that became leader
-	ownEpoch := map[string]int32{}                 // broker+tp -> its last leader epoch
+	lastEpoch := map[protocol.TopicPartition]int32{}
+	brokerEpoch := map[epochKey]protocol.BrokerID{} // (tp, epoch) -> broker that became leader
+	ownEpoch := map[string]int32{}                  // broker+tp -> its last leader epoch
 	for _, e := range events {
 		switch e.Kind {
 		case cluster.EvElected, cluster.EvELRElected, cluster.EvUncleanElected, cluster.EvPreferredElected, cluster.EvOffline:
@@ -67,7 +68,7 @@ func LeaderUniqueness(events []cluster.Event, acks []cluster.AckSample, end cloc
 
 // belief is one broker believing it leads a partition.
 type belief struct {
-	broker cluster.BrokerID
+	broker protocol.BrokerID
 	epoch  int32
 	from   clock.Time
 	to     clock.Time // clock.Never while open
@@ -76,11 +77,11 @@ type belief struct {
 // zombieIntervals lists the times two brokers both believed they led the
 // same partition.
 func zombieIntervals(events []cluster.Event, end clock.Time) []string {
-	var tps []cluster.TopicPartition
-	open := map[cluster.TopicPartition][]*belief{}
+	var tps []protocol.TopicPartition
+	open := map[protocol.TopicPartition][]*belief{}
 	var all []*belief
-	var order []cluster.TopicPartition // partition of each belief in all
-	closeAll := func(broker cluster.BrokerID, tp *cluster.TopicPartition, at clock.Time) {
+	var order []protocol.TopicPartition // partition of each belief in all
+	closeAll := func(broker protocol.BrokerID, tp *protocol.TopicPartition, at clock.Time) {
 		for _, t := range tps {
 			if tp != nil && t != *tp {
 				continue
@@ -108,7 +109,7 @@ func zombieIntervals(events []cluster.Event, end clock.Time) []string {
 			tp := e.TP
 			closeAll(e.Broker, &tp, e.Time)
 		case cluster.EvCrashed, cluster.EvPowerLoss:
-			if e.Broker != cluster.NoLeader {
+			if e.Broker != protocol.NoLeader {
 				closeAll(e.Broker, nil, e.Time)
 			}
 		}

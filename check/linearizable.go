@@ -8,6 +8,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // LinearizableDefinition is the promise, in one line.
@@ -50,7 +51,7 @@ func Linearizable(history *cluster.History) Result {
 		}
 	}
 	perTP, tps := spans(history, &invoked)
-	reporters := map[cluster.TopicPartition]*reporter{}
+	reporters := map[protocol.TopicPartition]*reporter{}
 	for _, tp := range tps {
 		reporters[tp] = &reporter{res: &res, tp: tp, history: history, reported: map[string]int{}}
 		checkOffsets(reporters[tp], perTP[tp])
@@ -62,7 +63,7 @@ func Linearizable(history *cluster.History) Result {
 // reporter reports one partition's violations, a few of each kind.
 type reporter struct {
 	res      *Result
-	tp       cluster.TopicPartition
+	tp       protocol.TopicPartition
 	history  *cluster.History
 	reported map[string]int
 }
@@ -118,9 +119,9 @@ func checkOffsets(r *reporter, ops []span) {
 
 // checkReads checks that reads hold what the acknowledged writes hold, and
 // nothing from the future.
-func checkReads(res *Result, reporters map[cluster.TopicPartition]*reporter, history *cluster.History, invoked *cluster.PayloadTable[clock.Time]) {
+func checkReads(res *Result, reporters map[protocol.TopicPartition]*reporter, history *cluster.History, invoked *cluster.PayloadTable[clock.Time]) {
 	const none = math.MinInt64
-	acked := map[cluster.TopicPartition][]int64{} // by offset; none if no write was acknowledged there
+	acked := map[protocol.TopicPartition][]int64{} // by offset; none if no write was acknowledged there
 	for _, op := range history.All() {
 		if op.F == cluster.OpSend && op.Type == cluster.Ok && op.Offset >= 0 {
 			a := acked[op.TP]
@@ -155,12 +156,12 @@ func checkReads(res *Result, reporters map[cluster.TopicPartition]*reporter, his
 // acknowledged; one per fetch's records, at the instant it returned.
 // Failed and unknown writes are left out: they may or may not have taken
 // offsets, and the check allows for gaps. (acks=0 writes carry no offset.)
-func spans(history *cluster.History, invoked *cluster.PayloadTable[clock.Time]) (map[cluster.TopicPartition][]span, []cluster.TopicPartition) {
+func spans(history *cluster.History, invoked *cluster.PayloadTable[clock.Time]) (map[protocol.TopicPartition][]span, []protocol.TopicPartition) {
 	// A batch's records are recorded one after another at one instant:
 	// only each client's last span per partition can still grow. Clients
 	// and partitions are few: slices scanned beat maps hashing strings.
 	type part struct {
-		tp    cluster.TopicPartition
+		tp    protocol.TopicPartition
 		spans []span
 	}
 	type batch struct {
@@ -201,12 +202,12 @@ func spans(history *cluster.History, invoked *cluster.PayloadTable[clock.Time]) 
 		}
 		p.spans = append(p.spans, s)
 	}
-	perTP := make(map[cluster.TopicPartition][]span, len(parts))
-	tps := make([]cluster.TopicPartition, 0, len(parts))
+	perTP := make(map[protocol.TopicPartition][]span, len(parts))
+	tps := make([]protocol.TopicPartition, 0, len(parts))
 	for _, p := range parts {
 		perTP[p.tp] = p.spans
 		tps = append(tps, p.tp)
 	}
-	slices.SortFunc(tps, cluster.TopicPartition.Compare)
+	slices.SortFunc(tps, protocol.TopicPartition.Compare)
 	return perTP, tps
 }

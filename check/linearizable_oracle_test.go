@@ -11,6 +11,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // appendIn is an acknowledged batch: n records at offsets [base, base+n).
@@ -77,7 +78,7 @@ func porcupineLinearizable(history []cluster.Op) bool {
 // it can be in a log before — and returned when acknowledged) and one per
 // fetch response read (at the instant it returned).
 // Failed and unknown writes are left out: the model allows for them.
-func operations(history []cluster.Op) (map[cluster.TopicPartition][]porcupine.Operation, []cluster.TopicPartition) {
+func operations(history []cluster.Op) (map[protocol.TopicPartition][]porcupine.Operation, []protocol.TopicPartition) {
 	clients := map[string]int{}
 	client := func(name string) int {
 		id, ok := clients[name]
@@ -89,13 +90,13 @@ func operations(history []cluster.Op) (map[cluster.TopicPartition][]porcupine.Op
 	}
 	invoked := map[int64]int64{}
 	type batchKey struct {
-		tp   cluster.TopicPartition
+		tp   protocol.TopicPartition
 		proc string
 		at   int64
 	}
-	perTP := map[cluster.TopicPartition][]porcupine.Operation{}
-	var tps []cluster.TopicPartition
-	add := func(tp cluster.TopicPartition, op porcupine.Operation) {
+	perTP := map[protocol.TopicPartition][]porcupine.Operation{}
+	var tps []protocol.TopicPartition
+	add := func(tp protocol.TopicPartition, op porcupine.Operation) {
 		if _, ok := perTP[tp]; !ok {
 			tps = append(tps, tp)
 		}
@@ -142,6 +143,6 @@ func operations(history []cluster.Op) (map[cluster.TopicPartition][]porcupine.Op
 			add(op.TP, porcupine.Operation{ClientId: client(op.Process), Input: readIn{op.Offset, op.Offset}, Call: int64(op.Time), Return: int64(op.Time)})
 		}
 	}
-	slices.SortFunc(tps, cluster.TopicPartition.Compare)
+	slices.SortFunc(tps, protocol.TopicPartition.Compare)
 	return perTP, tps
 }

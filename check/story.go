@@ -10,6 +10,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // storyLength bounds a story: the operation, then the decisive events.
@@ -37,7 +38,7 @@ var priority = map[cluster.EventKind]int{
 // with their epochs, ISR changes and the truncation that removed the
 // record — at most storyLength lines, the most decisive kept, in time order.
 func Story(v Violation, events []cluster.Event, final []cluster.FinalLog) []string {
-	var replicas []cluster.BrokerID
+	var replicas []protocol.BrokerID
 	for _, f := range final {
 		if f.TP == v.TP {
 			replicas = f.State.Replicas
@@ -93,7 +94,7 @@ func Story(v Violation, events []cluster.Event, final []cluster.FinalLog) []stri
 	return lines
 }
 
-func relevant(e cluster.Event, v Violation, replicas []cluster.BrokerID) bool {
+func relevant(e cluster.Event, v Violation, replicas []protocol.BrokerID) bool {
 	switch e.Kind {
 	case cluster.EvCrashed, cluster.EvPowerLoss, cluster.EvRestarted, cluster.EvPaused, cluster.EvResumed:
 		return strings.HasPrefix(e.Node, "controller") || slices.Contains(replicas, e.Broker)

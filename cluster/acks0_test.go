@@ -9,6 +9,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // Kafka completes an acks=0 send as soon as it is written to the
@@ -60,7 +61,7 @@ func TestIsolatedLeaderTimesOutRequestsOnALiveConnection(t *testing.T) {
 			}})
 		r.at(10*time.Second, "cut the leader off from the controller and its followers", func() {
 			leader := r.node(r.leader(orders0))
-			for _, other := range []cluster.BrokerID{1, 2} {
+			for _, other := range []protocol.BrokerID{1, 2} {
 				r.w.Network().Block(leader, r.node(other))
 				r.w.Network().Block(r.node(other), leader)
 			}
@@ -77,7 +78,7 @@ func TestIsolatedLeaderTimesOutRequestsOnALiveConnection(t *testing.T) {
 			continue
 		}
 		switch {
-		case op.Type == cluster.Info && op.Err == cluster.RequestTimedOut:
+		case op.Type == cluster.Info && op.Err == protocol.RequestTimedOut:
 			timedOut++
 			if firstTimeout < 0 {
 				firstTimeout = op.Time

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
 
@@ -21,7 +22,7 @@ const (
 
 // followerState is what a leader knows of one follower (Kafka's Replica).
 type followerState struct {
-	broker             BrokerID
+	broker             protocol.BrokerID
 	leo                int64 // -1: unknown since this leadership began
 	brokerEpoch        int64
 	lastCaughtUp       clock.Time
@@ -51,9 +52,9 @@ type parkedFetch struct {
 
 // replica is one broker's replica of one partition.
 type replica struct {
-	tp    TopicPartition
+	tp    protocol.TopicPartition
 	log   *partitionLog
-	state PartitionState
+	state protocol.PartitionState
 	role  role
 
 	minISR        int
@@ -62,7 +63,7 @@ type replica struct {
 
 	// As leader.
 	followers  []followerState
-	pendingISR []BrokerID // an ISR change in flight to the controller, nil if none
+	pendingISR []protocol.BrokerID // an ISR change in flight to the controller, nil if none
 	alterReq   uint64
 	purgatory  []delayedProduce
 	parked     []parkedFetch
@@ -78,7 +79,7 @@ type replica struct {
 // a stand-in for Kafka's per-connection request ordering.
 type sessionKey struct {
 	client sim.NodeID
-	tp     TopicPartition
+	tp     protocol.TopicPartition
 }
 
 // produceSession answers a re-sent request from the response already given
@@ -95,13 +96,13 @@ type produceSession struct {
 type Broker struct {
 	recyclers // of the messages and timers it makes
 
-	id      BrokerID
+	id      protocol.BrokerID
 	cfg     BrokerConfig
-	rules   Rules // the fixes cfg.Protocol lacks
+	rules   protocol.Rules // the fixes cfg.Protocol lacks
 	topics  []TopicConfig
 	dir     Directory
 	journal *Journal
-	batches arena[Batch] // the batches this broker appends as leader
+	batches arena[protocol.Batch] // the batches this broker appends as leader
 
 	env         sim.Env
 	incarnation uint64
@@ -112,16 +113,16 @@ type Broker struct {
 	unanswered bool
 	retry      time.Duration // backoff before re-asking after NOT_CONTROLLER
 	meta       metadataObserver
-	image      Image
-	parts      map[TopicPartition]*replica // looked up; iterate order instead
-	order      []*replica                  // sorted by TP
-	checkpoint map[TopicPartition]int64    // HW checkpoint read at boot
+	image      protocol.Image
+	parts      map[protocol.TopicPartition]*replica // looked up; iterate order instead
+	order      []*replica                           // sorted by TP
+	checkpoint map[protocol.TopicPartition]int64    // HW checkpoint read at boot
 	sessions   map[sessionKey]*produceSession
 	nextID     uint64
 }
 
 // NewBroker returns broker id. Topic configs supply per-topic overrides.
-func NewBroker(id BrokerID, cfg BrokerConfig, topics []TopicConfig, dir Directory, journal *Journal) *Broker {
+func NewBroker(id protocol.BrokerID, cfg BrokerConfig, topics []TopicConfig, dir Directory, journal *Journal) *Broker {
 	return &Broker{id: id, cfg: cfg, rules: cfg.Protocol.Rules(), topics: topics, dir: dir, journal: journal}
 }
 
@@ -131,7 +132,7 @@ const hwCheckpointFile = "replication-offset-checkpoint"
 const controllerRetryMin = 100 * time.Millisecond
 
 type hwEntry struct {
-	TP TopicPartition
+	TP protocol.TopicPartition
 	HW int64
 }
 
@@ -141,9 +142,9 @@ func (b *Broker) Start(env sim.Env) {
 	b.incarnation = env.Rand().Uint64()
 	b.controller, b.unanswered = b.dir.Controller, false
 	b.meta = metadataObserver{}
-	b.parts = map[TopicPartition]*replica{}
+	b.parts = map[protocol.TopicPartition]*replica{}
 	b.sessions = map[sessionKey]*produceSession{}
-	b.checkpoint = map[TopicPartition]int64{}
+	b.checkpoint = map[protocol.TopicPartition]int64{}
 	if f := env.Disk().Open(hwCheckpointFile); f.Len() > 0 {
 		for _, e := range f.Record(f.Len() - 1).([]hwEntry) {
 			b.checkpoint[e.TP] = e.HW
@@ -167,29 +168,29 @@ func (b *Broker) Start(env sim.Env) {
 	}
 }
 
-func parseLogFile(name string) (TopicPartition, bool) {
+func parseLogFile(name string) (protocol.TopicPartition, bool) {
 	dir, ok := strings.CutSuffix(name, "/log")
 	if !ok {
-		return TopicPartition{}, false
+		return protocol.TopicPartition{}, false
 	}
 	i := strings.LastIndexByte(dir, '-')
 	if i < 0 {
-		return TopicPartition{}, false
+		return protocol.TopicPartition{}, false
 	}
 	p, err := strconv.Atoi(dir[i+1:])
 	if err != nil {
-		return TopicPartition{}, false
+		return protocol.TopicPartition{}, false
 	}
-	return TopicPartition{dir[:i], int32(p)}, true
+	return protocol.TopicPartition{Topic: dir[:i], Partition: int32(p)}, true
 }
 
 // replica returns this broker's replica of tp, opening its log on first use.
-func (b *Broker) replica(tp TopicPartition) *replica {
+func (b *Broker) replica(tp protocol.TopicPartition) *replica {
 	if r := b.hosted(tp); r != nil {
 		return r
 	}
 	r := &replica{tp: tp, log: openLog(b.env.Disk(), tp, b.checkpoint[tp]), minISR: b.cfg.MinInsyncReplicas, flushMessages: b.cfg.FlushIntervalMessages, lazyISR: b.cfg.LazyISR}
-	r.state.LeaderEpoch = NoEpoch
+	r.state.LeaderEpoch = protocol.NoEpoch
 	for _, t := range b.topics {
 		if t.Name == tp.Topic {
 			if t.MinInsyncReplicas != nil {
@@ -204,7 +205,7 @@ func (b *Broker) replica(tp TopicPartition) *replica {
 	if b.journal != nil {
 		b.journal.track(b.env.Now(), b.id, r.log)
 	}
-	i, _ := slices.BinarySearchFunc(b.order, tp, func(x *replica, tp TopicPartition) int { return x.tp.Compare(tp) })
+	i, _ := slices.BinarySearchFunc(b.order, tp, func(x *replica, tp protocol.TopicPartition) int { return x.tp.Compare(tp) })
 	b.order = slices.Insert(b.order, i, r)
 	return r
 }
@@ -212,7 +213,7 @@ func (b *Broker) replica(tp TopicPartition) *replica {
 // hosted returns the broker's replica of tp, nil if it has none. Most
 // runs give a broker a few partitions, and every request names one:
 // comparing a few beats hashing the topic's name.
-func (b *Broker) hosted(tp TopicPartition) *replica {
+func (b *Broker) hosted(tp protocol.TopicPartition) *replica {
 	if len(b.order) > 16 {
 		return b.parts[tp]
 	}
@@ -275,14 +276,14 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 		}
 	case BrokerRegistrationResponse:
 		b.unanswered, b.retry = false, 0
-		if m.Incarnation == b.incarnation && b.epoch == 0 && m.Err == None {
+		if m.Incarnation == b.incarnation && b.epoch == 0 && m.Err == protocol.None {
 			b.epoch = m.BrokerEpoch
 			b.applyImage(m.Image)
 			b.setTimer(env, b.cfg.HeartbeatInterval, timer{kind: tHeartbeat})
 		}
 	case BrokerHeartbeatResponse:
 		b.unanswered, b.retry = false, 0
-		if m.Err == StaleBrokerEpoch && b.epoch != 0 {
+		if m.Err == protocol.StaleBrokerEpoch && b.epoch != 0 {
 			b.register()
 			return
 		}
@@ -354,7 +355,7 @@ func (b *Broker) Timer(env sim.Env, t sim.Timer) {
 			if i := slices.IndexFunc(r.purgatory, func(p delayedProduce) bool { return p.id == tm.id }); i >= 0 {
 				p := r.purgatory[i]
 				r.purgatory = slices.Delete(r.purgatory, i, i+1)
-				b.respondProduce(p.session, p.from, ProduceResponse{RequestID: p.requestID, TP: r.tp, Err: RequestTimedOut, BaseOffset: -1})
+				b.respondProduce(p.session, p.from, ProduceResponse{RequestID: p.requestID, TP: r.tp, Err: protocol.RequestTimedOut, BaseOffset: -1})
 			}
 		}
 	case tAlterRetry:
@@ -377,7 +378,7 @@ func (b *Broker) writeHWCheckpoint() {
 
 // applyImage takes in a newer metadata image and acts on every change to a
 // partition this broker replicates.
-func (b *Broker) applyImage(img Image) {
+func (b *Broker) applyImage(img protocol.Image) {
 	if img.Version < b.image.Version || (img.Version == b.image.Version && b.image.Partitions != nil) {
 		return
 	}
@@ -389,8 +390,8 @@ func (b *Broker) applyImage(img Image) {
 	}
 }
 
-func (b *Broker) applyState(r *replica, st PartitionState) {
-	if r.role != roleNone && !st.newer(r.state) {
+func (b *Broker) applyState(r *replica, st protocol.PartitionState) {
+	if r.role != roleNone && !st.Newer(r.state) {
 		return
 	}
 	old := r.state
@@ -422,7 +423,7 @@ func (b *Broker) makeLeader(r *replica) {
 			continue
 		}
 		fs := followerState{broker: id, leo: -1}
-		if r.state.inISR(id) {
+		if r.state.InISR(id) {
 			fs.lastCaughtUp = b.env.Now()
 		}
 		r.followers = append(r.followers, fs)
@@ -456,12 +457,12 @@ func (b *Broker) makeFollower(r *replica) {
 func (b *Broker) abandonRequests(r *replica) {
 	for _, p := range r.purgatory {
 		b.env.CancelTimer(p.timer)
-		b.respondProduce(p.session, p.from, ProduceResponse{RequestID: p.requestID, TP: r.tp, Err: NotLeaderOrFollower, BaseOffset: -1})
+		b.respondProduce(p.session, p.from, ProduceResponse{RequestID: p.requestID, TP: r.tp, Err: protocol.NotLeaderOrFollower, BaseOffset: -1})
 	}
 	r.purgatory = r.purgatory[:0]
 	for _, p := range r.parked {
 		b.env.CancelTimer(p.timer)
-		b.env.Send(p.from, b.fetchResponse(FetchResponse{RequestID: p.req.RequestID, TP: r.tp, Err: NotLeaderOrFollower, DivergingEpoch: NoEpoch}))
+		b.env.Send(p.from, b.fetchResponse(FetchResponse{RequestID: p.req.RequestID, TP: r.tp, Err: protocol.NotLeaderOrFollower, DivergingEpoch: protocol.NoEpoch}))
 	}
 	r.parked = r.parked[:0]
 }
@@ -490,7 +491,7 @@ func (b *Broker) event(e Event) {
 
 // sendFetch sends the next fetch to the leader, re-sent until answered.
 func (b *Broker) sendFetch(r *replica) {
-	if r.role != roleFollower || r.state.Leader == NoLeader || b.epoch == 0 {
+	if r.role != roleFollower || r.state.Leader == protocol.NoLeader || b.epoch == 0 {
 		r.fetch.cancel(b.env)
 		if r.role == roleFollower {
 			b.fetchLater(r, b.cfg.ReplicaFetchBackoff)
@@ -502,7 +503,7 @@ func (b *Broker) sendFetch(r *replica) {
 		// Before 2.7 a follower compared epochs with its leader only when
 		// it became a follower (OffsetsForLeaderEpoch); its fetches named
 		// no last fetched epoch, so nothing checked them later.
-		last = NoEpoch
+		last = protocol.NoEpoch
 	}
 	id := b.newID()
 	req := FetchRequest{
@@ -527,7 +528,7 @@ func (b *Broker) handleFetchResponse(m FetchResponse) {
 		return // an answer to a fetch already given up on
 	}
 	switch {
-	case m.Err == None && m.DivergingEpoch != NoEpoch:
+	case m.Err == protocol.None && m.DivergingEpoch != protocol.NoEpoch:
 		b.event(Event{Kind: EvDiverged, TP: r.tp, Epoch: m.DivergingEpoch, Offset: m.DivergingEndOffset, Broker: b.id, Leader: r.state.Leader,
 			Detail: fmt.Sprintf("leader %d says epoch %d ends at %d; log end %d, hw %d", r.state.Leader, m.DivergingEpoch, m.DivergingEndOffset, r.log.leo(), r.log.hw)})
 		b.truncateOnDivergence(r, m.DivergingEpoch, m.DivergingEndOffset)
@@ -535,11 +536,11 @@ func (b *Broker) handleFetchResponse(m FetchResponse) {
 			r.epochCheck = false // before KIP-279: one round, whatever it left
 		}
 		b.sendFetch(r)
-	case m.Err == None:
+	case m.Err == protocol.None:
 		r.epochCheck = false // the logs agree: fetch on
 		b.appendAsFollower(r, m)
 		b.sendFetch(r)
-	case m.Err == OffsetOutOfRange && m.LogEndOffset < r.log.leo():
+	case m.Err == protocol.OffsetOutOfRange && m.LogEndOffset < r.log.leo():
 		b.truncate(r, m.LogEndOffset, "to the leader's log end (offset out of range)")
 		b.sendFetch(r)
 	default:
@@ -594,11 +595,11 @@ func (b *Broker) truncateOnDivergence(r *replica, leaderEpoch int32, leaderEnd i
 
 func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
 	if b.rules.NoFetchEpoch {
-		m.CurrentLeaderEpoch = NoEpoch // before KIP-320 a fetch named no epoch to fence
+		m.CurrentLeaderEpoch = protocol.NoEpoch // before KIP-320 a fetch named no epoch to fence
 	}
 	r := b.hosted(m.TP)
-	errResp := func(err ErrorCode) {
-		resp := FetchResponse{RequestID: m.RequestID, TP: m.TP, Err: err, HighWatermark: -1, LogEndOffset: -1, DivergingEpoch: NoEpoch}
+	errResp := func(err protocol.ErrorCode) {
+		resp := FetchResponse{RequestID: m.RequestID, TP: m.TP, Err: err, HighWatermark: -1, LogEndOffset: -1, DivergingEpoch: protocol.NoEpoch}
 		if r != nil {
 			resp.LogEndOffset = r.log.leo()
 		}
@@ -606,18 +607,18 @@ func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
 	}
 	switch {
 	case r == nil:
-		errResp(UnknownTopicOrPartition)
+		errResp(protocol.UnknownTopicOrPartition)
 		return
 	case r.role != roleLeader:
-		errResp(NotLeaderOrFollower)
+		errResp(protocol.NotLeaderOrFollower)
 		return
-	case m.CurrentLeaderEpoch != NoEpoch && m.CurrentLeaderEpoch < r.state.LeaderEpoch:
+	case m.CurrentLeaderEpoch != protocol.NoEpoch && m.CurrentLeaderEpoch < r.state.LeaderEpoch:
 		b.event(Event{Kind: EvFencedRequest, TP: r.tp, Epoch: m.CurrentLeaderEpoch, Broker: m.ReplicaID,
 			Detail: fmt.Sprintf("fetch at epoch %d fenced by epoch %d", m.CurrentLeaderEpoch, r.state.LeaderEpoch)})
-		errResp(FencedLeaderEpoch)
+		errResp(protocol.FencedLeaderEpoch)
 		return
 	case m.CurrentLeaderEpoch > r.state.LeaderEpoch:
-		errResp(UnknownLeaderEpoch)
+		errResp(protocol.UnknownLeaderEpoch)
 		return
 	}
 	if slices.ContainsFunc(r.parked, func(p parkedFetch) bool { return p.from == from && p.req.RequestID == m.RequestID }) {
@@ -625,7 +626,7 @@ func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
 	}
 	if m.ReplicaID < 0 {
 		if m.FetchOffset > r.log.leo() {
-			errResp(OffsetOutOfRange)
+			errResp(protocol.OffsetOutOfRange)
 			return
 		}
 		b.answerOrPark(r, from, m, m.FetchOffset < r.log.hw)
@@ -633,7 +634,7 @@ func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
 	}
 	fi := slices.IndexFunc(r.followers, func(f followerState) bool { return f.broker == m.ReplicaID })
 	if fi < 0 {
-		errResp(NotLeaderOrFollower)
+		errResp(protocol.NotLeaderOrFollower)
 		return
 	}
 	fs := &r.followers[fi]
@@ -645,7 +646,7 @@ func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
 	// Partition.readRecords: a follower whose divergent suffix runs past
 	// this log's end must learn where to truncate, not that it is out of
 	// range.
-	if m.LastFetchedEpoch != NoEpoch {
+	if m.LastFetchedEpoch != protocol.NoEpoch {
 		epoch, end := r.log.endOffsetForEpoch(m.LastFetchedEpoch)
 		if epoch < m.LastFetchedEpoch || end < m.FetchOffset {
 			b.env.Send(from, b.fetchResponse(FetchResponse{RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.hw, LogEndOffset: r.log.leo(),
@@ -654,7 +655,7 @@ func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
 		}
 	}
 	if m.FetchOffset > r.log.leo() {
-		errResp(OffsetOutOfRange)
+		errResp(protocol.OffsetOutOfRange)
 		return
 	}
 	b.updateFollower(r, fs, m)
@@ -701,7 +702,7 @@ func (b *Broker) answerFetch(r *replica, from sim.NodeID, m FetchRequest) {
 	}
 	b.env.Send(from, b.fetchResponse(FetchResponse{
 		RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.hw, LogEndOffset: r.log.leo(),
-		LeaderEpoch: r.state.LeaderEpoch, Batches: r.log.read(m.FetchOffset, upTo, m.MaxRecords), DivergingEpoch: NoEpoch,
+		LeaderEpoch: r.state.LeaderEpoch, Batches: r.log.read(m.FetchOffset, upTo, m.MaxRecords), DivergingEpoch: protocol.NoEpoch,
 	}))
 }
 
@@ -747,7 +748,7 @@ func (b *Broker) ackAll(r *replica, base, last int64) {
 // maximalISR is the ISR plus any change still in flight (KIP-497): the
 // leader counts a follower it proposed to add at once, and keeps counting
 // one it proposed to remove until the controller agrees.
-func (r *replica) maximalISR() []BrokerID {
+func (r *replica) maximalISR() []protocol.BrokerID {
 	if r.pendingISR == nil || r.lazyISR {
 		// (tideline.isr: lazy counts the committed ISR alone, the design
 		// KIP-497 rejected: a member joins the HW only once committed.)
@@ -762,7 +763,7 @@ func (r *replica) maximalISR() []BrokerID {
 	return isr
 }
 
-func (r *replica) follower(id BrokerID) *followerState {
+func (r *replica) follower(id protocol.BrokerID) *followerState {
 	for i := range r.followers {
 		if r.followers[i].broker == id {
 			return &r.followers[i]
@@ -800,7 +801,7 @@ func (b *Broker) maybeIncrementHW(r *replica) {
 }
 
 func (b *Broker) maybeExpandISR(r *replica, fs *followerState) {
-	if r.pendingISR != nil || r.state.inISR(fs.broker) {
+	if r.pendingISR != nil || r.state.InISR(fs.broker) {
 		return
 	}
 	caughtUp := fs.leo >= r.log.hw
@@ -831,7 +832,7 @@ func (b *Broker) maybeShrinkISR(r *replica) {
 		return
 	}
 	now, leo := b.env.Now(), r.log.leo()
-	isr := slices.DeleteFunc(slices.Clone(r.state.ISR), func(id BrokerID) bool {
+	isr := slices.DeleteFunc(slices.Clone(r.state.ISR), func(id protocol.BrokerID) bool {
 		if id == b.id {
 			return false
 		}
@@ -843,8 +844,8 @@ func (b *Broker) maybeShrinkISR(r *replica) {
 	}
 }
 
-func (b *Broker) inAssignmentOrder(r *replica, isr []BrokerID) []BrokerID {
-	out := make([]BrokerID, 0, len(isr))
+func (b *Broker) inAssignmentOrder(r *replica, isr []protocol.BrokerID) []protocol.BrokerID {
+	out := make([]protocol.BrokerID, 0, len(isr))
 	for _, id := range r.state.Replicas {
 		if slices.Contains(isr, id) {
 			out = append(out, id)
@@ -853,7 +854,7 @@ func (b *Broker) inAssignmentOrder(r *replica, isr []BrokerID) []BrokerID {
 	return out
 }
 
-func (b *Broker) proposeISR(r *replica, isr []BrokerID) {
+func (b *Broker) proposeISR(r *replica, isr []protocol.BrokerID) {
 	r.pendingISR = isr
 	b.sendAlterPartition(r)
 }
@@ -885,7 +886,7 @@ func (b *Broker) handleAlterPartitionResponse(m AlterPartitionResponse) {
 		return
 	}
 	r.pendingISR, r.alterReq = nil, 0
-	if m.Err == None {
+	if m.Err == protocol.None {
 		b.applyState(r, m.State)
 	}
 	b.maybeIncrementHW(r)
@@ -907,7 +908,7 @@ func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
 	}
 	s.lastRequest, s.answered = m.RequestID, false
 
-	fail := func(err ErrorCode) {
+	fail := func(err protocol.ErrorCode) {
 		if m.Acks == 0 {
 			// Kafka never answers acks=0; on an error it closes the
 			// connection, and the client refreshes its metadata.
@@ -919,20 +920,20 @@ func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
 	r := b.hosted(m.TP)
 	switch {
 	case r == nil:
-		fail(UnknownTopicOrPartition)
+		fail(protocol.UnknownTopicOrPartition)
 		return
 	case r.role != roleLeader:
-		fail(NotLeaderOrFollower)
+		fail(protocol.NotLeaderOrFollower)
 		return
 	case m.Acks == AcksAll && len(r.state.ISR) < r.minISR && !planted.ignoreMinISR:
 		b.event(Event{Kind: EvNotEnoughReplicas, TP: r.tp, Epoch: r.state.LeaderEpoch, Broker: b.id,
 			Detail: fmt.Sprintf("isr %v below min.insync.replicas=%d", r.state.ISR, r.minISR)})
-		fail(NotEnoughReplicas)
+		fail(protocol.NotEnoughReplicas)
 		return
 	}
 	base, err := r.log.checkSequence(m.ProducerID, m.ProducerEpoch, m.BaseSequence, len(m.Payloads))
 	switch {
-	case err != None:
+	case err != protocol.None:
 		b.event(Event{Kind: EvOutOfOrder, TP: r.tp, Broker: b.id,
 			Detail: fmt.Sprintf("producer %d sequence %d rejected", m.ProducerID, m.BaseSequence)})
 		fail(err)
@@ -969,7 +970,7 @@ func (b *Broker) appendAsLeader(r *replica, m ProduceRequest) int64 {
 	// The request's payloads become the batch: the producer never changes
 	// a batch it sent.
 	batch := b.batches.one()
-	*batch = Batch{BaseOffset: base, ProducerID: m.ProducerID, Payloads: m.Payloads, BaseSequence: seq,
+	*batch = protocol.Batch{BaseOffset: base, ProducerID: m.ProducerID, Payloads: m.Payloads, BaseSequence: seq,
 		Epoch: r.state.LeaderEpoch, ProducerEpoch: m.ProducerEpoch}
 	r.log.append(batch)
 	if r.log.unflushed >= r.flushMessages {
@@ -992,7 +993,7 @@ func (b *Broker) completeDelayedProduces(r *replica) {
 		b.env.CancelTimer(p.timer)
 		resp := ProduceResponse{RequestID: p.requestID, TP: r.tp, BaseOffset: p.baseOffset}
 		if len(r.maximalISR()) < r.minISR && !planted.ignoreMinISR {
-			resp.Err, resp.BaseOffset = NotEnoughReplicasAfterAppend, -1
+			resp.Err, resp.BaseOffset = protocol.NotEnoughReplicasAfterAppend, -1
 			b.event(Event{Kind: EvNotEnoughReplicasAfterAppend, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: p.baseOffset, Broker: b.id,
 				Detail: fmt.Sprintf("offsets %d-%d committed with isr %v below min.insync.replicas=%d: NOT_ENOUGH_REPLICAS_AFTER_APPEND", p.baseOffset, p.lastOffset, r.maximalISR(), r.minISR)})
 		} else {
@@ -1015,7 +1016,7 @@ func (b *Broker) respondProduce(s *produceSession, to sim.NodeID, resp ProduceRe
 // ---- inspection, for tests and checkers after a run ----
 
 // HighWatermark returns the broker's high watermark of tp.
-func (b *Broker) HighWatermark(tp TopicPartition) int64 {
+func (b *Broker) HighWatermark(tp protocol.TopicPartition) int64 {
 	if r := b.hosted(tp); r != nil {
 		return r.log.hw
 	}
@@ -1024,15 +1025,15 @@ func (b *Broker) HighWatermark(tp TopicPartition) int64 {
 
 // ReadLog returns the records of tp's log on a broker's disk: what the
 // broker would recover, whether it is up or not.
-func ReadLog(disk *sim.Disk, tp TopicPartition) Records {
+func ReadLog(disk *sim.Disk, tp protocol.TopicPartition) protocol.Records {
 	name := logFileName(tp)
 	if !disk.Exists(name) {
-		return Records{}
+		return protocol.Records{}
 	}
 	f := disk.Open(name)
-	rs := Records{batches: make([]*Batch, f.Len())}
-	for i := range rs.batches {
-		rs.batches[i] = f.Record(i).(*Batch)
+	batches := make([]*protocol.Batch, f.Len())
+	for i := range batches {
+		batches[i] = f.Record(i).(*protocol.Batch)
 	}
-	return rs
+	return protocol.RecordsOfBatches(batches)
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
 
@@ -15,14 +16,14 @@ type metadataView struct {
 	topic      string
 	dir        Directory
 	retransmit time.Duration
-	leaders    []PartitionState // indexed by partition
+	leaders    []protocol.PartitionState // indexed by partition
 	version    int64
 	request    uint64 // metadata request in flight, 0 if none
 	requestTo  sim.NodeID
 	nextBroker int // brokers are asked in turn, so a dead one is skipped
 	nextID     uint64
 	// choose, if set, picks the broker to ask instead of taking turns.
-	choose func() BrokerID
+	choose func() protocol.BrokerID
 }
 
 func (v *metadataView) newID() uint64 {
@@ -89,7 +90,7 @@ func (v *metadataView) onResponse(m MetadataResponse) bool {
 			continue
 		}
 		for int(st.TP.Partition) >= len(v.leaders) {
-			v.leaders = append(v.leaders, PartitionState{Leader: NoLeader, LeaderEpoch: NoEpoch})
+			v.leaders = append(v.leaders, protocol.PartitionState{Leader: protocol.NoLeader, LeaderEpoch: protocol.NoEpoch})
 		}
 		v.leaders[st.TP.Partition] = st
 	}
@@ -97,9 +98,9 @@ func (v *metadataView) onResponse(m MetadataResponse) bool {
 }
 
 // leader returns the known leader of a partition and its epoch.
-func (v *metadataView) leader(p int32) (BrokerID, int32) {
+func (v *metadataView) leader(p int32) (protocol.BrokerID, int32) {
 	if int(p) >= len(v.leaders) {
-		return NoLeader, NoEpoch
+		return protocol.NoLeader, protocol.NoEpoch
 	}
 	st := v.leaders[p]
 	return st.Leader, st.LeaderEpoch

@@ -1,9 +1,17 @@
+// Package cluster is a Kafka-style replicated log written as sim.Node state
+// machines: brokers that lead and follow partitions, a KRaft-style
+// controller that fences brokers and elects leaders, and producer and
+// consumer clients that record what they saw in a Jepsen-style history.
+//
+// Behaviour and configuration names mirror Apache Kafka; where tideline
+// simplifies, the comment at the spot says how and why.
 package cluster
 
 import (
 	"fmt"
 	"slices"
 
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
 
@@ -110,7 +118,7 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 	}
 	for i := range spec.Brokers {
 		id := w.AddNode(fmt.Sprintf("broker-%d", i), func() sim.Node {
-			return NewBroker(BrokerID(i), spec.Broker, spec.Topics, c.Dir, c.Journal)
+			return NewBroker(protocol.BrokerID(i), spec.Broker, spec.Topics, c.Dir, c.Journal)
 		})
 		if id != c.Dir.Brokers[i] {
 			panic("cluster: node IDs not handed out in order")
@@ -149,7 +157,7 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 	w.OnLifecycle(func(kind string, node sim.NodeID) {
 		broker, ok := c.Dir.brokerOf(node)
 		if !ok {
-			broker = NoLeader
+			broker = protocol.NoLeader
 		}
 		c.Journal.Lifecycle(w.Now(), w.Name(node), broker, kind)
 	})
@@ -163,22 +171,22 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 }
 
 // Partitions lists every partition of every topic, in order.
-func (c *Cluster) Partitions() []TopicPartition {
-	var tps []TopicPartition
+func (c *Cluster) Partitions() []protocol.TopicPartition {
+	var tps []protocol.TopicPartition
 	for _, t := range c.Spec.Topics {
 		for p := range t.Partitions {
-			tps = append(tps, TopicPartition{t.Name, int32(p)})
+			tps = append(tps, protocol.TopicPartition{Topic: t.Name, Partition: int32(p)})
 		}
 	}
-	slices.SortFunc(tps, TopicPartition.Compare)
+	slices.SortFunc(tps, protocol.TopicPartition.Compare)
 	return tps
 }
 
 // BrokerNode returns the node running a broker.
-func (c *Cluster) BrokerNode(b BrokerID) sim.NodeID { return c.Dir.Brokers[b] }
+func (c *Cluster) BrokerNode(b protocol.BrokerID) sim.NodeID { return c.Dir.Brokers[b] }
 
 // Broker returns a broker's live state machine, nil while it is down.
-func (c *Cluster) Broker(b BrokerID) *Broker {
+func (c *Cluster) Broker(b protocol.BrokerID) *Broker {
 	n, _ := c.World.Node(c.Dir.Brokers[b]).(*Broker)
 	return n
 }
@@ -210,7 +218,7 @@ func (c *Cluster) ActiveController() (sim.NodeID, bool) {
 // State returns the committed state of a partition: a lone controller's,
 // read from its disk so that it answers while the controller is down; a
 // quorum's, as its voters committed it.
-func (c *Cluster) State(tp TopicPartition) PartitionState {
+func (c *Cluster) State(tp protocol.TopicPartition) protocol.PartitionState {
 	var st controllerState
 	if len(c.Dir.Controllers) > 1 {
 		if n := len(c.Journal.quorum.committed); n > 0 {
@@ -220,10 +228,10 @@ func (c *Cluster) State(tp TopicPartition) PartitionState {
 		st = f.Record(f.Len() - 1).(controllerState)
 	}
 	if st.Partitions == nil {
-		return PartitionState{TP: tp, Leader: NoLeader, LeaderEpoch: NoEpoch}
+		return protocol.PartitionState{TP: tp, Leader: protocol.NoLeader, LeaderEpoch: protocol.NoEpoch}
 	}
-	img := Image{Partitions: st.Partitions}
-	s, _ := img.find(tp)
+	img := protocol.Image{Partitions: st.Partitions}
+	s, _ := img.Find(tp)
 	return s
 }
 
@@ -256,15 +264,15 @@ func (c *Cluster) Quorum() []QuorumStatus {
 // FinalLog is what a partition holds at the end of a run: the log of its
 // leader as the controller last named it, nil if it has none.
 type FinalLog struct {
-	TP      TopicPartition
-	Leader  BrokerID
-	Records Records
+	TP      protocol.TopicPartition
+	Leader  protocol.BrokerID
+	Records protocol.Records
 	// State is the controller's last committed state of the partition.
-	State PartitionState
+	State protocol.PartitionState
 	// Replicas holds every replica's log by broker ID, for checkers that
 	// compare them; HWs every replica's high watermark (-1 where the broker
 	// is down or holds no replica).
-	Replicas []Records
+	Replicas []protocol.Records
 	HWs      []int64
 }
 
@@ -273,7 +281,7 @@ func (c *Cluster) FinalLogs() []FinalLog {
 	var out []FinalLog
 	for _, tp := range c.Partitions() {
 		st := c.State(tp)
-		fl := FinalLog{TP: tp, Leader: st.Leader, State: st, Replicas: make([]Records, c.Spec.Brokers), HWs: make([]int64, c.Spec.Brokers)}
+		fl := FinalLog{TP: tp, Leader: st.Leader, State: st, Replicas: make([]protocol.Records, c.Spec.Brokers), HWs: make([]int64, c.Spec.Brokers)}
 		for b := range fl.HWs {
 			fl.HWs[b] = -1
 		}
@@ -283,7 +291,7 @@ func (c *Cluster) FinalLogs() []FinalLog {
 				fl.HWs[r] = b.HighWatermark(tp)
 			}
 		}
-		if st.Leader != NoLeader {
+		if st.Leader != protocol.NoLeader {
 			fl.Records = fl.Replicas[st.Leader]
 		}
 		out = append(out, fl)

@@ -8,31 +8,32 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/internal/suggest"
 )
 
 // BrokerConfig holds the broker and controller settings, with Kafka's
 // defaults. Kafka's property names are accepted by Set.
 type BrokerConfig struct {
-	HeartbeatInterval       time.Duration   // broker.heartbeat.interval.ms
-	SessionTimeout          time.Duration   // broker.session.timeout.ms
-	ReplicaLagTimeMax       time.Duration   // replica.lag.time.max.ms
-	ReplicaFetchWaitMax     time.Duration   // replica.fetch.wait.max.ms
-	ReplicaFetchMaxBytes    int64           // replica.fetch.max.bytes
-	ReplicaFetchBackoff     time.Duration   // replica.fetch.backoff.ms
-	HWCheckpointInterval    time.Duration   // replica.high.watermark.checkpoint.interval.ms
-	MinInsyncReplicas       int             // min.insync.replicas
-	UncleanLeaderElection   bool            // unclean.leader.election.enable
-	FlushIntervalMessages   int64           // log.flush.interval.messages
-	FlushInterval           time.Duration   // log.flush.interval.ms; 0: never by time
-	AutoLeaderRebalance     bool            // auto.leader.rebalance.enable
-	LeaderImbalanceCheck    time.Duration   // leader.imbalance.check.interval.seconds
-	Protocol                ProtocolVersion // inter.broker.protocol.version (tideline.truncation: high-watermark is 0.10.2)
-	LazyISR                 bool            // tideline.isr: lazy (the HW counts only the committed ISR, as KIP-497 chose not to)
-	ELR                     bool            // eligible.leader.replicas.version: 1 (KIP-966, Kafka 4.0's feature; 0 = off)
-	Retransmit              time.Duration   // tideline.retransmit.ms
-	AutomaticLeaderElection bool            // tideline.leader.election.automatic
-	RecordSize              int64           // tideline.record.bytes
+	HeartbeatInterval       time.Duration            // broker.heartbeat.interval.ms
+	SessionTimeout          time.Duration            // broker.session.timeout.ms
+	ReplicaLagTimeMax       time.Duration            // replica.lag.time.max.ms
+	ReplicaFetchWaitMax     time.Duration            // replica.fetch.wait.max.ms
+	ReplicaFetchMaxBytes    int64                    // replica.fetch.max.bytes
+	ReplicaFetchBackoff     time.Duration            // replica.fetch.backoff.ms
+	HWCheckpointInterval    time.Duration            // replica.high.watermark.checkpoint.interval.ms
+	MinInsyncReplicas       int                      // min.insync.replicas
+	UncleanLeaderElection   bool                     // unclean.leader.election.enable
+	FlushIntervalMessages   int64                    // log.flush.interval.messages
+	FlushInterval           time.Duration            // log.flush.interval.ms; 0: never by time
+	AutoLeaderRebalance     bool                     // auto.leader.rebalance.enable
+	LeaderImbalanceCheck    time.Duration            // leader.imbalance.check.interval.seconds
+	Protocol                protocol.ProtocolVersion // inter.broker.protocol.version (tideline.truncation: high-watermark is 0.10.2)
+	LazyISR                 bool                     // tideline.isr: lazy (the HW counts only the committed ISR, as KIP-497 chose not to)
+	ELR                     bool                     // eligible.leader.replicas.version: 1 (KIP-966, Kafka 4.0's feature; 0 = off)
+	Retransmit              time.Duration            // tideline.retransmit.ms
+	AutomaticLeaderElection bool                     // tideline.leader.election.automatic
+	RecordSize              int64                    // tideline.record.bytes
 	// The OS's write-back of dirty pages on the broker's machine:
 	// tideline.vm.dirty_expire_centisecs and
 	// tideline.vm.dirty_writeback_centisecs, with Linux's defaults.
@@ -69,7 +70,7 @@ func DefaultBrokerConfig() BrokerConfig {
 		Retransmit:              200 * time.Millisecond,
 		AutomaticLeaderElection: true,
 		RecordSize:              1024,
-		Protocol:                LatestProtocol,
+		Protocol:                protocol.LatestProtocol,
 		DirtyExpire:             30 * time.Second,
 		DirtyWriteback:          5 * time.Second,
 		AvailabilityDeadline:    time.Second,
@@ -199,14 +200,14 @@ func (c *BrokerConfig) Set(name, value string) error {
 		n, err = parseInt(value, 1)
 		c.LeaderImbalanceCheck = time.Duration(n) * time.Second
 	case "inter.broker.protocol.version":
-		c.Protocol, err = ParseProtocolVersion(value)
+		c.Protocol, err = protocol.ParseProtocolVersion(value)
 	case "tideline.truncation":
 		// An alias kept for scenarios written before the version switch.
 		switch value {
 		case "leader-epoch":
-			c.Protocol = LatestProtocol
+			c.Protocol = protocol.LatestProtocol
 		case "high-watermark":
-			c.Protocol = MustProtocol("0.10.2")
+			c.Protocol = protocol.MustProtocol("0.10.2")
 		default:
 			err = fmt.Errorf("want leader-epoch or high-watermark")
 		}

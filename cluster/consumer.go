@@ -3,11 +3,12 @@ package cluster
 import (
 	"fmt"
 
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
 
 type consumerPartition struct {
-	tp       TopicPartition
+	tp       protocol.TopicPartition
 	position int64
 	fetch    call // the fetch in flight, or the backoff before the next
 }
@@ -30,7 +31,7 @@ func NewConsumer(cfg ConsumerConfig, partitions int, dir Directory, history *His
 	c := &Consumer{cfg: cfg, history: history, meta: metadataView{topic: cfg.Topic, dir: dir, retransmit: cfg.Retransmit}}
 	c.meta.rec = &c.recyclers
 	for i := range partitions {
-		c.parts = append(c.parts, &consumerPartition{tp: TopicPartition{cfg.Topic, int32(i)}})
+		c.parts = append(c.parts, &consumerPartition{tp: protocol.TopicPartition{Topic: cfg.Topic, Partition: int32(i)}})
 	}
 	return c
 }
@@ -39,7 +40,7 @@ func (c *Consumer) Start(env sim.Env) {
 	c.env = env
 	for _, part := range c.parts {
 		part.position, part.fetch = 0, call{}
-		c.history.add(Op{Time: env.Now(), Process: env.Name(), Type: Ok, F: OpStart, TP: part.tp, Payload: -1, Offset: 0, Broker: NoLeader})
+		c.history.add(Op{Time: env.Now(), Process: env.Name(), Type: Ok, F: OpStart, TP: part.tp, Payload: -1, Offset: 0, Broker: protocol.NoLeader})
 	}
 	c.meta.refresh(env)
 	c.setTimer(env, c.cfg.MetadataMaxAge, timer{kind: tMetadata})
@@ -75,7 +76,7 @@ func (c *Consumer) Timer(env sim.Env, t sim.Timer) {
 	}
 }
 
-func (c *Consumer) partition(tp TopicPartition) *consumerPartition {
+func (c *Consumer) partition(tp protocol.TopicPartition) *consumerPartition {
 	for _, part := range c.parts {
 		if part.tp == tp {
 			return part
@@ -86,7 +87,7 @@ func (c *Consumer) partition(tp TopicPartition) *consumerPartition {
 
 func (c *Consumer) fetch(part *consumerPartition) {
 	leader, epoch := c.meta.leader(part.tp.Partition)
-	if leader == NoLeader {
+	if leader == protocol.NoLeader {
 		c.meta.refresh(c.env)
 		c.later(part)
 		return
@@ -94,7 +95,7 @@ func (c *Consumer) fetch(part *consumerPartition) {
 	id := c.meta.newID()
 	part.fetch.send(&c.recyclers, c.env, id, c.meta.dir.node(leader), c.fetchRequest(FetchRequest{
 		RequestID: id, ReplicaID: -1, TP: part.tp, CurrentLeaderEpoch: epoch,
-		FetchOffset: part.position, LastFetchedEpoch: NoEpoch,
+		FetchOffset: part.position, LastFetchedEpoch: protocol.NoEpoch,
 		MaxWaitMs: c.cfg.FetchMaxWait.Milliseconds(), MaxRecords: c.cfg.MaxPollRecords,
 	}), c.cfg.Retransmit, timer{kind: tFetch, tp: part.tp})
 }
@@ -116,7 +117,7 @@ func (c *Consumer) handleFetchResponse(m FetchResponse) {
 	}
 	served, _ := c.meta.dir.brokerOf(broker)
 	switch m.Err {
-	case None:
+	case protocol.None:
 		for _, batch := range m.Batches {
 			for i, payload := range batch.Payloads {
 				if offset := batch.BaseOffset + int64(i); offset == part.position {
@@ -127,7 +128,7 @@ func (c *Consumer) handleFetchResponse(m FetchResponse) {
 			}
 		}
 		c.fetch(part)
-	case OffsetOutOfRange:
+	case protocol.OffsetOutOfRange:
 		// The leader's log ends before our position: records we read were
 		// truncated away. Like auto.offset.reset=latest, go to its end.
 		c.history.add(Op{Time: c.env.Now(), Process: c.env.Name(), Type: Info, F: OpPoll, TP: part.tp, Payload: -1, Offset: m.LogEndOffset,

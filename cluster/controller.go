@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
 
@@ -27,11 +28,11 @@ func (d Directory) nextController(n sim.NodeID) sim.NodeID {
 	return d.Controllers[(i+1)%len(d.Controllers)]
 }
 
-func (d Directory) node(b BrokerID) sim.NodeID { return d.Brokers[b] }
+func (d Directory) node(b protocol.BrokerID) sim.NodeID { return d.Brokers[b] }
 
-func (d Directory) brokerOf(n sim.NodeID) (BrokerID, bool) {
+func (d Directory) brokerOf(n sim.NodeID) (protocol.BrokerID, bool) {
 	i := slices.Index(d.Brokers, n)
-	return BrokerID(i), i >= 0
+	return protocol.BrokerID(i), i >= 0
 }
 
 // brokerRecord is the controller's record of one broker.
@@ -51,8 +52,8 @@ type controllerState struct {
 	Version         int64
 	NextBrokerEpoch int64
 	NextProducerID  int64
-	Brokers         []brokerRecord   // indexed by BrokerID
-	Partitions      []PartitionState // sorted by TP
+	Brokers         []brokerRecord            // indexed by BrokerID
+	Partitions      []protocol.PartitionState // sorted by TP
 }
 
 const metadataFile = "__cluster_metadata"
@@ -103,10 +104,10 @@ func (c *Controller) active() bool { return c.quorum == nil || c.activated }
 // Assignment is the replica assignment of a new partition: RF consecutive
 // brokers starting at the partition number, as Kafka's round-robin
 // assignment without racks spreads leaders over brokers.
-func Assignment(partition, replicationFactor, brokers int) []BrokerID {
-	replicas := make([]BrokerID, replicationFactor)
+func Assignment(partition, replicationFactor, brokers int) []protocol.BrokerID {
+	replicas := make([]protocol.BrokerID, replicationFactor)
 	for i := range replicas {
-		replicas[i] = BrokerID((partition + i) % brokers)
+		replicas[i] = protocol.BrokerID((partition + i) % brokers)
 	}
 	return replicas
 }
@@ -116,15 +117,15 @@ func (c *Controller) initialState() controllerState {
 	for _, t := range c.topics {
 		for p := range t.Partitions {
 			replicas := Assignment(p, t.ReplicationFactor, len(c.dir.Brokers))
-			st.Partitions = append(st.Partitions, PartitionState{
-				TP:       TopicPartition{t.Name, int32(p)},
+			st.Partitions = append(st.Partitions, protocol.PartitionState{
+				TP:       protocol.TopicPartition{Topic: t.Name, Partition: int32(p)},
 				Replicas: replicas,
 				ISR:      slices.Clone(replicas),
 				Leader:   replicas[0],
 			})
 		}
 	}
-	slices.SortFunc(st.Partitions, func(a, b PartitionState) int { return a.TP.Compare(b.TP) })
+	slices.SortFunc(st.Partitions, func(a, b protocol.PartitionState) int { return a.TP.Compare(b.TP) })
 	return st
 }
 
@@ -169,14 +170,14 @@ func (c *Controller) persist() {
 	f.Sync()
 }
 
-func (c *Controller) image() Image { return imageOf(c.st) }
+func (c *Controller) image() protocol.Image { return imageOf(c.st) }
 
-func imageOf(st controllerState) Image {
-	brokers := make([]BrokerState, len(st.Brokers))
+func imageOf(st controllerState) protocol.Image {
+	brokers := make([]protocol.BrokerState, len(st.Brokers))
 	for i, rec := range st.Brokers {
-		brokers[i] = BrokerState{Epoch: rec.Epoch, Fenced: rec.Fenced || !rec.Registered}
+		brokers[i] = protocol.BrokerState{Epoch: rec.Epoch, Fenced: rec.Fenced || !rec.Registered}
 	}
-	return Image{Version: st.Version, Partitions: slices.Clone(st.Partitions), Brokers: brokers}
+	return protocol.Image{Version: st.Version, Partitions: slices.Clone(st.Partitions), Brokers: brokers}
 }
 
 // commit makes a change durable and tells every registered broker: at
@@ -197,7 +198,7 @@ func (c *Controller) push(st controllerState) {
 	img := imageOf(st)
 	for b, rec := range st.Brokers {
 		if rec.Registered {
-			c.env.Send(c.dir.node(BrokerID(b)), UpdateMetadata{Image: img})
+			c.env.Send(c.dir.node(protocol.BrokerID(b)), UpdateMetadata{Image: img})
 		}
 	}
 }
@@ -292,9 +293,9 @@ func (c *Controller) register(from sim.NodeID, m BrokerRegistration) {
 	now := c.env.Now()
 	if rec.Registered && rec.Incarnation != m.Incarnation {
 		if !rec.Fenced && now.Sub(c.lastHeartbeat[m.Broker]) <= c.cfg.SessionTimeout {
-			c.event(Event{Kind: EvRegistrationRefused, Leader: NoLeader, Broker: m.Broker,
+			c.event(Event{Kind: EvRegistrationRefused, Leader: protocol.NoLeader, Broker: m.Broker,
 				Detail: fmt.Sprintf("broker %d registration refused: its previous incarnation's session is valid until %v", m.Broker, c.lastHeartbeat[m.Broker].Add(c.cfg.SessionTimeout))})
-			c.respond(from, BrokerRegistrationResponse{Broker: m.Broker, Incarnation: m.Incarnation, Err: DuplicateBrokerRegistration})
+			c.respond(from, BrokerRegistrationResponse{Broker: m.Broker, Incarnation: m.Incarnation, Err: protocol.DuplicateBrokerRegistration})
 			return
 		}
 		if !rec.Fenced {
@@ -311,7 +312,7 @@ func (c *Controller) register(from sim.NodeID, m BrokerRegistration) {
 		rec.Incarnation = m.Incarnation
 		rec.Epoch = c.st.NextBrokerEpoch
 		c.st.NextBrokerEpoch++
-		c.event(Event{Kind: EvRegistered, Leader: NoLeader, Broker: m.Broker, Detail: fmt.Sprintf("broker %d registered with epoch %d", m.Broker, rec.Epoch)})
+		c.event(Event{Kind: EvRegistered, Leader: protocol.NoLeader, Broker: m.Broker, Detail: fmt.Sprintf("broker %d registered with epoch %d", m.Broker, rec.Epoch)})
 		c.commit()
 	}
 	c.respond(from, BrokerRegistrationResponse{Broker: m.Broker, Incarnation: m.Incarnation, BrokerEpoch: rec.Epoch, Image: c.image()})
@@ -323,7 +324,7 @@ func (c *Controller) heartbeat(from sim.NodeID, m BrokerHeartbeat) {
 	}
 	rec := &c.st.Brokers[m.Broker]
 	if !rec.Registered || rec.Epoch != m.BrokerEpoch {
-		c.respond(from, BrokerHeartbeatResponse{Err: StaleBrokerEpoch, Fenced: true})
+		c.respond(from, BrokerHeartbeatResponse{Err: protocol.StaleBrokerEpoch, Fenced: true})
 		return
 	}
 	c.lastHeartbeat[m.Broker] = c.env.Now()
@@ -343,7 +344,7 @@ func (c *Controller) fenceExpired() {
 	for b := range c.st.Brokers {
 		rec := &c.st.Brokers[b]
 		if !rec.Fenced && now.Sub(c.lastHeartbeat[b]) > c.cfg.SessionTimeout {
-			c.fence(BrokerID(b))
+			c.fence(protocol.BrokerID(b))
 			changed = true
 		}
 	}
@@ -355,9 +356,9 @@ func (c *Controller) fenceExpired() {
 // fence takes a broker out of service: out of every ISR (unless it is the
 // last member, which stays as Kafka's "last replica standing"), and every
 // partition it led gets a new leader — or none.
-func (c *Controller) fence(b BrokerID) {
+func (c *Controller) fence(b protocol.BrokerID) {
 	c.st.Brokers[b].Fenced = true
-	c.event(Event{Kind: EvFenced, Leader: NoLeader, Broker: b, Detail: fmt.Sprintf("broker %d fenced: no heartbeat for %v", b, c.cfg.SessionTimeout)})
+	c.event(Event{Kind: EvFenced, Leader: protocol.NoLeader, Broker: b, Detail: fmt.Sprintf("broker %d fenced: no heartbeat for %v", b, c.cfg.SessionTimeout)})
 	for i := range c.st.Partitions {
 		p := c.st.Partitions[i]
 		if !slices.Contains(p.Replicas, b) {
@@ -366,9 +367,9 @@ func (c *Controller) fence(b BrokerID) {
 		changed := false
 		// Without ELR the last ISR member stays ("last replica standing");
 		// with it the ISR may empty, its members kept as eligible.
-		if p.inISR(b) && (len(p.ISR) > 1 || c.cfg.ELR) {
+		if p.InISR(b) && (len(p.ISR) > 1 || c.cfg.ELR) {
 			detail := fmt.Sprintf("isr %v -> ", p.ISR)
-			c.setISR(&p, slices.DeleteFunc(slices.Clone(p.ISR), func(r BrokerID) bool { return r == b }))
+			c.setISR(&p, slices.DeleteFunc(slices.Clone(p.ISR), func(r protocol.BrokerID) bool { return r == b }))
 			changed = true
 			if p.Leader != b {
 				c.partitionEvent(EvISRShrink, p, b, detail+fmt.Sprint(p.ISR)+fmt.Sprintf(" (broker %d fenced)", b))
@@ -385,12 +386,12 @@ func (c *Controller) fence(b BrokerID) {
 	}
 }
 
-func (c *Controller) unfence(b BrokerID) {
+func (c *Controller) unfence(b protocol.BrokerID) {
 	c.st.Brokers[b].Fenced = false
-	c.event(Event{Kind: EvUnfenced, Leader: NoLeader, Broker: b, Detail: fmt.Sprintf("broker %d unfenced", b)})
+	c.event(Event{Kind: EvUnfenced, Leader: protocol.NoLeader, Broker: b, Detail: fmt.Sprintf("broker %d unfenced", b)})
 	for i := range c.st.Partitions {
 		p := c.st.Partitions[i]
-		if p.Leader == NoLeader && slices.Contains(p.Replicas, b) {
+		if p.Leader == protocol.NoLeader && slices.Contains(p.Replicas, b) {
 			if c.electInto(&p) {
 				p.PartitionEpoch++
 				c.st.Partitions[i] = p
@@ -400,7 +401,7 @@ func (c *Controller) unfence(b BrokerID) {
 	c.commit()
 }
 
-func (c *Controller) eligible(b BrokerID) bool {
+func (c *Controller) eligible(b protocol.BrokerID) bool {
 	rec := c.st.Brokers[b]
 	return rec.Registered && !rec.Fenced
 }
@@ -409,31 +410,31 @@ func (c *Controller) eligible(b BrokerID) bool {
 // replica in assignment order that is in the ISR and unfenced; failing
 // that, with unclean election on, the first unfenced replica at all, whose
 // log becomes the truth. It reports whether the leader changed.
-func (c *Controller) electInto(p *PartitionState) bool {
+func (c *Controller) electInto(p *protocol.PartitionState) bool {
 	old := p.Leader
-	p.Leader = NoLeader
+	p.Leader = protocol.NoLeader
 	kind := EvOffline
 	if c.cfg.AutomaticLeaderElection {
 		for _, r := range p.Replicas {
-			if p.inISR(r) && c.eligible(r) {
+			if p.InISR(r) && c.eligible(r) {
 				p.Leader, kind = r, EvElected
 				break
 			}
 		}
-		if p.Leader == NoLeader && c.cfg.ELR && len(p.ISR) == 0 {
+		if p.Leader == protocol.NoLeader && c.cfg.ELR && len(p.ISR) == 0 {
 			p.Leader, kind = c.electFromELR(p)
 		}
-		if p.Leader == NoLeader && c.uncleanEnabled(p.TP.Topic) {
+		if p.Leader == protocol.NoLeader && c.uncleanEnabled(p.TP.Topic) {
 			for _, r := range p.Replicas {
 				if c.eligible(r) {
 					p.Leader, kind = r, EvUncleanElected
-					p.ISR = []BrokerID{r}
+					p.ISR = []protocol.BrokerID{r}
 					p.ELR = nil
 					break
 				}
 			}
 		}
-		if p.Leader != NoLeader {
+		if p.Leader != protocol.NoLeader {
 			p.LastKnownELR = nil
 		}
 	}
@@ -462,7 +463,7 @@ func (c *Controller) preferredElection() {
 	for i := range c.st.Partitions {
 		p := c.st.Partitions[i]
 		pref := p.Replicas[0]
-		if p.Leader == pref || !p.inISR(pref) || !c.eligible(pref) {
+		if p.Leader == pref || !p.InISR(pref) || !c.eligible(pref) {
 			continue
 		}
 		p.Leader = pref
@@ -480,13 +481,13 @@ func (c *Controller) preferredElection() {
 // ElectLeader is an operator's election of a partition's leader (what
 // kafka-leader-election.sh asks for); unclean allows any live replica.
 // It reports whether a leader was elected.
-func (c *Controller) ElectLeader(tp TopicPartition, unclean bool) bool {
-	i, ok := slices.BinarySearchFunc(c.st.Partitions, tp, func(s PartitionState, tp TopicPartition) int { return s.TP.Compare(tp) })
+func (c *Controller) ElectLeader(tp protocol.TopicPartition, unclean bool) bool {
+	i, ok := slices.BinarySearchFunc(c.st.Partitions, tp, func(s protocol.PartitionState, tp protocol.TopicPartition) int { return s.TP.Compare(tp) })
 	if !ok {
 		return false
 	}
 	p := c.st.Partitions[i]
-	if p.Leader != NoLeader && c.eligible(p.Leader) {
+	if p.Leader != protocol.NoLeader && c.eligible(p.Leader) {
 		return false
 	}
 	saved := c.cfg
@@ -510,32 +511,32 @@ func (c *Controller) ElectLeader(tp TopicPartition, unclean bool) bool {
 // the broker epoch the leader saw.
 func (c *Controller) alterPartition(m AlterPartitionRequest) AlterPartitionResponse {
 	resp := AlterPartitionResponse{RequestID: m.RequestID, TP: m.TP}
-	i, ok := slices.BinarySearchFunc(c.st.Partitions, m.TP, func(s PartitionState, tp TopicPartition) int { return s.TP.Compare(tp) })
+	i, ok := slices.BinarySearchFunc(c.st.Partitions, m.TP, func(s protocol.PartitionState, tp protocol.TopicPartition) int { return s.TP.Compare(tp) })
 	if !ok {
-		resp.Err = UnknownTopicOrPartition
+		resp.Err = protocol.UnknownTopicOrPartition
 		return resp
 	}
 	p := c.st.Partitions[i]
 	resp.State = p
 	switch rec := c.st.Brokers[m.Broker]; {
 	case !rec.Registered || rec.Fenced || rec.Epoch != m.BrokerEpoch:
-		resp.Err = StaleBrokerEpoch
+		resp.Err = protocol.StaleBrokerEpoch
 	case p.Leader != m.Broker || p.LeaderEpoch != m.LeaderEpoch:
-		resp.Err = FencedLeaderEpoch
+		resp.Err = protocol.FencedLeaderEpoch
 	case p.PartitionEpoch != m.PartitionEpoch:
-		resp.Err = InvalidUpdateVersion
+		resp.Err = protocol.InvalidUpdateVersion
 	case !slices.Contains(m.NewISR, m.Broker):
-		resp.Err = InvalidUpdateVersion
+		resp.Err = protocol.InvalidUpdateVersion
 	}
-	if resp.Err != None {
+	if resp.Err != protocol.None {
 		return resp
 	}
 	for j, r := range m.NewISR {
 		// KIP-903: a joining replica must be live with the broker epoch
 		// the leader saw; -1 (a leader before 3.5) skips the epoch check.
-		if !p.inISR(r) && (!c.eligible(r) || m.ISREpochs[j] != -1 && c.st.Brokers[r].Epoch != m.ISREpochs[j]) {
+		if !p.InISR(r) && (!c.eligible(r) || m.ISREpochs[j] != -1 && c.st.Brokers[r].Epoch != m.ISREpochs[j]) {
 			c.partitionEvent(EvIneligibleReplica, p, r, fmt.Sprintf("isr %v -> %v refused: broker %d is not live with the broker epoch %d the leader saw (current %d)", p.ISR, m.NewISR, r, m.ISREpochs[j], c.st.Brokers[r].Epoch))
-			resp.Err = IneligibleReplica
+			resp.Err = protocol.IneligibleReplica
 			return resp
 		}
 	}
@@ -544,9 +545,9 @@ func (c *Controller) alterPartition(m AlterPartitionRequest) AlterPartitionRespo
 		kind = EvISRShrink
 	}
 	detail := fmt.Sprintf("isr %v -> %v", p.ISR, m.NewISR)
-	var added []BrokerID
+	var added []protocol.BrokerID
 	for _, r := range m.NewISR {
-		if !p.inISR(r) {
+		if !p.InISR(r) {
 			added = append(added, r)
 		}
 	}
@@ -563,7 +564,7 @@ func (c *Controller) alterPartition(m AlterPartitionRequest) AlterPartitionRespo
 }
 
 // partitionEvent records a change to a partition with the state after it.
-func (c *Controller) partitionEvent(kind EventKind, p PartitionState, broker BrokerID, detail string) {
+func (c *Controller) partitionEvent(kind EventKind, p protocol.PartitionState, broker protocol.BrokerID, detail string) {
 	c.event(Event{Kind: kind, TP: p.TP, Epoch: p.LeaderEpoch, Broker: broker, Detail: detail, Leader: p.Leader, ISR: slices.Clone(p.ISR), ELR: slices.Clone(p.ELR)})
 }
 

@@ -3,6 +3,8 @@ package cluster
 import (
 	"fmt"
 	"slices"
+
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // Eligible leader replicas (KIP-966), on with
@@ -28,7 +30,7 @@ func (c *Controller) minISR(topic string) int {
 // eligible leader replicas as PartitionChangeBuilder.maybePopulateTargetElr
 // does: an ISR at min.insync.replicas clears them; below, every replica
 // that was in the ISR or the ELR and is not in the new ISR is eligible.
-func (c *Controller) setISR(p *PartitionState, isr []BrokerID) {
+func (c *Controller) setISR(p *protocol.PartitionState, isr []protocol.BrokerID) {
 	old := p.ISR
 	p.ISR = isr
 	if !c.cfg.ELR {
@@ -38,15 +40,15 @@ func (c *Controller) setISR(p *PartitionState, isr []BrokerID) {
 		p.ELR, p.LastKnownELR = nil, nil
 		return
 	}
-	var elr []BrokerID
+	var elr []protocol.BrokerID
 	for _, r := range p.Replicas { // assignment order
 		if (slices.Contains(p.ELR, r) || slices.Contains(old, r)) && !slices.Contains(isr, r) {
 			elr = append(elr, r)
 		}
 	}
 	p.ELR = elr
-	if len(isr) == 0 && len(old) > 0 && p.Leader != NoLeader {
-		p.LastKnownELR = []BrokerID{p.Leader} // the last leader, kept while the ISR is empty
+	if len(isr) == 0 && len(old) > 0 && p.Leader != protocol.NoLeader {
+		p.LastKnownELR = []protocol.BrokerID{p.Leader} // the last leader, kept while the ISR is empty
 	}
 }
 
@@ -54,35 +56,35 @@ func (c *Controller) setISR(p *PartitionState, isr []BrokerID) {
 // leader replica (clean: it holds every committed record), or failing
 // that, with no eligible replica left, the last known leader (unclean).
 // It reports the leader and the kind of election, or NoLeader.
-func (c *Controller) electFromELR(p *PartitionState) (BrokerID, EventKind) {
+func (c *Controller) electFromELR(p *protocol.PartitionState) (protocol.BrokerID, EventKind) {
 	for _, r := range p.Replicas {
 		if slices.Contains(p.ELR, r) && c.eligible(r) {
-			p.ELR = slices.DeleteFunc(slices.Clone(p.ELR), func(x BrokerID) bool { return x == r })
-			p.ISR = []BrokerID{r}
+			p.ELR = slices.DeleteFunc(slices.Clone(p.ELR), func(x protocol.BrokerID) bool { return x == r })
+			p.ISR = []protocol.BrokerID{r}
 			return r, EvELRElected
 		}
 	}
 	if len(p.ELR) == 0 && len(p.LastKnownELR) > 0 && c.eligible(p.LastKnownELR[0]) {
 		r := p.LastKnownELR[0]
-		p.ISR = []BrokerID{r}
+		p.ISR = []protocol.BrokerID{r}
 		return r, EvUncleanElected
 	}
-	return NoLeader, EvOffline
+	return protocol.NoLeader, EvOffline
 }
 
 // forgetUnclean takes a broker that registered again after an unclean
 // shutdown (every restart here: the fault vocabulary has no orderly stop,
 // so no clean-shutdown file is ever written) out of every ISR and ELR: its
 // log may have lost what made it eligible.
-func (c *Controller) forgetUnclean(b BrokerID) {
+func (c *Controller) forgetUnclean(b protocol.BrokerID) {
 	for i := range c.st.Partitions {
 		p := c.st.Partitions[i]
 		if !slices.Contains(p.ISR, b) && !slices.Contains(p.ELR, b) {
 			continue
 		}
 		detail := fmt.Sprintf("isr %v elr %v -> ", p.ISR, p.ELR)
-		p.ELR = slices.DeleteFunc(slices.Clone(p.ELR), func(x BrokerID) bool { return x == b })
-		c.setISR(&p, slices.DeleteFunc(slices.Clone(p.ISR), func(x BrokerID) bool { return x == b }))
+		p.ELR = slices.DeleteFunc(slices.Clone(p.ELR), func(x protocol.BrokerID) bool { return x == b })
+		c.setISR(&p, slices.DeleteFunc(slices.Clone(p.ISR), func(x protocol.BrokerID) bool { return x == b }))
 		if p.Leader == b {
 			c.electInto(&p)
 		}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
 
@@ -55,33 +56,33 @@ func last[M sim.Message](e *fakeEnv) (M, bool) {
 
 // leaderWithLog returns broker 0 leading orders/0 at epoch with the given
 // records in its log, ISR {0,1,2}.
-func leaderWithLog(env *fakeEnv, epoch int32, recs []Record) (*Broker, *replica) {
+func leaderWithLog(env *fakeEnv, epoch int32, recs []protocol.Record) (*Broker, *replica) {
 	dir := Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}
 	b := NewBroker(0, DefaultBrokerConfig(), nil, dir, nil)
 	b.env, b.epoch = env, 1
-	b.parts = map[TopicPartition]*replica{}
+	b.parts = map[protocol.TopicPartition]*replica{}
 	b.sessions = map[sessionKey]*produceSession{}
-	tp := TopicPartition{"orders", 0}
+	tp := protocol.TopicPartition{Topic: "orders", Partition: 0}
 	r := b.replica(tp)
 	appendRecords(r.log, recs)
-	r.state = PartitionState{TP: tp, Replicas: []BrokerID{0, 1, 2}, ISR: []BrokerID{0, 1, 2}, Leader: 0, LeaderEpoch: epoch}
+	r.state = protocol.PartitionState{TP: tp, Replicas: []protocol.BrokerID{0, 1, 2}, ISR: []protocol.BrokerID{0, 1, 2}, Leader: 0, LeaderEpoch: epoch}
 	b.makeLeader(r)
 	return b, r
 }
 
 // appendRecords appends recs to l, a batch a record.
-func appendRecords(l *partitionLog, recs []Record) {
+func appendRecords(l *partitionLog, recs []protocol.Record) {
 	for _, r := range recs {
-		l.append(&Batch{BaseOffset: r.Offset, ProducerID: r.ProducerID, Payloads: []int64{r.Payload}, BaseSequence: r.Sequence,
+		l.append(&protocol.Batch{BaseOffset: r.Offset, ProducerID: r.ProducerID, Payloads: []int64{r.Payload}, BaseSequence: r.Sequence,
 			Epoch: r.Epoch, ProducerEpoch: r.ProducerEpoch})
 	}
 }
 
 // records returns n records from offset at epoch.
-func records(offset int64, n int, epoch int32) []Record {
-	recs := make([]Record, n)
+func records(offset int64, n int, epoch int32) []protocol.Record {
+	recs := make([]protocol.Record, n)
 	for i := range recs {
-		recs[i] = Record{Offset: offset + int64(i), Epoch: epoch, ProducerID: -1, Sequence: -1, Payload: offset + int64(i)}
+		recs[i] = protocol.Record{Offset: offset + int64(i), Epoch: epoch, ProducerID: -1, Sequence: -1, Payload: offset + int64(i)}
 	}
 	return recs
 }

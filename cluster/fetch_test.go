@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // Kafka's Partition.readRecords checks a follower's last fetched epoch for
@@ -18,7 +20,7 @@ func TestFetchDivergenceIsCheckedBeforeOffsetOutOfRange(t *testing.T) {
 		CurrentLeaderEpoch: 3, FetchOffset: 10, LastFetchedEpoch: 2, MaxRecords: 100})
 	resp, ok := last[*FetchResponse](env)
 	require.True(t, ok)
-	require.Equal(t, None, resp.Err, "divergence must be answered before the offset range check")
+	require.Equal(t, protocol.None, resp.Err, "divergence must be answered before the offset range check")
 	require.Equal(t, int32(1), resp.DivergingEpoch)
 	require.Equal(t, int64(5), resp.DivergingEndOffset)
 }
@@ -28,10 +30,10 @@ func TestFetchPastLogEndIsOutOfRange(t *testing.T) {
 	env := newFakeEnv()
 	b, _ := leaderWithLog(env, 3, records(0, 5, 3))
 	b.handleFetch(1, FetchRequest{RequestID: 1, ReplicaID: 1, BrokerEpoch: 1, TP: orders0,
-		CurrentLeaderEpoch: 3, FetchOffset: 10, LastFetchedEpoch: NoEpoch, MaxRecords: 100})
+		CurrentLeaderEpoch: 3, FetchOffset: 10, LastFetchedEpoch: protocol.NoEpoch, MaxRecords: 100})
 	resp, ok := last[*FetchResponse](env)
 	require.True(t, ok)
-	require.Equal(t, OffsetOutOfRange, resp.Err)
+	require.Equal(t, protocol.OffsetOutOfRange, resp.Err)
 }
 
-var orders0 = TopicPartition{"orders", 0}
+var orders0 = protocol.TopicPartition{Topic: "orders", Partition: 0}

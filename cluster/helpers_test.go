@@ -9,6 +9,7 @@ import (
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/network"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -66,10 +67,10 @@ func (r *run) at(d time.Duration, label string, f func()) {
 	r.w.At(clock.At(d), label, func(*sim.World) { f() })
 }
 
-func (r *run) node(b cluster.BrokerID) sim.NodeID { return r.c.BrokerNode(b) }
+func (r *run) node(b protocol.BrokerID) sim.NodeID { return r.c.BrokerNode(b) }
 
 // leaderAt returns the broker the controller names leader of tp now.
-func (r *run) leader(tp cluster.TopicPartition) cluster.BrokerID { return r.c.State(tp).Leader }
+func (r *run) leader(tp protocol.TopicPartition) protocol.BrokerID { return r.c.State(tp).Leader }
 
 func (r *run) execute() {
 	r.t.Helper()
@@ -91,4 +92,4 @@ func (r *run) count() map[cluster.OpType]int {
 	return n
 }
 
-var orders0 = cluster.TopicPartition{Topic: "orders", Partition: 0}
+var orders0 = protocol.TopicPartition{Topic: "orders", Partition: 0}

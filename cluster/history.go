@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // OpType is the phase of a client operation, as in a Jepsen history.
@@ -41,12 +42,12 @@ type Op struct {
 	Offset  int64  // acknowledged or read offset; -1 when none
 	HW      int64  // polls: the high watermark in that fetch response
 	Process string // client name
-	TP      TopicPartition
+	TP      protocol.TopicPartition
 	Note    string // e.g. "timed out", "delivery.timeout.ms expired"
 	Index   int32
 	// Broker acknowledged the send, or served the poll; NoLeader if none.
-	Broker     BrokerID
-	Err        ErrorCode // why a send failed or is unknown
+	Broker     protocol.BrokerID
+	Err        protocol.ErrorCode // why a send failed or is unknown
 	Type       OpType
 	F          OpKind
 	Acks       int8
@@ -58,7 +59,7 @@ func (o Op) String() string {
 	if o.Offset >= 0 {
 		s += fmt.Sprintf(" offset=%d", o.Offset)
 	}
-	if o.Err != None {
+	if o.Err != protocol.None {
 		s += " " + o.Err.String()
 	}
 	if o.Note != "" {
@@ -114,16 +115,16 @@ type Event struct {
 	Time   clock.Time
 	Node   string
 	Kind   EventKind
-	TP     TopicPartition
+	TP     protocol.TopicPartition
 	Epoch  int32
 	Offset int64
-	Broker BrokerID // the broker the event is about: elected, fenced, or (for a broker's own events) itself
+	Broker protocol.BrokerID // the broker the event is about: elected, fenced, or (for a broker's own events) itself
 	Detail string
 	// For partition changes and became-leader/follower: the leader after it.
-	Leader BrokerID
-	ISR    []BrokerID
-	ELR    []BrokerID // eligible leader replicas after a partition change (KIP-966)
-	Voter  int32      // controller events: the controller (index) they are about
+	Leader protocol.BrokerID
+	ISR    []protocol.BrokerID
+	ELR    []protocol.BrokerID // eligible leader replicas after a partition change (KIP-966)
+	Voter  int32               // controller events: the controller (index) they are about
 }
 
 func (e Event) String() string {
@@ -140,16 +141,16 @@ func (e Event) String() string {
 // HWSample is a replica's high watermark when it advanced.
 type HWSample struct {
 	Time   clock.Time
-	Broker BrokerID
-	TP     TopicPartition
+	Broker protocol.BrokerID
+	TP     protocol.TopicPartition
 	HW     int64
 }
 
 // AckSample is a leader completing an acks=all produce.
 type AckSample struct {
 	Time   clock.Time
-	Broker BrokerID
-	TP     TopicPartition
+	Broker protocol.BrokerID
+	TP     protocol.TopicPartition
 	Epoch  int32
 	Offset int64 // base offset of the batch
 }
@@ -163,7 +164,7 @@ type Journal struct {
 	events    []Event
 	hwSamples []HWSample
 	acks      []AckSample
-	firstAck  map[ackKey]BrokerID
+	firstAck  map[ackKey]protocol.BrokerID
 	// SampleHW keeps every high-watermark advance, for the trace's
 	// counters; a run that writes no trace keeps none.
 	SampleHW bool
@@ -194,13 +195,13 @@ func (j *Journal) add(e Event) {
 // Fault records a fault that is not a node's lifecycle (a partition, a
 // lossy or slow link, a heal, an operator's election) as it fires or ends.
 func (j *Journal) Fault(at clock.Time, text string) {
-	j.add(Event{Time: at, Node: "faults", Kind: EvFault, Broker: NoLeader, Leader: NoLeader, Detail: text})
+	j.add(Event{Time: at, Node: "faults", Kind: EvFault, Broker: protocol.NoLeader, Leader: protocol.NoLeader, Detail: text})
 }
 
 // Lifecycle records a node's crash, power loss, restart, pause or resume.
-func (j *Journal) Lifecycle(at clock.Time, node string, broker BrokerID, kind string) {
-	j.add(Event{Time: at, Node: node, Kind: EventKind(kind), Broker: broker, Leader: NoLeader, Detail: node + " " + kind})
-	if broker != NoLeader && (kind == string(EvCrashed) || kind == string(EvPowerLoss)) {
+func (j *Journal) Lifecycle(at clock.Time, node string, broker protocol.BrokerID, kind string) {
+	j.add(Event{Time: at, Node: node, Kind: EventKind(kind), Broker: broker, Leader: protocol.NoLeader, Detail: node + " " + kind})
+	if broker != protocol.NoLeader && (kind == string(EvCrashed) || kind == string(EvPowerLoss)) {
 		j.forget(broker)
 	}
 }
@@ -209,7 +210,7 @@ func (j *Journal) Lifecycle(at clock.Time, node string, broker BrokerID, kind st
 func (j *Journal) HWSamples() []HWSample { return j.hwSamples }
 
 type ackKey struct {
-	tp    TopicPartition
+	tp    protocol.TopicPartition
 	epoch int32
 }
 
@@ -224,7 +225,7 @@ func (j *Journal) ack(a AckSample) {
 	}
 	if !seen {
 		if j.firstAck == nil {
-			j.firstAck = map[ackKey]BrokerID{}
+			j.firstAck = map[ackKey]protocol.BrokerID{}
 		}
 		j.firstAck[key] = a.Broker
 	}

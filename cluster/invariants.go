@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // The protocol monitor. Kafka's own RaftEventSimulationTest checks its
@@ -47,9 +48,9 @@ const (
 type InvariantViolation struct {
 	Time   clock.Time
 	Kind   string
-	TP     TopicPartition
-	Broker BrokerID // the broker that broke it (the leader, the follower, the viewer)
-	Offset int64    // the offset concerned, -1 if none
+	TP     protocol.TopicPartition
+	Broker protocol.BrokerID // the broker that broke it (the leader, the follower, the viewer)
+	Offset int64             // the offset concerned, -1 if none
 	Detail string
 }
 
@@ -57,8 +58,8 @@ type InvariantViolation struct {
 // their high watermarks at one instant: Kafka's LogMatching invariant broken.
 type Divergence struct {
 	Time     clock.Time
-	TP       TopicPartition
-	A, B     BrokerID
+	TP       protocol.TopicPartition
+	A, B     protocol.BrokerID
 	HWA, HWB int64
 	Offset   int64 // the first offset where they differ
 }
@@ -69,17 +70,17 @@ type Divergence struct {
 const maxInvariantReports = 3
 
 type monitor struct {
-	live        map[TopicPartition]*liveLogs
+	live        map[protocol.TopicPartition]*liveLogs
 	divergences []Divergence
 	diverged    map[divergedPair]bool // each pair of replicas is reported once
 
 	violations []InvariantViolation
 	reported   map[reportKey]int
 
-	controller map[TopicPartition]PartitionState // the controller's latest decision per partition
-	views      map[viewKey]PartitionState        // each broker's latest applied view
-	fetched    map[viewKey]int32                 // leader epoch of each follower's last accepted fetch
-	leaderOf   map[viewKey]int32                 // epoch of each broker's latest leadership
+	controller map[protocol.TopicPartition]protocol.PartitionState // the controller's latest decision per partition
+	views      map[viewKey]protocol.PartitionState                 // each broker's latest applied view
+	fetched    map[viewKey]int32                                   // leader epoch of each follower's last accepted fetch
+	leaderOf   map[viewKey]int32                                   // epoch of each broker's latest leadership
 }
 
 // liveLogs are a partition's replicas' logs, indexed by broker, nil while
@@ -101,7 +102,7 @@ func (m *monitor) peers(l *partitionLog) []*partitionLog {
 
 // peer returns broker b's log of l's partition while b is up, nil
 // otherwise.
-func (m *monitor) peer(l *partitionLog, b BrokerID) *partitionLog {
+func (m *monitor) peer(l *partitionLog, b protocol.BrokerID) *partitionLog {
 	logs := m.peers(l)
 	if b < 0 || int(b) >= len(logs) {
 		return nil
@@ -110,19 +111,19 @@ func (m *monitor) peer(l *partitionLog, b BrokerID) *partitionLog {
 }
 
 type divergedPair struct {
-	tp   TopicPartition
-	a, b BrokerID
+	tp   protocol.TopicPartition
+	a, b protocol.BrokerID
 }
 
 type viewKey struct {
-	tp TopicPartition
-	b  BrokerID
+	tp protocol.TopicPartition
+	b  protocol.BrokerID
 }
 
 type reportKey struct {
 	kind string
-	tp   TopicPartition
-	b    BrokerID
+	tp   protocol.TopicPartition
+	b    protocol.BrokerID
 }
 
 // Violations returns every protocol rule broken during the run.
@@ -131,7 +132,7 @@ func (m *monitor) Violations() []InvariantViolation { return m.violations }
 // Divergences returns every LogMatching violation seen during the run.
 func (m *monitor) Divergences() []Divergence { return m.divergences }
 
-func (m *monitor) violate(at clock.Time, kind string, tp TopicPartition, b BrokerID, offset int64, format string, args ...any) {
+func (m *monitor) violate(at clock.Time, kind string, tp protocol.TopicPartition, b protocol.BrokerID, offset int64, format string, args ...any) {
 	if m.reported == nil {
 		m.reported = map[reportKey]int{}
 	}
@@ -143,7 +144,7 @@ func (m *monitor) violate(at clock.Time, kind string, tp TopicPartition, b Broke
 }
 
 // liveLog returns broker b's log of tp while b is up, nil otherwise.
-func (m *monitor) liveLog(tp TopicPartition, b BrokerID) *partitionLog {
+func (m *monitor) liveLog(tp protocol.TopicPartition, b protocol.BrokerID) *partitionLog {
 	ll := m.live[tp]
 	if ll == nil || b < 0 || int(b) >= len(ll.logs) {
 		return nil
@@ -152,9 +153,9 @@ func (m *monitor) liveLog(tp TopicPartition, b BrokerID) *partitionLog {
 }
 
 // track registers a replica's log as recovered at boot, and checks it.
-func (m *monitor) track(at clock.Time, b BrokerID, l *partitionLog) {
+func (m *monitor) track(at clock.Time, b protocol.BrokerID, l *partitionLog) {
 	if m.live == nil {
-		m.live = map[TopicPartition]*liveLogs{}
+		m.live = map[protocol.TopicPartition]*liveLogs{}
 	}
 	ll := m.live[l.tp]
 	if ll == nil {
@@ -171,7 +172,7 @@ func (m *monitor) track(at clock.Time, b BrokerID, l *partitionLog) {
 
 // forget drops a broker's logs when its process dies: it returns by
 // recovering them from disk.
-func (m *monitor) forget(b BrokerID) {
+func (m *monitor) forget(b protocol.BrokerID) {
 	for _, ll := range m.live {
 		if int(b) < len(ll.logs) {
 			ll.logs[b] = nil
@@ -181,16 +182,16 @@ func (m *monitor) forget(b BrokerID) {
 
 // checkAgreement compares replica b's log with every other live replica of
 // its partition below the smaller of their two high watermarks.
-func (m *monitor) checkAgreement(at clock.Time, b BrokerID, l *partitionLog) {
+func (m *monitor) checkAgreement(at clock.Time, b protocol.BrokerID, l *partitionLog) {
 	for o, other := range m.peers(l) {
-		if other == nil || BrokerID(o) == b {
+		if other == nil || protocol.BrokerID(o) == b {
 			continue
 		}
 		end := min(l.hw, other.hw)
 		if end <= 0 || l.prefixHash(end) == other.prefixHash(end) {
 			continue
 		}
-		pair := divergedPair{l.tp, min(b, BrokerID(o)), max(b, BrokerID(o))}
+		pair := divergedPair{l.tp, min(b, protocol.BrokerID(o)), max(b, protocol.BrokerID(o))}
 		if m.diverged[pair] {
 			continue
 		}
@@ -201,13 +202,13 @@ func (m *monitor) checkAgreement(at clock.Time, b BrokerID, l *partitionLog) {
 		// Prefix hashes chain: the first offset whose prefix differs is
 		// the first record that differs.
 		off := sort.Search(int(end), func(i int) bool { return l.prefixHash(int64(i)+1) != other.prefixHash(int64(i)+1) })
-		m.divergences = append(m.divergences, Divergence{Time: at, TP: l.tp, A: b, B: BrokerID(o), HWA: l.hw, HWB: other.hw, Offset: int64(off)})
+		m.divergences = append(m.divergences, Divergence{Time: at, TP: l.tp, A: b, B: protocol.BrokerID(o), HWA: l.hw, HWB: other.hw, Offset: int64(off)})
 	}
 }
 
 // hwSet is a replica's high watermark rising. On a leader, no ISR member
 // may end below it (TLA+ models: HW ≤ every ISR member's LEO).
-func (m *monitor) hwSet(at clock.Time, b BrokerID, r *replica) {
+func (m *monitor) hwSet(at clock.Time, b protocol.BrokerID, r *replica) {
 	m.checkAgreement(at, b, r.log)
 	if r.role != roleLeader {
 		return
@@ -228,7 +229,7 @@ func (m *monitor) hwSet(at clock.Time, b BrokerID, r *replica) {
 // The newest epoch is kept: a zombie leader that wakes from a pause and
 // serves a fetch queued under its old epoch does not undo a fetch the
 // follower made of the current leader.
-func (m *monitor) followerFetched(tp TopicPartition, follower BrokerID, epoch int32) {
+func (m *monitor) followerFetched(tp protocol.TopicPartition, follower protocol.BrokerID, epoch int32) {
 	if m.fetched == nil {
 		m.fetched = map[viewKey]int32{}
 	}
@@ -241,7 +242,7 @@ func (m *monitor) followerFetched(tp TopicPartition, follower BrokerID, epoch in
 // isrExpanded is the controller committing an ISR expansion: each added
 // follower must have caught up to the leader's high watermark and fetched
 // in the current leader epoch (KIP-903 and Partition.isReplicaIsrEligible).
-func (m *monitor) isrExpanded(at clock.Time, p PartitionState, added []BrokerID) {
+func (m *monitor) isrExpanded(at clock.Time, p protocol.PartitionState, added []protocol.BrokerID) {
 	leader := m.liveLog(p.TP, p.Leader)
 	for _, id := range added {
 		if epoch, ok := m.fetched[viewKey{p.TP, id}]; !ok || epoch != p.LeaderEpoch {
@@ -258,7 +259,7 @@ func (m *monitor) isrExpanded(at clock.Time, p PartitionState, added []BrokerID)
 // ISR must be at min.insync.replicas, every live ISR member must hold the
 // records, and a leader whose epoch the controller replaced may complete
 // only what its successor holds.
-func (m *monitor) ackedAll(at clock.Time, b BrokerID, r *replica, base, last int64) {
+func (m *monitor) ackedAll(at clock.Time, b protocol.BrokerID, r *replica, base, last int64) {
 	if len(r.state.ISR) < min(r.minISR, len(r.state.Replicas)) {
 		m.violate(at, InvAckBelowMinISR, r.tp, b, base, "leader %d acknowledged offsets %d-%d under acks=all with ISR %v below min.insync.replicas=%d",
 			b, base, last, r.state.ISR, r.minISR)
@@ -271,7 +272,7 @@ func (m *monitor) ackedAll(at clock.Time, b BrokerID, r *replica, base, last int
 		}
 	}
 	ctl, known := m.controller[r.tp]
-	if !known || ctl.LeaderEpoch <= r.state.LeaderEpoch || ctl.Leader == NoLeader {
+	if !known || ctl.LeaderEpoch <= r.state.LeaderEpoch || ctl.Leader == protocol.NoLeader {
 		return
 	}
 	if l := m.peer(r.log, ctl.Leader); l != nil && !sameUpTo(l, r.log, end) {
@@ -286,12 +287,12 @@ func sameUpTo(a, b *partitionLog, end int64) bool {
 }
 
 // viewed is a broker applying a partition state: its view never goes back.
-func (m *monitor) viewed(at clock.Time, b BrokerID, st PartitionState) {
+func (m *monitor) viewed(at clock.Time, b protocol.BrokerID, st protocol.PartitionState) {
 	if m.views == nil {
-		m.views = map[viewKey]PartitionState{}
+		m.views = map[viewKey]protocol.PartitionState{}
 	}
 	key := viewKey{st.TP, b}
-	if old, ok := m.views[key]; ok && old.newer(st) {
+	if old, ok := m.views[key]; ok && old.Newer(st) {
 		m.violate(at, InvMetadataBackward, st.TP, b, -1, "broker %d went from leader epoch %d, partition epoch %d back to %d, %d",
 			b, old.LeaderEpoch, old.PartitionEpoch, st.LeaderEpoch, st.PartitionEpoch)
 	}
@@ -300,13 +301,13 @@ func (m *monitor) viewed(at clock.Time, b BrokerID, st PartitionState) {
 
 // truncatedTo is a replica cutting its log: never a leader, and never an
 // ISR member below the leader's high watermark.
-func (m *monitor) truncatedTo(at clock.Time, b BrokerID, r *replica, offset int64) {
+func (m *monitor) truncatedTo(at clock.Time, b protocol.BrokerID, r *replica, offset int64) {
 	if r.role == roleLeader {
 		m.violate(at, InvLeaderTruncated, r.tp, b, offset, "leader %d truncated its log to %d at epoch %d", b, offset, r.state.LeaderEpoch)
 		return
 	}
 	ctl, known := m.controller[r.tp]
-	if !known || !ctl.inISR(b) {
+	if !known || !ctl.InISR(b) {
 		return
 	}
 	if l := m.liveLog(r.tp, ctl.Leader); l != nil && offset < l.hw {
@@ -317,7 +318,7 @@ func (m *monitor) truncatedTo(at clock.Time, b BrokerID, r *replica, offset int6
 
 // logsText describes every live replica of a partition: its log end and
 // high watermark.
-func (m *monitor) logsText(tp TopicPartition) string {
+func (m *monitor) logsText(tp protocol.TopicPartition) string {
 	var b []byte
 	b = append(b, "logs:"...)
 	var logs []*partitionLog
@@ -341,15 +342,15 @@ func (m *monitor) observe(e Event) {
 	switch e.Kind {
 	case EvElected, EvELRElected, EvUncleanElected, EvOffline, EvPreferredElected, EvISRShrink, EvISRExpand:
 		if m.controller == nil {
-			m.controller = map[TopicPartition]PartitionState{}
+			m.controller = map[protocol.TopicPartition]protocol.PartitionState{}
 		}
 		before, known := m.controller[e.TP]
 		// A clean election picks an ISR member, or (KIP-966) an eligible
 		// leader replica.
-		if known && (e.Kind == EvElected || e.Kind == EvELRElected || e.Kind == EvPreferredElected) && !before.inISR(e.Leader) && !slices.Contains(before.ELR, e.Leader) {
+		if known && (e.Kind == EvElected || e.Kind == EvELRElected || e.Kind == EvPreferredElected) && !before.InISR(e.Leader) && !slices.Contains(before.ELR, e.Leader) {
 			m.violate(e.Time, InvCleanOutsideISR, e.TP, e.Leader, -1, "broker %d elected leader at epoch %d (clean) from outside the ISR %v and ELR %v", e.Leader, e.Epoch, before.ISR, before.ELR)
 		}
-		m.controller[e.TP] = PartitionState{TP: e.TP, Leader: e.Leader, LeaderEpoch: e.Epoch, ISR: slices.Clone(e.ISR), ELR: slices.Clone(e.ELR)}
+		m.controller[e.TP] = protocol.PartitionState{TP: e.TP, Leader: e.Leader, LeaderEpoch: e.Epoch, ISR: slices.Clone(e.ISR), ELR: slices.Clone(e.ELR)}
 	case EvBecameLeader:
 		if m.leaderOf == nil {
 			m.leaderOf = map[viewKey]int32{}

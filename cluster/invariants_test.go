@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
 
@@ -19,9 +20,9 @@ func testLog(n int, epoch int32, hw int64) *partitionLog {
 	return l
 }
 
-func testReplica(b BrokerID, l *partitionLog, role role, epoch int32, isr ...BrokerID) *replica {
+func testReplica(b protocol.BrokerID, l *partitionLog, role role, epoch int32, isr ...protocol.BrokerID) *replica {
 	return &replica{tp: orders0, log: l, role: role, minISR: 2,
-		state: PartitionState{TP: orders0, Replicas: []BrokerID{0, 1, 2}, ISR: isr, Leader: b, LeaderEpoch: epoch}}
+		state: protocol.PartitionState{TP: orders0, Replicas: []protocol.BrokerID{0, 1, 2}, ISR: isr, Leader: b, LeaderEpoch: epoch}}
 }
 
 func kinds(m *monitor) []string {
@@ -54,7 +55,7 @@ func TestInvariantISRAdmission(t *testing.T) {
 	m.followerFetched(orders0, 1, 1)
 	m.track(0, 2, testLog(10, 1, 10))
 	m.followerFetched(orders0, 2, 0) // fetched before the leader change
-	m.isrExpanded(5, PartitionState{TP: orders0, Leader: 0, LeaderEpoch: 1, ISR: []BrokerID{0, 1, 2}}, []BrokerID{1, 2})
+	m.isrExpanded(5, protocol.PartitionState{TP: orders0, Leader: 0, LeaderEpoch: 1, ISR: []protocol.BrokerID{0, 1, 2}}, []protocol.BrokerID{1, 2})
 	assert.Equal(t, []string{InvISRAdmittedBehind, InvISRAdmittedStale}, kinds(&m))
 }
 
@@ -80,7 +81,7 @@ func TestInvariantAcksAll(t *testing.T) {
 		m.track(0, 0, l)
 		m.track(0, 1, testLog(10, 1, 10))
 		m.track(0, 2, testLog(8, 1, 8))
-		m.observe(Event{Kind: EvElected, TP: orders0, Leader: 2, Broker: 2, Epoch: 2, ISR: []BrokerID{1, 2}})
+		m.observe(Event{Kind: EvElected, TP: orders0, Leader: 2, Broker: 2, Epoch: 2, ISR: []protocol.BrokerID{1, 2}})
 		m.ackedAll(5, 0, testReplica(0, l, roleLeader, 1, 0, 1), 8, 9)
 		assert.Equal(t, []string{InvZombieAck}, kinds(&m))
 	})
@@ -88,18 +89,18 @@ func TestInvariantAcksAll(t *testing.T) {
 
 func TestInvariantCleanElectionFromISR(t *testing.T) {
 	var m monitor
-	m.observe(Event{Kind: EvISRShrink, TP: orders0, Leader: 0, Epoch: 1, ISR: []BrokerID{0, 1}})
-	m.observe(Event{Kind: EvElected, TP: orders0, Leader: 1, Epoch: 2, ISR: []BrokerID{1}})
+	m.observe(Event{Kind: EvISRShrink, TP: orders0, Leader: 0, Epoch: 1, ISR: []protocol.BrokerID{0, 1}})
+	m.observe(Event{Kind: EvElected, TP: orders0, Leader: 1, Epoch: 2, ISR: []protocol.BrokerID{1}})
 	assert.Empty(t, kinds(&m))
-	m.observe(Event{Kind: EvElected, TP: orders0, Leader: 2, Epoch: 3, ISR: []BrokerID{2}})
+	m.observe(Event{Kind: EvElected, TP: orders0, Leader: 2, Epoch: 3, ISR: []protocol.BrokerID{2}})
 	assert.Equal(t, []string{InvCleanOutsideISR}, kinds(&m))
 }
 
 func TestInvariantViewsAndEpochsNeverGoBack(t *testing.T) {
 	var m monitor
-	m.viewed(1, 0, PartitionState{TP: orders0, LeaderEpoch: 2, PartitionEpoch: 5})
-	m.viewed(2, 0, PartitionState{TP: orders0, LeaderEpoch: 2, PartitionEpoch: 6})
-	m.viewed(3, 0, PartitionState{TP: orders0, LeaderEpoch: 1, PartitionEpoch: 9})
+	m.viewed(1, 0, protocol.PartitionState{TP: orders0, LeaderEpoch: 2, PartitionEpoch: 5})
+	m.viewed(2, 0, protocol.PartitionState{TP: orders0, LeaderEpoch: 2, PartitionEpoch: 6})
+	m.viewed(3, 0, protocol.PartitionState{TP: orders0, LeaderEpoch: 1, PartitionEpoch: 9})
 	m.observe(Event{Kind: EvBecameLeader, TP: orders0, Broker: 1, Epoch: 3})
 	m.observe(Event{Kind: EvBecameLeader, TP: orders0, Broker: 1, Epoch: 3})
 	assert.Equal(t, []string{InvMetadataBackward, InvLeaderEpochBack}, kinds(&m))
@@ -109,7 +110,7 @@ func TestInvariantTruncation(t *testing.T) {
 	var m monitor
 	leader := testLog(10, 1, 10)
 	m.track(0, 0, leader)
-	m.observe(Event{Kind: EvISRExpand, TP: orders0, Leader: 0, Epoch: 1, ISR: []BrokerID{0, 1}})
+	m.observe(Event{Kind: EvISRExpand, TP: orders0, Leader: 0, Epoch: 1, ISR: []protocol.BrokerID{0, 1}})
 	m.truncatedTo(5, 0, testReplica(0, leader, roleLeader, 1, 0, 1), 8)
 	m.truncatedTo(6, 1, testReplica(0, testLog(10, 1, 10), roleFollower, 1, 0, 1), 7)
 	require.Equal(t, []string{InvLeaderTruncated, InvISRMemberBelowHW}, kinds(&m))
@@ -121,7 +122,7 @@ func TestInvariantTruncation(t *testing.T) {
 func TestInvariantReportsAreBounded(t *testing.T) {
 	var m monitor
 	for i := range 100 {
-		m.viewed(0, 0, PartitionState{TP: orders0, LeaderEpoch: int32(100 - i)})
+		m.viewed(0, 0, protocol.PartitionState{TP: orders0, LeaderEpoch: int32(100 - i)})
 	}
 	assert.Len(t, m.Violations(), maxInvariantReports)
 }
@@ -135,7 +136,7 @@ func TestInvariantISRAdmissionIgnoresAZombiesLateFetch(t *testing.T) {
 	m.track(0, 0, testLog(10, 2, 10))
 	m.followerFetched(orders0, 0, 2) // of the current leader, broker 2
 	m.followerFetched(orders0, 0, 1) // the paused old leader, waking
-	m.isrExpanded(5, PartitionState{TP: orders0, Leader: 2, LeaderEpoch: 2, ISR: []BrokerID{2, 0}}, []BrokerID{0})
+	m.isrExpanded(5, protocol.PartitionState{TP: orders0, Leader: 2, LeaderEpoch: 2, ISR: []protocol.BrokerID{2, 0}}, []protocol.BrokerID{0})
 	assert.Empty(t, kinds(&m))
 }
 

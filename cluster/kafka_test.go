@@ -10,6 +10,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/network"
 )
 
@@ -26,7 +27,7 @@ func twice(t *testing.T, scenario func() *run) *run {
 	return a
 }
 
-func events(r *run, kind cluster.EventKind, tp cluster.TopicPartition) []cluster.Event {
+func events(r *run, kind cluster.EventKind, tp protocol.TopicPartition) []cluster.Event {
 	var out []cluster.Event
 	for _, e := range r.c.Journal.Events() {
 		if e.Kind == kind && (tp.Topic == "" || e.TP == tp) {
@@ -49,7 +50,7 @@ func logViolations(t *testing.T, r *run) {
 // 1. RF=3, acks=all, min.insync.replicas=2: the leader crashes under load.
 func TestLeaderCrashFailsOverWithoutLoss(t *testing.T) {
 	crash := 10 * time.Second
-	var old cluster.BrokerID
+	var old protocol.BrokerID
 	r := twice(t, func() *run {
 		r := newRun(t, setup{seed: 42, duration: 60 * time.Second, brokers: 3, rf: 3, parts: 3, minISR: 2, acks: cluster.AcksAll, idem: true, rate: 500})
 		r.at(crash, "crash leader", func() {
@@ -91,7 +92,7 @@ func TestAcks1LeaderCrashLosesAcknowledgedWrites(t *testing.T) {
 		// Followers fetch through a slow link, so they always trail the
 		// leader by a few hundred milliseconds of acknowledged writes.
 		r.at(5*time.Second, "slow fetches", func() {
-			for _, f := range []cluster.BrokerID{1, 2} {
+			for _, f := range []protocol.BrokerID{1, 2} {
 				r.w.Network().SlowLink(r.node(0), r.node(f), 300*time.Millisecond)
 			}
 		})
@@ -116,7 +117,7 @@ func TestAcks1LeaderCrashLosesAcknowledgedWrites(t *testing.T) {
 // isolateFollowers cuts broker 0 (the leader) from the other brokers, both
 // ways, leaving every link to the controller and the clients up.
 func isolateFollowers(r *run) {
-	for _, f := range []cluster.BrokerID{1, 2} {
+	for _, f := range []protocol.BrokerID{1, 2} {
 		r.w.Network().Block(r.node(0), r.node(f))
 		r.w.Network().Block(r.node(f), r.node(0))
 	}
@@ -162,7 +163,7 @@ func TestUncleanElection(t *testing.T) {
 				assert.False(t, op.Time > offline[0].Time && op.Time < back[0].Time, "acknowledged while offline: %v", op)
 			}
 		}
-		assert.Equal(t, cluster.BrokerID(0), back[0].Broker, "the last ISR member returns as leader")
+		assert.Equal(t, protocol.BrokerID(0), back[0].Broker, "the last ISR member returns as leader")
 		assert.True(t, r.durability().OK(), "no acknowledged write lost")
 	})
 }
@@ -241,7 +242,7 @@ func TestSlowFollowerLeavesAndRejoinsISR(t *testing.T) {
 
 	notEnough := 0
 	for _, op := range r.c.History.Ops() {
-		if op.F == cluster.OpSend && op.Type == cluster.Fail && op.Err == cluster.NotEnoughReplicas {
+		if op.F == cluster.OpSend && op.Type == cluster.Fail && op.Err == protocol.NotEnoughReplicas {
 			notEnough++
 			assert.Greater(t, op.Time, clock.At(30*time.Second))
 		}
@@ -259,7 +260,7 @@ func TestKIP101(t *testing.T) {
 	scenario := func(version string) func() *run {
 		return func() *run {
 			r := newRun(t, setup{seed: 1, duration: 60 * time.Second, brokers: 2, rf: 2, parts: 1, minISR: 1, acks: cluster.AcksAll, idem: true, rate: 300,
-				configure: func(s *cluster.Spec) { s.Broker.Protocol = cluster.MustProtocol(version) }})
+				configure: func(s *cluster.Spec) { s.Broker.Protocol = protocol.MustProtocol(version) }})
 			r.at(12*time.Second, "restart follower", func() {
 				r.w.Crash(r.node(1))
 				r.w.Restart(r.node(1))
@@ -285,7 +286,7 @@ func TestKIP101(t *testing.T) {
 		logViolations(t, r)
 		assert.True(t, res.OK())
 		assert.Empty(t, r.c.Journal.Divergences())
-		assert.Equal(t, cluster.BrokerID(1), events(r, cluster.EvElected, orders0)[0].Broker)
+		assert.Equal(t, protocol.BrokerID(1), events(r, cluster.EvElected, orders0)[0].Broker)
 	})
 }
 
@@ -303,13 +304,13 @@ func TestIdempotentProducerWritesEachRecordOnce(t *testing.T) {
 				}})
 			r.at(8*time.Second, "slow leader", func() {
 				for b := range 3 {
-					r.w.Network().SlowLink(r.node(cluster.BrokerID(b)), r.c.Producers[0], 12*time.Millisecond)
+					r.w.Network().SlowLink(r.node(protocol.BrokerID(b)), r.c.Producers[0], 12*time.Millisecond)
 				}
 			})
 			r.at(15*time.Second, "crash leader", func() { r.w.Crash(r.node(r.leader(orders0))) })
 			r.at(22*time.Second, "restart", func() {
 				for b := range 3 {
-					r.w.Restart(r.node(cluster.BrokerID(b)))
+					r.w.Restart(r.node(protocol.BrokerID(b)))
 				}
 			})
 			return r
@@ -331,9 +332,9 @@ func TestIdempotentProducerWritesEachRecordOnce(t *testing.T) {
 	t.Run("idempotent", func(t *testing.T) {
 		r := twice(t, scenario(true))
 		assert.Zero(t, duplicates(r))
-		assert.NotEmpty(t, events(r, cluster.EvDuplicateBatch, cluster.TopicPartition{}), "retried batches were recognised")
+		assert.NotEmpty(t, events(r, cluster.EvDuplicateBatch, protocol.TopicPartition{}), "retried batches were recognised")
 		assert.True(t, r.durability().OK())
-		t.Logf("duplicate batches rejected: %d; sends %v", len(events(r, cluster.EvDuplicateBatch, cluster.TopicPartition{})), r.count())
+		t.Logf("duplicate batches rejected: %d; sends %v", len(events(r, cluster.EvDuplicateBatch, protocol.TopicPartition{})), r.count())
 	})
 	t.Run("not idempotent", func(t *testing.T) {
 		r := twice(t, scenario(false))
@@ -358,12 +359,12 @@ func TestControllerDownAndPreferredElection(t *testing.T) {
 	elected := events(r, cluster.EvElected, orders0)
 	require.NotEmpty(t, elected)
 	assert.Greater(t, elected[0].Time, clock.At(30*time.Second), "no election while the controller is down")
-	assert.NotEqual(t, cluster.BrokerID(0), elected[0].Broker)
+	assert.NotEqual(t, protocol.BrokerID(0), elected[0].Broker)
 
 	preferred := events(r, cluster.EvPreferredElected, orders0)
 	require.NotEmpty(t, preferred, "leadership returns to the preferred replica")
-	assert.Equal(t, cluster.BrokerID(0), preferred[0].Broker)
+	assert.Equal(t, protocol.BrokerID(0), preferred[0].Broker)
 	assert.Greater(t, preferred[0].Time, clock.At(42*time.Second))
-	assert.Equal(t, cluster.BrokerID(0), r.c.State(orders0).Leader)
+	assert.Equal(t, protocol.BrokerID(0), r.c.State(orders0).Leader)
 	assert.True(t, r.durability().OK())
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
 
@@ -38,7 +39,7 @@ func (p *producerState) lastSeq() int32 { return p.runs[len(p.runs)-1].lastSeq }
 // simulated disk: the records file, the leader-epoch checkpoint, and in
 // memory the page-cache view of both plus the producer state.
 type partitionLog struct {
-	tp        TopicPartition
+	tp        protocol.TopicPartition
 	live      *liveLogs // the journal's live replicas of tp, once it tracks this log
 	file      *sim.File // record batches (*Batch), as Kafka writes them: the one copy of the records
 	epochFile *sim.File // the epoch cache, rewritten and synced on change
@@ -46,7 +47,7 @@ type partitionLog struct {
 	// batches mirrors the file's batches, typed. Its array is only ever
 	// appended to (a truncation starts a new one), so a fetch response
 	// can carry a window of it, not a copy, while it is in flight.
-	batches []*Batch
+	batches []*protocol.Batch
 	// hashes[i] chains every record up to the end of batch i: prefix
 	// hashes for cheap agreement checks, a word a batch, not a record.
 	hashes    []uint64
@@ -56,8 +57,10 @@ type partitionLog struct {
 	producers map[int64]*producerState // looked up, never iterated
 }
 
-func logFileName(tp TopicPartition) string { return tp.Topic + "-" + itoa(tp.Partition) + "/log" }
-func epochFileName(tp TopicPartition) string {
+func logFileName(tp protocol.TopicPartition) string {
+	return tp.Topic + "-" + itoa(tp.Partition) + "/log"
+}
+func epochFileName(tp protocol.TopicPartition) string {
 	return tp.Topic + "-" + itoa(tp.Partition) + "/leader-epoch-checkpoint"
 }
 
@@ -65,7 +68,7 @@ func epochFileName(tp TopicPartition) string {
 // the records that survived, the epoch cache trimmed to the log end (a power
 // loss may have taken records the checkpoint still names), and the producer
 // state rebuilt by scanning the log.
-func openLog(disk *sim.Disk, tp TopicPartition, hwCheckpoint int64) *partitionLog {
+func openLog(disk *sim.Disk, tp protocol.TopicPartition, hwCheckpoint int64) *partitionLog {
 	l := &partitionLog{
 		tp:        tp,
 		file:      disk.Open(logFileName(tp)),
@@ -73,7 +76,7 @@ func openLog(disk *sim.Disk, tp TopicPartition, hwCheckpoint int64) *partitionLo
 		producers: map[int64]*producerState{},
 	}
 	for i := range l.file.Len() {
-		b := l.file.Record(i).(*Batch)
+		b := l.file.Record(i).(*protocol.Batch)
 		if b.BaseOffset != l.leo() {
 			panic(fmt.Sprintf("cluster: %v log holds offset %d at %d", tp, b.BaseOffset, l.leo()))
 		}
@@ -116,12 +119,12 @@ func (l *partitionLog) batchIndex(offset int64) int {
 	return lo
 }
 
-func (l *partitionLog) batch(i int) *Batch { return l.batches[i] }
+func (l *partitionLog) batch(i int) *protocol.Batch { return l.batches[i] }
 
 // latestEpoch is the epoch of the newest cache entry, NoEpoch if none.
 func (l *partitionLog) latestEpoch() int32 {
 	if len(l.epochs) == 0 {
-		return NoEpoch
+		return protocol.NoEpoch
 	}
 	return l.epochs[len(l.epochs)-1].Epoch
 }
@@ -139,15 +142,15 @@ func (l *partitionLog) epochStart() int64 {
 // requested one, and the offset where it ends (the start of the next epoch,
 // or the log end for the latest). Undefined is (NoEpoch, -1).
 func (l *partitionLog) endOffsetForEpoch(epoch int32) (int32, int64) {
-	if epoch == NoEpoch || len(l.epochs) == 0 {
-		return NoEpoch, -1
+	if epoch == protocol.NoEpoch || len(l.epochs) == 0 {
+		return protocol.NoEpoch, -1
 	}
 	if epoch == l.latestEpoch() {
 		return epoch, l.leo()
 	}
 	higher := slices.IndexFunc(l.epochs, func(e epochEntry) bool { return e.Epoch > epoch })
 	if higher < 0 {
-		return NoEpoch, -1 // asked for an epoch newer than any here
+		return protocol.NoEpoch, -1 // asked for an epoch newer than any here
 	}
 	if higher == 0 {
 		return epoch, l.epochs[0].StartOffset // older than any epoch here
@@ -184,7 +187,7 @@ func (l *partitionLog) trimEpochsFrom(offset int64) {
 
 // append writes a batch at the log end; its offsets must continue the log.
 // The log keeps b itself: nobody may change it afterwards.
-func (l *partitionLog) append(b *Batch) {
+func (l *partitionLog) append(b *protocol.Batch) {
 	if b == nil || b.Len() == 0 {
 		return
 	}
@@ -209,7 +212,7 @@ func (l *partitionLog) truncate(offset int64) {
 	// that batch below it (synced again if the batch had been).
 	i := l.batchIndex(offset)
 	start := l.batches[i].BaseOffset
-	head := l.batch(i).slice(start, offset)
+	head := l.batch(i).Slice(start, offset)
 	wasSynced := i < l.file.Synced()
 	l.file.Truncate(i)
 	l.batches = slices.Clone(l.batches[:i])
@@ -238,7 +241,7 @@ func (l *partitionLog) flush() {
 
 // read returns the batches holding records [from, to), at most max
 // records, cutting the first and last where they reach beyond.
-func (l *partitionLog) read(from, to int64, max int) []*Batch {
+func (l *partitionLog) read(from, to int64, max int) []*protocol.Batch {
 	to = min(to, l.leo(), from+int64(max))
 	if from >= to {
 		return nil
@@ -249,40 +252,40 @@ func (l *partitionLog) read(from, to int64, max int) []*Batch {
 		return window // whole batches: no copy
 	}
 	out := slices.Clone(window)
-	out[0] = out[0].slice(from, to)
-	out[len(out)-1] = out[len(out)-1].slice(from, to)
+	out[0] = out[0].Slice(from, to)
+	out[len(out)-1] = out[len(out)-1].Slice(from, to)
 	return out
 }
 
 // checkSequence decides what to do with an idempotent batch: append it,
 // answer it as a duplicate at dupOffset, or reject it.
-func (l *partitionLog) checkSequence(pid int64, epoch int16, base int32, n int) (dupOffset int64, err ErrorCode) {
+func (l *partitionLog) checkSequence(pid int64, epoch int16, base int32, n int) (dupOffset int64, err protocol.ErrorCode) {
 	if pid < 0 {
-		return -1, None
+		return -1, protocol.None
 	}
 	p := l.producers[pid]
 	last := base + int32(n) - 1
 	switch {
 	case p == nil || epoch > p.epoch:
 		if base != 0 {
-			return -1, OutOfOrderSequenceNumber
+			return -1, protocol.OutOfOrderSequenceNumber
 		}
-		return -1, None
+		return -1, protocol.None
 	case epoch < p.epoch:
-		return -1, OutOfOrderSequenceNumber // Kafka: INVALID_PRODUCER_EPOCH; fatal either way
+		return -1, protocol.OutOfOrderSequenceNumber // Kafka: INVALID_PRODUCER_EPOCH; fatal either way
 	}
 	for _, r := range p.runs {
 		if base >= r.firstSeq && last <= r.lastSeq {
-			return r.firstOffset + int64(base-r.firstSeq), None
+			return r.firstOffset + int64(base-r.firstSeq), protocol.None
 		}
 	}
 	if base != p.lastSeq()+1 {
-		return -1, OutOfOrderSequenceNumber
+		return -1, protocol.OutOfOrderSequenceNumber
 	}
-	return -1, None
+	return -1, protocol.None
 }
 
-func (l *partitionLog) trackProducer(b *Batch) {
+func (l *partitionLog) trackProducer(b *protocol.Batch) {
 	if b.ProducerID < 0 {
 		return
 	}
@@ -315,7 +318,7 @@ func (l *partitionLog) rebuildProducers() {
 func itoa(n int32) string { return fmt.Sprint(n) }
 
 // pushBatch indexes a batch written at the log end.
-func (l *partitionLog) pushBatch(b *Batch) {
+func (l *partitionLog) pushBatch(b *protocol.Batch) {
 	l.hashes = append(l.hashes, l.chainBatch(len(l.batches), b, b.End()))
 	l.batches = append(l.batches, b)
 	l.end = b.End()
@@ -323,7 +326,7 @@ func (l *partitionLog) pushBatch(b *Batch) {
 
 // chainBatch chains batch b's records below end onto the hash of every
 // batch before i.
-func (l *partitionLog) chainBatch(i int, b *Batch, end int64) uint64 {
+func (l *partitionLog) chainBatch(i int, b *protocol.Batch, end int64) uint64 {
 	var h uint64
 	if i > 0 {
 		h = l.hashes[i-1]
@@ -347,7 +350,7 @@ func (l *partitionLog) prefixHash(end int64) uint64 {
 }
 
 // chain extends a prefix hash by one record.
-func chain(h uint64, r Record) uint64 {
+func chain(h uint64, r protocol.Record) uint64 {
 	for _, v := range [...]uint64{uint64(r.Offset), uint64(r.Epoch), uint64(r.ProducerID), uint64(r.Sequence), uint64(r.Payload)} {
 		h ^= v
 		h *= 0xbf58476d1ce4e5b9

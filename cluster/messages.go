@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
 
@@ -18,7 +19,7 @@ import (
 type ProduceRequest struct {
 	RequestID     uint64
 	Connection    uint64 // the client incarnation's connection; request IDs count within it
-	TP            TopicPartition
+	TP            protocol.TopicPartition
 	Acks          int // 0, 1 or AcksAll
 	Timeout       int64
 	ProducerID    int64 // -1 without idempotence
@@ -32,8 +33,8 @@ type ProduceRequest struct {
 // ProduceResponse answers a ProduceRequest (never sent for acks=0).
 type ProduceResponse struct {
 	RequestID  uint64
-	TP         TopicPartition
-	Err        ErrorCode
+	TP         protocol.TopicPartition
+	Err        protocol.ErrorCode
 	BaseOffset int64
 
 	home *freeList[ProduceResponse] // the sender's, which Recycle returns it to
@@ -44,9 +45,9 @@ type ProduceResponse struct {
 // only up to the high watermark.
 type FetchRequest struct {
 	RequestID          uint64
-	ReplicaID          BrokerID // -1 for consumers
+	ReplicaID          protocol.BrokerID // -1 for consumers
 	BrokerEpoch        int64
-	TP                 TopicPartition
+	TP                 protocol.TopicPartition
 	CurrentLeaderEpoch int32 // KIP-320 fencing; NoEpoch to skip the check
 	FetchOffset        int64
 	LastFetchedEpoch   int32 // epoch of the follower's last record; NoEpoch for none
@@ -60,12 +61,12 @@ type FetchRequest struct {
 // epoch at which the follower's log diverges from the leader's.
 type FetchResponse struct {
 	RequestID     uint64
-	TP            TopicPartition
-	Err           ErrorCode
+	TP            protocol.TopicPartition
+	Err           protocol.ErrorCode
 	HighWatermark int64
 	LogEndOffset  int64
 	LeaderEpoch   int32
-	Batches       []*Batch // shared with the leader's log: read only
+	Batches       []*protocol.Batch // shared with the leader's log: read only
 	// DivergingEpoch is set (not NoEpoch) when the follower's last fetched
 	// epoch ends earlier on the leader: truncate, then fetch again.
 	DivergingEpoch     int32
@@ -91,13 +92,13 @@ type MetadataRequest struct{ RequestID uint64 }
 // MetadataResponse is a broker's current view.
 type MetadataResponse struct {
 	RequestID uint64
-	Image     Image
+	Image     protocol.Image
 }
 
 // BrokerRegistration is a broker announcing a new incarnation to the
 // controller; it is re-sent until answered.
 type BrokerRegistration struct {
-	Broker      BrokerID
+	Broker      protocol.BrokerID
 	Incarnation uint64
 }
 
@@ -105,16 +106,16 @@ type BrokerRegistration struct {
 // DUPLICATE_BROKER_REGISTRATION while its previous incarnation's session is
 // still valid (the broker retries).
 type BrokerRegistrationResponse struct {
-	Broker      BrokerID
+	Broker      protocol.BrokerID
 	Incarnation uint64
-	Err         ErrorCode
+	Err         protocol.ErrorCode
 	BrokerEpoch int64
-	Image       Image
+	Image       protocol.Image
 }
 
 // BrokerHeartbeat keeps a broker's session alive.
 type BrokerHeartbeat struct {
-	Broker          BrokerID
+	Broker          protocol.BrokerID
 	BrokerEpoch     int64
 	MetadataVersion int64
 }
@@ -122,35 +123,35 @@ type BrokerHeartbeat struct {
 // BrokerHeartbeatResponse carries the current image when the broker is
 // behind, which repairs any metadata update the network lost.
 type BrokerHeartbeatResponse struct {
-	Err      ErrorCode // StaleBrokerEpoch: register again
+	Err      protocol.ErrorCode // StaleBrokerEpoch: register again
 	Fenced   bool
 	HasImage bool
-	Image    Image
+	Image    protocol.Image
 }
 
 // UpdateMetadata pushes a new image to a broker (KRaft brokers tail the
 // metadata log; a push is the same information sooner).
-type UpdateMetadata struct{ Image Image }
+type UpdateMetadata struct{ Image protocol.Image }
 
 // AlterPartitionRequest is a leader asking the controller to commit an ISR
 // change (KIP-497).
 type AlterPartitionRequest struct {
 	RequestID      uint64
-	Broker         BrokerID
+	Broker         protocol.BrokerID
 	BrokerEpoch    int64
-	TP             TopicPartition
+	TP             protocol.TopicPartition
 	LeaderEpoch    int32
 	PartitionEpoch int32
-	NewISR         []BrokerID
+	NewISR         []protocol.BrokerID
 	ISREpochs      []int64 // broker epoch of each NewISR member, as the leader saw it
 }
 
 // AlterPartitionResponse is the committed state, or why not.
 type AlterPartitionResponse struct {
 	RequestID uint64
-	TP        TopicPartition
-	Err       ErrorCode
-	State     PartitionState
+	TP        protocol.TopicPartition
+	Err       protocol.ErrorCode
+	State     protocol.PartitionState
 }
 
 // InitProducerIDRequest asks for a producer ID (idempotent producers).
@@ -216,7 +217,7 @@ func (m *FetchResponse) AppendSummary(b []byte) []byte {
 		n += batch.Len()
 	}
 	b = appendInt(b, " n=", int64(n))
-	if m.DivergingEpoch != NoEpoch {
+	if m.DivergingEpoch != protocol.NoEpoch {
 		b = appendInt(b, " diverging=", int64(m.DivergingEpoch))
 		b = appendInt(b, "@", m.DivergingEndOffset)
 	}
@@ -227,7 +228,7 @@ func appendID(b []byte, id uint64) []byte {
 	return strconv.AppendUint(append(b, '#'), id, 10)
 }
 
-func appendTP(b []byte, tp TopicPartition) []byte {
+func appendTP(b []byte, tp protocol.TopicPartition) []byte {
 	b = append(append(b, ' '), tp.Topic...)
 	return strconv.AppendInt(append(b, '/'), int64(tp.Partition), 10)
 }
@@ -259,7 +260,7 @@ func (m BrokerRegistration) AppendSummary(b []byte) []byte {
 }
 
 func (m BrokerRegistrationResponse) AppendSummary(b []byte) []byte {
-	if m.Err != None {
+	if m.Err != protocol.None {
 		return fmt.Appendf(b, "registration-refused broker=%d %v", m.Broker, m.Err)
 	}
 	return fmt.Appendf(b, "registered broker=%d epoch=%d v%d", m.Broker, m.BrokerEpoch, m.Image.Version)
@@ -309,7 +310,7 @@ func (m AllocateProducerIDResponse) AppendSummary(b []byte) []byte {
 // which partition or request.
 type timer struct {
 	kind timerKind
-	tp   TopicPartition
+	tp   protocol.TopicPartition
 	id   uint64
 	home *freeList[timer]
 }
@@ -413,7 +414,7 @@ type QuorumFetchResponse struct {
 	RequestID      uint64
 	Epoch          int32
 	Leader         int32
-	Err            ErrorCode
+	Err            protocol.ErrorCode
 	HW             int64
 	Base           int64
 	Entries        []metaEntry
@@ -458,7 +459,7 @@ func (m QuorumFetch) AppendSummary(b []byte) []byte {
 
 func (m QuorumFetchResponse) AppendSummary(b []byte) []byte {
 	b = fmt.Appendf(b, "metadata-fetch-response#%d epoch=%d %v hw=%d n=%d", m.RequestID, m.Epoch, m.Err, m.HW, len(m.Entries))
-	if m.DivergingEpoch >= 0 && m.Entries == nil && m.Err == None {
+	if m.DivergingEpoch >= 0 && m.Entries == nil && m.Err == protocol.None {
 		b = fmt.Appendf(b, " diverging=%d@%d", m.DivergingEpoch, m.DivergingEnd)
 	}
 	return b

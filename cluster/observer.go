@@ -3,6 +3,7 @@ package cluster
 import (
 	"time"
 
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
 
@@ -38,7 +39,7 @@ func (b *Broker) handleMetadataFetchResponse(from sim.NodeID, m QuorumFetchRespo
 		return
 	}
 	o.epoch = max(o.epoch, m.Epoch)
-	if m.Err != None {
+	if m.Err != protocol.None {
 		// Not the leader: fetch from the one it names, or the next one,
 		// after a backoff.
 		if m.Leader >= 0 {

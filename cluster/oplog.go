@@ -6,6 +6,7 @@ import (
 	"iter"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // History is the run's client history, appended to by every client in event
@@ -24,8 +25,8 @@ type History struct {
 
 	processes []string
 	process   map[string]uint32
-	tps       []TopicPartition
-	tp        map[TopicPartition]uint32
+	tps       []protocol.TopicPartition
+	tp        map[protocol.TopicPartition]uint32
 	notes     []string
 	note      map[string]uint32
 
@@ -151,7 +152,7 @@ func (h *History) add(op Op) {
 	if op.Idempotent {
 		h0 |= hIdempotent
 	}
-	if op.Err != None {
+	if op.Err != protocol.None {
 		h0 |= hErr
 	}
 	if op.Note != "" {
@@ -180,7 +181,7 @@ func (h *History) add(op Op) {
 	if op.HW != 0 {
 		*b = binary.AppendVarint(*b, op.HW-op.Offset)
 	}
-	if op.Err != None {
+	if op.Err != protocol.None {
 		*b = binary.AppendUvarint(*b, uint64(uint16(op.Err)))
 	}
 	if op.Note != "" {
@@ -235,8 +236,8 @@ type flatOp struct {
 	process, tp         uint32
 	note                uint32 // the index plus one; 0 for none
 	index               int32
-	broker              BrokerID
-	err                 ErrorCode
+	broker              protocol.BrokerID
+	err                 protocol.ErrorCode
 	typ                 OpType
 	f                   OpKind
 	acks                int8
@@ -286,7 +287,7 @@ func (r *opReader) decode(op *flatOp) {
 	op.offset = d.get(d.lastOffset, tp) + v
 	set(&d.lastOffset, tp, d.block, op.offset)
 	v, i = varintAt(b, i)
-	op.broker = BrokerID(v)
+	op.broker = protocol.BrokerID(v)
 	if h0&hStart != 0 {
 		v, i = varintAt(b, i)
 		op.start = op.time - clock.Time(v)
@@ -297,7 +298,7 @@ func (r *opReader) decode(op *flatOp) {
 	}
 	if h0&hErr != 0 {
 		u, i = uvarintAt(b, i)
-		op.err = ErrorCode(uint16(u))
+		op.err = protocol.ErrorCode(uint16(u))
 	}
 	if h0&hNote != 0 {
 		u, i = uvarintAt(b, i)

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // The encoded history gives back exactly the ops it was given, in order
@@ -35,7 +36,7 @@ func TestHistoryRoundTrip(t *testing.T) {
 func randomHistory(n int) (*History, []Op) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	procs := []string{"producer-0", "producer-1", "consumer-0"}
-	tps := []TopicPartition{{"orders", 0}, {"orders", 1}, {"audit", 0}}
+	tps := []protocol.TopicPartition{{Topic: "orders", Partition: 0}, {Topic: "orders", Partition: 1}, {Topic: "audit", Partition: 0}}
 	var want []Op
 	now := clock.Time(0)
 	payload := map[string]int64{}
@@ -44,7 +45,7 @@ func randomHistory(n int) (*History, []Op) {
 		p := procs[rng.IntN(len(procs))]
 		payload[p] += 1 + rng.Int64N(3)
 		op := Op{Time: now, Process: p, TP: tps[rng.IntN(len(tps))], Payload: payload[p], Offset: rng.Int64N(100000) - 1,
-			Type: OpType(rng.IntN(4)), F: OpKind(rng.IntN(3)), Acks: int8(rng.IntN(3) - 1), Broker: BrokerID(rng.IntN(4) - 1),
+			Type: OpType(rng.IntN(4)), F: OpKind(rng.IntN(3)), Acks: int8(rng.IntN(3) - 1), Broker: protocol.BrokerID(rng.IntN(4) - 1),
 			Idempotent: rng.IntN(2) == 0, Index: int32(i)}
 		if rng.IntN(3) == 0 {
 			op.Start = now - clock.Time(rng.Int64N(1e9))
@@ -53,7 +54,7 @@ func randomHistory(n int) (*History, []Op) {
 			op.HW = rng.Int64N(100000)
 		}
 		if rng.IntN(10) == 0 {
-			op.Err, op.Note = RequestTimedOut, "timed out"
+			op.Err, op.Note = protocol.RequestTimedOut, "timed out"
 		}
 		if rng.IntN(50) == 0 {
 			op.Payload = -1 << 62 // far from the last: a long varint

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
 
@@ -26,7 +27,7 @@ func TestAcks0ErrorClosesTheConnectionInsteadOfAnswering(t *testing.T) {
 	b.handleProduce(7, ProduceRequest{RequestID: 2, Connection: 9, TP: orders0, Acks: 1, ProducerID: -1, Payloads: []int64{1}})
 	resp, ok := last[*ProduceResponse](env)
 	require.True(t, ok, "acks=1 is answered")
-	assert.Equal(t, NotLeaderOrFollower, resp.Err)
+	assert.Equal(t, protocol.NotLeaderOrFollower, resp.Err)
 }
 
 // A successful acks=0 produce is appended and not answered.
@@ -55,17 +56,17 @@ func TestBatchWaitingForAVanishedLeaderRetriesOnItsBackoff(t *testing.T) {
 	cfg.Idempotence, cfg.PartitionsToProduce = false, []int32{0}
 	p := NewProducer(0, cfg, dir, HistoryOf())
 	p.Start(env)
-	answer := func(version int64, leader BrokerID) {
-		p.Receive(env, 1, MetadataResponse{RequestID: p.meta.request, Image: Image{Version: version,
-			Partitions: []PartitionState{{TP: orders0, Replicas: []BrokerID{0}, ISR: []BrokerID{0}, Leader: leader}}}})
+	answer := func(version int64, leader protocol.BrokerID) {
+		p.Receive(env, 1, MetadataResponse{RequestID: p.meta.request, Image: protocol.Image{Version: version,
+			Partitions: []protocol.PartitionState{{TP: orders0, Replicas: []protocol.BrokerID{0}, ISR: []protocol.BrokerID{0}, Leader: leader}}}})
 	}
 	answer(5, 0)
 	p.produceOne() // the leader's connection is not open yet: the batch waits for it
 	require.NotNil(t, p.parts[0].inflight)
 	require.True(t, p.parts[0].inflight.awaitingConn)
 
-	answer(6, NoLeader) // the leader is fenced: the batch backs off
-	answer(4, NoLeader) // a stale answer (a restarted broker's) changes nothing
+	answer(6, protocol.NoLeader) // the leader is fenced: the batch backs off
+	answer(4, protocol.NoLeader) // a stale answer (a restarted broker's) changes nothing
 	require.Zero(t, p.meta.request, "no metadata request left in flight")
 
 	var retry *timer

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
 
@@ -27,15 +28,15 @@ type batch struct {
 	firstSent     clock.Time // when the first attempt went out: the earliest the records can have been written
 	retransmitGap time.Duration
 	timer         sim.TimerID
-	sentTo        BrokerID
+	sentTo        protocol.BrokerID
 	attempts      int64
 	maybeAppended bool // some attempt may have written the records
-	lastErr       ErrorCode
+	lastErr       protocol.ErrorCode
 	awaitingConn  bool // due, but the leader's connection is not ready yet
 }
 
 type producerPartition struct {
-	tp       TopicPartition
+	tp       protocol.TopicPartition
 	queue    []pendingRecord
 	inflight *batch
 	nextSeq  int32
@@ -84,7 +85,7 @@ func (p *Producer) Start(env sim.Env) {
 	p.producerID = -1
 	p.parts = make([]*producerPartition, len(p.cfg.PartitionsToProduce))
 	for i, n := range p.cfg.PartitionsToProduce {
-		p.parts[i] = &producerPartition{tp: TopicPartition{p.cfg.Topic, n}}
+		p.parts[i] = &producerPartition{tp: protocol.TopicPartition{Topic: p.cfg.Topic, Partition: n}}
 	}
 	p.conns = make([]brokerConn, len(p.meta.dir.Brokers))
 	p.meta.choose = p.leastLoadedBroker
@@ -179,7 +180,7 @@ func (p *Producer) produceOne() {
 	p.nextPayload++
 	rec := pendingRecord{payload: int64(p.index+1)<<payloadProducerShift | p.nextPayload, created: p.env.Now()}
 	p.history.add(Op{Time: rec.created, Process: p.env.Name(), Type: Invoke, F: OpSend, TP: part.tp, Payload: rec.payload, Offset: -1,
-		Acks: int8(p.cfg.Acks), Broker: NoLeader, Idempotent: p.cfg.Idempotence})
+		Acks: int8(p.cfg.Acks), Broker: protocol.NoLeader, Idempotent: p.cfg.Idempotence})
 	if len(part.queue) == cap(part.queue) {
 		// Batches alias the queue's array, so it is never reused: grow it
 		// a block at a time rather than one record at a time.
@@ -212,7 +213,7 @@ func (p *Producer) expireQueued(part *producerPartition) {
 		n++
 	}
 	for _, rec := range part.queue[:n] {
-		p.complete(part, rec, Fail, -1, None, "delivery.timeout.ms expired before sending")
+		p.complete(part, rec, Fail, -1, protocol.None, "delivery.timeout.ms expired before sending")
 	}
 	part.queue = part.queue[n:]
 }
@@ -221,7 +222,7 @@ func (p *Producer) trySend(part *producerPartition) {
 	if part.inflight != nil || len(part.queue) == 0 || (p.cfg.Idempotence && p.producerID < 0) {
 		return
 	}
-	if leader, _ := p.meta.leader(part.tp.Partition); leader == NoLeader {
+	if leader, _ := p.meta.leader(part.tp.Partition); leader == protocol.NoLeader {
 		p.meta.refresh(p.env)
 		if !part.waiting {
 			part.waiting = true
@@ -246,7 +247,7 @@ func (p *Producer) trySend(part *producerPartition) {
 func (p *Producer) attempt(part *producerPartition) {
 	b := part.inflight
 	leader, _ := p.meta.leader(part.tp.Partition)
-	if leader == NoLeader {
+	if leader == protocol.NoLeader {
 		p.meta.refresh(p.env)
 		p.retryLater(part, b)
 		return
@@ -272,7 +273,7 @@ func (p *Producer) attempt(part *producerPartition) {
 		// Kafka completes an acks=0 send as soon as it is written to the
 		// connection, with offset -1: acknowledged, nowhere in particular.
 		for _, rec := range b.records {
-			p.completeAt(part, rec, Ok, -1, None, "acks=0: written to the connection", leader, b.firstSent)
+			p.completeAt(part, rec, Ok, -1, protocol.None, "acks=0: written to the connection", leader, b.firstSent)
 		}
 		part.inflight = nil
 		p.trySend(part)
@@ -313,7 +314,7 @@ func (p *Producer) maxBatch() int {
 	return int(max(1, p.cfg.BatchSize/p.cfg.RecordSize*int64(max(1, p.cfg.MaxInFlight))))
 }
 
-func (p *Producer) partition(tp TopicPartition) *producerPartition {
+func (p *Producer) partition(tp protocol.TopicPartition) *producerPartition {
 	for _, part := range p.parts {
 		if part.tp == tp {
 			return part
@@ -339,7 +340,7 @@ func (p *Producer) onRetryTimer(tm timer) {
 		p.attempt(part)
 	case p.env.Now().Sub(b.attemptStart) >= p.cfg.RequestTimeout:
 		// request.timeout.ms: give the attempt up; it may have been written.
-		b.maybeAppended, b.lastErr = true, RequestTimedOut
+		b.maybeAppended, b.lastErr = true, protocol.RequestTimedOut
 		p.meta.refresh(p.env)
 		p.retryOrFinish(part)
 	default:
@@ -359,9 +360,9 @@ func (p *Producer) handleResponse(m ProduceResponse) {
 	}
 	b := part.inflight
 	p.env.CancelTimer(b.timer)
-	if m.Err == None {
+	if m.Err == protocol.None {
 		for i, rec := range b.records {
-			p.completeAt(part, rec, Ok, m.BaseOffset+int64(i), None, "", b.sentTo, b.firstSent)
+			p.completeAt(part, rec, Ok, m.BaseOffset+int64(i), protocol.None, "", b.sentTo, b.firstSent)
 		}
 		part.inflight = nil
 		p.trySend(part)
@@ -371,7 +372,7 @@ func (p *Producer) handleResponse(m ProduceResponse) {
 	if !m.Err.NotAppended() {
 		b.maybeAppended = true
 	}
-	if m.Err == OutOfOrderSequenceNumber {
+	if m.Err == protocol.OutOfOrderSequenceNumber {
 		// KIP-360: bump the producer epoch and start the sequences over,
 		// rather than die; this batch is given up.
 		p.producerEpoch++
@@ -417,11 +418,11 @@ func (p *Producer) finish(part *producerPartition) {
 	p.trySend(part)
 }
 
-func (p *Producer) complete(part *producerPartition, rec pendingRecord, outcome OpType, offset int64, err ErrorCode, note string) {
-	p.completeAt(part, rec, outcome, offset, err, note, NoLeader, 0)
+func (p *Producer) complete(part *producerPartition, rec pendingRecord, outcome OpType, offset int64, err protocol.ErrorCode, note string) {
+	p.completeAt(part, rec, outcome, offset, err, note, protocol.NoLeader, 0)
 }
 
-func (p *Producer) completeAt(part *producerPartition, rec pendingRecord, outcome OpType, offset int64, err ErrorCode, note string, broker BrokerID, sent clock.Time) {
+func (p *Producer) completeAt(part *producerPartition, rec pendingRecord, outcome OpType, offset int64, err protocol.ErrorCode, note string, broker protocol.BrokerID, sent clock.Time) {
 	p.history.add(Op{Time: p.env.Now(), Process: p.env.Name(), Type: outcome, F: OpSend, TP: part.tp,
 		Payload: rec.payload, Offset: offset, Acks: int8(p.cfg.Acks), Err: err, Note: note, Broker: broker, Idempotent: p.cfg.Idempotence, Start: sent})
 }
@@ -439,7 +440,7 @@ type brokerConn struct {
 
 // connectionReady reports whether the connection to b is usable, and
 // starts opening it if it is neither open nor backing off.
-func (p *Producer) connectionReady(b BrokerID) bool {
+func (p *Producer) connectionReady(b protocol.BrokerID) bool {
 	c := &p.conns[b]
 	if c.ready {
 		return true
@@ -476,7 +477,7 @@ func (p *Producer) onConnectTimer(tm timer) {
 			c.handshake.cancel(p.env) // backoff over: the next send reconnects
 			p.sendAll()
 		case p.env.Now().Sub(c.started) >= p.cfg.ConnectionSetup:
-			p.disconnected(p.meta.dir.node(BrokerID(b)))
+			p.disconnected(p.meta.dir.node(protocol.BrokerID(b)))
 		default:
 			c.handshake.onTimer(&p.recyclers, p.env, tm)
 		}
@@ -503,7 +504,7 @@ func (p *Producer) disconnected(node sim.NodeID) {
 		for _, part := range p.parts {
 			if bt := part.inflight; bt != nil && bt.sent && bt.sentTo == b {
 				p.env.CancelTimer(bt.timer)
-				bt.maybeAppended, bt.lastErr = true, NetworkException
+				bt.maybeAppended, bt.lastErr = true, protocol.NetworkException
 				p.retryOrFinish(part)
 			}
 		}
@@ -516,11 +517,11 @@ func (p *Producer) disconnected(node sim.NodeID) {
 // leastLoadedNode: the broker with the fewest requests in flight from this
 // producer, skipping those backing off from a failed connection; ties go to
 // the next in turn.
-func (p *Producer) leastLoadedBroker() BrokerID {
+func (p *Producer) leastLoadedBroker() protocol.BrokerID {
 	n := len(p.meta.dir.Brokers)
-	best, bestLoad := BrokerID(p.meta.nextBroker%n), -1
+	best, bestLoad := protocol.BrokerID(p.meta.nextBroker%n), -1
 	for i := range n {
-		b := BrokerID((p.meta.nextBroker + i) % n)
+		b := protocol.BrokerID((p.meta.nextBroker + i) % n)
 		c := &p.conns[b]
 		if !c.ready && c.handshake.id != 0 && !c.handshake.sent {
 			continue // backing off

@@ -6,45 +6,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
-
-func TestParseProtocolVersionAsKafkaWritesIt(t *testing.T) {
-	for _, good := range []string{"0.10.2", "0.11.0", "0.11.0-IV2", "1.1", "2.0", "2.8", "3.5-IV0", "3.7", "3.9", "4.0"} {
-		v, err := ParseProtocolVersion(good)
-		require.NoError(t, err, good)
-		assert.Equal(t, good, v.String())
-	}
-	for _, bad := range []string{"", "3", "three", "2.9", "5.0", "0.7.0", "3.5-XX", "3.5.1", "-1.0"} {
-		_, err := ParseProtocolVersion(bad)
-		assert.Error(t, err, bad)
-	}
-	assert.True(t, MustProtocol("0.10.2").Before(MustProtocol("0.11.0")))
-	assert.True(t, MustProtocol("2.8").Before(MustProtocol("3.0")))
-	assert.False(t, MustProtocol("3.7").Before(MustProtocol("3.7")))
-}
-
-// Each version lacks exactly the fixes shipped after it.
-func TestProtocolRulesByVersion(t *testing.T) {
-	tests := []struct {
-		version string
-		want    Rules
-	}{
-		{"0.10.2", Rules{HWTruncation: true, SingleRoundEpoch: true, NoFetchEpoch: true, NoTruncateOnFetch: true, NoBrokerEpochISR: true, HWBelowMinISR: true}},
-		{"1.1", Rules{SingleRoundEpoch: true, NoFetchEpoch: true, NoTruncateOnFetch: true, NoBrokerEpochISR: true, HWBelowMinISR: true}},
-		{"2.0", Rules{NoFetchEpoch: true, NoTruncateOnFetch: true, NoBrokerEpochISR: true, HWBelowMinISR: true}},
-		{"2.1", Rules{NoTruncateOnFetch: true, NoBrokerEpochISR: true, HWBelowMinISR: true}},
-		{"2.7", Rules{NoBrokerEpochISR: true, HWBelowMinISR: true}},
-		{"3.4", Rules{NoBrokerEpochISR: true, HWBelowMinISR: true}},
-		{"3.5", Rules{HWBelowMinISR: true}},
-		{"3.6", Rules{HWBelowMinISR: true}},
-		{"3.7", Rules{}},
-		{LatestProtocol.String(), Rules{}},
-	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.want, MustProtocol(tt.version).Rules(), tt.version)
-	}
-}
 
 // KIP-279. A follower that led at epoch 2 holds offsets 5-7 at epoch 2;
 // the leader has epoch 1 at 5-6 and epoch 3 from 7. Told that epoch 1 ends
@@ -58,13 +22,13 @@ func TestKIP279IterativeTruncation(t *testing.T) {
 	}{{"1.1", 7}, {"2.0", 5}} {
 		env := newFakeEnv()
 		cfg := DefaultBrokerConfig()
-		cfg.Protocol = MustProtocol(tt.version)
+		cfg.Protocol = protocol.MustProtocol(tt.version)
 		b := NewBroker(1, cfg, nil, Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}, nil)
 		b.env, b.epoch = env, 1
-		b.parts = map[TopicPartition]*replica{}
+		b.parts = map[protocol.TopicPartition]*replica{}
 		r := b.replica(orders0)
 		appendRecords(r.log, append(records(0, 5, 0), records(5, 3, 2)...))
-		r.state = PartitionState{TP: orders0, Replicas: []BrokerID{0, 1, 2}, Leader: 0, LeaderEpoch: 3}
+		r.state = protocol.PartitionState{TP: orders0, Replicas: []protocol.BrokerID{0, 1, 2}, Leader: 0, LeaderEpoch: 3}
 		r.role = roleFollower
 		b.truncateOnDivergence(r, 1, 7)
 		assert.Equal(t, tt.want, r.log.leo(), tt.version)
@@ -81,16 +45,16 @@ func TestKIP320FetchFencing(t *testing.T) {
 	}{{"2.0", false}, {"2.1", true}} {
 		env := newFakeEnv()
 		b, r := leaderWithLog(env, 3, records(0, 5, 3))
-		b.rules = MustProtocol(tt.version).Rules()
+		b.rules = protocol.MustProtocol(tt.version).Rules()
 		b.handleFetch(1, FetchRequest{RequestID: 1, ReplicaID: 1, BrokerEpoch: 1, TP: orders0,
 			CurrentLeaderEpoch: 2, FetchOffset: 5, LastFetchedEpoch: 3, MaxRecords: 100})
 		resp, ok := last[*FetchResponse](env)
 		require.True(t, ok)
 		if tt.fenced {
-			assert.Equal(t, FencedLeaderEpoch, resp.Err, tt.version)
+			assert.Equal(t, protocol.FencedLeaderEpoch, resp.Err, tt.version)
 			assert.Equal(t, int64(-1), r.follower(1).leo)
 		} else {
-			assert.Equal(t, None, resp.Err, tt.version)
+			assert.Equal(t, protocol.None, resp.Err, tt.version)
 			assert.Equal(t, int64(5), r.follower(1).leo, "counted for the ISR and HW")
 		}
 	}
@@ -103,15 +67,15 @@ func TestKIP320FetchFencing(t *testing.T) {
 func TestKIP903BrokerEpochInISRChanges(t *testing.T) {
 	for _, tt := range []struct {
 		version string
-		want    ErrorCode
-	}{{"3.4", None}, {"3.5", IneligibleReplica}} {
+		want    protocol.ErrorCode
+	}{{"3.4", protocol.None}, {"3.5", protocol.IneligibleReplica}} {
 		env := newFakeEnv()
 		b, r := leaderWithLog(env, 0, records(0, 5, 0))
-		b.rules = MustProtocol(tt.version).Rules()
-		r.state.ISR = []BrokerID{0, 1}
+		b.rules = protocol.MustProtocol(tt.version).Rules()
+		r.state.ISR = []protocol.BrokerID{0, 1}
 		r.follower(2).leo, r.follower(2).brokerEpoch = 5, 7 // a fetch of broker 2's previous incarnation
 		env.sent = nil
-		b.proposeISR(r, []BrokerID{0, 1, 2})
+		b.proposeISR(r, []protocol.BrokerID{0, 1, 2})
 		req, ok := last[AlterPartitionRequest](env)
 		require.True(t, ok)
 
@@ -121,7 +85,7 @@ func TestKIP903BrokerEpochInISRChanges(t *testing.T) {
 			ctl.st.Brokers[i] = brokerRecord{Registered: true, Epoch: int64(10 + i)} // broker 2 re-registered: epoch 12
 		}
 		ctl.st.Brokers[0].Epoch = req.BrokerEpoch
-		ctl.st.Partitions[0].ISR = []BrokerID{0, 1}
+		ctl.st.Partitions[0].ISR = []protocol.BrokerID{0, 1}
 		req.PartitionEpoch = ctl.st.Partitions[0].PartitionEpoch
 		resp := ctl.alterPartition(req)
 		assert.Equal(t, tt.want, resp.Err, tt.version)
@@ -139,11 +103,11 @@ func TestKIP497MaximalISR(t *testing.T) {
 		env := newFakeEnv()
 		b, r := leaderWithLog(env, 0, records(0, 10, 0))
 		r.lazyISR = lazy
-		r.state.ISR = []BrokerID{0, 1}
+		r.state.ISR = []protocol.BrokerID{0, 1}
 		r.follower(1).leo = 10
 		r.follower(2).leo, r.follower(2).brokerEpoch = 6, 1
 		r.log.hw = 6
-		r.pendingISR = []BrokerID{0, 1, 2} // broker 2 caught up to the HW (6) and was proposed
+		r.pendingISR = []protocol.BrokerID{0, 1, 2} // broker 2 caught up to the HW (6) and was proposed
 		b.maybeIncrementHW(r)
 		if lazy {
 			assert.Equal(t, int64(10), r.log.hw, "lazy: the HW leaves the joining follower behind")

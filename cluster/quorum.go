@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
 
@@ -122,7 +123,7 @@ type parkedMetaFetch struct {
 
 // An observer (a broker) fetches with a negative replica ID: it reads the
 // metadata log but never votes and never counts toward the high watermark.
-func observerID(b BrokerID) int32 { return -1 - int32(b) }
+func observerID(b protocol.BrokerID) int32 { return -1 - int32(b) }
 
 func (q *quorum) majority() int { return len(q.voters)/2 + 1 }
 
@@ -557,7 +558,7 @@ func (q *quorum) handleFetch(from sim.NodeID, m QuorumFetch) {
 	observer := m.Replica < 0
 	switch {
 	case m.Epoch < q.epoch && !observer || q.role != qLeader || observer && m.Epoch > q.epoch:
-		q.env.Send(from, QuorumFetchResponse{Epoch: q.epoch, Leader: v2i(q.leader), RequestID: m.RequestID, Err: FencedLeaderEpoch})
+		q.env.Send(from, QuorumFetchResponse{Epoch: q.epoch, Leader: v2i(q.leader), RequestID: m.RequestID, Err: protocol.FencedLeaderEpoch})
 		return
 	case m.Epoch > q.epoch:
 		q.transition(qUnattached, m.Epoch, noVoter)
@@ -615,7 +616,7 @@ func (q *quorum) handleFetchResponse(m QuorumFetchResponse) {
 	if m.RequestID != q.fetchReq || m.Epoch < q.epoch || q.role == qLeader || q.role == qCandidate {
 		return
 	}
-	if m.Err != None {
+	if m.Err != protocol.None {
 		if q.role == qFollower {
 			q.transition(qUnattached, q.epoch, noVoter)
 		}

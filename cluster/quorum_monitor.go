@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
 
@@ -89,7 +90,7 @@ func (j *Journal) quorumEvent(env sim.Env, kind EventKind, epoch int32, voter in
 		}
 		m.leaders[epoch] = voter
 	}
-	j.add(Event{Time: now, Node: env.Name(), Kind: kind, Epoch: epoch, Broker: NoLeader, Leader: NoLeader, Voter: int32(voter), Detail: detail})
+	j.add(Event{Time: now, Node: env.Name(), Kind: kind, Epoch: epoch, Broker: protocol.NoLeader, Leader: protocol.NoLeader, Voter: int32(voter), Detail: detail})
 }
 
 func (j *Journal) voterOf(env sim.Env) int {

@@ -10,6 +10,7 @@ import (
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/network"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -74,7 +75,7 @@ func TestQuorumElectsOneLeaderFromAColdStart(t *testing.T) {
 	id, ok := r.c.ActiveController()
 	require.True(t, ok)
 	assert.Equal(t, r.c.Dir.Controllers[elected[0].Voter], id)
-	assert.NotEqual(t, cluster.NoLeader, r.c.State(cluster.TopicPartition{Topic: "orders"}).Leader, "the committed metadata names leaders")
+	assert.NotEqual(t, protocol.NoLeader, r.c.State(protocol.TopicPartition{Topic: "orders"}).Leader, "the committed metadata names leaders")
 }
 
 // The active controller dies: a standby notices within the fetch timeout

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // KRaft refuses a new incarnation's registration while the old one's
@@ -27,15 +28,15 @@ func TestRestartWithinSessionIsRefusedUntilFenced(t *testing.T) {
 		})
 		return r
 	})
-	refused := events(r, cluster.EvRegistrationRefused, cluster.TopicPartition{})
+	refused := events(r, cluster.EvRegistrationRefused, protocol.TopicPartition{})
 	require.NotEmpty(t, refused, "the new incarnation is refused while the old session is valid")
-	fenced := events(r, cluster.EvFenced, cluster.TopicPartition{})
+	fenced := events(r, cluster.EvFenced, protocol.TopicPartition{})
 	require.NotEmpty(t, fenced)
 	assert.Equal(t, refused[0].Broker, fenced[0].Broker)
 	assert.Greater(t, fenced[0].Time, refused[0].Time, "fenced when the old session expires, after the refusal")
 
 	// Every leadership has an epoch of its own.
-	seen := map[int32]cluster.BrokerID{}
+	seen := map[int32]protocol.BrokerID{}
 	for _, e := range events(r, cluster.EvBecameLeader, orders0) {
 		if b, ok := seen[e.Epoch]; ok {
 			assert.Equal(t, b, e.Broker, "epoch %d led by two brokers", e.Epoch)

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // KAFKA-15583 (3.7): both followers of an acks=all partition with
@@ -18,17 +19,17 @@ import (
 func TestKAFKA15583HighWatermarkBelowMinISR(t *testing.T) {
 	neaa := func(version string) int {
 		r := newRun(t, setup{seed: 2, duration: 60 * time.Second, brokers: 3, rf: 3, parts: 1, minISR: 2, acks: cluster.AcksAll, idem: true, rate: 200,
-			configure: func(s *cluster.Spec) { s.Broker.Protocol = cluster.MustProtocol(version) }})
+			configure: func(s *cluster.Spec) { s.Broker.Protocol = protocol.MustProtocol(version) }})
 		r.at(10*time.Second, "crash both followers", func() {
 			leader := r.leader(orders0)
-			for b := range cluster.BrokerID(3) {
+			for b := range protocol.BrokerID(3) {
 				if b != leader {
 					r.w.Crash(r.node(b))
 				}
 			}
 		})
 		r.at(40*time.Second, "restart", func() {
-			for b := range cluster.BrokerID(3) {
+			for b := range protocol.BrokerID(3) {
 				r.w.Restart(r.node(b))
 			}
 		})
@@ -85,7 +86,7 @@ func TestKIP966LastReplicaStandingAfterPowerLoss(t *testing.T) {
 		if elr {
 			elected := events(r, cluster.EvELRElected, orders0)
 			if assert.NotEmpty(t, elected) {
-				assert.Equal(t, cluster.BrokerID(1), elected[len(elected)-1].Broker, "the eligible follower is elected")
+				assert.Equal(t, protocol.BrokerID(1), elected[len(elected)-1].Broker, "the eligible follower is elected")
 			}
 		}
 		return len(r.durability().Violations)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/scenarios"
 )
@@ -13,9 +14,9 @@ import (
 // reached is a hole in the exploration.
 type Path struct {
 	Name   string
-	Event  cluster.EventKind // counted from the journal, or
-	Err    cluster.ErrorCode // from the history's errors
-	Quorum bool              // reachable only with a controller quorum
+	Event  cluster.EventKind  // counted from the journal, or
+	Err    protocol.ErrorCode // from the history's errors
+	Quorum bool               // reachable only with a controller quorum
 }
 
 // Paths are the protocol paths counted.
@@ -36,8 +37,8 @@ var Paths = []Path{
 	{Name: "out-of-order sequence", Event: cluster.EvOutOfOrder},
 	{Name: "NOT_ENOUGH_REPLICAS", Event: cluster.EvNotEnoughReplicas},
 	{Name: "NOT_ENOUGH_REPLICAS_AFTER_APPEND", Event: cluster.EvNotEnoughReplicasAfterAppend},
-	{Name: "produce timed out", Err: cluster.RequestTimedOut},
-	{Name: "connection lost with a request in flight", Err: cluster.NetworkException},
+	{Name: "produce timed out", Err: protocol.RequestTimedOut},
+	{Name: "connection lost with a request in flight", Err: protocol.NetworkException},
 	{Name: "controller elected (KIP-595)", Event: cluster.EvControllerElected, Quorum: true},
 	{Name: "controller resigned (check-quorum)", Event: cluster.EvControllerResigned, Quorum: true},
 	{Name: "pre-vote refused (KIP-996)", Event: cluster.EvPreVoteRejected, Quorum: true},
@@ -134,11 +135,11 @@ func (o *Outcome) record(res *runner.Result) {
 		}
 	}
 	for _, op := range res.History.All() {
-		if op.Err == cluster.None {
+		if op.Err == protocol.None {
 			continue
 		}
 		for i, p := range Paths {
-			if p.Err != cluster.None && p.Err == op.Err {
+			if p.Err != protocol.None && p.Err == op.Err {
 				o.Coverage[i]++
 			}
 		}

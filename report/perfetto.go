@@ -10,6 +10,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -64,16 +65,16 @@ func (pt *Perfetto) Finish(r *runner.Result) error {
 	faults, partitions := p.process("faults"), p.process("partitions")
 
 	// Leaderships: from becoming leader to becoming follower or going down.
-	var tps []cluster.TopicPartition
+	var tps []protocol.TopicPartition
 	for _, f := range r.Final {
 		tps = append(tps, f.TP)
 	}
 	type leading struct {
 		node string
-		tp   cluster.TopicPartition
+		tp   protocol.TopicPartition
 	}
 	open := map[leading]bool{}
-	end := func(node string, tp cluster.TopicPartition, at clock.Time) {
+	end := func(node string, tp protocol.TopicPartition, at clock.Time) {
 		if open[leading{node, tp}] {
 			delete(open, leading{node, tp})
 			p.event(at, trackEvent{kind: typeSliceEnd, track: p.process(node).thread(p, "leads "+tp.String())})
@@ -124,7 +125,7 @@ func (pt *Perfetto) Finish(r *runner.Result) error {
 		}
 		p.event(at, trackEvent{kind: typeCounter, track: track, value: v})
 	}
-	leader := map[cluster.TopicPartition]cluster.BrokerID{}
+	leader := map[protocol.TopicPartition]protocol.BrokerID{}
 	for _, f := range r.Final {
 		if len(f.State.Replicas) > 0 {
 			leader[f.TP] = f.State.Replicas[0]

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/internal/atomicfile"
 	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/scenarios"
@@ -661,8 +662,8 @@ func replicationPanels(r *runner.Result) []*plot.Plot {
 		isr, elr, leader plotter.XYs
 		replicas         int
 	}
-	var tps []cluster.TopicPartition
-	states := map[cluster.TopicPartition]*state{}
+	var tps []protocol.TopicPartition
+	states := map[protocol.TopicPartition]*state{}
 	for _, f := range r.Final {
 		tps = append(tps, f.TP)
 		n := len(f.State.Replicas)
@@ -670,7 +671,7 @@ func replicationPanels(r *runner.Result) []*plot.Plot {
 	}
 	type change struct {
 		at    float64
-		tp    cluster.TopicPartition
+		tp    protocol.TopicPartition
 		under bool
 	}
 	var changes []change
@@ -728,7 +729,7 @@ func replicationPanels(r *runner.Result) []*plot.Plot {
 		leaderPanel.Add(leader)
 		leaderPanel.Legend.Add(tp.String(), leader)
 	}
-	under := map[cluster.TopicPartition]bool{}
+	under := map[protocol.TopicPartition]bool{}
 	count := plotter.XYs{{X: 0, Y: 0}}
 	for _, ch := range changes {
 		under[ch.tp] = ch.under

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/scenarios"
 	"gonum.org/v1/plot/vg"
@@ -242,7 +243,7 @@ func TestPerfettoTraceIsWellFormed(t *testing.T) {
 // are known exactly.
 func handBuilt() *runner.Result {
 	sc := &scenarios.Scenario{Name: "hand", Cluster: cluster.Spec{Brokers: 2}}
-	tp := cluster.TopicPartition{Topic: "t", Partition: 0}
+	tp := protocol.TopicPartition{Topic: "t", Partition: 0}
 	send := func(p string, typ cluster.OpType, payload int64) cluster.Op {
 		return cluster.Op{Process: p, F: cluster.OpSend, Type: typ, TP: tp, Payload: payload, Acks: cluster.AcksAll, Idempotent: true}
 	}
@@ -257,7 +258,7 @@ func handBuilt() *runner.Result {
 			{Kind: cluster.EvBecameLeader, TP: tp, Broker: 1, Epoch: 1},
 			{Kind: cluster.EvBecameLeader, TP: tp, Broker: 0, Epoch: 2},
 		},
-		Final:  []cluster.FinalLog{{TP: tp, Records: cluster.RecordsOf(cluster.Record{Offset: 0, Epoch: 0}, cluster.Record{Offset: 1, Epoch: 1}, cluster.Record{Offset: 2, Epoch: 1}, cluster.Record{Offset: 3, Epoch: 2})}},
+		Final:  []cluster.FinalLog{{TP: tp, Records: protocol.RecordsOf(protocol.Record{Offset: 0, Epoch: 0}, protocol.Record{Offset: 1, Epoch: 1}, protocol.Record{Offset: 2, Epoch: 1}, protocol.Record{Offset: 3, Epoch: 2})}},
 		Faults: []runner.FaultRecord{{At: 10 * time.Second, Until: 20 * time.Second, Text: "crash broker-0", Hit: "broker-0"}},
 		Detail: check.Availability{Recoveries: []check.Recovery{{WritesResumed: 8500 * time.Millisecond, FullyRecovered: -1}}},
 		Checks: []check.Result{

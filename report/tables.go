@@ -13,6 +13,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/runner"
 )
 
@@ -176,10 +177,10 @@ func BrokerTable(r *runner.Result) Table {
 	n := r.Scenario.Cluster.Brokers
 	leaderships := make([]int, n)
 	type epochKey struct {
-		tp    cluster.TopicPartition
+		tp    protocol.TopicPartition
 		epoch int32
 	}
-	leaderOf := map[epochKey]cluster.BrokerID{}
+	leaderOf := map[epochKey]protocol.BrokerID{}
 	for _, e := range r.Journal {
 		if e.Kind == cluster.EvBecameLeader && int(e.Broker) < n {
 			leaderships[e.Broker]++

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/scenarios"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -309,12 +310,12 @@ func (f *faulter) resolve(t scenarios.Target) []sim.NodeID {
 		}
 		return down
 	case scenarios.LeaderTarget:
-		if st := f.c.State(t.TP); st.Leader != cluster.NoLeader {
+		if st := f.c.State(t.TP); st.Leader != protocol.NoLeader {
 			return []sim.NodeID{brokers[st.Leader]}
 		}
 	case scenarios.FollowerTarget:
 		st := f.c.State(t.TP)
-		var followers []cluster.BrokerID
+		var followers []protocol.BrokerID
 		for _, b := range st.ISR {
 			if b != st.Leader {
 				followers = append(followers, b)

@@ -10,6 +10,7 @@ import (
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/scenarios"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -117,7 +118,7 @@ func Run(sc *scenarios.Scenario, opts Options) (*Result, error) {
 	}
 	res.Final = in.Final
 	for _, f := range in.Final {
-		if f.Leader == cluster.NoLeader || f.HWs[f.Leader] < 0 {
+		if f.Leader == protocol.NoLeader || f.HWs[f.Leader] < 0 {
 			res.OfflinePartitions++
 		}
 	}

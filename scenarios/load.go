@@ -18,6 +18,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/internal/safetext"
 	"github.com/tideline-sim/tideline/internal/suggest"
 	"github.com/tideline-sim/tideline/network"
@@ -544,11 +545,11 @@ func (v *validator) target(p path, s string, spec cluster.Spec, allowRest bool) 
 	return Target{}
 }
 
-func (v *validator) partition(p path, s string, spec cluster.Spec) cluster.TopicPartition {
+func (v *validator) partition(p path, s string, spec cluster.Spec) protocol.TopicPartition {
 	m := tpRE.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		v.fail(p, "bad partition %q: write topic/N, e.g. orders/0", s)
-		return cluster.TopicPartition{}
+		return protocol.TopicPartition{}
 	}
 	n, _ := strconv.Atoi(m[2])
 	for _, t := range spec.Topics {
@@ -556,11 +557,11 @@ func (v *validator) partition(p path, s string, spec cluster.Spec) cluster.Topic
 			if n >= t.Partitions {
 				v.fail(p, "topic %s has no partition %d (it has %d)", t.Name, n, t.Partitions)
 			}
-			return cluster.TopicPartition{Topic: m[1], Partition: int32(n)}
+			return protocol.TopicPartition{Topic: m[1], Partition: int32(n)}
 		}
 	}
 	v.fail(p, "unknown topic %q in %q", m[1], s)
-	return cluster.TopicPartition{}
+	return protocol.TopicPartition{}
 }
 
 func (v *validator) nodeName(p path, s string, spec cluster.Spec) {

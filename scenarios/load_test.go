@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 func TestBadScenariosSayWhereAndWhat(t *testing.T) {
@@ -125,7 +125,7 @@ expect:
 	assert.Equal(t, sc.FaultWindowEnd(), p.Stop)
 	require.Len(t, sc.Faults, 3)
 	assert.Equal(t, "partition [broker-0] | [rest] for 10s", sc.Faults[0].Text)
-	assert.Equal(t, cluster.TopicPartition{Topic: "orders", Partition: 1}, sc.Faults[1].From[0].TP)
+	assert.Equal(t, protocol.TopicPartition{Topic: "orders", Partition: 1}, sc.Faults[1].From[0].TP)
 	assert.True(t, sc.Faults[2].Unclean)
 	require.Len(t, sc.Expect, 3)
 }

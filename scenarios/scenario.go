@@ -11,6 +11,7 @@ import (
 
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/network"
 )
 
@@ -86,7 +87,7 @@ type Fault struct {
 	To      []Target
 	Delay   time.Duration // slow-link
 	Loss    float64       // loss
-	TP      cluster.TopicPartition
+	TP      protocol.TopicPartition
 	Unclean bool // elect
 	// After, when set, holds the fault back from At until the protocol
 	// event it names happens, then fires it AfterDelay later: a crash timed
@@ -100,7 +101,7 @@ type Fault struct {
 // Trigger names a protocol event, of one partition or of any.
 type Trigger struct {
 	Event cluster.EventKind
-	TP    cluster.TopicPartition // zero: any partition
+	TP    protocol.TopicPartition // zero: any partition
 }
 
 // Triggers are the protocol events a fault may wait for.
@@ -143,7 +144,7 @@ type Target struct {
 	Kind       TargetKind
 	Broker     int
 	Controller int
-	TP         cluster.TopicPartition
+	TP         protocol.TopicPartition
 }
 
 func (t Target) String() string {

@@ -1,11 +1,11 @@
-// Package cluster is a Kafka-style replicated log written as sim.Node state
-// machines: brokers that lead and follow partitions, a KRaft-style
-// controller that fences brokers and elects leaders, and producer and
-// consumer clients that record what they saw in a Jepsen-style history.
-//
-// Behaviour and configuration names mirror Apache Kafka; where tideline
-// simplifies, the comment at the spot says how and why.
-package cluster
+// Package protocol holds what every node of a Kafka cluster shares on the
+// wire and on disk, and nothing else: broker IDs, topic-partitions, record
+// batches and logs as checkers read them, a partition's state in the
+// metadata (leader, epochs, ISR, ELR), the metadata image, Kafka's error
+// codes and the inter.broker.protocol.version switches with the rules each
+// version changes. It imports no other tideline package, so brokers,
+// controllers, clients and checkers can all depend on it.
+package protocol
 
 import (
 	"fmt"
@@ -91,7 +91,7 @@ func (b *Batch) Record(i int) Record {
 
 // slice returns the records [from, to) of the batch as a batch, b itself
 // when that is all of it.
-func (b *Batch) slice(from, to int64) *Batch {
+func (b *Batch) Slice(from, to int64) *Batch {
 	if from <= b.BaseOffset && to >= b.End() {
 		return b
 	}
@@ -125,6 +125,10 @@ func RecordsOf(recs ...Record) Records {
 	return out
 }
 
+// RecordsOfBatches makes a log of its batches, in offset order (a log
+// recovered from disk).
+func RecordsOfBatches(batches []*Batch) Records { return Records{batches: batches} }
+
 // Len returns the number of records (the log end offset).
 func (r Records) Len() int64 {
 	if len(r.batches) == 0 {
@@ -133,20 +137,20 @@ func (r Records) Len() int64 {
 	return r.batches[len(r.batches)-1].End()
 }
 
-func (r Records) batchOf(offset int64) *Batch {
+func (r Records) BatchOf(offset int64) *Batch {
 	i := sort.Search(len(r.batches), func(i int) bool { return r.batches[i].End() > offset })
 	return r.batches[i]
 }
 
 // At returns the record at offset, which must be below Len.
 func (r Records) At(offset int64) Record {
-	b := r.batchOf(offset)
+	b := r.BatchOf(offset)
 	return b.Record(int(offset - b.BaseOffset))
 }
 
 // Payload returns the payload at offset, which must be below Len.
 func (r Records) Payload(offset int64) int64 {
-	b := r.batchOf(offset)
+	b := r.BatchOf(offset)
 	return b.Payloads[offset-b.BaseOffset]
 }
 
@@ -189,14 +193,14 @@ func (s PartitionState) String() string {
 }
 
 // newer reports whether s supersedes old.
-func (s PartitionState) newer(old PartitionState) bool {
+func (s PartitionState) Newer(old PartitionState) bool {
 	if s.LeaderEpoch != old.LeaderEpoch {
 		return s.LeaderEpoch > old.LeaderEpoch
 	}
 	return s.PartitionEpoch > old.PartitionEpoch
 }
 
-func (s PartitionState) inISR(b BrokerID) bool { return slices.Contains(s.ISR, b) }
+func (s PartitionState) InISR(b BrokerID) bool { return slices.Contains(s.ISR, b) }
 
 // Image is a version of the cluster metadata: every partition's state.
 type Image struct {
@@ -212,7 +216,7 @@ type BrokerState struct {
 	Fenced bool
 }
 
-func (img Image) find(tp TopicPartition) (PartitionState, bool) {
+func (img Image) Find(tp TopicPartition) (PartitionState, bool) {
 	i, ok := slices.BinarySearchFunc(img.Partitions, tp, func(s PartitionState, tp TopicPartition) int {
 		return s.TP.Compare(tp)
 	})
