@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/tideline-sim/tideline/cluster/protocol"
-	"github.com/tideline-sim/tideline/sim"
 )
 
 // The protocol messages. Every request carries a request ID chosen by its
@@ -27,7 +26,7 @@ type ProduceRequest struct {
 	BaseSequence  int32
 	Payloads      []int64
 
-	home *freeList[ProduceRequest] // the sender's, which Recycle returns it to
+	home *Pool[ProduceRequest] // the sender's, which Recycle returns it to
 }
 
 // ProduceResponse answers a ProduceRequest (never sent for acks=0).
@@ -37,7 +36,7 @@ type ProduceResponse struct {
 	Err        protocol.ErrorCode
 	BaseOffset int64
 
-	home *freeList[ProduceResponse] // the sender's, which Recycle returns it to
+	home *Pool[ProduceResponse] // the sender's, which Recycle returns it to
 }
 
 // FetchRequest reads a partition from its leader. Followers send their
@@ -54,7 +53,7 @@ type FetchRequest struct {
 	MaxWaitMs          int64
 	MaxRecords         int
 
-	home *freeList[FetchRequest] // the sender's, which Recycle returns it to
+	home *Pool[FetchRequest] // the sender's, which Recycle returns it to
 }
 
 // FetchResponse carries records and the leader's high watermark, or the
@@ -72,7 +71,7 @@ type FetchResponse struct {
 	DivergingEpoch     int32
 	DivergingEndOffset int64
 
-	home *freeList[FetchResponse] // the sender's, which Recycle returns it to
+	home *Pool[FetchResponse] // the sender's, which Recycle returns it to
 }
 
 // ApiVersionsRequest is the first request a Kafka client sends on a new
@@ -306,166 +305,3 @@ func (m AllocateProducerIDResponse) AppendSummary(b []byte) []byte {
 	return fmt.Appendf(b, "allocate-producer-id-response for=%d#%d pid=%d", m.Client, m.RequestID, m.ProducerID)
 }
 
-// timer is the one timer type of the cluster's nodes: what fires, and for
-// which partition or request.
-type timer struct {
-	kind timerKind
-	tp   protocol.TopicPartition
-	id   uint64
-	home *freeList[timer]
-}
-
-type timerKind uint8
-
-const (
-	tHeartbeat timerKind = iota
-	tRegister
-	tSessionCheck
-	tISRCheck
-	tHWCheckpoint
-	tFlush
-	tRebalance
-	tFetch        // follower or consumer: (re)send a fetch
-	tFetchExpire  // leader: a parked fetch's wait is over
-	tProduceRetry // producer: retransmit or retry a batch
-	tProduceExpire
-	tAlterRetry
-	tMetadata
-	tProduce // producer: the next record is due
-	tInitPID
-	tLinger
-	tConnect        // producer: retransmit a connection's ApiVersions, or reconnect after a backoff
-	tQuorumElection // controller: a fetch or election timeout, or an election backoff, is over
-	tQuorumFetch    // controller: a metadata fetch went unanswered
-	tQuorumCheck    // leader controller: check-quorum
-	tQuorumBegin    // leader controller: re-send BeginQuorumEpoch
-	tQuorumPark     // leader controller: a parked metadata fetch's wait is over
-	tControllerRetry
-	tNoOp // active controller: write a NoOp record
-)
-
-var timerNames = [...]string{
-	tHeartbeat: "heartbeat", tRegister: "register", tSessionCheck: "session-check",
-	tISRCheck: "isr-check", tHWCheckpoint: "hw-checkpoint", tFlush: "flush",
-	tRebalance: "rebalance", tFetch: "fetch", tFetchExpire: "fetch-expire",
-	tProduceRetry: "produce-retry", tProduceExpire: "produce-expire", tAlterRetry: "alter-retry",
-	tMetadata: "metadata", tProduce: "produce", tInitPID: "init-producer-id", tLinger: "linger", tConnect: "connect",
-	tQuorumElection: "quorum-election", tQuorumFetch: "quorum-fetch", tQuorumCheck: "check-quorum", tQuorumBegin: "begin-quorum-epoch",
-	tQuorumPark: "quorum-fetch-expire", tControllerRetry: "controller-retry", tNoOp: "metadata-noop",
-}
-
-func (t *timer) AppendSummary(b []byte) []byte {
-	b = append(b, timerNames[t.kind]...)
-	if t.tp.Topic != "" {
-		b = appendTP(b, t.tp)
-	}
-	if t.id != 0 {
-		b = strconv.AppendUint(append(b, " #"...), t.id, 10)
-	}
-	return b
-}
-
-// The controller quorum's messages (KIP-595). Voters are named by their
-// index among the controllers.
-
-// VoteRequest asks for a vote in Epoch, or, with PreVote, whether one
-// would be granted (KIP-996) without anyone changing epoch.
-type VoteRequest struct {
-	Epoch      int32
-	Candidate  int32
-	LastEpoch  int32
-	LastOffset int64
-	PreVote    bool
-}
-
-// VoteResponse answers a VoteRequest.
-type VoteResponse struct {
-	Epoch   int32
-	Voter   int32
-	Leader  int32 // the leader the voter knows, -1 if none
-	Granted bool
-	PreVote bool
-}
-
-// BeginQuorumEpoch is a new leader announcing itself.
-type BeginQuorumEpoch struct {
-	Epoch  int32
-	Leader int32
-}
-
-// BeginQuorumEpochResponse acknowledges a BeginQuorumEpoch.
-type BeginQuorumEpochResponse struct {
-	Epoch int32
-	Voter int32
-}
-
-// QuorumFetch is a voter fetching the metadata log from the leader.
-type QuorumFetch struct {
-	RequestID        uint64
-	Epoch            int32
-	Replica          int32
-	FetchOffset      int64
-	LastFetchedEpoch int32
-}
-
-// QuorumFetchResponse carries metadata records and the leader's high
-// watermark, or where the fetcher's last epoch ends on the leader.
-type QuorumFetchResponse struct {
-	RequestID      uint64
-	Epoch          int32
-	Leader         int32
-	Err            protocol.ErrorCode
-	HW             int64
-	Base           int64
-	Entries        []metaEntry
-	DivergingEpoch int32 // -1: none
-	DivergingEnd   int64
-}
-
-// NotController answers a broker's request to a controller that is not
-// the active one, naming the one it knows (its node, -1 if none).
-type NotController struct {
-	Leader  sim.NodeID
-	Request sim.Message
-}
-
-func (m VoteRequest) AppendSummary(b []byte) []byte {
-	kind := "vote"
-	if m.PreVote {
-		kind = "pre-vote"
-	}
-	return fmt.Appendf(b, "%s epoch=%d candidate=%d last=%d@%d", kind, m.Epoch, m.Candidate, m.LastOffset, m.LastEpoch)
-}
-
-func (m VoteResponse) AppendSummary(b []byte) []byte {
-	kind := "vote-response"
-	if m.PreVote {
-		kind = "pre-vote-response"
-	}
-	return fmt.Appendf(b, "%s epoch=%d voter=%d granted=%t", kind, m.Epoch, m.Voter, m.Granted)
-}
-
-func (m BeginQuorumEpoch) AppendSummary(b []byte) []byte {
-	return fmt.Appendf(b, "begin-quorum-epoch epoch=%d leader=%d", m.Epoch, m.Leader)
-}
-
-func (m BeginQuorumEpochResponse) AppendSummary(b []byte) []byte {
-	return fmt.Appendf(b, "begin-quorum-epoch-response epoch=%d voter=%d", m.Epoch, m.Voter)
-}
-
-func (m QuorumFetch) AppendSummary(b []byte) []byte {
-	return fmt.Appendf(b, "metadata-fetch#%d epoch=%d offset=%d last-epoch=%d", m.RequestID, m.Epoch, m.FetchOffset, m.LastFetchedEpoch)
-}
-
-func (m QuorumFetchResponse) AppendSummary(b []byte) []byte {
-	b = fmt.Appendf(b, "metadata-fetch-response#%d epoch=%d %v hw=%d n=%d", m.RequestID, m.Epoch, m.Err, m.HW, len(m.Entries))
-	if m.DivergingEpoch >= 0 && m.Entries == nil && m.Err == protocol.None {
-		b = fmt.Appendf(b, " diverging=%d@%d", m.DivergingEpoch, m.DivergingEnd)
-	}
-	return b
-}
-
-func (m NotController) AppendSummary(b []byte) []byte {
-	b = fmt.Appendf(b, "not-controller leader=%d for ", m.Leader)
-	return m.Request.AppendSummary(b)
-}

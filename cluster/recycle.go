@@ -9,75 +9,53 @@ import (
 // A run sets a timer and sends a fetch or a produce for nearly every event;
 // allocating each was most of a run's garbage. These values are recycled
 // instead (sim.Recycler): the world hands each back once it is done with
-// it, to the free list of the node that made it, and that node's next send
-// or timer takes it again. Every field is overwritten when one is taken, so
-// nothing of an earlier use can leak into a run; and a world's values never
-// meet another's, so explorations running worlds side by side share nothing.
-type freeList[T any] struct{ free []*T }
-
-func (l *freeList[T]) get() *T {
-	if n := len(l.free); n > 0 {
-		p := l.free[n-1]
-		l.free = l.free[:n-1]
-		return p
-	}
-	return new(T)
-}
-
-// put takes p back, zeroed: it drops what it pointed to, and a handler that
-// wrongly kept it reads zeros or another's value, which changes the run
-// (TestRecyclingChangesNothing).
-func (l *freeList[T]) put(p *T) {
-	if !recycling {
-		return
-	}
-	var zero T
-	*p = zero
-	l.free = append(l.free, p)
-}
+// it, to the pool of the node that made it (Pool), and that node's next
+// send or timer takes it again. A world's values never meet another's, so
+// explorations running worlds side by side share nothing.
 
 // recycling is off only in the test that proves it changes nothing: with
-// it off, every value is left to the collector, untouched after use.
+// it off, every value is made afresh with no pool, and left to the
+// collector, untouched after use.
 var recycling = true
 
-// recyclers are a node's free lists, one for each recycled type.
+// recyclers are a node's pools, one for each recycled type.
 type recyclers struct {
-	timers           freeList[timer]
-	fetchRequests    freeList[FetchRequest]
-	fetchResponses   freeList[FetchResponse]
-	produceRequests  freeList[ProduceRequest]
-	produceResponses freeList[ProduceResponse]
+	timers           Pool[timer]
+	fetchRequests    Pool[FetchRequest]
+	fetchResponses   Pool[FetchResponse]
+	produceRequests  Pool[ProduceRequest]
+	produceResponses Pool[ProduceResponse]
+}
+
+// pool is p, or none while recycling is off.
+func pool[T any](p *Pool[T]) *Pool[T] {
+	if !recycling {
+		return nil
+	}
+	return p
 }
 
 // setTimer arms a recycled timer holding t.
 func (r *recyclers) setTimer(env sim.Env, d time.Duration, t timer) sim.TimerID {
-	p := r.timers.get()
-	*p, p.home = t, &r.timers
+	p := pool(&r.timers).Get()
+	*p, p.home = t, pool(&r.timers)
 	return env.SetTimer(d, p)
 }
 
 func (r *recyclers) fetchRequest(m FetchRequest) *FetchRequest {
-	p := r.fetchRequests.get()
-	*p, p.home = m, &r.fetchRequests
-	return p
+	return m.From(pool(&r.fetchRequests))
 }
 
 func (r *recyclers) fetchResponse(m FetchResponse) *FetchResponse {
-	p := r.fetchResponses.get()
-	*p, p.home = m, &r.fetchResponses
-	return p
+	return m.From(pool(&r.fetchResponses))
 }
 
 func (r *recyclers) produceRequest(m ProduceRequest) *ProduceRequest {
-	p := r.produceRequests.get()
-	*p, p.home = m, &r.produceRequests
-	return p
+	return m.From(pool(&r.produceRequests))
 }
 
 func (r *recyclers) produceResponse(m ProduceResponse) *ProduceResponse {
-	p := r.produceResponses.get()
-	*p, p.home = m, &r.produceResponses
-	return p
+	return m.From(pool(&r.produceResponses))
 }
 
 // copyOf returns a message to send in msg's stead: a recycled message is
@@ -93,19 +71,9 @@ func (r *recyclers) copyOf(msg sim.Message) sim.Message {
 	return msg
 }
 
-// Recycle hands a value back to the free list it came from (home); one made
-// by a test, with no home, is left to the collector.
-func (t *timer) Recycle()           { recycleTo(t.home, t) }
-func (m *FetchRequest) Recycle()    { recycleTo(m.home, m) }
-func (m *FetchResponse) Recycle()   { recycleTo(m.home, m) }
-func (m *ProduceRequest) Recycle()  { recycleTo(m.home, m) }
-func (m *ProduceResponse) Recycle() { recycleTo(m.home, m) }
-
-func recycleTo[T any](home *freeList[T], p *T) {
-	if home != nil {
-		home.put(p)
-	}
-}
+// Recycle hands a timer back to the pool it came from; one made by a
+// test, or while recycling is off, has none.
+func (t *timer) Recycle() { t.home.Put(t) }
 
 // arena carves values from blocks, for the many small values a run keeps
 // about as long as their neighbours (a log's batches, a batch's payloads):
