@@ -46,7 +46,7 @@ type delayedProduce struct {
 type parkedFetch struct {
 	id    uint64
 	from  sim.NodeID
-	req   FetchRequest
+	req   protocol.FetchRequest
 	timer sim.TimerID
 }
 
@@ -88,7 +88,7 @@ type sessionKey struct {
 type produceSession struct {
 	connection  uint64
 	lastRequest uint64
-	response    ProduceResponse // the answer to lastRequest, once answered
+	response    protocol.ProduceResponse // the answer to lastRequest, once answered
 	answered    bool
 }
 
@@ -232,7 +232,7 @@ func (b *Broker) newID() uint64 {
 
 func (b *Broker) register() {
 	b.epoch = 0
-	b.toController(BrokerRegistration{Broker: b.id, Incarnation: b.incarnation})
+	b.toController(protocol.BrokerRegistration{Broker: b.id, Incarnation: b.incarnation})
 	b.setTimer(b.env, b.cfg.HeartbeatInterval, timer{kind: tRegister})
 }
 
@@ -249,16 +249,16 @@ func (b *Broker) toController(m sim.Message) {
 
 func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 	switch m := msg.(type) {
-	case *ProduceRequest:
+	case *protocol.ProduceRequest:
 		b.handleProduce(from, *m)
-	case *FetchRequest:
+	case *protocol.FetchRequest:
 		b.handleFetch(from, *m)
-	case *FetchResponse:
+	case *protocol.FetchResponse:
 		b.handleFetchResponse(*m)
-	case MetadataRequest:
-		env.Send(from, MetadataResponse{RequestID: m.RequestID, Image: b.image})
-	case ApiVersionsRequest:
-		env.Send(from, ApiVersionsResponse(m))
+	case protocol.MetadataRequest:
+		env.Send(from, protocol.MetadataResponse{RequestID: m.RequestID, Image: b.image})
+	case protocol.ApiVersionsRequest:
+		env.Send(from, protocol.ApiVersionsResponse(m))
 	case NotController:
 		// Ask the controller it names, or the next one, after a backoff
 		// (Kafka's BrokerLifecycleManager: from 100 ms, doubling).
@@ -268,20 +268,20 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 		}
 		b.unanswered = false
 		switch m.Request.(type) {
-		case AllocateProducerIDRequest:
+		case protocol.AllocateProducerIDRequest:
 			env.Send(b.controller, m.Request)
-		case BrokerRegistration, BrokerHeartbeat:
+		case protocol.BrokerRegistration, protocol.BrokerHeartbeat:
 			b.retry = min(max(2*b.retry, controllerRetryMin), b.cfg.HeartbeatInterval)
 			b.setTimer(env, b.retry, timer{kind: tControllerRetry})
 		}
-	case BrokerRegistrationResponse:
+	case protocol.BrokerRegistrationResponse:
 		b.unanswered, b.retry = false, 0
 		if m.Incarnation == b.incarnation && b.epoch == 0 && m.Err == protocol.None {
 			b.epoch = m.BrokerEpoch
 			b.applyImage(m.Image)
 			b.setTimer(env, b.cfg.HeartbeatInterval, timer{kind: tHeartbeat})
 		}
-	case BrokerHeartbeatResponse:
+	case protocol.BrokerHeartbeatResponse:
 		b.unanswered, b.retry = false, 0
 		if m.Err == protocol.StaleBrokerEpoch && b.epoch != 0 {
 			b.register()
@@ -290,18 +290,18 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 		if m.HasImage {
 			b.applyImage(m.Image)
 		}
-	case UpdateMetadata:
+	case protocol.UpdateMetadata:
 		if b.epoch != 0 {
 			b.applyImage(m.Image) // before its registration is answered a broker has no part to play
 		}
-	case AlterPartitionResponse:
+	case protocol.AlterPartitionResponse:
 		b.handleAlterPartitionResponse(m)
 	case QuorumFetchResponse:
 		b.handleMetadataFetchResponse(from, m)
-	case InitProducerIDRequest:
-		env.Send(b.controller, AllocateProducerIDRequest{Client: int32(from), RequestID: m.RequestID})
-	case AllocateProducerIDResponse:
-		env.Send(sim.NodeID(m.Client), InitProducerIDResponse{RequestID: m.RequestID, ProducerID: m.ProducerID})
+	case protocol.InitProducerIDRequest:
+		env.Send(b.controller, protocol.AllocateProducerIDRequest{Client: int32(from), RequestID: m.RequestID})
+	case protocol.AllocateProducerIDResponse:
+		env.Send(sim.NodeID(m.Client), protocol.InitProducerIDResponse{RequestID: m.RequestID, ProducerID: m.ProducerID})
 	}
 }
 
@@ -316,13 +316,13 @@ func (b *Broker) Timer(env sim.Env, t sim.Timer) {
 		b.onMetadataTimer(tm)
 	case tControllerRetry:
 		if b.epoch == 0 {
-			b.toController(BrokerRegistration{Broker: b.id, Incarnation: b.incarnation})
+			b.toController(protocol.BrokerRegistration{Broker: b.id, Incarnation: b.incarnation})
 		} else {
-			b.toController(BrokerHeartbeat{Broker: b.id, BrokerEpoch: b.epoch, MetadataVersion: b.image.Version})
+			b.toController(protocol.BrokerHeartbeat{Broker: b.id, BrokerEpoch: b.epoch, MetadataVersion: b.image.Version})
 		}
 	case tHeartbeat:
 		if b.epoch != 0 {
-			b.toController(BrokerHeartbeat{Broker: b.id, BrokerEpoch: b.epoch, MetadataVersion: b.image.Version})
+			b.toController(protocol.BrokerHeartbeat{Broker: b.id, BrokerEpoch: b.epoch, MetadataVersion: b.image.Version})
 			b.setTimer(env, b.cfg.HeartbeatInterval, tm)
 		}
 	case tISRCheck:
@@ -355,7 +355,7 @@ func (b *Broker) Timer(env sim.Env, t sim.Timer) {
 			if i := slices.IndexFunc(r.purgatory, func(p delayedProduce) bool { return p.id == tm.id }); i >= 0 {
 				p := r.purgatory[i]
 				r.purgatory = slices.Delete(r.purgatory, i, i+1)
-				b.respondProduce(p.session, p.from, ProduceResponse{RequestID: p.requestID, TP: r.tp, Err: protocol.RequestTimedOut, BaseOffset: -1})
+				b.respondProduce(p.session, p.from, protocol.ProduceResponse{RequestID: p.requestID, TP: r.tp, Err: protocol.RequestTimedOut, BaseOffset: -1})
 			}
 		}
 	case tAlterRetry:
@@ -457,12 +457,12 @@ func (b *Broker) makeFollower(r *replica) {
 func (b *Broker) abandonRequests(r *replica) {
 	for _, p := range r.purgatory {
 		b.env.CancelTimer(p.timer)
-		b.respondProduce(p.session, p.from, ProduceResponse{RequestID: p.requestID, TP: r.tp, Err: protocol.NotLeaderOrFollower, BaseOffset: -1})
+		b.respondProduce(p.session, p.from, protocol.ProduceResponse{RequestID: p.requestID, TP: r.tp, Err: protocol.NotLeaderOrFollower, BaseOffset: -1})
 	}
 	r.purgatory = r.purgatory[:0]
 	for _, p := range r.parked {
 		b.env.CancelTimer(p.timer)
-		b.env.Send(p.from, b.fetchResponse(FetchResponse{RequestID: p.req.RequestID, TP: r.tp, Err: protocol.NotLeaderOrFollower, DivergingEpoch: protocol.NoEpoch}))
+		b.env.Send(p.from, b.fetchResponse(protocol.FetchResponse{RequestID: p.req.RequestID, TP: r.tp, Err: protocol.NotLeaderOrFollower, DivergingEpoch: protocol.NoEpoch}))
 	}
 	r.parked = r.parked[:0]
 }
@@ -506,7 +506,7 @@ func (b *Broker) sendFetch(r *replica) {
 		last = protocol.NoEpoch
 	}
 	id := b.newID()
-	req := FetchRequest{
+	req := protocol.FetchRequest{
 		RequestID: id, ReplicaID: b.id, BrokerEpoch: b.epoch, TP: r.tp,
 		CurrentLeaderEpoch: r.state.LeaderEpoch, FetchOffset: r.log.leo(), LastFetchedEpoch: last,
 		MaxWaitMs: b.cfg.ReplicaFetchWaitMax.Milliseconds(), MaxRecords: int(max(1, b.cfg.ReplicaFetchMaxBytes/b.cfg.RecordSize)),
@@ -519,7 +519,7 @@ func (b *Broker) fetchLater(r *replica, after time.Duration) {
 	r.fetch.backoff(&b.recyclers, b.env, b.newID(), after, timer{kind: tFetch, tp: r.tp})
 }
 
-func (b *Broker) handleFetchResponse(m FetchResponse) {
+func (b *Broker) handleFetchResponse(m protocol.FetchResponse) {
 	r := b.hosted(m.TP)
 	if r == nil || r.role != roleFollower {
 		return
@@ -548,7 +548,7 @@ func (b *Broker) handleFetchResponse(m FetchResponse) {
 	}
 }
 
-func (b *Broker) appendAsFollower(r *replica, m FetchResponse) {
+func (b *Broker) appendAsFollower(r *replica, m protocol.FetchResponse) {
 	batches := m.Batches
 	if len(batches) > 0 && batches[0].BaseOffset != r.log.leo() {
 		batches = nil // a response to an older fetch offset; fetch again from the end
@@ -593,13 +593,13 @@ func (b *Broker) truncateOnDivergence(r *replica, leaderEpoch int32, leaderEnd i
 
 // ---- leader side ----
 
-func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
+func (b *Broker) handleFetch(from sim.NodeID, m protocol.FetchRequest) {
 	if b.rules.NoFetchEpoch {
 		m.CurrentLeaderEpoch = protocol.NoEpoch // before KIP-320 a fetch named no epoch to fence
 	}
 	r := b.hosted(m.TP)
 	errResp := func(err protocol.ErrorCode) {
-		resp := FetchResponse{RequestID: m.RequestID, TP: m.TP, Err: err, HighWatermark: -1, LogEndOffset: -1, DivergingEpoch: protocol.NoEpoch}
+		resp := protocol.FetchResponse{RequestID: m.RequestID, TP: m.TP, Err: err, HighWatermark: -1, LogEndOffset: -1, DivergingEpoch: protocol.NoEpoch}
 		if r != nil {
 			resp.LogEndOffset = r.log.leo()
 		}
@@ -649,7 +649,7 @@ func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
 	if m.LastFetchedEpoch != protocol.NoEpoch {
 		epoch, end := r.log.endOffsetForEpoch(m.LastFetchedEpoch)
 		if epoch < m.LastFetchedEpoch || end < m.FetchOffset {
-			b.env.Send(from, b.fetchResponse(FetchResponse{RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.hw, LogEndOffset: r.log.leo(),
+			b.env.Send(from, b.fetchResponse(protocol.FetchResponse{RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.hw, LogEndOffset: r.log.leo(),
 				LeaderEpoch: r.state.LeaderEpoch, DivergingEpoch: epoch, DivergingEndOffset: end}))
 			return
 		}
@@ -669,7 +669,7 @@ func (b *Broker) handleFetch(from sim.NodeID, m FetchRequest) {
 
 // updateFollower records a follower's fetch position, and when it counts as
 // caught up, as Kafka's Replica.updateFetchState does.
-func (b *Broker) updateFollower(r *replica, fs *followerState, m FetchRequest) {
+func (b *Broker) updateFollower(r *replica, fs *followerState, m protocol.FetchRequest) {
 	now, leo := b.env.Now(), r.log.leo()
 	switch {
 	case m.FetchOffset >= leo:
@@ -683,7 +683,7 @@ func (b *Broker) updateFollower(r *replica, fs *followerState, m FetchRequest) {
 	fs.lastFetchTime = now
 }
 
-func (b *Broker) answerOrPark(r *replica, from sim.NodeID, m FetchRequest, ready bool) {
+func (b *Broker) answerOrPark(r *replica, from sim.NodeID, m protocol.FetchRequest, ready bool) {
 	if ready || m.MaxWaitMs <= 0 {
 		b.answerFetch(r, from, m)
 		return
@@ -695,12 +695,12 @@ func (b *Broker) answerOrPark(r *replica, from sim.NodeID, m FetchRequest, ready
 
 // answerFetch sends what is readable now: up to the log end for followers,
 // up to the high watermark for consumers.
-func (b *Broker) answerFetch(r *replica, from sim.NodeID, m FetchRequest) {
+func (b *Broker) answerFetch(r *replica, from sim.NodeID, m protocol.FetchRequest) {
 	upTo := r.log.leo()
 	if m.ReplicaID < 0 {
 		upTo = r.log.hw
 	}
-	b.env.Send(from, b.fetchResponse(FetchResponse{
+	b.env.Send(from, b.fetchResponse(protocol.FetchResponse{
 		RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.hw, LogEndOffset: r.log.leo(),
 		LeaderEpoch: r.state.LeaderEpoch, Batches: r.log.read(m.FetchOffset, upTo, m.MaxRecords), DivergingEpoch: protocol.NoEpoch,
 	}))
@@ -872,7 +872,7 @@ func (b *Broker) sendAlterPartition(r *replica) {
 			epochs[i] = fs.brokerEpoch
 		}
 	}
-	b.env.Send(b.controller, AlterPartitionRequest{
+	b.env.Send(b.controller, protocol.AlterPartitionRequest{
 		RequestID: r.alterReq, Broker: b.id, BrokerEpoch: b.epoch, TP: r.tp,
 		LeaderEpoch: r.state.LeaderEpoch, PartitionEpoch: r.state.PartitionEpoch,
 		NewISR: slices.Clone(r.pendingISR), ISREpochs: epochs,
@@ -880,7 +880,7 @@ func (b *Broker) sendAlterPartition(r *replica) {
 	b.setTimer(b.env, b.cfg.Retransmit, timer{kind: tAlterRetry, tp: r.tp, id: r.alterReq})
 }
 
-func (b *Broker) handleAlterPartitionResponse(m AlterPartitionResponse) {
+func (b *Broker) handleAlterPartitionResponse(m protocol.AlterPartitionResponse) {
 	r := b.hosted(m.TP)
 	if r == nil || r.alterReq != m.RequestID {
 		return
@@ -892,7 +892,7 @@ func (b *Broker) handleAlterPartitionResponse(m AlterPartitionResponse) {
 	b.maybeIncrementHW(r)
 }
 
-func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
+func (b *Broker) handleProduce(from sim.NodeID, m protocol.ProduceRequest) {
 	key := sessionKey{from, m.TP}
 	s := b.sessions[key]
 	if s == nil || s.connection != m.Connection {
@@ -912,10 +912,10 @@ func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
 		if m.Acks == 0 {
 			// Kafka never answers acks=0; on an error it closes the
 			// connection, and the client refreshes its metadata.
-			b.env.Send(from, ConnectionClosed{})
+			b.env.Send(from, protocol.ConnectionClosed{})
 			return
 		}
-		b.respondProduce(s, from, ProduceResponse{RequestID: m.RequestID, TP: m.TP, Err: err, BaseOffset: -1})
+		b.respondProduce(s, from, protocol.ProduceResponse{RequestID: m.RequestID, TP: m.TP, Err: err, BaseOffset: -1})
 	}
 	r := b.hosted(m.TP)
 	switch {
@@ -953,7 +953,7 @@ func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
 		if m.Acks == AcksAll {
 			b.ackAll(r, base, last)
 		}
-		b.respondProduce(s, from, ProduceResponse{RequestID: m.RequestID, TP: m.TP, BaseOffset: base})
+		b.respondProduce(s, from, protocol.ProduceResponse{RequestID: m.RequestID, TP: m.TP, BaseOffset: base})
 	default:
 		id := b.newID()
 		t := b.setTimer(b.env, time.Duration(m.Timeout)*time.Millisecond, timer{kind: tProduceExpire, tp: r.tp, id: id})
@@ -961,7 +961,7 @@ func (b *Broker) handleProduce(from sim.NodeID, m ProduceRequest) {
 	}
 }
 
-func (b *Broker) appendAsLeader(r *replica, m ProduceRequest) int64 {
+func (b *Broker) appendAsLeader(r *replica, m protocol.ProduceRequest) int64 {
 	base := r.log.leo()
 	seq := int32(-1)
 	if m.ProducerID >= 0 {
@@ -991,7 +991,7 @@ func (b *Broker) completeDelayedProduces(r *replica) {
 			continue
 		}
 		b.env.CancelTimer(p.timer)
-		resp := ProduceResponse{RequestID: p.requestID, TP: r.tp, BaseOffset: p.baseOffset}
+		resp := protocol.ProduceResponse{RequestID: p.requestID, TP: r.tp, BaseOffset: p.baseOffset}
 		if len(r.maximalISR()) < r.minISR && !planted.ignoreMinISR {
 			resp.Err, resp.BaseOffset = protocol.NotEnoughReplicasAfterAppend, -1
 			b.event(Event{Kind: EvNotEnoughReplicasAfterAppend, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: p.baseOffset, Broker: b.id,
@@ -1006,7 +1006,7 @@ func (b *Broker) completeDelayedProduces(r *replica) {
 
 // respondProduce answers a produce request of session s, which keeps the
 // answer for a re-sent request while the request is its latest.
-func (b *Broker) respondProduce(s *produceSession, to sim.NodeID, resp ProduceResponse) {
+func (b *Broker) respondProduce(s *produceSession, to sim.NodeID, resp protocol.ProduceResponse) {
 	if s.lastRequest == resp.RequestID {
 		s.response, s.answered = resp, true
 	}

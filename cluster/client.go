@@ -49,7 +49,7 @@ func (v *metadataView) send(env sim.Env) {
 		v.nextBroker++
 	}
 	v.requestTo = broker
-	env.Send(broker, MetadataRequest{RequestID: v.request})
+	env.Send(broker, protocol.MetadataRequest{RequestID: v.request})
 	// No answer within a few retransmission intervals: that broker is
 	// probably down; ask the next.
 	v.rec.setTimer(env, 5*v.retransmit, timer{kind: tMetadata, id: v.request})
@@ -76,7 +76,7 @@ func (v *metadataView) onReset(env sim.Env, node sim.NodeID) {
 
 // onResponse takes in a metadata response; it reports whether the view
 // changed.
-func (v *metadataView) onResponse(m MetadataResponse) bool {
+func (v *metadataView) onResponse(m protocol.MetadataResponse) bool {
 	if m.RequestID != v.request {
 		return false
 	}

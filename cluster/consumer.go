@@ -48,7 +48,7 @@ func (c *Consumer) Start(env sim.Env) {
 
 func (c *Consumer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 	switch m := msg.(type) {
-	case MetadataResponse:
+	case protocol.MetadataResponse:
 		if c.meta.onResponse(m) {
 			for _, part := range c.parts {
 				if part.fetch.id == 0 {
@@ -56,7 +56,7 @@ func (c *Consumer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 				}
 			}
 		}
-	case *FetchResponse:
+	case *protocol.FetchResponse:
 		c.handleFetchResponse(*m)
 	}
 }
@@ -93,7 +93,7 @@ func (c *Consumer) fetch(part *consumerPartition) {
 		return
 	}
 	id := c.meta.newID()
-	part.fetch.send(&c.recyclers, c.env, id, c.meta.dir.node(leader), c.fetchRequest(FetchRequest{
+	part.fetch.send(&c.recyclers, c.env, id, c.meta.dir.node(leader), c.fetchRequest(protocol.FetchRequest{
 		RequestID: id, ReplicaID: -1, TP: part.tp, CurrentLeaderEpoch: epoch,
 		FetchOffset: part.position, LastFetchedEpoch: protocol.NoEpoch,
 		MaxWaitMs: c.cfg.FetchMaxWait.Milliseconds(), MaxRecords: c.cfg.MaxPollRecords,
@@ -105,7 +105,7 @@ func (c *Consumer) later(part *consumerPartition) {
 	part.fetch.backoff(&c.recyclers, c.env, c.meta.newID(), c.cfg.RetryBackoff, timer{kind: tFetch, tp: part.tp})
 }
 
-func (c *Consumer) handleFetchResponse(m FetchResponse) {
+func (c *Consumer) handleFetchResponse(m protocol.FetchResponse) {
 	part := c.partition(m.TP)
 	if part == nil {
 		return

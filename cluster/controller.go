@@ -198,7 +198,7 @@ func (c *Controller) push(st controllerState) {
 	img := imageOf(st)
 	for b, rec := range st.Brokers {
 		if rec.Registered {
-			c.env.Send(c.dir.node(protocol.BrokerID(b)), UpdateMetadata{Image: img})
+			c.env.Send(c.dir.node(protocol.BrokerID(b)), protocol.UpdateMetadata{Image: img})
 		}
 	}
 }
@@ -221,7 +221,7 @@ func (c *Controller) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 	}
 	if !c.active() {
 		switch msg.(type) {
-		case BrokerRegistration, BrokerHeartbeat, AlterPartitionRequest, AllocateProducerIDRequest:
+		case protocol.BrokerRegistration, protocol.BrokerHeartbeat, protocol.AlterPartitionRequest, protocol.AllocateProducerIDRequest:
 			// Name the leader: another controller, or this one while its
 			// first record has yet to commit.
 			leader := sim.NodeID(-1)
@@ -233,17 +233,17 @@ func (c *Controller) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 		return
 	}
 	switch m := msg.(type) {
-	case BrokerRegistration:
+	case protocol.BrokerRegistration:
 		c.register(from, m)
-	case BrokerHeartbeat:
+	case protocol.BrokerHeartbeat:
 		c.heartbeat(from, m)
-	case AlterPartitionRequest:
+	case protocol.AlterPartitionRequest:
 		c.respond(from, c.alterPartition(m))
-	case AllocateProducerIDRequest:
+	case protocol.AllocateProducerIDRequest:
 		pid := c.st.NextProducerID
 		c.st.NextProducerID++
 		c.commit()
-		c.respond(from, AllocateProducerIDResponse{Client: m.Client, RequestID: m.RequestID, ProducerID: pid})
+		c.respond(from, protocol.AllocateProducerIDResponse{Client: m.Client, RequestID: m.RequestID, ProducerID: pid})
 	}
 }
 
@@ -285,7 +285,7 @@ func (c *Controller) Timer(env sim.Env, t sim.Timer) {
 // leader epoch never names two different logs of one broker — a power loss
 // between them included. (KIP-966's unclean-shutdown detection, which also
 // takes a re-registered broker out of the ISRs, is not modelled here.)
-func (c *Controller) register(from sim.NodeID, m BrokerRegistration) {
+func (c *Controller) register(from sim.NodeID, m protocol.BrokerRegistration) {
 	if int(m.Broker) >= len(c.st.Brokers) || c.dir.node(m.Broker) != from {
 		return
 	}
@@ -295,7 +295,7 @@ func (c *Controller) register(from sim.NodeID, m BrokerRegistration) {
 		if !rec.Fenced && now.Sub(c.lastHeartbeat[m.Broker]) <= c.cfg.SessionTimeout {
 			c.event(Event{Kind: EvRegistrationRefused, Leader: protocol.NoLeader, Broker: m.Broker,
 				Detail: fmt.Sprintf("broker %d registration refused: its previous incarnation's session is valid until %v", m.Broker, c.lastHeartbeat[m.Broker].Add(c.cfg.SessionTimeout))})
-			c.respond(from, BrokerRegistrationResponse{Broker: m.Broker, Incarnation: m.Incarnation, Err: protocol.DuplicateBrokerRegistration})
+			c.respond(from, protocol.BrokerRegistrationResponse{Broker: m.Broker, Incarnation: m.Incarnation, Err: protocol.DuplicateBrokerRegistration})
 			return
 		}
 		if !rec.Fenced {
@@ -315,23 +315,23 @@ func (c *Controller) register(from sim.NodeID, m BrokerRegistration) {
 		c.event(Event{Kind: EvRegistered, Leader: protocol.NoLeader, Broker: m.Broker, Detail: fmt.Sprintf("broker %d registered with epoch %d", m.Broker, rec.Epoch)})
 		c.commit()
 	}
-	c.respond(from, BrokerRegistrationResponse{Broker: m.Broker, Incarnation: m.Incarnation, BrokerEpoch: rec.Epoch, Image: c.image()})
+	c.respond(from, protocol.BrokerRegistrationResponse{Broker: m.Broker, Incarnation: m.Incarnation, BrokerEpoch: rec.Epoch, Image: c.image()})
 }
 
-func (c *Controller) heartbeat(from sim.NodeID, m BrokerHeartbeat) {
+func (c *Controller) heartbeat(from sim.NodeID, m protocol.BrokerHeartbeat) {
 	if int(m.Broker) >= len(c.st.Brokers) || c.dir.node(m.Broker) != from {
 		return
 	}
 	rec := &c.st.Brokers[m.Broker]
 	if !rec.Registered || rec.Epoch != m.BrokerEpoch {
-		c.respond(from, BrokerHeartbeatResponse{Err: protocol.StaleBrokerEpoch, Fenced: true})
+		c.respond(from, protocol.BrokerHeartbeatResponse{Err: protocol.StaleBrokerEpoch, Fenced: true})
 		return
 	}
 	c.lastHeartbeat[m.Broker] = c.env.Now()
 	if rec.Fenced {
 		c.unfence(m.Broker)
 	}
-	resp := BrokerHeartbeatResponse{Fenced: rec.Fenced}
+	resp := protocol.BrokerHeartbeatResponse{Fenced: rec.Fenced}
 	if m.MetadataVersion < c.st.Version && c.quorum == nil {
 		resp.HasImage, resp.Image = true, c.image() // with a quorum, brokers fetch the log
 	}
@@ -509,8 +509,8 @@ func (c *Controller) ElectLeader(tp protocol.TopicPartition, unclean bool) bool 
 // ReplicationControlManager does: the request must come from the current
 // leader at the current epochs, and every replica added must be live with
 // the broker epoch the leader saw.
-func (c *Controller) alterPartition(m AlterPartitionRequest) AlterPartitionResponse {
-	resp := AlterPartitionResponse{RequestID: m.RequestID, TP: m.TP}
+func (c *Controller) alterPartition(m protocol.AlterPartitionRequest) protocol.AlterPartitionResponse {
+	resp := protocol.AlterPartitionResponse{RequestID: m.RequestID, TP: m.TP}
 	i, ok := slices.BinarySearchFunc(c.st.Partitions, m.TP, func(s protocol.PartitionState, tp protocol.TopicPartition) int { return s.TP.Compare(tp) })
 	if !ok {
 		resp.Err = protocol.UnknownTopicOrPartition

@@ -19,13 +19,13 @@ func TestAcks0ErrorClosesTheConnectionInsteadOfAnswering(t *testing.T) {
 	r.state.Leader, r.state.LeaderEpoch = 1, 4
 	b.makeFollower(r)
 	env.sent = nil
-	b.handleProduce(7, ProduceRequest{RequestID: 1, Connection: 9, TP: orders0, Acks: 0, ProducerID: -1, Payloads: []int64{1}})
+	b.handleProduce(7, protocol.ProduceRequest{RequestID: 1, Connection: 9, TP: orders0, Acks: 0, ProducerID: -1, Payloads: []int64{1}})
 	require.Len(t, env.sent, 1)
-	assert.Equal(t, ConnectionClosed{}, env.sent[0].msg)
+	assert.Equal(t, protocol.ConnectionClosed{}, env.sent[0].msg)
 
 	env.sent = nil
-	b.handleProduce(7, ProduceRequest{RequestID: 2, Connection: 9, TP: orders0, Acks: 1, ProducerID: -1, Payloads: []int64{1}})
-	resp, ok := last[*ProduceResponse](env)
+	b.handleProduce(7, protocol.ProduceRequest{RequestID: 2, Connection: 9, TP: orders0, Acks: 1, ProducerID: -1, Payloads: []int64{1}})
+	resp, ok := last[*protocol.ProduceResponse](env)
 	require.True(t, ok, "acks=1 is answered")
 	assert.Equal(t, protocol.NotLeaderOrFollower, resp.Err)
 }
@@ -35,9 +35,9 @@ func TestAcks0SuccessIsNotAnswered(t *testing.T) {
 	env := newFakeEnv()
 	b, r := leaderWithLog(env, 3, nil)
 	env.sent = nil
-	b.handleProduce(7, ProduceRequest{RequestID: 1, Connection: 9, TP: orders0, Acks: 0, ProducerID: -1, Payloads: []int64{1, 2}})
+	b.handleProduce(7, protocol.ProduceRequest{RequestID: 1, Connection: 9, TP: orders0, Acks: 0, ProducerID: -1, Payloads: []int64{1, 2}})
 	assert.Equal(t, int64(2), r.log.leo())
-	_, answered := last[*ProduceResponse](env)
+	_, answered := last[*protocol.ProduceResponse](env)
 	assert.False(t, answered)
 }
 
@@ -57,7 +57,7 @@ func TestBatchWaitingForAVanishedLeaderRetriesOnItsBackoff(t *testing.T) {
 	p := NewProducer(0, cfg, dir, HistoryOf())
 	p.Start(env)
 	answer := func(version int64, leader protocol.BrokerID) {
-		p.Receive(env, 1, MetadataResponse{RequestID: p.meta.request, Image: protocol.Image{Version: version,
+		p.Receive(env, 1, protocol.MetadataResponse{RequestID: p.meta.request, Image: protocol.Image{Version: version,
 			Partitions: []protocol.PartitionState{{TP: orders0, Replicas: []protocol.BrokerID{0}, ISR: []protocol.BrokerID{0}, Leader: leader}}}})
 	}
 	answer(5, 0)
@@ -78,6 +78,6 @@ func TestBatchWaitingForAVanishedLeaderRetriesOnItsBackoff(t *testing.T) {
 	require.NotNil(t, retry)
 	env.sent = nil
 	p.Timer(env, retry)
-	_, asked := last[MetadataRequest](env)
+	_, asked := last[protocol.MetadataRequest](env)
 	assert.True(t, asked, "the backoff's end tries the batch again, asking who leads")
 }

@@ -105,31 +105,31 @@ func (p *Producer) initProducerID() {
 	p.pidRequest = p.meta.newID()
 	broker := p.meta.dir.Brokers[p.meta.nextBroker%len(p.meta.dir.Brokers)]
 	p.meta.nextBroker++
-	p.env.Send(broker, InitProducerIDRequest{RequestID: p.pidRequest})
+	p.env.Send(broker, protocol.InitProducerIDRequest{RequestID: p.pidRequest})
 	p.setTimer(p.env, 5*p.cfg.Retransmit, timer{kind: tInitPID, id: p.pidRequest})
 }
 
 func (p *Producer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 	switch m := msg.(type) {
-	case MetadataResponse:
+	case protocol.MetadataResponse:
 		// New metadata moves only what waits to be sent: a request in
 		// flight on a live connection waits for its answer, its
 		// request.timeout.ms or the connection's end, as in Kafka.
 		if p.meta.onResponse(m) {
 			p.sendAll()
 		}
-	case ApiVersionsResponse:
+	case protocol.ApiVersionsResponse:
 		p.onConnected(m.RequestID)
 	case sim.ConnectionReset:
 		p.disconnected(m.Peer)
-	case ConnectionClosed:
+	case protocol.ConnectionClosed:
 		p.disconnected(from)
-	case InitProducerIDResponse:
+	case protocol.InitProducerIDResponse:
 		if m.RequestID == p.pidRequest && p.producerID < 0 {
 			p.producerID, p.producerEpoch = m.ProducerID, m.ProducerEpoch
 			p.sendAll()
 		}
-	case *ProduceResponse:
+	case *protocol.ProduceResponse:
 		p.handleResponse(*m)
 	}
 }
@@ -282,14 +282,14 @@ func (p *Producer) attempt(part *producerPartition) {
 	b.timer = p.setTimer(p.env, b.retransmitGap, timer{kind: tProduceRetry, tp: part.tp, id: b.request})
 }
 
-func (p *Producer) request(part *producerPartition, b *batch) ProduceRequest {
+func (p *Producer) request(part *producerPartition, b *batch) protocol.ProduceRequest {
 	if b.payloads == nil {
 		b.payloads = p.payloads.slice(len(b.records))
 		for i, rec := range b.records {
 			b.payloads[i] = rec.payload
 		}
 	}
-	return ProduceRequest{RequestID: b.request, Connection: p.connection, TP: part.tp, Acks: p.cfg.Acks, Timeout: p.cfg.RequestTimeout.Milliseconds(),
+	return protocol.ProduceRequest{RequestID: b.request, Connection: p.connection, TP: part.tp, Acks: p.cfg.Acks, Timeout: p.cfg.RequestTimeout.Milliseconds(),
 		ProducerID: p.producerID, ProducerEpoch: b.epoch, BaseSequence: b.baseSeq, Payloads: b.payloads}
 }
 
@@ -353,7 +353,7 @@ func (p *Producer) onRetryTimer(tm timer) {
 	}
 }
 
-func (p *Producer) handleResponse(m ProduceResponse) {
+func (p *Producer) handleResponse(m protocol.ProduceResponse) {
 	part := p.partition(m.TP)
 	if part == nil || part.inflight == nil || !part.inflight.sent || part.inflight.request != m.RequestID {
 		return
@@ -448,7 +448,7 @@ func (p *Producer) connectionReady(b protocol.BrokerID) bool {
 	if c.handshake.id == 0 {
 		id := p.meta.newID()
 		c.started = p.env.Now()
-		c.handshake.send(&p.recyclers, p.env, id, p.meta.dir.node(b), ApiVersionsRequest{RequestID: id}, p.cfg.Retransmit, timer{kind: tConnect})
+		c.handshake.send(&p.recyclers, p.env, id, p.meta.dir.node(b), protocol.ApiVersionsRequest{RequestID: id}, p.cfg.Retransmit, timer{kind: tConnect})
 	}
 	return false
 }

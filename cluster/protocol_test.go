@@ -46,9 +46,9 @@ func TestKIP320FetchFencing(t *testing.T) {
 		env := newFakeEnv()
 		b, r := leaderWithLog(env, 3, records(0, 5, 3))
 		b.rules = protocol.MustProtocol(tt.version).Rules()
-		b.handleFetch(1, FetchRequest{RequestID: 1, ReplicaID: 1, BrokerEpoch: 1, TP: orders0,
+		b.handleFetch(1, protocol.FetchRequest{RequestID: 1, ReplicaID: 1, BrokerEpoch: 1, TP: orders0,
 			CurrentLeaderEpoch: 2, FetchOffset: 5, LastFetchedEpoch: 3, MaxRecords: 100})
-		resp, ok := last[*FetchResponse](env)
+		resp, ok := last[*protocol.FetchResponse](env)
 		require.True(t, ok)
 		if tt.fenced {
 			assert.Equal(t, protocol.FencedLeaderEpoch, resp.Err, tt.version)
@@ -76,7 +76,7 @@ func TestKIP903BrokerEpochInISRChanges(t *testing.T) {
 		r.follower(2).leo, r.follower(2).brokerEpoch = 5, 7 // a fetch of broker 2's previous incarnation
 		env.sent = nil
 		b.proposeISR(r, []protocol.BrokerID{0, 1, 2})
-		req, ok := last[AlterPartitionRequest](env)
+		req, ok := last[protocol.AlterPartitionRequest](env)
 		require.True(t, ok)
 
 		ctl := NewController(DefaultBrokerConfig(), []TopicConfig{{Name: "orders", Partitions: 1, ReplicationFactor: 3}}, Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}, nil)

@@ -3,6 +3,7 @@ package cluster
 import (
 	"time"
 
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
 
@@ -20,15 +21,15 @@ var recycling = true
 
 // recyclers are a node's pools, one for each recycled type.
 type recyclers struct {
-	timers           Pool[timer]
-	fetchRequests    Pool[FetchRequest]
-	fetchResponses   Pool[FetchResponse]
-	produceRequests  Pool[ProduceRequest]
-	produceResponses Pool[ProduceResponse]
+	timers           protocol.Pool[timer]
+	fetchRequests    protocol.Pool[protocol.FetchRequest]
+	fetchResponses   protocol.Pool[protocol.FetchResponse]
+	produceRequests  protocol.Pool[protocol.ProduceRequest]
+	produceResponses protocol.Pool[protocol.ProduceResponse]
 }
 
 // pool is p, or none while recycling is off.
-func pool[T any](p *Pool[T]) *Pool[T] {
+func pool[T any](p *protocol.Pool[T]) *protocol.Pool[T] {
 	if !recycling {
 		return nil
 	}
@@ -42,19 +43,19 @@ func (r *recyclers) setTimer(env sim.Env, d time.Duration, t timer) sim.TimerID 
 	return env.SetTimer(d, p)
 }
 
-func (r *recyclers) fetchRequest(m FetchRequest) *FetchRequest {
+func (r *recyclers) fetchRequest(m protocol.FetchRequest) *protocol.FetchRequest {
 	return m.From(pool(&r.fetchRequests))
 }
 
-func (r *recyclers) fetchResponse(m FetchResponse) *FetchResponse {
+func (r *recyclers) fetchResponse(m protocol.FetchResponse) *protocol.FetchResponse {
 	return m.From(pool(&r.fetchResponses))
 }
 
-func (r *recyclers) produceRequest(m ProduceRequest) *ProduceRequest {
+func (r *recyclers) produceRequest(m protocol.ProduceRequest) *protocol.ProduceRequest {
 	return m.From(pool(&r.produceRequests))
 }
 
-func (r *recyclers) produceResponse(m ProduceResponse) *ProduceResponse {
+func (r *recyclers) produceResponse(m protocol.ProduceResponse) *protocol.ProduceResponse {
 	return m.From(pool(&r.produceResponses))
 }
 
@@ -63,9 +64,9 @@ func (r *recyclers) produceResponse(m ProduceResponse) *ProduceResponse {
 // already.
 func (r *recyclers) copyOf(msg sim.Message) sim.Message {
 	switch m := msg.(type) {
-	case *FetchRequest:
+	case *protocol.FetchRequest:
 		return r.fetchRequest(*m)
-	case *ProduceRequest:
+	case *protocol.ProduceRequest:
 		return r.produceRequest(*m)
 	}
 	return msg

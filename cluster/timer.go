@@ -12,7 +12,7 @@ type timer struct {
 	kind timerKind
 	tp   protocol.TopicPartition
 	id   uint64
-	home *Pool[timer]
+	home *protocol.Pool[timer]
 }
 
 type timerKind uint8
@@ -57,7 +57,7 @@ var timerNames = [...]string{
 func (t *timer) AppendSummary(b []byte) []byte {
 	b = append(b, timerNames[t.kind]...)
 	if t.tp.Topic != "" {
-		b = appendTP(b, t.tp)
+		b = protocol.AppendTP(b, t.tp)
 	}
 	if t.id != 0 {
 		b = strconv.AppendUint(append(b, " #"...), t.id, 10)

@@ -2,9 +2,13 @@
 // wire and on disk, and nothing else: broker IDs, topic-partitions, record
 // batches and logs as checkers read them, a partition's state in the
 // metadata (leader, epochs, ISR, ELR), the metadata image, Kafka's error
-// codes and the inter.broker.protocol.version switches with the rules each
-// version changes. It imports no other tideline package, so brokers,
-// controllers, clients and checkers can all depend on it.
+// codes, the requests and responses brokers, controllers and clients send
+// each other (Produce, Fetch, Metadata, BrokerRegistration and
+// BrokerHeartbeat, AlterPartition, ...) with the pools that recycle the hot
+// ones, and the inter.broker.protocol.version switches with the rules each
+// version changes. It imports no tideline package but sim (a message is a
+// sim.Message), so brokers, controllers, clients and checkers can all
+// depend on it.
 package protocol
 
 import (

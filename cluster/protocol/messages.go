@@ -1,10 +1,8 @@
-package cluster
+package protocol
 
 import (
 	"fmt"
 	"strconv"
-
-	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // The protocol messages. Every request carries a request ID chosen by its
@@ -18,7 +16,7 @@ import (
 type ProduceRequest struct {
 	RequestID     uint64
 	Connection    uint64 // the client incarnation's connection; request IDs count within it
-	TP            protocol.TopicPartition
+	TP            TopicPartition
 	Acks          int // 0, 1 or AcksAll
 	Timeout       int64
 	ProducerID    int64 // -1 without idempotence
@@ -32,8 +30,8 @@ type ProduceRequest struct {
 // ProduceResponse answers a ProduceRequest (never sent for acks=0).
 type ProduceResponse struct {
 	RequestID  uint64
-	TP         protocol.TopicPartition
-	Err        protocol.ErrorCode
+	TP         TopicPartition
+	Err        ErrorCode
 	BaseOffset int64
 
 	home *Pool[ProduceResponse] // the sender's, which Recycle returns it to
@@ -44,9 +42,9 @@ type ProduceResponse struct {
 // only up to the high watermark.
 type FetchRequest struct {
 	RequestID          uint64
-	ReplicaID          protocol.BrokerID // -1 for consumers
+	ReplicaID          BrokerID // -1 for consumers
 	BrokerEpoch        int64
-	TP                 protocol.TopicPartition
+	TP                 TopicPartition
 	CurrentLeaderEpoch int32 // KIP-320 fencing; NoEpoch to skip the check
 	FetchOffset        int64
 	LastFetchedEpoch   int32 // epoch of the follower's last record; NoEpoch for none
@@ -60,12 +58,12 @@ type FetchRequest struct {
 // epoch at which the follower's log diverges from the leader's.
 type FetchResponse struct {
 	RequestID     uint64
-	TP            protocol.TopicPartition
-	Err           protocol.ErrorCode
+	TP            TopicPartition
+	Err           ErrorCode
 	HighWatermark int64
 	LogEndOffset  int64
 	LeaderEpoch   int32
-	Batches       []*protocol.Batch // shared with the leader's log: read only
+	Batches       []*Batch // shared with the leader's log: read only
 	// DivergingEpoch is set (not NoEpoch) when the follower's last fetched
 	// epoch ends earlier on the leader: truncate, then fetch again.
 	DivergingEpoch     int32
@@ -91,13 +89,13 @@ type MetadataRequest struct{ RequestID uint64 }
 // MetadataResponse is a broker's current view.
 type MetadataResponse struct {
 	RequestID uint64
-	Image     protocol.Image
+	Image     Image
 }
 
 // BrokerRegistration is a broker announcing a new incarnation to the
 // controller; it is re-sent until answered.
 type BrokerRegistration struct {
-	Broker      protocol.BrokerID
+	Broker      BrokerID
 	Incarnation uint64
 }
 
@@ -105,16 +103,16 @@ type BrokerRegistration struct {
 // DUPLICATE_BROKER_REGISTRATION while its previous incarnation's session is
 // still valid (the broker retries).
 type BrokerRegistrationResponse struct {
-	Broker      protocol.BrokerID
+	Broker      BrokerID
 	Incarnation uint64
-	Err         protocol.ErrorCode
+	Err         ErrorCode
 	BrokerEpoch int64
-	Image       protocol.Image
+	Image       Image
 }
 
 // BrokerHeartbeat keeps a broker's session alive.
 type BrokerHeartbeat struct {
-	Broker          protocol.BrokerID
+	Broker          BrokerID
 	BrokerEpoch     int64
 	MetadataVersion int64
 }
@@ -122,35 +120,35 @@ type BrokerHeartbeat struct {
 // BrokerHeartbeatResponse carries the current image when the broker is
 // behind, which repairs any metadata update the network lost.
 type BrokerHeartbeatResponse struct {
-	Err      protocol.ErrorCode // StaleBrokerEpoch: register again
+	Err      ErrorCode // StaleBrokerEpoch: register again
 	Fenced   bool
 	HasImage bool
-	Image    protocol.Image
+	Image    Image
 }
 
 // UpdateMetadata pushes a new image to a broker (KRaft brokers tail the
 // metadata log; a push is the same information sooner).
-type UpdateMetadata struct{ Image protocol.Image }
+type UpdateMetadata struct{ Image Image }
 
 // AlterPartitionRequest is a leader asking the controller to commit an ISR
 // change (KIP-497).
 type AlterPartitionRequest struct {
 	RequestID      uint64
-	Broker         protocol.BrokerID
+	Broker         BrokerID
 	BrokerEpoch    int64
-	TP             protocol.TopicPartition
+	TP             TopicPartition
 	LeaderEpoch    int32
 	PartitionEpoch int32
-	NewISR         []protocol.BrokerID
+	NewISR         []BrokerID
 	ISREpochs      []int64 // broker epoch of each NewISR member, as the leader saw it
 }
 
 // AlterPartitionResponse is the committed state, or why not.
 type AlterPartitionResponse struct {
 	RequestID uint64
-	TP        protocol.TopicPartition
-	Err       protocol.ErrorCode
-	State     protocol.PartitionState
+	TP        TopicPartition
+	Err       ErrorCode
+	State     PartitionState
 }
 
 // InitProducerIDRequest asks for a producer ID (idempotent producers).
@@ -181,67 +179,67 @@ type AllocateProducerIDResponse struct {
 // summary feeds the trace hash, and fmt would be a fifth of the run's time.
 
 func (m *ProduceRequest) AppendSummary(b []byte) []byte {
-	b = appendID(append(b, "produce"...), m.RequestID)
-	b = appendTP(b, m.TP)
-	b = appendInt(b, " acks=", int64(m.Acks))
-	b = appendInt(b, " pid=", m.ProducerID)
-	b = appendInt(b, " seq=", int64(m.BaseSequence))
-	return appendInt(b, " n=", int64(len(m.Payloads)))
+	b = AppendID(append(b, "produce"...), m.RequestID)
+	b = AppendTP(b, m.TP)
+	b = AppendInt(b, " acks=", int64(m.Acks))
+	b = AppendInt(b, " pid=", m.ProducerID)
+	b = AppendInt(b, " seq=", int64(m.BaseSequence))
+	return AppendInt(b, " n=", int64(len(m.Payloads)))
 }
 
 func (m *ProduceResponse) AppendSummary(b []byte) []byte {
-	b = appendID(append(b, "produce-response"...), m.RequestID)
-	b = appendTP(b, m.TP)
+	b = AppendID(append(b, "produce-response"...), m.RequestID)
+	b = AppendTP(b, m.TP)
 	b = append(append(b, ' '), m.Err.String()...)
-	return appendInt(b, " offset=", m.BaseOffset)
+	return AppendInt(b, " offset=", m.BaseOffset)
 }
 
 func (m *FetchRequest) AppendSummary(b []byte) []byte {
-	b = appendID(append(b, "fetch"...), m.RequestID)
-	b = appendTP(b, m.TP)
-	b = appendInt(b, " replica=", int64(m.ReplicaID))
-	b = appendInt(b, " offset=", m.FetchOffset)
-	b = appendInt(b, " epoch=", int64(m.CurrentLeaderEpoch))
-	return appendInt(b, " last-epoch=", int64(m.LastFetchedEpoch))
+	b = AppendID(append(b, "fetch"...), m.RequestID)
+	b = AppendTP(b, m.TP)
+	b = AppendInt(b, " replica=", int64(m.ReplicaID))
+	b = AppendInt(b, " offset=", m.FetchOffset)
+	b = AppendInt(b, " epoch=", int64(m.CurrentLeaderEpoch))
+	return AppendInt(b, " last-epoch=", int64(m.LastFetchedEpoch))
 }
 
 func (m *FetchResponse) AppendSummary(b []byte) []byte {
-	b = appendID(append(b, "fetch-response"...), m.RequestID)
-	b = appendTP(b, m.TP)
+	b = AppendID(append(b, "fetch-response"...), m.RequestID)
+	b = AppendTP(b, m.TP)
 	b = append(append(b, ' '), m.Err.String()...)
-	b = appendInt(b, " hw=", m.HighWatermark)
-	b = appendInt(b, " leo=", m.LogEndOffset)
+	b = AppendInt(b, " hw=", m.HighWatermark)
+	b = AppendInt(b, " leo=", m.LogEndOffset)
 	n := 0
 	for _, batch := range m.Batches {
 		n += batch.Len()
 	}
-	b = appendInt(b, " n=", int64(n))
-	if m.DivergingEpoch != protocol.NoEpoch {
-		b = appendInt(b, " diverging=", int64(m.DivergingEpoch))
-		b = appendInt(b, "@", m.DivergingEndOffset)
+	b = AppendInt(b, " n=", int64(n))
+	if m.DivergingEpoch != NoEpoch {
+		b = AppendInt(b, " diverging=", int64(m.DivergingEpoch))
+		b = AppendInt(b, "@", m.DivergingEndOffset)
 	}
 	return b
 }
 
-func appendID(b []byte, id uint64) []byte {
+func AppendID(b []byte, id uint64) []byte {
 	return strconv.AppendUint(append(b, '#'), id, 10)
 }
 
-func appendTP(b []byte, tp protocol.TopicPartition) []byte {
+func AppendTP(b []byte, tp TopicPartition) []byte {
 	b = append(append(b, ' '), tp.Topic...)
 	return strconv.AppendInt(append(b, '/'), int64(tp.Partition), 10)
 }
 
-func appendInt(b []byte, key string, v int64) []byte {
+func AppendInt(b []byte, key string, v int64) []byte {
 	return strconv.AppendInt(append(b, key...), v, 10)
 }
 
 func (m ApiVersionsRequest) AppendSummary(b []byte) []byte {
-	return appendID(append(b, "api-versions"...), m.RequestID)
+	return AppendID(append(b, "api-versions"...), m.RequestID)
 }
 
 func (m ApiVersionsResponse) AppendSummary(b []byte) []byte {
-	return appendID(append(b, "api-versions-response"...), m.RequestID)
+	return AppendID(append(b, "api-versions-response"...), m.RequestID)
 }
 
 func (m ConnectionClosed) AppendSummary(b []byte) []byte { return append(b, "connection-closed"...) }
@@ -259,7 +257,7 @@ func (m BrokerRegistration) AppendSummary(b []byte) []byte {
 }
 
 func (m BrokerRegistrationResponse) AppendSummary(b []byte) []byte {
-	if m.Err != protocol.None {
+	if m.Err != None {
 		return fmt.Appendf(b, "registration-refused broker=%d %v", m.Broker, m.Err)
 	}
 	return fmt.Appendf(b, "registered broker=%d epoch=%d v%d", m.Broker, m.BrokerEpoch, m.Image.Version)
@@ -304,4 +302,3 @@ func (m AllocateProducerIDRequest) AppendSummary(b []byte) []byte {
 func (m AllocateProducerIDResponse) AppendSummary(b []byte) []byte {
 	return fmt.Appendf(b, "allocate-producer-id-response for=%d#%d pid=%d", m.Client, m.RequestID, m.ProducerID)
 }
-

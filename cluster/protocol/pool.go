@@ -1,4 +1,4 @@
-package cluster
+package protocol
 
 // Pool is one node's free list of one recycled type (the hot messages and
 // timers): Get takes a value to fill, Put takes one back zeroed once the
