@@ -21,6 +21,6 @@ func TestPowerLossRewriteIsLossNotDivergence(t *testing.T) {
 	r.at(12*time.Second, "restart", func() { r.w.Restart(r.node(0)) })
 	r.execute()
 	require.False(t, r.durability().OK(), "the page cache's records are gone")
-	agreement := check.ReplicaAgreement(r.c.Journal.Divergences(), r.c.FinalLogs())
+	agreement := check.ReplicaAgreement(r.c.Monitor.Divergences(), r.c.FinalLogs())
 	assert.True(t, agreement.OK(), "%v", agreement.Violations)
 }

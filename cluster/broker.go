@@ -101,7 +101,7 @@ type Broker struct {
 	rules   protocol.Rules // the fixes cfg.Protocol lacks
 	topics  []TopicConfig
 	dir     Directory
-	journal *Journal
+	monitor *Monitor
 	batches arena[protocol.Batch] // the batches this broker appends as leader
 
 	env         sim.Env
@@ -122,8 +122,8 @@ type Broker struct {
 }
 
 // NewBroker returns broker id. Topic configs supply per-topic overrides.
-func NewBroker(id protocol.BrokerID, cfg BrokerConfig, topics []TopicConfig, dir Directory, journal *Journal) *Broker {
-	return &Broker{id: id, cfg: cfg, rules: cfg.Protocol.Rules(), topics: topics, dir: dir, journal: journal}
+func NewBroker(id protocol.BrokerID, cfg BrokerConfig, topics []TopicConfig, dir Directory, monitor *Monitor) *Broker {
+	return &Broker{id: id, cfg: cfg, rules: cfg.Protocol.Rules(), topics: topics, dir: dir, monitor: monitor}
 }
 
 const hwCheckpointFile = "replication-offset-checkpoint"
@@ -202,8 +202,8 @@ func (b *Broker) replica(tp protocol.TopicPartition) *replica {
 		}
 	}
 	b.parts[tp] = r
-	if b.journal != nil {
-		b.journal.track(b.env.Now(), b.id, r.log)
+	if b.monitor != nil {
+		b.monitor.track(b.env.Now(), b.id, r.log)
 	}
 	i, _ := slices.BinarySearchFunc(b.order, tp, func(x *replica, tp protocol.TopicPartition) int { return x.tp.Compare(tp) })
 	b.order = slices.Insert(b.order, i, r)
@@ -396,8 +396,8 @@ func (b *Broker) applyState(r *replica, st protocol.PartitionState) {
 	}
 	old := r.state
 	r.state = st
-	if b.journal != nil {
-		b.journal.viewed(b.env.Now(), b.id, st)
+	if b.monitor != nil {
+		b.monitor.viewed(b.env.Now(), b.id, st)
 	}
 	switch {
 	case st.Leader == b.id && (r.role != roleLeader || st.LeaderEpoch != old.LeaderEpoch):
@@ -472,8 +472,8 @@ func (b *Broker) truncate(r *replica, offset int64, why string) {
 		return
 	}
 	from := r.log.leo()
-	if b.journal != nil {
-		b.journal.truncatedTo(b.env.Now(), b.id, r, offset)
+	if b.monitor != nil {
+		b.monitor.truncatedTo(b.env.Now(), b.id, r, offset)
 	}
 	r.log.truncate(offset)
 	b.event(Event{Kind: EvTruncated, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: offset, Broker: b.id,
@@ -482,8 +482,8 @@ func (b *Broker) truncate(r *replica, offset int64, why string) {
 
 func (b *Broker) event(e Event) {
 	e.Time, e.Node = b.env.Now(), b.env.Name()
-	if b.journal != nil {
-		b.journal.add(e)
+	if b.monitor != nil {
+		b.monitor.add(e)
 	}
 }
 
@@ -659,8 +659,8 @@ func (b *Broker) handleFetch(from sim.NodeID, m protocol.FetchRequest) {
 		return
 	}
 	b.updateFollower(r, fs, m)
-	if b.journal != nil {
-		b.journal.followerFetched(r.tp, m.ReplicaID, m.CurrentLeaderEpoch)
+	if b.monitor != nil {
+		b.monitor.followerFetched(r.tp, m.ReplicaID, m.CurrentLeaderEpoch)
 	}
 	b.maybeExpandISR(r, fs)
 	b.maybeIncrementHW(r)
@@ -728,20 +728,18 @@ func (b *Broker) wakeParked(r *replica) {
 // has the journal check the replicas still agree below it.
 func (b *Broker) setHW(r *replica, hw int64) {
 	r.log.hw = hw
-	if b.journal != nil {
-		if b.journal.SampleHW {
-			b.journal.hwSamples = append(b.journal.hwSamples, HWSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, HW: hw})
-		}
-		b.journal.hwSet(b.env.Now(), b.id, r)
+	if b.monitor != nil {
+		b.monitor.sampleHW(HWSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, HW: hw})
+		b.monitor.hwSet(b.env.Now(), b.id, r)
 	}
 }
 
 // ackAll records the completion of an acks=all produce, for the
 // leader-uniqueness checker.
 func (b *Broker) ackAll(r *replica, base, last int64) {
-	if b.journal != nil {
-		b.journal.ack(AckSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: base})
-		b.journal.ackedAll(b.env.Now(), b.id, r, base, last)
+	if b.monitor != nil {
+		b.monitor.ack(AckSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: base})
+		b.monitor.ackedAll(b.env.Now(), b.id, r, base, last)
 	}
 }
 

@@ -94,6 +94,7 @@ type Cluster struct {
 	Dir       Directory
 	History   *History
 	Journal   *Journal
+	Monitor   *Monitor // watches the journal: the protocol rules broken as the run went
 	Producers []sim.NodeID
 	Consumers []sim.NodeID
 }
@@ -105,6 +106,7 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{World: w, Spec: spec, History: &History{}, Journal: &Journal{}}
+	c.Monitor = NewMonitor(c.Journal)
 	// IDs are handed out in order of adding, so they are known up front:
 	// every node's directory is complete before the first one is built.
 	c.Dir.Brokers = make([]sim.NodeID, spec.Brokers)
@@ -118,7 +120,7 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 	}
 	for i := range spec.Brokers {
 		id := w.AddNode(fmt.Sprintf("broker-%d", i), func() sim.Node {
-			return NewBroker(protocol.BrokerID(i), spec.Broker, spec.Topics, c.Dir, c.Journal)
+			return NewBroker(protocol.BrokerID(i), spec.Broker, spec.Topics, c.Dir, c.Monitor)
 		})
 		if id != c.Dir.Brokers[i] {
 			panic("cluster: node IDs not handed out in order")
@@ -126,7 +128,7 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 		w.Disk(id).SetWriteback(sim.Writeback{Expire: spec.Broker.DirtyExpire, Interval: spec.Broker.DirtyWriteback})
 	}
 	if len(c.Dir.Controllers) == 1 {
-		w.AddNode("controller", func() sim.Node { return NewController(spec.Broker, spec.Topics, c.Dir, c.Journal) })
+		w.AddNode("controller", func() sim.Node { return NewController(spec.Broker, spec.Topics, c.Dir, c.Monitor) })
 	} else {
 		// The quorum is formed before the scenario starts, as a running
 		// cluster's is: epoch 1, led by controller-0, its first metadata
@@ -136,7 +138,7 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 		for i := range c.Dir.Controllers {
 			boot[i] = true
 			id := w.AddNode(fmt.Sprintf("controller-%d", i), func() sim.Node {
-				return NewQuorumController(i, spec.Broker, spec.Topics, c.Dir, c.Journal, &boot[i])
+				return NewQuorumController(i, spec.Broker, spec.Topics, c.Dir, c.Monitor, &boot[i])
 			})
 			if !spec.Broker.Quorum.ColdStart {
 				bootstrapQuorum(w.Disk(id), initial)
@@ -221,8 +223,8 @@ func (c *Cluster) ActiveController() (sim.NodeID, bool) {
 func (c *Cluster) State(tp protocol.TopicPartition) protocol.PartitionState {
 	var st controllerState
 	if len(c.Dir.Controllers) > 1 {
-		if n := len(c.Journal.quorum.committed); n > 0 {
-			st = c.Journal.quorum.committed[n-1].State
+		if n := len(c.Monitor.quorum.committed); n > 0 {
+			st = c.Monitor.quorum.committed[n-1].State
 		}
 	} else if f := c.World.Disk(c.Dir.Controller).Open(metadataFile); f.Len() > 0 {
 		st = f.Record(f.Len() - 1).(controllerState)
@@ -244,11 +246,11 @@ func (c *Cluster) Quorum() []QuorumStatus {
 	var out []QuorumStatus
 	for i, id := range c.Dir.Controllers {
 		s := QuorumStatus{Voter: i, Up: c.World.Up(id)}
-		if i >= len(c.Journal.quorum.voters) {
+		if i >= len(c.Monitor.quorum.voters) {
 			out = append(out, s)
 			continue
 		}
-		if q := c.Journal.quorum.voters[i]; q != nil {
+		if q := c.Monitor.quorum.voters[i]; q != nil {
 			if n, _ := c.World.Node(id).(*Controller); s.Up && n != nil {
 				s.Active = n.active()
 			}

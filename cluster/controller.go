@@ -67,7 +67,7 @@ type Controller struct {
 	cfg     BrokerConfig
 	topics  []TopicConfig
 	dir     Directory
-	journal *Journal
+	monitor *Monitor
 
 	env           sim.Env
 	st            controllerState
@@ -86,16 +86,16 @@ type Controller struct {
 
 // NewController returns the only controller of a cluster, for the given
 // brokers and topics.
-func NewController(cfg BrokerConfig, topics []TopicConfig, dir Directory, journal *Journal) *Controller {
-	return &Controller{cfg: cfg, topics: topics, dir: dir, journal: journal}
+func NewController(cfg BrokerConfig, topics []TopicConfig, dir Directory, monitor *Monitor) *Controller {
+	return &Controller{cfg: cfg, topics: topics, dir: dir, monitor: monitor}
 }
 
 // NewQuorumController returns controller index of a quorum of
 // len(dir.Controllers).
 // boot, while true, says the next start is the formed quorum's first
 // (bootstrapQuorum); the start clears it.
-func NewQuorumController(index int, cfg BrokerConfig, topics []TopicConfig, dir Directory, journal *Journal, boot *bool) *Controller {
-	return &Controller{cfg: cfg, topics: topics, dir: dir, journal: journal, index: index, boot: boot}
+func NewQuorumController(index int, cfg BrokerConfig, topics []TopicConfig, dir Directory, monitor *Monitor, boot *bool) *Controller {
+	return &Controller{cfg: cfg, topics: topics, dir: dir, monitor: monitor, index: index, boot: boot}
 }
 
 // active reports whether this controller acts as the cluster's controller.
@@ -556,8 +556,8 @@ func (c *Controller) alterPartition(m protocol.AlterPartitionRequest) protocol.A
 	c.partitionEvent(kind, p, m.Broker, detail)
 	c.st.Partitions[i] = p
 	c.commit()
-	if c.journal != nil && len(added) > 0 {
-		c.afterCommit(func() { c.journal.isrExpanded(c.env.Now(), p, added) })
+	if c.monitor != nil && len(added) > 0 {
+		c.afterCommit(func() { c.monitor.isrExpanded(c.env.Now(), p, added) })
 	}
 	resp.State = p
 	return resp
@@ -574,8 +574,8 @@ func (c *Controller) partitionEvent(kind EventKind, p protocol.PartitionState, b
 func (c *Controller) event(e Event) {
 	c.afterCommit(func() {
 		e.Time, e.Node = c.env.Now(), c.env.Name()
-		if c.journal != nil {
-			c.journal.add(e)
+		if c.monitor != nil {
+			c.monitor.add(e)
 		}
 	})
 }
@@ -631,10 +631,10 @@ func (c *Controller) applyEffects(untagged bool) {
 // first record commits, it only replicates.
 func (c *Controller) startQuorum(env sim.Env) {
 	c.activated, c.effects = false, nil
-	c.quorum = &quorum{cfg: c.cfg.Quorum, retransmit: c.cfg.Retransmit, self: c.index, voters: c.dir.Controllers, journal: c.journal}
+	c.quorum = &quorum{cfg: c.cfg.Quorum, retransmit: c.cfg.Retransmit, self: c.index, voters: c.dir.Controllers, monitor: c.monitor}
 	c.quorum.onCommit = c.committed
 	c.quorum.onRole = c.leading
-	c.journal.joinQuorum(c.quorum)
+	c.monitor.joinQuorum(c.quorum)
 	first := c.boot != nil && *c.boot
 	if c.boot != nil {
 		*c.boot = false
@@ -694,7 +694,7 @@ func (c *Controller) committed() {
 		for i := range c.lastHeartbeat {
 			c.lastHeartbeat[i] = c.env.Now()
 		}
-		c.journal.quorumEvent(c.env, EvControllerActive, q.epoch, q.self, fmt.Sprintf("controller-%d is the active controller (epoch %d)", q.self, q.epoch))
+		c.monitor.quorumEvent(c.env, EvControllerActive, q.epoch, q.self, fmt.Sprintf("controller-%d is the active controller (epoch %d)", q.self, q.epoch))
 		c.setTimer(c.env, q.cfg.NoOpInterval, timer{kind: tNoOp, id: uint64(q.epoch)})
 		if q.log[q.hw-1].State.Brokers == nil {
 			c.commit() // the cluster's first metadata: its topics

@@ -157,9 +157,8 @@ type AckSample struct {
 
 // Journal is the run's protocol events in the order they happened, and the
 // cheap samples the checkers use: high-watermark advances and acks=all
-// completions. It is also the run's protocol monitor (invariants.go): the
-// brokers and the controller report facts to it as they act, and it checks
-// Kafka's rules against the state of every live replica at that instant.
+// completions. A Watcher (the protocol monitor) hears every event as it
+// is recorded.
 type Journal struct {
 	events    []Event
 	hwSamples []HWSample
@@ -168,25 +167,40 @@ type Journal struct {
 	// SampleHW keeps every high-watermark advance, for the trace's
 	// counters; a run that writes no trace keeps none.
 	SampleHW bool
-	monitor
-	quorum quorumMonitor
-	notify func(Event)
+	watcher  Watcher
+	notify   func(Event)
 }
+
+// Watcher hears of every event the journal records: the protocol monitor,
+// which checks Kafka's rules as the run goes.
+type Watcher interface {
+	// Describe says what the replicas of tp hold now: what makes an ISR
+	// change or an election safe or not, for its story.
+	Describe(tp protocol.TopicPartition) string
+	// Observe hears each event once it is recorded.
+	Observe(e Event)
+}
+
+// Watch has w hear every event from now on.
+func (j *Journal) Watch(w Watcher) { j.watcher = w }
 
 // Notify has f hear of every event as it is recorded, from inside the run:
 // how the runner times faults to protocol events. f must not act on the
 // world at once; it schedules.
 func (j *Journal) Notify(f func(Event)) { j.notify = f }
 
+// add records an event.
 func (j *Journal) add(e Event) {
-	switch e.Kind {
-	case EvISRExpand, EvISRShrink, EvElected, EvELRElected, EvUncleanElected, EvOffline:
-		// What the replicas held at that instant is what makes an ISR
-		// change or an election safe or not: stories show it.
-		e.Detail += "; " + j.logsText(e.TP)
+	if j.watcher != nil {
+		switch e.Kind {
+		case EvISRExpand, EvISRShrink, EvElected, EvELRElected, EvUncleanElected, EvOffline:
+			e.Detail += "; " + j.watcher.Describe(e.TP)
+		}
 	}
 	j.events = append(j.events, e)
-	j.observe(e)
+	if j.watcher != nil {
+		j.watcher.Observe(e)
+	}
 	if j.notify != nil {
 		j.notify(e)
 	}
@@ -201,8 +215,12 @@ func (j *Journal) Fault(at clock.Time, text string) {
 // Lifecycle records a node's crash, power loss, restart, pause or resume.
 func (j *Journal) Lifecycle(at clock.Time, node string, broker protocol.BrokerID, kind string) {
 	j.add(Event{Time: at, Node: node, Kind: EventKind(kind), Broker: broker, Leader: protocol.NoLeader, Detail: node + " " + kind})
-	if broker != protocol.NoLeader && (kind == string(EvCrashed) || kind == string(EvPowerLoss)) {
-		j.forget(broker)
+}
+
+// sampleHW keeps a high-watermark advance, if samples are kept.
+func (j *Journal) sampleHW(s HWSample) {
+	if j.SampleHW {
+		j.hwSamples = append(j.hwSamples, s)
 	}
 }
 

@@ -167,7 +167,7 @@ func TestJournalKeepsEveryCommitterOfAnEpoch(t *testing.T) {
 // The quorum monitor fires on each rule it holds the quorum to, fed the
 // facts a broken quorum would report.
 func TestQuorumMonitorCatchesBrokenRaft(t *testing.T) {
-	newVoters := func(j *Journal, logs ...metaLog) []*quorum {
+	newVoters := func(j *Monitor, logs ...metaLog) []*quorum {
 		var qs []*quorum
 		for i, l := range logs {
 			q := &quorum{self: i, env: newFakeEnv(), log: l}
@@ -176,7 +176,7 @@ func TestQuorumMonitorCatchesBrokenRaft(t *testing.T) {
 		}
 		return qs
 	}
-	kinds := func(j *Journal) []string {
+	kinds := func(j *Monitor) []string {
 		var out []string
 		for _, v := range j.QuorumViolations() {
 			out = append(out, v.Kind)
@@ -187,21 +187,21 @@ func TestQuorumMonitorCatchesBrokenRaft(t *testing.T) {
 		return metaEntry{Epoch: epoch, State: controllerState{Version: version}}
 	}
 
-	var j Journal
-	qs := newVoters(&j, nil, nil, nil)
+	j := NewMonitor(&Journal{})
+	qs := newVoters(j, nil, nil, nil)
 	j.quorumEvent(qs[0].env, EvControllerElected, 2, 0, "")
 	j.quorumEvent(qs[1].env, EvControllerElected, 2, 1, "")
 	j.quorumEvent(qs[1].env, EvControllerCandidate, 1, 1, "")
-	assert.Equal(t, []string{QuorumTwoLeaders, QuorumEpochBack}, kinds(&j))
+	assert.Equal(t, []string{QuorumTwoLeaders, QuorumEpochBack}, kinds(j))
 
 	// A leader commits an offset only it holds, then one a majority holds
 	// but lower than before; another voter committed something else there.
-	var k Journal
+	k := NewMonitor(&Journal{})
 	a := metaLog{entry(1, 1), entry(1, 2)}
-	qs = newVoters(&k, a, metaLog{entry(1, 1)}, metaLog{entry(1, 1)})
+	qs = newVoters(k, a, metaLog{entry(1, 1)}, metaLog{entry(1, 1)})
 	qs[0].role = qLeader
 	k.metadataCommitted(0, 0, 1, a)
 	k.metadataCommitted(0, 0, 1, a[:1])
 	k.metadataCommitted(0, 1, 1, metaLog{entry(1, 1), entry(1, 3)})
-	assert.Equal(t, []string{QuorumHWNotMajority, QuorumHWBack, QuorumCommitDiverged}, kinds(&k))
+	assert.Equal(t, []string{QuorumHWNotMajority, QuorumHWBack, QuorumCommitDiverged}, kinds(k))
 }

@@ -277,15 +277,15 @@ func TestKIP101(t *testing.T) {
 		logViolations(t, r)
 		assert.False(t, res.OK(), "KIP-101's message loss")
 		t.Logf("%d acknowledged writes lost", len(res.Violations))
-		require.NotEmpty(t, r.c.Journal.Divergences(), "KIP-101's divergence: live replicas disagree below both high watermarks")
-		t.Logf("first divergence: %+v", r.c.Journal.Divergences()[0])
+		require.NotEmpty(t, r.c.Monitor.Divergences(), "KIP-101's divergence: live replicas disagree below both high watermarks")
+		t.Logf("first divergence: %+v", r.c.Monitor.Divergences()[0])
 	})
 	t.Run("leader-epoch truncation loses nothing", func(t *testing.T) {
 		r := twice(t, scenario("0.11.0"))
 		res := r.durability()
 		logViolations(t, r)
 		assert.True(t, res.OK())
-		assert.Empty(t, r.c.Journal.Divergences())
+		assert.Empty(t, r.c.Monitor.Divergences())
 		assert.Equal(t, protocol.BrokerID(1), events(r, cluster.EvElected, orders0)[0].Broker)
 	})
 }

@@ -1,5 +1,7 @@
 package cluster
 
+import "strconv"
+
 // PayloadTable maps payloads to values in a few bytes each: a producer's
 // payloads are consecutive (PayloadOf), so a slice per producer, indexed by
 // sequence, holds them; other payloads (handmade histories) go to a map. A
@@ -59,4 +61,27 @@ func (m *PayloadTable[T]) Get(payload int64) (T, bool) {
 	}
 	v, ok := m.other[payload]
 	return v, ok
+}
+
+// A payload names its producer and its place in that producer's sends:
+// (producer index + 1) << 40 | sequence from 1. Checkers index by it.
+const payloadProducerShift = 40
+
+// PayloadOf splits a producer's payload into the producer's index and the
+// sequence number; ok is false for a payload no producer makes.
+func PayloadOf(payload int64) (producer int, seq int64, ok bool) {
+	producer = int(payload>>payloadProducerShift) - 1
+	seq = payload & (1<<payloadProducerShift - 1)
+	return producer, seq, payload > 0 && producer >= 0 && seq > 0
+}
+
+// PayloadText names a payload as its producer and sequence, p0#4137 (the
+// 4137th write of producer-0), or as the number itself for a payload no
+// producer makes.
+func PayloadText(payload int64) string {
+	producer, seq, ok := PayloadOf(payload)
+	if !ok {
+		return strconv.FormatInt(payload, 10)
+	}
+	return "p" + strconv.Itoa(producer) + "#" + strconv.FormatInt(seq, 10)
 }

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
@@ -160,18 +159,6 @@ func (p *Producer) Timer(env sim.Env, t sim.Timer) {
 	case tConnect:
 		p.onConnectTimer(tm)
 	}
-}
-
-// A payload names its producer and its place in that producer's sends:
-// (producer index + 1) << 40 | sequence from 1. Checkers index by it.
-const payloadProducerShift = 40
-
-// PayloadOf splits a producer's payload into the producer's index and the
-// sequence number; ok is false for a payload no producer makes.
-func PayloadOf(payload int64) (producer int, seq int64, ok bool) {
-	producer = int(payload>>payloadProducerShift) - 1
-	seq = payload & (1<<payloadProducerShift - 1)
-	return producer, seq, payload > 0 && producer >= 0 && seq > 0
 }
 
 func (p *Producer) produceOne() {
@@ -538,15 +525,4 @@ func (p *Producer) leastLoadedBroker() protocol.BrokerID {
 	}
 	p.meta.nextBroker++
 	return best
-}
-
-// PayloadText names a payload as its producer and sequence, p0#4137 (the
-// 4137th write of producer-0), or as the number itself for a payload no
-// producer makes.
-func PayloadText(payload int64) string {
-	producer, seq, ok := PayloadOf(payload)
-	if !ok {
-		return strconv.FormatInt(payload, 10)
-	}
-	return "p" + strconv.Itoa(producer) + "#" + strconv.FormatInt(seq, 10)
 }

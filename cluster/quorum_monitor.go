@@ -53,10 +53,10 @@ func (m *quorumMonitor) violate(at clock.Time, kind string, voter int, epoch int
 }
 
 // QuorumViolations returns the metadata quorum's broken rules, in order.
-func (j *Journal) QuorumViolations() []QuorumViolation { return j.quorum.violations }
+func (j *Monitor) QuorumViolations() []QuorumViolation { return j.quorum.violations }
 
 // joinQuorum registers a controller's quorum member as it starts.
-func (j *Journal) joinQuorum(q *quorum) {
+func (j *Monitor) joinQuorum(q *quorum) {
 	if j == nil {
 		return
 	}
@@ -68,7 +68,7 @@ func (j *Journal) joinQuorum(q *quorum) {
 
 // quorumEvent records a controller's quorum event and checks the epoch and
 // leader rules.
-func (j *Journal) quorumEvent(env sim.Env, kind EventKind, epoch int32, voter int, detail string) {
+func (j *Monitor) quorumEvent(env sim.Env, kind EventKind, epoch int32, voter int, detail string) {
 	if j == nil {
 		return
 	}
@@ -93,7 +93,7 @@ func (j *Journal) quorumEvent(env sim.Env, kind EventKind, epoch int32, voter in
 	j.add(Event{Time: now, Node: env.Name(), Kind: kind, Epoch: epoch, Broker: protocol.NoLeader, Leader: protocol.NoLeader, Voter: int32(voter), Detail: detail})
 }
 
-func (j *Journal) voterOf(env sim.Env) int {
+func (j *Monitor) voterOf(env sim.Env) int {
 	for i, q := range j.quorum.voters {
 		if q != nil && q.env == env {
 			return i
@@ -105,7 +105,7 @@ func (j *Journal) voterOf(env sim.Env) int {
 // metadataCommitted checks a voter's new high watermark: committed
 // entries agree with what any voter committed before, and, on the leader,
 // a majority of voters hold the last one.
-func (j *Journal) metadataCommitted(at clock.Time, voter int, epoch int32, committed []metaEntry) {
+func (j *Monitor) metadataCommitted(at clock.Time, voter int, epoch int32, committed []metaEntry) {
 	if j == nil {
 		return
 	}

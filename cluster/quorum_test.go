@@ -54,7 +54,7 @@ func (r *run) controllerEvents(kind cluster.EventKind) []cluster.Event {
 }
 
 func (r *run) quorumResult() check.Result {
-	return check.MetadataQuorum(r.c.Journal.QuorumViolations(), r.c.Quorum())
+	return check.MetadataQuorum(r.c.Monitor.QuorumViolations(), r.c.Quorum())
 }
 
 // From a cold start three controllers elect one leader within the
@@ -100,7 +100,7 @@ func TestQuorumReElectsAfterTheLeaderCrashes(t *testing.T) {
 	assert.Less(t, took, 5*time.Second)
 	assert.NotEqual(t, crashed, r.c.Dir.Controllers[active[1].Voter])
 	assert.True(t, r.quorumResult().OK())
-	assert.Zero(t, r.c.Journal.Violations(), "no protocol rule broken")
+	assert.Zero(t, r.c.Monitor.Violations(), "no protocol rule broken")
 	assert.Empty(t, r.controllerEvents(cluster.EvFenced), "a new controller gives every broker a fresh session: nobody is fenced")
 	n := r.count()
 	assert.Equal(t, n[cluster.Invoke], n[cluster.Ok], "every write acknowledged: partition leaders kept serving")

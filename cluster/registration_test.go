@@ -44,7 +44,7 @@ func TestRestartWithinSessionIsRefusedUntilFenced(t *testing.T) {
 		seen[e.Epoch] = e.Broker
 	}
 	assert.GreaterOrEqual(t, len(seen), 2, "the power-lost leader's partition got a new leader epoch")
-	agreement := check.ReplicaAgreement(r.c.Journal.Divergences(), r.c.FinalLogs())
+	agreement := check.ReplicaAgreement(r.c.Monitor.Divergences(), r.c.FinalLogs())
 	for _, v := range agreement.Violations {
 		t.Logf("%v", v)
 	}

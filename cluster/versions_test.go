@@ -35,7 +35,7 @@ func TestKAFKA15583HighWatermarkBelowMinISR(t *testing.T) {
 		})
 		r.execute()
 		below := 0
-		for _, v := range r.c.Journal.Violations() {
+		for _, v := range r.c.Monitor.Violations() {
 			if v.Kind == cluster.InvHWBelowMinISR {
 				below++
 			}

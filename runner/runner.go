@@ -246,8 +246,8 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 	res.HWSamples = c.Journal.HWSamples()
 	res.Journal = c.Journal.Events()
 	in := check.Input{
-		History: res.History, Events: res.Journal, Divergences: c.Journal.Divergences(), Invariants: c.Journal.Violations(), Acks: c.Journal.Acks(),
-		Final: c.FinalLogs(), Healed: clock.At(settle), End: w.Now(), Quorum: c.Quorum(), QuorumViolations: c.Journal.QuorumViolations(),
+		History: res.History, Events: res.Journal, Divergences: c.Monitor.Divergences(), Invariants: c.Monitor.Violations(), Acks: c.Journal.Acks(),
+		Final: c.FinalLogs(), Healed: clock.At(settle), End: w.Now(), Quorum: c.Quorum(), QuorumViolations: c.Monitor.QuorumViolations(),
 	}
 	return res, in, nil
 }

@@ -6,9 +6,8 @@
 // each other (Produce, Fetch, Metadata, BrokerRegistration and
 // BrokerHeartbeat, AlterPartition, ...) with the pools that recycle the hot
 // ones, and the inter.broker.protocol.version switches with the rules each
-// version changes. It imports no tideline package but sim (a message is a
-// sim.Message), so brokers, controllers, clients and checkers can all
-// depend on it.
+// version changes. It imports no other tideline package, so brokers,
+// controllers, clients and checkers can all depend on it.
 package protocol
 
 import (

@@ -1,0 +1,35 @@
+package cluster
+
+import (
+	"github.com/tideline-sim/tideline/cluster/protocol"
+)
+
+// Monitor is the run's protocol monitor over its journal: the brokers and
+// the controllers record events in the journal and report facts to the
+// monitor as they act, and it checks Kafka's rules (invariants.go) and the
+// metadata quorum's (quorum_monitor.go) against the state of every live
+// replica at that instant.
+type Monitor struct {
+	*Journal
+	monitor
+	quorum quorumMonitor
+}
+
+// NewMonitor watches j.
+func NewMonitor(j *Journal) *Monitor {
+	m := &Monitor{Journal: j}
+	j.Watch(m)
+	return m
+}
+
+// Describe says what the replicas of tp hold now (Watcher).
+func (m *Monitor) Describe(tp protocol.TopicPartition) string { return m.logsText(tp) }
+
+// Observe checks the rules an event concerns, and forgets the replicas of a
+// broker that crashed or lost power: a dead replica holds nothing (Watcher).
+func (m *Monitor) Observe(e Event) {
+	m.observe(e)
+	if e.Broker != protocol.NoLeader && (e.Kind == EvCrashed || e.Kind == EvPowerLoss) {
+		m.forget(e.Broker)
+	}
+}
