@@ -6,6 +6,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
@@ -109,7 +110,7 @@ func (a Availability) Longest() (protocol.TopicPartition, Outage) {
 // a partition acknowledged nothing while writes waited, and times each
 // fault's recovery. The ISR timeline comes from the controller's events;
 // final gives each partition's replica count.
-func MeasureAvailability(history *cluster.History, events []cluster.Event, final []cluster.FinalLog, faults []Fault, bucket, deadline time.Duration, end clock.Time) Availability {
+func MeasureAvailability(history *journal.History, events []journal.Event, final []cluster.FinalLog, faults []Fault, bucket, deadline time.Duration, end clock.Time) Availability {
 	if bucket <= 0 {
 		bucket = time.Second
 	}
@@ -126,17 +127,17 @@ func MeasureAvailability(history *cluster.History, events []cluster.Event, final
 		at clock.Time
 		ok bool
 	}
-	var invokedAt cluster.PayloadTable[clock.Time]
-	var outcomes cluster.PayloadTable[outcome]
+	var invokedAt journal.PayloadTable[clock.Time]
+	var outcomes journal.PayloadTable[outcome]
 	for _, op := range history.All() {
-		if op.F != cluster.OpSend {
+		if op.F != journal.OpSend {
 			continue
 		}
-		if op.Type == cluster.Invoke {
+		if op.Type == journal.Invoke {
 			invokedAt.Set(op.Payload, op.Time)
 			continue
 		}
-		outcomes.Set(op.Payload, outcome{op.Time, op.Type == cluster.Ok})
+		outcomes.Set(op.Payload, outcome{op.Time, op.Type == journal.Ok})
 	}
 	type tpBuckets struct {
 		outstanding, acked, attempts, onTime []int
@@ -146,7 +147,7 @@ func MeasureAvailability(history *cluster.History, events []cluster.Event, final
 	var tps []protocol.TopicPartition
 	ok, sends := 0, 0
 	for _, inv := range history.All() {
-		if inv.F != cluster.OpSend || inv.Type != cluster.Invoke {
+		if inv.F != journal.OpSend || inv.Type != journal.Invoke {
 			continue
 		}
 		sends++
@@ -224,7 +225,7 @@ func MeasureAvailability(history *cluster.History, events []cluster.Event, final
 	return av
 }
 
-func recoveries(history *cluster.History, events []cluster.Event, final []cluster.FinalLog, faults []Fault, invokedAt *cluster.PayloadTable[clock.Time]) []Recovery {
+func recoveries(history *journal.History, events []journal.Event, final []cluster.FinalLog, faults []Fault, invokedAt *journal.PayloadTable[clock.Time]) []Recovery {
 	replicas := map[protocol.TopicPartition]int{}
 	for _, f := range final {
 		replicas[f.TP] = len(f.State.Replicas)
@@ -259,7 +260,7 @@ func recoveries(history *cluster.History, events []cluster.Event, final []cluste
 	type acked struct{ invoked, at clock.Time }
 	acks := map[protocol.TopicPartition][]acked{}
 	for _, op := range history.All() {
-		if op.F == cluster.OpSend && op.Type == cluster.Ok {
+		if op.F == journal.OpSend && op.Type == journal.Ok {
 			at, _ := invokedAt.Get(op.Payload)
 			acks[op.TP] = append(acks[op.TP], acked{at, op.Time})
 		}

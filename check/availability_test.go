@@ -8,24 +8,25 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 func TestMeasureAvailability(t *testing.T) {
-	sent := func(payload int64, invoke, done int, typ cluster.OpType) []cluster.Op {
-		return []cluster.Op{
-			{Time: at(invoke), Type: cluster.Invoke, F: cluster.OpSend, TP: tp0, Payload: payload},
-			{Time: at(done), Type: typ, F: cluster.OpSend, TP: tp0, Payload: payload, Offset: payload},
+	sent := func(payload int64, invoke, done int, typ journal.OpType) []journal.Op {
+		return []journal.Op{
+			{Time: at(invoke), Type: journal.Invoke, F: journal.OpSend, TP: tp0, Payload: payload},
+			{Time: at(done), Type: typ, F: journal.OpSend, TP: tp0, Payload: payload, Offset: payload},
 		}
 	}
-	history := append(append(sent(0, 500, 600, cluster.Ok), sent(1, 2200, 5400, cluster.Ok)...), sent(2, 2300, 2400, cluster.Fail)...)
-	events := []cluster.Event{
-		{Time: at(2500), Kind: cluster.EvISRShrink, TP: tp0, ISR: []protocol.BrokerID{0}},
-		{Time: at(4000), Kind: cluster.EvISRExpand, TP: tp0, ISR: []protocol.BrokerID{0, 1}},
+	history := append(append(sent(0, 500, 600, journal.Ok), sent(1, 2200, 5400, journal.Ok)...), sent(2, 2300, 2400, journal.Fail)...)
+	events := []journal.Event{
+		{Time: at(2500), Kind: journal.EvISRShrink, TP: tp0, ISR: []protocol.BrokerID{0}},
+		{Time: at(4000), Kind: journal.EvISRExpand, TP: tp0, ISR: []protocol.BrokerID{0, 1}},
 	}
 	final := []cluster.FinalLog{{TP: tp0, State: protocol.PartitionState{Replicas: []protocol.BrokerID{0, 1}}}}
 	faults := []Fault{{At: 2 * time.Second, Text: "crash"}, {At: 5500 * time.Millisecond, Text: "late"}}
-	av := MeasureAvailability(cluster.HistoryOf(history...), events, final, faults, time.Second, time.Second, at(6000))
+	av := MeasureAvailability(journal.HistoryOf(history...), events, final, faults, time.Second, time.Second, at(6000))
 
 	assert.InDelta(t, 2.0/3, av.Share, 1e-9)
 	require.Len(t, av.Buckets, 7)
@@ -46,30 +47,30 @@ func TestMeasureAvailability(t *testing.T) {
 // the deadline, each send standing for the time until the next.
 func TestAvailabilityIsTheTimeAWriteWouldBeAcknowledgedInTime(t *testing.T) {
 	tp1, tp2 := protocol.TopicPartition{Topic: "orders", Partition: 1}, protocol.TopicPartition{Topic: "orders", Partition: 2}
-	var history []cluster.Op
+	var history []journal.Op
 	payload := int64(0)
-	send := func(tp protocol.TopicPartition, invoke, latency int, typ cluster.OpType) {
+	send := func(tp protocol.TopicPartition, invoke, latency int, typ journal.OpType) {
 		payload++
 		history = append(history,
-			cluster.Op{Time: at(invoke), Type: cluster.Invoke, F: cluster.OpSend, TP: tp, Payload: payload},
-			cluster.Op{Time: at(invoke + latency), Type: typ, F: cluster.OpSend, TP: tp, Payload: payload, Offset: payload})
+			journal.Op{Time: at(invoke), Type: journal.Invoke, F: journal.OpSend, TP: tp, Payload: payload},
+			journal.Op{Time: at(invoke + latency), Type: typ, F: journal.OpSend, TP: tp, Payload: payload, Offset: payload})
 	}
 	for s := range 10 { // tp0: slow from 3 s, a failure at 6 s, fine again from 7 s
 		switch {
 		case s >= 3 && s <= 5:
-			send(tp0, s*1000, 2000, cluster.Ok) // acknowledged, but after the deadline
+			send(tp0, s*1000, 2000, journal.Ok) // acknowledged, but after the deadline
 		case s == 6:
-			send(tp0, s*1000, 100, cluster.Fail)
+			send(tp0, s*1000, 100, journal.Fail)
 		default:
-			send(tp0, s*1000, 100, cluster.Ok)
+			send(tp0, s*1000, 100, journal.Ok)
 		}
-		send(tp1, s*1000+10, 999, cluster.Ok) // always just in time
+		send(tp1, s*1000+10, 999, journal.Ok) // always just in time
 	}
-	send(tp2, 0, 10, cluster.Ok)
-	send(tp2, 4000, 5000, cluster.Info) // never known: an outage still going at the end
-	send(tp2, 8000, 5000, cluster.Ok)
+	send(tp2, 0, 10, journal.Ok)
+	send(tp2, 4000, 5000, journal.Info) // never known: an outage still going at the end
+	send(tp2, 8000, 5000, journal.Ok)
 
-	av := MeasureAvailability(cluster.HistoryOf(history...), nil, nil, nil, time.Second, time.Second, at(14000))
+	av := MeasureAvailability(journal.HistoryOf(history...), nil, nil, nil, time.Second, time.Second, at(14000))
 	require.Len(t, av.Partitions, 3)
 	p0, p1, p2 := av.Partitions[0], av.Partitions[1], av.Partitions[2]
 	assert.InDelta(t, 5.0/9, p0.Available, 1e-9, "bad from 3 s to 7 s of a 9 s load")
@@ -88,6 +89,6 @@ func TestAvailabilityIsTheTimeAWriteWouldBeAcknowledgedInTime(t *testing.T) {
 	assert.InDelta(t, float64(len(history)/2-2)/float64(len(history)/2), av.Share, 1e-9, "eventually acknowledged: all but the failure and the unknown")
 
 	// A tighter deadline turns tp1's 999 ms into an outage.
-	tight := MeasureAvailability(cluster.HistoryOf(history...), nil, nil, nil, time.Second, 500*time.Millisecond, at(14000))
+	tight := MeasureAvailability(journal.HistoryOf(history...), nil, nil, nil, time.Second, 500*time.Millisecond, at(14000))
 	assert.Zero(t, tight.Partitions[1].Available)
 }

@@ -8,19 +8,20 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
 // Input is everything the checkers read about a finished run.
 type Input struct {
-	History *cluster.History
-	Events  []cluster.Event
+	History *journal.History
+	Events  []journal.Event
 	// Divergences are the LogMatching violations the journal saw as the
 	// run went.
 	Divergences []cluster.Divergence
 	// Invariants are the protocol rules the monitor saw broken.
 	Invariants []cluster.InvariantViolation
-	Acks       []cluster.AckSample
+	Acks       []journal.AckSample
 	Final      []cluster.FinalLog
 	// Quorum is each controller's view at the end, nil for a lone
 	// controller; QuorumViolations the quorum rules the journal saw broken.
@@ -39,7 +40,7 @@ type Violation struct {
 	Offset  int64
 	Payload int64
 	Message string
-	Ops     []cluster.Op // the history entries involved
+	Ops     []journal.Op // the history entries involved
 	At      clock.Time   // when it happened, for violations seen during the run (0 otherwise)
 	Story   []string     // numbered timeline of the decisive events
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
@@ -69,52 +70,52 @@ func TestReplicaAgreement(t *testing.T) {
 }
 
 func TestLeaderUniqueness(t *testing.T) {
-	elected := func(ms int, b protocol.BrokerID, epoch int32) cluster.Event {
-		return cluster.Event{Time: at(ms), Node: "controller", Kind: cluster.EvElected, TP: tp0, Epoch: epoch, Broker: b}
+	elected := func(ms int, b protocol.BrokerID, epoch int32) journal.Event {
+		return journal.Event{Time: at(ms), Node: "controller", Kind: journal.EvElected, TP: tp0, Epoch: epoch, Broker: b}
 	}
-	became := func(ms int, b protocol.BrokerID, epoch int32) cluster.Event {
-		return cluster.Event{Time: at(ms), Node: "broker", Kind: cluster.EvBecameLeader, TP: tp0, Epoch: epoch, Broker: b}
+	became := func(ms int, b protocol.BrokerID, epoch int32) journal.Event {
+		return journal.Event{Time: at(ms), Node: "broker", Kind: journal.EvBecameLeader, TP: tp0, Epoch: epoch, Broker: b}
 	}
 	t.Run("clean, with a harmless zombie noted", func(t *testing.T) {
-		events := []cluster.Event{became(0, 0, 0), elected(100, 1, 1), became(101, 1, 1),
-			{Time: at(300), Kind: cluster.EvBecameFollower, TP: tp0, Broker: 0}}
-		acks := []cluster.AckSample{{Broker: 0, TP: tp0, Epoch: 0}, {Broker: 1, TP: tp0, Epoch: 1}}
+		events := []journal.Event{became(0, 0, 0), elected(100, 1, 1), became(101, 1, 1),
+			{Time: at(300), Kind: journal.EvBecameFollower, TP: tp0, Broker: 0}}
+		acks := []journal.AckSample{{Broker: 0, TP: tp0, Epoch: 0}, {Broker: 1, TP: tp0, Epoch: 1}}
 		res := LeaderUniqueness(events, acks, at(1000))
 		assert.True(t, res.OK(), "%v", res.Violations)
 		require.Len(t, res.Notes, 1)
 		assert.Contains(t, res.Notes[0], "brokers 0 (epoch 0) and 1 (epoch 1) both believed they led from 0.101000s to 0.300000s")
 	})
 	t.Run("a crash ends a belief", func(t *testing.T) {
-		events := []cluster.Event{became(0, 0, 0), {Time: at(50), Kind: cluster.EvCrashed, Broker: 0}, elected(100, 1, 1), became(101, 1, 1)}
+		events := []journal.Event{became(0, 0, 0), {Time: at(50), Kind: journal.EvCrashed, Broker: 0}, elected(100, 1, 1), became(101, 1, 1)}
 		assert.Empty(t, LeaderUniqueness(events, nil, at(1000)).Notes)
 	})
 	t.Run("epoch goes backwards", func(t *testing.T) {
-		res := LeaderUniqueness([]cluster.Event{elected(0, 1, 2), elected(10, 2, 1)}, nil, at(100))
+		res := LeaderUniqueness([]journal.Event{elected(0, 1, 2), elected(10, 2, 1)}, nil, at(100))
 		assert.Equal(t, []string{"epoch-regressed"}, kinds(res))
 	})
 	t.Run("two leaders in one epoch", func(t *testing.T) {
-		res := LeaderUniqueness([]cluster.Event{became(0, 0, 3), became(10, 1, 3)}, nil, at(100))
+		res := LeaderUniqueness([]journal.Event{became(0, 0, 3), became(10, 1, 3)}, nil, at(100))
 		assert.Equal(t, []string{"two-leaders"}, kinds(res))
 	})
 	t.Run("two brokers commit at one epoch", func(t *testing.T) {
-		acks := []cluster.AckSample{{Time: at(1), Broker: 0, TP: tp0, Epoch: 4, Offset: 10}, {Time: at(2), Broker: 0, TP: tp0, Epoch: 4, Offset: 11}, {Time: at(3), Broker: 2, TP: tp0, Epoch: 4, Offset: 10}}
+		acks := []journal.AckSample{{Time: at(1), Broker: 0, TP: tp0, Epoch: 4, Offset: 10}, {Time: at(2), Broker: 0, TP: tp0, Epoch: 4, Offset: 11}, {Time: at(3), Broker: 2, TP: tp0, Epoch: 4, Offset: 10}}
 		res := LeaderUniqueness(nil, acks, at(100))
 		require.Equal(t, []string{"split-brain-commit"}, kinds(res))
 		assert.Contains(t, res.Violations[0].Message, "brokers 0 (at 0.001000s, offset 10) and 2 (at 0.003000s, offset 10)")
 	})
 }
 
-func poll(process string, tp protocol.TopicPartition, offset, payload, hw int64) cluster.Op {
-	return cluster.Op{Process: process, Type: cluster.Ok, F: cluster.OpPoll, TP: tp, Offset: offset, Payload: payload, HW: hw}
+func poll(process string, tp protocol.TopicPartition, offset, payload, hw int64) journal.Op {
+	return journal.Op{Process: process, Type: journal.Ok, F: journal.OpPoll, TP: tp, Offset: offset, Payload: payload, HW: hw}
 }
 
-func started(process string, tp protocol.TopicPartition) cluster.Op {
-	return cluster.Op{Process: process, Type: cluster.Ok, F: cluster.OpStart, TP: tp, Offset: 0, Payload: -1}
+func started(process string, tp protocol.TopicPartition) journal.Op {
+	return journal.Op{Process: process, Type: journal.Ok, F: journal.OpStart, TP: tp, Offset: 0, Payload: -1}
 }
 
 func TestConsumerSafety(t *testing.T) {
 	final := []cluster.FinalLog{{TP: tp0, Leader: 0, Records: log(10, 11, 12, 13)}}
-	check := func(ops ...cluster.Op) Result { return ConsumerSafety(cluster.HistoryOf(ops...), final) }
+	check := func(ops ...journal.Op) Result { return ConsumerSafety(journal.HistoryOf(ops...), final) }
 	t.Run("clean, two consumers and a restart", func(t *testing.T) {
 		res := check(started("c0", tp0), started("c1", tp0), poll("c0", tp0, 0, 10, 4), poll("c1", tp0, 0, 10, 4), poll("c0", tp0, 1, 11, 4),
 			started("c0", tp0), poll("c0", tp0, 0, 10, 4))
@@ -138,27 +139,27 @@ func TestConsumerSafety(t *testing.T) {
 		assert.Equal(t, []string{"inconsistent-offsets", "phantom-read"}, kinds(res))
 	})
 	t.Run("duplicate of an idempotent write", func(t *testing.T) {
-		send := cluster.Op{Type: cluster.Invoke, F: cluster.OpSend, TP: tp0, Payload: 10, Idempotent: true}
+		send := journal.Op{Type: journal.Invoke, F: journal.OpSend, TP: tp0, Payload: 10, Idempotent: true}
 		dupFinal := []cluster.FinalLog{{TP: tp0, Leader: 0, Records: log(10, 10)}}
-		res := ConsumerSafety(cluster.HistoryOf(send, started("c0", tp0), poll("c0", tp0, 0, 10, 4), poll("c0", tp0, 1, 10, 4)), dupFinal)
+		res := ConsumerSafety(journal.HistoryOf(send, started("c0", tp0), poll("c0", tp0, 0, 10, 4), poll("c0", tp0, 1, 10, 4)), dupFinal)
 		assert.Equal(t, []string{"duplicate"}, kinds(res))
 	})
 }
 
 func TestNoDuplicates(t *testing.T) {
-	invoke := func(payload int64, idempotent bool) cluster.Op {
-		return cluster.Op{Type: cluster.Invoke, F: cluster.OpSend, TP: tp0, Payload: payload, Idempotent: idempotent}
+	invoke := func(payload int64, idempotent bool) journal.Op {
+		return journal.Op{Type: journal.Invoke, F: journal.OpSend, TP: tp0, Payload: payload, Idempotent: idempotent}
 	}
 	t.Run("clean", func(t *testing.T) {
-		res := NoDuplicates(cluster.HistoryOf(invoke(1, true), invoke(2, true)), []cluster.FinalLog{{TP: tp0, Records: log(1, 2)}})
+		res := NoDuplicates(journal.HistoryOf(invoke(1, true), invoke(2, true)), []cluster.FinalLog{{TP: tp0, Records: log(1, 2)}})
 		assert.True(t, res.OK())
 	})
 	t.Run("at-least-once is allowed without idempotence", func(t *testing.T) {
-		res := NoDuplicates(cluster.HistoryOf(invoke(1, false)), []cluster.FinalLog{{TP: tp0, Records: log(1, 1)}})
+		res := NoDuplicates(journal.HistoryOf(invoke(1, false)), []cluster.FinalLog{{TP: tp0, Records: log(1, 1)}})
 		assert.True(t, res.OK())
 	})
 	t.Run("duplicates", func(t *testing.T) {
-		res := NoDuplicates(cluster.HistoryOf(invoke(1, true), invoke(2, true)), []cluster.FinalLog{{TP: tp0, Records: log(1, 2, 1, 2, 2)}})
+		res := NoDuplicates(journal.HistoryOf(invoke(1, true), invoke(2, true)), []cluster.FinalLog{{TP: tp0, Records: log(1, 2, 1, 2, 2)}})
 		require.Equal(t, []string{"duplicate", "duplicate", "duplicate"}, kinds(res))
 		assert.Equal(t, "payload 1 is at offsets 0 and 2", res.Violations[0].Message)
 		assert.Equal(t, "payload 2 is at offsets 1 and 4", res.Violations[2].Message)
@@ -166,7 +167,7 @@ func TestNoDuplicates(t *testing.T) {
 	t.Run("the story starts from the send", func(t *testing.T) {
 		history := ack(1, 0, 100, 200)
 		history[0].Idempotent = true
-		res := NoDuplicates(cluster.HistoryOf(history...), []cluster.FinalLog{{TP: tp0, Records: log(1, 1)}})
+		res := NoDuplicates(journal.HistoryOf(history...), []cluster.FinalLog{{TP: tp0, Records: log(1, 1)}})
 		require.Len(t, res.Violations, 1)
 		story := Story(res.Violations[0], nil, nil)
 		require.NotEmpty(t, story)
@@ -179,10 +180,10 @@ func TestNoDuplicates(t *testing.T) {
 func TestStoryOfAnInstantViolationEndsThere(t *testing.T) {
 	v := Violation{Checker: ProtocolInvariantsName, Kind: cluster.InvISRAdmittedBehind, TP: tp0, Offset: 31, At: at(5000),
 		Message: at(5000).String() + " broker 1 joined the ISR with log end 31, below leader 0's high watermark 40"}
-	events := []cluster.Event{
-		{Time: at(1000), Node: "faults", Kind: cluster.EvFault, Detail: "partition [broker-1] | rest for 3s"},
-		{Time: at(4999), Node: "controller", Kind: cluster.EvISRExpand, TP: tp0, Detail: "isr [0 2] -> [0 1 2]; logs: broker 0 end 40 hw 40 broker 1 end 31 hw 30"},
-		{Time: at(9000), Node: "faults", Kind: cluster.EvFault, Detail: "settle"},
+	events := []journal.Event{
+		{Time: at(1000), Node: "faults", Kind: journal.EvFault, Detail: "partition [broker-1] | rest for 3s"},
+		{Time: at(4999), Node: "controller", Kind: journal.EvISRExpand, TP: tp0, Detail: "isr [0 2] -> [0 1 2]; logs: broker 0 end 40 hw 40 broker 1 end 31 hw 30"},
+		{Time: at(9000), Node: "faults", Kind: journal.EvFault, Detail: "settle"},
 	}
 	story := Story(v, events, nil)
 	require.Len(t, story, 3)
@@ -191,57 +192,57 @@ func TestStoryOfAnInstantViolationEndsThere(t *testing.T) {
 	assert.Equal(t, "3. 5.000000s isr-admitted-behind: broker 1 joined the ISR with log end 31, below leader 0's high watermark 40", story[2])
 }
 
-func ack(payload, offset int64, sent, acked int) []cluster.Op {
-	return []cluster.Op{
-		{Time: at(sent), Process: "p0", Type: cluster.Invoke, F: cluster.OpSend, TP: tp0, Payload: payload, Offset: -1},
-		{Time: at(acked), Start: at(sent), Process: "p0", Type: cluster.Ok, F: cluster.OpSend, TP: tp0, Payload: payload, Offset: offset, Acks: cluster.AcksAll},
+func ack(payload, offset int64, sent, acked int) []journal.Op {
+	return []journal.Op{
+		{Time: at(sent), Process: "p0", Type: journal.Invoke, F: journal.OpSend, TP: tp0, Payload: payload, Offset: -1},
+		{Time: at(acked), Start: at(sent), Process: "p0", Type: journal.Ok, F: journal.OpSend, TP: tp0, Payload: payload, Offset: offset, Acks: cluster.AcksAll},
 	}
 }
 
 func TestLinearizable(t *testing.T) {
-	history := func(parts ...[]cluster.Op) []cluster.Op {
-		var h []cluster.Op
+	history := func(parts ...[]journal.Op) []journal.Op {
+		var h []journal.Op
 		for _, p := range parts {
 			h = append(h, p...)
 		}
 		return h
 	}
-	read := func(ms int, offset, payload int64) []cluster.Op {
+	read := func(ms int, offset, payload int64) []journal.Op {
 		op := poll("c0", tp0, offset, payload, 100)
 		op.Time = at(ms)
-		return []cluster.Op{op}
+		return []journal.Op{op}
 	}
 	t.Run("clean, with a gap and concurrent appends", func(t *testing.T) {
 		h := history(ack(1, 0, 0, 10), ack(2, 2, 5, 20), ack(3, 3, 6, 12), read(30, 3, 3))
-		res := Linearizable(cluster.HistoryOf(h...))
+		res := Linearizable(journal.HistoryOf(h...))
 		assert.True(t, res.OK(), "%v", res.Violations)
 		assert.True(t, porcupineLinearizable(h), "the oracle agrees")
 	})
 	t.Run("two acknowledged writes at one offset", func(t *testing.T) {
 		h := history(ack(1, 0, 0, 10), ack(2, 0, 20, 30))
-		res := Linearizable(cluster.HistoryOf(h...))
+		res := Linearizable(journal.HistoryOf(h...))
 		assert.Equal(t, []string{"two-writes-one-offset", "offset-against-real-time"}, kinds(res))
 		assert.False(t, porcupineLinearizable(h))
 	})
 	t.Run("write acknowledged at an offset already read", func(t *testing.T) {
 		h := history(ack(1, 5, 0, 10), read(15, 5, 1), ack(2, 4, 20, 30))
-		res := Linearizable(cluster.HistoryOf(h...))
+		res := Linearizable(journal.HistoryOf(h...))
 		assert.Equal(t, []string{"offset-against-real-time"}, kinds(res))
 		assert.Contains(t, res.Violations[0].Message, "acknowledged at offset 4")
 		assert.False(t, porcupineLinearizable(h))
 	})
 	t.Run("offsets against real-time order", func(t *testing.T) {
 		h := history(ack(1, 7, 0, 10), ack(2, 3, 20, 30))
-		assert.Equal(t, []string{"offset-against-real-time"}, kinds(Linearizable(cluster.HistoryOf(h...))))
+		assert.Equal(t, []string{"offset-against-real-time"}, kinds(Linearizable(journal.HistoryOf(h...))))
 		assert.False(t, porcupineLinearizable(h))
 	})
 	t.Run("a read disagrees with the acknowledged write", func(t *testing.T) {
 		h := history(ack(1, 0, 0, 10), ack(2, 1, 0, 10), read(40, 0, 2))
-		assert.Equal(t, []string{"read-disagrees-with-write"}, kinds(Linearizable(cluster.HistoryOf(h...))))
+		assert.Equal(t, []string{"read-disagrees-with-write"}, kinds(Linearizable(journal.HistoryOf(h...))))
 	})
 	t.Run("a read of a write not yet sent", func(t *testing.T) {
 		h := history(read(5, 0, 1), ack(1, 0, 10, 20))
-		assert.Equal(t, []string{"offset-against-real-time", "read-from-the-future"}, kinds(Linearizable(cluster.HistoryOf(h...))))
+		assert.Equal(t, []string{"offset-against-real-time", "read-from-the-future"}, kinds(Linearizable(journal.HistoryOf(h...))))
 	})
 }
 
@@ -253,7 +254,7 @@ func TestLinearizableAgreesWithPorcupine(t *testing.T) {
 	disagreements := 0
 	verdicts := map[bool]int{}
 	for range 3000 {
-		var h []cluster.Op
+		var h []journal.Op
 		n := 1 + r.IntN(6)
 		for i := range n {
 			sent := r.IntN(100)
@@ -264,8 +265,8 @@ func TestLinearizableAgreesWithPorcupine(t *testing.T) {
 			h = append(h, poll("c0", tp0, w.Offset, w.Payload, 100))
 			h[len(h)-1].Time = at(r.IntN(150) + 1)
 		}
-		slices.SortStableFunc(h, func(a, b cluster.Op) int { return int(a.Time - b.Time) })
-		direct := Linearizable(cluster.HistoryOf(h...))
+		slices.SortStableFunc(h, func(a, b journal.Op) int { return int(a.Time - b.Time) })
+		direct := Linearizable(journal.HistoryOf(h...))
 		// Porcupine's model knows offsets, not payloads: compare the
 		// order verdicts.
 		orderOK := !slices.ContainsFunc(direct.Violations, func(v Violation) bool {
@@ -286,60 +287,60 @@ func TestEventualDelivery(t *testing.T) {
 	full := cluster.FinalLog{TP: tp0, Leader: 0, State: protocol.PartitionState{Replicas: []protocol.BrokerID{0, 1}, ISR: []protocol.BrokerID{0, 1}, Leader: 0}}
 	history := append(ack(1, 0, 0, 10), started("c0", tp0), poll("c0", tp0, 0, 1, 5))
 	t.Run("clean", func(t *testing.T) {
-		assert.True(t, EventualDelivery(cluster.HistoryOf(history...), []cluster.FinalLog{full}, at(50), at(60_000)).OK())
+		assert.True(t, EventualDelivery(journal.HistoryOf(history...), []cluster.FinalLog{full}, at(50), at(60_000)).OK())
 	})
 	t.Run("no leader and under-replicated", func(t *testing.T) {
 		offline := full
 		offline.TP, offline.State.Leader = tp1, protocol.NoLeader
 		under := full
 		under.State.ISR = []protocol.BrokerID{0}
-		res := EventualDelivery(cluster.HistoryOf(), []cluster.FinalLog{offline, under}, at(50), at(60_000))
+		res := EventualDelivery(journal.HistoryOf(), []cluster.FinalLog{offline, under}, at(50), at(60_000))
 		assert.Equal(t, []string{"no-leader", "under-replicated"}, kinds(res))
 	})
 	t.Run("unseen", func(t *testing.T) {
-		h := append(append([]cluster.Op{}, history...), ack(2, 1, 20, 30)...)
-		res := EventualDelivery(cluster.HistoryOf(h...), []cluster.FinalLog{full}, at(50), at(60_000))
+		h := append(append([]journal.Op{}, history...), ack(2, 1, 20, 30)...)
+		res := EventualDelivery(journal.HistoryOf(h...), []cluster.FinalLog{full}, at(50), at(60_000))
 		require.Equal(t, []string{"unseen"}, kinds(res))
 		assert.Equal(t, int64(2), res.Violations[0].Payload)
 	})
 	// The RF=1 wedge: the partition came back, but the producer's writes to
 	// it stay pending to the end of the load and after.
 	t.Run("writes that never resume after the heal", func(t *testing.T) {
-		pending := func(payload int64, sent int) cluster.Op {
-			return cluster.Op{Time: at(sent), Process: "p0", Type: cluster.Invoke, F: cluster.OpSend, TP: tp0, Payload: payload, Offset: -1}
+		pending := func(payload int64, sent int) journal.Op {
+			return journal.Op{Time: at(sent), Process: "p0", Type: journal.Invoke, F: journal.OpSend, TP: tp0, Payload: payload, Offset: -1}
 		}
-		h := append(append([]cluster.Op{}, history...), pending(3, 30_000), pending(4, 40_000), pending(5, 49_000))
-		res := EventualDelivery(cluster.HistoryOf(h...), []cluster.FinalLog{full}, at(50_000), at(60_000))
+		h := append(append([]journal.Op{}, history...), pending(3, 30_000), pending(4, 40_000), pending(5, 49_000))
+		res := EventualDelivery(journal.HistoryOf(h...), []cluster.FinalLog{full}, at(50_000), at(60_000))
 		require.Equal(t, []string{"stuck-writes"}, kinds(res))
 		assert.Equal(t, int64(3), res.Violations[0].Payload, "the first write that never got an answer")
 		assert.Contains(t, res.Violations[0].Message, "3 writes to orders/0 were never answered")
 		t.Run("a partition still without a leader explains itself", func(t *testing.T) {
 			offline := full
 			offline.State.Leader = protocol.NoLeader
-			assert.Equal(t, []string{"no-leader"}, kinds(EventualDelivery(cluster.HistoryOf(h...), []cluster.FinalLog{offline}, at(50_000), at(60_000))))
+			assert.Equal(t, []string{"no-leader"}, kinds(EventualDelivery(journal.HistoryOf(h...), []cluster.FinalLog{offline}, at(50_000), at(60_000))))
 		})
 		t.Run("too short a calm proves nothing", func(t *testing.T) {
-			assert.True(t, EventualDelivery(cluster.HistoryOf(h...), []cluster.FinalLog{full}, at(58_000), at(60_000)).OK())
+			assert.True(t, EventualDelivery(journal.HistoryOf(h...), []cluster.FinalLog{full}, at(58_000), at(60_000)).OK())
 		})
 		t.Run("answered writes are not stuck", func(t *testing.T) {
-			answered := append(append([]cluster.Op{}, history...), ack(3, 1, 30_000, 31_000)...)
+			answered := append(append([]journal.Op{}, history...), ack(3, 1, 30_000, 31_000)...)
 			answered = append(answered, poll("c0", tp0, 1, 3, 2))
-			assert.True(t, EventualDelivery(cluster.HistoryOf(answered...), []cluster.FinalLog{full}, at(50_000), at(60_000)).OK())
+			assert.True(t, EventualDelivery(journal.HistoryOf(answered...), []cluster.FinalLog{full}, at(50_000), at(60_000)).OK())
 		})
 	})
 }
 
 func TestStoryNamesTheDecisiveEvents(t *testing.T) {
 	op := ack(7, 3, 4900, 5000)[1]
-	v := Violation{Checker: AckedDurabilityName, Kind: "lost-write", TP: tp0, Offset: 3, Payload: 7, Ops: []cluster.Op{op}}
-	events := []cluster.Event{
-		{Time: at(10), Node: "broker-0", Kind: cluster.EvBecameLeader, TP: tp0, Broker: 0, Detail: "too early to matter"},
-		{Time: at(1500), Node: "controller", Kind: cluster.EvISRShrink, TP: tp0, Broker: 0, Detail: "isr [0 1] -> [0]"},
-		{Time: at(5100), Node: "broker-0", Kind: cluster.EvCrashed, Broker: 0},
-		{Time: at(5200), Node: "broker-9", Kind: cluster.EvCrashed, Broker: 9},
-		{Time: at(6000), Node: "controller", Kind: cluster.EvUncleanElected, TP: tp0, Broker: 1, Epoch: 1, Detail: "leader 0 -> 1"},
-		{Time: at(7000), Node: "broker-0", Kind: cluster.EvTruncated, TP: tp0, Broker: 0, Offset: 2, Detail: "truncated its log from 9 to 2"},
-		{Time: at(7500), Node: "broker-0", Kind: cluster.EvRestarted, Broker: 0},
+	v := Violation{Checker: AckedDurabilityName, Kind: "lost-write", TP: tp0, Offset: 3, Payload: 7, Ops: []journal.Op{op}}
+	events := []journal.Event{
+		{Time: at(10), Node: "broker-0", Kind: journal.EvBecameLeader, TP: tp0, Broker: 0, Detail: "too early to matter"},
+		{Time: at(1500), Node: "controller", Kind: journal.EvISRShrink, TP: tp0, Broker: 0, Detail: "isr [0 1] -> [0]"},
+		{Time: at(5100), Node: "broker-0", Kind: journal.EvCrashed, Broker: 0},
+		{Time: at(5200), Node: "broker-9", Kind: journal.EvCrashed, Broker: 9},
+		{Time: at(6000), Node: "controller", Kind: journal.EvUncleanElected, TP: tp0, Broker: 1, Epoch: 1, Detail: "leader 0 -> 1"},
+		{Time: at(7000), Node: "broker-0", Kind: journal.EvTruncated, TP: tp0, Broker: 0, Offset: 2, Detail: "truncated its log from 9 to 2"},
+		{Time: at(7500), Node: "broker-0", Kind: journal.EvRestarted, Broker: 0},
 	}
 	final := []cluster.FinalLog{finalOf(tp0, 1, []protocol.BrokerID{1}, []int64{2, 2}, log(1, 2), log(1, 2))}
 	story := Story(v, events, final)
@@ -368,14 +369,14 @@ func TestProtocolInvariantsNamesEachBrokenRule(t *testing.T) {
 // truncation above the divergence that ordered it).
 func TestStoryTellsSameInstantEventsCauseFirst(t *testing.T) {
 	op := ack(7, 3, 4900, 5000)[1]
-	v := Violation{Checker: AckedDurabilityName, Kind: "lost-write", TP: tp0, Offset: 3, Payload: 7, Ops: []cluster.Op{op}}
-	var events []cluster.Event
+	v := Violation{Checker: AckedDurabilityName, Kind: "lost-write", TP: tp0, Offset: 3, Payload: 7, Ops: []journal.Op{op}}
+	var events []journal.Event
 	for i := range 10 {
-		events = append(events, cluster.Event{Time: at(4000 + i), Node: "controller", Kind: cluster.EvISRShrink, TP: tp0, Broker: 0, Detail: "isr"})
+		events = append(events, journal.Event{Time: at(4000 + i), Node: "controller", Kind: journal.EvISRShrink, TP: tp0, Broker: 0, Detail: "isr"})
 	}
 	events = append(events,
-		cluster.Event{Time: at(7000), Node: "broker-0", Kind: cluster.EvDiverged, TP: tp0, Broker: 0, Detail: "leader 1 says epoch 0 ends at 2"},
-		cluster.Event{Time: at(7000), Node: "broker-0", Kind: cluster.EvTruncated, TP: tp0, Broker: 0, Offset: 2, Detail: "truncated its log from 9 to 2"})
+		journal.Event{Time: at(7000), Node: "broker-0", Kind: journal.EvDiverged, TP: tp0, Broker: 0, Detail: "leader 1 says epoch 0 ends at 2"},
+		journal.Event{Time: at(7000), Node: "broker-0", Kind: journal.EvTruncated, TP: tp0, Broker: 0, Offset: 2, Detail: "truncated its log from 9 to 2"})
 	story := Story(v, events, []cluster.FinalLog{finalOf(tp0, 1, []protocol.BrokerID{0, 1}, []int64{2, 2}, log(1, 2), log(1, 2))})
 	told := slices.IndexFunc(story, func(s string) bool { return strings.Contains(s, "told to truncate") })
 	truncated := slices.IndexFunc(story, func(s string) bool { return strings.Contains(s, "truncated its log") })

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
@@ -18,11 +19,11 @@ const ConsumerSafetyDefinition = "consumers read each partition in order without
 // read only below the high watermark of the fetch that returned it
 // (read-above-hw); and every record read is in the final log
 // (phantom-read: the consumer saw a record that was later truncated away).
-func ConsumerSafety(history *cluster.History, final []cluster.FinalLog) Result {
+func ConsumerSafety(history *journal.History, final []cluster.FinalLog) Result {
 	res := Result{Checker: ConsumerSafetyName, Definition: ConsumerSafetyDefinition}
-	fail := func(kind string, op cluster.Op, msg string, ops ...cluster.Op) {
+	fail := func(kind string, op journal.Op, msg string, ops ...journal.Op) {
 		res.Violations = append(res.Violations, Violation{Checker: ConsumerSafetyName, Kind: kind, TP: op.TP, Offset: op.Offset, Payload: op.Payload,
-			Message: msg, Ops: append([]cluster.Op{op}, ops...)})
+			Message: msg, Ops: append([]journal.Op{op}, ops...)})
 	}
 	// Per partition: what the final log holds, the first read of each
 	// offset, and each consumer's next expected offset. Slices indexed by
@@ -73,19 +74,19 @@ func ConsumerSafety(history *cluster.History, final []cluster.FinalLog) Result {
 		p.reader = append(p.reader, reader{process: process})
 		return &p.reader[len(p.reader)-1]
 	}
-	var byPayload cluster.PayloadTable[int64] // where each payload was first read, for duplicates
-	var idempotent *cluster.PayloadTable[bool]
+	var byPayload journal.PayloadTable[int64] // where each payload was first read, for duplicates
+	var idempotent *journal.PayloadTable[bool]
 	for i, op := range history.All() {
-		if op.F != cluster.OpStart && op.F != cluster.OpPoll {
+		if op.F != journal.OpStart && op.F != journal.OpPoll {
 			continue
 		}
 		p := lookup(op.TP)
 		r := readerOf(p, op.Process)
 		switch {
-		case op.F == cluster.OpStart, op.Type == cluster.Info:
+		case op.F == journal.OpStart, op.Type == journal.Info:
 			r.next = op.Offset // a fresh start, or a reset of the position
 			continue
-		case op.Type != cluster.Ok:
+		case op.Type != journal.Ok:
 			continue
 		}
 		switch want := r.next; {
@@ -107,7 +108,7 @@ func ConsumerSafety(history *cluster.History, final []cluster.FinalLog) Result {
 		} else if p.firstPayload[op.Offset] != op.Payload {
 			prev := history.At(int(p.firstIndex[op.Offset]))
 			fail("inconsistent-offsets", op, fmt.Sprintf("offset %d read as payload %s by %s at %v, and as payload %s by %s at %v",
-				op.Offset, cluster.PayloadText(prev.Payload), prev.Process, prev.Time, cluster.PayloadText(op.Payload), op.Process, op.Time), prev)
+				op.Offset, journal.PayloadText(prev.Payload), prev.Process, prev.Time, journal.PayloadText(op.Payload), op.Process, op.Time), prev)
 		}
 		if at, seen := byPayload.Get(op.Payload); !seen {
 			byPayload.Set(op.Payload, p.id<<partShift|op.Offset)
@@ -117,21 +118,21 @@ func ConsumerSafety(history *cluster.History, final []cluster.FinalLog) Result {
 			}
 			if is, _ := idempotent.Get(op.Payload); is {
 				prev := history.At(int(byID[at>>partShift].firstIndex[at&(1<<partShift-1)]))
-				fail("duplicate", op, fmt.Sprintf("idempotent payload %s read at %v offset %d and at %v offset %d", cluster.PayloadText(op.Payload), prev.TP, prev.Offset, op.TP, op.Offset), prev)
+				fail("duplicate", op, fmt.Sprintf("idempotent payload %s read at %v offset %d and at %v offset %d", journal.PayloadText(op.Payload), prev.TP, prev.Offset, op.TP, op.Offset), prev)
 			}
 		}
 		if p.known && (op.Offset >= p.final.Len() || p.final.Payload(op.Offset) != op.Payload) {
-			fail("phantom-read", op, fmt.Sprintf("%s read payload %s at offset %d from broker %d at %v; the final log no longer holds it", op.Process, cluster.PayloadText(op.Payload), op.Offset, op.Broker, op.Time))
+			fail("phantom-read", op, fmt.Sprintf("%s read payload %s at offset %d from broker %d at %v; the final log no longer holds it", op.Process, journal.PayloadText(op.Payload), op.Offset, op.Broker, op.Time))
 		}
 	}
 	return res
 }
 
 // idempotentSends is the set of payloads sent with enable.idempotence.
-func idempotentSends(history *cluster.History) *cluster.PayloadTable[bool] {
-	set := &cluster.PayloadTable[bool]{}
+func idempotentSends(history *journal.History) *journal.PayloadTable[bool] {
+	set := &journal.PayloadTable[bool]{}
 	for _, op := range history.All() {
-		if op.F == cluster.OpSend && op.Type == cluster.Invoke && op.Idempotent {
+		if op.F == journal.OpSend && op.Type == journal.Invoke && op.Idempotent {
 			set.Set(op.Payload, true)
 		}
 	}

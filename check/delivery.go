@@ -6,6 +6,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
@@ -28,7 +29,7 @@ const StuckWriteCalm = 5 * time.Second
 // have answered every write its producers sent before the faults healed:
 // one still pending is a client that stopped trying (stuck-writes), as a
 // Kafka producer never does before delivery.timeout.ms.
-func EventualDelivery(history *cluster.History, final []cluster.FinalLog, healed, end clock.Time) Result {
+func EventualDelivery(history *journal.History, final []cluster.FinalLog, healed, end clock.Time) Result {
 	res := Result{Checker: EventualDeliveryName, Definition: EventualDeliveryDefinition}
 	healthy := make(map[protocol.TopicPartition]bool, len(final))
 	for _, f := range final {
@@ -45,13 +46,13 @@ func EventualDelivery(history *cluster.History, final []cluster.FinalLog, healed
 	if end.Sub(healed) >= StuckWriteCalm {
 		res.Violations = append(res.Violations, stuckWrites(history, healthy, healed, end)...)
 	}
-	var seen cluster.PayloadTable[bool]
+	var seen journal.PayloadTable[bool]
 	consumers := false
 	for _, op := range history.All() {
-		if op.F == cluster.OpStart {
+		if op.F == journal.OpStart {
 			consumers = true
 		}
-		if op.F == cluster.OpPoll && op.Type == cluster.Ok {
+		if op.F == journal.OpPoll && op.Type == journal.Ok {
 			seen.Set(op.Payload, true)
 		}
 	}
@@ -59,9 +60,9 @@ func EventualDelivery(history *cluster.History, final []cluster.FinalLog, healed
 		return res
 	}
 	for _, op := range history.All() {
-		if _, read := seen.Get(op.Payload); op.F == cluster.OpSend && op.Type == cluster.Ok && !read {
+		if _, read := seen.Get(op.Payload); op.F == journal.OpSend && op.Type == journal.Ok && !read {
 			res.Violations = append(res.Violations, Violation{Checker: EventualDeliveryName, Kind: "unseen", TP: op.TP, Offset: op.Offset, Payload: op.Payload,
-				Message: fmt.Sprintf("payload %s, acknowledged at offset %d at %v, was never read", cluster.PayloadText(op.Payload), op.Offset, op.Time), Ops: []cluster.Op{op}})
+				Message: fmt.Sprintf("payload %s, acknowledged at offset %d at %v, was never read", journal.PayloadText(op.Payload), op.Offset, op.Time), Ops: []journal.Op{op}})
 		}
 	}
 	return res
@@ -69,21 +70,21 @@ func EventualDelivery(history *cluster.History, final []cluster.FinalLog, healed
 
 // stuckWrites finds, per healthy partition, the writes invoked before the
 // faults healed and never answered by the end of the run.
-func stuckWrites(history *cluster.History, healthy map[protocol.TopicPartition]bool, healed, end clock.Time) []Violation {
-	var answered cluster.PayloadTable[bool]
+func stuckWrites(history *journal.History, healthy map[protocol.TopicPartition]bool, healed, end clock.Time) []Violation {
+	var answered journal.PayloadTable[bool]
 	for _, op := range history.All() {
-		if op.F == cluster.OpSend && op.Type != cluster.Invoke {
+		if op.F == journal.OpSend && op.Type != journal.Invoke {
 			answered.Set(op.Payload, true)
 		}
 	}
 	type stuck struct {
-		first cluster.Op
+		first journal.Op
 		count int
 	}
 	var order []protocol.TopicPartition
 	byTP := map[protocol.TopicPartition]*stuck{}
 	for _, op := range history.All() {
-		if op.F != cluster.OpSend || op.Type != cluster.Invoke || op.Time > healed || !healthy[op.TP] {
+		if op.F != journal.OpSend || op.Type != journal.Invoke || op.Time > healed || !healthy[op.TP] {
 			continue
 		}
 		if _, ok := answered.Get(op.Payload); ok {
@@ -102,8 +103,8 @@ func stuckWrites(history *cluster.History, healthy map[protocol.TopicPartition]b
 		s := byTP[tp]
 		out = append(out, Violation{Checker: EventualDeliveryName, Kind: "stuck-writes", TP: tp, Offset: -1, Payload: s.first.Payload,
 			Message: fmt.Sprintf("%d writes to %v were never answered although it ended led and fully replicated, %v after the faults healed; the first, payload %s, was sent at %v by %s",
-				s.count, tp, end.Sub(healed), cluster.PayloadText(s.first.Payload), s.first.Time, s.first.Process),
-			Ops: []cluster.Op{s.first}})
+				s.count, tp, end.Sub(healed), journal.PayloadText(s.first.Payload), s.first.Time, s.first.Process),
+			Ops: []journal.Op{s.first}})
 	}
 	return out
 }

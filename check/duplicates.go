@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 )
 
 // NoDuplicatesDefinition is the promise, in one line.
@@ -14,11 +15,11 @@ const NoDuplicatesDefinition = "with enable.idempotence, no write appears twice 
 // NoDuplicates checks that no payload sent by an idempotent producer
 // appears at two offsets of the final logs. (Without idempotence Kafka
 // promises at-least-once, and duplicates are allowed.)
-func NoDuplicates(history *cluster.History, final []cluster.FinalLog) Result {
+func NoDuplicates(history *journal.History, final []cluster.FinalLog) Result {
 	res := Result{Checker: NoDuplicatesName, Definition: NoDuplicatesDefinition}
 	// Sorting the payloads finds the repeated ones without a map of every
 	// record; only those are then looked up in the history.
-	var idempotent *cluster.PayloadTable[bool]
+	var idempotent *journal.PayloadTable[bool]
 	for _, f := range final {
 		type placed struct{ Payload, Offset int64 }
 		byPayload := make([]placed, 0, f.Records.Len())
@@ -58,7 +59,7 @@ func NoDuplicates(history *cluster.History, final []cluster.FinalLog) Result {
 				continue
 			}
 			res.Violations = append(res.Violations, Violation{Checker: NoDuplicatesName, Kind: "duplicate", TP: f.TP, Offset: rec.Offset, Payload: rec.Payload,
-				Message: fmt.Sprintf("payload %s is at offsets %d and %d", cluster.PayloadText(rec.Payload), firstAt[i], rec.Offset)})
+				Message: fmt.Sprintf("payload %s is at offsets %d and %d", journal.PayloadText(rec.Payload), firstAt[i], rec.Offset)})
 		}
 	}
 	attachSends(res.Violations, history)
@@ -67,7 +68,7 @@ func NoDuplicates(history *cluster.History, final []cluster.FinalLog) Result {
 
 // attachSends gives each violation the history of its payload's send: the
 // invoke and how it ended, which its story starts from.
-func attachSends(vs []Violation, history *cluster.History) {
+func attachSends(vs []Violation, history *journal.History) {
 	if len(vs) == 0 {
 		return
 	}
@@ -76,7 +77,7 @@ func attachSends(vs []Violation, history *cluster.History) {
 		at[v.Payload] = append(at[v.Payload], i)
 	}
 	for _, op := range history.All() {
-		if op.F != cluster.OpSend {
+		if op.F != journal.OpSend {
 			continue
 		}
 		for _, i := range at[op.Payload] {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
@@ -24,19 +25,19 @@ const AckedDurabilityDefinition = "every acknowledged write is in the final log 
 // was never sent); after NOT_ENOUGH_REPLICAS_AFTER_APPEND, a timeout or a
 // lost connection the outcome is unknown, and the write may be anywhere or
 // nowhere, as may every send recorded as info.
-func AckedDurability(history *cluster.History, logs []cluster.FinalLog) Result {
+func AckedDurability(history *journal.History, logs []cluster.FinalLog) Result {
 	res := Result{Checker: AckedDurabilityName, Definition: AckedDurabilityDefinition}
 	byTP := finalByTP(logs)
 	idx := payloadIndex{}
-	failed := map[int64]cluster.Op{}
+	failed := map[int64]journal.Op{}
 	for _, op := range history.All() {
-		if op.F != cluster.OpSend {
+		if op.F != journal.OpSend {
 			continue
 		}
-		if op.Type == cluster.Fail && definitelyNotWritten(op) {
+		if op.Type == journal.Fail && definitelyNotWritten(op) {
 			failed[op.Payload] = op
 		}
-		if op.Type != cluster.Ok {
+		if op.Type != journal.Ok {
 			continue
 		}
 		final, known := byTP[op.TP]
@@ -49,12 +50,12 @@ func AckedDurability(history *cluster.History, logs []cluster.FinalLog) Result {
 			if leaderUp {
 				continue
 			}
-			res.Unavailable = append(res.Unavailable, unavailableWrite(op, fmt.Sprintf("payload %s is on leader broker %d, which is down at the end", cluster.PayloadText(op.Payload), final.Leader)))
+			res.Unavailable = append(res.Unavailable, unavailableWrite(op, fmt.Sprintf("payload %s is on leader broker %d, which is down at the end", journal.PayloadText(op.Payload), final.Leader)))
 			continue
 		}
 		if !leaderUp {
 			if b, ok := idx.holder(final, op); ok {
-				res.Unavailable = append(res.Unavailable, unavailableWrite(op, fmt.Sprintf("payload %s is only on broker %d and %v has no live leader at the end", cluster.PayloadText(op.Payload), b, op.TP)))
+				res.Unavailable = append(res.Unavailable, unavailableWrite(op, fmt.Sprintf("payload %s is only on broker %d and %v has no live leader at the end", journal.PayloadText(op.Payload), b, op.TP)))
 				continue
 			}
 		}
@@ -67,7 +68,7 @@ func AckedDurability(history *cluster.History, logs []cluster.FinalLog) Result {
 		for rec := range final.Records.All() {
 			if op, ok := failed[rec.Payload]; ok {
 				res.Violations = append(res.Violations, Violation{Checker: AckedDurabilityName, Kind: "failed-write-present", TP: final.TP, Offset: rec.Offset, Payload: rec.Payload,
-					Message: fmt.Sprintf("payload %s was reported failed (%v) but is at offset %d", cluster.PayloadText(rec.Payload), errorText(op), rec.Offset), Ops: []cluster.Op{op}})
+					Message: fmt.Sprintf("payload %s was reported failed (%v) but is at offset %d", journal.PayloadText(rec.Payload), errorText(op), rec.Offset), Ops: []journal.Op{op}})
 			}
 		}
 	}
@@ -77,35 +78,35 @@ func AckedDurability(history *cluster.History, logs []cluster.FinalLog) Result {
 // definitelyNotWritten reports whether a failed send cannot have been
 // appended: its error is one Kafka returns before the append, or it never
 // left the producer.
-func definitelyNotWritten(op cluster.Op) bool {
+func definitelyNotWritten(op journal.Op) bool {
 	return op.Err == protocol.None || op.Err.NotAppended()
 }
 
-func errorText(op cluster.Op) string {
+func errorText(op journal.Op) string {
 	if op.Err == protocol.None {
 		return op.Note
 	}
 	return op.Err.String()
 }
 
-func lostWrite(op cluster.Op, msg string) Violation {
-	return Violation{Checker: AckedDurabilityName, Kind: "lost-write", TP: op.TP, Offset: op.Offset, Payload: op.Payload, Message: msg, Ops: []cluster.Op{op}}
+func lostWrite(op journal.Op, msg string) Violation {
+	return Violation{Checker: AckedDurabilityName, Kind: "lost-write", TP: op.TP, Offset: op.Offset, Payload: op.Payload, Message: msg, Ops: []journal.Op{op}}
 }
 
-func unavailableWrite(op cluster.Op, msg string) Violation {
-	return Violation{Checker: AckedDurabilityName, Kind: "unavailable-write", TP: op.TP, Offset: op.Offset, Payload: op.Payload, Message: msg, Ops: []cluster.Op{op}}
+func unavailableWrite(op journal.Op, msg string) Violation {
+	return Violation{Checker: AckedDurabilityName, Kind: "unavailable-write", TP: op.TP, Offset: op.Offset, Payload: op.Payload, Message: msg, Ops: []journal.Op{op}}
 }
 
-func lostMessage(final cluster.FinalLog, op cluster.Op) string {
+func lostMessage(final cluster.FinalLog, op journal.Op) string {
 	switch {
 	case final.Leader == protocol.NoLeader:
-		return fmt.Sprintf("payload %s lost: %v has no leader at the end and no replica holds it", cluster.PayloadText(op.Payload), op.TP)
+		return fmt.Sprintf("payload %s lost: %v has no leader at the end and no replica holds it", journal.PayloadText(op.Payload), op.TP)
 	case op.Offset < 0:
-		return fmt.Sprintf("payload %s lost: acknowledged under acks=0, but nowhere in broker %d's log", cluster.PayloadText(op.Payload), final.Leader)
+		return fmt.Sprintf("payload %s lost: acknowledged under acks=0, but nowhere in broker %d's log", journal.PayloadText(op.Payload), final.Leader)
 	case op.Offset >= final.Records.Len():
-		return fmt.Sprintf("payload %s lost: acknowledged at offset %d, but broker %d's log ends at %d", cluster.PayloadText(op.Payload), op.Offset, final.Leader, final.Records.Len())
+		return fmt.Sprintf("payload %s lost: acknowledged at offset %d, but broker %d's log ends at %d", journal.PayloadText(op.Payload), op.Offset, final.Leader, final.Records.Len())
 	}
-	return fmt.Sprintf("payload %s lost: offset %d on broker %d holds payload %s instead", cluster.PayloadText(op.Payload), op.Offset, final.Leader, cluster.PayloadText(final.Records.Payload(op.Offset)))
+	return fmt.Sprintf("payload %s lost: offset %d on broker %d holds payload %s instead", journal.PayloadText(op.Payload), op.Offset, final.Leader, journal.PayloadText(final.Records.Payload(op.Offset)))
 }
 
 // up reports whether broker b was running at the end (a final log built
@@ -119,7 +120,7 @@ func up(final cluster.FinalLog, b protocol.BrokerID) bool {
 type payloadIndex map[protocol.TopicPartition][]map[int64]bool
 
 // holds reports whether broker b's log of the partition has op's write.
-func (x payloadIndex) holds(final cluster.FinalLog, b protocol.BrokerID, op cluster.Op) bool {
+func (x payloadIndex) holds(final cluster.FinalLog, b protocol.BrokerID, op journal.Op) bool {
 	recs := final.Records
 	if b != final.Leader {
 		recs = final.Replicas[b]
@@ -142,7 +143,7 @@ func (x payloadIndex) holds(final cluster.FinalLog, b protocol.BrokerID, op clus
 }
 
 // holder returns a replica whose log has op's write.
-func (x payloadIndex) holder(final cluster.FinalLog, op cluster.Op) (protocol.BrokerID, bool) {
+func (x payloadIndex) holder(final cluster.FinalLog, op journal.Op) (protocol.BrokerID, bool) {
 	for b := range final.Replicas {
 		if final.Replicas[b].Len() > 0 && x.holds(final, protocol.BrokerID(b), op) {
 			return protocol.BrokerID(b), true

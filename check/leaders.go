@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/tideline-sim/tideline/clock"
-	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
@@ -22,7 +22,7 @@ type epochKey struct {
 // at one epoch. Intervals in which two brokers both believed they led a
 // partition (a zombie leader not yet told) are reported as notes: they
 // break nothing by themselves, since the zombie cannot commit.
-func LeaderUniqueness(events []cluster.Event, acks []cluster.AckSample, end clock.Time) Result {
+func LeaderUniqueness(events []journal.Event, acks []journal.AckSample, end clock.Time) Result {
 	res := Result{Checker: LeaderUniquenessName, Definition: LeaderUniquenessDefinition}
 	fail := func(kind string, tp protocol.TopicPartition, msg string) {
 		res.Violations = append(res.Violations, Violation{Checker: LeaderUniquenessName, Kind: kind, TP: tp, Offset: -1, Payload: -1, Message: msg})
@@ -32,12 +32,12 @@ func LeaderUniqueness(events []cluster.Event, acks []cluster.AckSample, end cloc
 	ownEpoch := map[string]int32{}                  // broker+tp -> its last leader epoch
 	for _, e := range events {
 		switch e.Kind {
-		case cluster.EvElected, cluster.EvELRElected, cluster.EvUncleanElected, cluster.EvPreferredElected, cluster.EvOffline:
+		case journal.EvElected, journal.EvELRElected, journal.EvUncleanElected, journal.EvPreferredElected, journal.EvOffline:
 			if last, ok := lastEpoch[e.TP]; ok && e.Epoch <= last {
 				fail("epoch-regressed", e.TP, fmt.Sprintf("the controller set epoch %d at %v after epoch %d", e.Epoch, e.Time, last))
 			}
 			lastEpoch[e.TP] = e.Epoch
-		case cluster.EvBecameLeader:
+		case journal.EvBecameLeader:
 			key := epochKey{e.TP, e.Epoch}
 			if other, ok := brokerEpoch[key]; ok && other != e.Broker {
 				fail("two-leaders", e.TP, fmt.Sprintf("brokers %d and %d both became leader at epoch %d (at %v)", other, e.Broker, e.Epoch, e.Time))
@@ -50,7 +50,7 @@ func LeaderUniqueness(events []cluster.Event, acks []cluster.AckSample, end cloc
 			ownEpoch[own] = e.Epoch
 		}
 	}
-	committer := map[epochKey]cluster.AckSample{}
+	committer := map[epochKey]journal.AckSample{}
 	for _, a := range acks {
 		key := epochKey{a.TP, a.Epoch}
 		if first, ok := committer[key]; ok && first.Broker != a.Broker {
@@ -76,7 +76,7 @@ type belief struct {
 
 // zombieIntervals lists the times two brokers both believed they led the
 // same partition.
-func zombieIntervals(events []cluster.Event, end clock.Time) []string {
+func zombieIntervals(events []journal.Event, end clock.Time) []string {
 	var tps []protocol.TopicPartition
 	open := map[protocol.TopicPartition][]*belief{}
 	var all []*belief
@@ -95,7 +95,7 @@ func zombieIntervals(events []cluster.Event, end clock.Time) []string {
 	}
 	for _, e := range events {
 		switch e.Kind {
-		case cluster.EvBecameLeader:
+		case journal.EvBecameLeader:
 			if _, ok := open[e.TP]; !ok {
 				tps = append(tps, e.TP)
 			}
@@ -105,10 +105,10 @@ func zombieIntervals(events []cluster.Event, end clock.Time) []string {
 			open[e.TP] = append(open[e.TP], b)
 			all = append(all, b)
 			order = append(order, e.TP)
-		case cluster.EvBecameFollower:
+		case journal.EvBecameFollower:
 			tp := e.TP
 			closeAll(e.Broker, &tp, e.Time)
-		case cluster.EvCrashed, cluster.EvPowerLoss:
+		case journal.EvCrashed, journal.EvPowerLoss:
 			if e.Broker != protocol.NoLeader {
 				closeAll(e.Broker, nil, e.Time)
 			}

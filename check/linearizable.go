@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/tideline-sim/tideline/clock"
-	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
@@ -42,11 +42,11 @@ type span struct {
 const maxLinearizableReports = 3
 
 // Linearizable checks each partition's history directly (see above).
-func Linearizable(history *cluster.History) Result {
+func Linearizable(history *journal.History) Result {
 	res := Result{Checker: LinearizableName, Definition: LinearizableDefinition}
-	var invoked cluster.PayloadTable[clock.Time]
+	var invoked journal.PayloadTable[clock.Time]
 	for _, op := range history.All() {
-		if op.F == cluster.OpSend && op.Type == cluster.Invoke {
+		if op.F == journal.OpSend && op.Type == journal.Invoke {
 			invoked.Set(op.Payload, op.Time)
 		}
 	}
@@ -64,7 +64,7 @@ func Linearizable(history *cluster.History) Result {
 type reporter struct {
 	res      *Result
 	tp       protocol.TopicPartition
-	history  *cluster.History
+	history  *journal.History
 	reported map[string]int
 }
 
@@ -74,7 +74,7 @@ func (r *reporter) report(kind string, offset int64, index int32, format string,
 	}
 	op := r.history.At(int(index))
 	r.res.Violations = append(r.res.Violations, Violation{Checker: LinearizableName, Kind: kind, TP: r.tp, Offset: offset, Payload: op.Payload,
-		Message: fmt.Sprintf(format, args...), Ops: []cluster.Op{op}})
+		Message: fmt.Sprintf(format, args...), Ops: []journal.Op{op}})
 }
 
 // checkOffsets checks one partition's acknowledged offsets against each
@@ -90,7 +90,7 @@ func checkOffsets(r *reporter, ops []span) {
 	slices.SortFunc(writes, func(a, b span) int { return cmp.Compare(a.first, b.first) })
 	for i := 1; i < len(writes); i++ {
 		if prev, w := writes[i-1], writes[i]; w.first <= prev.last {
-			r.report("two-writes-one-offset", w.first, w.index, "payloads %s and %s both acknowledged at offset %d of %v", cluster.PayloadText(prev.payload), cluster.PayloadText(w.payload), w.first, r.tp)
+			r.report("two-writes-one-offset", w.first, w.index, "payloads %s and %s both acknowledged at offset %d of %v", journal.PayloadText(prev.payload), journal.PayloadText(w.payload), w.first, r.tp)
 		}
 	}
 	// Offsets against real time: sweep the writes by when they began,
@@ -112,18 +112,18 @@ func checkOffsets(r *reporter, ops []span) {
 				what = "a read that had returned offset"
 			}
 			r.report("offset-against-real-time", w.first, w.index, "payload %s acknowledged at offset %d of %v, but it was first sent at %v, after %s %d at %v",
-				cluster.PayloadText(w.payload), w.first, r.tp, w.call, what, reach, reachOp.ret)
+				journal.PayloadText(w.payload), w.first, r.tp, w.call, what, reach, reachOp.ret)
 		}
 	}
 }
 
 // checkReads checks that reads hold what the acknowledged writes hold, and
 // nothing from the future.
-func checkReads(res *Result, reporters map[protocol.TopicPartition]*reporter, history *cluster.History, invoked *cluster.PayloadTable[clock.Time]) {
+func checkReads(res *Result, reporters map[protocol.TopicPartition]*reporter, history *journal.History, invoked *journal.PayloadTable[clock.Time]) {
 	const none = math.MinInt64
 	acked := map[protocol.TopicPartition][]int64{} // by offset; none if no write was acknowledged there
 	for _, op := range history.All() {
-		if op.F == cluster.OpSend && op.Type == cluster.Ok && op.Offset >= 0 {
+		if op.F == journal.OpSend && op.Type == journal.Ok && op.Offset >= 0 {
 			a := acked[op.TP]
 			for int64(len(a)) <= op.Offset {
 				a = append(a, none)
@@ -133,7 +133,7 @@ func checkReads(res *Result, reporters map[protocol.TopicPartition]*reporter, hi
 		}
 	}
 	for i, op := range history.All() {
-		if op.F != cluster.OpPoll || op.Type != cluster.Ok {
+		if op.F != journal.OpPoll || op.Type != journal.Ok {
 			continue
 		}
 		r := reporters[op.TP]
@@ -142,10 +142,10 @@ func checkReads(res *Result, reporters map[protocol.TopicPartition]*reporter, hi
 			reporters[op.TP] = r
 		}
 		if at, ok := invoked.Get(op.Payload); !ok || at > op.Time {
-			r.report("read-from-the-future", op.Offset, int32(i), "%s read payload %s at offset %d of %v at %v, before it was written", op.Process, cluster.PayloadText(op.Payload), op.Offset, op.TP, op.Time)
+			r.report("read-from-the-future", op.Offset, int32(i), "%s read payload %s at offset %d of %v at %v, before it was written", op.Process, journal.PayloadText(op.Payload), op.Offset, op.TP, op.Time)
 		}
 		if a := acked[op.TP]; op.Offset >= 0 && op.Offset < int64(len(a)) && a[op.Offset] != none && a[op.Offset] != op.Payload {
-			r.report("read-disagrees-with-write", op.Offset, int32(i), "%s read payload %s at offset %d of %v, where payload %s was acknowledged", op.Process, cluster.PayloadText(op.Payload), op.Offset, op.TP, cluster.PayloadText(a[op.Offset]))
+			r.report("read-disagrees-with-write", op.Offset, int32(i), "%s read payload %s at offset %d of %v, where payload %s was acknowledged", op.Process, journal.PayloadText(op.Payload), op.Offset, op.TP, journal.PayloadText(a[op.Offset]))
 		}
 	}
 }
@@ -156,7 +156,7 @@ func checkReads(res *Result, reporters map[protocol.TopicPartition]*reporter, hi
 // acknowledged; one per fetch's records, at the instant it returned.
 // Failed and unknown writes are left out: they may or may not have taken
 // offsets, and the check allows for gaps. (acks=0 writes carry no offset.)
-func spans(history *cluster.History, invoked *cluster.PayloadTable[clock.Time]) (map[protocol.TopicPartition][]span, []protocol.TopicPartition) {
+func spans(history *journal.History, invoked *journal.PayloadTable[clock.Time]) (map[protocol.TopicPartition][]span, []protocol.TopicPartition) {
 	// A batch's records are recorded one after another at one instant:
 	// only each client's last span per partition can still grow. Clients
 	// and partitions are few: slices scanned beat maps hashing strings.
@@ -175,10 +175,10 @@ func spans(history *cluster.History, invoked *cluster.PayloadTable[clock.Time]) 
 	for i, op := range history.All() {
 		var s span
 		switch {
-		case op.F == cluster.OpSend && op.Type == cluster.Ok && op.Offset >= 0:
+		case op.F == journal.OpSend && op.Type == journal.Ok && op.Offset >= 0:
 			at, _ := invoked.Get(op.Payload)
 			s = span{write: true, first: op.Offset, last: op.Offset, call: max(at, op.Start), ret: op.Time, payload: op.Payload, index: int32(i)}
-		case op.F == cluster.OpPoll && op.Type == cluster.Ok:
+		case op.F == journal.OpPoll && op.Type == journal.Ok:
 			s = span{first: op.Offset, last: op.Offset, call: op.Time, ret: op.Time, payload: op.Payload, index: int32(i)}
 		default:
 			continue

@@ -10,7 +10,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
-	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
@@ -63,7 +63,7 @@ var logModel = porcupine.Model{
 
 // porcupineLinearizable is the oracle: Porcupine's search over logModel,
 // for histories small enough to search.
-func porcupineLinearizable(history []cluster.Op) bool {
+func porcupineLinearizable(history []journal.Op) bool {
 	perTP, tps := operations(history)
 	for _, tp := range tps {
 		if !porcupine.CheckOperations(logModel, perTP[tp]) {
@@ -78,7 +78,7 @@ func porcupineLinearizable(history []cluster.Op) bool {
 // it can be in a log before — and returned when acknowledged) and one per
 // fetch response read (at the instant it returned).
 // Failed and unknown writes are left out: the model allows for them.
-func operations(history []cluster.Op) (map[protocol.TopicPartition][]porcupine.Operation, []protocol.TopicPartition) {
+func operations(history []journal.Op) (map[protocol.TopicPartition][]porcupine.Operation, []protocol.TopicPartition) {
 	clients := map[string]int{}
 	client := func(name string) int {
 		id, ok := clients[name]
@@ -105,9 +105,9 @@ func operations(history []cluster.Op) (map[protocol.TopicPartition][]porcupine.O
 	open := map[batchKey]int{} // batch -> index of its op in perTP[tp]
 	for _, op := range history {
 		switch {
-		case op.F == cluster.OpSend && op.Type == cluster.Invoke:
+		case op.F == journal.OpSend && op.Type == journal.Invoke:
 			invoked[op.Payload] = int64(op.Time)
-		case op.F == cluster.OpSend && op.Type == cluster.Ok && op.Offset >= 0:
+		case op.F == journal.OpSend && op.Type == journal.Ok && op.Offset >= 0:
 			// (An acks=0 write is acknowledged without an offset: it says
 			// nothing about where it went, so it constrains no order.)
 			key := batchKey{op.TP, op.Process, int64(op.Time)}
@@ -124,7 +124,7 @@ func operations(history []cluster.Op) (map[protocol.TopicPartition][]porcupine.O
 			}
 			open[key] = len(perTP[op.TP])
 			add(op.TP, porcupine.Operation{ClientId: client(op.Process), Input: appendIn{base: op.Offset, n: 1}, Call: call, Return: int64(op.Time)})
-		case op.F == cluster.OpPoll && op.Type == cluster.Ok:
+		case op.F == journal.OpPoll && op.Type == journal.Ok:
 			key := batchKey{op.TP, op.Process, int64(op.Time)}
 			if i, ok := open[key]; ok {
 				p := &perTP[op.TP][i]

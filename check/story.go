@@ -10,6 +10,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
@@ -21,15 +22,15 @@ const storyLength = 10
 const storyLookback = 30 * time.Second
 
 // priority ranks event kinds by how much they explain a loss; lower first.
-var priority = map[cluster.EventKind]int{
-	cluster.EvTruncated: 0, cluster.EvUncleanElected: 0, cluster.EvPowerLoss: 0,
-	cluster.EvElected: 1, cluster.EvELRElected: 1, cluster.EvOffline: 1, cluster.EvCrashed: 1, cluster.EvPreferredElected: 1,
-	cluster.EvDiverged: 1,
-	cluster.EvFenced:   2, cluster.EvISRShrink: 2, cluster.EvPaused: 2, cluster.EvISRExpand: 2, cluster.EvFault: 2,
-	cluster.EvBecameLeader: 3, cluster.EvRestarted: 3, cluster.EvResumed: 3,
-	cluster.EvUnfenced: 4,
+var priority = map[journal.EventKind]int{
+	journal.EvTruncated: 0, journal.EvUncleanElected: 0, journal.EvPowerLoss: 0,
+	journal.EvElected: 1, journal.EvELRElected: 1, journal.EvOffline: 1, journal.EvCrashed: 1, journal.EvPreferredElected: 1,
+	journal.EvDiverged: 1,
+	journal.EvFenced:   2, journal.EvISRShrink: 2, journal.EvPaused: 2, journal.EvISRExpand: 2, journal.EvFault: 2,
+	journal.EvBecameLeader: 3, journal.EvRestarted: 3, journal.EvResumed: 3,
+	journal.EvUnfenced: 4,
 	// The controller quorum: who the controller was, and when it changed.
-	cluster.EvControllerActive: 2, cluster.EvControllerResigned: 2, cluster.EvControllerLostLeader: 3,
+	journal.EvControllerActive: 2, journal.EvControllerResigned: 2, journal.EvControllerLostLeader: 3,
 }
 
 // Story builds the causal timeline of a violation from the journal: the
@@ -37,7 +38,7 @@ var priority = map[cluster.EventKind]int{
 // the brokers holding it — faults, fencing, elections (clean or unclean)
 // with their epochs, ISR changes and the truncation that removed the
 // record — at most storyLength lines, the most decisive kept, in time order.
-func Story(v Violation, events []cluster.Event, final []cluster.FinalLog) []string {
+func Story(v Violation, events []journal.Event, final []cluster.FinalLog) []string {
 	var replicas []protocol.BrokerID
 	for _, f := range final {
 		if f.TP == v.TP {
@@ -71,14 +72,14 @@ func Story(v Violation, events []cluster.Event, final []cluster.FinalLog) []stri
 		if !known || e.Time < from || e.Time > until || (rank != 2 && e.Time < recent) || !relevant(e, v, replicas) {
 			continue
 		}
-		if gone && e.Kind != cluster.EvElected && e.Kind != cluster.EvELRElected && e.Kind != cluster.EvUncleanElected {
+		if gone && e.Kind != journal.EvElected && e.Kind != journal.EvELRElected && e.Kind != journal.EvUncleanElected {
 			continue
 		}
 		picked = append(picked, line{e.Time, i, describeEvent(e), rank})
 		if gone {
 			break
 		}
-		if e.Kind == cluster.EvTruncated && v.Offset >= 0 && e.Offset <= v.Offset {
+		if e.Kind == journal.EvTruncated && v.Offset >= 0 && e.Offset <= v.Offset {
 			gone = true
 		}
 	}
@@ -94,73 +95,73 @@ func Story(v Violation, events []cluster.Event, final []cluster.FinalLog) []stri
 	return lines
 }
 
-func relevant(e cluster.Event, v Violation, replicas []protocol.BrokerID) bool {
+func relevant(e journal.Event, v Violation, replicas []protocol.BrokerID) bool {
 	switch e.Kind {
-	case cluster.EvCrashed, cluster.EvPowerLoss, cluster.EvRestarted, cluster.EvPaused, cluster.EvResumed:
+	case journal.EvCrashed, journal.EvPowerLoss, journal.EvRestarted, journal.EvPaused, journal.EvResumed:
 		return strings.HasPrefix(e.Node, "controller") || slices.Contains(replicas, e.Broker)
-	case cluster.EvControllerActive, cluster.EvControllerResigned, cluster.EvControllerLostLeader:
+	case journal.EvControllerActive, journal.EvControllerResigned, journal.EvControllerLostLeader:
 		// Every partition's metadata goes through the controller; the
 		// formed quorum's first leader is no change.
 		return e.Epoch > 1
-	case cluster.EvFenced, cluster.EvUnfenced:
+	case journal.EvFenced, journal.EvUnfenced:
 		return slices.Contains(replicas, e.Broker)
-	case cluster.EvTruncated:
+	case journal.EvTruncated:
 		return e.TP == v.TP && (v.Offset < 0 || e.Offset <= v.Offset)
-	case cluster.EvFault:
+	case journal.EvFault:
 		return true
 	}
 	return e.TP == v.TP
 }
 
-func describeOp(op cluster.Op) string {
+func describeOp(op journal.Op) string {
 	switch {
-	case op.F == cluster.OpSend && op.Type == cluster.Invoke:
-		return fmt.Sprintf("%v %s sent payload %s to %v", op.Time, op.Process, cluster.PayloadText(op.Payload), op.TP)
-	case op.F == cluster.OpSend && op.Type == cluster.Ok:
+	case op.F == journal.OpSend && op.Type == journal.Invoke:
+		return fmt.Sprintf("%v %s sent payload %s to %v", op.Time, op.Process, journal.PayloadText(op.Payload), op.TP)
+	case op.F == journal.OpSend && op.Type == journal.Ok:
 		acks := fmt.Sprint(op.Acks)
 		if op.Acks == cluster.AcksAll {
 			acks = "all"
 		}
-		return fmt.Sprintf("%v %s's write of payload %s acknowledged by broker %d at %v offset %d (acks=%s)", op.Time, op.Process, cluster.PayloadText(op.Payload), op.Broker, op.TP, op.Offset, acks)
-	case op.F == cluster.OpSend:
-		return fmt.Sprintf("%v %s's write of payload %s ended %v (%v)", op.Time, op.Process, cluster.PayloadText(op.Payload), op.Type, op.Err)
-	case op.F == cluster.OpPoll:
-		return fmt.Sprintf("%v %s read payload %s at %v offset %d from broker %d", op.Time, op.Process, cluster.PayloadText(op.Payload), op.TP, op.Offset, op.Broker)
+		return fmt.Sprintf("%v %s's write of payload %s acknowledged by broker %d at %v offset %d (acks=%s)", op.Time, op.Process, journal.PayloadText(op.Payload), op.Broker, op.TP, op.Offset, acks)
+	case op.F == journal.OpSend:
+		return fmt.Sprintf("%v %s's write of payload %s ended %v (%v)", op.Time, op.Process, journal.PayloadText(op.Payload), op.Type, op.Err)
+	case op.F == journal.OpPoll:
+		return fmt.Sprintf("%v %s read payload %s at %v offset %d from broker %d", op.Time, op.Process, journal.PayloadText(op.Payload), op.TP, op.Offset, op.Broker)
 	}
 	return op.String()
 }
 
-func describeEvent(e cluster.Event) string {
+func describeEvent(e journal.Event) string {
 	switch e.Kind {
-	case cluster.EvCrashed:
+	case journal.EvCrashed:
 		return fmt.Sprintf("%v %s crashed", e.Time, e.Node)
-	case cluster.EvPowerLoss:
+	case journal.EvPowerLoss:
 		return fmt.Sprintf("%v %s lost power (unsynced data gone)", e.Time, e.Node)
-	case cluster.EvRestarted:
+	case journal.EvRestarted:
 		return fmt.Sprintf("%v %s restarted", e.Time, e.Node)
-	case cluster.EvPaused:
+	case journal.EvPaused:
 		return fmt.Sprintf("%v %s paused", e.Time, e.Node)
-	case cluster.EvResumed:
+	case journal.EvResumed:
 		return fmt.Sprintf("%v %s resumed", e.Time, e.Node)
-	case cluster.EvELRElected:
+	case journal.EvELRElected:
 		return fmt.Sprintf("%v controller elected broker %d leader of %v from the eligible leader replicas (clean, KIP-966): %s", e.Time, e.Broker, e.TP, e.Detail)
-	case cluster.EvElected:
+	case journal.EvElected:
 		return fmt.Sprintf("%v controller elected broker %d leader of %v (clean): %s", e.Time, e.Broker, e.TP, e.Detail)
-	case cluster.EvUncleanElected:
+	case journal.EvUncleanElected:
 		return fmt.Sprintf("%v controller elected broker %d leader of %v UNCLEAN, from outside the ISR: %s", e.Time, e.Broker, e.TP, e.Detail)
-	case cluster.EvOffline:
+	case journal.EvOffline:
 		return fmt.Sprintf("%v controller found no live ISR member for %v: offline (%s)", e.Time, e.TP, e.Detail)
-	case cluster.EvFenced, cluster.EvUnfenced:
+	case journal.EvFenced, journal.EvUnfenced:
 		return fmt.Sprintf("%v controller: %s", e.Time, e.Detail)
-	case cluster.EvTruncated:
+	case journal.EvTruncated:
 		return fmt.Sprintf("%v %s %s", e.Time, e.Node, e.Detail+" of "+e.TP.String())
-	case cluster.EvFault:
+	case journal.EvFault:
 		return fmt.Sprintf("%v fault: %s", e.Time, e.Detail)
-	case cluster.EvDiverged:
+	case journal.EvDiverged:
 		return fmt.Sprintf("%v %s told to truncate %v: %s", e.Time, e.Node, e.TP, e.Detail)
-	case cluster.EvISRExpand, cluster.EvISRShrink:
+	case journal.EvISRExpand, journal.EvISRShrink:
 		return fmt.Sprintf("%v controller %s %v: %s", e.Time, e.Kind, e.TP, e.Detail)
-	case cluster.EvControllerActive, cluster.EvControllerResigned, cluster.EvControllerLostLeader:
+	case journal.EvControllerActive, journal.EvControllerResigned, journal.EvControllerLostLeader:
 		return fmt.Sprintf("%v %s", e.Time, e.Detail)
 	}
 	return fmt.Sprintf("%v %s %s %s: %s", e.Time, e.Node, e.Kind, e.TP, e.Detail)

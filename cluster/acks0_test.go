@@ -9,6 +9,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
@@ -27,13 +28,13 @@ func TestAcks0IsAcknowledgedOnWriteAndItsLossIsSeen(t *testing.T) {
 		return r
 	})
 	n := r.count()
-	assert.Zero(t, n[cluster.Info], "acks=0 sends are acknowledged, not unknown")
-	require.Positive(t, n[cluster.Ok])
-	elected := events(r, cluster.EvElected, orders0)
+	assert.Zero(t, n[journal.Info], "acks=0 sends are acknowledged, not unknown")
+	require.Positive(t, n[journal.Ok])
+	elected := events(r, journal.EvElected, orders0)
 	require.NotEmpty(t, elected)
 	var whileDead int
 	for _, op := range r.c.History.Ops() {
-		if op.F == cluster.OpSend && op.Type == cluster.Ok {
+		if op.F == journal.OpSend && op.Type == journal.Ok {
 			assert.Equal(t, int64(-1), op.Offset, "acks=0 has no offset")
 			if op.Time > clock.At(10*time.Second+50*time.Millisecond) && op.Time < elected[0].Time {
 				whileDead++
@@ -74,16 +75,16 @@ func TestIsolatedLeaderTimesOutRequestsOnALiveConnection(t *testing.T) {
 	var timedOut, okBetween int
 	firstTimeout := clock.Time(-1)
 	for _, op := range r.c.History.Ops() {
-		if op.F != cluster.OpSend {
+		if op.F != journal.OpSend {
 			continue
 		}
 		switch {
-		case op.Type == cluster.Info && op.Err == protocol.RequestTimedOut:
+		case op.Type == journal.Info && op.Err == protocol.RequestTimedOut:
 			timedOut++
 			if firstTimeout < 0 {
 				firstTimeout = op.Time
 			}
-		case op.Type == cluster.Ok && op.Time > clock.At(10100*time.Millisecond) && op.Time < clock.At(39*time.Second):
+		case op.Type == journal.Ok && op.Time > clock.At(10100*time.Millisecond) && op.Time < clock.At(39*time.Second):
 			okBetween++
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -153,7 +154,7 @@ func (b *Broker) Start(env sim.Env) {
 	for _, name := range env.Disk().Files() {
 		if tp, ok := parseLogFile(name); ok {
 			r := b.replica(tp)
-			b.event(Event{Kind: EvRecovered, TP: tp, Offset: r.log.leo(),
+			b.event(journal.Event{Kind: journal.EvRecovered, TP: tp, Offset: r.log.leo(),
 				Detail: fmt.Sprintf("recovered log end %d, hw %d, epochs %v", r.log.leo(), r.log.hw, r.log.epochs)})
 		}
 	}
@@ -429,7 +430,7 @@ func (b *Broker) makeLeader(r *replica) {
 		r.followers = append(r.followers, fs)
 	}
 	r.pendingISR, r.alterReq = nil, 0
-	b.event(Event{Kind: EvBecameLeader, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: r.log.leo(), Broker: b.id, Leader: b.id,
+	b.event(journal.Event{Kind: journal.EvBecameLeader, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: r.log.leo(), Broker: b.id, Leader: b.id,
 		Detail: fmt.Sprintf("leader at epoch %d with log end %d, hw %d, isr %v", r.state.LeaderEpoch, r.log.leo(), r.log.hw, r.state.ISR)})
 	b.maybeIncrementHW(r)
 }
@@ -440,7 +441,7 @@ func (b *Broker) makeFollower(r *replica) {
 	r.followers = r.followers[:0]
 	r.pendingISR, r.alterReq = nil, 0
 	r.epochCheck = true
-	b.event(Event{Kind: EvBecameFollower, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: r.log.leo(), Broker: b.id, Leader: r.state.Leader,
+	b.event(journal.Event{Kind: journal.EvBecameFollower, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: r.log.leo(), Broker: b.id, Leader: r.state.Leader,
 		Detail: fmt.Sprintf("follower of %d at epoch %d with log end %d, hw %d", r.state.Leader, r.state.LeaderEpoch, r.log.leo(), r.log.hw)})
 	if b.rules.HWTruncation {
 		// Before KIP-101 a new follower cut its log back to its own high
@@ -476,14 +477,14 @@ func (b *Broker) truncate(r *replica, offset int64, why string) {
 		b.monitor.truncatedTo(b.env.Now(), b.id, r, offset)
 	}
 	r.log.truncate(offset)
-	b.event(Event{Kind: EvTruncated, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: offset, Broker: b.id,
+	b.event(journal.Event{Kind: journal.EvTruncated, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: offset, Broker: b.id,
 		Detail: fmt.Sprintf("truncated its log from %d to %d, %s", from, offset, why)})
 }
 
-func (b *Broker) event(e Event) {
+func (b *Broker) event(e journal.Event) {
 	e.Time, e.Node = b.env.Now(), b.env.Name()
 	if b.monitor != nil {
-		b.monitor.add(e)
+		b.monitor.Add(e)
 	}
 }
 
@@ -529,7 +530,7 @@ func (b *Broker) handleFetchResponse(m protocol.FetchResponse) {
 	}
 	switch {
 	case m.Err == protocol.None && m.DivergingEpoch != protocol.NoEpoch:
-		b.event(Event{Kind: EvDiverged, TP: r.tp, Epoch: m.DivergingEpoch, Offset: m.DivergingEndOffset, Broker: b.id, Leader: r.state.Leader,
+		b.event(journal.Event{Kind: journal.EvDiverged, TP: r.tp, Epoch: m.DivergingEpoch, Offset: m.DivergingEndOffset, Broker: b.id, Leader: r.state.Leader,
 			Detail: fmt.Sprintf("leader %d says epoch %d ends at %d; log end %d, hw %d", r.state.Leader, m.DivergingEpoch, m.DivergingEndOffset, r.log.leo(), r.log.hw)})
 		b.truncateOnDivergence(r, m.DivergingEpoch, m.DivergingEndOffset)
 		if b.rules.SingleRoundEpoch {
@@ -613,7 +614,7 @@ func (b *Broker) handleFetch(from sim.NodeID, m protocol.FetchRequest) {
 		errResp(protocol.NotLeaderOrFollower)
 		return
 	case m.CurrentLeaderEpoch != protocol.NoEpoch && m.CurrentLeaderEpoch < r.state.LeaderEpoch:
-		b.event(Event{Kind: EvFencedRequest, TP: r.tp, Epoch: m.CurrentLeaderEpoch, Broker: m.ReplicaID,
+		b.event(journal.Event{Kind: journal.EvFencedRequest, TP: r.tp, Epoch: m.CurrentLeaderEpoch, Broker: m.ReplicaID,
 			Detail: fmt.Sprintf("fetch at epoch %d fenced by epoch %d", m.CurrentLeaderEpoch, r.state.LeaderEpoch)})
 		errResp(protocol.FencedLeaderEpoch)
 		return
@@ -729,7 +730,7 @@ func (b *Broker) wakeParked(r *replica) {
 func (b *Broker) setHW(r *replica, hw int64) {
 	r.log.hw = hw
 	if b.monitor != nil {
-		b.monitor.sampleHW(HWSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, HW: hw})
+		b.monitor.AddHW(journal.HWSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, HW: hw})
 		b.monitor.hwSet(b.env.Now(), b.id, r)
 	}
 }
@@ -738,7 +739,7 @@ func (b *Broker) setHW(r *replica, hw int64) {
 // leader-uniqueness checker.
 func (b *Broker) ackAll(r *replica, base, last int64) {
 	if b.monitor != nil {
-		b.monitor.ack(AckSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: base})
+		b.monitor.Ack(journal.AckSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: base})
 		b.monitor.ackedAll(b.env.Now(), b.id, r, base, last)
 	}
 }
@@ -924,7 +925,7 @@ func (b *Broker) handleProduce(from sim.NodeID, m protocol.ProduceRequest) {
 		fail(protocol.NotLeaderOrFollower)
 		return
 	case m.Acks == AcksAll && len(r.state.ISR) < r.minISR && !planted.ignoreMinISR:
-		b.event(Event{Kind: EvNotEnoughReplicas, TP: r.tp, Epoch: r.state.LeaderEpoch, Broker: b.id,
+		b.event(journal.Event{Kind: journal.EvNotEnoughReplicas, TP: r.tp, Epoch: r.state.LeaderEpoch, Broker: b.id,
 			Detail: fmt.Sprintf("isr %v below min.insync.replicas=%d", r.state.ISR, r.minISR)})
 		fail(protocol.NotEnoughReplicas)
 		return
@@ -932,12 +933,12 @@ func (b *Broker) handleProduce(from sim.NodeID, m protocol.ProduceRequest) {
 	base, err := r.log.checkSequence(m.ProducerID, m.ProducerEpoch, m.BaseSequence, len(m.Payloads))
 	switch {
 	case err != protocol.None:
-		b.event(Event{Kind: EvOutOfOrder, TP: r.tp, Broker: b.id,
+		b.event(journal.Event{Kind: journal.EvOutOfOrder, TP: r.tp, Broker: b.id,
 			Detail: fmt.Sprintf("producer %d sequence %d rejected", m.ProducerID, m.BaseSequence)})
 		fail(err)
 		return
 	case base >= 0:
-		b.event(Event{Kind: EvDuplicateBatch, TP: r.tp, Offset: base, Broker: b.id,
+		b.event(journal.Event{Kind: journal.EvDuplicateBatch, TP: r.tp, Offset: base, Broker: b.id,
 			Detail: fmt.Sprintf("producer %d sequence %d already at offset %d", m.ProducerID, m.BaseSequence, base)})
 	default:
 		base = b.appendAsLeader(r, m)
@@ -992,7 +993,7 @@ func (b *Broker) completeDelayedProduces(r *replica) {
 		resp := protocol.ProduceResponse{RequestID: p.requestID, TP: r.tp, BaseOffset: p.baseOffset}
 		if len(r.maximalISR()) < r.minISR && !planted.ignoreMinISR {
 			resp.Err, resp.BaseOffset = protocol.NotEnoughReplicasAfterAppend, -1
-			b.event(Event{Kind: EvNotEnoughReplicasAfterAppend, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: p.baseOffset, Broker: b.id,
+			b.event(journal.Event{Kind: journal.EvNotEnoughReplicasAfterAppend, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: p.baseOffset, Broker: b.id,
 				Detail: fmt.Sprintf("offsets %d-%d committed with isr %v below min.insync.replicas=%d: NOT_ENOUGH_REPLICAS_AFTER_APPEND", p.baseOffset, p.lastOffset, r.maximalISR(), r.minISR)})
 		} else {
 			b.ackAll(r, p.baseOffset, p.lastOffset)

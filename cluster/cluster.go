@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -92,8 +93,8 @@ type Cluster struct {
 	World     *sim.World
 	Spec      Spec
 	Dir       Directory
-	History   *History
-	Journal   *Journal
+	History   *journal.History
+	Journal   *journal.Journal
 	Monitor   *Monitor // watches the journal: the protocol rules broken as the run went
 	Producers []sim.NodeID
 	Consumers []sim.NodeID
@@ -105,7 +106,7 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Cluster{World: w, Spec: spec, History: &History{}, Journal: &Journal{}}
+	c := &Cluster{World: w, Spec: spec, History: &journal.History{}, Journal: &journal.Journal{}}
 	c.Monitor = NewMonitor(c.Journal)
 	// IDs are handed out in order of adding, so they are known up front:
 	// every node's directory is complete before the first one is built.

@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -20,14 +21,14 @@ type Consumer struct {
 	recyclers // of the messages and timers it makes
 
 	cfg     ConsumerConfig
-	history *History
+	history *journal.History
 	env     sim.Env
 	meta    metadataView
 	parts   []*consumerPartition
 }
 
 // NewConsumer returns a consumer of cfg.Topic's partitions [0, partitions).
-func NewConsumer(cfg ConsumerConfig, partitions int, dir Directory, history *History) *Consumer {
+func NewConsumer(cfg ConsumerConfig, partitions int, dir Directory, history *journal.History) *Consumer {
 	c := &Consumer{cfg: cfg, history: history, meta: metadataView{topic: cfg.Topic, dir: dir, retransmit: cfg.Retransmit}}
 	c.meta.rec = &c.recyclers
 	for i := range partitions {
@@ -40,7 +41,7 @@ func (c *Consumer) Start(env sim.Env) {
 	c.env = env
 	for _, part := range c.parts {
 		part.position, part.fetch = 0, call{}
-		c.history.add(Op{Time: env.Now(), Process: env.Name(), Type: Ok, F: OpStart, TP: part.tp, Payload: -1, Offset: 0, Broker: protocol.NoLeader})
+		c.history.Add(journal.Op{Time: env.Now(), Process: env.Name(), Type: journal.Ok, F: journal.OpStart, TP: part.tp, Payload: -1, Offset: 0, Broker: protocol.NoLeader})
 	}
 	c.meta.refresh(env)
 	c.setTimer(env, c.cfg.MetadataMaxAge, timer{kind: tMetadata})
@@ -121,7 +122,7 @@ func (c *Consumer) handleFetchResponse(m protocol.FetchResponse) {
 		for _, batch := range m.Batches {
 			for i, payload := range batch.Payloads {
 				if offset := batch.BaseOffset + int64(i); offset == part.position {
-					c.history.add(Op{Time: c.env.Now(), Process: c.env.Name(), Type: Ok, F: OpPoll, TP: part.tp, Payload: payload, Offset: offset,
+					c.history.Add(journal.Op{Time: c.env.Now(), Process: c.env.Name(), Type: journal.Ok, F: journal.OpPoll, TP: part.tp, Payload: payload, Offset: offset,
 						Broker: served, Start: sentAt, HW: m.HighWatermark})
 					part.position++
 				}
@@ -131,7 +132,7 @@ func (c *Consumer) handleFetchResponse(m protocol.FetchResponse) {
 	case protocol.OffsetOutOfRange:
 		// The leader's log ends before our position: records we read were
 		// truncated away. Like auto.offset.reset=latest, go to its end.
-		c.history.add(Op{Time: c.env.Now(), Process: c.env.Name(), Type: Info, F: OpPoll, TP: part.tp, Payload: -1, Offset: m.LogEndOffset,
+		c.history.Add(journal.Op{Time: c.env.Now(), Process: c.env.Name(), Type: journal.Info, F: journal.OpPoll, TP: part.tp, Payload: -1, Offset: m.LogEndOffset,
 			Err: m.Err, Broker: served, Start: sentAt, HW: m.HighWatermark,
 			Note: fmt.Sprintf("position %d past the leader's log end %d: reset", part.position, m.LogEndOffset)})
 		part.position = m.LogEndOffset

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -293,7 +294,7 @@ func (c *Controller) register(from sim.NodeID, m protocol.BrokerRegistration) {
 	now := c.env.Now()
 	if rec.Registered && rec.Incarnation != m.Incarnation {
 		if !rec.Fenced && now.Sub(c.lastHeartbeat[m.Broker]) <= c.cfg.SessionTimeout {
-			c.event(Event{Kind: EvRegistrationRefused, Leader: protocol.NoLeader, Broker: m.Broker,
+			c.event(journal.Event{Kind: journal.EvRegistrationRefused, Leader: protocol.NoLeader, Broker: m.Broker,
 				Detail: fmt.Sprintf("broker %d registration refused: its previous incarnation's session is valid until %v", m.Broker, c.lastHeartbeat[m.Broker].Add(c.cfg.SessionTimeout))})
 			c.respond(from, protocol.BrokerRegistrationResponse{Broker: m.Broker, Incarnation: m.Incarnation, Err: protocol.DuplicateBrokerRegistration})
 			return
@@ -312,7 +313,7 @@ func (c *Controller) register(from sim.NodeID, m protocol.BrokerRegistration) {
 		rec.Incarnation = m.Incarnation
 		rec.Epoch = c.st.NextBrokerEpoch
 		c.st.NextBrokerEpoch++
-		c.event(Event{Kind: EvRegistered, Leader: protocol.NoLeader, Broker: m.Broker, Detail: fmt.Sprintf("broker %d registered with epoch %d", m.Broker, rec.Epoch)})
+		c.event(journal.Event{Kind: journal.EvRegistered, Leader: protocol.NoLeader, Broker: m.Broker, Detail: fmt.Sprintf("broker %d registered with epoch %d", m.Broker, rec.Epoch)})
 		c.commit()
 	}
 	c.respond(from, protocol.BrokerRegistrationResponse{Broker: m.Broker, Incarnation: m.Incarnation, BrokerEpoch: rec.Epoch, Image: c.image()})
@@ -358,7 +359,7 @@ func (c *Controller) fenceExpired() {
 // partition it led gets a new leader — or none.
 func (c *Controller) fence(b protocol.BrokerID) {
 	c.st.Brokers[b].Fenced = true
-	c.event(Event{Kind: EvFenced, Leader: protocol.NoLeader, Broker: b, Detail: fmt.Sprintf("broker %d fenced: no heartbeat for %v", b, c.cfg.SessionTimeout)})
+	c.event(journal.Event{Kind: journal.EvFenced, Leader: protocol.NoLeader, Broker: b, Detail: fmt.Sprintf("broker %d fenced: no heartbeat for %v", b, c.cfg.SessionTimeout)})
 	for i := range c.st.Partitions {
 		p := c.st.Partitions[i]
 		if !slices.Contains(p.Replicas, b) {
@@ -372,7 +373,7 @@ func (c *Controller) fence(b protocol.BrokerID) {
 			c.setISR(&p, slices.DeleteFunc(slices.Clone(p.ISR), func(r protocol.BrokerID) bool { return r == b }))
 			changed = true
 			if p.Leader != b {
-				c.partitionEvent(EvISRShrink, p, b, detail+fmt.Sprint(p.ISR)+fmt.Sprintf(" (broker %d fenced)", b))
+				c.partitionEvent(journal.EvISRShrink, p, b, detail+fmt.Sprint(p.ISR)+fmt.Sprintf(" (broker %d fenced)", b))
 			}
 		}
 		if p.Leader == b {
@@ -388,7 +389,7 @@ func (c *Controller) fence(b protocol.BrokerID) {
 
 func (c *Controller) unfence(b protocol.BrokerID) {
 	c.st.Brokers[b].Fenced = false
-	c.event(Event{Kind: EvUnfenced, Leader: protocol.NoLeader, Broker: b, Detail: fmt.Sprintf("broker %d unfenced", b)})
+	c.event(journal.Event{Kind: journal.EvUnfenced, Leader: protocol.NoLeader, Broker: b, Detail: fmt.Sprintf("broker %d unfenced", b)})
 	for i := range c.st.Partitions {
 		p := c.st.Partitions[i]
 		if p.Leader == protocol.NoLeader && slices.Contains(p.Replicas, b) {
@@ -413,11 +414,11 @@ func (c *Controller) eligible(b protocol.BrokerID) bool {
 func (c *Controller) electInto(p *protocol.PartitionState) bool {
 	old := p.Leader
 	p.Leader = protocol.NoLeader
-	kind := EvOffline
+	kind := journal.EvOffline
 	if c.cfg.AutomaticLeaderElection {
 		for _, r := range p.Replicas {
 			if p.InISR(r) && c.eligible(r) {
-				p.Leader, kind = r, EvElected
+				p.Leader, kind = r, journal.EvElected
 				break
 			}
 		}
@@ -427,7 +428,7 @@ func (c *Controller) electInto(p *protocol.PartitionState) bool {
 		if p.Leader == protocol.NoLeader && c.uncleanEnabled(p.TP.Topic) {
 			for _, r := range p.Replicas {
 				if c.eligible(r) {
-					p.Leader, kind = r, EvUncleanElected
+					p.Leader, kind = r, journal.EvUncleanElected
 					p.ISR = []protocol.BrokerID{r}
 					p.ELR = nil
 					break
@@ -470,7 +471,7 @@ func (c *Controller) preferredElection() {
 		p.LeaderEpoch++
 		p.PartitionEpoch++
 		c.st.Partitions[i] = p
-		c.partitionEvent(EvPreferredElected, p, pref, fmt.Sprintf("leadership back to preferred broker %d at epoch %d", pref, p.LeaderEpoch))
+		c.partitionEvent(journal.EvPreferredElected, p, pref, fmt.Sprintf("leadership back to preferred broker %d at epoch %d", pref, p.LeaderEpoch))
 		changed = true
 	}
 	if changed {
@@ -535,14 +536,14 @@ func (c *Controller) alterPartition(m protocol.AlterPartitionRequest) protocol.A
 		// KIP-903: a joining replica must be live with the broker epoch
 		// the leader saw; -1 (a leader before 3.5) skips the epoch check.
 		if !p.InISR(r) && (!c.eligible(r) || m.ISREpochs[j] != -1 && c.st.Brokers[r].Epoch != m.ISREpochs[j]) {
-			c.partitionEvent(EvIneligibleReplica, p, r, fmt.Sprintf("isr %v -> %v refused: broker %d is not live with the broker epoch %d the leader saw (current %d)", p.ISR, m.NewISR, r, m.ISREpochs[j], c.st.Brokers[r].Epoch))
+			c.partitionEvent(journal.EvIneligibleReplica, p, r, fmt.Sprintf("isr %v -> %v refused: broker %d is not live with the broker epoch %d the leader saw (current %d)", p.ISR, m.NewISR, r, m.ISREpochs[j], c.st.Brokers[r].Epoch))
 			resp.Err = protocol.IneligibleReplica
 			return resp
 		}
 	}
-	kind := EvISRExpand
+	kind := journal.EvISRExpand
 	if len(m.NewISR) < len(p.ISR) {
-		kind = EvISRShrink
+		kind = journal.EvISRShrink
 	}
 	detail := fmt.Sprintf("isr %v -> %v", p.ISR, m.NewISR)
 	var added []protocol.BrokerID
@@ -564,18 +565,18 @@ func (c *Controller) alterPartition(m protocol.AlterPartitionRequest) protocol.A
 }
 
 // partitionEvent records a change to a partition with the state after it.
-func (c *Controller) partitionEvent(kind EventKind, p protocol.PartitionState, broker protocol.BrokerID, detail string) {
-	c.event(Event{Kind: kind, TP: p.TP, Epoch: p.LeaderEpoch, Broker: broker, Detail: detail, Leader: p.Leader, ISR: slices.Clone(p.ISR), ELR: slices.Clone(p.ELR)})
+func (c *Controller) partitionEvent(kind journal.EventKind, p protocol.PartitionState, broker protocol.BrokerID, detail string) {
+	c.event(journal.Event{Kind: kind, TP: p.TP, Epoch: p.LeaderEpoch, Broker: broker, Detail: detail, Leader: p.Leader, ISR: slices.Clone(p.ISR), ELR: slices.Clone(p.ELR)})
 }
 
 // event records a decision's event: at once for a lone controller; in a
 // quorum, once the record it went into commits (a decision a deposed
 // leader never committed did not happen).
-func (c *Controller) event(e Event) {
+func (c *Controller) event(e journal.Event) {
 	c.afterCommit(func() {
 		e.Time, e.Node = c.env.Now(), c.env.Name()
 		if c.monitor != nil {
-			c.monitor.add(e)
+			c.monitor.Add(e)
 		}
 	})
 }
@@ -694,7 +695,7 @@ func (c *Controller) committed() {
 		for i := range c.lastHeartbeat {
 			c.lastHeartbeat[i] = c.env.Now()
 		}
-		c.monitor.quorumEvent(c.env, EvControllerActive, q.epoch, q.self, fmt.Sprintf("controller-%d is the active controller (epoch %d)", q.self, q.epoch))
+		c.monitor.quorumEvent(c.env, journal.EvControllerActive, q.epoch, q.self, fmt.Sprintf("controller-%d is the active controller (epoch %d)", q.self, q.epoch))
 		c.setTimer(c.env, q.cfg.NoOpInterval, timer{kind: tNoOp, id: uint64(q.epoch)})
 		if q.log[q.hw-1].State.Brokers == nil {
 			c.commit() // the cluster's first metadata: its topics

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
@@ -56,20 +57,20 @@ func (c *Controller) setISR(p *protocol.PartitionState, isr []protocol.BrokerID)
 // leader replica (clean: it holds every committed record), or failing
 // that, with no eligible replica left, the last known leader (unclean).
 // It reports the leader and the kind of election, or NoLeader.
-func (c *Controller) electFromELR(p *protocol.PartitionState) (protocol.BrokerID, EventKind) {
+func (c *Controller) electFromELR(p *protocol.PartitionState) (protocol.BrokerID, journal.EventKind) {
 	for _, r := range p.Replicas {
 		if slices.Contains(p.ELR, r) && c.eligible(r) {
 			p.ELR = slices.DeleteFunc(slices.Clone(p.ELR), func(x protocol.BrokerID) bool { return x == r })
 			p.ISR = []protocol.BrokerID{r}
-			return r, EvELRElected
+			return r, journal.EvELRElected
 		}
 	}
 	if len(p.ELR) == 0 && len(p.LastKnownELR) > 0 && c.eligible(p.LastKnownELR[0]) {
 		r := p.LastKnownELR[0]
 		p.ISR = []protocol.BrokerID{r}
-		return r, EvUncleanElected
+		return r, journal.EvUncleanElected
 	}
-	return protocol.NoLeader, EvOffline
+	return protocol.NoLeader, journal.EvOffline
 }
 
 // forgetUnclean takes a broker that registered again after an unclean
@@ -90,6 +91,6 @@ func (c *Controller) forgetUnclean(b protocol.BrokerID) {
 		}
 		p.PartitionEpoch++
 		c.st.Partitions[i] = p
-		c.partitionEvent(EvISRShrink, p, b, detail+fmt.Sprintf("isr %v elr %v (broker %d registered after an unclean shutdown)", p.ISR, p.ELR, b))
+		c.partitionEvent(journal.EvISRShrink, p, b, detail+fmt.Sprintf("isr %v elr %v (broker %d registered after an unclean shutdown)", p.ISR, p.ELR, b))
 	}
 }

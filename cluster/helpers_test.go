@@ -9,6 +9,7 @@ import (
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/network"
 	"github.com/tideline-sim/tideline/sim"
@@ -78,14 +79,14 @@ func (r *run) execute() {
 }
 
 func (r *run) durability() check.Result {
-	return check.AckedDurability(cluster.HistoryOf(r.c.History.Ops()...), r.c.FinalLogs())
+	return check.AckedDurability(journal.HistoryOf(r.c.History.Ops()...), r.c.FinalLogs())
 }
 
 // count returns how many sends ended each way.
-func (r *run) count() map[cluster.OpType]int {
-	n := map[cluster.OpType]int{}
+func (r *run) count() map[journal.OpType]int {
+	n := map[journal.OpType]int{}
 	for _, op := range r.c.History.Ops() {
-		if op.F == cluster.OpSend {
+		if op.F == journal.OpSend {
 			n[op.Type]++
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
@@ -338,20 +339,20 @@ func (m *monitor) logsText(tp protocol.TopicPartition) string {
 
 // observe checks the rules an event itself carries: clean elections pick
 // an ISR member; a broker's leaderships have rising epochs.
-func (m *monitor) observe(e Event) {
+func (m *monitor) observe(e journal.Event) {
 	switch e.Kind {
-	case EvElected, EvELRElected, EvUncleanElected, EvOffline, EvPreferredElected, EvISRShrink, EvISRExpand:
+	case journal.EvElected, journal.EvELRElected, journal.EvUncleanElected, journal.EvOffline, journal.EvPreferredElected, journal.EvISRShrink, journal.EvISRExpand:
 		if m.controller == nil {
 			m.controller = map[protocol.TopicPartition]protocol.PartitionState{}
 		}
 		before, known := m.controller[e.TP]
 		// A clean election picks an ISR member, or (KIP-966) an eligible
 		// leader replica.
-		if known && (e.Kind == EvElected || e.Kind == EvELRElected || e.Kind == EvPreferredElected) && !before.InISR(e.Leader) && !slices.Contains(before.ELR, e.Leader) {
+		if known && (e.Kind == journal.EvElected || e.Kind == journal.EvELRElected || e.Kind == journal.EvPreferredElected) && !before.InISR(e.Leader) && !slices.Contains(before.ELR, e.Leader) {
 			m.violate(e.Time, InvCleanOutsideISR, e.TP, e.Leader, -1, "broker %d elected leader at epoch %d (clean) from outside the ISR %v and ELR %v", e.Leader, e.Epoch, before.ISR, before.ELR)
 		}
 		m.controller[e.TP] = protocol.PartitionState{TP: e.TP, Leader: e.Leader, LeaderEpoch: e.Epoch, ISR: slices.Clone(e.ISR), ELR: slices.Clone(e.ELR)}
-	case EvBecameLeader:
+	case journal.EvBecameLeader:
 		if m.leaderOf == nil {
 			m.leaderOf = map[viewKey]int32{}
 		}

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -81,7 +82,7 @@ func TestInvariantAcksAll(t *testing.T) {
 		m.track(0, 0, l)
 		m.track(0, 1, testLog(10, 1, 10))
 		m.track(0, 2, testLog(8, 1, 8))
-		m.observe(Event{Kind: EvElected, TP: orders0, Leader: 2, Broker: 2, Epoch: 2, ISR: []protocol.BrokerID{1, 2}})
+		m.observe(journal.Event{Kind: journal.EvElected, TP: orders0, Leader: 2, Broker: 2, Epoch: 2, ISR: []protocol.BrokerID{1, 2}})
 		m.ackedAll(5, 0, testReplica(0, l, roleLeader, 1, 0, 1), 8, 9)
 		assert.Equal(t, []string{InvZombieAck}, kinds(&m))
 	})
@@ -89,10 +90,10 @@ func TestInvariantAcksAll(t *testing.T) {
 
 func TestInvariantCleanElectionFromISR(t *testing.T) {
 	var m monitor
-	m.observe(Event{Kind: EvISRShrink, TP: orders0, Leader: 0, Epoch: 1, ISR: []protocol.BrokerID{0, 1}})
-	m.observe(Event{Kind: EvElected, TP: orders0, Leader: 1, Epoch: 2, ISR: []protocol.BrokerID{1}})
+	m.observe(journal.Event{Kind: journal.EvISRShrink, TP: orders0, Leader: 0, Epoch: 1, ISR: []protocol.BrokerID{0, 1}})
+	m.observe(journal.Event{Kind: journal.EvElected, TP: orders0, Leader: 1, Epoch: 2, ISR: []protocol.BrokerID{1}})
 	assert.Empty(t, kinds(&m))
-	m.observe(Event{Kind: EvElected, TP: orders0, Leader: 2, Epoch: 3, ISR: []protocol.BrokerID{2}})
+	m.observe(journal.Event{Kind: journal.EvElected, TP: orders0, Leader: 2, Epoch: 3, ISR: []protocol.BrokerID{2}})
 	assert.Equal(t, []string{InvCleanOutsideISR}, kinds(&m))
 }
 
@@ -101,8 +102,8 @@ func TestInvariantViewsAndEpochsNeverGoBack(t *testing.T) {
 	m.viewed(1, 0, protocol.PartitionState{TP: orders0, LeaderEpoch: 2, PartitionEpoch: 5})
 	m.viewed(2, 0, protocol.PartitionState{TP: orders0, LeaderEpoch: 2, PartitionEpoch: 6})
 	m.viewed(3, 0, protocol.PartitionState{TP: orders0, LeaderEpoch: 1, PartitionEpoch: 9})
-	m.observe(Event{Kind: EvBecameLeader, TP: orders0, Broker: 1, Epoch: 3})
-	m.observe(Event{Kind: EvBecameLeader, TP: orders0, Broker: 1, Epoch: 3})
+	m.observe(journal.Event{Kind: journal.EvBecameLeader, TP: orders0, Broker: 1, Epoch: 3})
+	m.observe(journal.Event{Kind: journal.EvBecameLeader, TP: orders0, Broker: 1, Epoch: 3})
 	assert.Equal(t, []string{InvMetadataBackward, InvLeaderEpochBack}, kinds(&m))
 }
 
@@ -110,7 +111,7 @@ func TestInvariantTruncation(t *testing.T) {
 	var m monitor
 	leader := testLog(10, 1, 10)
 	m.track(0, 0, leader)
-	m.observe(Event{Kind: EvISRExpand, TP: orders0, Leader: 0, Epoch: 1, ISR: []protocol.BrokerID{0, 1}})
+	m.observe(journal.Event{Kind: journal.EvISRExpand, TP: orders0, Leader: 0, Epoch: 1, ISR: []protocol.BrokerID{0, 1}})
 	m.truncatedTo(5, 0, testReplica(0, leader, roleLeader, 1, 0, 1), 8)
 	m.truncatedTo(6, 1, testReplica(0, testLog(10, 1, 10), roleFollower, 1, 0, 1), 7)
 	require.Equal(t, []string{InvLeaderTruncated, InvISRMemberBelowHW}, kinds(&m))
@@ -152,10 +153,10 @@ func TestInvariantHWBelowMinISR(t *testing.T) {
 // by, and only those: the first of each partition and epoch, and any other
 // broker's after it.
 func TestJournalKeepsEveryCommitterOfAnEpoch(t *testing.T) {
-	var j Journal
-	for _, a := range []AckSample{{Broker: 0, TP: orders0, Epoch: 1, Offset: 0}, {Broker: 0, TP: orders0, Epoch: 1, Offset: 5},
+	var j journal.Journal
+	for _, a := range []journal.AckSample{{Broker: 0, TP: orders0, Epoch: 1, Offset: 0}, {Broker: 0, TP: orders0, Epoch: 1, Offset: 5},
 		{Broker: 1, TP: orders0, Epoch: 1, Offset: 7}, {Broker: 1, TP: orders0, Epoch: 2, Offset: 9}, {Broker: 1, TP: orders0, Epoch: 2, Offset: 10}} {
-		j.ack(a)
+		j.Ack(a)
 	}
 	var kept []int64
 	for _, a := range j.Acks() {
@@ -187,16 +188,16 @@ func TestQuorumMonitorCatchesBrokenRaft(t *testing.T) {
 		return metaEntry{Epoch: epoch, State: controllerState{Version: version}}
 	}
 
-	j := NewMonitor(&Journal{})
+	j := NewMonitor(&journal.Journal{})
 	qs := newVoters(j, nil, nil, nil)
-	j.quorumEvent(qs[0].env, EvControllerElected, 2, 0, "")
-	j.quorumEvent(qs[1].env, EvControllerElected, 2, 1, "")
-	j.quorumEvent(qs[1].env, EvControllerCandidate, 1, 1, "")
+	j.quorumEvent(qs[0].env, journal.EvControllerElected, 2, 0, "")
+	j.quorumEvent(qs[1].env, journal.EvControllerElected, 2, 1, "")
+	j.quorumEvent(qs[1].env, journal.EvControllerCandidate, 1, 1, "")
 	assert.Equal(t, []string{QuorumTwoLeaders, QuorumEpochBack}, kinds(j))
 
 	// A leader commits an offset only it holds, then one a majority holds
 	// but lower than before; another voter committed something else there.
-	k := NewMonitor(&Journal{})
+	k := NewMonitor(&journal.Journal{})
 	a := metaLog{entry(1, 1), entry(1, 2)}
 	qs = newVoters(k, a, metaLog{entry(1, 1)}, metaLog{entry(1, 1)})
 	qs[0].role = qLeader

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/network"
 )
@@ -27,8 +28,8 @@ func twice(t *testing.T, scenario func() *run) *run {
 	return a
 }
 
-func events(r *run, kind cluster.EventKind, tp protocol.TopicPartition) []cluster.Event {
-	var out []cluster.Event
+func events(r *run, kind journal.EventKind, tp protocol.TopicPartition) []journal.Event {
+	var out []journal.Event
 	for _, e := range r.c.Journal.Events() {
 		if e.Kind == kind && (tp.Topic == "" || e.TP == tp) {
 			out = append(out, e)
@@ -60,7 +61,7 @@ func TestLeaderCrashFailsOverWithoutLoss(t *testing.T) {
 		r.at(25*time.Second, "restart", func() { r.w.Restart(r.node(old)) })
 		return r
 	})
-	elected := events(r, cluster.EvElected, orders0)
+	elected := events(r, journal.EvElected, orders0)
 	require.NotEmpty(t, elected, "a new leader is elected")
 	e := elected[0]
 	cfg := cluster.DefaultBrokerConfig()
@@ -73,7 +74,7 @@ func TestLeaderCrashFailsOverWithoutLoss(t *testing.T) {
 	assert.True(t, res.OK(), "no acknowledged write lost")
 	n := r.count()
 	t.Logf("sends %v; elected %v", n, e)
-	assert.Greater(t, n[cluster.Ok], 20000)
+	assert.Greater(t, n[journal.Ok], 20000)
 
 	final := r.c.State(orders0)
 	assert.Len(t, final.ISR, 3, "the old leader rejoined the ISR: %v", final)
@@ -110,7 +111,7 @@ func TestAcks1LeaderCrashLosesAcknowledgedWrites(t *testing.T) {
 		assert.Equal(t, orders0, v.TP)
 		assert.Less(t, v.Ops[0].Time, clock.At(10*time.Second+10*time.Millisecond), "lost writes were acknowledged before the crash (the last acks in flight)")
 	}
-	assert.NotEmpty(t, events(r, cluster.EvTruncated, orders0), "the old leader truncated its unreplicated tail on return")
+	assert.NotEmpty(t, events(r, journal.EvTruncated, orders0), "the old leader truncated its unreplicated tail on return")
 	t.Logf("%d acknowledged writes lost; final log end %d", len(res.Violations), final.Records.Len())
 }
 
@@ -143,8 +144,8 @@ func TestUncleanElection(t *testing.T) {
 	}
 	t.Run("enabled loses acknowledged writes", func(t *testing.T) {
 		r := twice(t, scenario(true))
-		require.NotEmpty(t, events(r, cluster.EvISRShrink, orders0))
-		require.NotEmpty(t, events(r, cluster.EvUncleanElected, orders0), "a stale follower is elected")
+		require.NotEmpty(t, events(r, journal.EvISRShrink, orders0))
+		require.NotEmpty(t, events(r, journal.EvUncleanElected, orders0), "a stale follower is elected")
 		res := r.durability()
 		logViolations(t, r)
 		assert.False(t, res.OK(), "the writes only the old leader had are gone")
@@ -152,14 +153,14 @@ func TestUncleanElection(t *testing.T) {
 	})
 	t.Run("disabled keeps the partition offline", func(t *testing.T) {
 		r := twice(t, scenario(false))
-		assert.Empty(t, events(r, cluster.EvUncleanElected, orders0))
-		offline := events(r, cluster.EvOffline, orders0)
+		assert.Empty(t, events(r, journal.EvUncleanElected, orders0))
+		offline := events(r, journal.EvOffline, orders0)
 		require.NotEmpty(t, offline, "no ISR member is alive: no leader")
 		// Nothing is acknowledged while the partition has no leader.
-		back := events(r, cluster.EvElected, orders0)
+		back := events(r, journal.EvElected, orders0)
 		require.NotEmpty(t, back)
 		for _, op := range r.c.History.Ops() {
-			if op.F == cluster.OpSend && op.Type == cluster.Ok {
+			if op.F == journal.OpSend && op.Type == journal.Ok {
 				assert.False(t, op.Time > offline[0].Time && op.Time < back[0].Time, "acknowledged while offline: %v", op)
 			}
 		}
@@ -188,7 +189,7 @@ func TestSingleReplica(t *testing.T) {
 		r := twice(t, scenario(false))
 		var during, after int
 		for _, op := range r.c.History.Ops() {
-			if op.F == cluster.OpSend && op.Type == cluster.Ok {
+			if op.F == journal.OpSend && op.Type == journal.Ok {
 				switch {
 				case op.Time > clock.At(10*time.Second+10*time.Millisecond) && op.Time < clock.At(25*time.Second):
 					during++
@@ -230,8 +231,8 @@ func TestSlowFollowerLeavesAndRejoinsISR(t *testing.T) {
 		r.at(42*time.Second, "heal", func() { r.w.Network().Heal() })
 		return r
 	})
-	shrinks := events(r, cluster.EvISRShrink, orders0)
-	expands := events(r, cluster.EvISRExpand, orders0)
+	shrinks := events(r, journal.EvISRShrink, orders0)
+	expands := events(r, journal.EvISRExpand, orders0)
 	require.NotEmpty(t, shrinks)
 	require.NotEmpty(t, expands)
 	first := shrinks[0]
@@ -242,7 +243,7 @@ func TestSlowFollowerLeavesAndRejoinsISR(t *testing.T) {
 
 	notEnough := 0
 	for _, op := range r.c.History.Ops() {
-		if op.F == cluster.OpSend && op.Type == cluster.Fail && op.Err == protocol.NotEnoughReplicas {
+		if op.F == journal.OpSend && op.Type == journal.Fail && op.Err == protocol.NotEnoughReplicas {
 			notEnough++
 			assert.Greater(t, op.Time, clock.At(30*time.Second))
 		}
@@ -272,7 +273,7 @@ func TestKIP101(t *testing.T) {
 	}
 	t.Run("high-watermark truncation loses committed writes", func(t *testing.T) {
 		r := twice(t, scenario("0.10.2"))
-		require.NotEmpty(t, events(r, cluster.EvTruncated, orders0))
+		require.NotEmpty(t, events(r, journal.EvTruncated, orders0))
 		res := r.durability()
 		logViolations(t, r)
 		assert.False(t, res.OK(), "KIP-101's message loss")
@@ -286,7 +287,7 @@ func TestKIP101(t *testing.T) {
 		logViolations(t, r)
 		assert.True(t, res.OK())
 		assert.Empty(t, r.c.Monitor.Divergences())
-		assert.Equal(t, protocol.BrokerID(1), events(r, cluster.EvElected, orders0)[0].Broker)
+		assert.Equal(t, protocol.BrokerID(1), events(r, journal.EvElected, orders0)[0].Broker)
 	})
 }
 
@@ -332,9 +333,9 @@ func TestIdempotentProducerWritesEachRecordOnce(t *testing.T) {
 	t.Run("idempotent", func(t *testing.T) {
 		r := twice(t, scenario(true))
 		assert.Zero(t, duplicates(r))
-		assert.NotEmpty(t, events(r, cluster.EvDuplicateBatch, protocol.TopicPartition{}), "retried batches were recognised")
+		assert.NotEmpty(t, events(r, journal.EvDuplicateBatch, protocol.TopicPartition{}), "retried batches were recognised")
 		assert.True(t, r.durability().OK())
-		t.Logf("duplicate batches rejected: %d; sends %v", len(events(r, cluster.EvDuplicateBatch, protocol.TopicPartition{})), r.count())
+		t.Logf("duplicate batches rejected: %d; sends %v", len(events(r, journal.EvDuplicateBatch, protocol.TopicPartition{})), r.count())
 	})
 	t.Run("not idempotent", func(t *testing.T) {
 		r := twice(t, scenario(false))
@@ -356,12 +357,12 @@ func TestControllerDownAndPreferredElection(t *testing.T) {
 		r.at(42*time.Second, "restart broker 0", func() { r.w.Restart(r.node(0)) })
 		return r
 	})
-	elected := events(r, cluster.EvElected, orders0)
+	elected := events(r, journal.EvElected, orders0)
 	require.NotEmpty(t, elected)
 	assert.Greater(t, elected[0].Time, clock.At(30*time.Second), "no election while the controller is down")
 	assert.NotEqual(t, protocol.BrokerID(0), elected[0].Broker)
 
-	preferred := events(r, cluster.EvPreferredElected, orders0)
+	preferred := events(r, journal.EvPreferredElected, orders0)
 	require.NotEmpty(t, preferred, "leadership returns to the preferred replica")
 	assert.Equal(t, protocol.BrokerID(0), preferred[0].Broker)
 	assert.Greater(t, preferred[0].Time, clock.At(42*time.Second))

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
@@ -10,13 +11,13 @@ import (
 // metadata quorum's (quorum_monitor.go) against the state of every live
 // replica at that instant.
 type Monitor struct {
-	*Journal
+	*journal.Journal
 	monitor
 	quorum quorumMonitor
 }
 
 // NewMonitor watches j.
-func NewMonitor(j *Journal) *Monitor {
+func NewMonitor(j *journal.Journal) *Monitor {
 	m := &Monitor{Journal: j}
 	j.Watch(m)
 	return m
@@ -27,9 +28,9 @@ func (m *Monitor) Describe(tp protocol.TopicPartition) string { return m.logsTex
 
 // Observe checks the rules an event concerns, and forgets the replicas of a
 // broker that crashed or lost power: a dead replica holds nothing (Watcher).
-func (m *Monitor) Observe(e Event) {
+func (m *Monitor) Observe(e journal.Event) {
 	m.observe(e)
-	if e.Broker != protocol.NoLeader && (e.Kind == EvCrashed || e.Kind == EvPowerLoss) {
+	if e.Broker != protocol.NoLeader && (e.Kind == journal.EvCrashed || e.Kind == journal.EvPowerLoss) {
 		m.forget(e.Broker)
 	}
 }

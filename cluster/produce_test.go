@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -54,7 +55,7 @@ func TestBatchWaitingForAVanishedLeaderRetriesOnItsBackoff(t *testing.T) {
 	dir := Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}
 	cfg := DefaultProducerConfig("orders")
 	cfg.Idempotence, cfg.PartitionsToProduce = false, []int32{0}
-	p := NewProducer(0, cfg, dir, HistoryOf())
+	p := NewProducer(0, cfg, dir, journal.HistoryOf())
 	p.Start(env)
 	answer := func(version int64, leader protocol.BrokerID) {
 		p.Receive(env, 1, protocol.MetadataResponse{RequestID: p.meta.request, Image: protocol.Image{Version: version,

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -54,7 +55,7 @@ type Producer struct {
 
 	index   int
 	cfg     ProducerConfig
-	history *History
+	history *journal.History
 	env     sim.Env
 	meta    metadataView
 
@@ -71,7 +72,7 @@ type Producer struct {
 }
 
 // NewProducer returns producer number index (payload IDs embed it).
-func NewProducer(index int, cfg ProducerConfig, dir Directory, history *History) *Producer {
+func NewProducer(index int, cfg ProducerConfig, dir Directory, history *journal.History) *Producer {
 	p := &Producer{index: index, cfg: cfg, history: history,
 		meta: metadataView{topic: cfg.Topic, dir: dir, retransmit: cfg.Retransmit}}
 	p.meta.rec = &p.recyclers
@@ -165,8 +166,8 @@ func (p *Producer) produceOne() {
 	part := p.parts[p.turn%len(p.parts)]
 	p.turn++
 	p.nextPayload++
-	rec := pendingRecord{payload: int64(p.index+1)<<payloadProducerShift | p.nextPayload, created: p.env.Now()}
-	p.history.add(Op{Time: rec.created, Process: p.env.Name(), Type: Invoke, F: OpSend, TP: part.tp, Payload: rec.payload, Offset: -1,
+	rec := pendingRecord{payload: journal.PayloadFor(p.index, p.nextPayload), created: p.env.Now()}
+	p.history.Add(journal.Op{Time: rec.created, Process: p.env.Name(), Type: journal.Invoke, F: journal.OpSend, TP: part.tp, Payload: rec.payload, Offset: -1,
 		Acks: int8(p.cfg.Acks), Broker: protocol.NoLeader, Idempotent: p.cfg.Idempotence})
 	if len(part.queue) == cap(part.queue) {
 		// Batches alias the queue's array, so it is never reused: grow it
@@ -200,7 +201,7 @@ func (p *Producer) expireQueued(part *producerPartition) {
 		n++
 	}
 	for _, rec := range part.queue[:n] {
-		p.complete(part, rec, Fail, -1, protocol.None, "delivery.timeout.ms expired before sending")
+		p.complete(part, rec, journal.Fail, -1, protocol.None, "delivery.timeout.ms expired before sending")
 	}
 	part.queue = part.queue[n:]
 }
@@ -260,7 +261,7 @@ func (p *Producer) attempt(part *producerPartition) {
 		// Kafka completes an acks=0 send as soon as it is written to the
 		// connection, with offset -1: acknowledged, nowhere in particular.
 		for _, rec := range b.records {
-			p.completeAt(part, rec, Ok, -1, protocol.None, "acks=0: written to the connection", leader, b.firstSent)
+			p.completeAt(part, rec, journal.Ok, -1, protocol.None, "acks=0: written to the connection", leader, b.firstSent)
 		}
 		part.inflight = nil
 		p.trySend(part)
@@ -349,7 +350,7 @@ func (p *Producer) handleResponse(m protocol.ProduceResponse) {
 	p.env.CancelTimer(b.timer)
 	if m.Err == protocol.None {
 		for i, rec := range b.records {
-			p.completeAt(part, rec, Ok, m.BaseOffset+int64(i), protocol.None, "", b.sentTo, b.firstSent)
+			p.completeAt(part, rec, journal.Ok, m.BaseOffset+int64(i), protocol.None, "", b.sentTo, b.firstSent)
 		}
 		part.inflight = nil
 		p.trySend(part)
@@ -389,9 +390,9 @@ func (p *Producer) retryOrFinish(part *producerPartition) {
 // it, info otherwise.
 func (p *Producer) finish(part *producerPartition) {
 	b := part.inflight
-	outcome, note := Fail, "retries exhausted"
+	outcome, note := journal.Fail, "retries exhausted"
 	if b.maybeAppended {
-		outcome, note = Info, "outcome unknown"
+		outcome, note = journal.Info, "outcome unknown"
 	}
 	if b.attempts > p.cfg.Retries {
 		note += fmt.Sprintf(" after %d attempts", b.attempts)
@@ -405,12 +406,12 @@ func (p *Producer) finish(part *producerPartition) {
 	p.trySend(part)
 }
 
-func (p *Producer) complete(part *producerPartition, rec pendingRecord, outcome OpType, offset int64, err protocol.ErrorCode, note string) {
+func (p *Producer) complete(part *producerPartition, rec pendingRecord, outcome journal.OpType, offset int64, err protocol.ErrorCode, note string) {
 	p.completeAt(part, rec, outcome, offset, err, note, protocol.NoLeader, 0)
 }
 
-func (p *Producer) completeAt(part *producerPartition, rec pendingRecord, outcome OpType, offset int64, err protocol.ErrorCode, note string, broker protocol.BrokerID, sent clock.Time) {
-	p.history.add(Op{Time: p.env.Now(), Process: p.env.Name(), Type: outcome, F: OpSend, TP: part.tp,
+func (p *Producer) completeAt(part *producerPartition, rec pendingRecord, outcome journal.OpType, offset int64, err protocol.ErrorCode, note string, broker protocol.BrokerID, sent clock.Time) {
+	p.history.Add(journal.Op{Time: p.env.Now(), Process: p.env.Name(), Type: outcome, F: journal.OpSend, TP: part.tp,
 		Payload: rec.payload, Offset: offset, Acks: int8(p.cfg.Acks), Err: err, Note: note, Broker: broker, Idempotent: p.cfg.Idempotence, Start: sent})
 }
 

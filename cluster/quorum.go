@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -265,7 +266,7 @@ func (q *quorum) timer(t timer) {
 		switch q.role {
 		case qFollower:
 			if q.env.Now().Sub(q.contact) >= q.cfg.FetchTimeout {
-				q.monitor.quorumEvent(q.env, EvControllerLostLeader, q.epoch, q.leader, fmt.Sprintf("no fetch answered by controller-%d for %v", q.leader, q.cfg.FetchTimeout))
+				q.monitor.quorumEvent(q.env, journal.EvControllerLostLeader, q.epoch, q.leader, fmt.Sprintf("no fetch answered by controller-%d for %v", q.leader, q.cfg.FetchTimeout))
 				q.campaign()
 			} else {
 				q.resetElectionTimer(q.cfg.FetchTimeout - q.env.Now().Sub(q.contact))
@@ -324,7 +325,7 @@ func (q *quorum) becomeCandidate() {
 	q.role, q.leader = qCandidate, noVoter
 	q.votes = make([]bool, len(q.voters))
 	q.votes[q.self] = true
-	q.monitor.quorumEvent(q.env, EvControllerCandidate, q.epoch, q.self, fmt.Sprintf("controller-%d stands for election in epoch %d", q.self, q.epoch))
+	q.monitor.quorumEvent(q.env, journal.EvControllerCandidate, q.epoch, q.self, fmt.Sprintf("controller-%d stands for election in epoch %d", q.self, q.epoch))
 	if q.won() {
 		q.becomeLeader(true)
 		return
@@ -375,7 +376,7 @@ func (q *quorum) handleVote(from sim.NodeID, m VoteRequest) {
 		resp.Epoch = q.epoch
 		resp.Granted = m.Epoch > q.epoch && !liveLeader && q.upToDate(m.LastEpoch, m.LastOffset)
 		if !resp.Granted {
-			q.monitor.quorumEvent(q.env, EvPreVoteRejected, m.Epoch, int(m.Candidate), fmt.Sprintf("controller-%d refused controller-%d a pre-vote for epoch %d", q.self, m.Candidate, m.Epoch))
+			q.monitor.quorumEvent(q.env, journal.EvPreVoteRejected, m.Epoch, int(m.Candidate), fmt.Sprintf("controller-%d refused controller-%d a pre-vote for epoch %d", q.self, m.Candidate, m.Epoch))
 		}
 		q.env.Send(from, resp)
 		return
@@ -431,7 +432,7 @@ func (q *quorum) becomeLeader(announce bool) {
 	}
 	q.began = make([]bool, len(q.voters))
 	q.began[q.self] = true
-	q.monitor.quorumEvent(q.env, EvControllerElected, q.epoch, q.self, fmt.Sprintf("controller-%d leads the metadata quorum in epoch %d", q.self, q.epoch))
+	q.monitor.quorumEvent(q.env, journal.EvControllerElected, q.epoch, q.self, fmt.Sprintf("controller-%d leads the metadata quorum in epoch %d", q.self, q.epoch))
 	if announce {
 		var st controllerState
 		if len(q.log) > 0 {
@@ -490,7 +491,7 @@ func (q *quorum) checkQuorum() {
 		}
 	}
 	if heard < q.majority() {
-		q.monitor.quorumEvent(q.env, EvControllerResigned, q.epoch, q.self, fmt.Sprintf("controller-%d resigns epoch %d: fetches from only %d of %d voters in %v", q.self, q.epoch, heard, len(q.voters), q.cfg.FetchTimeout*3/2))
+		q.monitor.quorumEvent(q.env, journal.EvControllerResigned, q.epoch, q.self, fmt.Sprintf("controller-%d resigns epoch %d: fetches from only %d of %d voters in %v", q.self, q.epoch, heard, len(q.voters), q.cfg.FetchTimeout*3/2))
 		q.transition(qUnattached, q.epoch, noVoter)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -68,7 +69,7 @@ func (j *Monitor) joinQuorum(q *quorum) {
 
 // quorumEvent records a controller's quorum event and checks the epoch and
 // leader rules.
-func (j *Monitor) quorumEvent(env sim.Env, kind EventKind, epoch int32, voter int, detail string) {
+func (j *Monitor) quorumEvent(env sim.Env, kind journal.EventKind, epoch int32, voter int, detail string) {
 	if j == nil {
 		return
 	}
@@ -78,19 +79,19 @@ func (j *Monitor) quorumEvent(env sim.Env, kind EventKind, epoch int32, voter in
 	if m.epochs == nil {
 		m.epochs, m.leaders, m.leaderHW = map[int]int32{}, map[int32]int{}, map[int32]int64{}
 	}
-	if last, ok := m.epochs[self]; ok && epoch < last && kind != EvPreVoteRejected {
+	if last, ok := m.epochs[self]; ok && epoch < last && kind != journal.EvPreVoteRejected {
 		m.violate(now, QuorumEpochBack, self, epoch, -1, "controller-%d acted in epoch %d after epoch %d", self, epoch, last)
 	}
-	if kind != EvPreVoteRejected {
+	if kind != journal.EvPreVoteRejected {
 		m.epochs[self] = max(m.epochs[self], epoch)
 	}
-	if kind == EvControllerElected {
+	if kind == journal.EvControllerElected {
 		if other, ok := m.leaders[epoch]; ok && other != voter {
 			m.violate(now, QuorumTwoLeaders, voter, epoch, -1, "controllers %d and %d both led epoch %d", other, voter, epoch)
 		}
 		m.leaders[epoch] = voter
 	}
-	j.add(Event{Time: now, Node: env.Name(), Kind: kind, Epoch: epoch, Broker: protocol.NoLeader, Leader: protocol.NoLeader, Voter: int32(voter), Detail: detail})
+	j.Add(journal.Event{Time: now, Node: env.Name(), Kind: kind, Epoch: epoch, Broker: protocol.NoLeader, Leader: protocol.NoLeader, Voter: int32(voter), Detail: detail})
 }
 
 func (j *Monitor) voterOf(env sim.Env) int {

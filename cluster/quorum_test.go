@@ -10,6 +10,7 @@ import (
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/network"
 	"github.com/tideline-sim/tideline/sim"
@@ -33,18 +34,18 @@ func coldQuorumRun(t *testing.T, seed sim.Seed, controllers int, link network.Li
 func TestFormedQuorumIsActiveAtOnce(t *testing.T) {
 	r := quorumRun(t, 1, 3, network.Link{})
 	r.execute()
-	active := r.controllerEvents(cluster.EvControllerActive)
+	active := r.controllerEvents(journal.EvControllerActive)
 	require.NotEmpty(t, active)
 	assert.Less(t, active[0].Time.Since(), 50*time.Millisecond)
 	assert.Equal(t, int32(0), active[0].Voter)
 	assert.Equal(t, int32(1), active[0].Epoch)
 	n := r.count()
-	assert.Equal(t, n[cluster.Invoke], n[cluster.Ok])
+	assert.Equal(t, n[journal.Invoke], n[journal.Ok])
 }
 
 // controllerEvents returns the times of the quorum's events of a kind.
-func (r *run) controllerEvents(kind cluster.EventKind) []cluster.Event {
-	var out []cluster.Event
+func (r *run) controllerEvents(kind journal.EventKind) []journal.Event {
+	var out []journal.Event
 	for _, e := range r.c.Journal.Events() {
 		if e.Kind == kind {
 			out = append(out, e)
@@ -63,11 +64,11 @@ func (r *run) quorumResult() check.Result {
 func TestQuorumElectsOneLeaderFromAColdStart(t *testing.T) {
 	r := coldQuorumRun(t, 1, 3, network.Link{})
 	r.execute()
-	elected := r.controllerEvents(cluster.EvControllerElected)
+	elected := r.controllerEvents(journal.EvControllerElected)
 	require.Len(t, elected, 1, "one election, no split")
 	assert.GreaterOrEqual(t, elected[0].Time.Since(), time.Second)
 	assert.Less(t, elected[0].Time.Since(), 2500*time.Millisecond)
-	active := r.controllerEvents(cluster.EvControllerActive)
+	active := r.controllerEvents(journal.EvControllerActive)
 	require.Len(t, active, 1)
 	assert.Less(t, active[0].Time.Sub(elected[0].Time), 100*time.Millisecond)
 	res := r.quorumResult()
@@ -91,7 +92,7 @@ func TestQuorumReElectsAfterTheLeaderCrashes(t *testing.T) {
 		r.w.Crash(id)
 	})
 	r.execute()
-	active := r.controllerEvents(cluster.EvControllerActive)
+	active := r.controllerEvents(journal.EvControllerActive)
 	require.Len(t, active, 2)
 	// A follower's fetch timeout (2 s) runs from its last answered fetch,
 	// which a parked fetch (up to 500 ms) may have been before the crash.
@@ -101,10 +102,10 @@ func TestQuorumReElectsAfterTheLeaderCrashes(t *testing.T) {
 	assert.NotEqual(t, crashed, r.c.Dir.Controllers[active[1].Voter])
 	assert.True(t, r.quorumResult().OK())
 	assert.Zero(t, r.c.Monitor.Violations(), "no protocol rule broken")
-	assert.Empty(t, r.controllerEvents(cluster.EvFenced), "a new controller gives every broker a fresh session: nobody is fenced")
+	assert.Empty(t, r.controllerEvents(journal.EvFenced), "a new controller gives every broker a fresh session: nobody is fenced")
 	n := r.count()
-	assert.Equal(t, n[cluster.Invoke], n[cluster.Ok], "every write acknowledged: partition leaders kept serving")
-	assert.Greater(t, n[cluster.Ok], 5000)
+	assert.Equal(t, n[journal.Invoke], n[journal.Ok], "every write acknowledged: partition leaders kept serving")
+	assert.Greater(t, n[journal.Ok], 5000)
 }
 
 // An isolated leader stops believing it leads within check-quorum's 1.5 x
@@ -119,7 +120,7 @@ func TestIsolatedControllerResignsByCheckQuorum(t *testing.T) {
 	})
 	r.at(25*time.Second, "heal", func() { r.w.Network().Heal() })
 	r.execute()
-	resigned := r.controllerEvents(cluster.EvControllerResigned)
+	resigned := r.controllerEvents(journal.EvControllerResigned)
 	require.NotEmpty(t, resigned)
 	assert.Equal(t, isolated, r.c.Dir.Controllers[resigned[0].Voter])
 	// 1.5 x fetch timeout from the last fetch heard, which a parked fetch
@@ -127,7 +128,7 @@ func TestIsolatedControllerResignsByCheckQuorum(t *testing.T) {
 	took := resigned[0].Time.Sub(clock.At(10 * time.Second))
 	assert.GreaterOrEqual(t, took, 2500*time.Millisecond)
 	assert.Less(t, took, 4500*time.Millisecond)
-	elected := r.controllerEvents(cluster.EvControllerElected)
+	elected := r.controllerEvents(journal.EvControllerElected)
 	require.GreaterOrEqual(t, len(elected), 2)
 	assert.NotEqual(t, isolated, r.c.Dir.Controllers[elected[1].Voter])
 	assert.True(t, r.quorumResult().OK(), "%v", r.quorumResult().Violations)
@@ -178,12 +179,12 @@ func TestLaggingVoterCannotWin(t *testing.T) {
 		r.w.Network().Heal()
 	})
 	r.execute()
-	active := r.controllerEvents(cluster.EvControllerActive)
+	active := r.controllerEvents(journal.EvControllerActive)
 	require.GreaterOrEqual(t, len(active), 2)
 	last := active[len(active)-1]
 	assert.NotEqual(t, lagging, ctl[last.Voter], "the voter that missed records did not win")
 	refused := false
-	for _, e := range r.controllerEvents(cluster.EvPreVoteRejected) {
+	for _, e := range r.controllerEvents(journal.EvPreVoteRejected) {
 		refused = refused || ctl[e.Voter] == lagging && e.Time >= clock.At(20*time.Second)
 	}
 	assert.True(t, refused, "it stood once the partition healed, and was refused")

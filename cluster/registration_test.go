@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tideline-sim/tideline/check"
-	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
@@ -28,16 +28,16 @@ func TestRestartWithinSessionIsRefusedUntilFenced(t *testing.T) {
 		})
 		return r
 	})
-	refused := events(r, cluster.EvRegistrationRefused, protocol.TopicPartition{})
+	refused := events(r, journal.EvRegistrationRefused, protocol.TopicPartition{})
 	require.NotEmpty(t, refused, "the new incarnation is refused while the old session is valid")
-	fenced := events(r, cluster.EvFenced, protocol.TopicPartition{})
+	fenced := events(r, journal.EvFenced, protocol.TopicPartition{})
 	require.NotEmpty(t, fenced)
 	assert.Equal(t, refused[0].Broker, fenced[0].Broker)
 	assert.Greater(t, fenced[0].Time, refused[0].Time, "fenced when the old session expires, after the refusal")
 
 	// Every leadership has an epoch of its own.
 	seen := map[int32]protocol.BrokerID{}
-	for _, e := range events(r, cluster.EvBecameLeader, orders0) {
+	for _, e := range events(r, journal.EvBecameLeader, orders0) {
 		if b, ok := seen[e.Epoch]; ok {
 			assert.Equal(t, b, e.Broker, "epoch %d led by two brokers", e.Epoch)
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 )
 
 func TestHealthyClusterCommitsEverything(t *testing.T) {
@@ -14,15 +15,15 @@ func TestHealthyClusterCommitsEverything(t *testing.T) {
 	r.execute()
 	n := r.count()
 	t.Logf("sends: %v, events %d", n, r.w.Events())
-	assert.Equal(t, n[cluster.Invoke], n[cluster.Ok], "every send acknowledged")
+	assert.Equal(t, n[journal.Invoke], n[journal.Ok], "every send acknowledged")
 	assert.True(t, r.durability().OK())
 	reads := 0
 	for _, op := range r.c.History.Ops() {
-		if op.F == cluster.OpPoll && op.Type == cluster.Ok {
+		if op.F == journal.OpPoll && op.Type == journal.Ok {
 			reads++
 		}
 	}
-	assert.Equal(t, n[cluster.Ok], reads, "the consumer read every acknowledged record")
+	assert.Equal(t, n[journal.Ok], reads, "the consumer read every acknowledged record")
 	for _, fl := range r.c.FinalLogs() {
 		for b, log := range fl.Replicas {
 			assert.Equal(t, fl.Records.Len(), log.Len(), "%v replica on broker %d", fl.TP, b)

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
@@ -41,7 +42,7 @@ func TestKAFKA15583HighWatermarkBelowMinISR(t *testing.T) {
 			}
 		}
 		assert.Equal(t, version < "3.7", below > 0, "%s: the monitor names the HW moving below min ISR", version)
-		return len(events(r, cluster.EvNotEnoughReplicasAfterAppend, orders0))
+		return len(events(r, journal.EvNotEnoughReplicasAfterAppend, orders0))
 	}
 	before, after := neaa("3.6"), neaa("3.7")
 	t.Logf("NOT_ENOUGH_REPLICAS_AFTER_APPEND: %d at 3.6, %d at 3.7", before, after)
@@ -84,7 +85,7 @@ func TestKIP966LastReplicaStandingAfterPowerLoss(t *testing.T) {
 		r.at(60*time.Second, "restart broker-2", func() { r.w.Restart(r.node(2)) })
 		r.execute()
 		if elr {
-			elected := events(r, cluster.EvELRElected, orders0)
+			elected := events(r, journal.EvELRElected, orders0)
 			if assert.NotEmpty(t, elected) {
 				assert.Equal(t, protocol.BrokerID(1), elected[len(elected)-1].Broker, "the eligible follower is elected")
 			}

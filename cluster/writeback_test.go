@@ -9,6 +9,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 )
 
 // Kafka does not fsync by default, but Linux writes dirty pages back after
@@ -27,7 +28,7 @@ func TestPowerLossLosesOnlyTheTailTheOSHadNotWrittenBack(t *testing.T) {
 	}
 	var keptEarly, lostEarly, lostLate int
 	for _, op := range r.c.History.Ops() {
-		if op.F != cluster.OpSend || op.Type != cluster.Ok {
+		if op.F != journal.OpSend || op.Type != journal.Ok {
 			continue
 		}
 		switch {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/tideline-sim/tideline/check"
-	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/scenarios"
@@ -14,34 +14,34 @@ import (
 // reached is a hole in the exploration.
 type Path struct {
 	Name   string
-	Event  cluster.EventKind  // counted from the journal, or
+	Event  journal.EventKind  // counted from the journal, or
 	Err    protocol.ErrorCode // from the history's errors
 	Quorum bool               // reachable only with a controller quorum
 }
 
 // Paths are the protocol paths counted.
 var Paths = []Path{
-	{Name: "clean election", Event: cluster.EvElected},
-	{Name: "election from the ELR (KIP-966)", Event: cluster.EvELRElected},
-	{Name: "ISR expansion refused (INELIGIBLE_REPLICA)", Event: cluster.EvIneligibleReplica},
-	{Name: "unclean election", Event: cluster.EvUncleanElected},
-	{Name: "partition offline", Event: cluster.EvOffline},
-	{Name: "preferred election", Event: cluster.EvPreferredElected},
-	{Name: "broker fenced", Event: cluster.EvFenced},
-	{Name: "registration refused (old session valid)", Event: cluster.EvRegistrationRefused},
-	{Name: "truncation", Event: cluster.EvTruncated},
-	{Name: "ISR shrink", Event: cluster.EvISRShrink},
-	{Name: "ISR expand", Event: cluster.EvISRExpand},
-	{Name: "fenced request (stale epoch)", Event: cluster.EvFencedRequest},
-	{Name: "idempotent duplicate rejected", Event: cluster.EvDuplicateBatch},
-	{Name: "out-of-order sequence", Event: cluster.EvOutOfOrder},
-	{Name: "NOT_ENOUGH_REPLICAS", Event: cluster.EvNotEnoughReplicas},
-	{Name: "NOT_ENOUGH_REPLICAS_AFTER_APPEND", Event: cluster.EvNotEnoughReplicasAfterAppend},
+	{Name: "clean election", Event: journal.EvElected},
+	{Name: "election from the ELR (KIP-966)", Event: journal.EvELRElected},
+	{Name: "ISR expansion refused (INELIGIBLE_REPLICA)", Event: journal.EvIneligibleReplica},
+	{Name: "unclean election", Event: journal.EvUncleanElected},
+	{Name: "partition offline", Event: journal.EvOffline},
+	{Name: "preferred election", Event: journal.EvPreferredElected},
+	{Name: "broker fenced", Event: journal.EvFenced},
+	{Name: "registration refused (old session valid)", Event: journal.EvRegistrationRefused},
+	{Name: "truncation", Event: journal.EvTruncated},
+	{Name: "ISR shrink", Event: journal.EvISRShrink},
+	{Name: "ISR expand", Event: journal.EvISRExpand},
+	{Name: "fenced request (stale epoch)", Event: journal.EvFencedRequest},
+	{Name: "idempotent duplicate rejected", Event: journal.EvDuplicateBatch},
+	{Name: "out-of-order sequence", Event: journal.EvOutOfOrder},
+	{Name: "NOT_ENOUGH_REPLICAS", Event: journal.EvNotEnoughReplicas},
+	{Name: "NOT_ENOUGH_REPLICAS_AFTER_APPEND", Event: journal.EvNotEnoughReplicasAfterAppend},
 	{Name: "produce timed out", Err: protocol.RequestTimedOut},
 	{Name: "connection lost with a request in flight", Err: protocol.NetworkException},
-	{Name: "controller elected (KIP-595)", Event: cluster.EvControllerElected, Quorum: true},
-	{Name: "controller resigned (check-quorum)", Event: cluster.EvControllerResigned, Quorum: true},
-	{Name: "pre-vote refused (KIP-996)", Event: cluster.EvPreVoteRejected, Quorum: true},
+	{Name: "controller elected (KIP-595)", Event: journal.EvControllerElected, Quorum: true},
+	{Name: "controller resigned (check-quorum)", Event: journal.EvControllerResigned, Quorum: true},
+	{Name: "pre-vote refused (KIP-996)", Event: journal.EvPreVoteRejected, Quorum: true},
 }
 
 // Outcome is what one seed found.

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/tideline-sim/tideline/clock"
-	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/sim"
@@ -82,14 +82,14 @@ func (pt *Perfetto) Finish(r *runner.Result) error {
 	}
 	for _, e := range r.Journal {
 		switch e.Kind {
-		case cluster.EvBecameLeader:
+		case journal.EvBecameLeader:
 			end(e.Node, e.TP, e.Time)
 			open[leading{e.Node, e.TP}] = true
 			p.event(e.Time, trackEvent{kind: typeSliceBegin, track: p.process(e.Node).thread(p, "leads "+e.TP.String()),
 				name: "leader " + e.TP.String(), annotations: [2]annotation{{"epoch", strconv.Itoa(int(e.Epoch))}}})
-		case cluster.EvBecameFollower:
+		case journal.EvBecameFollower:
 			end(e.Node, e.TP, e.Time)
-		case cluster.EvCrashed, cluster.EvPowerLoss:
+		case journal.EvCrashed, journal.EvPowerLoss:
 			for _, tp := range tps {
 				end(e.Node, tp, e.Time)
 			}

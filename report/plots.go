@@ -20,7 +20,7 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/tideline-sim/tideline/clock"
-	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/internal/atomicfile"
 	"github.com/tideline-sim/tideline/runner"
@@ -288,7 +288,7 @@ func shadeFaults(p *plot.Plot, r *runner.Result, ymax float64, labelled bool) {
 func markLeaderChanges(p *plot.Plot, r *runner.Result, ymax float64) {
 	first := true
 	for _, e := range r.Journal {
-		if e.Kind != cluster.EvElected && e.Kind != cluster.EvELRElected && e.Kind != cluster.EvUncleanElected && e.Kind != cluster.EvPreferredElected && e.Kind != cluster.EvOffline {
+		if e.Kind != journal.EvElected && e.Kind != journal.EvELRElected && e.Kind != journal.EvUncleanElected && e.Kind != journal.EvPreferredElected && e.Kind != journal.EvOffline {
 			continue
 		}
 		x := e.Time.Since().Seconds()
@@ -310,7 +310,7 @@ func markLeaderChanges(p *plot.Plot, r *runner.Result, ymax float64) {
 func markControllerChanges(p *plot.Plot, r *runner.Result, ymax float64) {
 	first := true
 	for _, e := range r.Journal {
-		if e.Kind != cluster.EvControllerActive {
+		if e.Kind != journal.EvControllerActive {
 			continue
 		}
 		x := e.Time.Since().Seconds()
@@ -415,16 +415,16 @@ type latencyPoint struct{ at, ms float64 }
 // measureLatencies reads the history once for both of the latency plot's
 // pictures (PNG and SVG).
 func measureLatencies(r *runner.Result) *latencies {
-	var invoked cluster.PayloadTable[clock.Time]
-	var done cluster.PayloadTable[bool]
+	var invoked journal.PayloadTable[clock.Time]
+	var done journal.PayloadTable[bool]
 	l := &latencies{perSecond: make([][]float64, len(r.Detail.Buckets))}
 	n, step := len(r.Detail.Buckets), r.Detail.Bucket
 	ms := func(d time.Duration) float64 { return max(float64(d)/float64(time.Millisecond), 0.01) }
 	for _, op := range r.History.All() {
-		if op.F != cluster.OpSend {
+		if op.F != journal.OpSend {
 			continue
 		}
-		if op.Type == cluster.Invoke {
+		if op.Type == journal.Invoke {
 			invoked.Set(op.Payload, op.Time)
 			continue
 		}
@@ -432,11 +432,11 @@ func measureLatencies(r *runner.Result) *latencies {
 		done.Set(op.Payload, true)
 		pt := latencyPoint{at.Since().Seconds(), ms(op.Time.Sub(at))}
 		switch op.Type {
-		case cluster.Ok:
+		case journal.Ok:
 			l.ok = append(l.ok, pt)
 			i := min(n-1, int(at.Since()/step))
 			l.perSecond[i] = append(l.perSecond[i], pt.ms)
-		case cluster.Fail:
+		case journal.Fail:
 			l.failed = append(l.failed, pt)
 		default:
 			l.unknown = append(l.unknown, pt)
@@ -444,7 +444,7 @@ func measureLatencies(r *runner.Result) *latencies {
 	}
 	end := clock.At(r.Duration)
 	for _, op := range r.History.All() {
-		if op.F == cluster.OpSend && op.Type == cluster.Invoke {
+		if op.F == journal.OpSend && op.Type == journal.Invoke {
 			if finished, _ := done.Get(op.Payload); !finished {
 				l.unknown = append(l.unknown, latencyPoint{op.Time.Since().Seconds(), ms(end.Sub(op.Time))})
 			}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/scenarios"
@@ -244,19 +245,19 @@ func TestPerfettoTraceIsWellFormed(t *testing.T) {
 func handBuilt() *runner.Result {
 	sc := &scenarios.Scenario{Name: "hand", Cluster: cluster.Spec{Brokers: 2}}
 	tp := protocol.TopicPartition{Topic: "t", Partition: 0}
-	send := func(p string, typ cluster.OpType, payload int64) cluster.Op {
-		return cluster.Op{Process: p, F: cluster.OpSend, Type: typ, TP: tp, Payload: payload, Acks: cluster.AcksAll, Idempotent: true}
+	send := func(p string, typ journal.OpType, payload int64) journal.Op {
+		return journal.Op{Process: p, F: journal.OpSend, Type: typ, TP: tp, Payload: payload, Acks: cluster.AcksAll, Idempotent: true}
 	}
 	return &runner.Result{
 		Scenario: sc,
-		History: cluster.HistoryOf(
-			send("producer-1", cluster.Invoke, 1), send("producer-0", cluster.Invoke, 2), send("producer-0", cluster.Invoke, 3), send("producer-0", cluster.Invoke, 4),
-			send("producer-1", cluster.Ok, 1), send("producer-0", cluster.Ok, 2), send("producer-0", cluster.Fail, 3),
+		History: journal.HistoryOf(
+			send("producer-1", journal.Invoke, 1), send("producer-0", journal.Invoke, 2), send("producer-0", journal.Invoke, 3), send("producer-0", journal.Invoke, 4),
+			send("producer-1", journal.Ok, 1), send("producer-0", journal.Ok, 2), send("producer-0", journal.Fail, 3),
 		),
-		Journal: []cluster.Event{
-			{Kind: cluster.EvBecameLeader, TP: tp, Broker: 0, Epoch: 0},
-			{Kind: cluster.EvBecameLeader, TP: tp, Broker: 1, Epoch: 1},
-			{Kind: cluster.EvBecameLeader, TP: tp, Broker: 0, Epoch: 2},
+		Journal: []journal.Event{
+			{Kind: journal.EvBecameLeader, TP: tp, Broker: 0, Epoch: 0},
+			{Kind: journal.EvBecameLeader, TP: tp, Broker: 1, Epoch: 1},
+			{Kind: journal.EvBecameLeader, TP: tp, Broker: 0, Epoch: 2},
 		},
 		Final:  []cluster.FinalLog{{TP: tp, Records: protocol.RecordsOf(protocol.Record{Offset: 0, Epoch: 0}, protocol.Record{Offset: 1, Epoch: 1}, protocol.Record{Offset: 2, Epoch: 1}, protocol.Record{Offset: 3, Epoch: 2})}},
 		Faults: []runner.FaultRecord{{At: 10 * time.Second, Until: 20 * time.Second, Text: "crash broker-0", Hit: "broker-0"}},

@@ -13,6 +13,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/runner"
 )
@@ -56,12 +57,12 @@ func ControllerTable(r *runner.Result) Table {
 			continue
 		}
 		switch e.Kind {
-		case cluster.EvControllerActive:
+		case journal.EvControllerActive:
 			active[v]++
 			from[v] = append(from[v], fmt.Sprintf("%s (%d)", seconds(e.Time.Since()), e.Epoch))
-		case cluster.EvControllerResigned:
+		case journal.EvControllerResigned:
 			resigned[v]++
-		case cluster.EvControllerLostLeader:
+		case journal.EvControllerLostLeader:
 			voter := -1
 			fmt.Sscanf(e.Node, "controller-%d", &voter)
 			if voter >= 0 && voter < n {
@@ -99,7 +100,7 @@ func ProducerTable(r *runner.Result) Table {
 	var names []string
 	by := map[string]*counts{}
 	for _, op := range r.History.All() {
-		if op.F != cluster.OpSend {
+		if op.F != journal.OpSend {
 			continue
 		}
 		c := by[op.Process]
@@ -109,13 +110,13 @@ func ProducerTable(r *runner.Result) Table {
 			names = append(names, op.Process)
 		}
 		switch op.Type {
-		case cluster.Invoke:
+		case journal.Invoke:
 			c.sent++
-		case cluster.Ok:
+		case journal.Ok:
 			c.ok++
-		case cluster.Fail:
+		case journal.Fail:
 			c.failed++
-		case cluster.Info:
+		case journal.Info:
 			c.unknown++
 		}
 	}
@@ -182,7 +183,7 @@ func BrokerTable(r *runner.Result) Table {
 	}
 	leaderOf := map[epochKey]protocol.BrokerID{}
 	for _, e := range r.Journal {
-		if e.Kind == cluster.EvBecameLeader && int(e.Broker) < n {
+		if e.Kind == journal.EvBecameLeader && int(e.Broker) < n {
 			leaderships[e.Broker]++
 			leaderOf[epochKey{e.TP, e.Epoch}] = e.Broker
 		}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/check"
-	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/scenarios"
 )
 
@@ -80,7 +80,7 @@ func BenchmarkSoak(b *testing.B) {
 		}
 		records = 0
 		for _, op := range res.History.All() {
-			if op.F == cluster.OpSend && op.Type == cluster.Invoke {
+			if op.F == journal.OpSend && op.Type == journal.Invoke {
 				records++
 			}
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/scenarios"
 	"github.com/tideline-sim/tideline/sim"
@@ -57,7 +58,7 @@ func lifecycle(k scenarios.FaultKind) bool {
 // onEvent fires the armed faults a protocol event sets off: each once, the
 // first time its event happens at or after its time, if it can still end
 // within the fault window.
-func (f *faulter) onEvent(e cluster.Event) {
+func (f *faulter) onEvent(e journal.Event) {
 	kept := f.armed[:0]
 	for _, fault := range f.armed {
 		at := e.Time.Add(fault.AfterDelay)

@@ -10,6 +10,7 @@ import (
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/scenarios"
 	"github.com/tideline-sim/tideline/sim"
@@ -66,10 +67,10 @@ type Result struct {
 	ISRShrinks        int
 	ISRExpands        int
 	Expectations      []Outcome
-	History           *cluster.History
-	Journal           []cluster.Event
+	History           *journal.History
+	Journal           []journal.Event
 	Final             []cluster.FinalLog // every partition's logs at the end
-	HWSamples         []cluster.HWSample
+	HWSamples         []journal.HWSample
 	Faults            []FaultRecord
 }
 
@@ -152,9 +153,9 @@ func (r *Result) windows(settle, end time.Duration) {
 		f := &r.Faults[i]
 		switch f.Kind {
 		case scenarios.Crash, scenarios.PowerLoss, scenarios.Pause:
-			back := cluster.EvRestarted
+			back := journal.EvRestarted
 			if f.Kind == scenarios.Pause {
-				back = cluster.EvResumed
+				back = journal.EvResumed
 			}
 			f.Until = end
 			for _, e := range r.Journal {
@@ -254,17 +255,17 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 
 func (r *Result) summarise() {
 	for _, op := range r.History.All() {
-		if op.F != cluster.OpSend {
+		if op.F != journal.OpSend {
 			continue
 		}
 		switch op.Type {
-		case cluster.Invoke:
+		case journal.Invoke:
 			r.Sends.Invoked++
-		case cluster.Ok:
+		case journal.Ok:
 			r.Sends.Ok++
-		case cluster.Fail:
+		case journal.Fail:
 			r.Sends.Fail++
-		case cluster.Info:
+		case journal.Info:
 			r.Sends.Info++
 		}
 	}
@@ -272,11 +273,11 @@ func (r *Result) summarise() {
 	r.Availability = r.Detail.Available
 	for _, e := range r.Journal {
 		switch e.Kind {
-		case cluster.EvElected, cluster.EvELRElected, cluster.EvUncleanElected, cluster.EvPreferredElected:
+		case journal.EvElected, journal.EvELRElected, journal.EvUncleanElected, journal.EvPreferredElected:
 			r.Leaders++
-		case cluster.EvISRShrink:
+		case journal.EvISRShrink:
 			r.ISRShrinks++
-		case cluster.EvISRExpand:
+		case journal.EvISRExpand:
 			r.ISRExpands++
 		}
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tideline-sim/tideline/check"
-	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/scenarios"
 )
 
@@ -161,7 +161,7 @@ faults:
 	require.NoError(t, err)
 	var expanded time.Duration
 	for _, e := range res.Journal {
-		if e.Kind == cluster.EvISRExpand && e.Time.Since() >= 16*time.Second {
+		if e.Kind == journal.EvISRExpand && e.Time.Since() >= 16*time.Second {
 			expanded = e.Time.Since()
 			break
 		}

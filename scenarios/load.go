@@ -18,6 +18,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/internal/safetext"
 	"github.com/tideline-sim/tideline/internal/suggest"
@@ -752,7 +753,7 @@ func (v *validator) trigger(p path, s string, spec cluster.Spec) *Trigger {
 		v.fail(p, "%s", msg)
 		return nil
 	}
-	t := &Trigger{Event: cluster.EventKind(m[1])}
+	t := &Trigger{Event: journal.EventKind(m[1])}
 	if m[2] != "" {
 		t.TP = v.partition(p, m[2], spec)
 	}

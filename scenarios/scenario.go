@@ -11,6 +11,7 @@ import (
 
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/network"
 )
@@ -100,14 +101,14 @@ type Fault struct {
 
 // Trigger names a protocol event, of one partition or of any.
 type Trigger struct {
-	Event cluster.EventKind
+	Event journal.EventKind
 	TP    protocol.TopicPartition // zero: any partition
 }
 
 // Triggers are the protocol events a fault may wait for.
-var Triggers = []cluster.EventKind{
-	cluster.EvISRExpand, cluster.EvISRShrink, cluster.EvElected, cluster.EvELRElected, cluster.EvPreferredElected, cluster.EvBecameLeader,
-	cluster.EvTruncated, cluster.EvFenced, cluster.EvRegistered, cluster.EvUnfenced,
+var Triggers = []journal.EventKind{
+	journal.EvISRExpand, journal.EvISRShrink, journal.EvElected, journal.EvELRElected, journal.EvPreferredElected, journal.EvBecameLeader,
+	journal.EvTruncated, journal.EvFenced, journal.EvRegistered, journal.EvUnfenced,
 }
 
 func (t Trigger) String() string {
@@ -118,7 +119,7 @@ func (t Trigger) String() string {
 }
 
 // Matches reports whether an event sets the trigger off.
-func (t Trigger) Matches(e cluster.Event) bool {
+func (t Trigger) Matches(e journal.Event) bool {
 	return e.Kind == t.Event && (t.TP.Topic == "" || e.TP == t.TP)
 }
 

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
-	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/report"
 	"github.com/tideline-sim/tideline/runner"
 )
@@ -45,15 +45,15 @@ func Measure(cell int, seed uint64, res *runner.Result) Run {
 	return r
 }
 
-func p99Latency(h *cluster.History) float64 {
-	var invoked cluster.PayloadTable[clock.Time]
+func p99Latency(h *journal.History) float64 {
+	var invoked journal.PayloadTable[clock.Time]
 	var ms []float64
 	for _, op := range h.All() {
 		switch {
-		case op.F != cluster.OpSend:
-		case op.Type == cluster.Invoke:
+		case op.F != journal.OpSend:
+		case op.Type == journal.Invoke:
 			invoked.Set(op.Payload, op.Time)
-		case op.Type == cluster.Ok:
+		case op.Type == journal.Ok:
 			at, _ := invoked.Get(op.Payload)
 			ms = append(ms, float64(op.Time.Sub(at))/float64(time.Millisecond))
 		}

@@ -1,4 +1,4 @@
-package cluster
+package journal
 
 import (
 	"math/rand/v2"
@@ -28,7 +28,7 @@ func TestHistoryRoundTrip(t *testing.T) {
 		if per := float64(h.EncodedBytes()) / float64(h.Len()); per > 40 {
 			t.Errorf("%.1f bytes an op: the encoding should be compact", per)
 		}
-		h.add(want[0])
+		h.Add(want[0])
 		assert.Nil(t, h.decoded, "an op added drops the decoded copy")
 	}
 }

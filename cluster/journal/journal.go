@@ -1,4 +1,12 @@
-package cluster
+// Package journal records what a run's observers need, as the run goes:
+// the clients' history of operations (a Jepsen-style history of sends and
+// polls, kept encoded), the protocol events of every node (elections,
+// fencing, ISR changes, truncations, the controller quorum's leadership)
+// with the high-watermark and acks=all samples the checkers judge by, and
+// the payload encoding that names each write. It holds records, not rules:
+// the protocol monitor that checks rules watches the journal (Watcher)
+// from the cluster package. It imports only clock and cluster/protocol.
+package journal
 
 import (
 	"fmt"
@@ -190,7 +198,7 @@ func (j *Journal) Watch(w Watcher) { j.watcher = w }
 func (j *Journal) Notify(f func(Event)) { j.notify = f }
 
 // add records an event.
-func (j *Journal) add(e Event) {
+func (j *Journal) Add(e Event) {
 	if j.watcher != nil {
 		switch e.Kind {
 		case EvISRExpand, EvISRShrink, EvElected, EvELRElected, EvUncleanElected, EvOffline:
@@ -209,16 +217,16 @@ func (j *Journal) add(e Event) {
 // Fault records a fault that is not a node's lifecycle (a partition, a
 // lossy or slow link, a heal, an operator's election) as it fires or ends.
 func (j *Journal) Fault(at clock.Time, text string) {
-	j.add(Event{Time: at, Node: "faults", Kind: EvFault, Broker: protocol.NoLeader, Leader: protocol.NoLeader, Detail: text})
+	j.Add(Event{Time: at, Node: "faults", Kind: EvFault, Broker: protocol.NoLeader, Leader: protocol.NoLeader, Detail: text})
 }
 
 // Lifecycle records a node's crash, power loss, restart, pause or resume.
 func (j *Journal) Lifecycle(at clock.Time, node string, broker protocol.BrokerID, kind string) {
-	j.add(Event{Time: at, Node: node, Kind: EventKind(kind), Broker: broker, Leader: protocol.NoLeader, Detail: node + " " + kind})
+	j.Add(Event{Time: at, Node: node, Kind: EventKind(kind), Broker: broker, Leader: protocol.NoLeader, Detail: node + " " + kind})
 }
 
 // sampleHW keeps a high-watermark advance, if samples are kept.
-func (j *Journal) sampleHW(s HWSample) {
+func (j *Journal) AddHW(s HWSample) {
 	if j.SampleHW {
 		j.hwSamples = append(j.hwSamples, s)
 	}
@@ -235,7 +243,7 @@ type ackKey struct {
 // ack keeps an acks=all completion if it is the first at its partition and
 // epoch, or from another broker than the first: all that split-brain
 // commits are judged by (a long run completes millions).
-func (j *Journal) ack(a AckSample) {
+func (j *Journal) Ack(a AckSample) {
 	key := ackKey{a.TP, a.Epoch}
 	first, seen := j.firstAck[key]
 	if seen && first == a.Broker {

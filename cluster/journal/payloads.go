@@ -1,4 +1,4 @@
-package cluster
+package journal
 
 import "strconv"
 
@@ -66,6 +66,9 @@ func (m *PayloadTable[T]) Get(payload int64) (T, bool) {
 // A payload names its producer and its place in that producer's sends:
 // (producer index + 1) << 40 | sequence from 1. Checkers index by it.
 const payloadProducerShift = 40
+
+// PayloadFor is the payload of producer's seq-th write (from 1).
+func PayloadFor(producer int, seq int64) int64 { return int64(producer+1)<<payloadProducerShift | seq }
 
 // PayloadOf splits a producer's payload into the producer's index and the
 // sequence number; ok is false for a payload no producer makes.

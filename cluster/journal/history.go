@@ -1,4 +1,4 @@
-package cluster
+package journal
 
 import (
 	"encoding/binary"
@@ -97,7 +97,7 @@ const (
 func HistoryOf(ops ...Op) *History {
 	h := &History{}
 	for _, op := range ops {
-		h.add(op)
+		h.Add(op)
 	}
 	return h
 }
@@ -131,7 +131,7 @@ func intern[K comparable](list *[]K, index *map[K]uint32, k K) uint32 {
 	return i
 }
 
-func (h *History) add(op Op) {
+func (h *History) Add(op Op) {
 	h.decoded = nil
 	if h.n%opsPerBlock == 0 {
 		if len(h.chunks) == 0 || len(h.chunks[len(h.chunks)-1])+maxOpBytes*opsPerBlock > cap(h.chunks[len(h.chunks)-1]) {
