@@ -9,6 +9,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster/journal"
+	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -72,7 +73,7 @@ type replica struct {
 	// As follower: the fetch in flight, or the backoff before the next;
 	// epochCheck while the follower has yet to agree epochs with its leader
 	// (what protocols before 2.7 did only on becoming a follower).
-	fetch      call
+	fetch      node.Call
 	epochCheck bool
 }
 
@@ -95,15 +96,15 @@ type produceSession struct {
 
 // Broker is a Kafka broker node.
 type Broker struct {
-	recyclers // of the messages and timers it makes
+	node.Recyclers // of the messages and timers it makes
 
 	id      protocol.BrokerID
 	cfg     BrokerConfig
 	rules   protocol.Rules // the fixes cfg.Protocol lacks
 	topics  []TopicConfig
-	dir     Directory
+	dir     node.Directory
 	monitor *Monitor
-	batches arena[protocol.Batch] // the batches this broker appends as leader
+	batches node.Arena[protocol.Batch] // the batches this broker appends as leader
 
 	env         sim.Env
 	incarnation uint64
@@ -123,7 +124,7 @@ type Broker struct {
 }
 
 // NewBroker returns broker id. Topic configs supply per-topic overrides.
-func NewBroker(id protocol.BrokerID, cfg BrokerConfig, topics []TopicConfig, dir Directory, monitor *Monitor) *Broker {
+func NewBroker(id protocol.BrokerID, cfg BrokerConfig, topics []TopicConfig, dir node.Directory, monitor *Monitor) *Broker {
 	return &Broker{id: id, cfg: cfg, rules: cfg.Protocol.Rules(), topics: topics, dir: dir, monitor: monitor}
 }
 
@@ -162,10 +163,10 @@ func (b *Broker) Start(env sim.Env) {
 	if b.observing() {
 		b.fetchMetadata()
 	}
-	b.setTimer(env, b.cfg.ReplicaLagTimeMax/2, timer{kind: tISRCheck})
-	b.setTimer(env, b.cfg.HWCheckpointInterval, timer{kind: tHWCheckpoint})
+	b.SetTimer(env, b.cfg.ReplicaLagTimeMax/2, node.Timer{Kind: node.TISRCheck})
+	b.SetTimer(env, b.cfg.HWCheckpointInterval, node.Timer{Kind: node.THWCheckpoint})
 	if b.cfg.FlushInterval > 0 {
-		b.setTimer(env, b.cfg.FlushInterval, timer{kind: tFlush})
+		b.SetTimer(env, b.cfg.FlushInterval, node.Timer{Kind: node.TFlush})
 	}
 }
 
@@ -234,7 +235,7 @@ func (b *Broker) newID() uint64 {
 func (b *Broker) register() {
 	b.epoch = 0
 	b.toController(protocol.BrokerRegistration{Broker: b.id, Incarnation: b.incarnation})
-	b.setTimer(b.env, b.cfg.HeartbeatInterval, timer{kind: tRegister})
+	b.SetTimer(b.env, b.cfg.HeartbeatInterval, node.Timer{Kind: node.TRegister})
 }
 
 // toController sends a registration or heartbeat to the active controller
@@ -242,7 +243,7 @@ func (b *Broker) register() {
 // controller (a quorum's leader may have died).
 func (b *Broker) toController(m sim.Message) {
 	if b.unanswered {
-		b.controller = b.dir.nextController(b.controller)
+		b.controller = b.dir.NextController(b.controller)
 	}
 	b.unanswered = true
 	b.env.Send(b.controller, m)
@@ -265,7 +266,7 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 		// (Kafka's BrokerLifecycleManager: from 100 ms, doubling).
 		b.controller = m.Leader
 		if m.Leader < 0 {
-			b.controller = b.dir.nextController(from)
+			b.controller = b.dir.NextController(from)
 		}
 		b.unanswered = false
 		switch m.Request.(type) {
@@ -273,14 +274,14 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 			env.Send(b.controller, m.Request)
 		case protocol.BrokerRegistration, protocol.BrokerHeartbeat:
 			b.retry = min(max(2*b.retry, controllerRetryMin), b.cfg.HeartbeatInterval)
-			b.setTimer(env, b.retry, timer{kind: tControllerRetry})
+			b.SetTimer(env, b.retry, node.Timer{Kind: node.TControllerRetry})
 		}
 	case protocol.BrokerRegistrationResponse:
 		b.unanswered, b.retry = false, 0
 		if m.Incarnation == b.incarnation && b.epoch == 0 && m.Err == protocol.None {
 			b.epoch = m.BrokerEpoch
 			b.applyImage(m.Image)
-			b.setTimer(env, b.cfg.HeartbeatInterval, timer{kind: tHeartbeat})
+			b.SetTimer(env, b.cfg.HeartbeatInterval, node.Timer{Kind: node.THeartbeat})
 		}
 	case protocol.BrokerHeartbeatResponse:
 		b.unanswered, b.retry = false, 0
@@ -307,60 +308,60 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 }
 
 func (b *Broker) Timer(env sim.Env, t sim.Timer) {
-	tm := *t.(*timer)
-	switch tm.kind {
-	case tRegister:
+	tm := *t.(*node.Timer)
+	switch tm.Kind {
+	case node.TRegister:
 		if b.epoch == 0 {
 			b.register()
 		}
-	case tQuorumFetch:
+	case node.TQuorumFetch:
 		b.onMetadataTimer(tm)
-	case tControllerRetry:
+	case node.TControllerRetry:
 		if b.epoch == 0 {
 			b.toController(protocol.BrokerRegistration{Broker: b.id, Incarnation: b.incarnation})
 		} else {
 			b.toController(protocol.BrokerHeartbeat{Broker: b.id, BrokerEpoch: b.epoch, MetadataVersion: b.image.Version})
 		}
-	case tHeartbeat:
+	case node.THeartbeat:
 		if b.epoch != 0 {
 			b.toController(protocol.BrokerHeartbeat{Broker: b.id, BrokerEpoch: b.epoch, MetadataVersion: b.image.Version})
-			b.setTimer(env, b.cfg.HeartbeatInterval, tm)
+			b.SetTimer(env, b.cfg.HeartbeatInterval, tm)
 		}
-	case tISRCheck:
+	case node.TISRCheck:
 		for _, r := range b.order {
 			b.maybeShrinkISR(r)
 		}
-		b.setTimer(env, b.cfg.ReplicaLagTimeMax/2, tm)
-	case tHWCheckpoint:
+		b.SetTimer(env, b.cfg.ReplicaLagTimeMax/2, tm)
+	case node.THWCheckpoint:
 		b.writeHWCheckpoint()
-		b.setTimer(env, b.cfg.HWCheckpointInterval, tm)
-	case tFlush:
+		b.SetTimer(env, b.cfg.HWCheckpointInterval, tm)
+	case node.TFlush:
 		for _, r := range b.order {
 			r.log.flush()
 		}
-		b.setTimer(env, b.cfg.FlushInterval, tm)
-	case tFetch:
-		if r := b.hosted(tm.tp); r != nil && r.role == roleFollower && r.fetch.onTimer(&b.recyclers, env, tm) {
+		b.SetTimer(env, b.cfg.FlushInterval, tm)
+	case node.TFetch:
+		if r := b.hosted(tm.TP); r != nil && r.role == roleFollower && r.fetch.OnTimer(&b.Recyclers, env, tm) {
 			b.sendFetch(r)
 		}
-	case tFetchExpire:
-		if r := b.hosted(tm.tp); r != nil {
-			if i := slices.IndexFunc(r.parked, func(p parkedFetch) bool { return p.id == tm.id }); i >= 0 {
+	case node.TFetchExpire:
+		if r := b.hosted(tm.TP); r != nil {
+			if i := slices.IndexFunc(r.parked, func(p parkedFetch) bool { return p.id == tm.ID }); i >= 0 {
 				p := r.parked[i]
 				r.parked = slices.Delete(r.parked, i, i+1)
 				b.answerFetch(r, p.from, p.req)
 			}
 		}
-	case tProduceExpire:
-		if r := b.hosted(tm.tp); r != nil {
-			if i := slices.IndexFunc(r.purgatory, func(p delayedProduce) bool { return p.id == tm.id }); i >= 0 {
+	case node.TProduceExpire:
+		if r := b.hosted(tm.TP); r != nil {
+			if i := slices.IndexFunc(r.purgatory, func(p delayedProduce) bool { return p.id == tm.ID }); i >= 0 {
 				p := r.purgatory[i]
 				r.purgatory = slices.Delete(r.purgatory, i, i+1)
 				b.respondProduce(p.session, p.from, protocol.ProduceResponse{RequestID: p.requestID, TP: r.tp, Err: protocol.RequestTimedOut, BaseOffset: -1})
 			}
 		}
-	case tAlterRetry:
-		if r := b.hosted(tm.tp); r != nil && r.role == roleLeader && r.pendingISR != nil && r.alterReq == tm.id {
+	case node.TAlterRetry:
+		if r := b.hosted(tm.TP); r != nil && r.role == roleLeader && r.pendingISR != nil && r.alterReq == tm.ID {
 			b.sendAlterPartition(r)
 		}
 	}
@@ -416,7 +417,7 @@ func (b *Broker) applyState(r *replica, st protocol.PartitionState) {
 func (b *Broker) makeLeader(r *replica) {
 	b.abandonRequests(r)
 	r.role = roleLeader
-	r.fetch.cancel(b.env)
+	r.fetch.Cancel(b.env)
 	r.log.assignEpoch(r.state.LeaderEpoch, r.log.leo())
 	r.followers = r.followers[:0]
 	for _, id := range r.state.Replicas {
@@ -463,7 +464,7 @@ func (b *Broker) abandonRequests(r *replica) {
 	r.purgatory = r.purgatory[:0]
 	for _, p := range r.parked {
 		b.env.CancelTimer(p.timer)
-		b.env.Send(p.from, b.fetchResponse(protocol.FetchResponse{RequestID: p.req.RequestID, TP: r.tp, Err: protocol.NotLeaderOrFollower, DivergingEpoch: protocol.NoEpoch}))
+		b.env.Send(p.from, b.NewFetchResponse(protocol.FetchResponse{RequestID: p.req.RequestID, TP: r.tp, Err: protocol.NotLeaderOrFollower, DivergingEpoch: protocol.NoEpoch}))
 	}
 	r.parked = r.parked[:0]
 }
@@ -493,7 +494,7 @@ func (b *Broker) event(e journal.Event) {
 // sendFetch sends the next fetch to the leader, re-sent until answered.
 func (b *Broker) sendFetch(r *replica) {
 	if r.role != roleFollower || r.state.Leader == protocol.NoLeader || b.epoch == 0 {
-		r.fetch.cancel(b.env)
+		r.fetch.Cancel(b.env)
 		if r.role == roleFollower {
 			b.fetchLater(r, b.cfg.ReplicaFetchBackoff)
 		}
@@ -512,12 +513,12 @@ func (b *Broker) sendFetch(r *replica) {
 		CurrentLeaderEpoch: r.state.LeaderEpoch, FetchOffset: r.log.leo(), LastFetchedEpoch: last,
 		MaxWaitMs: b.cfg.ReplicaFetchWaitMax.Milliseconds(), MaxRecords: int(max(1, b.cfg.ReplicaFetchMaxBytes/b.cfg.RecordSize)),
 	}
-	r.fetch.send(&b.recyclers, b.env, id, b.dir.node(r.state.Leader), b.fetchRequest(req), b.cfg.Retransmit, timer{kind: tFetch, tp: r.tp})
+	r.fetch.Send(&b.Recyclers, b.env, id, b.dir.Node(r.state.Leader), b.NewFetchRequest(req), b.cfg.Retransmit, node.Timer{Kind: node.TFetch, TP: r.tp})
 }
 
 // fetchLater schedules the next fetch after a backoff.
 func (b *Broker) fetchLater(r *replica, after time.Duration) {
-	r.fetch.backoff(&b.recyclers, b.env, b.newID(), after, timer{kind: tFetch, tp: r.tp})
+	r.fetch.Backoff(&b.Recyclers, b.env, b.newID(), after, node.Timer{Kind: node.TFetch, TP: r.tp})
 }
 
 func (b *Broker) handleFetchResponse(m protocol.FetchResponse) {
@@ -525,7 +526,7 @@ func (b *Broker) handleFetchResponse(m protocol.FetchResponse) {
 	if r == nil || r.role != roleFollower {
 		return
 	}
-	if _, ok := r.fetch.answered(b.env, m.RequestID); !ok {
+	if _, ok := r.fetch.Answered(b.env, m.RequestID); !ok {
 		return // an answer to a fetch already given up on
 	}
 	switch {
@@ -604,7 +605,7 @@ func (b *Broker) handleFetch(from sim.NodeID, m protocol.FetchRequest) {
 		if r != nil {
 			resp.LogEndOffset = r.log.leo()
 		}
-		b.env.Send(from, b.fetchResponse(resp))
+		b.env.Send(from, b.NewFetchResponse(resp))
 	}
 	switch {
 	case r == nil:
@@ -650,7 +651,7 @@ func (b *Broker) handleFetch(from sim.NodeID, m protocol.FetchRequest) {
 	if m.LastFetchedEpoch != protocol.NoEpoch {
 		epoch, end := r.log.endOffsetForEpoch(m.LastFetchedEpoch)
 		if epoch < m.LastFetchedEpoch || end < m.FetchOffset {
-			b.env.Send(from, b.fetchResponse(protocol.FetchResponse{RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.hw, LogEndOffset: r.log.leo(),
+			b.env.Send(from, b.NewFetchResponse(protocol.FetchResponse{RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.hw, LogEndOffset: r.log.leo(),
 				LeaderEpoch: r.state.LeaderEpoch, DivergingEpoch: epoch, DivergingEndOffset: end}))
 			return
 		}
@@ -690,7 +691,7 @@ func (b *Broker) answerOrPark(r *replica, from sim.NodeID, m protocol.FetchReque
 		return
 	}
 	id := b.newID()
-	t := b.setTimer(b.env, time.Duration(m.MaxWaitMs)*time.Millisecond, timer{kind: tFetchExpire, tp: r.tp, id: id})
+	t := b.SetTimer(b.env, time.Duration(m.MaxWaitMs)*time.Millisecond, node.Timer{Kind: node.TFetchExpire, TP: r.tp, ID: id})
 	r.parked = append(r.parked, parkedFetch{id: id, from: from, req: m, timer: t})
 }
 
@@ -701,7 +702,7 @@ func (b *Broker) answerFetch(r *replica, from sim.NodeID, m protocol.FetchReques
 	if m.ReplicaID < 0 {
 		upTo = r.log.hw
 	}
-	b.env.Send(from, b.fetchResponse(protocol.FetchResponse{
+	b.env.Send(from, b.NewFetchResponse(protocol.FetchResponse{
 		RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.hw, LogEndOffset: r.log.leo(),
 		LeaderEpoch: r.state.LeaderEpoch, Batches: r.log.read(m.FetchOffset, upTo, m.MaxRecords), DivergingEpoch: protocol.NoEpoch,
 	}))
@@ -876,7 +877,7 @@ func (b *Broker) sendAlterPartition(r *replica) {
 		LeaderEpoch: r.state.LeaderEpoch, PartitionEpoch: r.state.PartitionEpoch,
 		NewISR: slices.Clone(r.pendingISR), ISREpochs: epochs,
 	})
-	b.setTimer(b.env, b.cfg.Retransmit, timer{kind: tAlterRetry, tp: r.tp, id: r.alterReq})
+	b.SetTimer(b.env, b.cfg.Retransmit, node.Timer{Kind: node.TAlterRetry, TP: r.tp, ID: r.alterReq})
 }
 
 func (b *Broker) handleAlterPartitionResponse(m protocol.AlterPartitionResponse) {
@@ -901,7 +902,7 @@ func (b *Broker) handleProduce(from sim.NodeID, m protocol.ProduceRequest) {
 		return
 	} else if m.RequestID == s.lastRequest {
 		if s.answered && m.Acks != 0 {
-			b.env.Send(from, b.produceResponse(s.response))
+			b.env.Send(from, b.NewProduceResponse(s.response))
 		}
 		return
 	}
@@ -955,7 +956,7 @@ func (b *Broker) handleProduce(from sim.NodeID, m protocol.ProduceRequest) {
 		b.respondProduce(s, from, protocol.ProduceResponse{RequestID: m.RequestID, TP: m.TP, BaseOffset: base})
 	default:
 		id := b.newID()
-		t := b.setTimer(b.env, time.Duration(m.Timeout)*time.Millisecond, timer{kind: tProduceExpire, tp: r.tp, id: id})
+		t := b.SetTimer(b.env, time.Duration(m.Timeout)*time.Millisecond, node.Timer{Kind: node.TProduceExpire, TP: r.tp, ID: id})
 		r.purgatory = append(r.purgatory, delayedProduce{id: id, session: s, from: from, requestID: m.RequestID, baseOffset: base, lastOffset: last, timer: t})
 	}
 }
@@ -968,7 +969,7 @@ func (b *Broker) appendAsLeader(r *replica, m protocol.ProduceRequest) int64 {
 	}
 	// The request's payloads become the batch: the producer never changes
 	// a batch it sent.
-	batch := b.batches.one()
+	batch := b.batches.One()
 	*batch = protocol.Batch{BaseOffset: base, ProducerID: m.ProducerID, Payloads: m.Payloads, BaseSequence: seq,
 		Epoch: r.state.LeaderEpoch, ProducerEpoch: m.ProducerEpoch}
 	r.log.append(batch)
@@ -1009,7 +1010,7 @@ func (b *Broker) respondProduce(s *produceSession, to sim.NodeID, resp protocol.
 	if s.lastRequest == resp.RequestID {
 		s.response, s.answered = resp, true
 	}
-	b.env.Send(to, b.produceResponse(resp))
+	b.env.Send(to, b.NewProduceResponse(resp))
 }
 
 // ---- inspection, for tests and checkers after a run ----

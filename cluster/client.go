@@ -3,6 +3,7 @@ package cluster
 import (
 	"time"
 
+	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -11,9 +12,9 @@ import (
 // topic, refreshed from any broker (as a Kafka client's Metadata is). Both
 // clients embed it.
 type metadataView struct {
-	rec        *recyclers // its client's
+	rec        *node.Recyclers // its client's
 	topic      string
-	dir        Directory
+	dir        node.Directory
 	retransmit time.Duration
 	leaders    []protocol.PartitionState // indexed by partition
 	version    int64
@@ -42,7 +43,7 @@ func (v *metadataView) send(env sim.Env) {
 	v.request = v.newID()
 	var broker sim.NodeID
 	if v.choose != nil {
-		broker = v.dir.node(v.choose())
+		broker = v.dir.Node(v.choose())
 	} else {
 		broker = v.dir.Brokers[v.nextBroker%len(v.dir.Brokers)]
 		v.nextBroker++
@@ -51,15 +52,15 @@ func (v *metadataView) send(env sim.Env) {
 	env.Send(broker, protocol.MetadataRequest{RequestID: v.request})
 	// No answer within a few retransmission intervals: that broker is
 	// probably down; ask the next.
-	v.rec.setTimer(env, 5*v.retransmit, timer{kind: tMetadata, id: v.request})
+	v.rec.SetTimer(env, 5*v.retransmit, node.Timer{Kind: node.TMetadata, ID: v.request})
 }
 
 // onTimer handles a metadata timer; it reports whether it was one.
-func (v *metadataView) onTimer(env sim.Env, t timer) bool {
-	if t.kind != tMetadata {
+func (v *metadataView) onTimer(env sim.Env, t node.Timer) bool {
+	if t.Kind != node.TMetadata {
 		return false
 	}
-	if t.id == v.request {
+	if t.ID == v.request {
 		v.send(env)
 	}
 	return true

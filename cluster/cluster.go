@@ -12,6 +12,7 @@ import (
 	"slices"
 
 	"github.com/tideline-sim/tideline/cluster/journal"
+	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -92,7 +93,7 @@ func (s Spec) Topic(name string) (TopicConfig, bool) {
 type Cluster struct {
 	World     *sim.World
 	Spec      Spec
-	Dir       Directory
+	Dir       node.Directory
 	History   *journal.History
 	Journal   *journal.Journal
 	Monitor   *Monitor // watches the journal: the protocol rules broken as the run went
@@ -158,7 +159,7 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 		}))
 	}
 	w.OnLifecycle(func(kind string, node sim.NodeID) {
-		broker, ok := c.Dir.brokerOf(node)
+		broker, ok := c.Dir.BrokerOf(node)
 		if !ok {
 			broker = protocol.NoLeader
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/tideline-sim/tideline/cluster/journal"
+	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -11,14 +12,14 @@ import (
 type consumerPartition struct {
 	tp       protocol.TopicPartition
 	position int64
-	fetch    call // the fetch in flight, or the backoff before the next
+	fetch    node.Call // the fetch in flight, or the backoff before the next
 }
 
 // Consumer reads every partition of a topic from offset zero, fetching from
 // each leader up to its high watermark, and records every record it reads
 // in the history (one ok poll op per record).
 type Consumer struct {
-	recyclers // of the messages and timers it makes
+	node.Recyclers // of the messages and timers it makes
 
 	cfg     ConsumerConfig
 	history *journal.History
@@ -28,9 +29,9 @@ type Consumer struct {
 }
 
 // NewConsumer returns a consumer of cfg.Topic's partitions [0, partitions).
-func NewConsumer(cfg ConsumerConfig, partitions int, dir Directory, history *journal.History) *Consumer {
+func NewConsumer(cfg ConsumerConfig, partitions int, dir node.Directory, history *journal.History) *Consumer {
 	c := &Consumer{cfg: cfg, history: history, meta: metadataView{topic: cfg.Topic, dir: dir, retransmit: cfg.Retransmit}}
-	c.meta.rec = &c.recyclers
+	c.meta.rec = &c.Recyclers
 	for i := range partitions {
 		c.parts = append(c.parts, &consumerPartition{tp: protocol.TopicPartition{Topic: cfg.Topic, Partition: int32(i)}})
 	}
@@ -40,11 +41,11 @@ func NewConsumer(cfg ConsumerConfig, partitions int, dir Directory, history *jou
 func (c *Consumer) Start(env sim.Env) {
 	c.env = env
 	for _, part := range c.parts {
-		part.position, part.fetch = 0, call{}
+		part.position, part.fetch = 0, node.Call{}
 		c.history.Add(journal.Op{Time: env.Now(), Process: env.Name(), Type: journal.Ok, F: journal.OpStart, TP: part.tp, Payload: -1, Offset: 0, Broker: protocol.NoLeader})
 	}
 	c.meta.refresh(env)
-	c.setTimer(env, c.cfg.MetadataMaxAge, timer{kind: tMetadata})
+	c.SetTimer(env, c.cfg.MetadataMaxAge, node.Timer{Kind: node.TMetadata})
 }
 
 func (c *Consumer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
@@ -52,7 +53,7 @@ func (c *Consumer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 	case protocol.MetadataResponse:
 		if c.meta.onResponse(m) {
 			for _, part := range c.parts {
-				if part.fetch.id == 0 {
+				if part.fetch.ID == 0 {
 					c.fetch(part)
 				}
 			}
@@ -63,16 +64,16 @@ func (c *Consumer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 }
 
 func (c *Consumer) Timer(env sim.Env, t sim.Timer) {
-	tm := *t.(*timer)
-	if tm.kind == tMetadata && tm.id == 0 {
+	tm := *t.(*node.Timer)
+	if tm.Kind == node.TMetadata && tm.ID == 0 {
 		c.meta.refresh(env)
-		c.setTimer(env, c.cfg.MetadataMaxAge, tm)
+		c.SetTimer(env, c.cfg.MetadataMaxAge, tm)
 		return
 	}
-	if c.meta.onTimer(env, tm) || tm.kind != tFetch {
+	if c.meta.onTimer(env, tm) || tm.Kind != node.TFetch {
 		return
 	}
-	if part := c.partition(tm.tp); part != nil && part.fetch.onTimer(&c.recyclers, env, tm) {
+	if part := c.partition(tm.TP); part != nil && part.fetch.OnTimer(&c.Recyclers, env, tm) {
 		c.fetch(part) // the backoff is over
 	}
 }
@@ -94,16 +95,16 @@ func (c *Consumer) fetch(part *consumerPartition) {
 		return
 	}
 	id := c.meta.newID()
-	part.fetch.send(&c.recyclers, c.env, id, c.meta.dir.node(leader), c.fetchRequest(protocol.FetchRequest{
+	part.fetch.Send(&c.Recyclers, c.env, id, c.meta.dir.Node(leader), c.NewFetchRequest(protocol.FetchRequest{
 		RequestID: id, ReplicaID: -1, TP: part.tp, CurrentLeaderEpoch: epoch,
 		FetchOffset: part.position, LastFetchedEpoch: protocol.NoEpoch,
 		MaxWaitMs: c.cfg.FetchMaxWait.Milliseconds(), MaxRecords: c.cfg.MaxPollRecords,
-	}), c.cfg.Retransmit, timer{kind: tFetch, tp: part.tp})
+	}), c.cfg.Retransmit, node.Timer{Kind: node.TFetch, TP: part.tp})
 }
 
 // later fetches again after retry.backoff.ms.
 func (c *Consumer) later(part *consumerPartition) {
-	part.fetch.backoff(&c.recyclers, c.env, c.meta.newID(), c.cfg.RetryBackoff, timer{kind: tFetch, tp: part.tp})
+	part.fetch.Backoff(&c.Recyclers, c.env, c.meta.newID(), c.cfg.RetryBackoff, node.Timer{Kind: node.TFetch, TP: part.tp})
 }
 
 func (c *Consumer) handleFetchResponse(m protocol.FetchResponse) {
@@ -111,12 +112,12 @@ func (c *Consumer) handleFetchResponse(m protocol.FetchResponse) {
 	if part == nil {
 		return
 	}
-	broker := part.fetch.to
-	sentAt, ok := part.fetch.answered(c.env, m.RequestID)
+	broker := part.fetch.To
+	sentAt, ok := part.fetch.Answered(c.env, m.RequestID)
 	if !ok {
 		return
 	}
-	served, _ := c.meta.dir.brokerOf(broker)
+	served, _ := c.meta.dir.BrokerOf(broker)
 	switch m.Err {
 	case protocol.None:
 		for _, batch := range m.Batches {

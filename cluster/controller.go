@@ -7,6 +7,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster/journal"
+	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -38,11 +39,11 @@ const metadataFile = "__cluster_metadata"
 // heartbeat to it; it fences brokers whose session expires, elects leaders,
 // commits ISR changes and pushes metadata.
 type Controller struct {
-	recyclers // of the messages and timers it makes
+	node.Recyclers // of the messages and timers it makes
 
 	cfg     BrokerConfig
 	topics  []TopicConfig
-	dir     Directory
+	dir     node.Directory
 	monitor *Monitor
 
 	env           sim.Env
@@ -62,7 +63,7 @@ type Controller struct {
 
 // NewController returns the only controller of a cluster, for the given
 // brokers and topics.
-func NewController(cfg BrokerConfig, topics []TopicConfig, dir Directory, monitor *Monitor) *Controller {
+func NewController(cfg BrokerConfig, topics []TopicConfig, dir node.Directory, monitor *Monitor) *Controller {
 	return &Controller{cfg: cfg, topics: topics, dir: dir, monitor: monitor}
 }
 
@@ -70,7 +71,7 @@ func NewController(cfg BrokerConfig, topics []TopicConfig, dir Directory, monito
 // len(dir.Controllers).
 // boot, while true, says the next start is the formed quorum's first
 // (bootstrapQuorum); the start clears it.
-func NewQuorumController(index int, cfg BrokerConfig, topics []TopicConfig, dir Directory, monitor *Monitor, boot *bool) *Controller {
+func NewQuorumController(index int, cfg BrokerConfig, topics []TopicConfig, dir node.Directory, monitor *Monitor, boot *bool) *Controller {
 	return &Controller{cfg: cfg, topics: topics, dir: dir, monitor: monitor, index: index, boot: boot}
 }
 
@@ -121,9 +122,9 @@ func (c *Controller) Start(env sim.Env) {
 	for i := range c.lastHeartbeat {
 		c.lastHeartbeat[i] = env.Now()
 	}
-	c.setTimer(env, c.sessionCheckInterval(), timer{kind: tSessionCheck})
+	c.SetTimer(env, c.sessionCheckInterval(), node.Timer{Kind: node.TSessionCheck})
 	if c.cfg.AutoLeaderRebalance {
-		c.setTimer(env, c.cfg.LeaderImbalanceCheck, timer{kind: tRebalance})
+		c.SetTimer(env, c.cfg.LeaderImbalanceCheck, node.Timer{Kind: node.TRebalance})
 	}
 }
 
@@ -174,7 +175,7 @@ func (c *Controller) push(st controllerState) {
 	img := imageOf(st)
 	for b, rec := range st.Brokers {
 		if rec.Registered {
-			c.env.Send(c.dir.node(protocol.BrokerID(b)), protocol.UpdateMetadata{Image: img})
+			c.env.Send(c.dir.Node(protocol.BrokerID(b)), protocol.UpdateMetadata{Image: img})
 		}
 	}
 }
@@ -227,23 +228,23 @@ func (c *Controller) Timer(env sim.Env, t sim.Timer) {
 	if c.quorum != nil {
 		defer c.applyEffects(true)
 	}
-	switch tm := *t.(*timer); tm.kind {
-	case tSessionCheck:
+	switch tm := *t.(*node.Timer); tm.Kind {
+	case node.TSessionCheck:
 		if c.active() {
 			c.fenceExpired()
 		}
-		c.setTimer(env, c.sessionCheckInterval(), tm)
-	case tRebalance:
+		c.SetTimer(env, c.sessionCheckInterval(), tm)
+	case node.TRebalance:
 		if c.active() {
 			c.preferredElection()
 		}
-		c.setTimer(env, c.cfg.LeaderImbalanceCheck, tm)
-	case tNoOp:
+		c.SetTimer(env, c.cfg.LeaderImbalanceCheck, tm)
+	case node.TNoOp:
 		// metadata.max.idle.interval.ms: while active, a NoOp record keeps
 		// the log (and every follower's and observer's view of it) moving.
-		if q := c.quorum; c.active() && int32(tm.id) == q.epoch {
+		if q := c.quorum; c.active() && int32(tm.ID) == q.epoch {
 			q.append(metaEntry{Epoch: q.epoch, NoOp: true, State: q.log[q.leo()-1].State})
-			c.setTimer(env, q.cfg.NoOpInterval, tm)
+			c.SetTimer(env, q.cfg.NoOpInterval, tm)
 		}
 	default:
 		if c.quorum != nil {
@@ -262,7 +263,7 @@ func (c *Controller) Timer(env sim.Env, t sim.Timer) {
 // between them included. (KIP-966's unclean-shutdown detection, which also
 // takes a re-registered broker out of the ISRs, is not modelled here.)
 func (c *Controller) register(from sim.NodeID, m protocol.BrokerRegistration) {
-	if int(m.Broker) >= len(c.st.Brokers) || c.dir.node(m.Broker) != from {
+	if int(m.Broker) >= len(c.st.Brokers) || c.dir.Node(m.Broker) != from {
 		return
 	}
 	rec := &c.st.Brokers[m.Broker]
@@ -295,7 +296,7 @@ func (c *Controller) register(from sim.NodeID, m protocol.BrokerRegistration) {
 }
 
 func (c *Controller) heartbeat(from sim.NodeID, m protocol.BrokerHeartbeat) {
-	if int(m.Broker) >= len(c.st.Brokers) || c.dir.node(m.Broker) != from {
+	if int(m.Broker) >= len(c.st.Brokers) || c.dir.Node(m.Broker) != from {
 		return
 	}
 	rec := &c.st.Brokers[m.Broker]
@@ -671,7 +672,7 @@ func (c *Controller) committed() {
 			c.lastHeartbeat[i] = c.env.Now()
 		}
 		c.monitor.quorumEvent(c.env, journal.EvControllerActive, q.epoch, q.self, fmt.Sprintf("controller-%d is the active controller (epoch %d)", q.self, q.epoch))
-		c.setTimer(c.env, q.cfg.NoOpInterval, timer{kind: tNoOp, id: uint64(q.epoch)})
+		c.SetTimer(c.env, q.cfg.NoOpInterval, node.Timer{Kind: node.TNoOp, ID: uint64(q.epoch)})
 		if q.log[q.hw-1].State.Brokers == nil {
 			c.commit() // the cluster's first metadata: its topics
 			return

@@ -17,10 +17,3 @@ func Plant(bug string) (remove func()) {
 	*flag = true
 	return func() { *flag = false }
 }
-
-// StopRecycling turns message and timer recycling off for the rest of a
-// test and returns what turns it back on.
-func StopRecycling() (restart func()) {
-	recycling = false
-	return func() { recycling = true }
-}

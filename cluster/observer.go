@@ -3,6 +3,7 @@ package cluster
 import (
 	"time"
 
+	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -30,7 +31,7 @@ func (b *Broker) fetchMetadata() {
 	b.env.Send(b.controller, QuorumFetch{RequestID: o.request, Epoch: o.epoch, Replica: observerID(b.id), FetchOffset: int64(len(o.log)), LastFetchedEpoch: o.log.lastEpoch()})
 	// Parked up to the leader's max wait; past that and a retransmission,
 	// it was lost.
-	b.setTimer(b.env, b.cfg.Quorum.FetchMaxWait+b.cfg.Retransmit, timer{kind: tQuorumFetch, id: o.request})
+	b.SetTimer(b.env, b.cfg.Quorum.FetchMaxWait+b.cfg.Retransmit, node.Timer{Kind: node.TQuorumFetch, ID: o.request})
 }
 
 func (b *Broker) handleMetadataFetchResponse(from sim.NodeID, m QuorumFetchResponse) {
@@ -45,11 +46,11 @@ func (b *Broker) handleMetadataFetchResponse(from sim.NodeID, m QuorumFetchRespo
 		if m.Leader >= 0 {
 			b.controller = b.dir.Controllers[m.Leader]
 		} else {
-			b.controller = b.dir.nextController(from)
+			b.controller = b.dir.NextController(from)
 		}
 		o.backoff = min(max(2*o.backoff, controllerRetryMin), b.cfg.HeartbeatInterval)
 		o.request++ // the retransmission timer of the answered fetch is void
-		b.setTimer(b.env, o.backoff, timer{kind: tQuorumFetch, id: o.request})
+		b.SetTimer(b.env, o.backoff, node.Timer{Kind: node.TQuorumFetch, ID: o.request})
 		return
 	}
 	o.backoff = 0
@@ -73,13 +74,13 @@ func (b *Broker) handleMetadataFetchResponse(from sim.NodeID, m QuorumFetchRespo
 
 // onMetadataTimer re-sends a metadata fetch that went unanswered (to the
 // next controller: the one asked may be down) or waited out its backoff.
-func (b *Broker) onMetadataTimer(t timer) {
+func (b *Broker) onMetadataTimer(t node.Timer) {
 	o := &b.meta
-	if t.id != o.request {
+	if t.ID != o.request {
 		return
 	}
 	if o.lastSent == b.controller && o.backoff == 0 {
-		b.controller = b.dir.nextController(b.controller)
+		b.controller = b.dir.NextController(b.controller)
 	}
 	b.fetchMetadata()
 }

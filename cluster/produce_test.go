@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tideline-sim/tideline/cluster/journal"
+	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -52,7 +53,7 @@ func TestAcks0SuccessIsNotAnswered(t *testing.T) {
 // pending to the end of the run.
 func TestBatchWaitingForAVanishedLeaderRetriesOnItsBackoff(t *testing.T) {
 	env := newFakeEnv()
-	dir := Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}
+	dir := node.Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}
 	cfg := DefaultProducerConfig("orders")
 	cfg.Idempotence, cfg.PartitionsToProduce = false, []int32{0}
 	p := NewProducer(0, cfg, dir, journal.HistoryOf())
@@ -70,9 +71,9 @@ func TestBatchWaitingForAVanishedLeaderRetriesOnItsBackoff(t *testing.T) {
 	answer(4, protocol.NoLeader) // a stale answer (a restarted broker's) changes nothing
 	require.Zero(t, p.meta.request, "no metadata request left in flight")
 
-	var retry *timer
+	var retry *node.Timer
 	for _, tm := range env.armed {
-		if t, ok := tm.(*timer); ok && t.kind == tProduceRetry {
+		if t, ok := tm.(*node.Timer); ok && t.Kind == node.TProduceRetry {
 			retry = t
 		}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster/journal"
+	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -51,7 +52,7 @@ type producerPartition struct {
 // keeps ordering and sequence numbers simple to reason about; Kafka allows
 // up to five with idempotence.
 type Producer struct {
-	recyclers // of the messages and timers it makes
+	node.Recyclers // of the messages and timers it makes
 
 	index   int
 	cfg     ProducerConfig
@@ -67,15 +68,15 @@ type Producer struct {
 	parts         []*producerPartition
 	nextPayload   int64
 	turn          int
-	batches       arena[batch]
-	payloads      arena[int64]
+	batches       node.Arena[batch]
+	payloads      node.Arena[int64]
 }
 
 // NewProducer returns producer number index (payload IDs embed it).
-func NewProducer(index int, cfg ProducerConfig, dir Directory, history *journal.History) *Producer {
+func NewProducer(index int, cfg ProducerConfig, dir node.Directory, history *journal.History) *Producer {
 	p := &Producer{index: index, cfg: cfg, history: history,
 		meta: metadataView{topic: cfg.Topic, dir: dir, retransmit: cfg.Retransmit}}
-	p.meta.rec = &p.recyclers
+	p.meta.rec = &p.Recyclers
 	return p
 }
 
@@ -90,11 +91,11 @@ func (p *Producer) Start(env sim.Env) {
 	p.conns = make([]brokerConn, len(p.meta.dir.Brokers))
 	p.meta.choose = p.leastLoadedBroker
 	p.meta.refresh(env)
-	p.setTimer(env, p.cfg.MetadataMaxAge, timer{kind: tMetadata})
+	p.SetTimer(env, p.cfg.MetadataMaxAge, node.Timer{Kind: node.TMetadata})
 	if p.cfg.Idempotence {
 		p.initProducerID()
 	}
-	p.setTimer(env, max(0, clock.At(p.cfg.Start).Sub(env.Now())), timer{kind: tProduce})
+	p.SetTimer(env, max(0, clock.At(p.cfg.Start).Sub(env.Now())), node.Timer{Kind: node.TProduce})
 }
 
 func (p *Producer) interval() time.Duration {
@@ -106,7 +107,7 @@ func (p *Producer) initProducerID() {
 	broker := p.meta.dir.Brokers[p.meta.nextBroker%len(p.meta.dir.Brokers)]
 	p.meta.nextBroker++
 	p.env.Send(broker, protocol.InitProducerIDRequest{RequestID: p.pidRequest})
-	p.setTimer(p.env, 5*p.cfg.Retransmit, timer{kind: tInitPID, id: p.pidRequest})
+	p.SetTimer(p.env, 5*p.cfg.Retransmit, node.Timer{Kind: node.TInitPID, ID: p.pidRequest})
 }
 
 func (p *Producer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
@@ -135,29 +136,29 @@ func (p *Producer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 }
 
 func (p *Producer) Timer(env sim.Env, t sim.Timer) {
-	tm := *t.(*timer)
-	if tm.kind == tMetadata && tm.id == 0 {
+	tm := *t.(*node.Timer)
+	if tm.Kind == node.TMetadata && tm.ID == 0 {
 		p.meta.refresh(env) // metadata.max.age.ms
-		p.setTimer(env, p.cfg.MetadataMaxAge, tm)
+		p.SetTimer(env, p.cfg.MetadataMaxAge, tm)
 		return
 	}
 	if p.meta.onTimer(env, tm) {
 		return
 	}
-	switch tm.kind {
-	case tProduce:
+	switch tm.Kind {
+	case node.TProduce:
 		if p.cfg.Stop > 0 && env.Now() >= clock.At(p.cfg.Stop) {
 			return
 		}
 		p.produceOne()
-		p.setTimer(env, p.interval(), tm)
-	case tInitPID:
-		if tm.id == p.pidRequest && p.producerID < 0 {
+		p.SetTimer(env, p.interval(), tm)
+	case node.TInitPID:
+		if tm.ID == p.pidRequest && p.producerID < 0 {
 			p.initProducerID()
 		}
-	case tProduceRetry:
+	case node.TProduceRetry:
 		p.onRetryTimer(tm)
-	case tConnect:
+	case node.TConnect:
 		p.onConnectTimer(tm)
 	}
 }
@@ -172,7 +173,7 @@ func (p *Producer) produceOne() {
 	if len(part.queue) == cap(part.queue) {
 		// Batches alias the queue's array, so it is never reused: grow it
 		// a block at a time rather than one record at a time.
-		part.queue = append(make([]pendingRecord, 0, max(arenaBlock, 2*len(part.queue))), part.queue...)
+		part.queue = append(make([]pendingRecord, 0, max(node.ArenaBlock, 2*len(part.queue))), part.queue...)
 	}
 	part.queue = append(part.queue, rec)
 	p.expireQueued(part)
@@ -219,7 +220,7 @@ func (p *Producer) trySend(part *producerPartition) {
 		return
 	}
 	n := min(len(part.queue), p.maxBatch())
-	b := p.batches.one()
+	b := p.batches.One()
 	*b = batch{records: part.queue[:n:n], baseSeq: -1, epoch: p.producerEpoch}
 	part.queue = part.queue[n:]
 	if p.cfg.Idempotence {
@@ -256,7 +257,7 @@ func (p *Producer) attempt(part *producerPartition) {
 		b.firstSent = b.attemptStart
 	}
 	b.retransmitGap = p.cfg.Retransmit
-	p.env.Send(p.meta.dir.node(leader), p.produceRequest(p.request(part, b)))
+	p.env.Send(p.meta.dir.Node(leader), p.NewProduceRequest(p.request(part, b)))
 	if p.cfg.Acks == 0 {
 		// Kafka completes an acks=0 send as soon as it is written to the
 		// connection, with offset -1: acknowledged, nowhere in particular.
@@ -267,12 +268,12 @@ func (p *Producer) attempt(part *producerPartition) {
 		p.trySend(part)
 		return
 	}
-	b.timer = p.setTimer(p.env, b.retransmitGap, timer{kind: tProduceRetry, tp: part.tp, id: b.request})
+	b.timer = p.SetTimer(p.env, b.retransmitGap, node.Timer{Kind: node.TProduceRetry, TP: part.tp, ID: b.request})
 }
 
 func (p *Producer) request(part *producerPartition, b *batch) protocol.ProduceRequest {
 	if b.payloads == nil {
-		b.payloads = p.payloads.slice(len(b.records))
+		b.payloads = p.payloads.Slice(len(b.records))
 		for i, rec := range b.records {
 			b.payloads[i] = rec.payload
 		}
@@ -292,7 +293,7 @@ func (p *Producer) retryLater(part *producerPartition, b *batch) {
 		// wedge: a stale answer from a restarted broker ends the chain).
 		b.request, b.sent, b.awaitingConn = id, false, false
 	}
-	p.setTimer(p.env, p.cfg.RetryBackoff, timer{kind: tProduceRetry, tp: part.tp, id: id})
+	p.SetTimer(p.env, p.cfg.RetryBackoff, node.Timer{Kind: node.TProduceRetry, TP: part.tp, ID: id})
 }
 
 // maxBatch is how many records one request may carry: batch.size worth for
@@ -311,8 +312,8 @@ func (p *Producer) partition(tp protocol.TopicPartition) *producerPartition {
 	return nil
 }
 
-func (p *Producer) onRetryTimer(tm timer) {
-	part := p.partition(tm.tp)
+func (p *Producer) onRetryTimer(tm node.Timer) {
+	part := p.partition(tm.TP)
 	if part == nil {
 		return
 	}
@@ -322,7 +323,7 @@ func (p *Producer) onRetryTimer(tm timer) {
 		part.waiting = false
 		p.expireQueued(part)
 		p.trySend(part)
-	case b.request != tm.id || b.awaitingConn:
+	case b.request != tm.ID || b.awaitingConn:
 		return // stale timer
 	case !b.sent:
 		p.attempt(part)
@@ -334,10 +335,10 @@ func (p *Producer) onRetryTimer(tm timer) {
 	default:
 		// No answer yet: re-send the same request, as TCP would retransmit
 		// it (the broker answers a request ID only once).
-		p.env.Send(p.meta.dir.node(b.sentTo), p.produceRequest(p.request(part, b)))
-		b.retransmitGap = min(2*b.retransmitGap, maxRetransmitGap)
+		p.env.Send(p.meta.dir.Node(b.sentTo), p.NewProduceRequest(p.request(part, b)))
+		b.retransmitGap = min(2*b.retransmitGap, node.MaxRetransmitGap)
 		wait := min(b.retransmitGap, p.cfg.RequestTimeout-p.env.Now().Sub(b.attemptStart))
-		b.timer = p.setTimer(p.env, wait, timer{kind: tProduceRetry, tp: part.tp, id: b.request})
+		b.timer = p.SetTimer(p.env, wait, node.Timer{Kind: node.TProduceRetry, TP: part.tp, ID: b.request})
 	}
 }
 
@@ -421,7 +422,7 @@ func (p *Producer) completeAt(part *producerPartition, rec pendingRecord, outcom
 // (doubling up to reconnect.backoff.max.ms) before the next attempt.
 type brokerConn struct {
 	ready     bool
-	handshake call       // the ApiVersions request in flight, or the backoff before the next
+	handshake node.Call  // the ApiVersions request in flight, or the backoff before the next
 	started   clock.Time // when the handshake began
 	backoff   time.Duration
 }
@@ -433,10 +434,10 @@ func (p *Producer) connectionReady(b protocol.BrokerID) bool {
 	if c.ready {
 		return true
 	}
-	if c.handshake.id == 0 {
+	if c.handshake.ID == 0 {
 		id := p.meta.newID()
 		c.started = p.env.Now()
-		c.handshake.send(&p.recyclers, p.env, id, p.meta.dir.node(b), protocol.ApiVersionsRequest{RequestID: id}, p.cfg.Retransmit, timer{kind: tConnect})
+		c.handshake.Send(&p.Recyclers, p.env, id, p.meta.dir.Node(b), protocol.ApiVersionsRequest{RequestID: id}, p.cfg.Retransmit, node.Timer{Kind: node.TConnect})
 	}
 	return false
 }
@@ -444,7 +445,7 @@ func (p *Producer) connectionReady(b protocol.BrokerID) bool {
 func (p *Producer) onConnected(id uint64) {
 	for b := range p.conns {
 		c := &p.conns[b]
-		if _, ok := c.handshake.answered(p.env, id); ok {
+		if _, ok := c.handshake.Answered(p.env, id); ok {
 			c.ready, c.backoff = true, 0
 			p.sendAll()
 			return
@@ -454,20 +455,20 @@ func (p *Producer) onConnected(id uint64) {
 
 // onConnectTimer retransmits a handshake, gives it up after
 // socket.connection.setup.timeout.ms, or ends a reconnect backoff.
-func (p *Producer) onConnectTimer(tm timer) {
+func (p *Producer) onConnectTimer(tm node.Timer) {
 	for b := range p.conns {
 		c := &p.conns[b]
-		if c.handshake.id != tm.id {
+		if c.handshake.ID != tm.ID {
 			continue
 		}
 		switch {
-		case !c.handshake.sent:
-			c.handshake.cancel(p.env) // backoff over: the next send reconnects
+		case !c.handshake.Sent:
+			c.handshake.Cancel(p.env) // backoff over: the next send reconnects
 			p.sendAll()
 		case p.env.Now().Sub(c.started) >= p.cfg.ConnectionSetup:
-			p.disconnected(p.meta.dir.node(protocol.BrokerID(b)))
+			p.disconnected(p.meta.dir.Node(protocol.BrokerID(b)))
 		default:
-			c.handshake.onTimer(&p.recyclers, p.env, tm)
+			c.handshake.OnTimer(&p.Recyclers, p.env, tm)
 		}
 		return
 	}
@@ -477,17 +478,17 @@ func (p *Producer) onConnectTimer(tm timer) {
 // flight on it have an unknown outcome and are retried, metadata is
 // refreshed (Kafka's NetworkClient asks for it on every disconnect), and
 // the connection backs off before it is opened again.
-func (p *Producer) disconnected(node sim.NodeID) {
-	b, ok := p.meta.dir.brokerOf(node)
+func (p *Producer) disconnected(peer sim.NodeID) {
+	b, ok := p.meta.dir.BrokerOf(peer)
 	if !ok {
-		p.meta.onReset(p.env, node)
+		p.meta.onReset(p.env, peer)
 		return
 	}
 	c := &p.conns[b]
 	wasReady := c.ready
 	c.ready = false
 	c.backoff = min(max(2*c.backoff, p.cfg.ReconnectBackoff), p.cfg.ReconnectBackoffMax)
-	c.handshake.backoff(&p.recyclers, p.env, p.meta.newID(), c.backoff, timer{kind: tConnect})
+	c.handshake.Backoff(&p.Recyclers, p.env, p.meta.newID(), c.backoff, node.Timer{Kind: node.TConnect})
 	if wasReady {
 		for _, part := range p.parts {
 			if bt := part.inflight; bt != nil && bt.sent && bt.sentTo == b {
@@ -497,7 +498,7 @@ func (p *Producer) disconnected(node sim.NodeID) {
 			}
 		}
 	}
-	p.meta.onReset(p.env, node)
+	p.meta.onReset(p.env, peer)
 	p.meta.refresh(p.env)
 }
 
@@ -511,7 +512,7 @@ func (p *Producer) leastLoadedBroker() protocol.BrokerID {
 	for i := range n {
 		b := protocol.BrokerID((p.meta.nextBroker + i) % n)
 		c := &p.conns[b]
-		if !c.ready && c.handshake.id != 0 && !c.handshake.sent {
+		if !c.ready && c.handshake.ID != 0 && !c.handshake.Sent {
 			continue // backing off
 		}
 		load := 0

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -23,7 +24,7 @@ func TestKIP279IterativeTruncation(t *testing.T) {
 		env := newFakeEnv()
 		cfg := DefaultBrokerConfig()
 		cfg.Protocol = protocol.MustProtocol(tt.version)
-		b := NewBroker(1, cfg, nil, Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}, nil)
+		b := NewBroker(1, cfg, nil, node.Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}, nil)
 		b.env, b.epoch = env, 1
 		b.parts = map[protocol.TopicPartition]*replica{}
 		r := b.replica(orders0)
@@ -79,7 +80,7 @@ func TestKIP903BrokerEpochInISRChanges(t *testing.T) {
 		req, ok := last[protocol.AlterPartitionRequest](env)
 		require.True(t, ok)
 
-		ctl := NewController(DefaultBrokerConfig(), []TopicConfig{{Name: "orders", Partitions: 1, ReplicationFactor: 3}}, Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}, nil)
+		ctl := NewController(DefaultBrokerConfig(), []TopicConfig{{Name: "orders", Partitions: 1, ReplicationFactor: 3}}, node.Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}, nil)
 		ctl.Start(newFakeEnv())
 		for i := range ctl.st.Brokers {
 			ctl.st.Brokers[i] = brokerRecord{Registered: true, Epoch: int64(10 + i)} // broker 2 re-registered: epoch 12

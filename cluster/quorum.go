@@ -8,6 +8,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster/journal"
+	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -78,7 +79,7 @@ const (
 
 // quorum is one controller's part in the Raft quorum.
 type quorum struct {
-	recyclers // of the messages and timers it makes
+	node.Recyclers // of the messages and timers it makes
 
 	cfg        QuorumConfig
 	retransmit time.Duration // tideline.retransmit.ms
@@ -230,7 +231,7 @@ func (q *quorum) backoff() time.Duration {
 
 func (q *quorum) resetElectionTimer(after time.Duration) {
 	q.timerGen++
-	q.setTimer(q.env, after, timer{kind: tQuorumElection, id: q.timerGen})
+	q.SetTimer(q.env, after, node.Timer{Kind: node.TQuorumElection, ID: q.timerGen})
 }
 
 // transition moves to a role in an epoch, persisting a new epoch before
@@ -257,10 +258,10 @@ func (q *quorum) transition(role quorumRole, epoch int32, leader int) {
 }
 
 // timer handles the quorum's timers.
-func (q *quorum) timer(t timer) {
-	switch t.kind {
-	case tQuorumElection:
-		if t.id != q.timerGen {
+func (q *quorum) timer(t node.Timer) {
+	switch t.Kind {
+	case node.TQuorumElection:
+		if t.ID != q.timerGen {
 			return // replaced
 		}
 		switch q.role {
@@ -278,21 +279,21 @@ func (q *quorum) timer(t timer) {
 			q.role = qUnattached
 			q.resetElectionTimer(q.backoff())
 		}
-	case tQuorumFetch:
-		if q.role == qFollower && t.id == q.fetchReq {
+	case node.TQuorumFetch:
+		if q.role == qFollower && t.ID == q.fetchReq {
 			q.sendFetch() // no answer within the request timeout: ask again
 		}
-	case tQuorumCheck:
+	case node.TQuorumCheck:
 		if q.role == qLeader {
 			q.checkQuorum()
-			q.setTimer(q.env, q.cfg.FetchTimeout/2, t)
+			q.SetTimer(q.env, q.cfg.FetchTimeout/2, t)
 		}
-	case tQuorumBegin:
-		if q.role == qLeader && int32(t.id) == q.epoch {
+	case node.TQuorumBegin:
+		if q.role == qLeader && int32(t.ID) == q.epoch {
 			q.sendBegin()
 		}
-	case tQuorumPark:
-		if i := slices.IndexFunc(q.parked, func(p parkedMetaFetch) bool { return p.id == t.id }); i >= 0 {
+	case node.TQuorumPark:
+		if i := slices.IndexFunc(q.parked, func(p parkedMetaFetch) bool { return p.id == t.ID }); i >= 0 {
 			p := q.parked[i]
 			q.parked = slices.Delete(q.parked, i, i+1)
 			q.answerFetch(p.to, p.req)
@@ -441,7 +442,7 @@ func (q *quorum) becomeLeader(announce bool) {
 		q.append(metaEntry{Epoch: q.epoch, LeaderChange: true, State: st})
 	}
 	q.sendBegin()
-	q.setTimer(q.env, q.cfg.FetchTimeout/2, timer{kind: tQuorumCheck})
+	q.SetTimer(q.env, q.cfg.FetchTimeout/2, node.Timer{Kind: node.TQuorumCheck})
 	if q.onRole != nil {
 		q.onRole(true)
 	}
@@ -457,7 +458,7 @@ func (q *quorum) sendBegin() {
 		}
 	}
 	if pending {
-		q.setTimer(q.env, q.cfg.RequestTimeout/4, timer{kind: tQuorumBegin, id: uint64(q.epoch)})
+		q.SetTimer(q.env, q.cfg.RequestTimeout/4, node.Timer{Kind: node.TQuorumBegin, ID: uint64(q.epoch)})
 	}
 }
 
@@ -552,7 +553,7 @@ func (q *quorum) sendFetch() {
 	// A fetch may wait at the leader up to FetchMaxWait; past that and a
 	// retransmission's time it was lost (the network drops messages TCP
 	// would have re-sent), so ask again.
-	q.setTimer(q.env, q.cfg.FetchMaxWait+q.retransmit, timer{kind: tQuorumFetch, id: q.fetchReq})
+	q.SetTimer(q.env, q.cfg.FetchMaxWait+q.retransmit, node.Timer{Kind: node.TQuorumFetch, ID: q.fetchReq})
 }
 
 func (q *quorum) handleFetch(from sim.NodeID, m QuorumFetch) {
@@ -585,7 +586,7 @@ func (q *quorum) handleFetch(from sim.NodeID, m QuorumFetch) {
 		return
 	}
 	q.nextParkID++
-	t := q.setTimer(q.env, q.cfg.FetchMaxWait, timer{kind: tQuorumPark, id: q.nextParkID})
+	t := q.SetTimer(q.env, q.cfg.FetchMaxWait, node.Timer{Kind: node.TQuorumPark, ID: q.nextParkID})
 	q.parked = append(q.parked, parkedMetaFetch{id: q.nextParkID, to: from, req: m, timer: t})
 }
 

@@ -1,4 +1,4 @@
-package cluster
+package node
 
 import (
 	"time"
@@ -20,8 +20,8 @@ import (
 var recycling = true
 
 // recyclers are a node's pools, one for each recycled type.
-type recyclers struct {
-	timers           protocol.Pool[timer]
+type Recyclers struct {
+	timers           protocol.Pool[Timer]
 	fetchRequests    protocol.Pool[protocol.FetchRequest]
 	fetchResponses   protocol.Pool[protocol.FetchResponse]
 	produceRequests  protocol.Pool[protocol.ProduceRequest]
@@ -37,57 +37,57 @@ func pool[T any](p *protocol.Pool[T]) *protocol.Pool[T] {
 }
 
 // setTimer arms a recycled timer holding t.
-func (r *recyclers) setTimer(env sim.Env, d time.Duration, t timer) sim.TimerID {
+func (r *Recyclers) SetTimer(env sim.Env, d time.Duration, t Timer) sim.TimerID {
 	p := pool(&r.timers).Get()
 	*p, p.home = t, pool(&r.timers)
 	return env.SetTimer(d, p)
 }
 
-func (r *recyclers) fetchRequest(m protocol.FetchRequest) *protocol.FetchRequest {
+func (r *Recyclers) NewFetchRequest(m protocol.FetchRequest) *protocol.FetchRequest {
 	return m.From(pool(&r.fetchRequests))
 }
 
-func (r *recyclers) fetchResponse(m protocol.FetchResponse) *protocol.FetchResponse {
+func (r *Recyclers) NewFetchResponse(m protocol.FetchResponse) *protocol.FetchResponse {
 	return m.From(pool(&r.fetchResponses))
 }
 
-func (r *recyclers) produceRequest(m protocol.ProduceRequest) *protocol.ProduceRequest {
+func (r *Recyclers) NewProduceRequest(m protocol.ProduceRequest) *protocol.ProduceRequest {
 	return m.From(pool(&r.produceRequests))
 }
 
-func (r *recyclers) produceResponse(m protocol.ProduceResponse) *protocol.ProduceResponse {
+func (r *Recyclers) NewProduceResponse(m protocol.ProduceResponse) *protocol.ProduceResponse {
 	return m.From(pool(&r.produceResponses))
 }
 
 // copyOf returns a message to send in msg's stead: a recycled message is
 // copied, as each copy sent is handed back once; any other is a value
 // already.
-func (r *recyclers) copyOf(msg sim.Message) sim.Message {
+func (r *Recyclers) CopyOf(msg sim.Message) sim.Message {
 	switch m := msg.(type) {
 	case *protocol.FetchRequest:
-		return r.fetchRequest(*m)
+		return r.NewFetchRequest(*m)
 	case *protocol.ProduceRequest:
-		return r.produceRequest(*m)
+		return r.NewProduceRequest(*m)
 	}
 	return msg
 }
 
 // Recycle hands a timer back to the pool it came from; one made by a
 // test, or while recycling is off, has none.
-func (t *timer) Recycle() { t.home.Put(t) }
+func (t *Timer) Recycle() { t.home.Put(t) }
 
 // arena carves values from blocks, for the many small values a run keeps
 // about as long as their neighbours (a log's batches, a batch's payloads):
 // one allocation for a block rather than one a value. Nothing is reused; a
 // block is garbage once every value carved from it is.
-type arena[T any] struct{ block []T }
+type Arena[T any] struct{ block []T }
 
-const arenaBlock = 64
+const ArenaBlock = 64
 
 // one returns a zero value of its own.
-func (a *arena[T]) one() *T {
+func (a *Arena[T]) One() *T {
 	if len(a.block) == 0 {
-		a.block = make([]T, arenaBlock)
+		a.block = make([]T, ArenaBlock)
 	}
 	p := &a.block[0]
 	a.block = a.block[1:]
@@ -95,9 +95,9 @@ func (a *arena[T]) one() *T {
 }
 
 // slice returns n zero values of their own, capacity n.
-func (a *arena[T]) slice(n int) []T {
+func (a *Arena[T]) Slice(n int) []T {
 	if len(a.block) < n {
-		a.block = make([]T, max(16*arenaBlock, n))
+		a.block = make([]T, max(16*ArenaBlock, n))
 	}
 	s := a.block[:n:n]
 	a.block = a.block[n:]

@@ -1,4 +1,4 @@
-package cluster_test
+package node_test
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/explore"
 	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/scenarios"
@@ -41,7 +41,7 @@ func TestRecyclingChangesNothing(t *testing.T) {
 		return hs
 	}
 	recycled := hashes()
-	restart := cluster.StopRecycling()
+	restart := node.StopRecycling()
 	defer restart()
 	assert.Equal(t, hashes(), recycled)
 }

@@ -1,4 +1,4 @@
-package cluster
+package node
 
 import (
 	"time"
@@ -8,60 +8,60 @@ import (
 )
 
 // maxRetransmitGap caps the doubling of retransmission intervals.
-const maxRetransmitGap = time.Second
+const MaxRetransmitGap = time.Second
 
 // call is one outstanding request, re-sent with a doubling interval until
 // it is answered or replaced — what TCP does for a segment — or a backoff
 // before the next request is sent. The receiver answers a re-sent request
 // like the original, so a lost request or a lost response costs one
 // retransmission interval, not a timeout.
-type call struct {
-	id     uint64
-	sent   bool
-	sentAt clock.Time
-	to     sim.NodeID
+type Call struct {
+	ID     uint64
+	Sent   bool
+	SentAt clock.Time
+	To     sim.NodeID
 	msg    sim.Message
 	gap    time.Duration
-	timer  sim.TimerID
+	Timer  sim.TimerID
 }
 
 // send sends msg as request id and arms its retransmission timer t. The
 // call keeps msg to re-send and sends copies of it: the world recycles each
 // copy once delivered (sim.Recycler), never the one kept here.
-func (c *call) send(rec *recyclers, env sim.Env, id uint64, to sim.NodeID, msg sim.Message, retransmit time.Duration, t timer) {
+func (c *Call) Send(rec *Recyclers, env sim.Env, id uint64, to sim.NodeID, msg sim.Message, retransmit time.Duration, t Timer) {
 	c.end(env)
-	*c = call{id: id, sent: true, sentAt: env.Now(), to: to, msg: msg, gap: retransmit}
-	env.Send(to, rec.copyOf(msg))
-	t.id = id
-	c.timer = rec.setTimer(env, retransmit, t)
+	*c = Call{ID: id, Sent: true, SentAt: env.Now(), To: to, msg: msg, gap: retransmit}
+	env.Send(to, rec.CopyOf(msg))
+	t.ID = id
+	c.Timer = rec.SetTimer(env, retransmit, t)
 }
 
 // backoff waits before the next request: the timer t fires with id.
-func (c *call) backoff(rec *recyclers, env sim.Env, id uint64, after time.Duration, t timer) {
+func (c *Call) Backoff(rec *Recyclers, env sim.Env, id uint64, after time.Duration, t Timer) {
 	c.end(env)
-	*c = call{id: id}
-	t.id = id
-	c.timer = rec.setTimer(env, after, t)
+	*c = Call{ID: id}
+	t.ID = id
+	c.Timer = rec.SetTimer(env, after, t)
 }
 
 // onTimer handles the call's timer: it retransmits, or, at the end of a
 // backoff, reports that the next request is due.
-func (c *call) onTimer(rec *recyclers, env sim.Env, t timer) (due bool) {
-	if c.id == 0 || t.id != c.id {
+func (c *Call) OnTimer(rec *Recyclers, env sim.Env, t Timer) (due bool) {
+	if c.ID == 0 || t.ID != c.ID {
 		return false
 	}
-	if !c.sent {
+	if !c.Sent {
 		return true
 	}
-	env.Send(c.to, rec.copyOf(c.msg))
-	c.gap = min(2*c.gap, maxRetransmitGap)
-	c.timer = rec.setTimer(env, c.gap, t)
+	env.Send(c.To, rec.CopyOf(c.msg))
+	c.gap = min(2*c.gap, MaxRetransmitGap)
+	c.Timer = rec.SetTimer(env, c.gap, t)
 	return false
 }
 
 // end stops the call's timer and recycles the request it kept.
-func (c *call) end(env sim.Env) {
-	env.CancelTimer(c.timer)
+func (c *Call) end(env sim.Env) {
+	env.CancelTimer(c.Timer)
 	if r, ok := c.msg.(sim.Recycler); ok {
 		r.Recycle()
 	}
@@ -69,18 +69,18 @@ func (c *call) end(env sim.Env) {
 
 // answered reports whether id answers the outstanding request, and if so
 // settles it; sentAt is when the request was first sent.
-func (c *call) answered(env sim.Env, id uint64) (sentAt clock.Time, ok bool) {
-	if c.id == 0 || !c.sent || id != c.id {
+func (c *Call) Answered(env sim.Env, id uint64) (sentAt clock.Time, ok bool) {
+	if c.ID == 0 || !c.Sent || id != c.ID {
 		return 0, false
 	}
-	sentAt = c.sentAt
+	sentAt = c.SentAt
 	c.end(env)
-	*c = call{}
+	*c = Call{}
 	return sentAt, true
 }
 
 // cancel forgets the call.
-func (c *call) cancel(env sim.Env) {
+func (c *Call) Cancel(env sim.Env) {
 	c.end(env)
-	*c = call{}
+	*c = Call{}
 }

@@ -1,4 +1,4 @@
-package cluster
+package node
 
 import (
 	"slices"
@@ -17,7 +17,7 @@ type Directory struct {
 }
 
 // nextController is the controller after n, for a broker that got no answer.
-func (d Directory) nextController(n sim.NodeID) sim.NodeID {
+func (d Directory) NextController(n sim.NodeID) sim.NodeID {
 	if len(d.Controllers) == 0 {
 		return d.Controller
 	}
@@ -25,9 +25,9 @@ func (d Directory) nextController(n sim.NodeID) sim.NodeID {
 	return d.Controllers[(i+1)%len(d.Controllers)]
 }
 
-func (d Directory) node(b protocol.BrokerID) sim.NodeID { return d.Brokers[b] }
+func (d Directory) Node(b protocol.BrokerID) sim.NodeID { return d.Brokers[b] }
 
-func (d Directory) brokerOf(n sim.NodeID) (protocol.BrokerID, bool) {
+func (d Directory) BrokerOf(n sim.NodeID) (protocol.BrokerID, bool) {
 	i := slices.Index(d.Brokers, n)
 	return protocol.BrokerID(i), i >= 0
 }

@@ -1,0 +1,72 @@
+// Package node holds the parts every node of the cluster is built of,
+// whatever its role: its timers (one Timer type, by kind), the requests it
+// retransmits until answered (Call, as TCP re-sends a segment), the pools
+// and arenas that recycle the values it sends and keeps (Recyclers, Arena),
+// and the Directory that says where the brokers and controllers are. It
+// knows no Kafka rule; it imports only sim, clock and cluster/protocol.
+package node
+
+import (
+	"strconv"
+
+	"github.com/tideline-sim/tideline/cluster/protocol"
+)
+
+// timer is the one timer type of the cluster's nodes: what fires, and for
+// which partition or request.
+type Timer struct {
+	Kind TimerKind
+	TP   protocol.TopicPartition
+	ID   uint64
+	home *protocol.Pool[Timer]
+}
+
+type TimerKind uint8
+
+const (
+	THeartbeat TimerKind = iota
+	TRegister
+	TSessionCheck
+	TISRCheck
+	THWCheckpoint
+	TFlush
+	TRebalance
+	TFetch        // follower or consumer: (re)send a fetch
+	TFetchExpire  // leader: a parked fetch's wait is over
+	TProduceRetry // producer: retransmit or retry a batch
+	TProduceExpire
+	TAlterRetry
+	TMetadata
+	TProduce // producer: the next record is due
+	TInitPID
+	TLinger
+	TConnect        // producer: retransmit a connection's ApiVersions, or reconnect after a backoff
+	TQuorumElection // controller: a fetch or election timeout, or an election backoff, is over
+	TQuorumFetch    // controller: a metadata fetch went unanswered
+	TQuorumCheck    // leader controller: check-quorum
+	TQuorumBegin    // leader controller: re-send BeginQuorumEpoch
+	TQuorumPark     // leader controller: a parked metadata fetch's wait is over
+	TControllerRetry
+	TNoOp // active controller: write a NoOp record
+)
+
+var timerNames = [...]string{
+	THeartbeat: "heartbeat", TRegister: "register", TSessionCheck: "session-check",
+	TISRCheck: "isr-check", THWCheckpoint: "hw-checkpoint", TFlush: "flush",
+	TRebalance: "rebalance", TFetch: "fetch", TFetchExpire: "fetch-expire",
+	TProduceRetry: "produce-retry", TProduceExpire: "produce-expire", TAlterRetry: "alter-retry",
+	TMetadata: "metadata", TProduce: "produce", TInitPID: "init-producer-id", TLinger: "linger", TConnect: "connect",
+	TQuorumElection: "quorum-election", TQuorumFetch: "quorum-fetch", TQuorumCheck: "check-quorum", TQuorumBegin: "begin-quorum-epoch",
+	TQuorumPark: "quorum-fetch-expire", TControllerRetry: "controller-retry", TNoOp: "metadata-noop",
+}
+
+func (t *Timer) AppendSummary(b []byte) []byte {
+	b = append(b, timerNames[t.Kind]...)
+	if t.TP.Topic != "" {
+		b = protocol.AppendTP(b, t.TP)
+	}
+	if t.ID != 0 {
+		b = strconv.AppendUint(append(b, " #"...), t.ID, 10)
+	}
+	return b
+}
