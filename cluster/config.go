@@ -489,3 +489,24 @@ func AllProperties() []string {
 	slices.Sort(all)
 	return all
 }
+
+// QuorumConfig is the quorum's timing, with Kafka's defaults.
+type QuorumConfig struct {
+	FetchTimeout       time.Duration // controller.quorum.fetch.timeout.ms
+	ElectionTimeout    time.Duration // controller.quorum.election.timeout.ms
+	ElectionBackoffMax time.Duration // controller.quorum.election.backoff.max.ms
+	RequestTimeout     time.Duration // controller.quorum.request.timeout.ms
+	FetchMaxWait       time.Duration // the leader parks an empty fetch this long
+	NoOpInterval       time.Duration // metadata.max.idle.interval.ms: the active controller writes a NoOp record this often
+	PreVote            bool          // KIP-996 (Kafka 4.0); off: straight to a candidate, as 3.x
+	// ColdStart starts the controllers with empty disks, to elect a first
+	// leader (a cluster just formatted); otherwise the quorum is formed
+	// before the scenario begins (tideline.quorum.cold-start).
+	ColdStart bool
+}
+
+// DefaultQuorumConfig returns Kafka's defaults.
+func DefaultQuorumConfig() QuorumConfig {
+	return QuorumConfig{FetchTimeout: 2 * time.Second, ElectionTimeout: time.Second, ElectionBackoffMax: time.Second,
+		RequestTimeout: 2 * time.Second, FetchMaxWait: 500 * time.Millisecond, NoOpInterval: 500 * time.Millisecond, PreVote: true}
+}
