@@ -12,6 +12,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
@@ -195,7 +196,7 @@ func TestStoryOfAnInstantViolationEndsThere(t *testing.T) {
 func ack(payload, offset int64, sent, acked int) []journal.Op {
 	return []journal.Op{
 		{Time: at(sent), Process: "p0", Type: journal.Invoke, F: journal.OpSend, TP: tp0, Payload: payload, Offset: -1},
-		{Time: at(acked), Start: at(sent), Process: "p0", Type: journal.Ok, F: journal.OpSend, TP: tp0, Payload: payload, Offset: offset, Acks: cluster.AcksAll},
+		{Time: at(acked), Start: at(sent), Process: "p0", Type: journal.Ok, F: journal.OpSend, TP: tp0, Payload: payload, Offset: offset, Acks: config.AcksAll},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
@@ -119,7 +120,7 @@ func describeOp(op journal.Op) string {
 		return fmt.Sprintf("%v %s sent payload %s to %v", op.Time, op.Process, journal.PayloadText(op.Payload), op.TP)
 	case op.F == journal.OpSend && op.Type == journal.Ok:
 		acks := fmt.Sprint(op.Acks)
-		if op.Acks == cluster.AcksAll {
+		if op.Acks == config.AcksAll {
 			acks = "all"
 		}
 		return fmt.Sprintf("%v %s's write of payload %s acknowledged by broker %d at %v offset %d (acks=%s)", op.Time, op.Process, journal.PayloadText(op.Payload), op.Broker, op.TP, op.Offset, acks)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
@@ -55,7 +56,7 @@ func TestAcks0IsAcknowledgedOnWriteAndItsLossIsSeen(t *testing.T) {
 // after one broker session.
 func TestIsolatedLeaderTimesOutRequestsOnALiveConnection(t *testing.T) {
 	r := twice(t, func() *run {
-		r := newRun(t, setup{seed: 1, duration: 70 * time.Second, stopAt: 45 * time.Second, brokers: 3, rf: 3, parts: 1, minISR: 2, acks: cluster.AcksAll, idem: true, rate: 100,
+		r := newRun(t, setup{seed: 1, duration: 70 * time.Second, stopAt: 45 * time.Second, brokers: 3, rf: 3, parts: 1, minISR: 2, acks: config.AcksAll, idem: true, rate: 100,
 			configure: func(s *cluster.Spec) {
 				// One attempt per batch: the first timeout is the outcome.
 				s.Producers[0].DeliveryTimeout = 30*time.Second + 5*time.Millisecond

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/network"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -23,14 +24,14 @@ func BenchmarkCluster60s(b *testing.B) {
 			b.Fatal(err)
 		}
 		minISR := 2
-		pc := cluster.DefaultProducerConfig("orders")
+		pc := config.DefaultProducerConfig("orders")
 		pc.Rate = 500
 		_, err = cluster.Build(w, cluster.Spec{
 			Brokers:   3,
-			Broker:    cluster.DefaultBrokerConfig(),
-			Topics:    []cluster.TopicConfig{{Name: "orders", Partitions: 3, ReplicationFactor: 3, MinInsyncReplicas: &minISR}},
-			Producers: []cluster.ProducerConfig{pc},
-			Consumers: []cluster.ConsumerConfig{cluster.DefaultConsumerConfig("orders")},
+			Broker:    config.DefaultBrokerConfig(),
+			Topics:    []config.TopicConfig{{Name: "orders", Partitions: 3, ReplicationFactor: 3, MinInsyncReplicas: &minISR}},
+			Producers: []config.ProducerConfig{pc},
+			Consumers: []config.ConsumerConfig{config.DefaultConsumerConfig("orders")},
 		})
 		if err != nil {
 			b.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
@@ -99,9 +100,9 @@ type Broker struct {
 	node.Recyclers // of the messages and timers it makes
 
 	id      protocol.BrokerID
-	cfg     BrokerConfig
+	cfg     config.BrokerConfig
 	rules   protocol.Rules // the fixes cfg.Protocol lacks
-	topics  []TopicConfig
+	topics  []config.TopicConfig
 	dir     node.Directory
 	monitor *Monitor
 	batches node.Arena[protocol.Batch] // the batches this broker appends as leader
@@ -124,7 +125,7 @@ type Broker struct {
 }
 
 // NewBroker returns broker id. Topic configs supply per-topic overrides.
-func NewBroker(id protocol.BrokerID, cfg BrokerConfig, topics []TopicConfig, dir node.Directory, monitor *Monitor) *Broker {
+func NewBroker(id protocol.BrokerID, cfg config.BrokerConfig, topics []config.TopicConfig, dir node.Directory, monitor *Monitor) *Broker {
 	return &Broker{id: id, cfg: cfg, rules: cfg.Protocol.Rules(), topics: topics, dir: dir, monitor: monitor}
 }
 
@@ -925,7 +926,7 @@ func (b *Broker) handleProduce(from sim.NodeID, m protocol.ProduceRequest) {
 	case r.role != roleLeader:
 		fail(protocol.NotLeaderOrFollower)
 		return
-	case m.Acks == AcksAll && len(r.state.ISR) < r.minISR && !planted.ignoreMinISR:
+	case m.Acks == config.AcksAll && len(r.state.ISR) < r.minISR && !planted.ignoreMinISR:
 		b.event(journal.Event{Kind: journal.EvNotEnoughReplicas, TP: r.tp, Epoch: r.state.LeaderEpoch, Broker: b.id,
 			Detail: fmt.Sprintf("isr %v below min.insync.replicas=%d", r.state.ISR, r.minISR)})
 		fail(protocol.NotEnoughReplicas)
@@ -950,7 +951,7 @@ func (b *Broker) handleProduce(from sim.NodeID, m protocol.ProduceRequest) {
 	case m.Acks == 0:
 		return
 	case m.Acks == 1 || r.log.hw > last:
-		if m.Acks == AcksAll {
+		if m.Acks == config.AcksAll {
 			b.ackAll(r, base, last)
 		}
 		b.respondProduce(s, from, protocol.ProduceResponse{RequestID: m.RequestID, TP: m.TP, BaseOffset: base})

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
@@ -23,10 +24,10 @@ type Spec struct {
 	// Controllers is the size of the KRaft controller quorum: 1 (one
 	// controller, no quorum) or an odd number up to MaxControllers.
 	Controllers int
-	Broker      BrokerConfig
-	Topics      []TopicConfig
-	Producers   []ProducerConfig
-	Consumers   []ConsumerConfig
+	Broker      config.BrokerConfig
+	Topics      []config.TopicConfig
+	Producers   []config.ProducerConfig
+	Consumers   []config.ConsumerConfig
 }
 
 // Validate reports a cluster that cannot be built.
@@ -80,10 +81,10 @@ func (s Spec) Replicas() int {
 }
 
 // Topic finds a topic by name.
-func (s Spec) Topic(name string) (TopicConfig, bool) {
-	i := slices.IndexFunc(s.Topics, func(t TopicConfig) bool { return t.Name == name })
+func (s Spec) Topic(name string) (config.TopicConfig, bool) {
+	i := slices.IndexFunc(s.Topics, func(t config.TopicConfig) bool { return t.Name == name })
 	if i < 0 {
-		return TopicConfig{}, false
+		return config.TopicConfig{}, false
 	}
 	return s.Topics[i], true
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
@@ -21,7 +22,7 @@ type consumerPartition struct {
 type Consumer struct {
 	node.Recyclers // of the messages and timers it makes
 
-	cfg     ConsumerConfig
+	cfg     config.ConsumerConfig
 	history *journal.History
 	env     sim.Env
 	meta    metadataView
@@ -29,7 +30,7 @@ type Consumer struct {
 }
 
 // NewConsumer returns a consumer of cfg.Topic's partitions [0, partitions).
-func NewConsumer(cfg ConsumerConfig, partitions int, dir node.Directory, history *journal.History) *Consumer {
+func NewConsumer(cfg config.ConsumerConfig, partitions int, dir node.Directory, history *journal.History) *Consumer {
 	c := &Consumer{cfg: cfg, history: history, meta: metadataView{topic: cfg.Topic, dir: dir, retransmit: cfg.Retransmit}}
 	c.meta.rec = &c.Recyclers
 	for i := range partitions {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
@@ -41,8 +42,8 @@ const metadataFile = "__cluster_metadata"
 type Controller struct {
 	node.Recyclers // of the messages and timers it makes
 
-	cfg     BrokerConfig
-	topics  []TopicConfig
+	cfg     config.BrokerConfig
+	topics  []config.TopicConfig
 	dir     node.Directory
 	monitor *Monitor
 
@@ -63,7 +64,7 @@ type Controller struct {
 
 // NewController returns the only controller of a cluster, for the given
 // brokers and topics.
-func NewController(cfg BrokerConfig, topics []TopicConfig, dir node.Directory, monitor *Monitor) *Controller {
+func NewController(cfg config.BrokerConfig, topics []config.TopicConfig, dir node.Directory, monitor *Monitor) *Controller {
 	return &Controller{cfg: cfg, topics: topics, dir: dir, monitor: monitor}
 }
 
@@ -71,7 +72,7 @@ func NewController(cfg BrokerConfig, topics []TopicConfig, dir node.Directory, m
 // len(dir.Controllers).
 // boot, while true, says the next start is the formed quorum's first
 // (bootstrapQuorum); the start clears it.
-func NewQuorumController(index int, cfg BrokerConfig, topics []TopicConfig, dir node.Directory, monitor *Monitor, boot *bool) *Controller {
+func NewQuorumController(index int, cfg config.BrokerConfig, topics []config.TopicConfig, dir node.Directory, monitor *Monitor, boot *bool) *Controller {
 	return &Controller{cfg: cfg, topics: topics, dir: dir, monitor: monitor, index: index, boot: boot}
 }
 

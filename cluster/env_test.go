@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
@@ -59,7 +60,7 @@ func last[M sim.Message](e *fakeEnv) (M, bool) {
 // records in its log, ISR {0,1,2}.
 func leaderWithLog(env *fakeEnv, epoch int32, recs []protocol.Record) (*Broker, *replica) {
 	dir := node.Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}
-	b := NewBroker(0, DefaultBrokerConfig(), nil, dir, nil)
+	b := NewBroker(0, config.DefaultBrokerConfig(), nil, dir, nil)
 	b.env, b.epoch = env, 1
 	b.parts = map[protocol.TopicPartition]*replica{}
 	b.sessions = map[sessionKey]*produceSession{}

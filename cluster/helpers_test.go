@@ -9,6 +9,7 @@ import (
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/network"
@@ -45,17 +46,17 @@ func newRun(t *testing.T, s setup) *run {
 	}
 	w, err := sim.New(sim.Config{Seed: s.seed, Duration: s.duration, Network: s.link})
 	require.NoError(t, err)
-	spec := cluster.Spec{Brokers: s.brokers, Broker: cluster.DefaultBrokerConfig()}
+	spec := cluster.Spec{Brokers: s.brokers, Broker: config.DefaultBrokerConfig()}
 	minISR := s.minISR
-	spec.Topics = []cluster.TopicConfig{{Name: "orders", Partitions: s.parts, ReplicationFactor: s.rf, MinInsyncReplicas: &minISR}}
-	pc := cluster.DefaultProducerConfig("orders")
+	spec.Topics = []config.TopicConfig{{Name: "orders", Partitions: s.parts, ReplicationFactor: s.rf, MinInsyncReplicas: &minISR}}
+	pc := config.DefaultProducerConfig("orders")
 	pc.Rate, pc.Acks, pc.Idempotence = s.rate, s.acks, s.idem
 	pc.Stop = s.stopAt
 	if pc.Stop == 0 {
 		pc.Stop = s.duration - 10*time.Second
 	}
-	spec.Producers = []cluster.ProducerConfig{pc}
-	spec.Consumers = []cluster.ConsumerConfig{cluster.DefaultConsumerConfig("orders")}
+	spec.Producers = []config.ProducerConfig{pc}
+	spec.Consumers = []config.ConsumerConfig{config.DefaultConsumerConfig("orders")}
 	if s.configure != nil {
 		s.configure(&spec)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/network"
@@ -53,7 +54,7 @@ func TestLeaderCrashFailsOverWithoutLoss(t *testing.T) {
 	crash := 10 * time.Second
 	var old protocol.BrokerID
 	r := twice(t, func() *run {
-		r := newRun(t, setup{seed: 42, duration: 60 * time.Second, brokers: 3, rf: 3, parts: 3, minISR: 2, acks: cluster.AcksAll, idem: true, rate: 500})
+		r := newRun(t, setup{seed: 42, duration: 60 * time.Second, brokers: 3, rf: 3, parts: 3, minISR: 2, acks: config.AcksAll, idem: true, rate: 500})
 		r.at(crash, "crash leader", func() {
 			old = r.leader(orders0)
 			r.w.Crash(r.node(old))
@@ -64,7 +65,7 @@ func TestLeaderCrashFailsOverWithoutLoss(t *testing.T) {
 	elected := events(r, journal.EvElected, orders0)
 	require.NotEmpty(t, elected, "a new leader is elected")
 	e := elected[0]
-	cfg := cluster.DefaultBrokerConfig()
+	cfg := config.DefaultBrokerConfig()
 	assert.NotEqual(t, old, e.Broker)
 	assert.LessOrEqual(t, e.Time, clock.At(crash+cfg.SessionTimeout+cfg.SessionTimeout/8), "elected within the session timeout plus one check")
 	assert.Greater(t, e.Time, clock.At(crash+cfg.SessionTimeout-cfg.HeartbeatInterval))
@@ -128,7 +129,7 @@ func isolateFollowers(r *run) {
 func TestUncleanElection(t *testing.T) {
 	scenario := func(unclean bool) func() *run {
 		return func() *run {
-			r := newRun(t, setup{seed: 3, duration: 60 * time.Second, brokers: 3, rf: 3, parts: 1, minISR: 1, acks: cluster.AcksAll, idem: true, rate: 200,
+			r := newRun(t, setup{seed: 3, duration: 60 * time.Second, brokers: 3, rf: 3, parts: 1, minISR: 1, acks: config.AcksAll, idem: true, rate: 200,
 				configure: func(s *cluster.Spec) {
 					s.Broker.ReplicaLagTimeMax = 5 * time.Second
 					s.Broker.UncleanLeaderElection = unclean
@@ -173,7 +174,7 @@ func TestUncleanElection(t *testing.T) {
 func TestSingleReplica(t *testing.T) {
 	scenario := func(powerLoss bool) func() *run {
 		return func() *run {
-			r := newRun(t, setup{seed: 5, duration: 50 * time.Second, brokers: 3, rf: 1, parts: 1, minISR: 1, acks: cluster.AcksAll, idem: true, rate: 200})
+			r := newRun(t, setup{seed: 5, duration: 50 * time.Second, brokers: 3, rf: 1, parts: 1, minISR: 1, acks: config.AcksAll, idem: true, rate: 200})
 			r.at(10*time.Second, "crash", func() {
 				if powerLoss {
 					r.w.PowerLoss(r.node(0))
@@ -215,7 +216,7 @@ func TestSingleReplica(t *testing.T) {
 // min.insync.replicas, acks=all produces fail with NOT_ENOUGH_REPLICAS.
 func TestSlowFollowerLeavesAndRejoinsISR(t *testing.T) {
 	r := twice(t, func() *run {
-		r := newRun(t, setup{seed: 11, duration: 60 * time.Second, brokers: 3, rf: 3, parts: 1, minISR: 2, acks: cluster.AcksAll, idem: true, rate: 300,
+		r := newRun(t, setup{seed: 11, duration: 60 * time.Second, brokers: 3, rf: 3, parts: 1, minISR: 2, acks: config.AcksAll, idem: true, rate: 300,
 			configure: func(s *cluster.Spec) {
 				s.Broker.ReplicaLagTimeMax = 5 * time.Second
 				// NOT_ENOUGH_REPLICAS is retriable: give up soon enough
@@ -260,7 +261,7 @@ func TestSlowFollowerLeavesAndRejoinsISR(t *testing.T) {
 func TestKIP101(t *testing.T) {
 	scenario := func(version string) func() *run {
 		return func() *run {
-			r := newRun(t, setup{seed: 1, duration: 60 * time.Second, brokers: 2, rf: 2, parts: 1, minISR: 1, acks: cluster.AcksAll, idem: true, rate: 300,
+			r := newRun(t, setup{seed: 1, duration: 60 * time.Second, brokers: 2, rf: 2, parts: 1, minISR: 1, acks: config.AcksAll, idem: true, rate: 300,
 				configure: func(s *cluster.Spec) { s.Broker.Protocol = protocol.MustProtocol(version) }})
 			r.at(12*time.Second, "restart follower", func() {
 				r.w.Crash(r.node(1))
@@ -295,7 +296,7 @@ func TestKIP101(t *testing.T) {
 func TestIdempotentProducerWritesEachRecordOnce(t *testing.T) {
 	scenario := func(idempotent bool) func() *run {
 		return func() *run {
-			acks := cluster.AcksAll
+			acks := config.AcksAll
 			r := newRun(t, setup{seed: 13, duration: 40 * time.Second, brokers: 3, rf: 3, parts: 2, minISR: 2, acks: acks, idem: idempotent, rate: 300,
 				link: network.Link{Latency: 2 * time.Millisecond, Jitter: 2 * time.Millisecond, Loss: 0.02, Duplicate: 0.2},
 				configure: func(s *cluster.Spec) {
@@ -349,7 +350,7 @@ func TestIdempotentProducerWritesEachRecordOnce(t *testing.T) {
 // replica once it has rejoined the ISR.
 func TestControllerDownAndPreferredElection(t *testing.T) {
 	r := twice(t, func() *run {
-		r := newRun(t, setup{seed: 21, duration: 70 * time.Second, brokers: 3, rf: 3, parts: 1, minISR: 2, acks: cluster.AcksAll, idem: true, rate: 200,
+		r := newRun(t, setup{seed: 21, duration: 70 * time.Second, brokers: 3, rf: 3, parts: 1, minISR: 2, acks: config.AcksAll, idem: true, rate: 200,
 			configure: func(s *cluster.Spec) { s.Broker.LeaderImbalanceCheck = 5 * time.Second }})
 		r.at(10*time.Second, "crash controller", func() { r.w.Crash(r.c.Dir.Controller) })
 		r.at(12*time.Second, "crash leader", func() { r.w.Crash(r.node(0)) })

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
@@ -54,7 +55,7 @@ func TestAcks0SuccessIsNotAnswered(t *testing.T) {
 func TestBatchWaitingForAVanishedLeaderRetriesOnItsBackoff(t *testing.T) {
 	env := newFakeEnv()
 	dir := node.Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}
-	cfg := DefaultProducerConfig("orders")
+	cfg := config.DefaultProducerConfig("orders")
 	cfg.Idempotence, cfg.PartitionsToProduce = false, []int32{0}
 	p := NewProducer(0, cfg, dir, journal.HistoryOf())
 	p.Start(env)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
@@ -55,7 +56,7 @@ type Producer struct {
 	node.Recyclers // of the messages and timers it makes
 
 	index   int
-	cfg     ProducerConfig
+	cfg     config.ProducerConfig
 	history *journal.History
 	env     sim.Env
 	meta    metadataView
@@ -73,7 +74,7 @@ type Producer struct {
 }
 
 // NewProducer returns producer number index (payload IDs embed it).
-func NewProducer(index int, cfg ProducerConfig, dir node.Directory, history *journal.History) *Producer {
+func NewProducer(index int, cfg config.ProducerConfig, dir node.Directory, history *journal.History) *Producer {
 	p := &Producer{index: index, cfg: cfg, history: history,
 		meta: metadataView{topic: cfg.Topic, dir: dir, retransmit: cfg.Retransmit}}
 	p.meta.rec = &p.Recyclers

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
@@ -22,7 +23,7 @@ func TestKIP279IterativeTruncation(t *testing.T) {
 		want    int64
 	}{{"1.1", 7}, {"2.0", 5}} {
 		env := newFakeEnv()
-		cfg := DefaultBrokerConfig()
+		cfg := config.DefaultBrokerConfig()
 		cfg.Protocol = protocol.MustProtocol(tt.version)
 		b := NewBroker(1, cfg, nil, node.Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}, nil)
 		b.env, b.epoch = env, 1
@@ -80,7 +81,7 @@ func TestKIP903BrokerEpochInISRChanges(t *testing.T) {
 		req, ok := last[protocol.AlterPartitionRequest](env)
 		require.True(t, ok)
 
-		ctl := NewController(DefaultBrokerConfig(), []TopicConfig{{Name: "orders", Partitions: 1, ReplicationFactor: 3}}, node.Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}, nil)
+		ctl := NewController(config.DefaultBrokerConfig(), []config.TopicConfig{{Name: "orders", Partitions: 1, ReplicationFactor: 3}}, node.Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}, nil)
 		ctl.Start(newFakeEnv())
 		for i := range ctl.st.Brokers {
 			ctl.st.Brokers[i] = brokerRecord{Registered: true, Epoch: int64(10 + i)} // broker 2 re-registered: epoch 12

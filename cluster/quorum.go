@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
@@ -60,7 +61,7 @@ const (
 type quorum struct {
 	node.Recyclers // of the messages and timers it makes
 
-	cfg        QuorumConfig
+	cfg        config.QuorumConfig
 	retransmit time.Duration // tideline.retransmit.ms
 	self       int
 	voters     []sim.NodeID

@@ -10,6 +10,7 @@ import (
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/network"
@@ -17,12 +18,12 @@ import (
 )
 
 func quorumRun(t *testing.T, seed sim.Seed, controllers int, link network.Link) *run {
-	return newRun(t, setup{seed: seed, duration: 40 * time.Second, brokers: 3, rf: 3, parts: 3, minISR: 2, acks: cluster.AcksAll, idem: true, rate: 200, link: link,
+	return newRun(t, setup{seed: seed, duration: 40 * time.Second, brokers: 3, rf: 3, parts: 3, minISR: 2, acks: config.AcksAll, idem: true, rate: 200, link: link,
 		configure: func(s *cluster.Spec) { s.Controllers = controllers }})
 }
 
 func coldQuorumRun(t *testing.T, seed sim.Seed, controllers int, link network.Link) *run {
-	return newRun(t, setup{seed: seed, duration: 40 * time.Second, brokers: 3, rf: 3, parts: 3, minISR: 2, acks: cluster.AcksAll, idem: true, rate: 200, link: link,
+	return newRun(t, setup{seed: seed, duration: 40 * time.Second, brokers: 3, rf: 3, parts: 3, minISR: 2, acks: config.AcksAll, idem: true, rate: 200, link: link,
 		configure: func(s *cluster.Spec) {
 			s.Controllers = controllers
 			s.Broker.Quorum.ColdStart = true

@@ -6,12 +6,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 )
 
 func TestHealthyClusterCommitsEverything(t *testing.T) {
-	r := newRun(t, setup{seed: 1, duration: 30 * time.Second, brokers: 3, rf: 3, parts: 3, minISR: 2, acks: cluster.AcksAll, idem: true, rate: 500})
+	r := newRun(t, setup{seed: 1, duration: 30 * time.Second, brokers: 3, rf: 3, parts: 3, minISR: 2, acks: config.AcksAll, idem: true, rate: 500})
 	r.execute()
 	n := r.count()
 	t.Logf("sends: %v, events %d", n, r.w.Events())

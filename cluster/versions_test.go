@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
@@ -19,7 +20,7 @@ import (
 // stays put below min ISR and they time out instead.
 func TestKAFKA15583HighWatermarkBelowMinISR(t *testing.T) {
 	neaa := func(version string) int {
-		r := newRun(t, setup{seed: 2, duration: 60 * time.Second, brokers: 3, rf: 3, parts: 1, minISR: 2, acks: cluster.AcksAll, idem: true, rate: 200,
+		r := newRun(t, setup{seed: 2, duration: 60 * time.Second, brokers: 3, rf: 3, parts: 1, minISR: 2, acks: config.AcksAll, idem: true, rate: 200,
 			configure: func(s *cluster.Spec) { s.Broker.Protocol = protocol.MustProtocol(version) }})
 		r.at(10*time.Second, "crash both followers", func() {
 			leader := r.leader(orders0)
@@ -61,7 +62,7 @@ func TestKAFKA15583HighWatermarkBelowMinISR(t *testing.T) {
 // ELR, and the follower is elected when it returns: nothing is lost.
 func TestKIP966LastReplicaStandingAfterPowerLoss(t *testing.T) {
 	lost := func(elr bool) int {
-		r := newRun(t, setup{seed: 3, duration: 80 * time.Second, stopAt: 50 * time.Second, brokers: 3, rf: 3, parts: 1, minISR: 2, acks: cluster.AcksAll, idem: true, rate: 200,
+		r := newRun(t, setup{seed: 3, duration: 80 * time.Second, stopAt: 50 * time.Second, brokers: 3, rf: 3, parts: 1, minISR: 2, acks: config.AcksAll, idem: true, rate: 200,
 			configure: func(s *cluster.Spec) { s.Broker.ELR = elr }})
 		r.at(5*time.Second, "crash broker-2", func() { r.w.Crash(r.node(2)) })
 		cut := func(block bool) {

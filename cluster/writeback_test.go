@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tideline-sim/tideline/clock"
-	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 )
 
@@ -18,7 +18,7 @@ import (
 // keeps what it wrote up to 10 s (the flusher's wake at 40 s, less 30 s)
 // and loses the tail.
 func TestPowerLossLosesOnlyTheTailTheOSHadNotWrittenBack(t *testing.T) {
-	r := newRun(t, setup{seed: 3, duration: 70 * time.Second, brokers: 1, rf: 1, parts: 1, minISR: 1, acks: cluster.AcksAll, idem: true, rate: 200})
+	r := newRun(t, setup{seed: 3, duration: 70 * time.Second, brokers: 1, rf: 1, parts: 1, minISR: 1, acks: config.AcksAll, idem: true, rate: 200})
 	r.at(44*time.Second, "power loss", func() { r.w.PowerLoss(r.node(0)) })
 	r.at(50*time.Second, "restart", func() { r.w.Restart(r.node(0)) })
 	r.execute()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/runner"
@@ -246,7 +247,7 @@ func handBuilt() *runner.Result {
 	sc := &scenarios.Scenario{Name: "hand", Cluster: cluster.Spec{Brokers: 2}}
 	tp := protocol.TopicPartition{Topic: "t", Partition: 0}
 	send := func(p string, typ journal.OpType, payload int64) journal.Op {
-		return journal.Op{Process: p, F: journal.OpSend, Type: typ, TP: tp, Payload: payload, Acks: cluster.AcksAll, Idempotent: true}
+		return journal.Op{Process: p, F: journal.OpSend, Type: typ, TP: tp, Payload: payload, Acks: config.AcksAll, Idempotent: true}
 	}
 	return &runner.Result{
 		Scenario: sc,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/runner"
 )
 
@@ -124,7 +125,7 @@ func describeCluster(spec cluster.Spec) string {
 	}
 	for _, p := range spec.Producers {
 		acks := fmt.Sprint(p.Acks)
-		if p.Acks == cluster.AcksAll {
+		if p.Acks == config.AcksAll {
 			acks = "all"
 		}
 		parts = append(parts, fmt.Sprintf("producer %g/s acks=%s idempotence=%t", p.Rate, acks, p.Idempotence))

@@ -12,7 +12,7 @@ import (
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
 
-	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/runner"
@@ -246,7 +246,7 @@ func toAny(ss []string) []any {
 }
 
 func acksText(acks int) string {
-	if acks == cluster.AcksAll {
+	if acks == config.AcksAll {
 		return "all"
 	}
 	return strconv.Itoa(acks)

@@ -18,6 +18,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/internal/safetext"
@@ -288,7 +289,7 @@ func (v *validator) scenario(raw rawScenario) *Scenario {
 }
 
 func (v *validator) cluster(raw rawCluster) cluster.Spec {
-	spec := cluster.Spec{Brokers: DefaultBrokers, Broker: cluster.DefaultBrokerConfig()}
+	spec := cluster.Spec{Brokers: DefaultBrokers, Broker: config.DefaultBrokerConfig()}
 	if raw.Brokers != nil {
 		n, _ := v.whole(path{"cluster", "brokers"}, raw.Brokers, "brokers", 1, MaxBrokers)
 		spec.Brokers = int(n)
@@ -318,7 +319,7 @@ func (v *validator) cluster(raw rawCluster) cluster.Spec {
 	partitions, replicas := 0, 0
 	for i, t := range raw.Topics {
 		p := path{"cluster", "topics", i}
-		tc := cluster.TopicConfig{Name: t.Name}
+		tc := config.TopicConfig{Name: t.Name}
 		n, _ := v.whole(p.key("partitions"), cmp.Or[any](t.Partitions, 0), "topic "+quoted(t.Name)+": partitions", 1, MaxPartitions)
 		rf, _ := v.whole(p.key("replication.factor"), cmp.Or[any](t.ReplicationFactor, 0), "topic "+quoted(t.Name)+": replication.factor", 1, MaxBrokers)
 		tc.Partitions, tc.ReplicationFactor = int(n), int(rf)
@@ -329,7 +330,7 @@ func (v *validator) cluster(raw rawCluster) cluster.Spec {
 			v.fail(p, "topic %d has no name", i)
 		case !topicNameRE.MatchString(t.Name) || t.Name == "." || t.Name == "..":
 			v.fail(p.key("name"), "topic name %s: Kafka allows up to 249 ASCII letters, digits, '.', '_' and '-' (not . or ..)", quoted(t.Name))
-		case slices.ContainsFunc(spec.Topics, func(o cluster.TopicConfig) bool { return o.Name == t.Name }):
+		case slices.ContainsFunc(spec.Topics, func(o config.TopicConfig) bool { return o.Name == t.Name }):
 			v.fail(p.key("name"), "topic %s defined twice", quoted(t.Name))
 		case v.err == nil && tc.ReplicationFactor > spec.Brokers:
 			v.fail(p.key("replication.factor"), "topic %s: replication.factor %d is more than the %d brokers", quoted(t.Name), tc.ReplicationFactor, spec.Brokers)
@@ -390,7 +391,7 @@ func (v *validator) workload(raw rawWorkload, sc *Scenario) {
 	}
 	for i, rp := range raw.Producers {
 		p := path{"workload", "producers", i}
-		pc := cluster.DefaultProducerConfig(rp.Topic)
+		pc := config.DefaultProducerConfig(rp.Topic)
 		pc.Stop = sc.FaultWindowEnd()
 		topic, ok := v.topic(p.key("topic"), rp.Topic, sc.Cluster)
 		pc.Rate = v.rate(p.key("rate"), rp.Rate)
@@ -405,7 +406,7 @@ func (v *validator) workload(raw rawWorkload, sc *Scenario) {
 		switch {
 		case rp.Idempotence != nil:
 			pc.Idempotence = *rp.Idempotence
-		case pc.Acks != cluster.AcksAll:
+		case pc.Acks != config.AcksAll:
 			pc.Idempotence = false
 		}
 		pc.Start = v.duration(p.key("start"), rp.Start, 0)
@@ -444,7 +445,7 @@ func (v *validator) workload(raw rawWorkload, sc *Scenario) {
 	}
 	for i, rc := range raw.Consumers {
 		p := path{"workload", "consumers", i}
-		cc := cluster.DefaultConsumerConfig(rc.Topic)
+		cc := config.DefaultConsumerConfig(rc.Topic)
 		v.topic(p.key("topic"), rc.Topic, sc.Cluster)
 		for _, name := range sortedKeys(rc.Config) {
 			if !v.scalar(p.key("config").key(name), name, rc.Config[name]) {
@@ -458,7 +459,7 @@ func (v *validator) workload(raw rawWorkload, sc *Scenario) {
 	}
 }
 
-func (v *validator) topic(p path, name string, spec cluster.Spec) (cluster.TopicConfig, bool) {
+func (v *validator) topic(p path, name string, spec cluster.Spec) (config.TopicConfig, bool) {
 	for _, t := range spec.Topics {
 		if t.Name == name {
 			return t, true
@@ -469,7 +470,7 @@ func (v *validator) topic(p path, name string, spec cluster.Spec) (cluster.Topic
 		names = append(names, t.Name)
 	}
 	v.fail(p, "unknown topic %q (topics: %s)", name, strings.Join(names, ", "))
-	return cluster.TopicConfig{}, false
+	return config.TopicConfig{}, false
 }
 
 func (v *validator) rate(p path, raw any) float64 {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
-	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/explore"
 	"github.com/tideline-sim/tideline/internal/suggest"
 	"github.com/tideline-sim/tideline/scenarios"
@@ -175,20 +175,20 @@ func checkValue(property, value string) error {
 		}
 		return nil
 	}
-	for _, kind := range cluster.PropertyKinds(property) {
+	for _, kind := range config.PropertyKinds(property) {
 		var err error
 		switch kind {
 		case "broker":
-			c := cluster.DefaultBrokerConfig()
+			c := config.DefaultBrokerConfig()
 			err = c.Set(property, value)
 		case "topic":
-			var t cluster.TopicConfig
+			var t config.TopicConfig
 			err = t.Set(property, value)
 		case "producer":
-			p := cluster.DefaultProducerConfig("")
+			p := config.DefaultProducerConfig("")
 			err = p.Set(property, value)
 		case "consumer":
-			c := cluster.DefaultConsumerConfig("")
+			c := config.DefaultConsumerConfig("")
 			err = c.Set(property, value)
 		}
 		if err != nil {
@@ -199,10 +199,10 @@ func checkValue(property, value string) error {
 }
 
 func known(property string) error {
-	if property == Faults || slices.Contains(topicFields, property) || len(cluster.PropertyKinds(property)) > 0 {
+	if property == Faults || slices.Contains(topicFields, property) || len(config.PropertyKinds(property)) > 0 {
 		return nil
 	}
-	all := append(cluster.AllProperties(), append(topicFields, Faults)...)
+	all := append(config.AllProperties(), append(topicFields, Faults)...)
 	if best := suggest.Nearest(property, all); best != "" {
 		return fmt.Errorf("-vary: unknown property %q (did you mean %q?)", property, best)
 	}
@@ -283,7 +283,7 @@ func faultsFor(v string) (items []any, drawn bool, err error) {
 // producer or consumer for client properties.
 func apply(doc yaml.MapSlice, property, value string, varied map[string]bool) yaml.MapSlice {
 	v := typed(value)
-	kinds := cluster.PropertyKinds(property)
+	kinds := config.PropertyKinds(property)
 	if slices.Contains(topicFields, property) || slices.Contains(kinds, "topic") {
 		doc = edit(doc, "cluster", func(c yaml.MapSlice) yaml.MapSlice {
 			return editList(c, "topics", func(t yaml.MapSlice) yaml.MapSlice {

@@ -1,4 +1,10 @@
-package cluster
+// Package config is Kafka's configuration as tideline models it, by
+// Kafka's own property names: the broker's (server.properties, with the
+// controller quorum's timing), a topic's overrides, the producer's and the
+// consumer's, each with Kafka's defaults, its ConfigDef range, and the
+// combinations Kafka refuses. It imports only cluster/protocol (for
+// inter.broker.protocol.version) and the did-you-mean helper.
+package config
 
 import (
 	"fmt"
