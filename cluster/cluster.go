@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/tideline-sim/tideline/cluster/client"
 	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/node"
@@ -156,7 +157,7 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 			}
 		}
 		c.Producers = append(c.Producers, w.AddNode(fmt.Sprintf("producer-%d", i), func() sim.Node {
-			return NewProducer(i, pc, c.Dir, c.History)
+			return client.NewProducer(i, pc, c.Dir, c.History)
 		}))
 	}
 	w.OnLifecycle(func(kind string, node sim.NodeID) {
@@ -169,7 +170,7 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 	for i, cc := range spec.Consumers {
 		t, _ := spec.Topic(cc.Topic)
 		c.Consumers = append(c.Consumers, w.AddNode(fmt.Sprintf("consumer-%d", i), func() sim.Node {
-			return NewConsumer(cc, t.Partitions, c.Dir, c.History)
+			return client.NewConsumer(cc, t.Partitions, c.Dir, c.History)
 		}))
 	}
 	return c, nil

@@ -19,7 +19,6 @@ type fakeEnv struct {
 	rand   *rand.Rand
 	sent   []sentMessage
 	timers uint64
-	armed  []sim.Timer // every timer set, in order, for a test to fire by hand
 }
 
 type sentMessage struct {
@@ -39,8 +38,7 @@ func (e *fakeEnv) CancelTimer(sim.TimerID)             {}
 func (e *fakeEnv) Rand() *rand.Rand                    { return e.rand }
 func (e *fakeEnv) Disk() *sim.Disk                     { return e.disk }
 func (e *fakeEnv) Log(string, ...any)                  {}
-func (e *fakeEnv) SetTimer(_ time.Duration, t sim.Timer) sim.TimerID {
-	e.armed = append(e.armed, t)
+func (e *fakeEnv) SetTimer(time.Duration, sim.Timer) sim.TimerID {
 	e.timers++
 	return sim.TimerID(e.timers)
 }
