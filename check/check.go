@@ -83,11 +83,12 @@ const (
 	EventualDeliveryName   = "eventual-delivery"
 	ProtocolInvariantsName = "protocol-invariants"
 	MetadataQuorumName     = "metadata-quorum" // run only with a controller quorum
+	CrashName              = "crash"           // a panic in tideline's own code: the run's one result when it happens
 )
 
 // Names lists every checker.
 var Names = []string{AckedDurabilityName, ReplicaAgreementName, LeaderUniquenessName, ConsumerSafetyName,
-	NoDuplicatesName, LinearizableName, EventualDeliveryName, ProtocolInvariantsName, MetadataQuorumName}
+	NoDuplicatesName, LinearizableName, EventualDeliveryName, ProtocolInvariantsName, MetadataQuorumName, CrashName}
 
 // maxStories bounds how many violations per checker get a story: the first
 // ones explain the rest, and building a story scans the journal.

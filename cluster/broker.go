@@ -562,7 +562,11 @@ func (b *Broker) appendAsFollower(r *replica, m protocol.FetchResponse) {
 	if r.log.unflushed >= r.flushMessages {
 		r.log.flush()
 	}
-	if hw := min(m.HighWatermark, r.log.leo()); hw > r.log.hw {
+	hw := min(m.HighWatermark, r.log.leo())
+	if planted.hwPastLEO {
+		hw = m.HighWatermark
+	}
+	if hw > r.log.hw {
 		b.setHW(r, hw)
 	}
 }
@@ -597,6 +601,10 @@ func (b *Broker) truncateOnDivergence(r *replica, leaderEpoch int32, leaderEnd i
 // ---- leader side ----
 
 func (b *Broker) handleFetch(from sim.NodeID, m protocol.FetchRequest) {
+	if planted.panicOnFetch && m.ReplicaID >= 0 {
+		var missing *replica
+		_ = missing.log.leo() // the planted bug: a replica looked up and never found
+	}
 	if b.rules.NoFetchEpoch {
 		m.CurrentLeaderEpoch = protocol.NoEpoch // before KIP-320 a fetch named no epoch to fence
 	}

@@ -9,6 +9,8 @@ func Plant(bug string) (remove func()) {
 		"hw-skips-follower": &planted.hwSkipsFollower,
 		"ignore-min-isr":    &planted.ignoreMinISR,
 		"skip-truncation":   &planted.skipTruncation,
+		"panic-on-fetch":    &planted.panicOnFetch,
+		"hw-past-leo":       &planted.hwPastLEO,
 	}
 	flag, ok := flags[bug]
 	if !ok {

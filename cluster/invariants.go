@@ -24,6 +24,10 @@ const (
 	// The leader's high watermark exceeds the log end of an ISR member: a
 	// committed record is missing from a replica that may be elected.
 	InvHWAboveISRLEO = "hw-above-isr-leo"
+	// A replica's high watermark past its own log end: it claims committed
+	// records it does not hold (a follower bounds the leader's HW by its
+	// own log end offset).
+	InvHWAboveOwnLEO = "hw-above-own-leo"
 	// The leader's high watermark moved while the ISR was below
 	// min.insync.replicas (Kafka 3.7+, KAFKA-15583).
 	InvHWBelowMinISR = "hw-below-min-isr"
@@ -188,7 +192,10 @@ func (m *monitor) checkAgreement(at clock.Time, b protocol.BrokerID, l *partitio
 		if other == nil || protocol.BrokerID(o) == b {
 			continue
 		}
-		end := min(l.hw, other.hw)
+		// Below both high watermarks, and never past what either holds:
+		// a high watermark past its log is a violation of its own
+		// (hw-above-own-leo), not an index out of range here.
+		end := min(l.hw, other.hw, l.leo(), other.leo())
 		if end <= 0 || l.prefixHash(end) == other.prefixHash(end) {
 			continue
 		}
@@ -210,6 +217,9 @@ func (m *monitor) checkAgreement(at clock.Time, b protocol.BrokerID, l *partitio
 // hwSet is a replica's high watermark rising. On a leader, no ISR member
 // may end below it (TLA+ models: HW ≤ every ISR member's LEO).
 func (m *monitor) hwSet(at clock.Time, b protocol.BrokerID, r *replica) {
+	if r.log.hw > r.log.leo() {
+		m.violate(at, InvHWAboveOwnLEO, r.tp, b, r.log.hw, "broker %d's high watermark %d is past its own log end %d", b, r.log.hw, r.log.leo())
+	}
 	m.checkAgreement(at, b, r.log)
 	if r.role != roleLeader {
 		return

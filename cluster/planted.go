@@ -9,4 +9,6 @@ var planted struct {
 	hwSkipsFollower bool // the HW computed without the last ISR follower
 	ignoreMinISR    bool // acks=all accepted and committed below min.insync.replicas
 	skipTruncation  bool // a follower told it diverges does not truncate
+	panicOnFetch    bool // a broker's fetch handler hits a nil dereference (a bug that crashes, not one that lies)
+	hwPastLEO       bool // a follower takes the leader's HW without bounding it by its own log end
 }

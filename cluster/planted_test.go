@@ -9,6 +9,7 @@ import (
 
 	"github.com/tideline-sim/tideline/cluster"
 	"github.com/tideline-sim/tideline/explore"
+	"github.com/tideline-sim/tideline/report"
 	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/scenarios"
 )
@@ -29,6 +30,9 @@ func TestExploreFindsPlantedBugs(t *testing.T) {
 		{"admit-lagging", 60, "protocol-invariants", cluster.InvISRAdmittedBehind},
 		{"hw-skips-follower", 20, "protocol-invariants", cluster.InvHWAboveISRLEO},
 		{"ignore-min-isr", 60, "protocol-invariants", cluster.InvHWBelowMinISR},
+		// Found as the rule it breaks, not as the monitor running off the
+		// end of the log (which crashed the tool before).
+		{"hw-past-leo", 60, "protocol-invariants", cluster.InvHWAboveOwnLEO},
 		// A follower that never truncates never catches up: a liveness
 		// failure, seen once the faults stay within the liveness claim.
 		{"skip-truncation", 120, "eventual-delivery", ""},
@@ -95,4 +99,51 @@ func TestShrinkAPlantedBugToItsEssence(t *testing.T) {
 	assert.LessOrEqual(t, s.FaultsAfter, 3)
 	assert.NotEmpty(t, s.Steps)
 	assert.Contains(t, string(s.Text), "isr-admitted-behind", "the shrunk scenario tells its story")
+}
+
+// A bug that panics is a finding of the seed that hit it: the run ends
+// with the crash as its one failed check, the panic's value, the story up
+// to it and the stack; exploration records the seed and shrinks it like
+// any other violation, and goes on to the next seed.
+func TestACrashIsAFinding(t *testing.T) {
+	defer cluster.Plant("panic-on-fetch")()
+	sc, err := scenarios.Builtin("leader-crash")
+	require.NoError(t, err)
+	res, err := runner.Run(sc, runner.Options{Seed: 1})
+	require.NoError(t, err, "a panic is a finding, not an error of the tool")
+	require.NotNil(t, res.Crash)
+	assert.False(t, res.OK())
+	require.Len(t, res.Checks, 1)
+	crash := res.Checks[0]
+	assert.Equal(t, "crash", crash.Checker)
+	require.Len(t, crash.Violations, 1)
+	v := crash.Violations[0]
+	assert.Contains(t, v.Message, "the simulation panicked")
+	assert.Contains(t, v.Message, "nil pointer dereference")
+	assert.Contains(t, strings.Join(v.Story, "\n"), "handleFetch", "the stack names the handler")
+	var text strings.Builder
+	require.NoError(t, report.Text(&text, res, "simulate -scenario leader-crash"), "a crashed run is reported")
+	assert.Contains(t, text.String(), "crash: 1 violations")
+	dir := t.TempDir()
+	require.NoError(t, report.Prepare(dir))
+	out, err := report.Open(dir, false)
+	require.NoError(t, err)
+	require.NoError(t, out.Finish(res, "simulate -scenario leader-crash -out "+dir), "and written out")
+	again, err := runner.Run(sc, runner.Options{Seed: 1})
+	require.NoError(t, err)
+	assert.Equal(t, v.Story, again.Checks[0].Violations[0].Story, "the finding is the same every time")
+
+	base, err := scenarios.Builtin("baseline")
+	require.NoError(t, err)
+	outcomes := explore.Explore(base, []uint64{1, 2, 3}, 2, explore.Options{}, nil)
+	require.Len(t, outcomes, 3, "every seed is explored")
+	for _, o := range outcomes {
+		assert.Equal(t, []string{"crash"}, o.Failed, "seed %d", o.Seed)
+		assert.Empty(t, o.Err)
+	}
+	seed, err := explore.Scenario(base, outcomes[0].Seed, outcomes[0].Faults, nil)
+	require.NoError(t, err)
+	shrunk, err := explore.Shrink("seed.yaml", seed.Text, "crash", 20)
+	require.NoError(t, err)
+	assert.LessOrEqual(t, shrunk.FaultsAfter, shrunk.FaultsBefore)
 }

@@ -4,6 +4,7 @@
 package runner
 
 import (
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -72,6 +73,7 @@ type Result struct {
 	Final             []cluster.FinalLog // every partition's logs at the end
 	HWSamples         []journal.HWSample
 	Faults            []FaultRecord
+	Crash             *Crash // a panic in tideline's code, if the run hit one: then its only check is the crash
 }
 
 // Sends counts produce attempts by outcome.
@@ -111,11 +113,43 @@ func (r *Result) OK() bool {
 	return true
 }
 
+// Crash is a panic in tideline's own code during a run: in the
+// simulation (a node, the protocol monitor) or in a checker.
+type Crash struct {
+	Stage string // "the simulation" or "the checkers"
+	At    clock.Time
+	Value any
+	Stack []byte
+}
+
+// guarded runs f, turning a panic into *crash (at the world's time, if a
+// world is given) rather than the end of the process: a bug the
+// simulator hits is a finding of the seed that hit it.
+func guarded(crash **Crash, w *sim.World, f func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			c := &Crash{Stage: "the checkers", Value: v, Stack: debug.Stack()}
+			if w != nil {
+				c.Stage, c.At = "the simulation", w.Now()
+			}
+			*crash = c
+		}
+	}()
+	return f()
+}
+
 // Run runs the scenario once, checks it and evaluates its expectations.
 func Run(sc *scenarios.Scenario, opts Options) (*Result, error) {
 	res, in, err := simulate(sc, opts)
 	if err != nil {
 		return nil, err
+	}
+	if res.Crash != nil {
+		res.summarise()
+		res.windows(in.Healed.Since(), in.End.Since())
+		res.Checks = []check.Result{check.Crash(res.Crash.Stage, res.Crash.At, res.Crash.Value, res.Crash.Stack, res.Journal)}
+		res.evaluate()
+		return res, nil
 	}
 	res.Final = in.Final
 	for _, f := range in.Final {
@@ -134,7 +168,12 @@ func Run(sc *scenarios.Scenario, opts Options) (*Result, error) {
 		res.History.Seal()
 		opts.Measured(res)
 	}
-	res.Checks = check.All(in)
+	if res.Crash == nil {
+		guarded(&res.Crash, nil, func() error { res.Checks = check.All(in); return nil })
+	}
+	if res.Crash != nil {
+		res.Checks = []check.Result{check.Crash(res.Crash.Stage, res.Crash.At, res.Crash.Value, res.Crash.Stack, res.Journal)}
+	}
 	for _, v := range res.Checks[0].Violations {
 		if v.Kind == "lost-write" {
 			res.Lost++
@@ -230,14 +269,22 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 	}
 	if opts.Progress != nil {
 		for t := time.Second; t < duration; t += time.Second {
-			if err := w.RunUntil(clock.At(t)); err != nil {
-				return nil, check.Input{}, err
+			if err := guarded(&res.Crash, w, func() error { return w.RunUntil(clock.At(t)) }); err != nil || res.Crash != nil {
+				break
 			}
 			opts.Progress(t, duration)
 		}
 	}
-	if err := w.Run(); err != nil {
+	if err := guarded(&res.Crash, w, func() error { return w.Run() }); err != nil {
 		return nil, check.Input{}, err
+	}
+	if res.Crash != nil {
+		// The world stopped in the middle of an event: what it recorded up
+		// to then is the finding's story, and nothing else is judged.
+		res.Events, res.TraceHash = w.Events(), w.TraceHash()
+		res.History = c.History
+		res.Journal = c.Journal.Events()
+		return res, check.Input{History: res.History, Events: res.Journal, Healed: clock.At(settle), End: w.Now()}, nil
 	}
 	if opts.Simulated != nil {
 		opts.Simulated()

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -322,4 +323,20 @@ func TestRF1LeaderCrashWritesResumeAfterRestart(t *testing.T) {
 		assert.Equal(t, res.Sends.Invoked, res.Sends.Ok, "seed %d: every write acknowledged", seed)
 		assert.True(t, res.Checks[6].OK(), "seed %d: %v", seed, res.Checks[6].Violations)
 	}
+}
+
+// A checker that panics is a finding of the run too: guarded turns the
+// panic into a Crash at the checkers, and an error stays an error.
+func TestGuardedTurnsAPanicIntoACrash(t *testing.T) {
+	var crash *Crash
+	err := guarded(&crash, nil, func() error { panic("index out of range [7] with length 7") })
+	require.NoError(t, err)
+	require.NotNil(t, crash)
+	assert.Equal(t, "the checkers", crash.Stage)
+	assert.Equal(t, "index out of range [7] with length 7", crash.Value)
+	assert.NotEmpty(t, crash.Stack)
+
+	crash = nil
+	assert.EqualError(t, guarded(&crash, nil, func() error { return errors.New("budget exhausted") }), "budget exhausted")
+	assert.Nil(t, crash)
 }
