@@ -1,7 +1,13 @@
 // Package cluster is a Kafka-style replicated log written as sim.Node state
-// machines: brokers that lead and follow partitions, a KRaft-style
-// controller that fences brokers and elects leaders, and producer and
-// consumer clients that record what they saw in a Jepsen-style history.
+// machines: brokers that lead and follow partitions (the partition log,
+// produce and fetch, truncation, the metadata observer), a KRaft
+// controller that registers and fences brokers and elects leaders over a
+// Raft quorum of controllers, and the protocol monitor that checks Kafka's
+// rules as they act; Build puts them in a world with the clients of
+// cluster/client. What every node shares is in cluster/protocol, the
+// settings in cluster/config, the parts nodes are built of in cluster/node,
+// and what observers read in cluster/journal; none of those imports this
+// package.
 //
 // Behaviour and configuration names mirror Apache Kafka; where tideline
 // simplifies, the comment at the spot says how and why.
