@@ -196,7 +196,7 @@ func (b *Broker) replica(tp protocol.TopicPartition) *replica {
 	r.state.LeaderEpoch = protocol.NoEpoch
 	for _, t := range b.topics {
 		if t.Name == tp.Topic {
-			if t.MinInsyncReplicas != nil {
+			if t.MinInsyncReplicas != nil && !planted.loseMinISR {
 				r.minISR = *t.MinInsyncReplicas
 			}
 			if t.FlushMessages != nil {

@@ -116,7 +116,7 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{World: w, Spec: spec, History: &journal.History{}, Journal: &journal.Journal{}}
-	c.Monitor = NewMonitor(c.Journal)
+	c.Monitor = NewMonitor(c.Journal, spec)
 	// IDs are handed out in order of adding, so they are known up front:
 	// every node's directory is complete before the first one is built.
 	c.Dir.Brokers = make([]sim.NodeID, spec.Brokers)

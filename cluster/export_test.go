@@ -11,6 +11,7 @@ func Plant(bug string) (remove func()) {
 		"skip-truncation":   &planted.skipTruncation,
 		"panic-on-fetch":    &planted.panicOnFetch,
 		"hw-past-leo":       &planted.hwPastLEO,
+		"lose-min-isr":      &planted.loseMinISR,
 	}
 	flag, ok := flags[bug]
 	if !ok {

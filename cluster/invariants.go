@@ -28,6 +28,10 @@ const (
 	// records it does not hold (a follower bounds the leader's HW by its
 	// own log end offset).
 	InvHWAboveOwnLEO = "hw-above-own-leo"
+	// A broker acting on another setting than the scenario gave it (a
+	// topic's min.insync.replicas override lost, say): the rules that
+	// depend on configuration are judged by what the user asked for.
+	InvConfigNotApplied = "config-not-applied"
 	// The leader's high watermark moved while the ISR was below
 	// min.insync.replicas (Kafka 3.7+, KAFKA-15583).
 	InvHWBelowMinISR = "hw-below-min-isr"
@@ -86,6 +90,24 @@ type monitor struct {
 	views      map[viewKey]protocol.PartitionState                 // each broker's latest applied view
 	fetched    map[viewKey]int32                                   // leader epoch of each follower's last accepted fetch
 	leaderOf   map[viewKey]int32                                   // epoch of each broker's latest leadership
+
+	// minISR is each topic's min.insync.replicas as the scenario set it
+	// (its override, or the broker's): what the rules judge by, never the
+	// value a broker holds.
+	minISR map[string]int
+}
+
+// wantMinISR is the min.insync.replicas the scenario gave r's topic, and
+// reports a broker that acts on another.
+func (m *monitor) wantMinISR(at clock.Time, b protocol.BrokerID, r *replica) int {
+	want, known := m.minISR[r.tp.Topic]
+	if !known {
+		return r.minISR // a unit test's replica, with no scenario behind it
+	}
+	if r.minISR != want {
+		m.violate(at, InvConfigNotApplied, r.tp, b, -1, "broker %d applies min.insync.replicas=%d to %v; the scenario set %d", b, r.minISR, r.tp, want)
+	}
+	return want
 }
 
 // liveLogs are a partition's replicas' logs, indexed by broker, nil while
@@ -224,9 +246,9 @@ func (m *monitor) hwSet(at clock.Time, b protocol.BrokerID, r *replica) {
 	if r.role != roleLeader {
 		return
 	}
-	if len(r.state.ISR) < min(r.minISR, len(r.state.Replicas)) {
+	if minISR := m.wantMinISR(at, b, r); len(r.state.ISR) < min(minISR, len(r.state.Replicas)) {
 		m.violate(at, InvHWBelowMinISR, r.tp, b, r.log.hw, "leader %d moved its high watermark to %d with ISR %v below min.insync.replicas=%d",
-			b, r.log.hw, r.state.ISR, r.minISR)
+			b, r.log.hw, r.state.ISR, minISR)
 	}
 	for _, id := range r.state.ISR {
 		if l := m.peer(r.log, id); id != b && l != nil && l.leo() < r.log.hw {
@@ -271,9 +293,9 @@ func (m *monitor) isrExpanded(at clock.Time, p protocol.PartitionState, added []
 // records, and a leader whose epoch the controller replaced may complete
 // only what its successor holds.
 func (m *monitor) ackedAll(at clock.Time, b protocol.BrokerID, r *replica, base, last int64) {
-	if len(r.state.ISR) < min(r.minISR, len(r.state.Replicas)) {
+	if minISR := m.wantMinISR(at, b, r); len(r.state.ISR) < min(minISR, len(r.state.Replicas)) {
 		m.violate(at, InvAckBelowMinISR, r.tp, b, base, "leader %d acknowledged offsets %d-%d under acks=all with ISR %v below min.insync.replicas=%d",
-			b, base, last, r.state.ISR, r.minISR)
+			b, base, last, r.state.ISR, minISR)
 	}
 	end := last + 1
 	for _, id := range r.state.ISR {

@@ -188,7 +188,7 @@ func TestQuorumMonitorCatchesBrokenRaft(t *testing.T) {
 		return metaEntry{Epoch: epoch, State: controllerState{Version: version}}
 	}
 
-	j := NewMonitor(&journal.Journal{})
+	j := NewMonitor(&journal.Journal{}, Spec{})
 	qs := newVoters(j, nil, nil, nil)
 	j.quorumEvent(qs[0].env, journal.EvControllerElected, 2, 0, "")
 	j.quorumEvent(qs[1].env, journal.EvControllerElected, 2, 1, "")
@@ -197,7 +197,7 @@ func TestQuorumMonitorCatchesBrokenRaft(t *testing.T) {
 
 	// A leader commits an offset only it holds, then one a majority holds
 	// but lower than before; another voter committed something else there.
-	k := NewMonitor(&journal.Journal{})
+	k := NewMonitor(&journal.Journal{}, Spec{})
 	a := metaLog{entry(1, 1), entry(1, 2)}
 	qs = newVoters(k, a, metaLog{entry(1, 1)}, metaLog{entry(1, 1)})
 	qs[0].role = qLeader

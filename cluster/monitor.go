@@ -16,9 +16,20 @@ type Monitor struct {
 	quorum quorumMonitor
 }
 
-// NewMonitor watches j.
-func NewMonitor(j *journal.Journal) *Monitor {
+// NewMonitor watches j, judging the configuration-dependent rules by the
+// topics as the scenario set them (none: by what each broker holds, for
+// unit tests).
+func NewMonitor(j *journal.Journal, spec Spec) *Monitor {
 	m := &Monitor{Journal: j}
+	for _, t := range spec.Topics {
+		if m.minISR == nil {
+			m.minISR = map[string]int{}
+		}
+		m.minISR[t.Name] = spec.Broker.MinInsyncReplicas
+		if t.MinInsyncReplicas != nil {
+			m.minISR[t.Name] = *t.MinInsyncReplicas
+		}
+	}
 	j.Watch(m)
 	return m
 }

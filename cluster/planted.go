@@ -11,4 +11,5 @@ var planted struct {
 	skipTruncation  bool // a follower told it diverges does not truncate
 	panicOnFetch    bool // a broker's fetch handler hits a nil dereference (a bug that crashes, not one that lies)
 	hwPastLEO       bool // a follower takes the leader's HW without bounding it by its own log end
+	loseMinISR      bool // a topic's min.insync.replicas override is dropped for the broker's default
 }

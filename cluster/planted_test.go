@@ -33,6 +33,9 @@ func TestExploreFindsPlantedBugs(t *testing.T) {
 		// Found as the rule it breaks, not as the monitor running off the
 		// end of the log (which crashed the tool before).
 		{"hw-past-leo", 60, "protocol-invariants", cluster.InvHWAboveOwnLEO},
+		// Judged by the scenario's setting, not the broker's copy of it:
+		// the lost override is itself the violation.
+		{"lose-min-isr", 20, "protocol-invariants", cluster.InvConfigNotApplied},
 		// A follower that never truncates never catches up: a liveness
 		// failure, seen once the faults stay within the liveness claim.
 		{"skip-truncation", 120, "eventual-delivery", ""},
