@@ -12,6 +12,7 @@ func Plant(bug string) (remove func()) {
 		"panic-on-fetch":    &planted.panicOnFetch,
 		"hw-past-leo":       &planted.hwPastLEO,
 		"lose-min-isr":      &planted.loseMinISR,
+		"stale-vote":        &planted.staleVote,
 	}
 	flag, ok := flags[bug]
 	if !ok {

@@ -205,4 +205,16 @@ func TestQuorumMonitorCatchesBrokenRaft(t *testing.T) {
 	k.metadataCommitted(0, 0, 1, a[:1])
 	k.metadataCommitted(0, 1, 1, metaLog{entry(1, 1), entry(1, 3)})
 	assert.Equal(t, []string{QuorumHWNotMajority, QuorumHWBack, QuorumCommitDiverged}, kinds(k))
+
+	// Raft's election restriction and Leader Completeness: a vote granted
+	// to a shorter log, and a leader elected without a committed entry.
+	l := NewMonitor(&journal.Journal{}, Spec{})
+	full := metaLog{entry(1, 1), entry(1, 2)}
+	qs = newVoters(l, full, full, metaLog{entry(1, 1)})
+	qs[0].role = qLeader
+	l.metadataCommitted(0, 0, 1, full)
+	l.voteGranted(0, 1, 2, 2, 1, 1, false) // voter 1 holds 2 entries; candidate 2 claims 1
+	l.voteGranted(0, 1, 0, 2, 1, 2, false) // as up to date: fine
+	l.quorumEvent(qs[2].env, journal.EvControllerElected, 2, 2, "")
+	assert.Equal(t, []string{QuorumStaleVote, QuorumLeaderIncomplete}, kinds(l))
 }

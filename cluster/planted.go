@@ -12,4 +12,5 @@ var planted struct {
 	panicOnFetch    bool // a broker's fetch handler hits a nil dereference (a bug that crashes, not one that lies)
 	hwPastLEO       bool // a follower takes the leader's HW without bounding it by its own log end
 	loseMinISR      bool // a topic's min.insync.replicas override is dropped for the broker's default
+	staleVote       bool // a controller grants its vote without comparing logs (Raft's election restriction dropped)
 }

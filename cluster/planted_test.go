@@ -36,6 +36,9 @@ func TestExploreFindsPlantedBugs(t *testing.T) {
 		// Judged by the scenario's setting, not the broker's copy of it:
 		// the lost override is itself the violation.
 		{"lose-min-isr", 20, "protocol-invariants", cluster.InvConfigNotApplied},
+		// Raft's election restriction dropped: a lagging controller's
+		// campaign wins votes it should not.
+		{"stale-vote", 100, "metadata-quorum", cluster.QuorumStaleVote},
 		// A follower that never truncates never catches up: a liveness
 		// failure, seen once the faults stay within the liveness claim.
 		{"skip-truncation", 120, "eventual-delivery", ""},

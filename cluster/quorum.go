@@ -355,8 +355,10 @@ func (q *quorum) handleVote(from sim.NodeID, m VoteRequest) {
 		// leader still answers our fetches, or we are the leader.
 		liveLeader := q.role == qLeader || q.role == qFollower && q.env.Now().Sub(q.contact) < q.cfg.FetchTimeout
 		resp.Epoch = q.epoch
-		resp.Granted = m.Epoch > q.epoch && !liveLeader && q.upToDate(m.LastEpoch, m.LastOffset)
-		if !resp.Granted {
+		resp.Granted = m.Epoch > q.epoch && !liveLeader && (q.upToDate(m.LastEpoch, m.LastOffset) || planted.staleVote)
+		if resp.Granted {
+			q.monitor.voteGranted(q.env.Now(), q.self, int(m.Candidate), m.Epoch, m.LastEpoch, m.LastOffset, true)
+		} else {
 			q.monitor.quorumEvent(q.env, journal.EvPreVoteRejected, m.Epoch, int(m.Candidate), fmt.Sprintf("controller-%d refused controller-%d a pre-vote for epoch %d", q.self, m.Candidate, m.Epoch))
 		}
 		q.env.Send(from, resp)
@@ -366,10 +368,11 @@ func (q *quorum) handleVote(from sim.NodeID, m VoteRequest) {
 		q.transition(qUnattached, m.Epoch, noVoter)
 	}
 	resp.Epoch = q.epoch
-	if m.Epoch == q.epoch && q.leader == noVoter && (q.votedFor == noVoter || q.votedFor == int(m.Candidate)) && q.upToDate(m.LastEpoch, m.LastOffset) {
+	if m.Epoch == q.epoch && q.leader == noVoter && (q.votedFor == noVoter || q.votedFor == int(m.Candidate)) && (q.upToDate(m.LastEpoch, m.LastOffset) || planted.staleVote) {
 		q.votedFor = int(m.Candidate)
 		q.persistState() // durable before the answer
 		resp.Granted = true
+		q.monitor.voteGranted(q.env.Now(), q.self, int(m.Candidate), m.Epoch, m.LastEpoch, m.LastOffset, false)
 		q.resetElectionTimer(q.randomElectionTimeout())
 	}
 	q.env.Send(from, resp)

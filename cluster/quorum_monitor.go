@@ -22,6 +22,12 @@ const (
 	QuorumHWNotMajority  = "hw-not-on-majority"
 	QuorumCommitDiverged = "committed-divergence"
 	QuorumHWBack         = "hw-regression"
+	// Raft's election restriction: a vote (or pre-vote) granted to a
+	// candidate whose log is less up to date than the voter's.
+	QuorumStaleVote = "vote-for-stale-log"
+	// Leader Completeness: a new leader's log lacks an entry committed in
+	// an earlier epoch.
+	QuorumLeaderIncomplete = "leader-missing-committed"
 )
 
 // QuorumViolation is a quorum rule broken at one instant.
@@ -90,8 +96,44 @@ func (j *Monitor) quorumEvent(env sim.Env, kind journal.EventKind, epoch int32, 
 			m.violate(now, QuorumTwoLeaders, voter, epoch, -1, "controllers %d and %d both led epoch %d", other, voter, epoch)
 		}
 		m.leaders[epoch] = voter
+		m.checkLeaderComplete(now, voter, epoch)
 	}
 	j.Add(journal.Event{Time: now, Node: env.Name(), Kind: kind, Epoch: epoch, Broker: protocol.NoLeader, Leader: protocol.NoLeader, Voter: int32(voter), Detail: detail})
+}
+
+// checkLeaderComplete holds a new leader to Leader Completeness: its log
+// holds every entry any voter committed.
+func (m *quorumMonitor) checkLeaderComplete(at clock.Time, voter int, epoch int32) {
+	if voter < 0 || voter >= len(m.voters) || m.voters[voter] == nil {
+		return
+	}
+	log := m.voters[voter].log
+	for i, e := range m.committed {
+		if i >= len(log) || !sameEntry(log[i], e) {
+			m.violate(at, QuorumLeaderIncomplete, voter, epoch, int64(i), "controller-%d leads epoch %d without the committed %s at offset %d (its log ends at %d)",
+				voter, epoch, entryText(e), i, len(log))
+			return
+		}
+	}
+}
+
+// voteGranted holds a granted vote to Raft's election restriction, by the
+// voter's own log as the monitor sees it: the candidate's last epoch and
+// log end (as its request claimed them) must be at least the voter's.
+func (j *Monitor) voteGranted(at clock.Time, voter, candidate int, epoch, lastEpoch int32, lastOffset int64, pre bool) {
+	if j == nil || voter < 0 || voter >= len(j.quorum.voters) || j.quorum.voters[voter] == nil {
+		return
+	}
+	log := j.quorum.voters[voter].log
+	ownEpoch, ownEnd := log.lastEpoch(), int64(len(log))
+	if lastEpoch < ownEpoch || lastEpoch == ownEpoch && lastOffset < ownEnd {
+		what := "vote"
+		if pre {
+			what = "pre-vote"
+		}
+		j.quorum.violate(at, QuorumStaleVote, voter, epoch, lastOffset, "controller-%d granted controller-%d a %s for epoch %d: the candidate's log ends at %d in epoch %d, the voter's at %d in epoch %d",
+			voter, candidate, what, epoch, lastOffset, lastEpoch, ownEnd, ownEpoch)
+	}
 }
 
 func (j *Monitor) voterOf(env sim.Env) int {
