@@ -345,7 +345,7 @@ func (c *Controller) fence(b protocol.BrokerID) {
 		changed := false
 		// Without ELR the last ISR member stays ("last replica standing");
 		// with it the ISR may empty, its members kept as eligible.
-		if p.InISR(b) && (len(p.ISR) > 1 || c.cfg.ELR) {
+		if p.InISR(b) && (len(p.ISR) > 1 || c.cfg.ELR) && !planted.fencedStaysInISR {
 			detail := fmt.Sprintf("isr %v -> ", p.ISR)
 			c.setISR(&p, slices.DeleteFunc(slices.Clone(p.ISR), func(r protocol.BrokerID) bool { return r == b }))
 			changed = true
@@ -361,6 +361,10 @@ func (c *Controller) fence(b protocol.BrokerID) {
 			p.PartitionEpoch++
 			c.st.Partitions[i] = p
 		}
+	}
+	if c.monitor != nil {
+		fenced := slices.Clone(c.st.Partitions) // as this fencing leaves them
+		c.afterCommit(func() { c.monitor.brokerFenced(c.env.Now(), b, fenced) })
 	}
 }
 

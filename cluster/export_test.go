@@ -13,6 +13,7 @@ func Plant(bug string) (remove func()) {
 		"hw-past-leo":       &planted.hwPastLEO,
 		"lose-min-isr":      &planted.loseMinISR,
 		"stale-vote":        &planted.staleVote,
+		"fenced-in-isr":     &planted.fencedStaysInISR,
 	}
 	flag, ok := flags[bug]
 	if !ok {

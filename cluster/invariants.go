@@ -32,6 +32,10 @@ const (
 	// topic's min.insync.replicas override lost, say): the rules that
 	// depend on configuration are judged by what the user asked for.
 	InvConfigNotApplied = "config-not-applied"
+	// A broker left in an ISR by the fencing that took it out of service
+	// (KRaft's handleBrokerFenced removes it; without ELR it may stay as
+	// the last member, "last replica standing").
+	InvFencedInISR = "fenced-in-isr"
 	// The leader's high watermark moved while the ISR was below
 	// min.insync.replicas (Kafka 3.7+, KAFKA-15583).
 	InvHWBelowMinISR = "hw-below-min-isr"
@@ -95,6 +99,17 @@ type monitor struct {
 	// (its override, or the broker's): what the rules judge by, never the
 	// value a broker holds.
 	minISR map[string]int
+	elr    bool // eligible.leader.replicas.version as the scenario set it
+}
+
+// brokerFenced holds a committed fencing to KRaft's rule: the fenced
+// broker is in no ISR, except as the last member without ELR.
+func (m *monitor) brokerFenced(at clock.Time, b protocol.BrokerID, parts []protocol.PartitionState) {
+	for _, p := range parts {
+		if p.InISR(b) && (len(p.ISR) > 1 || m.elr) {
+			m.violate(at, InvFencedInISR, p.TP, b, -1, "broker %d was fenced but is still in the ISR %v of %v", b, p.ISR, p.TP)
+		}
+	}
 }
 
 // wantMinISR is the min.insync.replicas the scenario gave r's topic, and

@@ -21,6 +21,7 @@ type Monitor struct {
 // unit tests).
 func NewMonitor(j *journal.Journal, spec Spec) *Monitor {
 	m := &Monitor{Journal: j}
+	m.elr = spec.Broker.ELR
 	for _, t := range spec.Topics {
 		if m.minISR == nil {
 			m.minISR = map[string]int{}

@@ -39,6 +39,9 @@ func TestExploreFindsPlantedBugs(t *testing.T) {
 		// Raft's election restriction dropped: a lagging controller's
 		// campaign wins votes it should not.
 		{"stale-vote", 100, "metadata-quorum", cluster.QuorumStaleVote},
+		// Only a stall until the leader's lag-based shrink, and so unseen
+		// before: the committed fencing is judged by itself.
+		{"fenced-in-isr", 60, "protocol-invariants", cluster.InvFencedInISR},
 		// A follower that never truncates never catches up: a liveness
 		// failure, seen once the faults stay within the liveness claim.
 		{"skip-truncation", 120, "eventual-delivery", ""},
