@@ -267,15 +267,18 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 	if opts.Replay != nil {
 		w.Replay(opts.Replay)
 	}
-	if opts.Progress != nil {
-		for t := time.Second; t < duration; t += time.Second {
-			if err := guarded(&res.Crash, w, func() error { return w.RunUntil(clock.At(t)) }); err != nil || res.Crash != nil {
-				break
+	run := func() error {
+		if opts.Progress != nil {
+			for t := time.Second; t < duration; t += time.Second {
+				if err := w.RunUntil(clock.At(t)); err != nil {
+					return err
+				}
+				opts.Progress(t, duration)
 			}
-			opts.Progress(t, duration)
 		}
+		return w.Run()
 	}
-	if err := guarded(&res.Crash, w, func() error { return w.Run() }); err != nil {
+	if err := guarded(&res.Crash, w, run); err != nil {
 		return nil, check.Input{}, err
 	}
 	if res.Crash != nil {
