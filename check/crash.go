@@ -60,6 +60,6 @@ func Frames(stack []byte, n int) []string {
 const runnerPrefix = "github.com/tideline-sim/tideline/runner."
 
 var (
-	argsRE   = regexp.MustCompile(`\(0x[^)]*\)$|\([^)]*\)$`)
+	argsRE   = regexp.MustCompile(`\([^)]*\)$`)
 	offsetRE = regexp.MustCompile(` \+0x[0-9a-f]+$`)
 )

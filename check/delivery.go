@@ -43,68 +43,71 @@ func EventualDelivery(history *journal.History, final []cluster.FinalLog, healed
 				Message: fmt.Sprintf("%v ends with ISR %v of replicas %v", f.TP, f.State.ISR, f.State.Replicas)})
 		}
 	}
-	if end.Sub(healed) >= StuckWriteCalm {
-		res.Violations = append(res.Violations, stuckWrites(history, healthy, healed, end)...)
-	}
-	var seen journal.PayloadTable[bool]
+	// One pass learns what was answered and what was read, one more finds
+	// the writes left unanswered and the acknowledged ones left unread.
+	var answered, seen journal.PayloadTable[bool]
 	consumers := false
 	for _, op := range history.All() {
-		if op.F == journal.OpStart {
+		switch {
+		case op.F == journal.OpStart:
 			consumers = true
-		}
-		if op.F == journal.OpPoll && op.Type == journal.Ok {
+		case op.F == journal.OpPoll && op.Type == journal.Ok:
 			seen.Set(op.Payload, true)
-		}
-	}
-	if !consumers {
-		return res
-	}
-	for _, op := range history.All() {
-		if _, read := seen.Get(op.Payload); op.F == journal.OpSend && op.Type == journal.Ok && !read {
-			res.Violations = append(res.Violations, Violation{Checker: EventualDeliveryName, Kind: "unseen", TP: op.TP, Offset: op.Offset, Payload: op.Payload,
-				Message: fmt.Sprintf("payload %s, acknowledged at offset %d at %v, was never read", journal.PayloadText(op.Payload), op.Offset, op.Time), Ops: []journal.Op{op}})
-		}
-	}
-	return res
-}
-
-// stuckWrites finds, per healthy partition, the writes invoked before the
-// faults healed and never answered by the end of the run.
-func stuckWrites(history *journal.History, healthy map[protocol.TopicPartition]bool, healed, end clock.Time) []Violation {
-	var answered journal.PayloadTable[bool]
-	for _, op := range history.All() {
-		if op.F == journal.OpSend && op.Type != journal.Invoke {
+		case op.F == journal.OpSend && op.Type != journal.Invoke:
 			answered.Set(op.Payload, true)
 		}
 	}
-	type stuck struct {
-		first journal.Op
-		count int
-	}
-	var order []protocol.TopicPartition
-	byTP := map[protocol.TopicPartition]*stuck{}
+	judgeStuck := end.Sub(healed) >= StuckWriteCalm
+	stuck := stuckWrites{byTP: map[protocol.TopicPartition]*stuckPartition{}}
+	var unseen []Violation
 	for _, op := range history.All() {
-		if op.F != journal.OpSend || op.Type != journal.Invoke || op.Time > healed || !healthy[op.TP] {
+		if op.F != journal.OpSend {
 			continue
 		}
-		if _, ok := answered.Get(op.Payload); ok {
-			continue
+		if judgeStuck && op.Type == journal.Invoke && op.Time <= healed && healthy[op.TP] {
+			if _, ok := answered.Get(op.Payload); !ok {
+				stuck.add(op)
+			}
 		}
-		s := byTP[op.TP]
-		if s == nil {
-			s = &stuck{first: op}
-			byTP[op.TP] = s
-			order = append(order, op.TP)
+		if _, read := seen.Get(op.Payload); consumers && op.Type == journal.Ok && !read {
+			unseen = append(unseen, Violation{Checker: EventualDeliveryName, Kind: "unseen", TP: op.TP, Offset: op.Offset, Payload: op.Payload,
+				Message: fmt.Sprintf("payload %s, acknowledged at offset %d at %v, was never read", journal.PayloadText(op.Payload), op.Offset, op.Time), Ops: []journal.Op{op}})
 		}
-		s.count++
 	}
+	res.Violations = append(append(res.Violations, stuck.violations(healed, end)...), unseen...)
+	return res
+}
+
+// stuckWrites gathers, per healthy partition, the writes invoked before
+// the faults healed and never answered by the end of the run.
+type stuckWrites struct {
+	order []protocol.TopicPartition
+	byTP  map[protocol.TopicPartition]*stuckPartition
+}
+
+type stuckPartition struct {
+	first journal.Op
+	count int
+}
+
+func (s *stuckWrites) add(op journal.Op) {
+	p := s.byTP[op.TP]
+	if p == nil {
+		p = &stuckPartition{first: op}
+		s.byTP[op.TP] = p
+		s.order = append(s.order, op.TP)
+	}
+	p.count++
+}
+
+func (s *stuckWrites) violations(healed, end clock.Time) []Violation {
 	var out []Violation
-	for _, tp := range order {
-		s := byTP[tp]
-		out = append(out, Violation{Checker: EventualDeliveryName, Kind: "stuck-writes", TP: tp, Offset: -1, Payload: s.first.Payload,
+	for _, tp := range s.order {
+		p := s.byTP[tp]
+		out = append(out, Violation{Checker: EventualDeliveryName, Kind: "stuck-writes", TP: tp, Offset: -1, Payload: p.first.Payload,
 			Message: fmt.Sprintf("%d writes to %v were never answered although it ended led and fully replicated, %v after the faults healed; the first, payload %s, was sent at %v by %s",
-				s.count, tp, end.Sub(healed), journal.PayloadText(s.first.Payload), s.first.Time, s.first.Process),
-			Ops: []journal.Op{s.first}})
+				p.count, tp, end.Sub(healed), journal.PayloadText(p.first.Payload), p.first.Time, p.first.Process),
+			Ops: []journal.Op{p.first}})
 	}
 	return out
 }

@@ -112,11 +112,23 @@ func (m *monitor) brokerFenced(at clock.Time, b protocol.BrokerID, parts []proto
 	}
 }
 
+// scenarioMinISR is the min.insync.replicas the scenario gave topic, -1 if
+// it gave none.
+func (m *monitor) scenarioMinISR(topic string) int {
+	if want, known := m.minISR[topic]; known {
+		return want
+	}
+	return -1
+}
+
 // wantMinISR is the min.insync.replicas the scenario gave r's topic, and
 // reports a broker that acts on another.
 func (m *monitor) wantMinISR(at clock.Time, b protocol.BrokerID, r *replica) int {
-	want, known := m.minISR[r.tp.Topic]
-	if !known {
+	want := m.scenarioMinISR(r.tp.Topic)
+	if r.log.live != nil {
+		want = r.log.live.minISR
+	}
+	if want < 0 {
 		return r.minISR // a unit test's replica, with no scenario behind it
 	}
 	if r.minISR != want {
@@ -129,7 +141,13 @@ func (m *monitor) wantMinISR(at clock.Time, b protocol.BrokerID, r *replica) int
 // down. A tracked log points at its partition's (partitionLog.live): the
 // checks that run at every high watermark move find its peers without a
 // map lookup.
-type liveLogs struct{ logs []*partitionLog }
+type liveLogs struct {
+	logs []*partitionLog
+	// minISR is the scenario's min.insync.replicas for the partition's
+	// topic, found once here rather than by topic name at every high
+	// watermark move; -1 when no scenario says (a unit test).
+	minISR int
+}
 
 // peers returns the live logs of l's partition, indexed by broker.
 func (m *monitor) peers(l *partitionLog) []*partitionLog {
@@ -201,7 +219,7 @@ func (m *monitor) track(at clock.Time, b protocol.BrokerID, l *partitionLog) {
 	}
 	ll := m.live[l.tp]
 	if ll == nil {
-		ll = &liveLogs{}
+		ll = &liveLogs{minISR: m.scenarioMinISR(l.tp.Topic)}
 		m.live[l.tp] = ll
 	}
 	for int(b) >= len(ll.logs) {

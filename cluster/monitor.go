@@ -22,10 +22,8 @@ type Monitor struct {
 func NewMonitor(j *journal.Journal, spec Spec) *Monitor {
 	m := &Monitor{Journal: j}
 	m.elr = spec.Broker.ELR
+	m.minISR = make(map[string]int, len(spec.Topics))
 	for _, t := range spec.Topics {
-		if m.minISR == nil {
-			m.minISR = map[string]int{}
-		}
 		m.minISR[t.Name] = spec.Broker.MinInsyncReplicas
 		if t.MinInsyncReplicas != nil {
 			m.minISR[t.Name] = *t.MinInsyncReplicas

@@ -58,7 +58,7 @@ func Compare(w io.Writer, results []*runner.Result) error {
 	if err := CompareTable(results).Render(w); err != nil {
 		return err
 	}
-	_, err := fmt.Fprint(w, differencesText(results, ""))
+	_, err := fmt.Fprint(w, differencesText(results))
 	return err
 }
 
@@ -158,8 +158,8 @@ func fieldDifferences(prefix string, results []*runner.Result, of func(*runner.R
 	return out
 }
 
-// differencesText is Differences as lines, each after prefix.
-func differencesText(results []*runner.Result, prefix string) string {
+// differencesText is Differences as indented lines for the terminal.
+func differencesText(results []*runner.Result) string {
 	diffs := Differences(results)
 	if len(diffs) == 0 {
 		return "the scenarios set nothing differently: only their names differ\n"
@@ -167,7 +167,7 @@ func differencesText(results []*runner.Result, prefix string) string {
 	var b strings.Builder
 	b.WriteString("what differs (in the order of the table):\n")
 	for _, d := range diffs {
-		b.WriteString(prefix + "  " + d + "\n")
+		b.WriteString("  " + d + "\n")
 	}
 	return b.String()
 }

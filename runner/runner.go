@@ -144,44 +144,47 @@ func Run(sc *scenarios.Scenario, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if res.Crash == nil {
+		// Measuring and checking run tideline's code too: a panic there is
+		// a finding of the run as well.
+		guarded(&res.Crash, nil, func() error { res.judge(sc, in, opts); return nil })
+	}
 	if res.Crash != nil {
 		res.summarise()
 		res.windows(in.Healed.Since(), in.End.Since())
 		res.Checks = []check.Result{check.Crash(res.Crash.Stage, res.Crash.At, res.Crash.Value, res.Crash.Stack, res.Journal)}
-		res.evaluate()
-		return res, nil
+		res.Lost, res.Unavailable = 0, 0
 	}
-	res.Final = in.Final
+	res.evaluate()
+	return res, nil
+}
+
+// judge measures a finished run and runs the checkers over it.
+func (r *Result) judge(sc *scenarios.Scenario, in check.Input, opts Options) {
+	r.Final = in.Final
 	for _, f := range in.Final {
 		if f.Leader == protocol.NoLeader || f.HWs[f.Leader] < 0 {
-			res.OfflinePartitions++
+			r.OfflinePartitions++
 		}
 	}
 	var faults []check.Fault
-	for _, f := range res.Faults {
+	for _, f := range r.Faults {
 		faults = append(faults, check.Fault{At: f.At, Text: f.Text})
 	}
-	res.Detail = check.MeasureAvailability(in.History, in.Events, in.Final, faults, time.Second, sc.Cluster.Broker.AvailabilityDeadline, in.End)
-	res.summarise()
-	res.windows(in.Healed.Since(), in.End.Since())
+	r.Detail = check.MeasureAvailability(in.History, in.Events, in.Final, faults, time.Second, sc.Cluster.Broker.AvailabilityDeadline, in.End)
+	r.summarise()
+	r.windows(in.Healed.Since(), in.End.Since())
 	if opts.Measured != nil {
-		res.History.Seal()
-		opts.Measured(res)
+		r.History.Seal()
+		opts.Measured(r)
 	}
-	if res.Crash == nil {
-		guarded(&res.Crash, nil, func() error { res.Checks = check.All(in); return nil })
-	}
-	if res.Crash != nil {
-		res.Checks = []check.Result{check.Crash(res.Crash.Stage, res.Crash.At, res.Crash.Value, res.Crash.Stack, res.Journal)}
-	}
-	for _, v := range res.Checks[0].Violations {
+	r.Checks = check.All(in)
+	for _, v := range r.Checks[0].Violations {
 		if v.Kind == "lost-write" {
-			res.Lost++
+			r.Lost++
 		}
 	}
-	res.Unavailable = len(res.Checks[0].Unavailable)
-	res.evaluate()
-	return res, nil
+	r.Unavailable = len(r.Checks[0].Unavailable)
 }
 
 // windows works out when each fault's effect ended: a crashed or paused
@@ -303,7 +306,10 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 	return res, in, nil
 }
 
+// summarise counts the sends and protocol events from scratch (a run that
+// crashed while judged is summarised again).
 func (r *Result) summarise() {
+	r.Sends, r.Leaders, r.ISRShrinks, r.ISRExpands = Sends{}, 0, 0, 0
 	for _, op := range r.History.All() {
 		if op.F != journal.OpSend {
 			continue

@@ -18,30 +18,28 @@ func checkKeys(file string, f *ast.File) error {
 	if len(f.Docs) == 0 || f.Docs[0].Body == nil {
 		return nil
 	}
-	return keysOf(file, f.Docs[0].Body, reflect.TypeOf(rawScenario{}), map[ast.Node]bool{})
+	return keysOf(file, f.Docs[0].Body, reflect.TypeOf(rawScenario{}))
 }
 
-func keysOf(file string, n ast.Node, t reflect.Type, seen map[ast.Node]bool) error {
+// keysOf checks n's keys against t. A tree without aliases reaches each
+// node once; an alias's target was checked where it was defined.
+func keysOf(file string, n ast.Node, t reflect.Type) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	switch x := n.(type) {
 	case *ast.TagNode:
-		return keysOf(file, x.Value, t, seen)
+		return keysOf(file, x.Value, t)
 	case *ast.AnchorNode:
-		return keysOf(file, x.Value, t, seen)
+		return keysOf(file, x.Value, t)
 	case *ast.AliasNode, nil:
-		return nil // an alias's target was checked where it was defined
-	}
-	if seen[n] {
 		return nil
 	}
-	seen[n] = true
 	switch t.Kind() {
 	case reflect.Slice:
 		if s, ok := n.(*ast.SequenceNode); ok {
 			for _, v := range s.Values {
-				if err := keysOf(file, v, t.Elem(), seen); err != nil {
+				if err := keysOf(file, v, t.Elem()); err != nil {
 					return err
 				}
 			}
@@ -70,7 +68,7 @@ func keysOf(file string, n ast.Node, t reflect.Type, seen map[ast.Node]bool) err
 				line, col := position(kv.Key)
 				return &Error{File: file, Line: line, Col: col, Err: fmt.Errorf("%s", msg)}
 			}
-			if err := keysOf(file, kv.Value, ft, seen); err != nil {
+			if err := keysOf(file, kv.Value, ft); err != nil {
 				return err
 			}
 		}

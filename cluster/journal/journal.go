@@ -197,7 +197,7 @@ func (j *Journal) Watch(w Watcher) { j.watcher = w }
 // world at once; it schedules.
 func (j *Journal) Notify(f func(Event)) { j.notify = f }
 
-// add records an event.
+// Add records an event.
 func (j *Journal) Add(e Event) {
 	if j.watcher != nil {
 		switch e.Kind {
@@ -240,7 +240,7 @@ type ackKey struct {
 	epoch int32
 }
 
-// ack keeps an acks=all completion if it is the first at its partition and
+// Ack keeps an acks=all completion if it is the first at its partition and
 // epoch, or from another broker than the first: all that split-brain
 // commits are judged by (a long run completes millions).
 func (j *Journal) Ack(a AckSample) {

@@ -16,7 +16,7 @@ type Directory struct {
 	Brokers     []sim.NodeID // indexed by BrokerID
 }
 
-// nextController is the controller after n, for a broker that got no answer.
+// NextController is the controller after n, for a broker that got no answer.
 func (d Directory) NextController(n sim.NodeID) sim.NodeID {
 	if len(d.Controllers) == 0 {
 		return d.Controller
@@ -25,8 +25,10 @@ func (d Directory) NextController(n sim.NodeID) sim.NodeID {
 	return d.Controllers[(i+1)%len(d.Controllers)]
 }
 
+// Node is where broker b runs.
 func (d Directory) Node(b protocol.BrokerID) sim.NodeID { return d.Brokers[b] }
 
+// BrokerOf is the broker that runs on n, if any.
 func (d Directory) BrokerOf(n sim.NodeID) (protocol.BrokerID, bool) {
 	i := slices.Index(d.Brokers, n)
 	return protocol.BrokerID(i), i >= 0

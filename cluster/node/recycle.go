@@ -19,7 +19,7 @@ import (
 // collector, untouched after use.
 var recycling = true
 
-// recyclers are a node's pools, one for each recycled type.
+// Recyclers are a node's pools, one for each recycled type.
 type Recyclers struct {
 	timers           protocol.Pool[Timer]
 	fetchRequests    protocol.Pool[protocol.FetchRequest]
@@ -36,13 +36,16 @@ func pool[T any](p *protocol.Pool[T]) *protocol.Pool[T] {
 	return p
 }
 
-// setTimer arms a recycled timer holding t.
+// SetTimer arms a recycled timer holding t.
 func (r *Recyclers) SetTimer(env sim.Env, d time.Duration, t Timer) sim.TimerID {
-	p := pool(&r.timers).Get()
-	*p, p.home = t, pool(&r.timers)
+	home := pool(&r.timers)
+	p := home.Get()
+	*p, p.home = t, home
 	return env.SetTimer(d, p)
 }
 
+// NewFetchRequest, NewFetchResponse, NewProduceRequest and
+// NewProduceResponse return m in a recycled value to send.
 func (r *Recyclers) NewFetchRequest(m protocol.FetchRequest) *protocol.FetchRequest {
 	return m.From(pool(&r.fetchRequests))
 }
@@ -59,7 +62,7 @@ func (r *Recyclers) NewProduceResponse(m protocol.ProduceResponse) *protocol.Pro
 	return m.From(pool(&r.produceResponses))
 }
 
-// copyOf returns a message to send in msg's stead: a recycled message is
+// CopyOf returns a message to send in msg's stead: a recycled message is
 // copied, as each copy sent is handed back once; any other is a value
 // already.
 func (r *Recyclers) CopyOf(msg sim.Message) sim.Message {
@@ -76,7 +79,7 @@ func (r *Recyclers) CopyOf(msg sim.Message) sim.Message {
 // test, or while recycling is off, has none.
 func (t *Timer) Recycle() { t.home.Put(t) }
 
-// arena carves values from blocks, for the many small values a run keeps
+// Arena carves values from blocks, for the many small values a run keeps
 // about as long as their neighbours (a log's batches, a batch's payloads):
 // one allocation for a block rather than one a value. Nothing is reused; a
 // block is garbage once every value carved from it is.
@@ -84,7 +87,7 @@ type Arena[T any] struct{ block []T }
 
 const ArenaBlock = 64
 
-// one returns a zero value of its own.
+// One returns a zero value of its own.
 func (a *Arena[T]) One() *T {
 	if len(a.block) == 0 {
 		a.block = make([]T, ArenaBlock)
@@ -94,7 +97,7 @@ func (a *Arena[T]) One() *T {
 	return p
 }
 
-// slice returns n zero values of their own, capacity n.
+// Slice returns n zero values of their own, capacity n.
 func (a *Arena[T]) Slice(n int) []T {
 	if len(a.block) < n {
 		a.block = make([]T, max(16*ArenaBlock, n))

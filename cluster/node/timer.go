@@ -12,7 +12,7 @@ import (
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
-// timer is the one timer type of the cluster's nodes: what fires, and for
+// Timer is the one timer type of the cluster's nodes: what fires, and for
 // which partition or request.
 type Timer struct {
 	Kind TimerKind

@@ -179,67 +179,68 @@ type AllocateProducerIDResponse struct {
 // summary feeds the trace hash, and fmt would be a fifth of the run's time.
 
 func (m *ProduceRequest) AppendSummary(b []byte) []byte {
-	b = AppendID(append(b, "produce"...), m.RequestID)
+	b = appendID(append(b, "produce"...), m.RequestID)
 	b = AppendTP(b, m.TP)
-	b = AppendInt(b, " acks=", int64(m.Acks))
-	b = AppendInt(b, " pid=", m.ProducerID)
-	b = AppendInt(b, " seq=", int64(m.BaseSequence))
-	return AppendInt(b, " n=", int64(len(m.Payloads)))
+	b = appendInt(b, " acks=", int64(m.Acks))
+	b = appendInt(b, " pid=", m.ProducerID)
+	b = appendInt(b, " seq=", int64(m.BaseSequence))
+	return appendInt(b, " n=", int64(len(m.Payloads)))
 }
 
 func (m *ProduceResponse) AppendSummary(b []byte) []byte {
-	b = AppendID(append(b, "produce-response"...), m.RequestID)
+	b = appendID(append(b, "produce-response"...), m.RequestID)
 	b = AppendTP(b, m.TP)
 	b = append(append(b, ' '), m.Err.String()...)
-	return AppendInt(b, " offset=", m.BaseOffset)
+	return appendInt(b, " offset=", m.BaseOffset)
 }
 
 func (m *FetchRequest) AppendSummary(b []byte) []byte {
-	b = AppendID(append(b, "fetch"...), m.RequestID)
+	b = appendID(append(b, "fetch"...), m.RequestID)
 	b = AppendTP(b, m.TP)
-	b = AppendInt(b, " replica=", int64(m.ReplicaID))
-	b = AppendInt(b, " offset=", m.FetchOffset)
-	b = AppendInt(b, " epoch=", int64(m.CurrentLeaderEpoch))
-	return AppendInt(b, " last-epoch=", int64(m.LastFetchedEpoch))
+	b = appendInt(b, " replica=", int64(m.ReplicaID))
+	b = appendInt(b, " offset=", m.FetchOffset)
+	b = appendInt(b, " epoch=", int64(m.CurrentLeaderEpoch))
+	return appendInt(b, " last-epoch=", int64(m.LastFetchedEpoch))
 }
 
 func (m *FetchResponse) AppendSummary(b []byte) []byte {
-	b = AppendID(append(b, "fetch-response"...), m.RequestID)
+	b = appendID(append(b, "fetch-response"...), m.RequestID)
 	b = AppendTP(b, m.TP)
 	b = append(append(b, ' '), m.Err.String()...)
-	b = AppendInt(b, " hw=", m.HighWatermark)
-	b = AppendInt(b, " leo=", m.LogEndOffset)
+	b = appendInt(b, " hw=", m.HighWatermark)
+	b = appendInt(b, " leo=", m.LogEndOffset)
 	n := 0
 	for _, batch := range m.Batches {
 		n += batch.Len()
 	}
-	b = AppendInt(b, " n=", int64(n))
+	b = appendInt(b, " n=", int64(n))
 	if m.DivergingEpoch != NoEpoch {
-		b = AppendInt(b, " diverging=", int64(m.DivergingEpoch))
-		b = AppendInt(b, "@", m.DivergingEndOffset)
+		b = appendInt(b, " diverging=", int64(m.DivergingEpoch))
+		b = appendInt(b, "@", m.DivergingEndOffset)
 	}
 	return b
 }
 
-func AppendID(b []byte, id uint64) []byte {
+func appendID(b []byte, id uint64) []byte {
 	return strconv.AppendUint(append(b, '#'), id, 10)
 }
 
+// AppendTP appends " topic/partition", as every summary names one.
 func AppendTP(b []byte, tp TopicPartition) []byte {
 	b = append(append(b, ' '), tp.Topic...)
 	return strconv.AppendInt(append(b, '/'), int64(tp.Partition), 10)
 }
 
-func AppendInt(b []byte, key string, v int64) []byte {
+func appendInt(b []byte, key string, v int64) []byte {
 	return strconv.AppendInt(append(b, key...), v, 10)
 }
 
 func (m ApiVersionsRequest) AppendSummary(b []byte) []byte {
-	return AppendID(append(b, "api-versions"...), m.RequestID)
+	return appendID(append(b, "api-versions"...), m.RequestID)
 }
 
 func (m ApiVersionsResponse) AppendSummary(b []byte) []byte {
-	return AppendID(append(b, "api-versions-response"...), m.RequestID)
+	return appendID(append(b, "api-versions-response"...), m.RequestID)
 }
 
 func (m ConnectionClosed) AppendSummary(b []byte) []byte { return append(b, "connection-closed"...) }

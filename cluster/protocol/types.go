@@ -92,7 +92,7 @@ func (b *Batch) Record(i int) Record {
 	return Record{Offset: b.BaseOffset + int64(i), Epoch: b.Epoch, ProducerID: b.ProducerID, ProducerEpoch: b.ProducerEpoch, Sequence: seq, Payload: b.Payloads[i]}
 }
 
-// slice returns the records [from, to) of the batch as a batch, b itself
+// Slice returns the records [from, to) of the batch as a batch, b itself
 // when that is all of it.
 func (b *Batch) Slice(from, to int64) *Batch {
 	if from <= b.BaseOffset && to >= b.End() {
@@ -140,20 +140,20 @@ func (r Records) Len() int64 {
 	return r.batches[len(r.batches)-1].End()
 }
 
-func (r Records) BatchOf(offset int64) *Batch {
+func (r Records) batchOf(offset int64) *Batch {
 	i := sort.Search(len(r.batches), func(i int) bool { return r.batches[i].End() > offset })
 	return r.batches[i]
 }
 
 // At returns the record at offset, which must be below Len.
 func (r Records) At(offset int64) Record {
-	b := r.BatchOf(offset)
+	b := r.batchOf(offset)
 	return b.Record(int(offset - b.BaseOffset))
 }
 
 // Payload returns the payload at offset, which must be below Len.
 func (r Records) Payload(offset int64) int64 {
-	b := r.BatchOf(offset)
+	b := r.batchOf(offset)
 	return b.Payloads[offset-b.BaseOffset]
 }
 
@@ -195,7 +195,7 @@ func (s PartitionState) String() string {
 	return fmt.Sprintf("%v leader=%d epoch=%d isr=%v pe=%d", s.TP, s.Leader, s.LeaderEpoch, s.ISR, s.PartitionEpoch)
 }
 
-// newer reports whether s supersedes old.
+// Newer reports whether s supersedes old.
 func (s PartitionState) Newer(old PartitionState) bool {
 	if s.LeaderEpoch != old.LeaderEpoch {
 		return s.LeaderEpoch > old.LeaderEpoch

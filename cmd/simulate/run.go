@@ -150,7 +150,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "simulate: -duration %v: at most %v\n", *duration, scenarios.MaxDuration)
 		return exitUsage
 	}
-	if *duration < 0 || (*duration > 0 && *duration-sc.Settle < lastFault) {
+	if *duration > 0 && *duration-sc.Settle < lastFault {
 		fmt.Fprintf(stderr, "simulate: -duration %v: want at least %v, the last fault's end plus the settle period\n", *duration, lastFault+sc.Settle)
 		return exitUsage
 	}
