@@ -7,8 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tideline-sim/tideline/cluster/storage"
+
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster/config"
+	"github.com/tideline-sim/tideline/cluster/internal/planted"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
@@ -56,7 +59,8 @@ type parkedFetch struct {
 // replica is one broker's replica of one partition.
 type replica struct {
 	tp    protocol.TopicPartition
-	log   *partitionLog
+	log   *storage.Log
+	live  *liveLogs // the monitor's live replicas of tp, once it tracks this log
 	state protocol.PartitionState
 	role  role
 
@@ -76,6 +80,11 @@ type replica struct {
 	// (what protocols before 2.7 did only on becoming a follower).
 	fetch      node.Call
 	epochCheck bool
+}
+
+// view is what the monitor is shown of r.
+func (r *replica) view() replicaView {
+	return replicaView{tp: r.tp, log: r.log, live: r.live, leader: r.role == roleLeader, state: r.state, minISR: r.minISR}
 }
 
 // sessionKey names a client's stream of produce requests to one partition:
@@ -156,8 +165,8 @@ func (b *Broker) Start(env sim.Env) {
 	for _, name := range env.Disk().Files() {
 		if tp, ok := parseLogFile(name); ok {
 			r := b.replica(tp)
-			b.event(journal.Event{Kind: journal.EvRecovered, TP: tp, Offset: r.log.leo(),
-				Detail: fmt.Sprintf("recovered log end %d, hw %d, epochs %v", r.log.leo(), r.log.hw, r.log.epochs)})
+			b.event(journal.Event{Kind: journal.EvRecovered, TP: tp, Offset: r.log.LEO(),
+				Detail: fmt.Sprintf("recovered log end %d, hw %d, epochs %v", r.log.LEO(), r.log.HW, r.log.Epochs)})
 		}
 	}
 	b.register()
@@ -192,11 +201,11 @@ func (b *Broker) replica(tp protocol.TopicPartition) *replica {
 	if r := b.hosted(tp); r != nil {
 		return r
 	}
-	r := &replica{tp: tp, log: openLog(b.env.Disk(), tp, b.checkpoint[tp]), minISR: b.cfg.MinInsyncReplicas, flushMessages: b.cfg.FlushIntervalMessages, lazyISR: b.cfg.LazyISR}
+	r := &replica{tp: tp, log: storage.Open(b.env.Disk(), tp, b.checkpoint[tp]), minISR: b.cfg.MinInsyncReplicas, flushMessages: b.cfg.FlushIntervalMessages, lazyISR: b.cfg.LazyISR}
 	r.state.LeaderEpoch = protocol.NoEpoch
 	for _, t := range b.topics {
 		if t.Name == tp.Topic {
-			if t.MinInsyncReplicas != nil && !planted.loseMinISR {
+			if t.MinInsyncReplicas != nil && !planted.Bugs.LoseMinISR {
 				r.minISR = *t.MinInsyncReplicas
 			}
 			if t.FlushMessages != nil {
@@ -206,7 +215,7 @@ func (b *Broker) replica(tp protocol.TopicPartition) *replica {
 	}
 	b.parts[tp] = r
 	if b.monitor != nil {
-		b.monitor.track(b.env.Now(), b.id, r.log)
+		r.live = b.monitor.track(b.env.Now(), b.id, r.log)
 	}
 	i, _ := slices.BinarySearchFunc(b.order, tp, func(x *replica, tp protocol.TopicPartition) int { return x.tp.Compare(tp) })
 	b.order = slices.Insert(b.order, i, r)
@@ -338,7 +347,7 @@ func (b *Broker) Timer(env sim.Env, t sim.Timer) {
 		b.SetTimer(env, b.cfg.HWCheckpointInterval, tm)
 	case node.TFlush:
 		for _, r := range b.order {
-			r.log.flush()
+			r.log.Flush()
 		}
 		b.SetTimer(env, b.cfg.FlushInterval, tm)
 	case node.TFetch:
@@ -371,7 +380,7 @@ func (b *Broker) Timer(env sim.Env, t sim.Timer) {
 func (b *Broker) writeHWCheckpoint() {
 	entries := make([]hwEntry, 0, len(b.order))
 	for _, r := range b.order {
-		entries = append(entries, hwEntry{r.tp, r.log.hw})
+		entries = append(entries, hwEntry{r.tp, r.log.HW})
 	}
 	f := b.env.Disk().Open(hwCheckpointFile)
 	f.Truncate(0)
@@ -419,7 +428,7 @@ func (b *Broker) makeLeader(r *replica) {
 	b.abandonRequests(r)
 	r.role = roleLeader
 	r.fetch.Cancel(b.env)
-	r.log.assignEpoch(r.state.LeaderEpoch, r.log.leo())
+	r.log.AssignEpoch(r.state.LeaderEpoch, r.log.LEO())
 	r.followers = r.followers[:0]
 	for _, id := range r.state.Replicas {
 		if id == b.id {
@@ -432,8 +441,8 @@ func (b *Broker) makeLeader(r *replica) {
 		r.followers = append(r.followers, fs)
 	}
 	r.pendingISR, r.alterReq = nil, 0
-	b.event(journal.Event{Kind: journal.EvBecameLeader, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: r.log.leo(), Broker: b.id, Leader: b.id,
-		Detail: fmt.Sprintf("leader at epoch %d with log end %d, hw %d, isr %v", r.state.LeaderEpoch, r.log.leo(), r.log.hw, r.state.ISR)})
+	b.event(journal.Event{Kind: journal.EvBecameLeader, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: r.log.LEO(), Broker: b.id, Leader: b.id,
+		Detail: fmt.Sprintf("leader at epoch %d with log end %d, hw %d, isr %v", r.state.LeaderEpoch, r.log.LEO(), r.log.HW, r.state.ISR)})
 	b.maybeIncrementHW(r)
 }
 
@@ -443,13 +452,13 @@ func (b *Broker) makeFollower(r *replica) {
 	r.followers = r.followers[:0]
 	r.pendingISR, r.alterReq = nil, 0
 	r.epochCheck = true
-	b.event(journal.Event{Kind: journal.EvBecameFollower, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: r.log.leo(), Broker: b.id, Leader: r.state.Leader,
-		Detail: fmt.Sprintf("follower of %d at epoch %d with log end %d, hw %d", r.state.Leader, r.state.LeaderEpoch, r.log.leo(), r.log.hw)})
+	b.event(journal.Event{Kind: journal.EvBecameFollower, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: r.log.LEO(), Broker: b.id, Leader: r.state.Leader,
+		Detail: fmt.Sprintf("follower of %d at epoch %d with log end %d, hw %d", r.state.Leader, r.state.LeaderEpoch, r.log.LEO(), r.log.HW)})
 	if b.rules.HWTruncation {
 		// Before KIP-101 a new follower cut its log back to its own high
 		// watermark — which may lag the leader's and so drop records that
 		// were already committed.
-		b.truncate(r, r.log.hw, "to its high watermark (pre-KIP-101)")
+		b.truncate(r, r.log.HW, "to its high watermark (pre-KIP-101)")
 	}
 	b.sendFetch(r)
 }
@@ -471,14 +480,14 @@ func (b *Broker) abandonRequests(r *replica) {
 }
 
 func (b *Broker) truncate(r *replica, offset int64, why string) {
-	if offset >= r.log.leo() {
+	if offset >= r.log.LEO() {
 		return
 	}
-	from := r.log.leo()
+	from := r.log.LEO()
 	if b.monitor != nil {
-		b.monitor.truncatedTo(b.env.Now(), b.id, r, offset)
+		b.monitor.truncatedTo(b.env.Now(), b.id, r.view(), offset)
 	}
-	r.log.truncate(offset)
+	r.log.Truncate(offset)
 	b.event(journal.Event{Kind: journal.EvTruncated, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: offset, Broker: b.id,
 		Detail: fmt.Sprintf("truncated its log from %d to %d, %s", from, offset, why)})
 }
@@ -501,7 +510,7 @@ func (b *Broker) sendFetch(r *replica) {
 		}
 		return
 	}
-	last := r.log.latestEpoch()
+	last := r.log.LatestEpoch()
 	if b.rules.HWTruncation || b.rules.NoTruncateOnFetch && !r.epochCheck {
 		// Before 2.7 a follower compared epochs with its leader only when
 		// it became a follower (OffsetsForLeaderEpoch); its fetches named
@@ -511,7 +520,7 @@ func (b *Broker) sendFetch(r *replica) {
 	id := b.newID()
 	req := protocol.FetchRequest{
 		RequestID: id, ReplicaID: b.id, BrokerEpoch: b.epoch, TP: r.tp,
-		CurrentLeaderEpoch: r.state.LeaderEpoch, FetchOffset: r.log.leo(), LastFetchedEpoch: last,
+		CurrentLeaderEpoch: r.state.LeaderEpoch, FetchOffset: r.log.LEO(), LastFetchedEpoch: last,
 		MaxWaitMs: b.cfg.ReplicaFetchWaitMax.Milliseconds(), MaxRecords: int(max(1, b.cfg.ReplicaFetchMaxBytes/b.cfg.RecordSize)),
 	}
 	r.fetch.Send(&b.Recyclers, b.env, id, b.dir.Node(r.state.Leader), b.NewFetchRequest(req), b.cfg.Retransmit, node.Timer{Kind: node.TFetch, TP: r.tp})
@@ -533,7 +542,7 @@ func (b *Broker) handleFetchResponse(m protocol.FetchResponse) {
 	switch {
 	case m.Err == protocol.None && m.DivergingEpoch != protocol.NoEpoch:
 		b.event(journal.Event{Kind: journal.EvDiverged, TP: r.tp, Epoch: m.DivergingEpoch, Offset: m.DivergingEndOffset, Broker: b.id, Leader: r.state.Leader,
-			Detail: fmt.Sprintf("leader %d says epoch %d ends at %d; log end %d, hw %d", r.state.Leader, m.DivergingEpoch, m.DivergingEndOffset, r.log.leo(), r.log.hw)})
+			Detail: fmt.Sprintf("leader %d says epoch %d ends at %d; log end %d, hw %d", r.state.Leader, m.DivergingEpoch, m.DivergingEndOffset, r.log.LEO(), r.log.HW)})
 		b.truncateOnDivergence(r, m.DivergingEpoch, m.DivergingEndOffset)
 		if b.rules.SingleRoundEpoch {
 			r.epochCheck = false // before KIP-279: one round, whatever it left
@@ -543,7 +552,7 @@ func (b *Broker) handleFetchResponse(m protocol.FetchResponse) {
 		r.epochCheck = false // the logs agree: fetch on
 		b.appendAsFollower(r, m)
 		b.sendFetch(r)
-	case m.Err == protocol.OffsetOutOfRange && m.LogEndOffset < r.log.leo():
+	case m.Err == protocol.OffsetOutOfRange && m.LogEndOffset < r.log.LEO():
 		b.truncate(r, m.LogEndOffset, "to the leader's log end (offset out of range)")
 		b.sendFetch(r)
 	default:
@@ -553,20 +562,20 @@ func (b *Broker) handleFetchResponse(m protocol.FetchResponse) {
 
 func (b *Broker) appendAsFollower(r *replica, m protocol.FetchResponse) {
 	batches := m.Batches
-	if len(batches) > 0 && batches[0].BaseOffset != r.log.leo() {
+	if len(batches) > 0 && batches[0].BaseOffset != r.log.LEO() {
 		batches = nil // a response to an older fetch offset; fetch again from the end
 	}
 	for _, batch := range batches {
-		r.log.append(batch)
+		r.log.Append(batch)
 	}
-	if r.log.unflushed >= r.flushMessages {
-		r.log.flush()
+	if r.log.Unflushed >= r.flushMessages {
+		r.log.Flush()
 	}
-	hw := min(m.HighWatermark, r.log.leo())
-	if planted.hwPastLEO {
+	hw := min(m.HighWatermark, r.log.LEO())
+	if planted.Bugs.HWPastLEO {
 		hw = m.HighWatermark
 	}
-	if hw > r.log.hw {
+	if hw > r.log.HW {
 		b.setHW(r, hw)
 	}
 }
@@ -576,11 +585,11 @@ func (b *Broker) appendAsFollower(r *replica, m protocol.FetchResponse) {
 // and cut there, or, if this log lacks that epoch, cut to its own end of the
 // largest lower epoch and ask again.
 func (b *Broker) truncateOnDivergence(r *replica, leaderEpoch int32, leaderEnd int64) {
-	if planted.skipTruncation {
+	if planted.Bugs.SkipTruncation {
 		return
 	}
-	localEpoch, localEnd := r.log.endOffsetForEpoch(leaderEpoch)
-	leo := r.log.leo()
+	localEpoch, localEnd := r.log.EndOffsetForEpoch(leaderEpoch)
+	leo := r.log.LEO()
 	var to int64
 	switch {
 	case b.rules.SingleRoundEpoch:
@@ -601,9 +610,9 @@ func (b *Broker) truncateOnDivergence(r *replica, leaderEpoch int32, leaderEnd i
 // ---- leader side ----
 
 func (b *Broker) handleFetch(from sim.NodeID, m protocol.FetchRequest) {
-	if planted.panicOnFetch && m.ReplicaID >= 0 {
+	if planted.Bugs.PanicOnFetch && m.ReplicaID >= 0 {
 		var missing *replica
-		_ = missing.log.leo() // the planted bug: a replica looked up and never found
+		_ = missing.log.LEO() // the planted bug: a replica looked up and never found
 	}
 	if b.rules.NoFetchEpoch {
 		m.CurrentLeaderEpoch = protocol.NoEpoch // before KIP-320 a fetch named no epoch to fence
@@ -612,7 +621,7 @@ func (b *Broker) handleFetch(from sim.NodeID, m protocol.FetchRequest) {
 	errResp := func(err protocol.ErrorCode) {
 		resp := protocol.FetchResponse{RequestID: m.RequestID, TP: m.TP, Err: err, HighWatermark: -1, LogEndOffset: -1, DivergingEpoch: protocol.NoEpoch}
 		if r != nil {
-			resp.LogEndOffset = r.log.leo()
+			resp.LogEndOffset = r.log.LEO()
 		}
 		b.env.Send(from, b.NewFetchResponse(resp))
 	}
@@ -636,11 +645,11 @@ func (b *Broker) handleFetch(from sim.NodeID, m protocol.FetchRequest) {
 		return // a re-sent fetch that is already waiting here
 	}
 	if m.ReplicaID < 0 {
-		if m.FetchOffset > r.log.leo() {
+		if m.FetchOffset > r.log.LEO() {
 			errResp(protocol.OffsetOutOfRange)
 			return
 		}
-		b.answerOrPark(r, from, m, m.FetchOffset < r.log.hw)
+		b.answerOrPark(r, from, m, m.FetchOffset < r.log.HW)
 		return
 	}
 	fi := slices.IndexFunc(r.followers, func(f followerState) bool { return f.broker == m.ReplicaID })
@@ -658,14 +667,14 @@ func (b *Broker) handleFetch(from sim.NodeID, m protocol.FetchRequest) {
 	// this log's end must learn where to truncate, not that it is out of
 	// range.
 	if m.LastFetchedEpoch != protocol.NoEpoch {
-		epoch, end := r.log.endOffsetForEpoch(m.LastFetchedEpoch)
+		epoch, end := r.log.EndOffsetForEpoch(m.LastFetchedEpoch)
 		if epoch < m.LastFetchedEpoch || end < m.FetchOffset {
-			b.env.Send(from, b.NewFetchResponse(protocol.FetchResponse{RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.hw, LogEndOffset: r.log.leo(),
+			b.env.Send(from, b.NewFetchResponse(protocol.FetchResponse{RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.HW, LogEndOffset: r.log.LEO(),
 				LeaderEpoch: r.state.LeaderEpoch, DivergingEpoch: epoch, DivergingEndOffset: end}))
 			return
 		}
 	}
-	if m.FetchOffset > r.log.leo() {
+	if m.FetchOffset > r.log.LEO() {
 		errResp(protocol.OffsetOutOfRange)
 		return
 	}
@@ -675,13 +684,13 @@ func (b *Broker) handleFetch(from sim.NodeID, m protocol.FetchRequest) {
 	}
 	b.maybeExpandISR(r, fs)
 	b.maybeIncrementHW(r)
-	b.answerOrPark(r, from, m, m.FetchOffset < r.log.leo())
+	b.answerOrPark(r, from, m, m.FetchOffset < r.log.LEO())
 }
 
 // updateFollower records a follower's fetch position, and when it counts as
 // caught up, as Kafka's Replica.updateFetchState does.
 func (b *Broker) updateFollower(r *replica, fs *followerState, m protocol.FetchRequest) {
-	now, leo := b.env.Now(), r.log.leo()
+	now, leo := b.env.Now(), r.log.LEO()
 	switch {
 	case m.FetchOffset >= leo:
 		fs.lastCaughtUp = max(fs.lastCaughtUp, now)
@@ -707,13 +716,13 @@ func (b *Broker) answerOrPark(r *replica, from sim.NodeID, m protocol.FetchReque
 // answerFetch sends what is readable now: up to the log end for followers,
 // up to the high watermark for consumers.
 func (b *Broker) answerFetch(r *replica, from sim.NodeID, m protocol.FetchRequest) {
-	upTo := r.log.leo()
+	upTo := r.log.LEO()
 	if m.ReplicaID < 0 {
-		upTo = r.log.hw
+		upTo = r.log.HW
 	}
 	b.env.Send(from, b.NewFetchResponse(protocol.FetchResponse{
-		RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.hw, LogEndOffset: r.log.leo(),
-		LeaderEpoch: r.state.LeaderEpoch, Batches: r.log.read(m.FetchOffset, upTo, m.MaxRecords), DivergingEpoch: protocol.NoEpoch,
+		RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.HW, LogEndOffset: r.log.LEO(),
+		LeaderEpoch: r.state.LeaderEpoch, Batches: r.log.Read(m.FetchOffset, upTo, m.MaxRecords), DivergingEpoch: protocol.NoEpoch,
 	}))
 }
 
@@ -721,9 +730,9 @@ func (b *Broker) answerFetch(r *replica, from sim.NodeID, m protocol.FetchReques
 func (b *Broker) wakeParked(r *replica) {
 	kept := r.parked[:0]
 	for _, p := range r.parked {
-		ready := p.req.FetchOffset < r.log.leo()
+		ready := p.req.FetchOffset < r.log.LEO()
 		if p.req.ReplicaID < 0 {
-			ready = p.req.FetchOffset < r.log.hw
+			ready = p.req.FetchOffset < r.log.HW
 		}
 		if ready {
 			b.env.CancelTimer(p.timer)
@@ -738,10 +747,10 @@ func (b *Broker) wakeParked(r *replica) {
 // setHW moves a replica's high watermark, samples it for the reports and
 // has the journal check the replicas still agree below it.
 func (b *Broker) setHW(r *replica, hw int64) {
-	r.log.hw = hw
+	r.log.HW = hw
 	if b.monitor != nil {
 		b.monitor.AddHW(journal.HWSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, HW: hw})
-		b.monitor.hwSet(b.env.Now(), b.id, r)
+		b.monitor.hwSet(b.env.Now(), b.id, r.view())
 	}
 }
 
@@ -750,7 +759,7 @@ func (b *Broker) setHW(r *replica, hw int64) {
 func (b *Broker) ackAll(r *replica, base, last int64) {
 	if b.monitor != nil {
 		b.monitor.Ack(journal.AckSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: base})
-		b.monitor.ackedAll(b.env.Now(), b.id, r, base, last)
+		b.monitor.ackedAll(b.env.Now(), b.id, r.view(), base, last)
 	}
 }
 
@@ -786,13 +795,13 @@ func (r *replica) follower(id protocol.BrokerID) *followerState {
 // 3.7+, KAFKA-15583), and never backwards.
 func (b *Broker) maybeIncrementHW(r *replica) {
 	belowMinISR := len(r.state.ISR) < min(r.minISR, len(r.state.Replicas)) && !b.rules.HWBelowMinISR
-	if r.role != roleLeader || belowMinISR && !planted.ignoreMinISR {
+	if r.role != roleLeader || belowMinISR && !planted.Bugs.IgnoreMinISR {
 		return
 	}
-	hw := r.log.leo()
+	hw := r.log.LEO()
 	isr := r.maximalISR()
 	for i, id := range isr {
-		if id == b.id || planted.hwSkipsFollower && i == len(isr)-1 {
+		if id == b.id || planted.Bugs.HWSkipsFollower && i == len(isr)-1 {
 			continue
 		}
 		fs := r.follower(id)
@@ -801,7 +810,7 @@ func (b *Broker) maybeIncrementHW(r *replica) {
 		}
 		hw = min(hw, fs.leo)
 	}
-	if hw <= r.log.hw {
+	if hw <= r.log.HW {
 		return
 	}
 	b.setHW(r, hw)
@@ -813,11 +822,11 @@ func (b *Broker) maybeExpandISR(r *replica, fs *followerState) {
 	if r.pendingISR != nil || r.state.InISR(fs.broker) {
 		return
 	}
-	caughtUp := fs.leo >= r.log.hw
-	if planted.admitLagging {
-		caughtUp = fs.leo+1000 >= r.log.hw
+	caughtUp := fs.leo >= r.log.HW
+	if planted.Bugs.AdmitLagging {
+		caughtUp = fs.leo+1000 >= r.log.HW
 	}
-	if caughtUp && fs.leo >= r.log.epochStart() && (b.rules.NoBrokerEpochISR || b.isrEligible(fs)) {
+	if caughtUp && fs.leo >= r.log.EpochStart() && (b.rules.NoBrokerEpochISR || b.isrEligible(fs)) {
 		isr := slices.Clone(r.state.ISR)
 		isr = append(isr, fs.broker)
 		b.proposeISR(r, b.inAssignmentOrder(r, isr))
@@ -840,7 +849,7 @@ func (b *Broker) maybeShrinkISR(r *replica) {
 	if r.role != roleLeader || r.pendingISR != nil {
 		return
 	}
-	now, leo := b.env.Now(), r.log.leo()
+	now, leo := b.env.Now(), r.log.LEO()
 	isr := slices.DeleteFunc(slices.Clone(r.state.ISR), func(id protocol.BrokerID) bool {
 		if id == b.id {
 			return false
@@ -934,13 +943,13 @@ func (b *Broker) handleProduce(from sim.NodeID, m protocol.ProduceRequest) {
 	case r.role != roleLeader:
 		fail(protocol.NotLeaderOrFollower)
 		return
-	case m.Acks == config.AcksAll && len(r.state.ISR) < r.minISR && !planted.ignoreMinISR:
+	case m.Acks == config.AcksAll && len(r.state.ISR) < r.minISR && !planted.Bugs.IgnoreMinISR:
 		b.event(journal.Event{Kind: journal.EvNotEnoughReplicas, TP: r.tp, Epoch: r.state.LeaderEpoch, Broker: b.id,
 			Detail: fmt.Sprintf("isr %v below min.insync.replicas=%d", r.state.ISR, r.minISR)})
 		fail(protocol.NotEnoughReplicas)
 		return
 	}
-	base, err := r.log.checkSequence(m.ProducerID, m.ProducerEpoch, m.BaseSequence, len(m.Payloads))
+	base, err := r.log.CheckSequence(m.ProducerID, m.ProducerEpoch, m.BaseSequence, len(m.Payloads))
 	switch {
 	case err != protocol.None:
 		b.event(journal.Event{Kind: journal.EvOutOfOrder, TP: r.tp, Broker: b.id,
@@ -958,7 +967,7 @@ func (b *Broker) handleProduce(from sim.NodeID, m protocol.ProduceRequest) {
 	switch {
 	case m.Acks == 0:
 		return
-	case m.Acks == 1 || r.log.hw > last:
+	case m.Acks == 1 || r.log.HW > last:
 		if m.Acks == config.AcksAll {
 			b.ackAll(r, base, last)
 		}
@@ -971,7 +980,7 @@ func (b *Broker) handleProduce(from sim.NodeID, m protocol.ProduceRequest) {
 }
 
 func (b *Broker) appendAsLeader(r *replica, m protocol.ProduceRequest) int64 {
-	base := r.log.leo()
+	base := r.log.LEO()
 	seq := int32(-1)
 	if m.ProducerID >= 0 {
 		seq = m.BaseSequence
@@ -981,9 +990,9 @@ func (b *Broker) appendAsLeader(r *replica, m protocol.ProduceRequest) int64 {
 	batch := b.batches.One()
 	*batch = protocol.Batch{BaseOffset: base, ProducerID: m.ProducerID, Payloads: m.Payloads, BaseSequence: seq,
 		Epoch: r.state.LeaderEpoch, ProducerEpoch: m.ProducerEpoch}
-	r.log.append(batch)
-	if r.log.unflushed >= r.flushMessages {
-		r.log.flush()
+	r.log.Append(batch)
+	if r.log.Unflushed >= r.flushMessages {
+		r.log.Flush()
 	}
 	b.wakeParked(r)
 	return base
@@ -995,13 +1004,13 @@ func (b *Broker) appendAsLeader(r *replica, m protocol.ProduceRequest) int64 {
 func (b *Broker) completeDelayedProduces(r *replica) {
 	kept := r.purgatory[:0]
 	for _, p := range r.purgatory {
-		if r.log.hw <= p.lastOffset {
+		if r.log.HW <= p.lastOffset {
 			kept = append(kept, p)
 			continue
 		}
 		b.env.CancelTimer(p.timer)
 		resp := protocol.ProduceResponse{RequestID: p.requestID, TP: r.tp, BaseOffset: p.baseOffset}
-		if len(r.maximalISR()) < r.minISR && !planted.ignoreMinISR {
+		if len(r.maximalISR()) < r.minISR && !planted.Bugs.IgnoreMinISR {
 			resp.Err, resp.BaseOffset = protocol.NotEnoughReplicasAfterAppend, -1
 			b.event(journal.Event{Kind: journal.EvNotEnoughReplicasAfterAppend, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: p.baseOffset, Broker: b.id,
 				Detail: fmt.Sprintf("offsets %d-%d committed with isr %v below min.insync.replicas=%d: NOT_ENOUGH_REPLICAS_AFTER_APPEND", p.baseOffset, p.lastOffset, r.maximalISR(), r.minISR)})
@@ -1027,22 +1036,7 @@ func (b *Broker) respondProduce(s *produceSession, to sim.NodeID, resp protocol.
 // HighWatermark returns the broker's high watermark of tp.
 func (b *Broker) HighWatermark(tp protocol.TopicPartition) int64 {
 	if r := b.hosted(tp); r != nil {
-		return r.log.hw
+		return r.log.HW
 	}
 	return 0
-}
-
-// ReadLog returns the records of tp's log on a broker's disk: what the
-// broker would recover, whether it is up or not.
-func ReadLog(disk *sim.Disk, tp protocol.TopicPartition) protocol.Records {
-	name := logFileName(tp)
-	if !disk.Exists(name) {
-		return protocol.Records{}
-	}
-	f := disk.Open(name)
-	batches := make([]*protocol.Batch, f.Len())
-	for i := range batches {
-		batches[i] = f.Record(i).(*protocol.Batch)
-	}
-	return protocol.RecordsOfBatches(batches)
 }

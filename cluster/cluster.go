@@ -17,9 +17,12 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/tideline-sim/tideline/cluster/storage"
+
 	"github.com/tideline-sim/tideline/cluster/client"
 	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
+	"github.com/tideline-sim/tideline/cluster/metadata"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
@@ -231,13 +234,13 @@ func (c *Cluster) ActiveController() (sim.NodeID, bool) {
 // read from its disk so that it answers while the controller is down; a
 // quorum's, as its voters committed it.
 func (c *Cluster) State(tp protocol.TopicPartition) protocol.PartitionState {
-	var st controllerState
+	var st metadata.State
 	if len(c.Dir.Controllers) > 1 {
 		if n := len(c.Monitor.quorum.committed); n > 0 {
 			st = c.Monitor.quorum.committed[n-1].State
 		}
 	} else if f := c.World.Disk(c.Dir.Controller).Open(metadataFile); f.Len() > 0 {
-		st = f.Record(f.Len() - 1).(controllerState)
+		st = f.Record(f.Len() - 1).(metadata.State)
 	}
 	if st.Partitions == nil {
 		return protocol.PartitionState{TP: tp, Leader: protocol.NoLeader, LeaderEpoch: protocol.NoEpoch}
@@ -298,7 +301,7 @@ func (c *Cluster) FinalLogs() []FinalLog {
 			fl.HWs[b] = -1
 		}
 		for _, r := range st.Replicas {
-			fl.Replicas[r] = ReadLog(c.World.Disk(c.Dir.Brokers[r]), tp)
+			fl.Replicas[r] = storage.ReadLog(c.World.Disk(c.Dir.Brokers[r]), tp)
 			if b := c.Broker(r); b != nil {
 				fl.HWs[r] = b.HighWatermark(tp)
 			}

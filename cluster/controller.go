@@ -7,32 +7,13 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster/config"
+	"github.com/tideline-sim/tideline/cluster/internal/planted"
 	"github.com/tideline-sim/tideline/cluster/journal"
+	"github.com/tideline-sim/tideline/cluster/metadata"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
-
-// brokerRecord is the controller's record of one broker.
-type brokerRecord struct {
-	Registered  bool
-	Incarnation uint64
-	Epoch       int64
-	Fenced      bool
-}
-
-// controllerState is everything the controller decides with. In KRaft it is
-// the replicated metadata log; here it is snapshotted to the controller's
-// disk and synced on every change, so a restarted controller resumes where
-// it stopped. Keeping it in one value keeps the later step to a Raft quorum
-// small: this is the state machine the quorum would replicate.
-type controllerState struct {
-	Version         int64
-	NextBrokerEpoch int64
-	NextProducerID  int64
-	Brokers         []brokerRecord            // indexed by BrokerID
-	Partitions      []protocol.PartitionState // sorted by TP
-}
 
 const metadataFile = "__cluster_metadata"
 
@@ -48,7 +29,7 @@ type Controller struct {
 	monitor *Monitor
 
 	env           sim.Env
-	st            controllerState
+	st            metadata.State
 	lastHeartbeat []clock.Time // volatile: a restarted controller grants every broker a fresh session
 
 	// With more than one controller, the quorum (quorum.go) replicates
@@ -90,8 +71,8 @@ func Assignment(partition, replicationFactor, brokers int) []protocol.BrokerID {
 	return replicas
 }
 
-func (c *Controller) initialState() controllerState {
-	st := controllerState{NextBrokerEpoch: 1, NextProducerID: 1000, Brokers: make([]brokerRecord, len(c.dir.Brokers))}
+func (c *Controller) initialState() metadata.State {
+	st := metadata.State{NextBrokerEpoch: 1, NextProducerID: 1000, Brokers: make([]metadata.BrokerRecord, len(c.dir.Brokers))}
 	for _, t := range c.topics {
 		for p := range t.Partitions {
 			replicas := Assignment(p, t.ReplicationFactor, len(c.dir.Brokers))
@@ -114,7 +95,7 @@ func (c *Controller) Start(env sim.Env) {
 	if len(c.dir.Controllers) > 1 {
 		c.startQuorum(env)
 	} else if f := env.Disk().Open(metadataFile); f.Len() > 0 {
-		c.st = f.Record(f.Len() - 1).(controllerState).clone()
+		c.st = f.Record(f.Len() - 1).(metadata.State).Clone()
 	} else {
 		c.st = c.initialState()
 		c.persist()
@@ -135,28 +116,14 @@ func (c *Controller) sessionCheckInterval() time.Duration {
 	return max(c.cfg.SessionTimeout/8, time.Millisecond)
 }
 
-func (s controllerState) clone() controllerState {
-	s.Brokers = slices.Clone(s.Brokers)
-	s.Partitions = slices.Clone(s.Partitions) // elements are copy-on-write
-	return s
-}
-
 func (c *Controller) persist() {
 	f := c.env.Disk().Open(metadataFile)
 	f.Truncate(0)
-	f.Append(c.st.clone())
+	f.Append(c.st.Clone())
 	f.Sync()
 }
 
-func (c *Controller) image() protocol.Image { return imageOf(c.st) }
-
-func imageOf(st controllerState) protocol.Image {
-	brokers := make([]protocol.BrokerState, len(st.Brokers))
-	for i, rec := range st.Brokers {
-		brokers[i] = protocol.BrokerState{Epoch: rec.Epoch, Fenced: rec.Fenced || !rec.Registered}
-	}
-	return protocol.Image{Version: st.Version, Partitions: slices.Clone(st.Partitions), Brokers: brokers}
-}
+func (c *Controller) image() protocol.Image { return c.st.Image() }
 
 // commit makes a change durable and tells every registered broker: at
 // once for a lone controller, once the quorum commits it otherwise.
@@ -164,7 +131,7 @@ func (c *Controller) commit() {
 	c.st.Version++
 	if c.quorum != nil {
 		c.tagEffects(c.quorum.leo())
-		c.quorum.append(metaEntry{Epoch: c.quorum.epoch, State: c.st.clone()})
+		c.quorum.append(metaEntry{Epoch: c.quorum.epoch, State: c.st.Clone()})
 		return
 	}
 	c.persist()
@@ -172,8 +139,8 @@ func (c *Controller) commit() {
 }
 
 // push sends every registered broker the image of st.
-func (c *Controller) push(st controllerState) {
-	img := imageOf(st)
+func (c *Controller) push(st metadata.State) {
+	img := st.Image()
 	for b, rec := range st.Brokers {
 		if rec.Registered {
 			c.env.Send(c.dir.Node(protocol.BrokerID(b)), protocol.UpdateMetadata{Image: img})
@@ -345,7 +312,7 @@ func (c *Controller) fence(b protocol.BrokerID) {
 		changed := false
 		// Without ELR the last ISR member stays ("last replica standing");
 		// with it the ISR may empty, its members kept as eligible.
-		if p.InISR(b) && (len(p.ISR) > 1 || c.cfg.ELR) && !planted.fencedStaysInISR {
+		if p.InISR(b) && (len(p.ISR) > 1 || c.cfg.ELR) && !planted.Bugs.FencedStaysInISR {
 			detail := fmt.Sprintf("isr %v -> ", p.ISR)
 			c.setISR(&p, slices.DeleteFunc(slices.Clone(p.ISR), func(r protocol.BrokerID) bool { return r == b }))
 			changed = true
@@ -624,7 +591,7 @@ func (c *Controller) startQuorum(env sim.Env) {
 	c.quorum.start(env, first)
 	c.st = c.initialState()
 	if len(c.quorum.log) > 0 {
-		c.st = c.quorum.log[len(c.quorum.log)-1].State.clone()
+		c.st = c.quorum.log[len(c.quorum.log)-1].State.Clone()
 	}
 }
 
@@ -658,7 +625,7 @@ func (c *Controller) committed() {
 	q := c.quorum
 	st, _ := q.committedState()
 	if q.role != qLeader {
-		c.st = st.clone()
+		c.st = st.Clone()
 		return
 	}
 	if !c.activated {
@@ -668,7 +635,7 @@ func (c *Controller) committed() {
 		// KRaft's ClusterControlManager.activate: every registered broker
 		// gets a full session from now before it can be fenced.
 		c.activated = true
-		c.st = q.log[q.leo()-1].State.clone()
+		c.st = q.log[q.leo()-1].State.Clone()
 		if c.st.Brokers == nil {
 			c.st = c.initialState()
 		}
@@ -695,7 +662,7 @@ func (c *Controller) leading(leader bool) {
 	}
 	c.activated, c.effects = false, nil
 	st, _ := c.quorum.committedState()
-	c.st = st.clone()
+	c.st = st.Clone()
 	if c.st.Brokers == nil {
 		c.st = c.initialState()
 	}

@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/tideline-sim/tideline/cluster/storage"
+
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/node"
@@ -71,9 +73,9 @@ func leaderWithLog(env *fakeEnv, epoch int32, recs []protocol.Record) (*Broker, 
 }
 
 // appendRecords appends recs to l, a batch a record.
-func appendRecords(l *partitionLog, recs []protocol.Record) {
+func appendRecords(l *storage.Log, recs []protocol.Record) {
 	for _, r := range recs {
-		l.append(&protocol.Batch{BaseOffset: r.Offset, ProducerID: r.ProducerID, Payloads: []int64{r.Payload}, BaseSequence: r.Sequence,
+		l.Append(&protocol.Batch{BaseOffset: r.Offset, ProducerID: r.ProducerID, Payloads: []int64{r.Payload}, BaseSequence: r.Sequence,
 			Epoch: r.Epoch, ProducerEpoch: r.ProducerEpoch})
 	}
 }

@@ -1,19 +1,21 @@
 package cluster
 
+import "github.com/tideline-sim/tideline/cluster/internal/planted"
+
 // Plant plants the named bug for the rest of a test and returns what
 // removes it: "admit-lagging", "hw-skips-follower", "ignore-min-isr",
 // "skip-truncation".
 func Plant(bug string) (remove func()) {
 	flags := map[string]*bool{
-		"admit-lagging":     &planted.admitLagging,
-		"hw-skips-follower": &planted.hwSkipsFollower,
-		"ignore-min-isr":    &planted.ignoreMinISR,
-		"skip-truncation":   &planted.skipTruncation,
-		"panic-on-fetch":    &planted.panicOnFetch,
-		"hw-past-leo":       &planted.hwPastLEO,
-		"lose-min-isr":      &planted.loseMinISR,
-		"stale-vote":        &planted.staleVote,
-		"fenced-in-isr":     &planted.fencedStaysInISR,
+		"admit-lagging":     &planted.Bugs.AdmitLagging,
+		"hw-skips-follower": &planted.Bugs.HWSkipsFollower,
+		"ignore-min-isr":    &planted.Bugs.IgnoreMinISR,
+		"skip-truncation":   &planted.Bugs.SkipTruncation,
+		"panic-on-fetch":    &planted.Bugs.PanicOnFetch,
+		"hw-past-leo":       &planted.Bugs.HWPastLEO,
+		"lose-min-isr":      &planted.Bugs.LoseMinISR,
+		"stale-vote":        &planted.Bugs.StaleVote,
+		"fenced-in-isr":     &planted.Bugs.FencedStaysInISR,
 	}
 	flag, ok := flags[bug]
 	if !ok {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/tideline-sim/tideline/cluster/storage"
+
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
@@ -102,6 +104,17 @@ type monitor struct {
 	elr    bool // eligible.leader.replicas.version as the scenario set it
 }
 
+// replicaView is what a broker shows the monitor of one of its replicas
+// as it acts: the monitor reads the log and never keeps the view.
+type replicaView struct {
+	tp     protocol.TopicPartition
+	log    *storage.Log
+	live   *liveLogs // what track returned for this log
+	leader bool
+	state  protocol.PartitionState
+	minISR int // the broker's setting, judged against the scenario's
+}
+
 // brokerFenced holds a committed fencing to KRaft's rule: the fenced
 // broker is in no ISR, except as the last member without ELR.
 func (m *monitor) brokerFenced(at clock.Time, b protocol.BrokerID, parts []protocol.PartitionState) {
@@ -123,10 +136,10 @@ func (m *monitor) scenarioMinISR(topic string) int {
 
 // wantMinISR is the min.insync.replicas the scenario gave r's topic, and
 // reports a broker that acts on another.
-func (m *monitor) wantMinISR(at clock.Time, b protocol.BrokerID, r *replica) int {
+func (m *monitor) wantMinISR(at clock.Time, b protocol.BrokerID, r replicaView) int {
 	want := m.scenarioMinISR(r.tp.Topic)
-	if r.log.live != nil {
-		want = r.log.live.minISR
+	if r.live != nil {
+		want = r.live.minISR
 	}
 	if want < 0 {
 		return r.minISR // a unit test's replica, with no scenario behind it
@@ -138,32 +151,31 @@ func (m *monitor) wantMinISR(at clock.Time, b protocol.BrokerID, r *replica) int
 }
 
 // liveLogs are a partition's replicas' logs, indexed by broker, nil while
-// down. A tracked log points at its partition's (partitionLog.live): the
-// checks that run at every high watermark move find its peers without a
-// map lookup.
+// down. A broker keeps its replica's (what track returned): the checks that
+// run at every high watermark move find its peers without a map lookup.
 type liveLogs struct {
-	logs []*partitionLog
+	logs []*storage.Log
 	// minISR is the scenario's min.insync.replicas for the partition's
 	// topic, found once here rather than by topic name at every high
 	// watermark move; -1 when no scenario says (a unit test).
 	minISR int
 }
 
-// peers returns the live logs of l's partition, indexed by broker.
-func (m *monitor) peers(l *partitionLog) []*partitionLog {
-	if l.live != nil {
-		return l.live.logs
+// peers returns the live logs of r's partition, indexed by broker.
+func (m *monitor) peers(r replicaView) []*storage.Log {
+	if r.live != nil {
+		return r.live.logs
 	}
-	if ll := m.live[l.tp]; ll != nil {
+	if ll := m.live[r.tp]; ll != nil {
 		return ll.logs
 	}
 	return nil
 }
 
-// peer returns broker b's log of l's partition while b is up, nil
+// peer returns broker b's log of r's partition while b is up, nil
 // otherwise.
-func (m *monitor) peer(l *partitionLog, b protocol.BrokerID) *partitionLog {
-	logs := m.peers(l)
+func (m *monitor) peer(r replicaView, b protocol.BrokerID) *storage.Log {
+	logs := m.peers(r)
 	if b < 0 || int(b) >= len(logs) {
 		return nil
 	}
@@ -204,7 +216,7 @@ func (m *monitor) violate(at clock.Time, kind string, tp protocol.TopicPartition
 }
 
 // liveLog returns broker b's log of tp while b is up, nil otherwise.
-func (m *monitor) liveLog(tp protocol.TopicPartition, b protocol.BrokerID) *partitionLog {
+func (m *monitor) liveLog(tp protocol.TopicPartition, b protocol.BrokerID) *storage.Log {
 	ll := m.live[tp]
 	if ll == nil || b < 0 || int(b) >= len(ll.logs) {
 		return nil
@@ -212,22 +224,23 @@ func (m *monitor) liveLog(tp protocol.TopicPartition, b protocol.BrokerID) *part
 	return ll.logs[b]
 }
 
-// track registers a replica's log as recovered at boot, and checks it.
-func (m *monitor) track(at clock.Time, b protocol.BrokerID, l *partitionLog) {
+// track registers a replica's log as recovered at boot, checks it, and
+// returns its partition's live logs for the broker to show again.
+func (m *monitor) track(at clock.Time, b protocol.BrokerID, l *storage.Log) *liveLogs {
 	if m.live == nil {
 		m.live = map[protocol.TopicPartition]*liveLogs{}
 	}
-	ll := m.live[l.tp]
+	ll := m.live[l.TP]
 	if ll == nil {
-		ll = &liveLogs{minISR: m.scenarioMinISR(l.tp.Topic)}
-		m.live[l.tp] = ll
+		ll = &liveLogs{minISR: m.scenarioMinISR(l.TP.Topic)}
+		m.live[l.TP] = ll
 	}
 	for int(b) >= len(ll.logs) {
 		ll.logs = append(ll.logs, nil)
 	}
 	ll.logs[b] = l
-	l.live = ll
-	m.checkAgreement(at, b, l)
+	m.checkAgreement(at, b, l, ll.logs)
+	return ll
 }
 
 // forget drops a broker's logs when its process dies: it returns by
@@ -242,19 +255,19 @@ func (m *monitor) forget(b protocol.BrokerID) {
 
 // checkAgreement compares replica b's log with every other live replica of
 // its partition below the smaller of their two high watermarks.
-func (m *monitor) checkAgreement(at clock.Time, b protocol.BrokerID, l *partitionLog) {
-	for o, other := range m.peers(l) {
+func (m *monitor) checkAgreement(at clock.Time, b protocol.BrokerID, l *storage.Log, peers []*storage.Log) {
+	for o, other := range peers {
 		if other == nil || protocol.BrokerID(o) == b {
 			continue
 		}
 		// Below both high watermarks, and never past what either holds:
 		// a high watermark past its log is a violation of its own
 		// (hw-above-own-leo), not an index out of range here.
-		end := min(l.hw, other.hw, l.leo(), other.leo())
-		if end <= 0 || l.prefixHash(end) == other.prefixHash(end) {
+		end := min(l.HW, other.HW, l.LEO(), other.LEO())
+		if end <= 0 || l.PrefixHash(end) == other.PrefixHash(end) {
 			continue
 		}
-		pair := divergedPair{l.tp, min(b, protocol.BrokerID(o)), max(b, protocol.BrokerID(o))}
+		pair := divergedPair{l.TP, min(b, protocol.BrokerID(o)), max(b, protocol.BrokerID(o))}
 		if m.diverged[pair] {
 			continue
 		}
@@ -264,29 +277,29 @@ func (m *monitor) checkAgreement(at clock.Time, b protocol.BrokerID, l *partitio
 		m.diverged[pair] = true
 		// Prefix hashes chain: the first offset whose prefix differs is
 		// the first record that differs.
-		off := sort.Search(int(end), func(i int) bool { return l.prefixHash(int64(i)+1) != other.prefixHash(int64(i)+1) })
-		m.divergences = append(m.divergences, Divergence{Time: at, TP: l.tp, A: b, B: protocol.BrokerID(o), HWA: l.hw, HWB: other.hw, Offset: int64(off)})
+		off := sort.Search(int(end), func(i int) bool { return l.PrefixHash(int64(i)+1) != other.PrefixHash(int64(i)+1) })
+		m.divergences = append(m.divergences, Divergence{Time: at, TP: l.TP, A: b, B: protocol.BrokerID(o), HWA: l.HW, HWB: other.HW, Offset: int64(off)})
 	}
 }
 
 // hwSet is a replica's high watermark rising. On a leader, no ISR member
 // may end below it (TLA+ models: HW ≤ every ISR member's LEO).
-func (m *monitor) hwSet(at clock.Time, b protocol.BrokerID, r *replica) {
-	if r.log.hw > r.log.leo() {
-		m.violate(at, InvHWAboveOwnLEO, r.tp, b, r.log.hw, "broker %d's high watermark %d is past its own log end %d", b, r.log.hw, r.log.leo())
+func (m *monitor) hwSet(at clock.Time, b protocol.BrokerID, r replicaView) {
+	if r.log.HW > r.log.LEO() {
+		m.violate(at, InvHWAboveOwnLEO, r.tp, b, r.log.HW, "broker %d's high watermark %d is past its own log end %d", b, r.log.HW, r.log.LEO())
 	}
-	m.checkAgreement(at, b, r.log)
-	if r.role != roleLeader {
+	m.checkAgreement(at, b, r.log, m.peers(r))
+	if !r.leader {
 		return
 	}
 	if minISR := m.wantMinISR(at, b, r); len(r.state.ISR) < min(minISR, len(r.state.Replicas)) {
-		m.violate(at, InvHWBelowMinISR, r.tp, b, r.log.hw, "leader %d moved its high watermark to %d with ISR %v below min.insync.replicas=%d",
-			b, r.log.hw, r.state.ISR, minISR)
+		m.violate(at, InvHWBelowMinISR, r.tp, b, r.log.HW, "leader %d moved its high watermark to %d with ISR %v below min.insync.replicas=%d",
+			b, r.log.HW, r.state.ISR, minISR)
 	}
 	for _, id := range r.state.ISR {
-		if l := m.peer(r.log, id); id != b && l != nil && l.leo() < r.log.hw {
-			m.violate(at, InvHWAboveISRLEO, r.tp, b, l.leo(), "leader %d moved its high watermark to %d at epoch %d, but ISR member %d's log ends at %d",
-				b, r.log.hw, r.state.LeaderEpoch, id, l.leo())
+		if l := m.peer(r, id); id != b && l != nil && l.LEO() < r.log.HW {
+			m.violate(at, InvHWAboveISRLEO, r.tp, b, l.LEO(), "leader %d moved its high watermark to %d at epoch %d, but ISR member %d's log ends at %d",
+				b, r.log.HW, r.state.LeaderEpoch, id, l.LEO())
 		}
 	}
 }
@@ -314,9 +327,9 @@ func (m *monitor) isrExpanded(at clock.Time, p protocol.PartitionState, added []
 		if epoch, ok := m.fetched[viewKey{p.TP, id}]; !ok || epoch != p.LeaderEpoch {
 			m.violate(at, InvISRAdmittedStale, p.TP, id, -1, "broker %d joined the ISR at leader epoch %d; its last accepted fetch was at epoch %d", id, p.LeaderEpoch, epoch)
 		}
-		if l := m.liveLog(p.TP, id); leader != nil && l != nil && l.leo() < leader.hw {
-			m.violate(at, InvISRAdmittedBehind, p.TP, id, l.leo(), "broker %d joined the ISR with log end %d, below leader %d's high watermark %d",
-				id, l.leo(), p.Leader, leader.hw)
+		if l := m.liveLog(p.TP, id); leader != nil && l != nil && l.LEO() < leader.HW {
+			m.violate(at, InvISRAdmittedBehind, p.TP, id, l.LEO(), "broker %d joined the ISR with log end %d, below leader %d's high watermark %d",
+				id, l.LEO(), p.Leader, leader.HW)
 		}
 	}
 }
@@ -325,31 +338,31 @@ func (m *monitor) isrExpanded(at clock.Time, p protocol.PartitionState, added []
 // ISR must be at min.insync.replicas, every live ISR member must hold the
 // records, and a leader whose epoch the controller replaced may complete
 // only what its successor holds.
-func (m *monitor) ackedAll(at clock.Time, b protocol.BrokerID, r *replica, base, last int64) {
+func (m *monitor) ackedAll(at clock.Time, b protocol.BrokerID, r replicaView, base, last int64) {
 	if minISR := m.wantMinISR(at, b, r); len(r.state.ISR) < min(minISR, len(r.state.Replicas)) {
 		m.violate(at, InvAckBelowMinISR, r.tp, b, base, "leader %d acknowledged offsets %d-%d under acks=all with ISR %v below min.insync.replicas=%d",
 			b, base, last, r.state.ISR, minISR)
 	}
 	end := last + 1
 	for _, id := range r.state.ISR {
-		if l := m.peer(r.log, id); id != b && l != nil && !sameUpTo(l, r.log, end) {
+		if l := m.peer(r, id); id != b && l != nil && !sameUpTo(l, r.log, end) {
 			m.violate(at, InvAckMissingOnISR, r.tp, b, base, "leader %d acknowledged offsets %d-%d under acks=all; ISR member %d's log ends at %d or differs",
-				b, base, last, id, l.leo())
+				b, base, last, id, l.LEO())
 		}
 	}
 	ctl, known := m.controller[r.tp]
 	if !known || ctl.LeaderEpoch <= r.state.LeaderEpoch || ctl.Leader == protocol.NoLeader {
 		return
 	}
-	if l := m.peer(r.log, ctl.Leader); l != nil && !sameUpTo(l, r.log, end) {
+	if l := m.peer(r, ctl.Leader); l != nil && !sameUpTo(l, r.log, end) {
 		m.violate(at, InvZombieAck, r.tp, b, base, "leader %d acknowledged offsets %d-%d at epoch %d after the controller made broker %d leader at epoch %d, which lacks them",
 			b, base, last, r.state.LeaderEpoch, ctl.Leader, ctl.LeaderEpoch)
 	}
 }
 
 // sameUpTo reports whether a holds b's records below end.
-func sameUpTo(a, b *partitionLog, end int64) bool {
-	return a.leo() >= end && b.leo() >= end && a.prefixHash(end) == b.prefixHash(end)
+func sameUpTo(a, b *storage.Log, end int64) bool {
+	return a.LEO() >= end && b.LEO() >= end && a.PrefixHash(end) == b.PrefixHash(end)
 }
 
 // viewed is a broker applying a partition state: its view never goes back.
@@ -367,8 +380,8 @@ func (m *monitor) viewed(at clock.Time, b protocol.BrokerID, st protocol.Partiti
 
 // truncatedTo is a replica cutting its log: never a leader, and never an
 // ISR member below the leader's high watermark.
-func (m *monitor) truncatedTo(at clock.Time, b protocol.BrokerID, r *replica, offset int64) {
-	if r.role == roleLeader {
+func (m *monitor) truncatedTo(at clock.Time, b protocol.BrokerID, r replicaView, offset int64) {
+	if r.leader {
 		m.violate(at, InvLeaderTruncated, r.tp, b, offset, "leader %d truncated its log to %d at epoch %d", b, offset, r.state.LeaderEpoch)
 		return
 	}
@@ -376,9 +389,9 @@ func (m *monitor) truncatedTo(at clock.Time, b protocol.BrokerID, r *replica, of
 	if !known || !ctl.InISR(b) {
 		return
 	}
-	if l := m.liveLog(r.tp, ctl.Leader); l != nil && offset < l.hw {
+	if l := m.liveLog(r.tp, ctl.Leader); l != nil && offset < l.HW {
 		m.violate(at, InvISRMemberBelowHW, r.tp, b, offset, "ISR member %d truncated its log to %d, below leader %d's high watermark %d",
-			b, offset, ctl.Leader, l.hw)
+			b, offset, ctl.Leader, l.HW)
 	}
 }
 
@@ -387,7 +400,7 @@ func (m *monitor) truncatedTo(at clock.Time, b protocol.BrokerID, r *replica, of
 func (m *monitor) logsText(tp protocol.TopicPartition) string {
 	var b []byte
 	b = append(b, "logs:"...)
-	var logs []*partitionLog
+	var logs []*storage.Log
 	if ll := m.live[tp]; ll != nil {
 		logs = ll.logs
 	}
@@ -397,7 +410,7 @@ func (m *monitor) logsText(tp protocol.TopicPartition) string {
 			b = append(b, "down"...)
 			continue
 		}
-		b = fmt.Appendf(b, "end %d hw %d", l.leo(), l.hw)
+		b = fmt.Appendf(b, "end %d hw %d", l.LEO(), l.HW)
 	}
 	return string(b)
 }

@@ -3,10 +3,13 @@ package cluster
 import (
 	"testing"
 
+	"github.com/tideline-sim/tideline/cluster/storage"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tideline-sim/tideline/cluster/journal"
+	"github.com/tideline-sim/tideline/cluster/metadata"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -14,15 +17,15 @@ import (
 // Each test feeds the monitor the facts of a broken rule, as the brokers
 // and the controller would report them, and asserts the rule's name.
 
-func testLog(n int, epoch int32, hw int64) *partitionLog {
-	l := openLog(sim.NewDisk(), orders0, 0)
+func testLog(n int, epoch int32, hw int64) *storage.Log {
+	l := storage.Open(sim.NewDisk(), orders0, 0)
 	appendRecords(l, records(0, n, epoch))
-	l.hw = hw
+	l.HW = hw
 	return l
 }
 
-func testReplica(b protocol.BrokerID, l *partitionLog, role role, epoch int32, isr ...protocol.BrokerID) *replica {
-	return &replica{tp: orders0, log: l, role: role, minISR: 2,
+func testReplica(b protocol.BrokerID, l *storage.Log, leader bool, epoch int32, isr ...protocol.BrokerID) replicaView {
+	return replicaView{tp: orders0, log: l, leader: leader, minISR: 2,
 		state: protocol.PartitionState{TP: orders0, Replicas: []protocol.BrokerID{0, 1, 2}, ISR: isr, Leader: b, LeaderEpoch: epoch}}
 }
 
@@ -39,13 +42,13 @@ func TestInvariantHWAboveISRMemberLEO(t *testing.T) {
 	leader, follower := testLog(10, 1, 10), testLog(6, 1, 6)
 	m.track(0, 0, leader)
 	m.track(0, 1, follower)
-	m.hwSet(5, 0, testReplica(0, leader, roleLeader, 1, 0, 1))
+	m.hwSet(5, 0, testReplica(0, leader, true, 1, 0, 1))
 	assert.Equal(t, []string{InvHWAboveISRLEO}, kinds(&m))
 
 	var ok monitor
 	ok.track(0, 0, leader)
 	ok.track(0, 1, testLog(10, 1, 10))
-	ok.hwSet(5, 0, testReplica(0, leader, roleLeader, 1, 0, 1))
+	ok.hwSet(5, 0, testReplica(0, leader, true, 1, 0, 1))
 	assert.Empty(t, kinds(&ok))
 }
 
@@ -65,7 +68,7 @@ func TestInvariantAcksAll(t *testing.T) {
 		var m monitor
 		l := testLog(10, 1, 10)
 		m.track(0, 0, l)
-		m.ackedAll(5, 0, testReplica(0, l, roleLeader, 1, 0), 8, 9)
+		m.ackedAll(5, 0, testReplica(0, l, true, 1, 0), 8, 9)
 		assert.Equal(t, []string{InvAckBelowMinISR}, kinds(&m))
 	})
 	t.Run("an ISR member lacks the write", func(t *testing.T) {
@@ -73,7 +76,7 @@ func TestInvariantAcksAll(t *testing.T) {
 		l := testLog(10, 1, 10)
 		m.track(0, 0, l)
 		m.track(0, 1, testLog(8, 1, 8))
-		m.ackedAll(5, 0, testReplica(0, l, roleLeader, 1, 0, 1), 8, 9)
+		m.ackedAll(5, 0, testReplica(0, l, true, 1, 0, 1), 8, 9)
 		assert.Equal(t, []string{InvAckMissingOnISR}, kinds(&m))
 	})
 	t.Run("a replaced leader acknowledges what its successor lacks", func(t *testing.T) {
@@ -83,7 +86,7 @@ func TestInvariantAcksAll(t *testing.T) {
 		m.track(0, 1, testLog(10, 1, 10))
 		m.track(0, 2, testLog(8, 1, 8))
 		m.observe(journal.Event{Kind: journal.EvElected, TP: orders0, Leader: 2, Broker: 2, Epoch: 2, ISR: []protocol.BrokerID{1, 2}})
-		m.ackedAll(5, 0, testReplica(0, l, roleLeader, 1, 0, 1), 8, 9)
+		m.ackedAll(5, 0, testReplica(0, l, true, 1, 0, 1), 8, 9)
 		assert.Equal(t, []string{InvZombieAck}, kinds(&m))
 	})
 }
@@ -112,10 +115,10 @@ func TestInvariantTruncation(t *testing.T) {
 	leader := testLog(10, 1, 10)
 	m.track(0, 0, leader)
 	m.observe(journal.Event{Kind: journal.EvISRExpand, TP: orders0, Leader: 0, Epoch: 1, ISR: []protocol.BrokerID{0, 1}})
-	m.truncatedTo(5, 0, testReplica(0, leader, roleLeader, 1, 0, 1), 8)
-	m.truncatedTo(6, 1, testReplica(0, testLog(10, 1, 10), roleFollower, 1, 0, 1), 7)
+	m.truncatedTo(5, 0, testReplica(0, leader, true, 1, 0, 1), 8)
+	m.truncatedTo(6, 1, testReplica(0, testLog(10, 1, 10), false, 1, 0, 1), 7)
 	require.Equal(t, []string{InvLeaderTruncated, InvISRMemberBelowHW}, kinds(&m))
-	m.truncatedTo(7, 2, testReplica(0, testLog(10, 1, 10), roleFollower, 1, 0, 1), 7)
+	m.truncatedTo(7, 2, testReplica(0, testLog(10, 1, 10), false, 1, 0, 1), 7)
 	assert.Len(t, kinds(&m), 2, "a follower outside the ISR may truncate anywhere")
 }
 
@@ -145,7 +148,7 @@ func TestInvariantHWBelowMinISR(t *testing.T) {
 	var m monitor
 	leader := testLog(10, 1, 10)
 	m.track(0, 0, leader)
-	m.hwSet(5, 0, testReplica(0, leader, roleLeader, 1, 0)) // min ISR 2, ISR {0}
+	m.hwSet(5, 0, testReplica(0, leader, true, 1, 0)) // min ISR 2, ISR {0}
 	assert.Equal(t, []string{InvHWBelowMinISR}, kinds(&m))
 }
 
@@ -185,7 +188,7 @@ func TestQuorumMonitorCatchesBrokenRaft(t *testing.T) {
 		return out
 	}
 	entry := func(epoch int32, version int64) metaEntry {
-		return metaEntry{Epoch: epoch, State: controllerState{Version: version}}
+		return metaEntry{Epoch: epoch, State: metadata.State{Version: version}}
 	}
 
 	j := NewMonitor(&journal.Journal{}, Spec{})

@@ -66,7 +66,7 @@ func (b *Broker) handleMetadataFetchResponse(from sim.NodeID, m QuorumFetchRespo
 		// Before its registration is answered a broker has no part to
 		// play: it catches up, and acts on what it applies once registered.
 		if st := o.log[hw-1].State; st.Brokers != nil && b.epoch != 0 {
-			b.applyImage(imageOf(st))
+			b.applyImage(st.Image())
 		}
 	}
 	b.fetchMetadata()

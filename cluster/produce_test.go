@@ -35,7 +35,7 @@ func TestAcks0SuccessIsNotAnswered(t *testing.T) {
 	b, r := leaderWithLog(env, 3, nil)
 	env.sent = nil
 	b.handleProduce(7, protocol.ProduceRequest{RequestID: 1, Connection: 9, TP: orders0, Acks: 0, ProducerID: -1, Payloads: []int64{1, 2}})
-	assert.Equal(t, int64(2), r.log.leo())
+	assert.Equal(t, int64(2), r.log.LEO())
 	_, answered := last[*protocol.ProduceResponse](env)
 	assert.False(t, answered)
 }

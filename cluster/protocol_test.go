@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tideline-sim/tideline/cluster/config"
+	"github.com/tideline-sim/tideline/cluster/metadata"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
@@ -33,7 +34,7 @@ func TestKIP279IterativeTruncation(t *testing.T) {
 		r.state = protocol.PartitionState{TP: orders0, Replicas: []protocol.BrokerID{0, 1, 2}, Leader: 0, LeaderEpoch: 3}
 		r.role = roleFollower
 		b.truncateOnDivergence(r, 1, 7)
-		assert.Equal(t, tt.want, r.log.leo(), tt.version)
+		assert.Equal(t, tt.want, r.log.LEO(), tt.version)
 	}
 }
 
@@ -84,7 +85,7 @@ func TestKIP903BrokerEpochInISRChanges(t *testing.T) {
 		ctl := NewController(config.DefaultBrokerConfig(), []config.TopicConfig{{Name: "orders", Partitions: 1, ReplicationFactor: 3}}, node.Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}, nil)
 		ctl.Start(newFakeEnv())
 		for i := range ctl.st.Brokers {
-			ctl.st.Brokers[i] = brokerRecord{Registered: true, Epoch: int64(10 + i)} // broker 2 re-registered: epoch 12
+			ctl.st.Brokers[i] = metadata.BrokerRecord{Registered: true, Epoch: int64(10 + i)} // broker 2 re-registered: epoch 12
 		}
 		ctl.st.Brokers[0].Epoch = req.BrokerEpoch
 		ctl.st.Partitions[0].ISR = []protocol.BrokerID{0, 1}
@@ -108,13 +109,13 @@ func TestKIP497MaximalISR(t *testing.T) {
 		r.state.ISR = []protocol.BrokerID{0, 1}
 		r.follower(1).leo = 10
 		r.follower(2).leo, r.follower(2).brokerEpoch = 6, 1
-		r.log.hw = 6
+		r.log.HW = 6
 		r.pendingISR = []protocol.BrokerID{0, 1, 2} // broker 2 caught up to the HW (6) and was proposed
 		b.maybeIncrementHW(r)
 		if lazy {
-			assert.Equal(t, int64(10), r.log.hw, "lazy: the HW leaves the joining follower behind")
+			assert.Equal(t, int64(10), r.log.HW, "lazy: the HW leaves the joining follower behind")
 		} else {
-			assert.Equal(t, int64(6), r.log.hw, "maximal: the HW waits for the joining follower")
+			assert.Equal(t, int64(6), r.log.HW, "maximal: the HW waits for the joining follower")
 		}
 	}
 }

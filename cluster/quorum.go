@@ -8,7 +8,9 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster/config"
+	"github.com/tideline-sim/tideline/cluster/internal/planted"
 	"github.com/tideline-sim/tideline/cluster/journal"
+	"github.com/tideline-sim/tideline/cluster/metadata"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
@@ -32,7 +34,7 @@ type metaEntry struct {
 	Epoch        int32
 	LeaderChange bool
 	NoOp         bool // metadata.max.idle.interval.ms's heartbeat record: the state unchanged
-	State        controllerState
+	State        metadata.State
 }
 
 // quorumState is what a voter persists before it answers: its epoch and
@@ -183,7 +185,7 @@ const bootstrapEpoch = 1
 // a vote for controller-0, and its LeaderChange record holding the
 // cluster's first metadata — what a cluster formatted and started before
 // the scenario began would hold.
-func bootstrapQuorum(disk *sim.Disk, initial controllerState) {
+func bootstrapQuorum(disk *sim.Disk, initial metadata.State) {
 	st := disk.Open(quorumStateFile)
 	st.Append(quorumState{Epoch: bootstrapEpoch, VotedFor: 0})
 	st.Sync()
@@ -355,7 +357,7 @@ func (q *quorum) handleVote(from sim.NodeID, m VoteRequest) {
 		// leader still answers our fetches, or we are the leader.
 		liveLeader := q.role == qLeader || q.role == qFollower && q.env.Now().Sub(q.contact) < q.cfg.FetchTimeout
 		resp.Epoch = q.epoch
-		resp.Granted = m.Epoch > q.epoch && !liveLeader && (q.upToDate(m.LastEpoch, m.LastOffset) || planted.staleVote)
+		resp.Granted = m.Epoch > q.epoch && !liveLeader && (q.upToDate(m.LastEpoch, m.LastOffset) || planted.Bugs.StaleVote)
 		if resp.Granted {
 			q.monitor.voteGranted(q.env.Now(), q.self, int(m.Candidate), m.Epoch, m.LastEpoch, m.LastOffset, true)
 		} else {
@@ -368,7 +370,7 @@ func (q *quorum) handleVote(from sim.NodeID, m VoteRequest) {
 		q.transition(qUnattached, m.Epoch, noVoter)
 	}
 	resp.Epoch = q.epoch
-	if m.Epoch == q.epoch && q.leader == noVoter && (q.votedFor == noVoter || q.votedFor == int(m.Candidate)) && (q.upToDate(m.LastEpoch, m.LastOffset) || planted.staleVote) {
+	if m.Epoch == q.epoch && q.leader == noVoter && (q.votedFor == noVoter || q.votedFor == int(m.Candidate)) && (q.upToDate(m.LastEpoch, m.LastOffset) || planted.Bugs.StaleVote) {
 		q.votedFor = int(m.Candidate)
 		q.persistState() // durable before the answer
 		resp.Granted = true
@@ -418,7 +420,7 @@ func (q *quorum) becomeLeader(announce bool) {
 	q.began[q.self] = true
 	q.monitor.quorumEvent(q.env, journal.EvControllerElected, q.epoch, q.self, fmt.Sprintf("controller-%d leads the metadata quorum in epoch %d", q.self, q.epoch))
 	if announce {
-		var st controllerState
+		var st metadata.State
 		if len(q.log) > 0 {
 			st = q.log[len(q.log)-1].State
 		}
@@ -520,9 +522,9 @@ func (q *quorum) setHW(hw int64) {
 }
 
 // committedState is the state of the last committed entry.
-func (q *quorum) committedState() (controllerState, bool) {
+func (q *quorum) committedState() (metadata.State, bool) {
 	if q.hw == 0 {
-		return controllerState{}, false
+		return metadata.State{}, false
 	}
 	return q.log[q.hw-1].State, true
 }

@@ -1,4 +1,11 @@
-package cluster
+// Package storage is one replica's partition log on a broker's simulated
+// disk, as Kafka's storage module keeps it (UnifiedLog with its
+// LeaderEpochFileCache and ProducerStateManager): record batches, the
+// leader-epoch checkpoint, the high watermark, the idempotent producers'
+// last sequences, and prefix hashes for cheap agreement checks. It knows
+// nothing of leaders, followers or the network; it imports only protocol
+// and sim.
+package storage
 
 import (
 	"fmt"
@@ -8,9 +15,9 @@ import (
 	"github.com/tideline-sim/tideline/sim"
 )
 
-// epochEntry is one entry of the leader-epoch cache: the first offset
+// EpochEntry is one entry of the leader-epoch cache: the first offset
 // written under a leader epoch.
-type epochEntry struct {
+type EpochEntry struct {
 	Epoch       int32
 	StartOffset int64
 }
@@ -35,12 +42,11 @@ const maxProducerRuns = 5
 
 func (p *producerState) lastSeq() int32 { return p.runs[len(p.runs)-1].lastSeq }
 
-// partitionLog is one replica's log of a partition, kept on the broker's
+// Log is one replica's log of a partition, kept on the broker's
 // simulated disk: the records file, the leader-epoch checkpoint, and in
 // memory the page-cache view of both plus the producer state.
-type partitionLog struct {
-	tp        protocol.TopicPartition
-	live      *liveLogs // the journal's live replicas of tp, once it tracks this log
+type Log struct {
+	TP        protocol.TopicPartition
 	file      *sim.File // record batches (*Batch), as Kafka writes them: the one copy of the records
 	epochFile *sim.File // the epoch cache, rewritten and synced on change
 	end       int64     // the log end offset
@@ -51,50 +57,50 @@ type partitionLog struct {
 	// hashes[i] chains every record up to the end of batch i: prefix
 	// hashes for cheap agreement checks, a word a batch, not a record.
 	hashes    []uint64
-	epochs    []epochEntry
-	hw        int64
-	unflushed int64
+	Epochs    []EpochEntry
+	HW        int64
+	Unflushed int64
 	producers map[int64]*producerState // looked up, never iterated
 }
 
-func logFileName(tp protocol.TopicPartition) string {
+func fileName(tp protocol.TopicPartition) string {
 	return tp.Topic + "-" + itoa(tp.Partition) + "/log"
 }
 func epochFileName(tp protocol.TopicPartition) string {
 	return tp.Topic + "-" + itoa(tp.Partition) + "/leader-epoch-checkpoint"
 }
 
-// openLog recovers a partition's log from disk, as Kafka does at startup:
+// Open recovers a partition's log from disk, as Kafka does at startup:
 // the records that survived, the epoch cache trimmed to the log end (a power
 // loss may have taken records the checkpoint still names), and the producer
 // state rebuilt by scanning the log.
-func openLog(disk *sim.Disk, tp protocol.TopicPartition, hwCheckpoint int64) *partitionLog {
-	l := &partitionLog{
-		tp:        tp,
-		file:      disk.Open(logFileName(tp)),
+func Open(disk *sim.Disk, tp protocol.TopicPartition, hwCheckpoint int64) *Log {
+	l := &Log{
+		TP:        tp,
+		file:      disk.Open(fileName(tp)),
 		epochFile: disk.Open(epochFileName(tp)),
 		producers: map[int64]*producerState{},
 	}
 	for i := range l.file.Len() {
 		b := l.file.Record(i).(*protocol.Batch)
-		if b.BaseOffset != l.leo() {
-			panic(fmt.Sprintf("cluster: %v log holds offset %d at %d", tp, b.BaseOffset, l.leo()))
+		if b.BaseOffset != l.LEO() {
+			panic(fmt.Sprintf("cluster: %v log holds offset %d at %d", tp, b.BaseOffset, l.LEO()))
 		}
 		l.pushBatch(b)
 	}
 	if n := l.epochFile.Len(); n > 0 {
-		l.epochs = slices.Clone(l.epochFile.Record(n - 1).([]epochEntry))
+		l.Epochs = slices.Clone(l.epochFile.Record(n - 1).([]EpochEntry))
 	}
-	l.trimEpochsFrom(l.leo())
-	l.hw = min(hwCheckpoint, l.leo())
+	l.trimEpochsFrom(l.LEO())
+	l.HW = min(hwCheckpoint, l.LEO())
 	l.rebuildProducers()
 	return l
 }
 
-func (l *partitionLog) leo() int64 { return l.end }
+func (l *Log) LEO() int64 { return l.end }
 
 // batchIndex returns the index in the file of the batch holding offset.
-func (l *partitionLog) batchIndex(offset int64) int {
+func (l *Log) batchIndex(offset int64) int {
 	n := len(l.batches)
 	// Most reads are near the log's end: followers and consumers that keep
 	// up fetch at it, the high watermark trails it by a batch or two. Look
@@ -119,92 +125,92 @@ func (l *partitionLog) batchIndex(offset int64) int {
 	return lo
 }
 
-func (l *partitionLog) batch(i int) *protocol.Batch { return l.batches[i] }
+func (l *Log) batch(i int) *protocol.Batch { return l.batches[i] }
 
-// latestEpoch is the epoch of the newest cache entry, NoEpoch if none.
-func (l *partitionLog) latestEpoch() int32 {
-	if len(l.epochs) == 0 {
+// LatestEpoch is the epoch of the newest cache entry, NoEpoch if none.
+func (l *Log) LatestEpoch() int32 {
+	if len(l.Epochs) == 0 {
 		return protocol.NoEpoch
 	}
-	return l.epochs[len(l.epochs)-1].Epoch
+	return l.Epochs[len(l.Epochs)-1].Epoch
 }
 
-// epochStart is the start offset of the newest epoch (the LESO).
-func (l *partitionLog) epochStart() int64 {
-	if len(l.epochs) == 0 {
+// EpochStart is the start offset of the newest epoch (the LESO).
+func (l *Log) EpochStart() int64 {
+	if len(l.Epochs) == 0 {
 		return 0
 	}
-	return l.epochs[len(l.epochs)-1].StartOffset
+	return l.Epochs[len(l.Epochs)-1].StartOffset
 }
 
-// endOffsetForEpoch answers OffsetsForLeaderEpoch as Kafka's
+// EndOffsetForEpoch answers OffsetsForLeaderEpoch as Kafka's
 // LeaderEpochFileCache.endOffsetFor does: the largest epoch at or below the
 // requested one, and the offset where it ends (the start of the next epoch,
 // or the log end for the latest). Undefined is (NoEpoch, -1).
-func (l *partitionLog) endOffsetForEpoch(epoch int32) (int32, int64) {
-	if epoch == protocol.NoEpoch || len(l.epochs) == 0 {
+func (l *Log) EndOffsetForEpoch(epoch int32) (int32, int64) {
+	if epoch == protocol.NoEpoch || len(l.Epochs) == 0 {
 		return protocol.NoEpoch, -1
 	}
-	if epoch == l.latestEpoch() {
-		return epoch, l.leo()
+	if epoch == l.LatestEpoch() {
+		return epoch, l.LEO()
 	}
-	higher := slices.IndexFunc(l.epochs, func(e epochEntry) bool { return e.Epoch > epoch })
+	higher := slices.IndexFunc(l.Epochs, func(e EpochEntry) bool { return e.Epoch > epoch })
 	if higher < 0 {
 		return protocol.NoEpoch, -1 // asked for an epoch newer than any here
 	}
 	if higher == 0 {
-		return epoch, l.epochs[0].StartOffset // older than any epoch here
+		return epoch, l.Epochs[0].StartOffset // older than any epoch here
 	}
-	return l.epochs[higher-1].Epoch, l.epochs[higher].StartOffset
+	return l.Epochs[higher-1].Epoch, l.Epochs[higher].StartOffset
 }
 
-// assignEpoch records that epoch starts at offset, as a new leader does
+// AssignEpoch records that epoch starts at offset, as a new leader does
 // (with its LEO) and a follower does for the first record of a new epoch.
-func (l *partitionLog) assignEpoch(epoch int32, offset int64) {
-	if epoch <= l.latestEpoch() {
+func (l *Log) AssignEpoch(epoch int32, offset int64) {
+	if epoch <= l.LatestEpoch() {
 		return
 	}
-	l.epochs = append(l.epochs, epochEntry{epoch, offset})
+	l.Epochs = append(l.Epochs, EpochEntry{epoch, offset})
 	l.writeEpochs()
 }
 
-func (l *partitionLog) writeEpochs() {
+func (l *Log) writeEpochs() {
 	l.epochFile.Truncate(0)
-	l.epochFile.Append(slices.Clone(l.epochs))
+	l.epochFile.Append(slices.Clone(l.Epochs))
 	l.epochFile.Sync()
 }
 
-func (l *partitionLog) trimEpochsFrom(offset int64) {
-	keep := len(l.epochs)
-	for keep > 0 && l.epochs[keep-1].StartOffset >= offset {
+func (l *Log) trimEpochsFrom(offset int64) {
+	keep := len(l.Epochs)
+	for keep > 0 && l.Epochs[keep-1].StartOffset >= offset {
 		keep--
 	}
-	if keep < len(l.epochs) {
-		l.epochs = l.epochs[:keep]
+	if keep < len(l.Epochs) {
+		l.Epochs = l.Epochs[:keep]
 		l.writeEpochs()
 	}
 }
 
-// append writes a batch at the log end; its offsets must continue the log.
+// Append writes a batch at the log end; its offsets must continue the log.
 // The log keeps b itself: nobody may change it afterwards.
-func (l *partitionLog) append(b *protocol.Batch) {
+func (l *Log) Append(b *protocol.Batch) {
 	if b == nil || b.Len() == 0 {
 		return
 	}
-	if b.BaseOffset != l.leo() {
-		panic(fmt.Sprintf("cluster: %v append at offset %d, log end is %d", l.tp, b.BaseOffset, l.leo()))
+	if b.BaseOffset != l.LEO() {
+		panic(fmt.Sprintf("cluster: %v append at offset %d, log end is %d", l.TP, b.BaseOffset, l.LEO()))
 	}
-	l.assignEpoch(b.Epoch, b.BaseOffset)
+	l.AssignEpoch(b.Epoch, b.BaseOffset)
 	l.pushBatch(b)
 	l.trackProducer(b)
 	l.file.Append(b)
-	l.unflushed += int64(b.Len())
+	l.Unflushed += int64(b.Len())
 }
 
-// truncate removes every record at or above offset, with the epoch cache
+// Truncate removes every record at or above offset, with the epoch cache
 // and the producer state that depended on them.
-func (l *partitionLog) truncate(offset int64) {
-	if offset >= l.leo() {
+func (l *Log) Truncate(offset int64) {
+	if offset >= l.LEO() {
 		return
 	}
 	offset = max(offset, 0)
@@ -226,23 +232,23 @@ func (l *partitionLog) truncate(offset int64) {
 	}
 	l.end = offset
 	l.trimEpochsFrom(offset)
-	l.hw = min(l.hw, offset)
-	l.unflushed = min(l.unflushed, offset)
+	l.HW = min(l.HW, offset)
+	l.Unflushed = min(l.Unflushed, offset)
 	l.rebuildProducers()
 }
 
-// flush syncs the log file (fsync): what it holds survives a power loss.
-func (l *partitionLog) flush() {
-	if l.unflushed > 0 {
+// Flush syncs the log file (fsync): what it holds survives a power loss.
+func (l *Log) Flush() {
+	if l.Unflushed > 0 {
 		l.file.Sync()
-		l.unflushed = 0
+		l.Unflushed = 0
 	}
 }
 
-// read returns the batches holding records [from, to), at most max
+// Read returns the batches holding records [from, to), at most max
 // records, cutting the first and last where they reach beyond.
-func (l *partitionLog) read(from, to int64, max int) []*protocol.Batch {
-	to = min(to, l.leo(), from+int64(max))
+func (l *Log) Read(from, to int64, max int) []*protocol.Batch {
+	to = min(to, l.LEO(), from+int64(max))
 	if from >= to {
 		return nil
 	}
@@ -257,9 +263,9 @@ func (l *partitionLog) read(from, to int64, max int) []*protocol.Batch {
 	return out
 }
 
-// checkSequence decides what to do with an idempotent batch: append it,
+// CheckSequence decides what to do with an idempotent batch: append it,
 // answer it as a duplicate at dupOffset, or reject it.
-func (l *partitionLog) checkSequence(pid int64, epoch int16, base int32, n int) (dupOffset int64, err protocol.ErrorCode) {
+func (l *Log) CheckSequence(pid int64, epoch int16, base int32, n int) (dupOffset int64, err protocol.ErrorCode) {
 	if pid < 0 {
 		return -1, protocol.None
 	}
@@ -285,7 +291,7 @@ func (l *partitionLog) checkSequence(pid int64, epoch int16, base int32, n int) 
 	return -1, protocol.None
 }
 
-func (l *partitionLog) trackProducer(b *protocol.Batch) {
+func (l *Log) trackProducer(b *protocol.Batch) {
 	if b.ProducerID < 0 {
 		return
 	}
@@ -308,7 +314,7 @@ func (l *partitionLog) trackProducer(b *protocol.Batch) {
 	}
 }
 
-func (l *partitionLog) rebuildProducers() {
+func (l *Log) rebuildProducers() {
 	clear(l.producers)
 	for i := range l.file.Len() {
 		l.trackProducer(l.batch(i))
@@ -318,7 +324,7 @@ func (l *partitionLog) rebuildProducers() {
 func itoa(n int32) string { return fmt.Sprint(n) }
 
 // pushBatch indexes a batch written at the log end.
-func (l *partitionLog) pushBatch(b *protocol.Batch) {
+func (l *Log) pushBatch(b *protocol.Batch) {
 	l.hashes = append(l.hashes, l.chainBatch(len(l.batches), b, b.End()))
 	l.batches = append(l.batches, b)
 	l.end = b.End()
@@ -326,7 +332,7 @@ func (l *partitionLog) pushBatch(b *protocol.Batch) {
 
 // chainBatch chains batch b's records below end onto the hash of every
 // batch before i.
-func (l *partitionLog) chainBatch(i int, b *protocol.Batch, end int64) uint64 {
+func (l *Log) chainBatch(i int, b *protocol.Batch, end int64) uint64 {
 	var h uint64
 	if i > 0 {
 		h = l.hashes[i-1]
@@ -337,8 +343,8 @@ func (l *partitionLog) chainBatch(i int, b *protocol.Batch, end int64) uint64 {
 	return h
 }
 
-// prefixHash returns the hash of every record below offset end.
-func (l *partitionLog) prefixHash(end int64) uint64 {
+// PrefixHash returns the hash of every record below offset end.
+func (l *Log) PrefixHash(end int64) uint64 {
 	if end <= 0 {
 		return 0
 	}
@@ -357,4 +363,19 @@ func chain(h uint64, r protocol.Record) uint64 {
 		h ^= h >> 31
 	}
 	return h
+}
+
+// ReadLog returns the records of tp's log on a broker's disk: what the
+// broker would recover, whether it is up or not.
+func ReadLog(disk *sim.Disk, tp protocol.TopicPartition) protocol.Records {
+	name := fileName(tp)
+	if !disk.Exists(name) {
+		return protocol.Records{}
+	}
+	f := disk.Open(name)
+	batches := make([]*protocol.Batch, f.Len())
+	for i := range batches {
+		batches[i] = f.Record(i).(*protocol.Batch)
+	}
+	return protocol.RecordsOfBatches(batches)
 }

@@ -1,0 +1,50 @@
+// Package metadata is the cluster metadata the KRaft controller decides
+// and the metadata log carries (Kafka's MetadataImage): the registered
+// brokers with their epochs and fencing, the partitions with leader, ISR
+// and ELR, and the counters the controller hands out. It owns the state and
+// the broker-facing image of it, not the rules that change it (the
+// controller's) nor how it is replicated (raft's). It imports only
+// protocol.
+package metadata
+
+import (
+	"slices"
+
+	"github.com/tideline-sim/tideline/cluster/protocol"
+)
+
+// BrokerRecord is the controller's record of one broker.
+type BrokerRecord struct {
+	Registered  bool
+	Incarnation uint64
+	Epoch       int64
+	Fenced      bool
+}
+
+// State is everything the controller decides with: one value per metadata
+// log record (the state after it), so a follower's or a restarted
+// controller's state is its last record's, with no replay code.
+type State struct {
+	Version         int64
+	NextBrokerEpoch int64
+	NextProducerID  int64
+	Brokers         []BrokerRecord            // indexed by BrokerID
+	Partitions      []protocol.PartitionState // sorted by TP
+}
+
+// Clone copies what a later change may write in place.
+func (s State) Clone() State {
+	s.Brokers = slices.Clone(s.Brokers)
+	s.Partitions = slices.Clone(s.Partitions) // elements are copy-on-write
+	return s
+}
+
+// Image is the state as a broker applies it: an unregistered broker counts
+// as fenced.
+func (s State) Image() protocol.Image {
+	brokers := make([]protocol.BrokerState, len(s.Brokers))
+	for i, rec := range s.Brokers {
+		brokers[i] = protocol.BrokerState{Epoch: rec.Epoch, Fenced: rec.Fenced || !rec.Registered}
+	}
+	return protocol.Image{Version: s.Version, Partitions: slices.Clone(s.Partitions), Brokers: brokers}
+}
