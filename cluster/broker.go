@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tideline-sim/tideline/cluster/metadata"
+	"github.com/tideline-sim/tideline/cluster/raft"
 	"github.com/tideline-sim/tideline/cluster/storage"
 
 	"github.com/tideline-sim/tideline/clock"
@@ -60,7 +62,7 @@ type parkedFetch struct {
 type replica struct {
 	tp    protocol.TopicPartition
 	log   *storage.Log
-	live  *liveLogs // the monitor's live replicas of tp, once it tracks this log
+	peers *Peers // the monitor's live replicas of tp, once it tracks this log
 	state protocol.PartitionState
 	role  role
 
@@ -83,8 +85,8 @@ type replica struct {
 }
 
 // view is what the monitor is shown of r.
-func (r *replica) view() replicaView {
-	return replicaView{tp: r.tp, log: r.log, live: r.live, leader: r.role == roleLeader, state: r.state, minISR: r.minISR}
+func (r *replica) view() Replica {
+	return Replica{TP: r.tp, Log: r.log, Peers: r.peers, Leader: r.role == roleLeader, State: r.state, MinISR: r.minISR}
 }
 
 // sessionKey names a client's stream of produce requests to one partition:
@@ -215,7 +217,7 @@ func (b *Broker) replica(tp protocol.TopicPartition) *replica {
 	}
 	b.parts[tp] = r
 	if b.monitor != nil {
-		r.live = b.monitor.track(b.env.Now(), b.id, r.log)
+		r.peers = b.monitor.track(b.env.Now(), b.id, r.log)
 	}
 	i, _ := slices.BinarySearchFunc(b.order, tp, func(x *replica, tp protocol.TopicPartition) int { return x.tp.Compare(tp) })
 	b.order = slices.Insert(b.order, i, r)
@@ -271,7 +273,7 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 		env.Send(from, protocol.MetadataResponse{RequestID: m.RequestID, Image: b.image})
 	case protocol.ApiVersionsRequest:
 		env.Send(from, protocol.ApiVersionsResponse(m))
-	case NotController:
+	case node.NotController:
 		// Ask the controller it names, or the next one, after a backoff
 		// (Kafka's BrokerLifecycleManager: from 100 ms, doubling).
 		b.controller = m.Leader
@@ -308,7 +310,7 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 		}
 	case protocol.AlterPartitionResponse:
 		b.handleAlterPartitionResponse(m)
-	case QuorumFetchResponse:
+	case raft.FetchResponse[metadata.State]:
 		b.handleMetadataFetchResponse(from, m)
 	case protocol.InitProducerIDRequest:
 		env.Send(b.controller, protocol.AllocateProducerIDRequest{Client: int32(from), RequestID: m.RequestID})

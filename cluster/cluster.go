@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/tideline-sim/tideline/cluster/raft"
 	"github.com/tideline-sim/tideline/cluster/storage"
 
 	"github.com/tideline-sim/tideline/cluster/client"
@@ -119,7 +120,7 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{World: w, Spec: spec, History: &journal.History{}, Journal: &journal.Journal{}}
-	c.Monitor = NewMonitor(c.Journal, spec)
+	c.Monitor = NewMonitor(c.Journal, spec.Broker, spec.Topics)
 	// IDs are handed out in order of adding, so they are known up front:
 	// every node's directory is complete before the first one is built.
 	c.Dir.Brokers = make([]sim.NodeID, spec.Brokers)
@@ -154,7 +155,7 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 				return NewQuorumController(i, spec.Broker, spec.Topics, c.Dir, c.Monitor, &boot[i])
 			})
 			if !spec.Broker.Quorum.ColdStart {
-				bootstrapQuorum(w.Disk(id), initial)
+				raft.Bootstrap(w.Disk(id), metadataFile, initial)
 			}
 		}
 	}
@@ -236,9 +237,7 @@ func (c *Cluster) ActiveController() (sim.NodeID, bool) {
 func (c *Cluster) State(tp protocol.TopicPartition) protocol.PartitionState {
 	var st metadata.State
 	if len(c.Dir.Controllers) > 1 {
-		if n := len(c.Monitor.quorum.committed); n > 0 {
-			st = c.Monitor.quorum.committed[n-1].State
-		}
+		st, _ = c.Monitor.CommittedMetadata()
 	} else if f := c.World.Disk(c.Dir.Controller).Open(metadataFile); f.Len() > 0 {
 		st = f.Record(f.Len() - 1).(metadata.State)
 	}
@@ -259,16 +258,12 @@ func (c *Cluster) Quorum() []QuorumStatus {
 	var out []QuorumStatus
 	for i, id := range c.Dir.Controllers {
 		s := QuorumStatus{Voter: i, Up: c.World.Up(id)}
-		if i >= len(c.Monitor.quorum.voters) {
-			out = append(out, s)
-			continue
-		}
-		if q := c.Monitor.quorum.voters[i]; q != nil {
+		if q := c.Monitor.Voter(i); q != nil {
 			if n, _ := c.World.Node(id).(*Controller); s.Up && n != nil {
 				s.Active = n.active()
 			}
-			for _, e := range q.log[:q.hw] {
-				s.Committed = append(s.Committed, entryText(e))
+			for _, e := range q.Log()[:q.HW()] {
+				s.Committed = append(s.Committed, EntryText(e))
 			}
 		}
 		out = append(out, s)
@@ -312,4 +307,12 @@ func (c *Cluster) FinalLogs() []FinalLog {
 		out = append(out, fl)
 	}
 	return out
+}
+
+// QuorumStatus is each controller's view at the end of a run.
+type QuorumStatus struct {
+	Voter     int
+	Up        bool
+	Active    bool     // the leader, with its epoch's first record committed
+	Committed []string // its committed records, named by entryText
 }

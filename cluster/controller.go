@@ -12,6 +12,7 @@ import (
 	"github.com/tideline-sim/tideline/cluster/metadata"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
+	"github.com/tideline-sim/tideline/cluster/raft"
 	"github.com/tideline-sim/tideline/sim"
 )
 
@@ -32,12 +33,12 @@ type Controller struct {
 	st            metadata.State
 	lastHeartbeat []clock.Time // volatile: a restarted controller grants every broker a fresh session
 
-	// With more than one controller, the quorum (quorum.go) replicates
+	// With more than one controller, the quorum (package raft) replicates
 	// every decision; the controller acts only while it leads and its
 	// epoch's first record has committed, and answers a request only once
 	// the decision it made commits.
 	index     int
-	quorum    *quorum
+	quorum    *raft.Quorum[metadata.State]
 	activated bool
 	effects   []effect
 	boot      *bool
@@ -130,8 +131,8 @@ func (c *Controller) image() protocol.Image { return c.st.Image() }
 func (c *Controller) commit() {
 	c.st.Version++
 	if c.quorum != nil {
-		c.tagEffects(c.quorum.leo())
-		c.quorum.append(metaEntry{Epoch: c.quorum.epoch, State: c.st.Clone()})
+		c.tagEffects(c.quorum.LEO())
+		c.quorum.Append(raft.Entry[metadata.State]{Epoch: c.quorum.Epoch(), Value: c.st.Clone()})
 		return
 	}
 	c.persist()
@@ -150,8 +151,8 @@ func (c *Controller) push(st metadata.State) {
 
 // respond answers a request, once the decisions made so far are committed.
 func (c *Controller) respond(to sim.NodeID, msg sim.Message) {
-	if q := c.quorum; q != nil && q.hw < q.leo() {
-		c.effects = append(c.effects, effect{entry: q.leo() - 1, do: func() { c.env.Send(to, msg) }})
+	if q := c.quorum; q != nil && q.HW() < q.LEO() {
+		c.effects = append(c.effects, effect{entry: q.LEO() - 1, do: func() { c.env.Send(to, msg) }})
 		return
 	}
 	c.env.Send(to, msg)
@@ -160,7 +161,7 @@ func (c *Controller) respond(to sim.NodeID, msg sim.Message) {
 func (c *Controller) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 	if c.quorum != nil {
 		defer c.applyEffects(true)
-		if c.quorumMessage(from, msg) {
+		if c.quorum.Handle(from, msg) {
 			return
 		}
 	}
@@ -170,10 +171,10 @@ func (c *Controller) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 			// Name the leader: another controller, or this one while its
 			// first record has yet to commit.
 			leader := sim.NodeID(-1)
-			if q := c.quorum; q.leader != noVoter {
-				leader = c.dir.Controllers[q.leader]
+			if q := c.quorum; q.Leader() >= 0 {
+				leader = c.dir.Controllers[q.Leader()]
 			}
-			env.Send(from, NotController{Leader: leader, Request: msg})
+			env.Send(from, node.NotController{Leader: leader, Request: msg})
 		}
 		return
 	}
@@ -210,13 +211,13 @@ func (c *Controller) Timer(env sim.Env, t sim.Timer) {
 	case node.TNoOp:
 		// metadata.max.idle.interval.ms: while active, a NoOp record keeps
 		// the log (and every follower's and observer's view of it) moving.
-		if q := c.quorum; c.active() && int32(tm.ID) == q.epoch {
-			q.append(metaEntry{Epoch: q.epoch, NoOp: true, State: q.log[q.leo()-1].State})
-			c.SetTimer(env, q.cfg.NoOpInterval, tm)
+		if q := c.quorum; c.active() && int32(tm.ID) == q.Epoch() {
+			q.Append(raft.Entry[metadata.State]{Epoch: q.Epoch(), NoOp: true, Value: q.Log()[q.LEO()-1].Value})
+			c.SetTimer(env, c.cfg.Quorum.NoOpInterval, tm)
 		}
 	default:
 		if c.quorum != nil {
-			c.quorum.timer(tm)
+			c.quorum.Timer(tm)
 		}
 	}
 }
@@ -562,7 +563,7 @@ func (c *Controller) tagEffects(entry int64) {
 func (c *Controller) applyEffects(untagged bool) {
 	hw := int64(0)
 	if c.quorum != nil {
-		hw = c.quorum.hw
+		hw = c.quorum.HW()
 	}
 	var kept []effect
 	for _, e := range c.effects {
@@ -580,41 +581,17 @@ func (c *Controller) applyEffects(untagged bool) {
 // first record commits, it only replicates.
 func (c *Controller) startQuorum(env sim.Env) {
 	c.activated, c.effects = false, nil
-	c.quorum = &quorum{cfg: c.cfg.Quorum, retransmit: c.cfg.Retransmit, self: c.index, voters: c.dir.Controllers, monitor: c.monitor}
-	c.quorum.onCommit = c.committed
-	c.quorum.onRole = c.leading
-	c.monitor.joinQuorum(c.quorum)
+	c.quorum = raft.New(c.cfg.Quorum, c.cfg.Retransmit, c.index, c.dir.Controllers, metadataFile, raft.Observer[metadata.State](c.monitor), c.committed, c.leading)
+	c.monitor.joinQuorum(c.index, c.quorum)
 	first := c.boot != nil && *c.boot
 	if c.boot != nil {
 		*c.boot = false
 	}
-	c.quorum.start(env, first)
+	c.quorum.Start(env, first)
 	c.st = c.initialState()
-	if len(c.quorum.log) > 0 {
-		c.st = c.quorum.log[len(c.quorum.log)-1].State.Clone()
+	if log := c.quorum.Log(); len(log) > 0 {
+		c.st = log[len(log)-1].Value.Clone()
 	}
-}
-
-// quorumMessage hands the quorum its messages.
-func (c *Controller) quorumMessage(from sim.NodeID, msg sim.Message) bool {
-	q := c.quorum
-	switch m := msg.(type) {
-	case VoteRequest:
-		q.handleVote(from, m)
-	case VoteResponse:
-		q.handleVoteResponse(m)
-	case BeginQuorumEpoch:
-		q.handleBegin(from, m)
-	case BeginQuorumEpochResponse:
-		q.handleBeginResponse(m)
-	case QuorumFetch:
-		q.handleFetch(from, m)
-	case QuorumFetchResponse:
-		q.handleFetchResponse(m)
-	default:
-		return false
-	}
-	return true
 }
 
 // committed follows the quorum's high watermark: a follower takes the
@@ -623,19 +600,19 @@ func (c *Controller) quorumMessage(from sim.NodeID, msg sim.Message) bool {
 // allow.
 func (c *Controller) committed() {
 	q := c.quorum
-	st, _ := q.committedState()
-	if q.role != qLeader {
+	st, _ := q.Committed()
+	if !q.Leading() {
 		c.st = st.Clone()
 		return
 	}
 	if !c.activated {
-		if q.log[q.hw-1].Epoch != q.epoch {
+		if q.Log()[q.HW()-1].Epoch != q.Epoch() {
 			return
 		}
 		// KRaft's ClusterControlManager.activate: every registered broker
 		// gets a full session from now before it can be fenced.
 		c.activated = true
-		c.st = q.log[q.leo()-1].State.Clone()
+		c.st = q.Log()[q.LEO()-1].Value.Clone()
 		if c.st.Brokers == nil {
 			c.st = c.initialState()
 		}
@@ -643,9 +620,9 @@ func (c *Controller) committed() {
 		for i := range c.lastHeartbeat {
 			c.lastHeartbeat[i] = c.env.Now()
 		}
-		c.monitor.quorumEvent(c.env, journal.EvControllerActive, q.epoch, q.self, fmt.Sprintf("controller-%d is the active controller (epoch %d)", q.self, q.epoch))
-		c.SetTimer(c.env, q.cfg.NoOpInterval, node.Timer{Kind: node.TNoOp, ID: uint64(q.epoch)})
-		if q.log[q.hw-1].State.Brokers == nil {
+		c.monitor.Event(c.env, q.Self(), journal.EvControllerActive, q.Epoch(), q.Self(), fmt.Sprintf("controller-%d is the active controller (epoch %d)", q.Self(), q.Epoch()))
+		c.SetTimer(c.env, c.cfg.Quorum.NoOpInterval, node.Timer{Kind: node.TNoOp, ID: uint64(q.Epoch())})
+		if q.Log()[q.HW()-1].Value.Brokers == nil {
 			c.commit() // the cluster's first metadata: its topics
 			return
 		}
@@ -661,7 +638,7 @@ func (c *Controller) leading(leader bool) {
 		return
 	}
 	c.activated, c.effects = false, nil
-	st, _ := c.quorum.committedState()
+	st, _ := c.quorum.Committed()
 	c.st = st.Clone()
 	if c.st.Brokers == nil {
 		c.st = c.initialState()

@@ -85,7 +85,7 @@ type Divergence struct {
 const maxInvariantReports = 3
 
 type monitor struct {
-	live        map[protocol.TopicPartition]*liveLogs
+	live        map[protocol.TopicPartition]*Peers
 	divergences []Divergence
 	diverged    map[divergedPair]bool // each pair of replicas is reported once
 
@@ -104,15 +104,15 @@ type monitor struct {
 	elr    bool // eligible.leader.replicas.version as the scenario set it
 }
 
-// replicaView is what a broker shows the monitor of one of its replicas
-// as it acts: the monitor reads the log and never keeps the view.
-type replicaView struct {
-	tp     protocol.TopicPartition
-	log    *storage.Log
-	live   *liveLogs // what track returned for this log
-	leader bool
-	state  protocol.PartitionState
-	minISR int // the broker's setting, judged against the scenario's
+// Replica is what a broker shows the monitor of one of its replicas as it
+// acts: the monitor reads the log and never keeps the view.
+type Replica struct {
+	TP     protocol.TopicPartition
+	Log    *storage.Log
+	Peers  *Peers // what Track returned for this log
+	Leader bool
+	State  protocol.PartitionState
+	MinISR int // the broker's setting, judged against the scenario's
 }
 
 // brokerFenced holds a committed fencing to KRaft's rule: the fenced
@@ -136,24 +136,24 @@ func (m *monitor) scenarioMinISR(topic string) int {
 
 // wantMinISR is the min.insync.replicas the scenario gave r's topic, and
 // reports a broker that acts on another.
-func (m *monitor) wantMinISR(at clock.Time, b protocol.BrokerID, r replicaView) int {
-	want := m.scenarioMinISR(r.tp.Topic)
-	if r.live != nil {
-		want = r.live.minISR
+func (m *monitor) wantMinISR(at clock.Time, b protocol.BrokerID, r Replica) int {
+	want := m.scenarioMinISR(r.TP.Topic)
+	if r.Peers != nil {
+		want = r.Peers.minISR
 	}
 	if want < 0 {
-		return r.minISR // a unit test's replica, with no scenario behind it
+		return r.MinISR // a unit test's replica, with no scenario behind it
 	}
-	if r.minISR != want {
-		m.violate(at, InvConfigNotApplied, r.tp, b, -1, "broker %d applies min.insync.replicas=%d to %v; the scenario set %d", b, r.minISR, r.tp, want)
+	if r.MinISR != want {
+		m.violate(at, InvConfigNotApplied, r.TP, b, -1, "broker %d applies min.insync.replicas=%d to %v; the scenario set %d", b, r.MinISR, r.TP, want)
 	}
 	return want
 }
 
-// liveLogs are a partition's replicas' logs, indexed by broker, nil while
+// Peers are a partition's replicas' logs, indexed by broker, nil while
 // down. A broker keeps its replica's (what track returned): the checks that
 // run at every high watermark move find its peers without a map lookup.
-type liveLogs struct {
+type Peers struct {
 	logs []*storage.Log
 	// minISR is the scenario's min.insync.replicas for the partition's
 	// topic, found once here rather than by topic name at every high
@@ -162,11 +162,11 @@ type liveLogs struct {
 }
 
 // peers returns the live logs of r's partition, indexed by broker.
-func (m *monitor) peers(r replicaView) []*storage.Log {
-	if r.live != nil {
-		return r.live.logs
+func (m *monitor) peers(r Replica) []*storage.Log {
+	if r.Peers != nil {
+		return r.Peers.logs
 	}
-	if ll := m.live[r.tp]; ll != nil {
+	if ll := m.live[r.TP]; ll != nil {
 		return ll.logs
 	}
 	return nil
@@ -174,7 +174,7 @@ func (m *monitor) peers(r replicaView) []*storage.Log {
 
 // peer returns broker b's log of r's partition while b is up, nil
 // otherwise.
-func (m *monitor) peer(r replicaView, b protocol.BrokerID) *storage.Log {
+func (m *monitor) peer(r Replica, b protocol.BrokerID) *storage.Log {
 	logs := m.peers(r)
 	if b < 0 || int(b) >= len(logs) {
 		return nil
@@ -226,13 +226,13 @@ func (m *monitor) liveLog(tp protocol.TopicPartition, b protocol.BrokerID) *stor
 
 // track registers a replica's log as recovered at boot, checks it, and
 // returns its partition's live logs for the broker to show again.
-func (m *monitor) track(at clock.Time, b protocol.BrokerID, l *storage.Log) *liveLogs {
+func (m *monitor) track(at clock.Time, b protocol.BrokerID, l *storage.Log) *Peers {
 	if m.live == nil {
-		m.live = map[protocol.TopicPartition]*liveLogs{}
+		m.live = map[protocol.TopicPartition]*Peers{}
 	}
 	ll := m.live[l.TP]
 	if ll == nil {
-		ll = &liveLogs{minISR: m.scenarioMinISR(l.TP.Topic)}
+		ll = &Peers{minISR: m.scenarioMinISR(l.TP.Topic)}
 		m.live[l.TP] = ll
 	}
 	for int(b) >= len(ll.logs) {
@@ -284,22 +284,22 @@ func (m *monitor) checkAgreement(at clock.Time, b protocol.BrokerID, l *storage.
 
 // hwSet is a replica's high watermark rising. On a leader, no ISR member
 // may end below it (TLA+ models: HW ≤ every ISR member's LEO).
-func (m *monitor) hwSet(at clock.Time, b protocol.BrokerID, r replicaView) {
-	if r.log.HW > r.log.LEO() {
-		m.violate(at, InvHWAboveOwnLEO, r.tp, b, r.log.HW, "broker %d's high watermark %d is past its own log end %d", b, r.log.HW, r.log.LEO())
+func (m *monitor) hwSet(at clock.Time, b protocol.BrokerID, r Replica) {
+	if r.Log.HW > r.Log.LEO() {
+		m.violate(at, InvHWAboveOwnLEO, r.TP, b, r.Log.HW, "broker %d's high watermark %d is past its own log end %d", b, r.Log.HW, r.Log.LEO())
 	}
-	m.checkAgreement(at, b, r.log, m.peers(r))
-	if !r.leader {
+	m.checkAgreement(at, b, r.Log, m.peers(r))
+	if !r.Leader {
 		return
 	}
-	if minISR := m.wantMinISR(at, b, r); len(r.state.ISR) < min(minISR, len(r.state.Replicas)) {
-		m.violate(at, InvHWBelowMinISR, r.tp, b, r.log.HW, "leader %d moved its high watermark to %d with ISR %v below min.insync.replicas=%d",
-			b, r.log.HW, r.state.ISR, minISR)
+	if minISR := m.wantMinISR(at, b, r); len(r.State.ISR) < min(minISR, len(r.State.Replicas)) {
+		m.violate(at, InvHWBelowMinISR, r.TP, b, r.Log.HW, "leader %d moved its high watermark to %d with ISR %v below min.insync.replicas=%d",
+			b, r.Log.HW, r.State.ISR, minISR)
 	}
-	for _, id := range r.state.ISR {
-		if l := m.peer(r, id); id != b && l != nil && l.LEO() < r.log.HW {
-			m.violate(at, InvHWAboveISRLEO, r.tp, b, l.LEO(), "leader %d moved its high watermark to %d at epoch %d, but ISR member %d's log ends at %d",
-				b, r.log.HW, r.state.LeaderEpoch, id, l.LEO())
+	for _, id := range r.State.ISR {
+		if l := m.peer(r, id); id != b && l != nil && l.LEO() < r.Log.HW {
+			m.violate(at, InvHWAboveISRLEO, r.TP, b, l.LEO(), "leader %d moved its high watermark to %d at epoch %d, but ISR member %d's log ends at %d",
+				b, r.Log.HW, r.State.LeaderEpoch, id, l.LEO())
 		}
 	}
 }
@@ -338,25 +338,25 @@ func (m *monitor) isrExpanded(at clock.Time, p protocol.PartitionState, added []
 // ISR must be at min.insync.replicas, every live ISR member must hold the
 // records, and a leader whose epoch the controller replaced may complete
 // only what its successor holds.
-func (m *monitor) ackedAll(at clock.Time, b protocol.BrokerID, r replicaView, base, last int64) {
-	if minISR := m.wantMinISR(at, b, r); len(r.state.ISR) < min(minISR, len(r.state.Replicas)) {
-		m.violate(at, InvAckBelowMinISR, r.tp, b, base, "leader %d acknowledged offsets %d-%d under acks=all with ISR %v below min.insync.replicas=%d",
-			b, base, last, r.state.ISR, minISR)
+func (m *monitor) ackedAll(at clock.Time, b protocol.BrokerID, r Replica, base, last int64) {
+	if minISR := m.wantMinISR(at, b, r); len(r.State.ISR) < min(minISR, len(r.State.Replicas)) {
+		m.violate(at, InvAckBelowMinISR, r.TP, b, base, "leader %d acknowledged offsets %d-%d under acks=all with ISR %v below min.insync.replicas=%d",
+			b, base, last, r.State.ISR, minISR)
 	}
 	end := last + 1
-	for _, id := range r.state.ISR {
-		if l := m.peer(r, id); id != b && l != nil && !sameUpTo(l, r.log, end) {
-			m.violate(at, InvAckMissingOnISR, r.tp, b, base, "leader %d acknowledged offsets %d-%d under acks=all; ISR member %d's log ends at %d or differs",
+	for _, id := range r.State.ISR {
+		if l := m.peer(r, id); id != b && l != nil && !sameUpTo(l, r.Log, end) {
+			m.violate(at, InvAckMissingOnISR, r.TP, b, base, "leader %d acknowledged offsets %d-%d under acks=all; ISR member %d's log ends at %d or differs",
 				b, base, last, id, l.LEO())
 		}
 	}
-	ctl, known := m.controller[r.tp]
-	if !known || ctl.LeaderEpoch <= r.state.LeaderEpoch || ctl.Leader == protocol.NoLeader {
+	ctl, known := m.controller[r.TP]
+	if !known || ctl.LeaderEpoch <= r.State.LeaderEpoch || ctl.Leader == protocol.NoLeader {
 		return
 	}
-	if l := m.peer(r, ctl.Leader); l != nil && !sameUpTo(l, r.log, end) {
-		m.violate(at, InvZombieAck, r.tp, b, base, "leader %d acknowledged offsets %d-%d at epoch %d after the controller made broker %d leader at epoch %d, which lacks them",
-			b, base, last, r.state.LeaderEpoch, ctl.Leader, ctl.LeaderEpoch)
+	if l := m.peer(r, ctl.Leader); l != nil && !sameUpTo(l, r.Log, end) {
+		m.violate(at, InvZombieAck, r.TP, b, base, "leader %d acknowledged offsets %d-%d at epoch %d after the controller made broker %d leader at epoch %d, which lacks them",
+			b, base, last, r.State.LeaderEpoch, ctl.Leader, ctl.LeaderEpoch)
 	}
 }
 
@@ -380,17 +380,17 @@ func (m *monitor) viewed(at clock.Time, b protocol.BrokerID, st protocol.Partiti
 
 // truncatedTo is a replica cutting its log: never a leader, and never an
 // ISR member below the leader's high watermark.
-func (m *monitor) truncatedTo(at clock.Time, b protocol.BrokerID, r replicaView, offset int64) {
-	if r.leader {
-		m.violate(at, InvLeaderTruncated, r.tp, b, offset, "leader %d truncated its log to %d at epoch %d", b, offset, r.state.LeaderEpoch)
+func (m *monitor) truncatedTo(at clock.Time, b protocol.BrokerID, r Replica, offset int64) {
+	if r.Leader {
+		m.violate(at, InvLeaderTruncated, r.TP, b, offset, "leader %d truncated its log to %d at epoch %d", b, offset, r.State.LeaderEpoch)
 		return
 	}
-	ctl, known := m.controller[r.tp]
+	ctl, known := m.controller[r.TP]
 	if !known || !ctl.InISR(b) {
 		return
 	}
-	if l := m.liveLog(r.tp, ctl.Leader); l != nil && offset < l.HW {
-		m.violate(at, InvISRMemberBelowHW, r.tp, b, offset, "ISR member %d truncated its log to %d, below leader %d's high watermark %d",
+	if l := m.liveLog(r.TP, ctl.Leader); l != nil && offset < l.HW {
+		m.violate(at, InvISRMemberBelowHW, r.TP, b, offset, "ISR member %d truncated its log to %d, below leader %d's high watermark %d",
 			b, offset, ctl.Leader, l.HW)
 	}
 }

@@ -3,6 +3,8 @@ package cluster
 import (
 	"testing"
 
+	"github.com/tideline-sim/tideline/cluster/config"
+	"github.com/tideline-sim/tideline/cluster/raft"
 	"github.com/tideline-sim/tideline/cluster/storage"
 
 	"github.com/stretchr/testify/assert"
@@ -24,9 +26,9 @@ func testLog(n int, epoch int32, hw int64) *storage.Log {
 	return l
 }
 
-func testReplica(b protocol.BrokerID, l *storage.Log, leader bool, epoch int32, isr ...protocol.BrokerID) replicaView {
-	return replicaView{tp: orders0, log: l, leader: leader, minISR: 2,
-		state: protocol.PartitionState{TP: orders0, Replicas: []protocol.BrokerID{0, 1, 2}, ISR: isr, Leader: b, LeaderEpoch: epoch}}
+func testReplica(b protocol.BrokerID, l *storage.Log, leader bool, epoch int32, isr ...protocol.BrokerID) Replica {
+	return Replica{TP: orders0, Log: l, Leader: leader, MinISR: 2,
+		State: protocol.PartitionState{TP: orders0, Replicas: []protocol.BrokerID{0, 1, 2}, ISR: isr, Leader: b, LeaderEpoch: epoch}}
 }
 
 func kinds(m *monitor) []string {
@@ -168,14 +170,25 @@ func TestJournalKeepsEveryCommitterOfAnEpoch(t *testing.T) {
 	assert.Equal(t, []int64{0, 7, 9}, kept)
 }
 
+// fakeVoter is a voter as the quorum monitor reads one.
+type fakeVoter struct {
+	log     raft.Log[metadata.State]
+	leading bool
+}
+
+func (v *fakeVoter) Log() raft.Log[metadata.State] { return v.log }
+func (v *fakeVoter) HW() int64                     { return 0 }
+func (v *fakeVoter) LEO() int64                    { return int64(len(v.log)) }
+func (v *fakeVoter) Leading() bool                 { return v.leading }
+
 // The quorum monitor fires on each rule it holds the quorum to, fed the
 // facts a broken quorum would report.
 func TestQuorumMonitorCatchesBrokenRaft(t *testing.T) {
-	newVoters := func(j *Monitor, logs ...metaLog) []*quorum {
-		var qs []*quorum
+	newVoters := func(j *Monitor, logs ...raft.Log[metadata.State]) []*fakeVoter {
+		var qs []*fakeVoter
 		for i, l := range logs {
-			q := &quorum{self: i, env: newFakeEnv(), log: l}
-			j.joinQuorum(q)
+			q := &fakeVoter{log: l}
+			j.joinQuorum(i, q)
 			qs = append(qs, q)
 		}
 		return qs
@@ -187,37 +200,38 @@ func TestQuorumMonitorCatchesBrokenRaft(t *testing.T) {
 		}
 		return out
 	}
-	entry := func(epoch int32, version int64) metaEntry {
-		return metaEntry{Epoch: epoch, State: metadata.State{Version: version}}
+	entry := func(epoch int32, version int64) raft.Entry[metadata.State] {
+		return raft.Entry[metadata.State]{Epoch: epoch, Value: metadata.State{Version: version}}
 	}
 
-	j := NewMonitor(&journal.Journal{}, Spec{})
-	qs := newVoters(j, nil, nil, nil)
-	j.quorumEvent(qs[0].env, journal.EvControllerElected, 2, 0, "")
-	j.quorumEvent(qs[1].env, journal.EvControllerElected, 2, 1, "")
-	j.quorumEvent(qs[1].env, journal.EvControllerCandidate, 1, 1, "")
+	j := NewMonitor(&journal.Journal{}, config.BrokerConfig{}, nil)
+	newVoters(j, nil, nil, nil)
+	env := newFakeEnv()
+	j.Event(env, 0, journal.EvControllerElected, 2, 0, "")
+	j.Event(env, 1, journal.EvControllerElected, 2, 1, "")
+	j.Event(env, 1, journal.EvControllerCandidate, 1, 1, "")
 	assert.Equal(t, []string{QuorumTwoLeaders, QuorumEpochBack}, kinds(j))
 
 	// A leader commits an offset only it holds, then one a majority holds
 	// but lower than before; another voter committed something else there.
-	k := NewMonitor(&journal.Journal{}, Spec{})
-	a := metaLog{entry(1, 1), entry(1, 2)}
-	qs = newVoters(k, a, metaLog{entry(1, 1)}, metaLog{entry(1, 1)})
-	qs[0].role = qLeader
-	k.metadataCommitted(0, 0, 1, a)
-	k.metadataCommitted(0, 0, 1, a[:1])
-	k.metadataCommitted(0, 1, 1, metaLog{entry(1, 1), entry(1, 3)})
+	k := NewMonitor(&journal.Journal{}, config.BrokerConfig{}, nil)
+	a := raft.Log[metadata.State]{entry(1, 1), entry(1, 2)}
+	qs := newVoters(k, a, raft.Log[metadata.State]{entry(1, 1)}, raft.Log[metadata.State]{entry(1, 1)})
+	qs[0].leading = true
+	k.Committed(0, 0, 1, a)
+	k.Committed(0, 0, 1, a[:1])
+	k.Committed(0, 1, 1, raft.Log[metadata.State]{entry(1, 1), entry(1, 3)})
 	assert.Equal(t, []string{QuorumHWNotMajority, QuorumHWBack, QuorumCommitDiverged}, kinds(k))
 
 	// Raft's election restriction and Leader Completeness: a vote granted
 	// to a shorter log, and a leader elected without a committed entry.
-	l := NewMonitor(&journal.Journal{}, Spec{})
-	full := metaLog{entry(1, 1), entry(1, 2)}
-	qs = newVoters(l, full, full, metaLog{entry(1, 1)})
-	qs[0].role = qLeader
-	l.metadataCommitted(0, 0, 1, full)
-	l.voteGranted(0, 1, 2, 2, 1, 1, false) // voter 1 holds 2 entries; candidate 2 claims 1
-	l.voteGranted(0, 1, 0, 2, 1, 2, false) // as up to date: fine
-	l.quorumEvent(qs[2].env, journal.EvControllerElected, 2, 2, "")
+	l := NewMonitor(&journal.Journal{}, config.BrokerConfig{}, nil)
+	full := raft.Log[metadata.State]{entry(1, 1), entry(1, 2)}
+	qs = newVoters(l, full, full, raft.Log[metadata.State]{entry(1, 1)})
+	qs[0].leading = true
+	l.Committed(0, 0, 1, full)
+	l.VoteGranted(0, 1, 2, 2, 1, 1, false) // voter 1 holds 2 entries; candidate 2 claims 1
+	l.VoteGranted(0, 1, 0, 2, 1, 2, false) // as up to date: fine
+	l.Event(env, 2, journal.EvControllerElected, 2, 2, "")
 	assert.Equal(t, []string{QuorumStaleVote, QuorumLeaderIncomplete}, kinds(l))
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
@@ -17,14 +18,14 @@ type Monitor struct {
 }
 
 // NewMonitor watches j, judging the configuration-dependent rules by the
-// topics as the scenario set them (none: by what each broker holds, for
-// unit tests).
-func NewMonitor(j *journal.Journal, spec Spec) *Monitor {
+// broker and topic settings as the scenario gave them (no topics: by what
+// each broker holds, for unit tests).
+func NewMonitor(j *journal.Journal, broker config.BrokerConfig, topics []config.TopicConfig) *Monitor {
 	m := &Monitor{Journal: j}
-	m.elr = spec.Broker.ELR
-	m.minISR = make(map[string]int, len(spec.Topics))
-	for _, t := range spec.Topics {
-		m.minISR[t.Name] = spec.Broker.MinInsyncReplicas
+	m.elr = broker.ELR
+	m.minISR = make(map[string]int, len(topics))
+	for _, t := range topics {
+		m.minISR[t.Name] = broker.MinInsyncReplicas
 		if t.MinInsyncReplicas != nil {
 			m.minISR[t.Name] = *t.MinInsyncReplicas
 		}

@@ -3,8 +3,10 @@ package cluster
 import (
 	"time"
 
+	"github.com/tideline-sim/tideline/cluster/metadata"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
+	"github.com/tideline-sim/tideline/cluster/raft"
 	"github.com/tideline-sim/tideline/sim"
 )
 
@@ -13,7 +15,7 @@ import (
 // active controller as an observer (never voting) and applies each record
 // once the quorum has committed it. The controller pushes nothing.
 type metadataObserver struct {
-	log      metaLog
+	log      raft.Log[metadata.State]
 	hw       int64
 	epoch    int32
 	request  uint64
@@ -28,13 +30,13 @@ func (b *Broker) fetchMetadata() {
 	o := &b.meta
 	o.request++
 	o.lastSent = b.controller
-	b.env.Send(b.controller, QuorumFetch{RequestID: o.request, Epoch: o.epoch, Replica: observerID(b.id), FetchOffset: int64(len(o.log)), LastFetchedEpoch: o.log.lastEpoch()})
+	b.env.Send(b.controller, raft.FetchRequest{RequestID: o.request, Epoch: o.epoch, Replica: raft.ObserverID(b.id), FetchOffset: int64(len(o.log)), LastFetchedEpoch: o.log.LastEpoch()})
 	// Parked up to the leader's max wait; past that and a retransmission,
 	// it was lost.
 	b.SetTimer(b.env, b.cfg.Quorum.FetchMaxWait+b.cfg.Retransmit, node.Timer{Kind: node.TQuorumFetch, ID: o.request})
 }
 
-func (b *Broker) handleMetadataFetchResponse(from sim.NodeID, m QuorumFetchResponse) {
+func (b *Broker) handleMetadataFetchResponse(from sim.NodeID, m raft.FetchResponse[metadata.State]) {
 	o := &b.meta
 	if m.RequestID != o.request {
 		return
@@ -56,7 +58,7 @@ func (b *Broker) handleMetadataFetchResponse(from sim.NodeID, m QuorumFetchRespo
 	o.backoff = 0
 	switch {
 	case m.DivergingEpoch >= 0 && m.Entries == nil:
-		o.log = o.log[:o.log.divergedEnd(m.DivergingEpoch, m.DivergingEnd)]
+		o.log = o.log[:o.log.DivergedEnd(m.DivergingEpoch, m.DivergingEnd)]
 		o.hw = min(o.hw, int64(len(o.log)))
 	case m.Base == int64(len(o.log)):
 		o.log = append(o.log, m.Entries...)
@@ -65,7 +67,7 @@ func (b *Broker) handleMetadataFetchResponse(from sim.NodeID, m QuorumFetchRespo
 		o.hw = hw
 		// Before its registration is answered a broker has no part to
 		// play: it catches up, and acts on what it applies once registered.
-		if st := o.log[hw-1].State; st.Brokers != nil && b.epoch != 0 {
+		if st := o.log[hw-1].Value; st.Brokers != nil && b.epoch != 0 {
 			b.applyImage(st.Image())
 		}
 	}

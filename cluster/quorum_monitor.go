@@ -5,7 +5,9 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster/journal"
+	"github.com/tideline-sim/tideline/cluster/metadata"
 	"github.com/tideline-sim/tideline/cluster/protocol"
+	"github.com/tideline-sim/tideline/cluster/raft"
 	"github.com/tideline-sim/tideline/sim"
 )
 
@@ -44,12 +46,21 @@ type QuorumViolation struct {
 // watermark advance (the newest ones); the end-of-run check compares all.
 const maxCommitCheck = 64
 
+// quorumVoter is what the monitor reads of a voter: its log as it is at
+// that instant, and whether it leads.
+type quorumVoter interface {
+	Log() raft.Log[metadata.State]
+	HW() int64
+	LEO() int64
+	Leading() bool
+}
+
 type quorumMonitor struct {
-	voters     []*quorum // the latest incarnation of each controller
+	voters     []quorumVoter // the latest incarnation of each controller
 	leaders    map[int32]int
 	epochs     map[int]int32
-	leaderHW   map[int32]int64 // each epoch's leader's high watermark
-	committed  []metaEntry     // the longest committed prefix any voter reported
+	leaderHW   map[int32]int64              // each epoch's leader's high watermark
+	committed  []raft.Entry[metadata.State] // the longest committed prefix any voter reported
 	violations []QuorumViolation
 }
 
@@ -59,29 +70,44 @@ func (m *quorumMonitor) violate(at clock.Time, kind string, voter int, epoch int
 	}
 }
 
+// CommittedMetadata is the newest metadata any voter committed.
+func (j *Monitor) CommittedMetadata() (metadata.State, bool) {
+	if n := len(j.quorum.committed); n > 0 {
+		return j.quorum.committed[n-1].Value, true
+	}
+	return metadata.State{}, false
+}
+
+// Voter is controller i's latest quorum member, nil if none joined.
+func (j *Monitor) Voter(i int) quorumVoter {
+	if i >= len(j.quorum.voters) {
+		return nil
+	}
+	return j.quorum.voters[i]
+}
+
 // QuorumViolations returns the metadata quorum's broken rules, in order.
 func (j *Monitor) QuorumViolations() []QuorumViolation { return j.quorum.violations }
 
-// joinQuorum registers a controller's quorum member as it starts.
-func (j *Monitor) joinQuorum(q *quorum) {
+// joinQuorum registers voter self's quorum member as it starts.
+func (j *Monitor) joinQuorum(self int, q quorumVoter) {
 	if j == nil {
 		return
 	}
-	for len(j.quorum.voters) <= q.self {
+	for len(j.quorum.voters) <= self {
 		j.quorum.voters = append(j.quorum.voters, nil)
 	}
-	j.quorum.voters[q.self] = q
+	j.quorum.voters[self] = q
 }
 
-// quorumEvent records a controller's quorum event and checks the epoch and
-// leader rules.
-func (j *Monitor) quorumEvent(env sim.Env, kind journal.EventKind, epoch int32, voter int, detail string) {
+// Event records voter self's quorum event and checks the epoch and leader
+// rules (raft.Observer).
+func (j *Monitor) Event(env sim.Env, self int, kind journal.EventKind, epoch int32, voter int, detail string) {
 	if j == nil {
 		return
 	}
 	m := &j.quorum
 	now := env.Now()
-	self := j.voterOf(env)
 	if m.epochs == nil {
 		m.epochs, m.leaders, m.leaderHW = map[int]int32{}, map[int32]int{}, map[int32]int64{}
 	}
@@ -107,25 +133,26 @@ func (m *quorumMonitor) checkLeaderComplete(at clock.Time, voter int, epoch int3
 	if voter < 0 || voter >= len(m.voters) || m.voters[voter] == nil {
 		return
 	}
-	log := m.voters[voter].log
+	log := m.voters[voter].Log()
 	for i, e := range m.committed {
 		if i >= len(log) || !sameEntry(log[i], e) {
 			m.violate(at, QuorumLeaderIncomplete, voter, epoch, int64(i), "controller-%d leads epoch %d without the committed %s at offset %d (its log ends at %d)",
-				voter, epoch, entryText(e), i, len(log))
+				voter, epoch, EntryText(e), i, len(log))
 			return
 		}
 	}
 }
 
-// voteGranted holds a granted vote to Raft's election restriction, by the
+// VoteGranted holds a granted vote to Raft's election restriction, by the
 // voter's own log as the monitor sees it: the candidate's last epoch and
-// log end (as its request claimed them) must be at least the voter's.
-func (j *Monitor) voteGranted(at clock.Time, voter, candidate int, epoch, lastEpoch int32, lastOffset int64, pre bool) {
+// log end (as its request claimed them) must be at least the voter's
+// (raft.Observer).
+func (j *Monitor) VoteGranted(at clock.Time, voter, candidate int, epoch, lastEpoch int32, lastOffset int64, pre bool) {
 	if j == nil || voter < 0 || voter >= len(j.quorum.voters) || j.quorum.voters[voter] == nil {
 		return
 	}
-	log := j.quorum.voters[voter].log
-	ownEpoch, ownEnd := log.lastEpoch(), int64(len(log))
+	log := j.quorum.voters[voter].Log()
+	ownEpoch, ownEnd := log.LastEpoch(), int64(len(log))
 	if lastEpoch < ownEpoch || lastEpoch == ownEpoch && lastOffset < ownEnd {
 		what := "vote"
 		if pre {
@@ -136,19 +163,10 @@ func (j *Monitor) voteGranted(at clock.Time, voter, candidate int, epoch, lastEp
 	}
 }
 
-func (j *Monitor) voterOf(env sim.Env) int {
-	for i, q := range j.quorum.voters {
-		if q != nil && q.env == env {
-			return i
-		}
-	}
-	return -1
-}
-
-// metadataCommitted checks a voter's new high watermark: committed
-// entries agree with what any voter committed before, and, on the leader,
-// a majority of voters hold the last one.
-func (j *Monitor) metadataCommitted(at clock.Time, voter int, epoch int32, committed []metaEntry) {
+// Committed checks a voter's new high watermark: committed entries agree
+// with what any voter committed before, and, on the leader, a majority of
+// voters hold the last one (raft.Observer).
+func (j *Monitor) Committed(at clock.Time, voter int, epoch int32, committed []raft.Entry[metadata.State]) {
 	if j == nil {
 		return
 	}
@@ -158,7 +176,7 @@ func (j *Monitor) metadataCommitted(at clock.Time, voter int, epoch int32, commi
 	n := min(len(committed), len(m.committed))
 	for i := max(0, n-maxCommitCheck); i < n; i++ {
 		if !sameEntry(committed[i], m.committed[i]) {
-			m.violate(at, QuorumCommitDiverged, voter, epoch, int64(i), "controller-%d committed %s at offset %d where %s was committed", voter, entryText(committed[i]), i, entryText(m.committed[i]))
+			m.violate(at, QuorumCommitDiverged, voter, epoch, int64(i), "controller-%d committed %s at offset %d where %s was committed", voter, EntryText(committed[i]), i, EntryText(m.committed[i]))
 			return
 		}
 	}
@@ -168,7 +186,7 @@ func (j *Monitor) metadataCommitted(at clock.Time, voter int, epoch int32, commi
 		m.committed = append(m.committed, committed[len(m.committed):]...)
 	}
 	q := m.voters[voter]
-	if q == nil || q.role != qLeader {
+	if q == nil || !q.Leading() {
 		return
 	}
 	hw := int64(len(committed))
@@ -181,7 +199,7 @@ func (j *Monitor) metadataCommitted(at clock.Time, voter int, epoch int32, commi
 	m.leaderHW[epoch] = hw
 	holders := 0
 	for _, other := range m.voters {
-		if other != nil && other.leo() >= hw && sameEntry(other.log[hw-1], committed[hw-1]) {
+		if other != nil && other.LEO() >= hw && sameEntry(other.Log()[hw-1], committed[hw-1]) {
 			holders++
 		}
 	}
@@ -190,24 +208,17 @@ func (j *Monitor) metadataCommitted(at clock.Time, voter int, epoch int32, commi
 	}
 }
 
-func sameEntry(a, b metaEntry) bool {
-	return a.Epoch == b.Epoch && a.LeaderChange == b.LeaderChange && a.NoOp == b.NoOp && a.State.Version == b.State.Version
+func sameEntry(a, b raft.Entry[metadata.State]) bool {
+	return a.Epoch == b.Epoch && a.LeaderChange == b.LeaderChange && a.NoOp == b.NoOp && a.Value.Version == b.Value.Version
 }
 
-func entryText(e metaEntry) string {
+// EntryText names a metadata log entry: its kind or version, and epoch.
+func EntryText(e raft.Entry[metadata.State]) string {
 	switch {
 	case e.LeaderChange:
 		return fmt.Sprintf("leader-change@%d", e.Epoch)
 	case e.NoOp:
 		return fmt.Sprintf("noop@%d", e.Epoch)
 	}
-	return fmt.Sprintf("v%d@%d", e.State.Version, e.Epoch)
-}
-
-// QuorumStatus is each controller's view at the end of a run.
-type QuorumStatus struct {
-	Voter     int
-	Up        bool
-	Active    bool     // the leader, with its epoch's first record committed
-	Committed []string // its committed records, named by entryText
+	return fmt.Sprintf("v%d@%d", e.Value.Version, e.Epoch)
 }

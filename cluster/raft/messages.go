@@ -1,10 +1,9 @@
-package cluster
+package raft
 
 import (
 	"fmt"
 
 	"github.com/tideline-sim/tideline/cluster/protocol"
-	"github.com/tideline-sim/tideline/sim"
 )
 
 // The controller quorum's messages (KIP-595). Voters are named by their
@@ -41,8 +40,8 @@ type BeginQuorumEpochResponse struct {
 	Voter int32
 }
 
-// QuorumFetch is a voter fetching the metadata log from the leader.
-type QuorumFetch struct {
+// FetchRequest is a voter fetching the metadata log from the leader.
+type FetchRequest struct {
 	RequestID        uint64
 	Epoch            int32
 	Replica          int32
@@ -50,25 +49,18 @@ type QuorumFetch struct {
 	LastFetchedEpoch int32
 }
 
-// QuorumFetchResponse carries metadata records and the leader's high
+// FetchResponse[T] carries metadata records and the leader's high
 // watermark, or where the fetcher's last epoch ends on the leader.
-type QuorumFetchResponse struct {
+type FetchResponse[T any] struct {
 	RequestID      uint64
 	Epoch          int32
 	Leader         int32
 	Err            protocol.ErrorCode
 	HW             int64
 	Base           int64
-	Entries        []metaEntry
+	Entries        []Entry[T]
 	DivergingEpoch int32 // -1: none
 	DivergingEnd   int64
-}
-
-// NotController answers a broker's request to a controller that is not
-// the active one, naming the one it knows (its node, -1 if none).
-type NotController struct {
-	Leader  sim.NodeID
-	Request sim.Message
 }
 
 func (m VoteRequest) AppendSummary(b []byte) []byte {
@@ -95,19 +87,14 @@ func (m BeginQuorumEpochResponse) AppendSummary(b []byte) []byte {
 	return fmt.Appendf(b, "begin-quorum-epoch-response epoch=%d voter=%d", m.Epoch, m.Voter)
 }
 
-func (m QuorumFetch) AppendSummary(b []byte) []byte {
+func (m FetchRequest) AppendSummary(b []byte) []byte {
 	return fmt.Appendf(b, "metadata-fetch#%d epoch=%d offset=%d last-epoch=%d", m.RequestID, m.Epoch, m.FetchOffset, m.LastFetchedEpoch)
 }
 
-func (m QuorumFetchResponse) AppendSummary(b []byte) []byte {
+func (m FetchResponse[T]) AppendSummary(b []byte) []byte {
 	b = fmt.Appendf(b, "metadata-fetch-response#%d epoch=%d %v hw=%d n=%d", m.RequestID, m.Epoch, m.Err, m.HW, len(m.Entries))
 	if m.DivergingEpoch >= 0 && m.Entries == nil && m.Err == protocol.None {
 		b = fmt.Appendf(b, " diverging=%d@%d", m.DivergingEpoch, m.DivergingEnd)
 	}
 	return b
-}
-
-func (m NotController) AppendSummary(b []byte) []byte {
-	b = fmt.Appendf(b, "not-controller leader=%d for ", m.Leader)
-	return m.Request.AppendSummary(b)
 }

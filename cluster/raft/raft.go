@@ -1,4 +1,15 @@
-package cluster
+// Package raft is the KRaft quorum (KIP-595, Kafka's KafkaRaftClient):
+// voters elect a leader by Raft-style votes, with pre-vote (KIP-996) and
+// check-quorum, and replicate a log by Kafka-style pull: followers fetch
+// from the leader with their log end offset and last fetched epoch, and
+// the leader answers with records or the epoch where their logs diverge.
+// The leader's high watermark is the offset a majority of voters reached;
+// observers (brokers) fetch the log without voting. Like Kafka's
+// RaftClient<T> it is generic over what the log carries and knows nothing
+// of brokers, partitions or the controller: it imports only the shared
+// protocol, node, config and journal kinds, never a broker, controller or
+// monitor. Facts and defaults: ../shared/anchors/kraft-and-elr.md §1.
+package raft
 
 import (
 	"fmt"
@@ -10,31 +21,29 @@ import (
 	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/internal/planted"
 	"github.com/tideline-sim/tideline/cluster/journal"
-	"github.com/tideline-sim/tideline/cluster/metadata"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
 
-// The KRaft controller quorum (KIP-595): the controllers elect a leader by
-// Raft-style votes, with pre-vote (KIP-996) and check-quorum, and replicate
-// the metadata log __cluster_metadata by Kafka-style pull: followers fetch
-// from the leader with their log end offset and last fetched epoch, and the
-// leader answers with records or the epoch where their logs diverge. The
-// leader's high watermark is the offset a majority of voters reached. The
-// active controller is the leader once its LeaderChange record commits.
-// Facts and defaults: ../shared/anchors/kraft-and-elr.md §1.
-
-// metaEntry is one record of the metadata log. Each carries the controller
-// state after it (applying one is a replacement: the log needs no replay
-// code, and a follower's state is the last committed entry's), at the
-// cost of memory a snapshot mechanism would save. A new leader's first
-// entry is its LeaderChange record.
-type metaEntry struct {
+// Entry is one record of the log. Each carries the replicated state after
+// it (applying one is a replacement: the log needs no replay code, and a
+// follower's state is the last committed entry's), at the cost of memory a
+// snapshot mechanism would save. A new leader's first entry is its
+// LeaderChange record.
+type Entry[T any] struct {
 	Epoch        int32
 	LeaderChange bool
 	NoOp         bool // metadata.max.idle.interval.ms's heartbeat record: the state unchanged
-	State        metadata.State
+	Value        T
+}
+
+// Observer hears what a voter does, so that the run's protocol monitor can
+// hold the quorum to Raft's rules as it acts. self is the voter acting.
+type Observer[T any] interface {
+	Event(env sim.Env, self int, kind journal.EventKind, epoch int32, voter int, detail string)
+	VoteGranted(at clock.Time, voter, candidate int, epoch, lastEpoch int32, lastOffset int64, pre bool)
+	Committed(at clock.Time, voter int, epoch int32, committed []Entry[T])
 }
 
 // quorumState is what a voter persists before it answers: its epoch and
@@ -59,8 +68,8 @@ const (
 	noVoter         = -1
 )
 
-// quorum is one controller's part in the Raft quorum.
-type quorum struct {
+// Quorum is one voter's part in the quorum.
+type Quorum[T any] struct {
 	node.Recyclers // of the messages and timers it makes
 
 	cfg        config.QuorumConfig
@@ -69,14 +78,15 @@ type quorum struct {
 	voters     []sim.NodeID
 	rng        *rand.Rand
 	env        sim.Env
-	// monitor hears of leadership changes and committed offsets.
-	monitor *Monitor
+	logName    string // the log's file: Kafka's __cluster_metadata for the controllers
+	// obs hears of elections, votes and commits.
+	obs Observer[T]
 
 	role     quorumRole
 	epoch    int32
 	votedFor int
 	leader   int
-	log      metaLog
+	log      Log[T]
 	hw       int64 // entries [0, hw) are committed
 	stateF   *sim.File
 	logF     *sim.File
@@ -101,25 +111,83 @@ type quorum struct {
 type parkedMetaFetch struct {
 	id    uint64
 	to    sim.NodeID
-	req   QuorumFetch
+	req   FetchRequest
 	timer sim.TimerID
 }
 
-// An observer (a broker) fetches with a negative replica ID: it reads the
-// metadata log but never votes and never counts toward the high watermark.
-func observerID(b protocol.BrokerID) int32 { return -1 - int32(b) }
+// ObserverID is the replica ID broker b fetches with: negative, so it
+// reads the log but never votes and never counts toward the high
+// watermark.
+func ObserverID(b protocol.BrokerID) int32 { return -1 - int32(b) }
 
-func (q *quorum) majority() int { return len(q.voters)/2 + 1 }
+func (q *Quorum[T]) majority() int { return len(q.voters)/2 + 1 }
 
-func (q *quorum) leo() int64 { return int64(len(q.log)) }
+func (q *Quorum[T]) leo() int64 { return int64(len(q.log)) }
 
-func (q *quorum) lastEpoch() int32 { return q.log.lastEpoch() }
+func (q *Quorum[T]) lastEpoch() int32 { return q.log.LastEpoch() }
 
-// metaLog is a copy of the metadata log: a voter's, or a broker's as an
-// observer.
-type metaLog []metaEntry
+// New returns voter self of a quorum of voters, keeping its log in the file
+// logName. onCommit is called as the high watermark rises; onRole when
+// this voter becomes leader or stops being one.
+func New[T any](cfg config.QuorumConfig, retransmit time.Duration, self int, voters []sim.NodeID, logName string, obs Observer[T], onCommit func(), onRole func(leader bool)) *Quorum[T] {
+	return &Quorum[T]{cfg: cfg, retransmit: retransmit, self: self, voters: voters, logName: logName, obs: obs, onCommit: onCommit, onRole: onRole}
+}
 
-func (l metaLog) lastEpoch() int32 {
+// Self is this voter's index.
+func (q *Quorum[T]) Self() int { return q.self }
+
+// Epoch is the epoch this voter is in.
+func (q *Quorum[T]) Epoch() int32 { return q.epoch }
+
+// Leading reports whether this voter leads its epoch.
+func (q *Quorum[T]) Leading() bool { return q.role == qLeader }
+
+// Leader is the voter this one knows leads its epoch, -1 if none.
+func (q *Quorum[T]) Leader() int { return q.leader }
+
+// Log is this voter's log; entries below HW are committed. The caller
+// must not change it.
+func (q *Quorum[T]) Log() Log[T] { return q.log }
+
+// HW is this voter's high watermark.
+func (q *Quorum[T]) HW() int64 { return q.hw }
+
+// LEO is this voter's log end.
+func (q *Quorum[T]) LEO() int64 { return q.leo() }
+
+func (q *Quorum[T]) event(kind journal.EventKind, epoch int32, voter int, detail string) {
+	if q.obs != nil {
+		q.obs.Event(q.env, q.self, kind, epoch, voter, detail)
+	}
+}
+
+// Handle hands the quorum a message; it reports whether it was one of the
+// quorum's.
+func (q *Quorum[T]) Handle(from sim.NodeID, msg sim.Message) bool {
+	switch m := msg.(type) {
+	case VoteRequest:
+		q.handleVote(from, m)
+	case VoteResponse:
+		q.handleVoteResponse(m)
+	case BeginQuorumEpoch:
+		q.handleBegin(from, m)
+	case BeginQuorumEpochResponse:
+		q.handleBeginResponse(m)
+	case FetchRequest:
+		q.handleFetch(from, m)
+	case FetchResponse[T]:
+		q.handleFetchResponse(m)
+	default:
+		return false
+	}
+	return true
+}
+
+// Log is a copy of the log: a voter's, or a broker's as an observer.
+type Log[T any] []Entry[T]
+
+// LastEpoch is the epoch of the last entry, 0 if none.
+func (l Log[T]) LastEpoch() int32 {
 	if len(l) == 0 {
 		return 0
 	}
@@ -128,7 +196,7 @@ func (l metaLog) lastEpoch() int32 {
 
 // endOf is Kafka's epoch lookup: the largest epoch at or below e in this
 // log, and the offset where it ends.
-func (l metaLog) endOf(e int32) (int32, int64) {
+func (l Log[T]) endOf(e int32) (int32, int64) {
 	best := int32(-1)
 	end := int64(0)
 	for i, entry := range l {
@@ -139,23 +207,23 @@ func (l metaLog) endOf(e int32) (int32, int64) {
 	return best, end
 }
 
-// divergedEnd is where a fetcher cuts its log when the leader says the
+// DivergedEnd is where a fetcher cuts its log when the leader says the
 // fetcher's last epoch, epoch, ends at leaderEnd there: at that, or where
 // the epoch ends in its own log, whichever is first.
-func (l metaLog) divergedEnd(epoch int32, leaderEnd int64) int64 {
+func (l Log[T]) DivergedEnd(epoch int32, leaderEnd int64) int64 {
 	_, own := l.endOf(epoch)
 	return min(leaderEnd, own)
 }
 
-// start recovers the quorum state and the metadata log from disk. On a
+// Start recovers the quorum state and the metadata log from disk. On a
 // formed quorum's first boot (bootstrap: the disks hold epoch 1 led by
 // controller-0, as Build writes them) it resumes that epoch at once,
 // controller-0 leading and the others following.
-func (q *quorum) start(env sim.Env, bootstrap bool) {
+func (q *Quorum[T]) Start(env sim.Env, bootstrap bool) {
 	q.env = env
 	q.rng = env.Rand()
 	q.stateF = env.Disk().Open(quorumStateFile)
-	q.logF = env.Disk().Open(metadataFile)
+	q.logF = env.Disk().Open(q.logName)
 	q.votedFor, q.leader = noVoter, noVoter
 	if n := q.stateF.Len(); n > 0 {
 		st := q.stateF.Record(n - 1).(quorumState)
@@ -163,7 +231,7 @@ func (q *quorum) start(env sim.Env, bootstrap bool) {
 	}
 	q.log = q.log[:0]
 	for i := range q.logF.Len() {
-		q.log = append(q.log, q.logF.Record(i).(metaEntry))
+		q.log = append(q.log, q.logF.Record(i).(Entry[T]))
 	}
 	q.hw = 0
 	q.role = qUnattached
@@ -181,44 +249,44 @@ func (q *quorum) start(env sim.Env, bootstrap bool) {
 // bootstrapEpoch is the epoch a formed quorum starts in.
 const bootstrapEpoch = 1
 
-// bootstrapQuorum writes a formed quorum onto a controller's disk: epoch 1,
+// Bootstrap writes a formed quorum onto a voter's disk: epoch 1,
 // a vote for controller-0, and its LeaderChange record holding the
 // cluster's first metadata — what a cluster formatted and started before
 // the scenario began would hold.
-func bootstrapQuorum(disk *sim.Disk, initial metadata.State) {
+func Bootstrap[T any](disk *sim.Disk, logName string, initial T) {
 	st := disk.Open(quorumStateFile)
 	st.Append(quorumState{Epoch: bootstrapEpoch, VotedFor: 0})
 	st.Sync()
-	log := disk.Open(metadataFile)
-	log.Append(metaEntry{Epoch: bootstrapEpoch, LeaderChange: true, State: initial})
+	log := disk.Open(logName)
+	log.Append(Entry[T]{Epoch: bootstrapEpoch, LeaderChange: true, Value: initial})
 	log.Sync()
 }
 
-func (q *quorum) persistState() {
+func (q *Quorum[T]) persistState() {
 	q.stateF.Truncate(0)
 	q.stateF.Append(quorumState{q.epoch, q.votedFor})
 	q.stateF.Sync()
 }
 
-func (q *quorum) randomElectionTimeout() time.Duration {
+func (q *Quorum[T]) randomElectionTimeout() time.Duration {
 	return q.cfg.ElectionTimeout + time.Duration(q.rng.Int64N(int64(q.cfg.ElectionTimeout)))
 }
 
 // backoff is Kafka's binary exponential election backoff: min(100 ms x
 // rand(2^retries), max).
-func (q *quorum) backoff() time.Duration {
+func (q *Quorum[T]) backoff() time.Duration {
 	n := int64(1) << min(q.retries, 20)
 	return min(100*time.Millisecond*time.Duration(1+q.rng.Int64N(n)), q.cfg.ElectionBackoffMax)
 }
 
-func (q *quorum) resetElectionTimer(after time.Duration) {
+func (q *Quorum[T]) resetElectionTimer(after time.Duration) {
 	q.timerGen++
 	q.SetTimer(q.env, after, node.Timer{Kind: node.TQuorumElection, ID: q.timerGen})
 }
 
 // transition moves to a role in an epoch, persisting a new epoch before
 // anything is answered in it.
-func (q *quorum) transition(role quorumRole, epoch int32, leader int) {
+func (q *Quorum[T]) transition(role quorumRole, epoch int32, leader int) {
 	wasLeader := q.role == qLeader
 	if epoch > q.epoch {
 		q.epoch, q.votedFor = epoch, noVoter
@@ -239,8 +307,8 @@ func (q *quorum) transition(role quorumRole, epoch int32, leader int) {
 	}
 }
 
-// timer handles the quorum's timers.
-func (q *quorum) timer(t node.Timer) {
+// Timer handles the quorum's timers.
+func (q *Quorum[T]) Timer(t node.Timer) {
 	switch t.Kind {
 	case node.TQuorumElection:
 		if t.ID != q.timerGen {
@@ -249,7 +317,7 @@ func (q *quorum) timer(t node.Timer) {
 		switch q.role {
 		case qFollower:
 			if q.env.Now().Sub(q.contact) >= q.cfg.FetchTimeout {
-				q.monitor.quorumEvent(q.env, journal.EvControllerLostLeader, q.epoch, q.leader, fmt.Sprintf("no fetch answered by controller-%d for %v", q.leader, q.cfg.FetchTimeout))
+				q.event(journal.EvControllerLostLeader, q.epoch, q.leader, fmt.Sprintf("no fetch answered by controller-%d for %v", q.leader, q.cfg.FetchTimeout))
 				q.campaign()
 			} else {
 				q.resetElectionTimer(q.cfg.FetchTimeout - q.env.Now().Sub(q.contact))
@@ -285,7 +353,7 @@ func (q *quorum) timer(t node.Timer) {
 
 // campaign starts an election: with pre-vote, first ask whether one could
 // be won, without raising the epoch.
-func (q *quorum) campaign() {
+func (q *Quorum[T]) campaign() {
 	if len(q.voters) == 1 {
 		q.becomeCandidate()
 		return
@@ -301,14 +369,14 @@ func (q *quorum) campaign() {
 	q.becomeCandidate()
 }
 
-func (q *quorum) becomeCandidate() {
+func (q *Quorum[T]) becomeCandidate() {
 	q.epoch++
 	q.votedFor = q.self
 	q.persistState()
 	q.role, q.leader = qCandidate, noVoter
 	q.votes = make([]bool, len(q.voters))
 	q.votes[q.self] = true
-	q.monitor.quorumEvent(q.env, journal.EvControllerCandidate, q.epoch, q.self, fmt.Sprintf("controller-%d stands for election in epoch %d", q.self, q.epoch))
+	q.event(journal.EvControllerCandidate, q.epoch, q.self, fmt.Sprintf("controller-%d stands for election in epoch %d", q.self, q.epoch))
 	if q.won() {
 		q.becomeLeader(true)
 		return
@@ -317,7 +385,7 @@ func (q *quorum) becomeCandidate() {
 	q.resetElectionTimer(q.randomElectionTimeout())
 }
 
-func (q *quorum) askVotes(pre bool) {
+func (q *Quorum[T]) askVotes(pre bool) {
 	epoch := q.epoch
 	if pre {
 		epoch++ // the epoch it would stand in
@@ -331,7 +399,7 @@ func (q *quorum) askVotes(pre bool) {
 
 func v2i(v int) int32 { return int32(v) }
 
-func (q *quorum) won() bool {
+func (q *Quorum[T]) won() bool {
 	n := 0
 	for _, v := range q.votes {
 		if v {
@@ -343,14 +411,14 @@ func (q *quorum) won() bool {
 
 // upToDate reports whether a log ending at (epoch, offset) is at least as
 // up to date as this voter's: epoch first, then length (Raft's rule).
-func (q *quorum) upToDate(epoch int32, offset int64) bool {
+func (q *Quorum[T]) upToDate(epoch int32, offset int64) bool {
 	if epoch != q.lastEpoch() {
 		return epoch > q.lastEpoch()
 	}
 	return offset >= q.leo()
 }
 
-func (q *quorum) handleVote(from sim.NodeID, m VoteRequest) {
+func (q *Quorum[T]) handleVote(from sim.NodeID, m VoteRequest) {
 	resp := VoteResponse{Voter: v2i(q.self), PreVote: m.PreVote, Leader: v2i(q.leader)}
 	if m.PreVote {
 		// Grant a pre-vote to a log as up to date as ours, unless a live
@@ -359,9 +427,11 @@ func (q *quorum) handleVote(from sim.NodeID, m VoteRequest) {
 		resp.Epoch = q.epoch
 		resp.Granted = m.Epoch > q.epoch && !liveLeader && (q.upToDate(m.LastEpoch, m.LastOffset) || planted.Bugs.StaleVote)
 		if resp.Granted {
-			q.monitor.voteGranted(q.env.Now(), q.self, int(m.Candidate), m.Epoch, m.LastEpoch, m.LastOffset, true)
+			if q.obs != nil {
+				q.obs.VoteGranted(q.env.Now(), q.self, int(m.Candidate), m.Epoch, m.LastEpoch, m.LastOffset, true)
+			}
 		} else {
-			q.monitor.quorumEvent(q.env, journal.EvPreVoteRejected, m.Epoch, int(m.Candidate), fmt.Sprintf("controller-%d refused controller-%d a pre-vote for epoch %d", q.self, m.Candidate, m.Epoch))
+			q.event(journal.EvPreVoteRejected, m.Epoch, int(m.Candidate), fmt.Sprintf("controller-%d refused controller-%d a pre-vote for epoch %d", q.self, m.Candidate, m.Epoch))
 		}
 		q.env.Send(from, resp)
 		return
@@ -374,13 +444,15 @@ func (q *quorum) handleVote(from sim.NodeID, m VoteRequest) {
 		q.votedFor = int(m.Candidate)
 		q.persistState() // durable before the answer
 		resp.Granted = true
-		q.monitor.voteGranted(q.env.Now(), q.self, int(m.Candidate), m.Epoch, m.LastEpoch, m.LastOffset, false)
+		if q.obs != nil {
+			q.obs.VoteGranted(q.env.Now(), q.self, int(m.Candidate), m.Epoch, m.LastEpoch, m.LastOffset, false)
+		}
 		q.resetElectionTimer(q.randomElectionTimeout())
 	}
 	q.env.Send(from, resp)
 }
 
-func (q *quorum) handleVoteResponse(m VoteResponse) {
+func (q *Quorum[T]) handleVoteResponse(m VoteResponse) {
 	if m.Epoch > q.epoch {
 		q.transition(qUnattached, m.Epoch, noVoter)
 		return
@@ -408,7 +480,7 @@ func (q *quorum) handleVoteResponse(m VoteResponse) {
 // becomeLeader takes the epoch: a LeaderChange record first, which must
 // commit before the controller acts (the HW moves only over entries of the
 // leader's own epoch).
-func (q *quorum) becomeLeader(announce bool) {
+func (q *Quorum[T]) becomeLeader(announce bool) {
 	q.role, q.leader, q.retries = qLeader, q.self, 0
 	q.timerGen++ // no election timer while leading
 	q.fetchOff = make([]int64, len(q.voters))
@@ -418,13 +490,13 @@ func (q *quorum) becomeLeader(announce bool) {
 	}
 	q.began = make([]bool, len(q.voters))
 	q.began[q.self] = true
-	q.monitor.quorumEvent(q.env, journal.EvControllerElected, q.epoch, q.self, fmt.Sprintf("controller-%d leads the metadata quorum in epoch %d", q.self, q.epoch))
+	q.event(journal.EvControllerElected, q.epoch, q.self, fmt.Sprintf("controller-%d leads the metadata quorum in epoch %d", q.self, q.epoch))
 	if announce {
-		var st metadata.State
+		var st T
 		if len(q.log) > 0 {
-			st = q.log[len(q.log)-1].State
+			st = q.log[len(q.log)-1].Value
 		}
-		q.append(metaEntry{Epoch: q.epoch, LeaderChange: true, State: st})
+		q.Append(Entry[T]{Epoch: q.epoch, LeaderChange: true, Value: st})
 	}
 	q.sendBegin()
 	q.SetTimer(q.env, q.cfg.FetchTimeout/2, node.Timer{Kind: node.TQuorumCheck})
@@ -434,7 +506,7 @@ func (q *quorum) becomeLeader(announce bool) {
 	q.maybeAdvanceHW()
 }
 
-func (q *quorum) sendBegin() {
+func (q *Quorum[T]) sendBegin() {
 	pending := false
 	for v, node := range q.voters {
 		if !q.began[v] {
@@ -447,7 +519,7 @@ func (q *quorum) sendBegin() {
 	}
 }
 
-func (q *quorum) handleBegin(from sim.NodeID, m BeginQuorumEpoch) {
+func (q *Quorum[T]) handleBegin(from sim.NodeID, m BeginQuorumEpoch) {
 	if m.Epoch >= q.epoch && !(m.Epoch == q.epoch && q.role == qLeader) {
 		if m.Epoch > q.epoch || q.role != qFollower || q.leader != int(m.Leader) {
 			q.transition(qFollower, m.Epoch, int(m.Leader))
@@ -456,7 +528,7 @@ func (q *quorum) handleBegin(from sim.NodeID, m BeginQuorumEpoch) {
 	q.env.Send(from, BeginQuorumEpochResponse{Epoch: q.epoch, Voter: v2i(q.self)})
 }
 
-func (q *quorum) handleBeginResponse(m BeginQuorumEpochResponse) {
+func (q *Quorum[T]) handleBeginResponse(m BeginQuorumEpochResponse) {
 	if m.Epoch > q.epoch {
 		q.transition(qUnattached, m.Epoch, noVoter)
 		return
@@ -469,7 +541,7 @@ func (q *quorum) handleBeginResponse(m BeginQuorumEpochResponse) {
 // checkQuorum resigns a leader that has not heard a fetch from a majority
 // of voters for 1.5 x the fetch timeout (KAFKA-15489): an isolated leader
 // must not go on believing it leads.
-func (q *quorum) checkQuorum() {
+func (q *Quorum[T]) checkQuorum() {
 	heard := 0
 	for v := range q.voters {
 		if v == q.self || q.env.Now().Sub(q.lastFetch[v]) < q.cfg.FetchTimeout*3/2 {
@@ -477,13 +549,13 @@ func (q *quorum) checkQuorum() {
 		}
 	}
 	if heard < q.majority() {
-		q.monitor.quorumEvent(q.env, journal.EvControllerResigned, q.epoch, q.self, fmt.Sprintf("controller-%d resigns epoch %d: fetches from only %d of %d voters in %v", q.self, q.epoch, heard, len(q.voters), q.cfg.FetchTimeout*3/2))
+		q.event(journal.EvControllerResigned, q.epoch, q.self, fmt.Sprintf("controller-%d resigns epoch %d: fetches from only %d of %d voters in %v", q.self, q.epoch, heard, len(q.voters), q.cfg.FetchTimeout*3/2))
 		q.transition(qUnattached, q.epoch, noVoter)
 	}
 }
 
-// append adds an entry at the leader's log end, synced as KRaft does.
-func (q *quorum) append(e metaEntry) {
+// Append adds an entry at the leader's log end, synced as KRaft does.
+func (q *Quorum[T]) Append(e Entry[T]) {
 	q.log = append(q.log, e)
 	q.logF.Append(e)
 	q.logF.Sync()
@@ -497,7 +569,7 @@ func (q *quorum) append(e metaEntry) {
 // maybeAdvanceHW moves the leader's high watermark to the offset a
 // majority of voters reached, only over an entry of its own epoch, never
 // back.
-func (q *quorum) maybeAdvanceHW() {
+func (q *Quorum[T]) maybeAdvanceHW() {
 	offs := slices.Clone(q.fetchOff)
 	offs[q.self] = q.leo()
 	slices.Sort(offs)
@@ -507,7 +579,7 @@ func (q *quorum) maybeAdvanceHW() {
 	}
 }
 
-func (q *quorum) setHW(hw int64) {
+func (q *Quorum[T]) setHW(hw int64) {
 	if hw <= q.hw {
 		return
 	}
@@ -515,37 +587,40 @@ func (q *quorum) setHW(hw int64) {
 	if q.role == qLeader {
 		q.wakeParked() // observers and followers learn the commit at once, as Kafka's leader answers on a high-watermark change
 	}
-	q.monitor.metadataCommitted(q.env.Now(), q.self, q.epoch, q.log[:hw])
+	if q.obs != nil {
+		q.obs.Committed(q.env.Now(), q.self, q.epoch, q.log[:hw])
+	}
 	if q.onCommit != nil {
 		q.onCommit()
 	}
 }
 
-// committedState is the state of the last committed entry.
-func (q *quorum) committedState() (metadata.State, bool) {
+// Committed is the value of the last committed entry.
+func (q *Quorum[T]) Committed() (T, bool) {
 	if q.hw == 0 {
-		return metadata.State{}, false
+		var zero T
+		return zero, false
 	}
-	return q.log[q.hw-1].State, true
+	return q.log[q.hw-1].Value, true
 }
 
-func (q *quorum) sendFetch() {
+func (q *Quorum[T]) sendFetch() {
 	if q.leader == noVoter || q.leader == q.self {
 		return
 	}
 	q.fetchReq++
-	q.env.Send(q.voters[q.leader], QuorumFetch{Epoch: q.epoch, Replica: v2i(q.self), FetchOffset: q.leo(), LastFetchedEpoch: q.lastEpoch(), RequestID: q.fetchReq})
+	q.env.Send(q.voters[q.leader], FetchRequest{Epoch: q.epoch, Replica: v2i(q.self), FetchOffset: q.leo(), LastFetchedEpoch: q.lastEpoch(), RequestID: q.fetchReq})
 	// A fetch may wait at the leader up to FetchMaxWait; past that and a
 	// retransmission's time it was lost (the network drops messages TCP
 	// would have re-sent), so ask again.
 	q.SetTimer(q.env, q.cfg.FetchMaxWait+q.retransmit, node.Timer{Kind: node.TQuorumFetch, ID: q.fetchReq})
 }
 
-func (q *quorum) handleFetch(from sim.NodeID, m QuorumFetch) {
+func (q *Quorum[T]) handleFetch(from sim.NodeID, m FetchRequest) {
 	observer := m.Replica < 0
 	switch {
 	case m.Epoch < q.epoch && !observer || q.role != qLeader || observer && m.Epoch > q.epoch:
-		q.env.Send(from, QuorumFetchResponse{Epoch: q.epoch, Leader: v2i(q.leader), RequestID: m.RequestID, Err: protocol.FencedLeaderEpoch})
+		q.env.Send(from, FetchResponse[T]{Epoch: q.epoch, Leader: v2i(q.leader), RequestID: m.RequestID, Err: protocol.FencedLeaderEpoch})
 		return
 	case m.Epoch > q.epoch:
 		q.transition(qUnattached, m.Epoch, noVoter)
@@ -559,7 +634,7 @@ func (q *quorum) handleFetch(from sim.NodeID, m QuorumFetch) {
 	// and epoch; if not, say where its last epoch ends here.
 	if m.FetchOffset > q.leo() || m.FetchOffset > 0 && q.log[m.FetchOffset-1].Epoch != m.LastFetchedEpoch {
 		e, end := q.log.endOf(m.LastFetchedEpoch)
-		q.env.Send(from, QuorumFetchResponse{Epoch: q.epoch, Leader: v2i(q.self), RequestID: m.RequestID, HW: q.hw, DivergingEpoch: e, DivergingEnd: end})
+		q.env.Send(from, FetchResponse[T]{Epoch: q.epoch, Leader: v2i(q.self), RequestID: m.RequestID, HW: q.hw, DivergingEpoch: e, DivergingEnd: end})
 		return
 	}
 	if !observer {
@@ -575,18 +650,18 @@ func (q *quorum) handleFetch(from sim.NodeID, m QuorumFetch) {
 	q.parked = append(q.parked, parkedMetaFetch{id: q.nextParkID, to: from, req: m, timer: t})
 }
 
-func (q *quorum) answerFetch(node sim.NodeID, m QuorumFetch) {
+func (q *Quorum[T]) answerFetch(node sim.NodeID, m FetchRequest) {
 	if q.role != qLeader || m.Epoch != q.epoch && m.Replica >= 0 {
 		return
 	}
 	to := min(q.leo(), m.FetchOffset+maxMetaFetchEntries)
-	q.env.Send(node, QuorumFetchResponse{Epoch: q.epoch, Leader: v2i(q.self), RequestID: m.RequestID, HW: q.hw,
+	q.env.Send(node, FetchResponse[T]{Epoch: q.epoch, Leader: v2i(q.self), RequestID: m.RequestID, HW: q.hw,
 		Base: m.FetchOffset, Entries: slices.Clone(q.log[m.FetchOffset:to]), DivergingEpoch: -1})
 }
 
 const maxMetaFetchEntries = 64
 
-func (q *quorum) wakeParked() {
+func (q *Quorum[T]) wakeParked() {
 	parked := q.parked
 	q.parked = nil
 	for _, p := range parked {
@@ -595,7 +670,7 @@ func (q *quorum) wakeParked() {
 	}
 }
 
-func (q *quorum) handleFetchResponse(m QuorumFetchResponse) {
+func (q *Quorum[T]) handleFetchResponse(m FetchResponse[T]) {
 	if m.Epoch > q.epoch {
 		q.transition(qFollower, m.Epoch, int(m.Leader))
 		return
@@ -615,7 +690,7 @@ func (q *quorum) handleFetchResponse(m QuorumFetchResponse) {
 	q.contact = q.env.Now()
 	q.resetElectionTimer(q.cfg.FetchTimeout)
 	if m.DivergingEpoch >= 0 && m.Entries == nil {
-		q.truncate(q.log.divergedEnd(m.DivergingEpoch, m.DivergingEnd))
+		q.truncate(q.log.DivergedEnd(m.DivergingEpoch, m.DivergingEnd))
 		q.sendFetch()
 		return
 	}
@@ -632,12 +707,12 @@ func (q *quorum) handleFetchResponse(m QuorumFetchResponse) {
 	q.sendFetch()
 }
 
-func (q *quorum) truncate(end int64) {
+func (q *Quorum[T]) truncate(end int64) {
 	if end >= q.leo() {
 		return
 	}
 	if end < q.hw {
-		panic(fmt.Sprintf("cluster: controller-%d truncating committed metadata at %d below its high watermark %d", q.self, end, q.hw))
+		panic(fmt.Sprintf("raft: voter %d truncating committed entries at %d below its high watermark %d", q.self, end, q.hw))
 	}
 	q.log = q.log[:end]
 	q.logF.Truncate(int(end))
