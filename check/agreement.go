@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/tideline-sim/tideline/cluster/monitor"
+
 	"github.com/tideline-sim/tideline/cluster"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
@@ -22,7 +24,7 @@ const ReplicaAgreementDefinition = "replicas agree on every record below their h
 // A replica compared with its own earlier self is not a divergence: records
 // a power loss took and a later leader rewrote are a durability failure,
 // which acked-durability reports.
-func ReplicaAgreement(divergences []cluster.Divergence, final []cluster.FinalLog) Result {
+func ReplicaAgreement(divergences []monitor.Divergence, final []cluster.FinalLog) Result {
 	res := Result{Checker: ReplicaAgreementName, Definition: ReplicaAgreementDefinition}
 	reported := map[protocol.TopicPartition]bool{}
 	for _, d := range divergences {

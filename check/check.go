@@ -6,6 +6,8 @@ package check
 import (
 	"fmt"
 
+	"github.com/tideline-sim/tideline/cluster/monitor"
+
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
 	"github.com/tideline-sim/tideline/cluster/journal"
@@ -18,15 +20,15 @@ type Input struct {
 	Events  []journal.Event
 	// Divergences are the LogMatching violations the journal saw as the
 	// run went.
-	Divergences []cluster.Divergence
+	Divergences []monitor.Divergence
 	// Invariants are the protocol rules the monitor saw broken.
-	Invariants []cluster.InvariantViolation
+	Invariants []monitor.InvariantViolation
 	Acks       []journal.AckSample
 	Final      []cluster.FinalLog
 	// Quorum is each controller's view at the end, nil for a lone
 	// controller; QuorumViolations the quorum rules the journal saw broken.
 	Quorum           []cluster.QuorumStatus
-	QuorumViolations []cluster.QuorumViolation
+	QuorumViolations []monitor.QuorumViolation
 	Healed           clock.Time // when the last fault was healed (the settle period began)
 	End              clock.Time
 }

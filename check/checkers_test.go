@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tideline-sim/tideline/cluster/monitor"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -48,7 +50,7 @@ func TestReplicaAgreement(t *testing.T) {
 		assert.True(t, res.OK(), "%v", res.Violations)
 	})
 	t.Run("two live replicas disagreed below both high watermarks during the run", func(t *testing.T) {
-		divergences := []cluster.Divergence{
+		divergences := []monitor.Divergence{
 			{Time: at(20), TP: tp0, A: 1, B: 0, HWA: 3, HWB: 2, Offset: 1},
 			{Time: at(30), TP: tp0, A: 2, B: 0, HWA: 3, HWB: 2, Offset: 1},
 		}
@@ -179,7 +181,7 @@ func TestNoDuplicates(t *testing.T) {
 // A rule broken at an instant tells what led up to it: the faults and the
 // protocol steps before, nothing after.
 func TestStoryOfAnInstantViolationEndsThere(t *testing.T) {
-	v := Violation{Checker: ProtocolInvariantsName, Kind: cluster.InvISRAdmittedBehind, TP: tp0, Offset: 31, At: at(5000),
+	v := Violation{Checker: ProtocolInvariantsName, Kind: monitor.InvISRAdmittedBehind, TP: tp0, Offset: 31, At: at(5000),
 		Message: at(5000).String() + " broker 1 joined the ISR with log end 31, below leader 0's high watermark 40"}
 	events := []journal.Event{
 		{Time: at(1000), Node: "faults", Kind: journal.EvFault, Detail: "partition [broker-1] | rest for 3s"},
@@ -356,10 +358,10 @@ func TestStoryNamesTheDecisiveEvents(t *testing.T) {
 }
 
 func TestProtocolInvariantsNamesEachBrokenRule(t *testing.T) {
-	res := ProtocolInvariants([]cluster.InvariantViolation{
-		{Time: at(10), Kind: cluster.InvISRAdmittedBehind, TP: tp0, Broker: 2, Offset: 31, Detail: "broker 2 joined the ISR with log end 31, below leader 0's high watermark 1000"},
+	res := ProtocolInvariants([]monitor.InvariantViolation{
+		{Time: at(10), Kind: monitor.InvISRAdmittedBehind, TP: tp0, Broker: 2, Offset: 31, Detail: "broker 2 joined the ISR with log end 31, below leader 0's high watermark 1000"},
 	})
-	require.Equal(t, []string{cluster.InvISRAdmittedBehind}, kinds(res))
+	require.Equal(t, []string{monitor.InvISRAdmittedBehind}, kinds(res))
 	assert.Equal(t, int64(31), res.Violations[0].Offset)
 	assert.Contains(t, res.Violations[0].Message, "below leader 0's high watermark 1000")
 	assert.True(t, ProtocolInvariants(nil).OK())

@@ -1,7 +1,7 @@
 package check
 
 import (
-	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/monitor"
 )
 
 // ProtocolInvariantsDefinition is the promise, in one line.
@@ -10,7 +10,7 @@ const ProtocolInvariantsDefinition = "after every event, Kafka's replication rul
 // ProtocolInvariants reports the protocol rules the cluster's monitor saw
 // broken as the run went (cluster/invariants.go), each by its name: a rule
 // can break without losing data yet, and this is where that shows.
-func ProtocolInvariants(broken []cluster.InvariantViolation) Result {
+func ProtocolInvariants(broken []monitor.InvariantViolation) Result {
 	res := Result{Checker: ProtocolInvariantsName, Definition: ProtocolInvariantsDefinition}
 	for _, v := range broken {
 		res.Violations = append(res.Violations, Violation{Checker: ProtocolInvariantsName, Kind: v.Kind, TP: v.TP, Offset: v.Offset, Payload: -1,

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/tideline-sim/tideline/cluster/monitor"
+
 	"github.com/tideline-sim/tideline/cluster"
 )
 
@@ -15,7 +17,7 @@ const MetadataQuorumDefinition = "the controllers' Raft quorum: one leader per e
 // journal as the run went), then at the end: every voter's committed
 // prefix is a prefix of the longest, and with a majority of controllers
 // up after the settle period, one of them is active.
-func MetadataQuorum(seen []cluster.QuorumViolation, final []cluster.QuorumStatus) Result {
+func MetadataQuorum(seen []monitor.QuorumViolation, final []cluster.QuorumStatus) Result {
 	res := Result{Checker: MetadataQuorumName, Definition: MetadataQuorumDefinition}
 	for _, v := range seen {
 		res.Violations = append(res.Violations, Violation{Checker: MetadataQuorumName, Kind: v.Kind, Offset: v.Offset, Payload: -1, At: v.Time,
@@ -37,7 +39,7 @@ func MetadataQuorum(seen []cluster.QuorumViolation, final []cluster.QuorumStatus
 			for off < len(s.Committed) && s.Committed[off] == longest[off] {
 				off++
 			}
-			res.Violations = append(res.Violations, Violation{Checker: MetadataQuorumName, Kind: cluster.QuorumCommitDiverged, Offset: int64(off), Payload: -1,
+			res.Violations = append(res.Violations, Violation{Checker: MetadataQuorumName, Kind: monitor.QuorumCommitDiverged, Offset: int64(off), Payload: -1,
 				Message: fmt.Sprintf("controller-%d committed %s at offset %d, another controller %s", s.Voter, s.Committed[off], off, longest[off])})
 		}
 		if s.Up {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tideline-sim/tideline/cluster/monitor"
+
 	"github.com/tideline-sim/tideline/cluster/metadata"
 	"github.com/tideline-sim/tideline/cluster/raft"
 	"github.com/tideline-sim/tideline/cluster/storage"
@@ -62,7 +64,7 @@ type parkedFetch struct {
 type replica struct {
 	tp    protocol.TopicPartition
 	log   *storage.Log
-	peers *Peers // the monitor's live replicas of tp, once it tracks this log
+	peers *monitor.Peers // the monitor's live replicas of tp, once it tracks this log
 	state protocol.PartitionState
 	role  role
 
@@ -85,8 +87,8 @@ type replica struct {
 }
 
 // view is what the monitor is shown of r.
-func (r *replica) view() Replica {
-	return Replica{TP: r.tp, Log: r.log, Peers: r.peers, Leader: r.role == roleLeader, State: r.state, MinISR: r.minISR}
+func (r *replica) view() monitor.Replica {
+	return monitor.Replica{TP: r.tp, Log: r.log, Peers: r.peers, Leader: r.role == roleLeader, State: r.state, MinISR: r.minISR}
 }
 
 // sessionKey names a client's stream of produce requests to one partition:
@@ -115,7 +117,7 @@ type Broker struct {
 	rules   protocol.Rules // the fixes cfg.Protocol lacks
 	topics  []config.TopicConfig
 	dir     node.Directory
-	monitor *Monitor
+	monitor *monitor.Monitor
 	batches node.Arena[protocol.Batch] // the batches this broker appends as leader
 
 	env         sim.Env
@@ -136,7 +138,7 @@ type Broker struct {
 }
 
 // NewBroker returns broker id. Topic configs supply per-topic overrides.
-func NewBroker(id protocol.BrokerID, cfg config.BrokerConfig, topics []config.TopicConfig, dir node.Directory, monitor *Monitor) *Broker {
+func NewBroker(id protocol.BrokerID, cfg config.BrokerConfig, topics []config.TopicConfig, dir node.Directory, monitor *monitor.Monitor) *Broker {
 	return &Broker{id: id, cfg: cfg, rules: cfg.Protocol.Rules(), topics: topics, dir: dir, monitor: monitor}
 }
 
@@ -217,7 +219,7 @@ func (b *Broker) replica(tp protocol.TopicPartition) *replica {
 	}
 	b.parts[tp] = r
 	if b.monitor != nil {
-		r.peers = b.monitor.track(b.env.Now(), b.id, r.log)
+		r.peers = b.monitor.Track(b.env.Now(), b.id, r.log)
 	}
 	i, _ := slices.BinarySearchFunc(b.order, tp, func(x *replica, tp protocol.TopicPartition) int { return x.tp.Compare(tp) })
 	b.order = slices.Insert(b.order, i, r)
@@ -411,7 +413,7 @@ func (b *Broker) applyState(r *replica, st protocol.PartitionState) {
 	old := r.state
 	r.state = st
 	if b.monitor != nil {
-		b.monitor.viewed(b.env.Now(), b.id, st)
+		b.monitor.Viewed(b.env.Now(), b.id, st)
 	}
 	switch {
 	case st.Leader == b.id && (r.role != roleLeader || st.LeaderEpoch != old.LeaderEpoch):
@@ -487,7 +489,7 @@ func (b *Broker) truncate(r *replica, offset int64, why string) {
 	}
 	from := r.log.LEO()
 	if b.monitor != nil {
-		b.monitor.truncatedTo(b.env.Now(), b.id, r.view(), offset)
+		b.monitor.TruncatedTo(b.env.Now(), b.id, r.view(), offset)
 	}
 	r.log.Truncate(offset)
 	b.event(journal.Event{Kind: journal.EvTruncated, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: offset, Broker: b.id,
@@ -682,7 +684,7 @@ func (b *Broker) handleFetch(from sim.NodeID, m protocol.FetchRequest) {
 	}
 	b.updateFollower(r, fs, m)
 	if b.monitor != nil {
-		b.monitor.followerFetched(r.tp, m.ReplicaID, m.CurrentLeaderEpoch)
+		b.monitor.FollowerFetched(r.tp, m.ReplicaID, m.CurrentLeaderEpoch)
 	}
 	b.maybeExpandISR(r, fs)
 	b.maybeIncrementHW(r)
@@ -752,7 +754,7 @@ func (b *Broker) setHW(r *replica, hw int64) {
 	r.log.HW = hw
 	if b.monitor != nil {
 		b.monitor.AddHW(journal.HWSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, HW: hw})
-		b.monitor.hwSet(b.env.Now(), b.id, r.view())
+		b.monitor.HWSet(b.env.Now(), b.id, r.view())
 	}
 }
 
@@ -761,7 +763,7 @@ func (b *Broker) setHW(r *replica, hw int64) {
 func (b *Broker) ackAll(r *replica, base, last int64) {
 	if b.monitor != nil {
 		b.monitor.Ack(journal.AckSample{Time: b.env.Now(), Broker: b.id, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: base})
-		b.monitor.ackedAll(b.env.Now(), b.id, r.view(), base, last)
+		b.monitor.AckedAll(b.env.Now(), b.id, r.view(), base, last)
 	}
 }
 

@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/tideline-sim/tideline/cluster/monitor"
+
 	"github.com/tideline-sim/tideline/cluster/raft"
 	"github.com/tideline-sim/tideline/cluster/storage"
 
@@ -108,7 +110,7 @@ type Cluster struct {
 	Dir       node.Directory
 	History   *journal.History
 	Journal   *journal.Journal
-	Monitor   *Monitor // watches the journal: the protocol rules broken as the run went
+	Monitor   *monitor.Monitor // watches the journal: the protocol rules broken as the run went
 	Producers []sim.NodeID
 	Consumers []sim.NodeID
 }
@@ -120,7 +122,7 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{World: w, Spec: spec, History: &journal.History{}, Journal: &journal.Journal{}}
-	c.Monitor = NewMonitor(c.Journal, spec.Broker, spec.Topics)
+	c.Monitor = monitor.New(c.Journal, spec.Broker, spec.Topics)
 	// IDs are handed out in order of adding, so they are known up front:
 	// every node's directory is complete before the first one is built.
 	c.Dir.Brokers = make([]sim.NodeID, spec.Brokers)
@@ -263,7 +265,7 @@ func (c *Cluster) Quorum() []QuorumStatus {
 				s.Active = n.active()
 			}
 			for _, e := range q.Log()[:q.HW()] {
-				s.Committed = append(s.Committed, EntryText(e))
+				s.Committed = append(s.Committed, monitor.EntryText(e))
 			}
 		}
 		out = append(out, s)

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tideline-sim/tideline/cluster/monitor"
+
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/internal/planted"
@@ -27,7 +29,7 @@ type Controller struct {
 	cfg     config.BrokerConfig
 	topics  []config.TopicConfig
 	dir     node.Directory
-	monitor *Monitor
+	monitor *monitor.Monitor
 
 	env           sim.Env
 	st            metadata.State
@@ -46,7 +48,7 @@ type Controller struct {
 
 // NewController returns the only controller of a cluster, for the given
 // brokers and topics.
-func NewController(cfg config.BrokerConfig, topics []config.TopicConfig, dir node.Directory, monitor *Monitor) *Controller {
+func NewController(cfg config.BrokerConfig, topics []config.TopicConfig, dir node.Directory, monitor *monitor.Monitor) *Controller {
 	return &Controller{cfg: cfg, topics: topics, dir: dir, monitor: monitor}
 }
 
@@ -54,7 +56,7 @@ func NewController(cfg config.BrokerConfig, topics []config.TopicConfig, dir nod
 // len(dir.Controllers).
 // boot, while true, says the next start is the formed quorum's first
 // (bootstrapQuorum); the start clears it.
-func NewQuorumController(index int, cfg config.BrokerConfig, topics []config.TopicConfig, dir node.Directory, monitor *Monitor, boot *bool) *Controller {
+func NewQuorumController(index int, cfg config.BrokerConfig, topics []config.TopicConfig, dir node.Directory, monitor *monitor.Monitor, boot *bool) *Controller {
 	return &Controller{cfg: cfg, topics: topics, dir: dir, monitor: monitor, index: index, boot: boot}
 }
 
@@ -332,7 +334,7 @@ func (c *Controller) fence(b protocol.BrokerID) {
 	}
 	if c.monitor != nil {
 		fenced := slices.Clone(c.st.Partitions) // as this fencing leaves them
-		c.afterCommit(func() { c.monitor.brokerFenced(c.env.Now(), b, fenced) })
+		c.afterCommit(func() { c.monitor.BrokerFenced(c.env.Now(), b, fenced) })
 	}
 }
 
@@ -507,7 +509,7 @@ func (c *Controller) alterPartition(m protocol.AlterPartitionRequest) protocol.A
 	c.st.Partitions[i] = p
 	c.commit()
 	if c.monitor != nil && len(added) > 0 {
-		c.afterCommit(func() { c.monitor.isrExpanded(c.env.Now(), p, added) })
+		c.afterCommit(func() { c.monitor.ISRExpanded(c.env.Now(), p, added) })
 	}
 	resp.State = p
 	return resp
@@ -582,7 +584,7 @@ func (c *Controller) applyEffects(untagged bool) {
 func (c *Controller) startQuorum(env sim.Env) {
 	c.activated, c.effects = false, nil
 	c.quorum = raft.New(c.cfg.Quorum, c.cfg.Retransmit, c.index, c.dir.Controllers, metadataFile, raft.Observer[metadata.State](c.monitor), c.committed, c.leading)
-	c.monitor.joinQuorum(c.index, c.quorum)
+	c.monitor.JoinQuorum(c.index, c.quorum)
 	first := c.boot != nil && *c.boot
 	if c.boot != nil {
 		*c.boot = false
@@ -620,7 +622,7 @@ func (c *Controller) committed() {
 		for i := range c.lastHeartbeat {
 			c.lastHeartbeat[i] = c.env.Now()
 		}
-		c.monitor.Event(c.env, q.Self(), journal.EvControllerActive, q.Epoch(), q.Self(), fmt.Sprintf("controller-%d is the active controller (epoch %d)", q.Self(), q.Epoch()))
+		c.monitor.Event(c.env.Now(), c.env.Name(), q.Self(), journal.EvControllerActive, q.Epoch(), q.Self(), fmt.Sprintf("controller-%d is the active controller (epoch %d)", q.Self(), q.Epoch()))
 		c.SetTimer(c.env, c.cfg.Quorum.NoOpInterval, node.Timer{Kind: node.TNoOp, ID: uint64(q.Epoch())})
 		if q.Log()[q.HW()-1].Value.Brokers == nil {
 			c.commit() // the cluster's first metadata: its topics

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tideline-sim/tideline/cluster/monitor"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -27,21 +29,21 @@ func TestExploreFindsPlantedBugs(t *testing.T) {
 		checker  string // the first checker that must see it
 		violated string // and, for protocol-invariants, the rule
 	}{
-		{"admit-lagging", 60, "protocol-invariants", cluster.InvISRAdmittedBehind},
-		{"hw-skips-follower", 20, "protocol-invariants", cluster.InvHWAboveISRLEO},
-		{"ignore-min-isr", 60, "protocol-invariants", cluster.InvHWBelowMinISR},
+		{"admit-lagging", 60, "protocol-invariants", monitor.InvISRAdmittedBehind},
+		{"hw-skips-follower", 20, "protocol-invariants", monitor.InvHWAboveISRLEO},
+		{"ignore-min-isr", 60, "protocol-invariants", monitor.InvHWBelowMinISR},
 		// Found as the rule it breaks, not as the monitor running off the
 		// end of the log (which crashed the tool before).
-		{"hw-past-leo", 60, "protocol-invariants", cluster.InvHWAboveOwnLEO},
+		{"hw-past-leo", 60, "protocol-invariants", monitor.InvHWAboveOwnLEO},
 		// Judged by the scenario's setting, not the broker's copy of it:
 		// the lost override is itself the violation.
-		{"lose-min-isr", 20, "protocol-invariants", cluster.InvConfigNotApplied},
+		{"lose-min-isr", 20, "protocol-invariants", monitor.InvConfigNotApplied},
 		// Raft's election restriction dropped: a lagging controller's
 		// campaign wins votes it should not.
-		{"stale-vote", 100, "metadata-quorum", cluster.QuorumStaleVote},
+		{"stale-vote", 100, "metadata-quorum", monitor.QuorumStaleVote},
 		// Only a stall until the leader's lag-based shrink, and so unseen
 		// before: the committed fencing is judged by itself.
-		{"fenced-in-isr", 60, "protocol-invariants", cluster.InvFencedInISR},
+		{"fenced-in-isr", 60, "protocol-invariants", monitor.InvFencedInISR},
 		// A follower that never truncates never catches up: a liveness
 		// failure, seen once the faults stay within the liveness claim.
 		{"skip-truncation", 120, "eventual-delivery", ""},

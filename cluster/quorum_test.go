@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tideline-sim/tideline/cluster/monitor"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -218,17 +220,17 @@ func TestCommittedMetadataSurvivesAMinorityPowerLoss(t *testing.T) {
 // two active controllers, none active with a majority up, and a committed
 // divergence at the end.
 func TestMetadataQuorumCheckerCatches(t *testing.T) {
-	seen := []cluster.QuorumViolation{{Kind: cluster.QuorumTwoLeaders, Voter: 1, Epoch: 3, Offset: -1, Detail: "controllers 0 and 1 both led epoch 3"}}
+	seen := []monitor.QuorumViolation{{Kind: monitor.QuorumTwoLeaders, Voter: 1, Epoch: 3, Offset: -1, Detail: "controllers 0 and 1 both led epoch 3"}}
 	res := check.MetadataQuorum(seen, []cluster.QuorumStatus{{Voter: 0, Up: true, Active: true, Committed: []string{"a", "b"}}})
 	require.Len(t, res.Violations, 1)
-	assert.Equal(t, cluster.QuorumTwoLeaders, res.Violations[0].Kind)
+	assert.Equal(t, monitor.QuorumTwoLeaders, res.Violations[0].Kind)
 
 	res = check.MetadataQuorum(nil, []cluster.QuorumStatus{
 		{Voter: 0, Up: true, Active: true, Committed: []string{"a", "b"}},
 		{Voter: 1, Up: true, Active: true, Committed: []string{"a", "x"}},
 		{Voter: 2, Up: false, Committed: []string{"a"}},
 	})
-	assert.ElementsMatch(t, []string{cluster.QuorumCommitDiverged, "two-active-controllers"}, kindsOf(res))
+	assert.ElementsMatch(t, []string{monitor.QuorumCommitDiverged, "two-active-controllers"}, kindsOf(res))
 
 	res = check.MetadataQuorum(nil, []cluster.QuorumStatus{{Voter: 0, Up: true}, {Voter: 1, Up: true}, {Voter: 2}})
 	assert.Equal(t, []string{"no-active-controller"}, kindsOf(res))

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tideline-sim/tideline/cluster/monitor"
+
 	"github.com/stretchr/testify/assert"
 
 	"github.com/tideline-sim/tideline/cluster"
@@ -38,7 +40,7 @@ func TestKAFKA15583HighWatermarkBelowMinISR(t *testing.T) {
 		r.execute()
 		below := 0
 		for _, v := range r.c.Monitor.Violations() {
-			if v.Kind == cluster.InvHWBelowMinISR {
+			if v.Kind == monitor.InvHWBelowMinISR {
 				below++
 			}
 		}

@@ -41,7 +41,7 @@ type Entry[T any] struct {
 // Observer hears what a voter does, so that the run's protocol monitor can
 // hold the quorum to Raft's rules as it acts. self is the voter acting.
 type Observer[T any] interface {
-	Event(env sim.Env, self int, kind journal.EventKind, epoch int32, voter int, detail string)
+	Event(at clock.Time, node string, self int, kind journal.EventKind, epoch int32, voter int, detail string)
 	VoteGranted(at clock.Time, voter, candidate int, epoch, lastEpoch int32, lastOffset int64, pre bool)
 	Committed(at clock.Time, voter int, epoch int32, committed []Entry[T])
 }
@@ -157,7 +157,7 @@ func (q *Quorum[T]) LEO() int64 { return q.leo() }
 
 func (q *Quorum[T]) event(kind journal.EventKind, epoch int32, voter int, detail string) {
 	if q.obs != nil {
-		q.obs.Event(q.env, q.self, kind, epoch, voter, detail)
+		q.obs.Event(q.env.Now(), q.env.Name(), q.self, kind, epoch, voter, detail)
 	}
 }
 

@@ -1,4 +1,4 @@
-package cluster
+package monitor
 
 import (
 	"fmt"
@@ -84,7 +84,7 @@ type Divergence struct {
 // millions.
 const maxInvariantReports = 3
 
-type monitor struct {
+type replication struct {
 	live        map[protocol.TopicPartition]*Peers
 	divergences []Divergence
 	diverged    map[divergedPair]bool // each pair of replicas is reported once
@@ -115,9 +115,9 @@ type Replica struct {
 	MinISR int // the broker's setting, judged against the scenario's
 }
 
-// brokerFenced holds a committed fencing to KRaft's rule: the fenced
+// BrokerFenced holds a committed fencing to KRaft's rule: the fenced
 // broker is in no ISR, except as the last member without ELR.
-func (m *monitor) brokerFenced(at clock.Time, b protocol.BrokerID, parts []protocol.PartitionState) {
+func (m *replication) BrokerFenced(at clock.Time, b protocol.BrokerID, parts []protocol.PartitionState) {
 	for _, p := range parts {
 		if p.InISR(b) && (len(p.ISR) > 1 || m.elr) {
 			m.violate(at, InvFencedInISR, p.TP, b, -1, "broker %d was fenced but is still in the ISR %v of %v", b, p.ISR, p.TP)
@@ -127,7 +127,7 @@ func (m *monitor) brokerFenced(at clock.Time, b protocol.BrokerID, parts []proto
 
 // scenarioMinISR is the min.insync.replicas the scenario gave topic, -1 if
 // it gave none.
-func (m *monitor) scenarioMinISR(topic string) int {
+func (m *replication) scenarioMinISR(topic string) int {
 	if want, known := m.minISR[topic]; known {
 		return want
 	}
@@ -136,7 +136,7 @@ func (m *monitor) scenarioMinISR(topic string) int {
 
 // wantMinISR is the min.insync.replicas the scenario gave r's topic, and
 // reports a broker that acts on another.
-func (m *monitor) wantMinISR(at clock.Time, b protocol.BrokerID, r Replica) int {
+func (m *replication) wantMinISR(at clock.Time, b protocol.BrokerID, r Replica) int {
 	want := m.scenarioMinISR(r.TP.Topic)
 	if r.Peers != nil {
 		want = r.Peers.minISR
@@ -162,7 +162,7 @@ type Peers struct {
 }
 
 // peers returns the live logs of r's partition, indexed by broker.
-func (m *monitor) peers(r Replica) []*storage.Log {
+func (m *replication) peers(r Replica) []*storage.Log {
 	if r.Peers != nil {
 		return r.Peers.logs
 	}
@@ -174,7 +174,7 @@ func (m *monitor) peers(r Replica) []*storage.Log {
 
 // peer returns broker b's log of r's partition while b is up, nil
 // otherwise.
-func (m *monitor) peer(r Replica, b protocol.BrokerID) *storage.Log {
+func (m *replication) peer(r Replica, b protocol.BrokerID) *storage.Log {
 	logs := m.peers(r)
 	if b < 0 || int(b) >= len(logs) {
 		return nil
@@ -199,12 +199,12 @@ type reportKey struct {
 }
 
 // Violations returns every protocol rule broken during the run.
-func (m *monitor) Violations() []InvariantViolation { return m.violations }
+func (m *replication) Violations() []InvariantViolation { return m.violations }
 
 // Divergences returns every LogMatching violation seen during the run.
-func (m *monitor) Divergences() []Divergence { return m.divergences }
+func (m *replication) Divergences() []Divergence { return m.divergences }
 
-func (m *monitor) violate(at clock.Time, kind string, tp protocol.TopicPartition, b protocol.BrokerID, offset int64, format string, args ...any) {
+func (m *replication) violate(at clock.Time, kind string, tp protocol.TopicPartition, b protocol.BrokerID, offset int64, format string, args ...any) {
 	if m.reported == nil {
 		m.reported = map[reportKey]int{}
 	}
@@ -216,7 +216,7 @@ func (m *monitor) violate(at clock.Time, kind string, tp protocol.TopicPartition
 }
 
 // liveLog returns broker b's log of tp while b is up, nil otherwise.
-func (m *monitor) liveLog(tp protocol.TopicPartition, b protocol.BrokerID) *storage.Log {
+func (m *replication) liveLog(tp protocol.TopicPartition, b protocol.BrokerID) *storage.Log {
 	ll := m.live[tp]
 	if ll == nil || b < 0 || int(b) >= len(ll.logs) {
 		return nil
@@ -224,9 +224,9 @@ func (m *monitor) liveLog(tp protocol.TopicPartition, b protocol.BrokerID) *stor
 	return ll.logs[b]
 }
 
-// track registers a replica's log as recovered at boot, checks it, and
+// Track registers a replica's log as recovered at boot, checks it, and
 // returns its partition's live logs for the broker to show again.
-func (m *monitor) track(at clock.Time, b protocol.BrokerID, l *storage.Log) *Peers {
+func (m *replication) Track(at clock.Time, b protocol.BrokerID, l *storage.Log) *Peers {
 	if m.live == nil {
 		m.live = map[protocol.TopicPartition]*Peers{}
 	}
@@ -245,7 +245,7 @@ func (m *monitor) track(at clock.Time, b protocol.BrokerID, l *storage.Log) *Pee
 
 // forget drops a broker's logs when its process dies: it returns by
 // recovering them from disk.
-func (m *monitor) forget(b protocol.BrokerID) {
+func (m *replication) forget(b protocol.BrokerID) {
 	for _, ll := range m.live {
 		if int(b) < len(ll.logs) {
 			ll.logs[b] = nil
@@ -255,7 +255,7 @@ func (m *monitor) forget(b protocol.BrokerID) {
 
 // checkAgreement compares replica b's log with every other live replica of
 // its partition below the smaller of their two high watermarks.
-func (m *monitor) checkAgreement(at clock.Time, b protocol.BrokerID, l *storage.Log, peers []*storage.Log) {
+func (m *replication) checkAgreement(at clock.Time, b protocol.BrokerID, l *storage.Log, peers []*storage.Log) {
 	for o, other := range peers {
 		if other == nil || protocol.BrokerID(o) == b {
 			continue
@@ -282,9 +282,9 @@ func (m *monitor) checkAgreement(at clock.Time, b protocol.BrokerID, l *storage.
 	}
 }
 
-// hwSet is a replica's high watermark rising. On a leader, no ISR member
+// HWSet is a replica's high watermark rising. On a leader, no ISR member
 // may end below it (TLA+ models: HW ≤ every ISR member's LEO).
-func (m *monitor) hwSet(at clock.Time, b protocol.BrokerID, r Replica) {
+func (m *replication) HWSet(at clock.Time, b protocol.BrokerID, r Replica) {
 	if r.Log.HW > r.Log.LEO() {
 		m.violate(at, InvHWAboveOwnLEO, r.TP, b, r.Log.HW, "broker %d's high watermark %d is past its own log end %d", b, r.Log.HW, r.Log.LEO())
 	}
@@ -304,11 +304,11 @@ func (m *monitor) hwSet(at clock.Time, b protocol.BrokerID, r Replica) {
 	}
 }
 
-// followerFetched is a leader accepting a follower's fetch at an epoch.
+// FollowerFetched is a leader accepting a follower's fetch at an epoch.
 // The newest epoch is kept: a zombie leader that wakes from a pause and
 // serves a fetch queued under its old epoch does not undo a fetch the
 // follower made of the current leader.
-func (m *monitor) followerFetched(tp protocol.TopicPartition, follower protocol.BrokerID, epoch int32) {
+func (m *replication) FollowerFetched(tp protocol.TopicPartition, follower protocol.BrokerID, epoch int32) {
 	if m.fetched == nil {
 		m.fetched = map[viewKey]int32{}
 	}
@@ -318,10 +318,10 @@ func (m *monitor) followerFetched(tp protocol.TopicPartition, follower protocol.
 	}
 }
 
-// isrExpanded is the controller committing an ISR expansion: each added
+// ISRExpanded is the controller committing an ISR expansion: each added
 // follower must have caught up to the leader's high watermark and fetched
 // in the current leader epoch (KIP-903 and Partition.isReplicaIsrEligible).
-func (m *monitor) isrExpanded(at clock.Time, p protocol.PartitionState, added []protocol.BrokerID) {
+func (m *replication) ISRExpanded(at clock.Time, p protocol.PartitionState, added []protocol.BrokerID) {
 	leader := m.liveLog(p.TP, p.Leader)
 	for _, id := range added {
 		if epoch, ok := m.fetched[viewKey{p.TP, id}]; !ok || epoch != p.LeaderEpoch {
@@ -334,11 +334,11 @@ func (m *monitor) isrExpanded(at clock.Time, p protocol.PartitionState, added []
 	}
 }
 
-// ackedAll is a leader completing an acks=all write of [base, last]: the
+// AckedAll is a leader completing an acks=all write of [base, last]: the
 // ISR must be at min.insync.replicas, every live ISR member must hold the
 // records, and a leader whose epoch the controller replaced may complete
 // only what its successor holds.
-func (m *monitor) ackedAll(at clock.Time, b protocol.BrokerID, r Replica, base, last int64) {
+func (m *replication) AckedAll(at clock.Time, b protocol.BrokerID, r Replica, base, last int64) {
 	if minISR := m.wantMinISR(at, b, r); len(r.State.ISR) < min(minISR, len(r.State.Replicas)) {
 		m.violate(at, InvAckBelowMinISR, r.TP, b, base, "leader %d acknowledged offsets %d-%d under acks=all with ISR %v below min.insync.replicas=%d",
 			b, base, last, r.State.ISR, minISR)
@@ -365,8 +365,8 @@ func sameUpTo(a, b *storage.Log, end int64) bool {
 	return a.LEO() >= end && b.LEO() >= end && a.PrefixHash(end) == b.PrefixHash(end)
 }
 
-// viewed is a broker applying a partition state: its view never goes back.
-func (m *monitor) viewed(at clock.Time, b protocol.BrokerID, st protocol.PartitionState) {
+// Viewed is a broker applying a partition state: its view never goes back.
+func (m *replication) Viewed(at clock.Time, b protocol.BrokerID, st protocol.PartitionState) {
 	if m.views == nil {
 		m.views = map[viewKey]protocol.PartitionState{}
 	}
@@ -378,9 +378,9 @@ func (m *monitor) viewed(at clock.Time, b protocol.BrokerID, st protocol.Partiti
 	m.views[key] = st
 }
 
-// truncatedTo is a replica cutting its log: never a leader, and never an
+// TruncatedTo is a replica cutting its log: never a leader, and never an
 // ISR member below the leader's high watermark.
-func (m *monitor) truncatedTo(at clock.Time, b protocol.BrokerID, r Replica, offset int64) {
+func (m *replication) TruncatedTo(at clock.Time, b protocol.BrokerID, r Replica, offset int64) {
 	if r.Leader {
 		m.violate(at, InvLeaderTruncated, r.TP, b, offset, "leader %d truncated its log to %d at epoch %d", b, offset, r.State.LeaderEpoch)
 		return
@@ -397,7 +397,7 @@ func (m *monitor) truncatedTo(at clock.Time, b protocol.BrokerID, r Replica, off
 
 // logsText describes every live replica of a partition: its log end and
 // high watermark.
-func (m *monitor) logsText(tp protocol.TopicPartition) string {
+func (m *replication) logsText(tp protocol.TopicPartition) string {
 	var b []byte
 	b = append(b, "logs:"...)
 	var logs []*storage.Log
@@ -417,7 +417,7 @@ func (m *monitor) logsText(tp protocol.TopicPartition) string {
 
 // observe checks the rules an event itself carries: clean elections pick
 // an ISR member; a broker's leaderships have rising epochs.
-func (m *monitor) observe(e journal.Event) {
+func (m *replication) observe(e journal.Event) {
 	switch e.Kind {
 	case journal.EvElected, journal.EvELRElected, journal.EvUncleanElected, journal.EvOffline, journal.EvPreferredElected, journal.EvISRShrink, journal.EvISRExpand:
 		if m.controller == nil {

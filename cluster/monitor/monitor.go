@@ -1,4 +1,13 @@
-package cluster
+// Package monitor is the run's protocol monitor: as Kafka's
+// RaftEventSimulationTest checks its invariants after every event, it
+// holds the brokers, the controllers and the metadata quorum to Kafka's
+// replication rules and Raft's as they act, against every live replica's
+// actual log at that instant, and keeps what it finds for the checkers.
+// Nodes report facts to it through its methods and show it their state
+// only as read-only views (Replica, Voter); it imports the shared protocol,
+// journal, storage, raft and metadata types, never a broker or a
+// controller.
+package monitor
 
 import (
 	"github.com/tideline-sim/tideline/cluster/config"
@@ -8,19 +17,19 @@ import (
 
 // Monitor is the run's protocol monitor over its journal: the brokers and
 // the controllers record events in the journal and report facts to the
-// monitor as they act, and it checks Kafka's rules (invariants.go) and the
-// metadata quorum's (quorum_monitor.go) against the state of every live
+// monitor as they act, and it checks Kafka's rules (replication.go) and the
+// metadata quorum's (quorum.go) against the state of every live
 // replica at that instant.
 type Monitor struct {
 	*journal.Journal
-	monitor
+	replication
 	quorum quorumMonitor
 }
 
-// NewMonitor watches j, judging the configuration-dependent rules by the
+// New watches j, judging the configuration-dependent rules by the
 // broker and topic settings as the scenario gave them (no topics: by what
 // each broker holds, for unit tests).
-func NewMonitor(j *journal.Journal, broker config.BrokerConfig, topics []config.TopicConfig) *Monitor {
+func New(j *journal.Journal, broker config.BrokerConfig, topics []config.TopicConfig) *Monitor {
 	m := &Monitor{Journal: j}
 	m.elr = broker.ELR
 	m.minISR = make(map[string]int, len(topics))

@@ -1,4 +1,4 @@
-package cluster
+package monitor
 
 import (
 	"fmt"
@@ -8,7 +8,6 @@ import (
 	"github.com/tideline-sim/tideline/cluster/metadata"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/cluster/raft"
-	"github.com/tideline-sim/tideline/sim"
 )
 
 // The metadata quorum's invariants, checked as the quorum acts, as Kafka's
@@ -46,9 +45,9 @@ type QuorumViolation struct {
 // watermark advance (the newest ones); the end-of-run check compares all.
 const maxCommitCheck = 64
 
-// quorumVoter is what the monitor reads of a voter: its log as it is at
+// Voter is what the monitor reads of a voter: its log as it is at
 // that instant, and whether it leads.
-type quorumVoter interface {
+type Voter interface {
 	Log() raft.Log[metadata.State]
 	HW() int64
 	LEO() int64
@@ -56,7 +55,7 @@ type quorumVoter interface {
 }
 
 type quorumMonitor struct {
-	voters     []quorumVoter // the latest incarnation of each controller
+	voters     []Voter // the latest incarnation of each controller
 	leaders    map[int32]int
 	epochs     map[int]int32
 	leaderHW   map[int32]int64              // each epoch's leader's high watermark
@@ -79,7 +78,7 @@ func (j *Monitor) CommittedMetadata() (metadata.State, bool) {
 }
 
 // Voter is controller i's latest quorum member, nil if none joined.
-func (j *Monitor) Voter(i int) quorumVoter {
+func (j *Monitor) Voter(i int) Voter {
 	if i >= len(j.quorum.voters) {
 		return nil
 	}
@@ -89,8 +88,8 @@ func (j *Monitor) Voter(i int) quorumVoter {
 // QuorumViolations returns the metadata quorum's broken rules, in order.
 func (j *Monitor) QuorumViolations() []QuorumViolation { return j.quorum.violations }
 
-// joinQuorum registers voter self's quorum member as it starts.
-func (j *Monitor) joinQuorum(self int, q quorumVoter) {
+// JoinQuorum registers voter self's quorum member as it starts.
+func (j *Monitor) JoinQuorum(self int, q Voter) {
 	if j == nil {
 		return
 	}
@@ -102,12 +101,11 @@ func (j *Monitor) joinQuorum(self int, q quorumVoter) {
 
 // Event records voter self's quorum event and checks the epoch and leader
 // rules (raft.Observer).
-func (j *Monitor) Event(env sim.Env, self int, kind journal.EventKind, epoch int32, voter int, detail string) {
+func (j *Monitor) Event(now clock.Time, node string, self int, kind journal.EventKind, epoch int32, voter int, detail string) {
 	if j == nil {
 		return
 	}
 	m := &j.quorum
-	now := env.Now()
 	if m.epochs == nil {
 		m.epochs, m.leaders, m.leaderHW = map[int]int32{}, map[int32]int{}, map[int32]int64{}
 	}
@@ -124,7 +122,7 @@ func (j *Monitor) Event(env sim.Env, self int, kind journal.EventKind, epoch int
 		m.leaders[epoch] = voter
 		m.checkLeaderComplete(now, voter, epoch)
 	}
-	j.Add(journal.Event{Time: now, Node: env.Name(), Kind: kind, Epoch: epoch, Broker: protocol.NoLeader, Leader: protocol.NoLeader, Voter: int32(voter), Detail: detail})
+	j.Add(journal.Event{Time: now, Node: node, Kind: kind, Epoch: epoch, Broker: protocol.NoLeader, Leader: protocol.NoLeader, Voter: int32(voter), Detail: detail})
 }
 
 // checkLeaderComplete holds a new leader to Leader Completeness: its log

@@ -1,4 +1,4 @@
-package cluster
+package monitor
 
 import (
 	"testing"
@@ -16,12 +16,16 @@ import (
 	"github.com/tideline-sim/tideline/sim"
 )
 
+var orders0 = protocol.TopicPartition{Topic: "orders", Partition: 0}
+
 // Each test feeds the monitor the facts of a broken rule, as the brokers
 // and the controller would report them, and asserts the rule's name.
 
 func testLog(n int, epoch int32, hw int64) *storage.Log {
 	l := storage.Open(sim.NewDisk(), orders0, 0)
-	appendRecords(l, records(0, n, epoch))
+	for i := range n {
+		l.Append(&protocol.Batch{BaseOffset: int64(i), ProducerID: -1, BaseSequence: -1, Payloads: []int64{int64(i)}, Epoch: epoch})
+	}
 	l.HW = hw
 	return l
 }
@@ -31,7 +35,7 @@ func testReplica(b protocol.BrokerID, l *storage.Log, leader bool, epoch int32, 
 		State: protocol.PartitionState{TP: orders0, Replicas: []protocol.BrokerID{0, 1, 2}, ISR: isr, Leader: b, LeaderEpoch: epoch}}
 }
 
-func kinds(m *monitor) []string {
+func kinds(m *replication) []string {
 	var out []string
 	for _, v := range m.Violations() {
 		out = append(out, v.Kind)
@@ -40,61 +44,61 @@ func kinds(m *monitor) []string {
 }
 
 func TestInvariantHWAboveISRMemberLEO(t *testing.T) {
-	var m monitor
+	var m replication
 	leader, follower := testLog(10, 1, 10), testLog(6, 1, 6)
-	m.track(0, 0, leader)
-	m.track(0, 1, follower)
-	m.hwSet(5, 0, testReplica(0, leader, true, 1, 0, 1))
+	m.Track(0, 0, leader)
+	m.Track(0, 1, follower)
+	m.HWSet(5, 0, testReplica(0, leader, true, 1, 0, 1))
 	assert.Equal(t, []string{InvHWAboveISRLEO}, kinds(&m))
 
-	var ok monitor
-	ok.track(0, 0, leader)
-	ok.track(0, 1, testLog(10, 1, 10))
-	ok.hwSet(5, 0, testReplica(0, leader, true, 1, 0, 1))
+	var ok replication
+	ok.Track(0, 0, leader)
+	ok.Track(0, 1, testLog(10, 1, 10))
+	ok.HWSet(5, 0, testReplica(0, leader, true, 1, 0, 1))
 	assert.Empty(t, kinds(&ok))
 }
 
 func TestInvariantISRAdmission(t *testing.T) {
-	var m monitor
-	m.track(0, 0, testLog(10, 1, 10))
-	m.track(0, 1, testLog(4, 1, 4))
-	m.followerFetched(orders0, 1, 1)
-	m.track(0, 2, testLog(10, 1, 10))
-	m.followerFetched(orders0, 2, 0) // fetched before the leader change
-	m.isrExpanded(5, protocol.PartitionState{TP: orders0, Leader: 0, LeaderEpoch: 1, ISR: []protocol.BrokerID{0, 1, 2}}, []protocol.BrokerID{1, 2})
+	var m replication
+	m.Track(0, 0, testLog(10, 1, 10))
+	m.Track(0, 1, testLog(4, 1, 4))
+	m.FollowerFetched(orders0, 1, 1)
+	m.Track(0, 2, testLog(10, 1, 10))
+	m.FollowerFetched(orders0, 2, 0) // fetched before the leader change
+	m.ISRExpanded(5, protocol.PartitionState{TP: orders0, Leader: 0, LeaderEpoch: 1, ISR: []protocol.BrokerID{0, 1, 2}}, []protocol.BrokerID{1, 2})
 	assert.Equal(t, []string{InvISRAdmittedBehind, InvISRAdmittedStale}, kinds(&m))
 }
 
 func TestInvariantAcksAll(t *testing.T) {
 	t.Run("ISR below min.insync.replicas", func(t *testing.T) {
-		var m monitor
+		var m replication
 		l := testLog(10, 1, 10)
-		m.track(0, 0, l)
-		m.ackedAll(5, 0, testReplica(0, l, true, 1, 0), 8, 9)
+		m.Track(0, 0, l)
+		m.AckedAll(5, 0, testReplica(0, l, true, 1, 0), 8, 9)
 		assert.Equal(t, []string{InvAckBelowMinISR}, kinds(&m))
 	})
 	t.Run("an ISR member lacks the write", func(t *testing.T) {
-		var m monitor
+		var m replication
 		l := testLog(10, 1, 10)
-		m.track(0, 0, l)
-		m.track(0, 1, testLog(8, 1, 8))
-		m.ackedAll(5, 0, testReplica(0, l, true, 1, 0, 1), 8, 9)
+		m.Track(0, 0, l)
+		m.Track(0, 1, testLog(8, 1, 8))
+		m.AckedAll(5, 0, testReplica(0, l, true, 1, 0, 1), 8, 9)
 		assert.Equal(t, []string{InvAckMissingOnISR}, kinds(&m))
 	})
 	t.Run("a replaced leader acknowledges what its successor lacks", func(t *testing.T) {
-		var m monitor
+		var m replication
 		l := testLog(10, 1, 10)
-		m.track(0, 0, l)
-		m.track(0, 1, testLog(10, 1, 10))
-		m.track(0, 2, testLog(8, 1, 8))
+		m.Track(0, 0, l)
+		m.Track(0, 1, testLog(10, 1, 10))
+		m.Track(0, 2, testLog(8, 1, 8))
 		m.observe(journal.Event{Kind: journal.EvElected, TP: orders0, Leader: 2, Broker: 2, Epoch: 2, ISR: []protocol.BrokerID{1, 2}})
-		m.ackedAll(5, 0, testReplica(0, l, true, 1, 0, 1), 8, 9)
+		m.AckedAll(5, 0, testReplica(0, l, true, 1, 0, 1), 8, 9)
 		assert.Equal(t, []string{InvZombieAck}, kinds(&m))
 	})
 }
 
 func TestInvariantCleanElectionFromISR(t *testing.T) {
-	var m monitor
+	var m replication
 	m.observe(journal.Event{Kind: journal.EvISRShrink, TP: orders0, Leader: 0, Epoch: 1, ISR: []protocol.BrokerID{0, 1}})
 	m.observe(journal.Event{Kind: journal.EvElected, TP: orders0, Leader: 1, Epoch: 2, ISR: []protocol.BrokerID{1}})
 	assert.Empty(t, kinds(&m))
@@ -103,32 +107,32 @@ func TestInvariantCleanElectionFromISR(t *testing.T) {
 }
 
 func TestInvariantViewsAndEpochsNeverGoBack(t *testing.T) {
-	var m monitor
-	m.viewed(1, 0, protocol.PartitionState{TP: orders0, LeaderEpoch: 2, PartitionEpoch: 5})
-	m.viewed(2, 0, protocol.PartitionState{TP: orders0, LeaderEpoch: 2, PartitionEpoch: 6})
-	m.viewed(3, 0, protocol.PartitionState{TP: orders0, LeaderEpoch: 1, PartitionEpoch: 9})
+	var m replication
+	m.Viewed(1, 0, protocol.PartitionState{TP: orders0, LeaderEpoch: 2, PartitionEpoch: 5})
+	m.Viewed(2, 0, protocol.PartitionState{TP: orders0, LeaderEpoch: 2, PartitionEpoch: 6})
+	m.Viewed(3, 0, protocol.PartitionState{TP: orders0, LeaderEpoch: 1, PartitionEpoch: 9})
 	m.observe(journal.Event{Kind: journal.EvBecameLeader, TP: orders0, Broker: 1, Epoch: 3})
 	m.observe(journal.Event{Kind: journal.EvBecameLeader, TP: orders0, Broker: 1, Epoch: 3})
 	assert.Equal(t, []string{InvMetadataBackward, InvLeaderEpochBack}, kinds(&m))
 }
 
 func TestInvariantTruncation(t *testing.T) {
-	var m monitor
+	var m replication
 	leader := testLog(10, 1, 10)
-	m.track(0, 0, leader)
+	m.Track(0, 0, leader)
 	m.observe(journal.Event{Kind: journal.EvISRExpand, TP: orders0, Leader: 0, Epoch: 1, ISR: []protocol.BrokerID{0, 1}})
-	m.truncatedTo(5, 0, testReplica(0, leader, true, 1, 0, 1), 8)
-	m.truncatedTo(6, 1, testReplica(0, testLog(10, 1, 10), false, 1, 0, 1), 7)
+	m.TruncatedTo(5, 0, testReplica(0, leader, true, 1, 0, 1), 8)
+	m.TruncatedTo(6, 1, testReplica(0, testLog(10, 1, 10), false, 1, 0, 1), 7)
 	require.Equal(t, []string{InvLeaderTruncated, InvISRMemberBelowHW}, kinds(&m))
-	m.truncatedTo(7, 2, testReplica(0, testLog(10, 1, 10), false, 1, 0, 1), 7)
+	m.TruncatedTo(7, 2, testReplica(0, testLog(10, 1, 10), false, 1, 0, 1), 7)
 	assert.Len(t, kinds(&m), 2, "a follower outside the ISR may truncate anywhere")
 }
 
 // One report per rule, partition and broker is kept up to a bound.
 func TestInvariantReportsAreBounded(t *testing.T) {
-	var m monitor
+	var m replication
 	for i := range 100 {
-		m.viewed(0, 0, protocol.PartitionState{TP: orders0, LeaderEpoch: int32(100 - i)})
+		m.Viewed(0, 0, protocol.PartitionState{TP: orders0, LeaderEpoch: int32(100 - i)})
 	}
 	assert.Len(t, m.Violations(), maxInvariantReports)
 }
@@ -137,20 +141,20 @@ func TestInvariantReportsAreBounded(t *testing.T) {
 // its old epoch does not make the follower's fetch of the current leader
 // stale (found by explore, seed 1145).
 func TestInvariantISRAdmissionIgnoresAZombiesLateFetch(t *testing.T) {
-	var m monitor
-	m.track(0, 2, testLog(10, 2, 10))
-	m.track(0, 0, testLog(10, 2, 10))
-	m.followerFetched(orders0, 0, 2) // of the current leader, broker 2
-	m.followerFetched(orders0, 0, 1) // the paused old leader, waking
-	m.isrExpanded(5, protocol.PartitionState{TP: orders0, Leader: 2, LeaderEpoch: 2, ISR: []protocol.BrokerID{2, 0}}, []protocol.BrokerID{0})
+	var m replication
+	m.Track(0, 2, testLog(10, 2, 10))
+	m.Track(0, 0, testLog(10, 2, 10))
+	m.FollowerFetched(orders0, 0, 2) // of the current leader, broker 2
+	m.FollowerFetched(orders0, 0, 1) // the paused old leader, waking
+	m.ISRExpanded(5, protocol.PartitionState{TP: orders0, Leader: 2, LeaderEpoch: 2, ISR: []protocol.BrokerID{2, 0}}, []protocol.BrokerID{0})
 	assert.Empty(t, kinds(&m))
 }
 
 func TestInvariantHWBelowMinISR(t *testing.T) {
-	var m monitor
+	var m replication
 	leader := testLog(10, 1, 10)
-	m.track(0, 0, leader)
-	m.hwSet(5, 0, testReplica(0, leader, true, 1, 0)) // min ISR 2, ISR {0}
+	m.Track(0, 0, leader)
+	m.HWSet(5, 0, testReplica(0, leader, true, 1, 0)) // min ISR 2, ISR {0}
 	assert.Equal(t, []string{InvHWBelowMinISR}, kinds(&m))
 }
 
@@ -188,7 +192,7 @@ func TestQuorumMonitorCatchesBrokenRaft(t *testing.T) {
 		var qs []*fakeVoter
 		for i, l := range logs {
 			q := &fakeVoter{log: l}
-			j.joinQuorum(i, q)
+			j.JoinQuorum(i, q)
 			qs = append(qs, q)
 		}
 		return qs
@@ -204,17 +208,16 @@ func TestQuorumMonitorCatchesBrokenRaft(t *testing.T) {
 		return raft.Entry[metadata.State]{Epoch: epoch, Value: metadata.State{Version: version}}
 	}
 
-	j := NewMonitor(&journal.Journal{}, config.BrokerConfig{}, nil)
+	j := New(&journal.Journal{}, config.BrokerConfig{}, nil)
 	newVoters(j, nil, nil, nil)
-	env := newFakeEnv()
-	j.Event(env, 0, journal.EvControllerElected, 2, 0, "")
-	j.Event(env, 1, journal.EvControllerElected, 2, 1, "")
-	j.Event(env, 1, journal.EvControllerCandidate, 1, 1, "")
+	j.Event(0, "test", 0, journal.EvControllerElected, 2, 0, "")
+	j.Event(0, "test", 1, journal.EvControllerElected, 2, 1, "")
+	j.Event(0, "test", 1, journal.EvControllerCandidate, 1, 1, "")
 	assert.Equal(t, []string{QuorumTwoLeaders, QuorumEpochBack}, kinds(j))
 
 	// A leader commits an offset only it holds, then one a majority holds
 	// but lower than before; another voter committed something else there.
-	k := NewMonitor(&journal.Journal{}, config.BrokerConfig{}, nil)
+	k := New(&journal.Journal{}, config.BrokerConfig{}, nil)
 	a := raft.Log[metadata.State]{entry(1, 1), entry(1, 2)}
 	qs := newVoters(k, a, raft.Log[metadata.State]{entry(1, 1)}, raft.Log[metadata.State]{entry(1, 1)})
 	qs[0].leading = true
@@ -225,13 +228,13 @@ func TestQuorumMonitorCatchesBrokenRaft(t *testing.T) {
 
 	// Raft's election restriction and Leader Completeness: a vote granted
 	// to a shorter log, and a leader elected without a committed entry.
-	l := NewMonitor(&journal.Journal{}, config.BrokerConfig{}, nil)
+	l := New(&journal.Journal{}, config.BrokerConfig{}, nil)
 	full := raft.Log[metadata.State]{entry(1, 1), entry(1, 2)}
 	qs = newVoters(l, full, full, raft.Log[metadata.State]{entry(1, 1)})
 	qs[0].leading = true
 	l.Committed(0, 0, 1, full)
 	l.VoteGranted(0, 1, 2, 2, 1, 1, false) // voter 1 holds 2 entries; candidate 2 claims 1
 	l.VoteGranted(0, 1, 0, 2, 1, 2, false) // as up to date: fine
-	l.Event(env, 2, journal.EvControllerElected, 2, 2, "")
+	l.Event(0, "test", 2, journal.EvControllerElected, 2, 2, "")
 	assert.Equal(t, []string{QuorumStaleVote, QuorumLeaderIncomplete}, kinds(l))
 }
