@@ -6,11 +6,10 @@ package check
 import (
 	"fmt"
 
-	"github.com/tideline-sim/tideline/cluster/monitor"
-
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
 	"github.com/tideline-sim/tideline/cluster/journal"
+	"github.com/tideline-sim/tideline/cluster/monitor"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 

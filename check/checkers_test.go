@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tideline-sim/tideline/cluster/monitor"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/tideline-sim/tideline/cluster"
 	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
+	"github.com/tideline-sim/tideline/cluster/monitor"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 

@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/tideline-sim/tideline/cluster/monitor"
-
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/monitor"
 )
 
 // MetadataQuorumDefinition is the promise, in one line.

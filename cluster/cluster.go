@@ -1,13 +1,11 @@
-// Package cluster is a Kafka-style replicated log written as sim.Node state
-// machines: brokers that lead and follow partitions (the partition log,
-// produce and fetch, truncation, the metadata observer), a KRaft
-// controller that registers and fences brokers and elects leaders over a
-// Raft quorum of controllers, and the protocol monitor that checks Kafka's
-// rules as they act; Build puts them in a world with the clients of
-// cluster/client. What every node shares is in cluster/protocol, the
-// settings in cluster/config, the parts nodes are built of in cluster/node,
-// and what observers read in cluster/journal; none of those imports this
-// package.
+// Package cluster assembles a Kafka cluster in a simulated world: the
+// Spec (brokers, controllers, topics, clients and their settings), Build,
+// which adds the brokers (cluster/broker), the KRaft controllers
+// (cluster/controller over cluster/raft), the clients (cluster/client)
+// and the protocol monitor (cluster/monitor) to a sim.World, and the
+// assembled Cluster that runners, faults and checkers read. It holds no
+// protocol logic of its own, and no package under it imports it; the
+// rooms and what each may import are in the README's Layout table.
 //
 // Behaviour and configuration names mirror Apache Kafka; where tideline
 // simplifies, the comment at the spot says how and why.
@@ -17,17 +15,17 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/tideline-sim/tideline/cluster/monitor"
-
-	"github.com/tideline-sim/tideline/cluster/raft"
-	"github.com/tideline-sim/tideline/cluster/storage"
-
+	"github.com/tideline-sim/tideline/cluster/broker"
 	"github.com/tideline-sim/tideline/cluster/client"
 	"github.com/tideline-sim/tideline/cluster/config"
+	"github.com/tideline-sim/tideline/cluster/controller"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/metadata"
+	"github.com/tideline-sim/tideline/cluster/monitor"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
+	"github.com/tideline-sim/tideline/cluster/raft"
+	"github.com/tideline-sim/tideline/cluster/storage"
 	"github.com/tideline-sim/tideline/sim"
 )
 
@@ -136,7 +134,7 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 	}
 	for i := range spec.Brokers {
 		id := w.AddNode(fmt.Sprintf("broker-%d", i), func() sim.Node {
-			return NewBroker(protocol.BrokerID(i), spec.Broker, spec.Topics, c.Dir, c.Monitor)
+			return broker.New(protocol.BrokerID(i), spec.Broker, spec.Topics, c.Dir, c.Monitor)
 		})
 		if id != c.Dir.Brokers[i] {
 			panic("cluster: node IDs not handed out in order")
@@ -144,20 +142,20 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 		w.Disk(id).SetWriteback(sim.Writeback{Expire: spec.Broker.DirtyExpire, Interval: spec.Broker.DirtyWriteback})
 	}
 	if len(c.Dir.Controllers) == 1 {
-		w.AddNode("controller", func() sim.Node { return NewController(spec.Broker, spec.Topics, c.Dir, c.Monitor) })
+		w.AddNode("controller", func() sim.Node { return controller.New(spec.Broker, spec.Topics, c.Dir, c.Monitor) })
 	} else {
 		// The quorum is formed before the scenario starts, as a running
 		// cluster's is: epoch 1, led by controller-0, its first metadata
 		// on every voter's disk.
-		initial := NewQuorumController(0, spec.Broker, spec.Topics, c.Dir, nil, nil).initialState()
+		initial := controller.InitialState(spec.Topics, spec.Brokers)
 		boot := make([]bool, len(c.Dir.Controllers))
 		for i := range c.Dir.Controllers {
 			boot[i] = true
 			id := w.AddNode(fmt.Sprintf("controller-%d", i), func() sim.Node {
-				return NewQuorumController(i, spec.Broker, spec.Topics, c.Dir, c.Monitor, &boot[i])
+				return controller.NewVoter(i, spec.Broker, spec.Topics, c.Dir, c.Monitor, &boot[i])
 			})
 			if !spec.Broker.Quorum.ColdStart {
-				raft.Bootstrap(w.Disk(id), metadataFile, initial)
+				raft.Bootstrap(w.Disk(id), metadata.LogName, initial)
 			}
 		}
 	}
@@ -204,8 +202,8 @@ func (c *Cluster) Partitions() []protocol.TopicPartition {
 func (c *Cluster) BrokerNode(b protocol.BrokerID) sim.NodeID { return c.Dir.Brokers[b] }
 
 // Broker returns a broker's live state machine, nil while it is down.
-func (c *Cluster) Broker(b protocol.BrokerID) *Broker {
-	n, _ := c.World.Node(c.Dir.Brokers[b]).(*Broker)
+func (c *Cluster) Broker(b protocol.BrokerID) *broker.Broker {
+	n, _ := c.World.Node(c.Dir.Brokers[b]).(*broker.Broker)
 	return n
 }
 
@@ -213,12 +211,12 @@ func (c *Cluster) Broker(b protocol.BrokerID) *Broker {
 const MaxControllers = 9
 
 // Controller returns the active controller, nil while there is none.
-func (c *Cluster) Controller() *Controller {
+func (c *Cluster) Controller() *controller.Controller {
 	id, ok := c.ActiveController()
 	if !ok {
 		return nil
 	}
-	n, _ := c.World.Node(id).(*Controller)
+	n, _ := c.World.Node(id).(*controller.Controller)
 	return n
 }
 
@@ -226,7 +224,7 @@ func (c *Cluster) Controller() *Controller {
 // there is none.
 func (c *Cluster) ActiveController() (sim.NodeID, bool) {
 	for _, id := range c.Dir.Controllers {
-		if n, _ := c.World.Node(id).(*Controller); n != nil && n.active() {
+		if n, _ := c.World.Node(id).(*controller.Controller); n != nil && n.Active() {
 			return id, true
 		}
 	}
@@ -240,7 +238,7 @@ func (c *Cluster) State(tp protocol.TopicPartition) protocol.PartitionState {
 	var st metadata.State
 	if len(c.Dir.Controllers) > 1 {
 		st, _ = c.Monitor.CommittedMetadata()
-	} else if f := c.World.Disk(c.Dir.Controller).Open(metadataFile); f.Len() > 0 {
+	} else if f := c.World.Disk(c.Dir.Controller).Open(metadata.LogName); f.Len() > 0 {
 		st = f.Record(f.Len() - 1).(metadata.State)
 	}
 	if st.Partitions == nil {
@@ -261,8 +259,8 @@ func (c *Cluster) Quorum() []QuorumStatus {
 	for i, id := range c.Dir.Controllers {
 		s := QuorumStatus{Voter: i, Up: c.World.Up(id)}
 		if q := c.Monitor.Voter(i); q != nil {
-			if n, _ := c.World.Node(id).(*Controller); s.Up && n != nil {
-				s.Active = n.active()
+			if n, _ := c.World.Node(id).(*controller.Controller); s.Up && n != nil {
+				s.Active = n.Active()
 			}
 			for _, e := range q.Log()[:q.HW()] {
 				s.Committed = append(s.Committed, monitor.EntryText(e))

@@ -4,12 +4,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tideline-sim/tideline/cluster/monitor"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/monitor"
 	"github.com/tideline-sim/tideline/explore"
 	"github.com/tideline-sim/tideline/report"
 	"github.com/tideline-sim/tideline/runner"

@@ -4,13 +4,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tideline-sim/tideline/cluster/monitor"
-
 	"github.com/stretchr/testify/assert"
 
 	"github.com/tideline-sim/tideline/cluster"
 	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
+	"github.com/tideline-sim/tideline/cluster/monitor"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 

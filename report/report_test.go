@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gonum.org/v1/plot/vg"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/tideline-sim/tideline/check"
@@ -25,7 +26,6 @@ import (
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/runner"
 	"github.com/tideline-sim/tideline/scenarios"
-	"gonum.org/v1/plot/vg"
 )
 
 // writeRun runs a built-in scenario and writes every artefact to a fresh

@@ -13,6 +13,10 @@ import (
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
+// LogName is the metadata log's file on a controller's disk: KRaft's
+// __cluster_metadata topic (a lone controller keeps its last state there).
+const LogName = "__cluster_metadata"
+
 // BrokerRecord is the controller's record of one broker.
 type BrokerRecord struct {
 	Registered  bool

@@ -3,16 +3,15 @@ package monitor
 import (
 	"testing"
 
-	"github.com/tideline-sim/tideline/cluster/config"
-	"github.com/tideline-sim/tideline/cluster/raft"
-	"github.com/tideline-sim/tideline/cluster/storage"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/metadata"
 	"github.com/tideline-sim/tideline/cluster/protocol"
+	"github.com/tideline-sim/tideline/cluster/raft"
+	"github.com/tideline-sim/tideline/cluster/storage"
 	"github.com/tideline-sim/tideline/sim"
 )
 

@@ -5,11 +5,10 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/tideline-sim/tideline/cluster/storage"
-
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
+	"github.com/tideline-sim/tideline/cluster/storage"
 )
 
 // The protocol monitor. Kafka's own RaftEventSimulationTest checks its

@@ -1,10 +1,11 @@
-package cluster
+package broker
 
 import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tideline-sim/tideline/cluster/internal/nodetest"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
@@ -12,13 +13,13 @@ import (
 // divergence before it reads, so a follower whose divergent suffix runs past
 // the leader's log end is told where to truncate, not OFFSET_OUT_OF_RANGE.
 func TestFetchDivergenceIsCheckedBeforeOffsetOutOfRange(t *testing.T) {
-	env := newFakeEnv()
+	env := nodetest.NewEnv()
 	// Leader: epoch 1 at offsets 0-4, epoch 3 from 5 (log end 7).
 	b, _ := leaderWithLog(env, 3, append(records(0, 5, 1), records(5, 2, 3)...))
 	// A follower that led at epoch 2 alone holds offsets 5-9 at epoch 2.
 	b.handleFetch(1, protocol.FetchRequest{RequestID: 1, ReplicaID: 1, BrokerEpoch: 1, TP: orders0,
 		CurrentLeaderEpoch: 3, FetchOffset: 10, LastFetchedEpoch: 2, MaxRecords: 100})
-	resp, ok := last[*protocol.FetchResponse](env)
+	resp, ok := nodetest.Last[*protocol.FetchResponse](env)
 	require.True(t, ok)
 	require.Equal(t, protocol.None, resp.Err, "divergence must be answered before the offset range check")
 	require.Equal(t, int32(1), resp.DivergingEpoch)
@@ -27,11 +28,11 @@ func TestFetchDivergenceIsCheckedBeforeOffsetOutOfRange(t *testing.T) {
 
 // Without a last fetched epoch, an offset past the log end is out of range.
 func TestFetchPastLogEndIsOutOfRange(t *testing.T) {
-	env := newFakeEnv()
+	env := nodetest.NewEnv()
 	b, _ := leaderWithLog(env, 3, records(0, 5, 3))
 	b.handleFetch(1, protocol.FetchRequest{RequestID: 1, ReplicaID: 1, BrokerEpoch: 1, TP: orders0,
 		CurrentLeaderEpoch: 3, FetchOffset: 10, LastFetchedEpoch: protocol.NoEpoch, MaxRecords: 100})
-	resp, ok := last[*protocol.FetchResponse](env)
+	resp, ok := nodetest.Last[*protocol.FetchResponse](env)
 	require.True(t, ok)
 	require.Equal(t, protocol.OffsetOutOfRange, resp.Err)
 }

@@ -1,4 +1,4 @@
-package cluster
+package broker
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tideline-sim/tideline/cluster/config"
-	"github.com/tideline-sim/tideline/cluster/metadata"
+	"github.com/tideline-sim/tideline/cluster/internal/nodetest"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
@@ -23,10 +23,10 @@ func TestKIP279IterativeTruncation(t *testing.T) {
 		version string
 		want    int64
 	}{{"1.1", 7}, {"2.0", 5}} {
-		env := newFakeEnv()
+		env := nodetest.NewEnv()
 		cfg := config.DefaultBrokerConfig()
 		cfg.Protocol = protocol.MustProtocol(tt.version)
-		b := NewBroker(1, cfg, nil, node.Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}, nil)
+		b := New(1, cfg, nil, node.Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}, nil)
 		b.env, b.epoch = env, 1
 		b.parts = map[protocol.TopicPartition]*replica{}
 		r := b.replica(orders0)
@@ -46,12 +46,12 @@ func TestKIP320FetchFencing(t *testing.T) {
 		version string
 		fenced  bool
 	}{{"2.0", false}, {"2.1", true}} {
-		env := newFakeEnv()
+		env := nodetest.NewEnv()
 		b, r := leaderWithLog(env, 3, records(0, 5, 3))
 		b.rules = protocol.MustProtocol(tt.version).Rules()
 		b.handleFetch(1, protocol.FetchRequest{RequestID: 1, ReplicaID: 1, BrokerEpoch: 1, TP: orders0,
 			CurrentLeaderEpoch: 2, FetchOffset: 5, LastFetchedEpoch: 3, MaxRecords: 100})
-		resp, ok := last[*protocol.FetchResponse](env)
+		resp, ok := nodetest.Last[*protocol.FetchResponse](env)
 		require.True(t, ok)
 		if tt.fenced {
 			assert.Equal(t, protocol.FencedLeaderEpoch, resp.Err, tt.version)
@@ -64,34 +64,29 @@ func TestKIP320FetchFencing(t *testing.T) {
 }
 
 // KIP-903. A leader before 3.5 proposes an ISR member without its broker
-// epoch, and the controller cannot tell a rebooted broker's stale fetch
-// from a live one; from 3.5 the epoch the leader saw must be the broker's
-// current one.
+// epoch (so the controller cannot tell a rebooted broker's stale fetch
+// from a live one); from 3.5 it sends the epoch it saw. The controller's
+// side: controller.TestKIP903RejectsStaleBrokerEpoch.
 func TestKIP903BrokerEpochInISRChanges(t *testing.T) {
 	for _, tt := range []struct {
-		version string
-		want    protocol.ErrorCode
-	}{{"3.4", protocol.None}, {"3.5", protocol.IneligibleReplica}} {
-		env := newFakeEnv()
+		version     string
+		sendsEpochs bool
+	}{{"3.4", false}, {"3.5", true}} {
+		env := nodetest.NewEnv()
 		b, r := leaderWithLog(env, 0, records(0, 5, 0))
 		b.rules = protocol.MustProtocol(tt.version).Rules()
 		r.state.ISR = []protocol.BrokerID{0, 1}
 		r.follower(2).leo, r.follower(2).brokerEpoch = 5, 7 // a fetch of broker 2's previous incarnation
-		env.sent = nil
+		env.Sent = nil
 		b.proposeISR(r, []protocol.BrokerID{0, 1, 2})
-		req, ok := last[protocol.AlterPartitionRequest](env)
+		req, ok := nodetest.Last[protocol.AlterPartitionRequest](env)
 		require.True(t, ok)
-
-		ctl := NewController(config.DefaultBrokerConfig(), []config.TopicConfig{{Name: "orders", Partitions: 1, ReplicationFactor: 3}}, node.Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}, nil)
-		ctl.Start(newFakeEnv())
-		for i := range ctl.st.Brokers {
-			ctl.st.Brokers[i] = metadata.BrokerRecord{Registered: true, Epoch: int64(10 + i)} // broker 2 re-registered: epoch 12
+		require.Len(t, req.ISREpochs, 3, tt.version)
+		if tt.sendsEpochs {
+			assert.Equal(t, int64(7), req.ISREpochs[2], "the epoch of the fetch the leader saw")
+		} else {
+			assert.Equal(t, []int64{-1, -1, -1}, req.ISREpochs, "no epochs: -1 for each")
 		}
-		ctl.st.Brokers[0].Epoch = req.BrokerEpoch
-		ctl.st.Partitions[0].ISR = []protocol.BrokerID{0, 1}
-		req.PartitionEpoch = ctl.st.Partitions[0].PartitionEpoch
-		resp := ctl.alterPartition(req)
-		assert.Equal(t, tt.want, resp.Err, tt.version)
 	}
 }
 
@@ -103,7 +98,7 @@ func TestKIP903BrokerEpochInISRChanges(t *testing.T) {
 // be elected without committed records.
 func TestKIP497MaximalISR(t *testing.T) {
 	for _, lazy := range []bool{true, false} {
-		env := newFakeEnv()
+		env := nodetest.NewEnv()
 		b, r := leaderWithLog(env, 0, records(0, 10, 0))
 		r.lazyISR = lazy
 		r.state.ISR = []protocol.BrokerID{0, 1}

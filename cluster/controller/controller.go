@@ -1,24 +1,29 @@
-package cluster
+// Package controller is the KRaft controller (Kafka's QuorumController
+// and its managers): broker registration, heartbeats, sessions and
+// fencing, leader election (clean, unclean, preferred, and from the
+// eligible leader replicas of KIP-966), AlterPartition, producer ID
+// blocks, and the metadata it commits through a raft quorum — or, alone,
+// to its own disk — before any effect of a decision leaves it. It imports
+// metadata, raft and the monitor it reports to, never a broker or a
+// client.
+package controller
 
 import (
 	"fmt"
 	"slices"
 	"time"
 
-	"github.com/tideline-sim/tideline/cluster/monitor"
-
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/internal/planted"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/metadata"
+	"github.com/tideline-sim/tideline/cluster/monitor"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/cluster/raft"
 	"github.com/tideline-sim/tideline/sim"
 )
-
-const metadataFile = "__cluster_metadata"
 
 // Controller is a KRaft-style controller node: brokers register and
 // heartbeat to it; it fences brokers whose session expires, elects leaders,
@@ -48,7 +53,7 @@ type Controller struct {
 
 // NewController returns the only controller of a cluster, for the given
 // brokers and topics.
-func NewController(cfg config.BrokerConfig, topics []config.TopicConfig, dir node.Directory, monitor *monitor.Monitor) *Controller {
+func New(cfg config.BrokerConfig, topics []config.TopicConfig, dir node.Directory, monitor *monitor.Monitor) *Controller {
 	return &Controller{cfg: cfg, topics: topics, dir: dir, monitor: monitor}
 }
 
@@ -56,12 +61,12 @@ func NewController(cfg config.BrokerConfig, topics []config.TopicConfig, dir nod
 // len(dir.Controllers).
 // boot, while true, says the next start is the formed quorum's first
 // (bootstrapQuorum); the start clears it.
-func NewQuorumController(index int, cfg config.BrokerConfig, topics []config.TopicConfig, dir node.Directory, monitor *monitor.Monitor, boot *bool) *Controller {
+func NewVoter(index int, cfg config.BrokerConfig, topics []config.TopicConfig, dir node.Directory, monitor *monitor.Monitor, boot *bool) *Controller {
 	return &Controller{cfg: cfg, topics: topics, dir: dir, monitor: monitor, index: index, boot: boot}
 }
 
 // active reports whether this controller acts as the cluster's controller.
-func (c *Controller) active() bool { return c.quorum == nil || c.activated }
+func (c *Controller) Active() bool { return c.quorum == nil || c.activated }
 
 // Assignment is the replica assignment of a new partition: RF consecutive
 // brokers starting at the partition number, as Kafka's round-robin
@@ -74,11 +79,14 @@ func Assignment(partition, replicationFactor, brokers int) []protocol.BrokerID {
 	return replicas
 }
 
-func (c *Controller) initialState() metadata.State {
-	st := metadata.State{NextBrokerEpoch: 1, NextProducerID: 1000, Brokers: make([]metadata.BrokerRecord, len(c.dir.Brokers))}
-	for _, t := range c.topics {
+// InitialState is a new cluster's metadata: brokers unregistered, and the
+// topics created with every replica in the ISR and the first replica
+// leading.
+func InitialState(topics []config.TopicConfig, brokers int) metadata.State {
+	st := metadata.State{NextBrokerEpoch: 1, NextProducerID: 1000, Brokers: make([]metadata.BrokerRecord, brokers)}
+	for _, t := range topics {
 		for p := range t.Partitions {
-			replicas := Assignment(p, t.ReplicationFactor, len(c.dir.Brokers))
+			replicas := Assignment(p, t.ReplicationFactor, brokers)
 			st.Partitions = append(st.Partitions, protocol.PartitionState{
 				TP:       protocol.TopicPartition{Topic: t.Name, Partition: int32(p)},
 				Replicas: replicas,
@@ -91,13 +99,17 @@ func (c *Controller) initialState() metadata.State {
 	return st
 }
 
+func (c *Controller) initialState() metadata.State {
+	return InitialState(c.topics, len(c.dir.Brokers))
+}
+
 // Start recovers the metadata from disk, or creates the cluster's topics
 // on first boot.
 func (c *Controller) Start(env sim.Env) {
 	c.env = env
 	if len(c.dir.Controllers) > 1 {
 		c.startQuorum(env)
-	} else if f := env.Disk().Open(metadataFile); f.Len() > 0 {
+	} else if f := env.Disk().Open(metadata.LogName); f.Len() > 0 {
 		c.st = f.Record(f.Len() - 1).(metadata.State).Clone()
 	} else {
 		c.st = c.initialState()
@@ -120,7 +132,7 @@ func (c *Controller) sessionCheckInterval() time.Duration {
 }
 
 func (c *Controller) persist() {
-	f := c.env.Disk().Open(metadataFile)
+	f := c.env.Disk().Open(metadata.LogName)
 	f.Truncate(0)
 	f.Append(c.st.Clone())
 	f.Sync()
@@ -167,7 +179,7 @@ func (c *Controller) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 			return
 		}
 	}
-	if !c.active() {
+	if !c.Active() {
 		switch msg.(type) {
 		case protocol.BrokerRegistration, protocol.BrokerHeartbeat, protocol.AlterPartitionRequest, protocol.AllocateProducerIDRequest:
 			// Name the leader: another controller, or this one while its
@@ -201,19 +213,19 @@ func (c *Controller) Timer(env sim.Env, t sim.Timer) {
 	}
 	switch tm := *t.(*node.Timer); tm.Kind {
 	case node.TSessionCheck:
-		if c.active() {
+		if c.Active() {
 			c.fenceExpired()
 		}
 		c.SetTimer(env, c.sessionCheckInterval(), tm)
 	case node.TRebalance:
-		if c.active() {
+		if c.Active() {
 			c.preferredElection()
 		}
 		c.SetTimer(env, c.cfg.LeaderImbalanceCheck, tm)
 	case node.TNoOp:
 		// metadata.max.idle.interval.ms: while active, a NoOp record keeps
 		// the log (and every follower's and observer's view of it) moving.
-		if q := c.quorum; c.active() && int32(tm.ID) == q.Epoch() {
+		if q := c.quorum; c.Active() && int32(tm.ID) == q.Epoch() {
 			q.Append(raft.Entry[metadata.State]{Epoch: q.Epoch(), NoOp: true, Value: q.Log()[q.LEO()-1].Value})
 			c.SetTimer(env, c.cfg.Quorum.NoOpInterval, tm)
 		}
@@ -583,7 +595,7 @@ func (c *Controller) applyEffects(untagged bool) {
 // first record commits, it only replicates.
 func (c *Controller) startQuorum(env sim.Env) {
 	c.activated, c.effects = false, nil
-	c.quorum = raft.New(c.cfg.Quorum, c.cfg.Retransmit, c.index, c.dir.Controllers, metadataFile, raft.Observer[metadata.State](c.monitor), c.committed, c.leading)
+	c.quorum = raft.New(c.cfg.Quorum, c.cfg.Retransmit, c.index, c.dir.Controllers, metadata.LogName, raft.Observer[metadata.State](c.monitor), c.committed, c.leading)
 	c.monitor.JoinQuorum(c.index, c.quorum)
 	first := c.boot != nil && *c.boot
 	if c.boot != nil {

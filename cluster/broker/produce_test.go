@@ -1,4 +1,4 @@
-package cluster
+package broker
 
 import (
 	"testing"
@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tideline-sim/tideline/cluster/internal/nodetest"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 )
 
@@ -13,29 +14,29 @@ import (
 // is not the leader) it closes the connection, which makes the client
 // refresh its metadata (KafkaApis.handleProduceRequest, closeConnection).
 func TestAcks0ErrorClosesTheConnectionInsteadOfAnswering(t *testing.T) {
-	env := newFakeEnv()
+	env := nodetest.NewEnv()
 	b, r := leaderWithLog(env, 3, nil)
 	r.state.Leader, r.state.LeaderEpoch = 1, 4
 	b.makeFollower(r)
-	env.sent = nil
+	env.Sent = nil
 	b.handleProduce(7, protocol.ProduceRequest{RequestID: 1, Connection: 9, TP: orders0, Acks: 0, ProducerID: -1, Payloads: []int64{1}})
-	require.Len(t, env.sent, 1)
-	assert.Equal(t, protocol.ConnectionClosed{}, env.sent[0].msg)
+	require.Len(t, env.Sent, 1)
+	assert.Equal(t, protocol.ConnectionClosed{}, env.Sent[0].Msg)
 
-	env.sent = nil
+	env.Sent = nil
 	b.handleProduce(7, protocol.ProduceRequest{RequestID: 2, Connection: 9, TP: orders0, Acks: 1, ProducerID: -1, Payloads: []int64{1}})
-	resp, ok := last[*protocol.ProduceResponse](env)
+	resp, ok := nodetest.Last[*protocol.ProduceResponse](env)
 	require.True(t, ok, "acks=1 is answered")
 	assert.Equal(t, protocol.NotLeaderOrFollower, resp.Err)
 }
 
 // A successful acks=0 produce is appended and not answered.
 func TestAcks0SuccessIsNotAnswered(t *testing.T) {
-	env := newFakeEnv()
+	env := nodetest.NewEnv()
 	b, r := leaderWithLog(env, 3, nil)
-	env.sent = nil
+	env.Sent = nil
 	b.handleProduce(7, protocol.ProduceRequest{RequestID: 1, Connection: 9, TP: orders0, Acks: 0, ProducerID: -1, Payloads: []int64{1, 2}})
 	assert.Equal(t, int64(2), r.log.LEO())
-	_, answered := last[*protocol.ProduceResponse](env)
+	_, answered := nodetest.Last[*protocol.ProduceResponse](env)
 	assert.False(t, answered)
 }

@@ -1,0 +1,57 @@
+// Package nodetest is a node's world reduced to what a unit test of one
+// handler needs: an Env whose sent messages are kept for the test to read
+// and whose timers never fire. Tests of brokers, controllers and clients
+// import it; nothing else may.
+package nodetest
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/sim"
+)
+
+// Env is a sim.Env for unit tests.
+type Env struct {
+	Clock  clock.Time
+	disk   *sim.Disk
+	rand   *rand.Rand
+	Sent   []Sent
+	timers uint64
+}
+
+// Sent is one message a node sent.
+type Sent struct {
+	To  sim.NodeID
+	Msg sim.Message
+}
+
+// NewEnv returns an Env at time 0 with an empty disk.
+func NewEnv() *Env {
+	return &Env{disk: sim.NewDisk(), rand: rand.New(rand.NewPCG(1, 2))}
+}
+
+func (e *Env) Now() clock.Time                     { return e.Clock }
+func (e *Env) Self() sim.NodeID                    { return 0 }
+func (e *Env) Name() string                        { return "test" }
+func (e *Env) Send(to sim.NodeID, msg sim.Message) { e.Sent = append(e.Sent, Sent{to, msg}) }
+func (e *Env) CancelTimer(sim.TimerID)             {}
+func (e *Env) Rand() *rand.Rand                    { return e.rand }
+func (e *Env) Disk() *sim.Disk                     { return e.disk }
+func (e *Env) Log(string, ...any)                  {}
+func (e *Env) SetTimer(time.Duration, sim.Timer) sim.TimerID {
+	e.timers++
+	return sim.TimerID(e.timers)
+}
+
+// Last returns the last message e sent of type M.
+func Last[M sim.Message](e *Env) (M, bool) {
+	for i := len(e.Sent) - 1; i >= 0; i-- {
+		if m, ok := e.Sent[i].Msg.(M); ok {
+			return m, true
+		}
+	}
+	var zero M
+	return zero, false
+}

@@ -1,0 +1,324 @@
+package scenarios
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tideline-sim/tideline/cluster"
+	"github.com/tideline-sim/tideline/cluster/journal"
+	"github.com/tideline-sim/tideline/cluster/protocol"
+	"github.com/tideline-sim/tideline/internal/suggest"
+)
+
+// The faults block: targets, partitions, triggers and the text a fault is
+// described by, validated against the cluster the scenario builds.
+
+// target parses a fault target; partition groups also allow "rest".
+func (v *validator) target(p path, s string, spec cluster.Spec, allowRest bool) Target {
+	s = strings.TrimSpace(s)
+	switch s {
+	case "controller":
+		return Target{Kind: ControllerTarget}
+	case "controllers":
+		return Target{Kind: AllControllersTarget}
+	case "crashed":
+		return Target{Kind: CrashedTarget}
+	case "random-broker":
+		return Target{Kind: RandomBrokerTarget}
+	case "all-brokers":
+		return Target{Kind: AllBrokersTarget}
+	case "rest":
+		if allowRest {
+			return Target{Kind: RestTarget}
+		}
+	}
+	if m := brokerRE.FindStringSubmatch(s); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		if n >= spec.Brokers {
+			v.fail(p, "target %q names no broker: the cluster has broker-0 to broker-%d", s, spec.Brokers-1)
+		}
+		return Target{Kind: BrokerTarget, Broker: n}
+	}
+	if m := controllerRE.FindStringSubmatch(s); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		if spec.Controllers < 2 || n >= spec.Controllers {
+			v.fail(p, "target %q names no controller: the cluster has %s", s, controllersText(spec.Controllers))
+		}
+		return Target{Kind: ControllerNTarget, Controller: n}
+	}
+	if m := roleRE.FindStringSubmatch(s); m != nil {
+		tp := v.partition(p, m[2], spec)
+		kind := LeaderTarget
+		if m[1] == "follower" {
+			kind = FollowerTarget
+		}
+		return Target{Kind: kind, TP: tp}
+	}
+	v.fail(p, "unknown target %q: write broker-N, controller, controller-N, controllers, leader(topic/N), follower(topic/N), crashed, random-broker or all-brokers", s)
+	return Target{}
+}
+
+func (v *validator) partition(p path, s string, spec cluster.Spec) protocol.TopicPartition {
+	m := tpRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		v.fail(p, "bad partition %q: write topic/N, e.g. orders/0", s)
+		return protocol.TopicPartition{}
+	}
+	n, _ := strconv.Atoi(m[2])
+	for _, t := range spec.Topics {
+		if t.Name == m[1] {
+			if n >= t.Partitions {
+				v.fail(p, "topic %s has no partition %d (it has %d)", t.Name, n, t.Partitions)
+			}
+			return protocol.TopicPartition{Topic: m[1], Partition: int32(n)}
+		}
+	}
+	v.fail(p, "unknown topic %q in %q", m[1], s)
+	return protocol.TopicPartition{}
+}
+
+func (v *validator) nodeName(p path, s string, spec cluster.Spec) {
+	if s == "controller" {
+		return
+	}
+	if m := controllerRE.FindStringSubmatch(s); m != nil {
+		if n, _ := strconv.Atoi(m[1]); n < spec.Controllers && spec.Controllers > 1 {
+			return
+		}
+	}
+	if m := brokerRE.FindStringSubmatch(s); m != nil {
+		if n, _ := strconv.Atoi(m[1]); n < spec.Brokers {
+			return
+		}
+	}
+	if strings.HasPrefix(s, "producer-") || strings.HasPrefix(s, "consumer-") {
+		return
+	}
+	v.fail(p, "unknown node %q: write broker-N, controller, controller-N, producer-N or consumer-N", s)
+}
+
+func (v *validator) targets(p path, list []string, spec cluster.Spec, allowRest bool) []Target {
+	if len(list) == 0 {
+		v.fail(p, "empty list of targets")
+	}
+	var out []Target
+	for i, s := range list {
+		out = append(out, v.target(p.at(i), s, spec, allowRest))
+	}
+	return out
+}
+
+// group reads one group of a partition: a list of targets, or a single one.
+func (v *validator) group(p path, raw any) []string {
+	switch g := raw.(type) {
+	case string:
+		return []string{g}
+	case []any:
+		var out []string
+		for i, e := range g {
+			s, ok := e.(string)
+			if !ok {
+				v.fail(p.at(i), "partition group member %v: want a target such as broker-0", e)
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	v.fail(p, "partition group %v: want a list of targets, e.g. [broker-0, broker-1], or rest", raw)
+	return nil
+}
+
+func (v *validator) fault(p path, raw rawFault, sc *Scenario) Fault {
+	f := Fault{Line: func() int { l, _ := locate(v.ast, p); return l }()}
+	if raw.At == "" {
+		v.fail(p, "fault has no time: add `at: 10s`")
+	}
+	f.At = v.duration(p.key("at"), raw.At, 0)
+	f.For = v.duration(p.key("for"), raw.For, 0)
+	if raw.For != "" && f.For == 0 && v.err == nil {
+		v.fail(p.key("for"), "for: %s: a fault that lasts no time does nothing; leave for: out for one that lasts until healed", raw.For)
+	}
+	if v.err == nil && f.At+f.For > sc.FaultWindowEnd() {
+		lasting := ""
+		if f.For > 0 {
+			lasting = fmt.Sprintf(" lasting %v", f.For)
+		}
+		v.fail(p.key("at"), "fault at %v%s ends past the fault window: with duration %v and settle %v, faults must end by %v",
+			f.At, lasting, sc.Duration, sc.Settle, sc.FaultWindowEnd())
+	}
+	var kinds []FaultKind
+	spec := sc.Cluster
+	single := func(kind FaultKind, key string, s string) {
+		if s != "" {
+			kinds = append(kinds, kind)
+			f.Kind, f.Target = kind, v.target(p.key(key), s, spec, false)
+		}
+	}
+	single(Crash, "crash", raw.Crash)
+	single(PowerLoss, "power-loss", raw.PowerLoss)
+	single(Restart, "restart", raw.Restart)
+	single(Pause, "pause", raw.Pause)
+	single(Resume, "resume", raw.Resume)
+	single(Isolate, "isolate", raw.Isolate)
+	if raw.Heal != "" {
+		kinds = append(kinds, Heal)
+		f.Kind = Heal
+		if raw.Heal != "all" {
+			v.fail(p.key("heal"), "heal %q: write `heal: all`", raw.Heal)
+		}
+		f.Target = Target{Kind: AllTarget}
+	}
+	if raw.Partition != nil {
+		kinds = append(kinds, Partition)
+		f.Kind = Partition
+		if len(raw.Partition) < 2 {
+			v.fail(p.key("partition"), "a partition needs at least two groups, e.g. [[broker-0], rest]")
+		}
+		named := map[string]int{} // node named by a fixed target -> its group
+		for i, g := range raw.Partition {
+			gp := p.key("partition").at(i)
+			group := v.targets(gp, v.group(gp, g), spec, true)
+			for _, t := range group {
+				if t.Kind != BrokerTarget && t.Kind != ControllerNTarget && t.Kind != RestTarget {
+					continue // resolved when the fault fires
+				}
+				if j, dup := named[t.String()]; dup && j != i {
+					v.fail(gp, "%s is in two groups of the partition: a node is on one side", t)
+				}
+				named[t.String()] = i
+			}
+			f.Groups = append(f.Groups, group)
+		}
+	}
+	if raw.OneWay != nil {
+		kinds = append(kinds, OneWay)
+		f.Kind = OneWay
+		f.From = v.targets(p.key("one-way").key("from"), raw.OneWay.From, spec, false)
+		f.To = v.targets(p.key("one-way").key("to"), raw.OneWay.To, spec, true)
+	}
+	if raw.SlowLink != nil {
+		kinds = append(kinds, SlowLink)
+		f.Kind = SlowLink
+		f.From = v.targets(p.key("slow-link").key("from"), raw.SlowLink.From, spec, false)
+		f.To = v.targets(p.key("slow-link").key("to"), raw.SlowLink.To, spec, true)
+		f.Delay = v.delay(p.key("slow-link").key("delay"), raw.SlowLink.Delay, 0)
+		if f.Delay <= 0 && v.err == nil {
+			v.fail(p.key("slow-link"), "slow-link needs a positive delay, e.g. `delay: 200ms`")
+		}
+	}
+	if raw.Loss != nil {
+		kinds = append(kinds, Loss)
+		f.Kind, f.Loss = Loss, *raw.Loss
+		if !(f.Loss >= 0 && f.Loss <= 1) {
+			v.fail(p.key("loss"), "loss %v is not a probability: write a number from 0 to 1", f.Loss)
+		}
+	}
+	if raw.Elect != "" {
+		kinds = append(kinds, Elect)
+		f.Kind, f.TP, f.Unclean = Elect, v.partition(p.key("elect"), raw.Elect, spec), raw.Unclean
+	}
+	switch {
+	case len(kinds) == 1 && raw.For != "" && slices.Contains([]FaultKind{Restart, Resume, Heal, Elect}, f.Kind):
+		v.fail(p.key("for"), "%s ends or does something at once: it takes no for:", f.Kind)
+	case len(kinds) == 1 && f.Target.Kind == FollowerTarget && v.err == nil:
+		if t, ok := spec.Topic(f.Target.TP.Topic); ok && t.ReplicationFactor < 2 {
+			v.fail(p.key(string(f.Kind)), "%s: %s has replication factor 1: it has no follower", f.Target, f.Target.TP)
+		}
+	}
+	switch {
+	case len(kinds) == 0:
+		v.fail(p, "fault does nothing: give one of crash, power-loss, restart, pause, resume, isolate, partition, one-way, heal, slow-link, loss, elect")
+	case len(kinds) > 1:
+		v.fail(p, "fault has %d actions (%s and %s): give each its own entry", len(kinds), kinds[0], kinds[1])
+	case raw.Unclean && f.Kind != Elect:
+		v.fail(p.key("unclean"), "unclean only applies to elect")
+	}
+	if raw.After != "" {
+		f.After = v.trigger(p.key("after"), raw.After, spec)
+	}
+	if raw.Delay != "" {
+		if raw.After == "" {
+			v.fail(p.key("delay"), "delay only applies with after: the time from the event to the fault")
+		}
+		f.AfterDelay = v.duration(p.key("delay"), raw.Delay, 0)
+	}
+	f.Text = faultText(f)
+	return f
+}
+
+// trigger parses `after: isr-expand(orders/0)` or `after: broker-fenced`.
+func (v *validator) trigger(p path, s string, spec cluster.Spec) *Trigger {
+	m := triggerRE.FindStringSubmatch(strings.TrimSpace(s))
+	var names []string
+	for _, e := range Triggers {
+		names = append(names, string(e))
+	}
+	if m == nil || !slices.Contains(names, m[1]) {
+		msg := fmt.Sprintf("after %q: name a protocol event (%s), optionally of one partition: isr-expand(orders/0)", s, strings.Join(names, ", "))
+		if m != nil {
+			if best := suggest.Nearest(m[1], names); best != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", best)
+			}
+		}
+		v.fail(p, "%s", msg)
+		return nil
+	}
+	t := &Trigger{Event: journal.EventKind(m[1])}
+	if m[2] != "" {
+		t.TP = v.partition(p, m[2], spec)
+	}
+	return t
+}
+
+func faultText(f Fault) string {
+	s := string(f.Kind)
+	switch f.Kind {
+	case Partition:
+		var groups []string
+		for _, g := range f.Groups {
+			groups = append(groups, "["+joinTargets(g)+"]")
+		}
+		s += " " + strings.Join(groups, " | ")
+	case OneWay, SlowLink:
+		s += " " + joinTargets(f.From) + " -> " + joinTargets(f.To)
+		if f.Kind == SlowLink {
+			s += " +" + f.Delay.String()
+		}
+	case Loss:
+		s += " " + strconv.FormatFloat(f.Loss, 'g', -1, 64)
+	case Elect:
+		s += " " + f.TP.String()
+		if f.Unclean {
+			s += " (unclean)"
+		}
+	default:
+		s += " " + f.Target.String()
+	}
+	if f.For > 0 {
+		s += " for " + f.For.String()
+	}
+	if f.After != nil {
+		s += " after " + f.After.String()
+		if f.AfterDelay > 0 {
+			s += " + " + f.AfterDelay.String()
+		}
+	}
+	return s
+}
+
+func joinTargets(ts []Target) string {
+	var parts []string
+	for _, t := range ts {
+		parts = append(parts, t.String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+func controllersText(n int) string {
+	if n < 2 {
+		return "one controller, named controller"
+	}
+	return fmt.Sprintf("controller-0 to controller-%d", n-1)
+}
