@@ -59,8 +59,8 @@ type replica struct {
 }
 
 // view is what the monitor is shown of r.
-func (r *replica) view() monitor.Replica {
-	return monitor.Replica{TP: r.tp, Log: r.log, Peers: r.peers, Leader: r.role == roleLeader, State: r.state, MinISR: r.minISR}
+func (r *replica) view() *monitor.Replica {
+	return &monitor.Replica{TP: r.tp, Log: r.log, Peers: r.peers, Leader: r.role == roleLeader, State: &r.state, MinISR: r.minISR}
 }
 
 // replica returns this broker's replica of tp, opening its log on first use.

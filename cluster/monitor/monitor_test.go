@@ -29,9 +29,9 @@ func testLog(n int, epoch int32, hw int64) *storage.Log {
 	return l
 }
 
-func testReplica(b protocol.BrokerID, l *storage.Log, leader bool, epoch int32, isr ...protocol.BrokerID) Replica {
-	return Replica{TP: orders0, Log: l, Leader: leader, MinISR: 2,
-		State: protocol.PartitionState{TP: orders0, Replicas: []protocol.BrokerID{0, 1, 2}, ISR: isr, Leader: b, LeaderEpoch: epoch}}
+func testReplica(b protocol.BrokerID, l *storage.Log, leader bool, epoch int32, isr ...protocol.BrokerID) *Replica {
+	return &Replica{TP: orders0, Log: l, Leader: leader, MinISR: 2,
+		State: &protocol.PartitionState{TP: orders0, Replicas: []protocol.BrokerID{0, 1, 2}, ISR: isr, Leader: b, LeaderEpoch: epoch}}
 }
 
 func kinds(m *replication) []string {

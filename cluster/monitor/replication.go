@@ -110,7 +110,7 @@ type Replica struct {
 	Log    *storage.Log
 	Peers  *Peers // what Track returned for this log
 	Leader bool
-	State  protocol.PartitionState
+	State  *protocol.PartitionState
 	MinISR int // the broker's setting, judged against the scenario's
 }
 
@@ -135,7 +135,7 @@ func (m *replication) scenarioMinISR(topic string) int {
 
 // wantMinISR is the min.insync.replicas the scenario gave r's topic, and
 // reports a broker that acts on another.
-func (m *replication) wantMinISR(at clock.Time, b protocol.BrokerID, r Replica) int {
+func (m *replication) wantMinISR(at clock.Time, b protocol.BrokerID, r *Replica) int {
 	want := m.scenarioMinISR(r.TP.Topic)
 	if r.Peers != nil {
 		want = r.Peers.minISR
@@ -161,7 +161,7 @@ type Peers struct {
 }
 
 // peers returns the live logs of r's partition, indexed by broker.
-func (m *replication) peers(r Replica) []*storage.Log {
+func (m *replication) peers(r *Replica) []*storage.Log {
 	if r.Peers != nil {
 		return r.Peers.logs
 	}
@@ -173,7 +173,7 @@ func (m *replication) peers(r Replica) []*storage.Log {
 
 // peer returns broker b's log of r's partition while b is up, nil
 // otherwise.
-func (m *replication) peer(r Replica, b protocol.BrokerID) *storage.Log {
+func (m *replication) peer(r *Replica, b protocol.BrokerID) *storage.Log {
 	logs := m.peers(r)
 	if b < 0 || int(b) >= len(logs) {
 		return nil
@@ -283,7 +283,7 @@ func (m *replication) checkAgreement(at clock.Time, b protocol.BrokerID, l *stor
 
 // HWSet is a replica's high watermark rising. On a leader, no ISR member
 // may end below it (TLA+ models: HW ≤ every ISR member's LEO).
-func (m *replication) HWSet(at clock.Time, b protocol.BrokerID, r Replica) {
+func (m *replication) HWSet(at clock.Time, b protocol.BrokerID, r *Replica) {
 	if r.Log.HW > r.Log.LEO() {
 		m.violate(at, InvHWAboveOwnLEO, r.TP, b, r.Log.HW, "broker %d's high watermark %d is past its own log end %d", b, r.Log.HW, r.Log.LEO())
 	}
@@ -337,7 +337,7 @@ func (m *replication) ISRExpanded(at clock.Time, p protocol.PartitionState, adde
 // ISR must be at min.insync.replicas, every live ISR member must hold the
 // records, and a leader whose epoch the controller replaced may complete
 // only what its successor holds.
-func (m *replication) AckedAll(at clock.Time, b protocol.BrokerID, r Replica, base, last int64) {
+func (m *replication) AckedAll(at clock.Time, b protocol.BrokerID, r *Replica, base, last int64) {
 	if minISR := m.wantMinISR(at, b, r); len(r.State.ISR) < min(minISR, len(r.State.Replicas)) {
 		m.violate(at, InvAckBelowMinISR, r.TP, b, base, "leader %d acknowledged offsets %d-%d under acks=all with ISR %v below min.insync.replicas=%d",
 			b, base, last, r.State.ISR, minISR)
@@ -379,7 +379,7 @@ func (m *replication) Viewed(at clock.Time, b protocol.BrokerID, st protocol.Par
 
 // TruncatedTo is a replica cutting its log: never a leader, and never an
 // ISR member below the leader's high watermark.
-func (m *replication) TruncatedTo(at clock.Time, b protocol.BrokerID, r Replica, offset int64) {
+func (m *replication) TruncatedTo(at clock.Time, b protocol.BrokerID, r *Replica, offset int64) {
 	if r.Leader {
 		m.violate(at, InvLeaderTruncated, r.TP, b, offset, "leader %d truncated its log to %d at epoch %d", b, offset, r.State.LeaderEpoch)
 		return
