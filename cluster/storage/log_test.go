@@ -1,0 +1,58 @@
+package storage
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/tideline-sim/tideline/cluster/protocol"
+	"github.com/tideline-sim/tideline/sim"
+)
+
+var orders0 = protocol.TopicPartition{Topic: "orders", Partition: 0}
+
+// logWithEpochs holds offsets 0-4 at epoch 1, 5-6 at epoch 3 and 7-9 at
+// epoch 4 (epoch 2 led and wrote nothing).
+func logWithEpochs() *Log {
+	l := Open(sim.NewDisk(), orders0, 0)
+	for off, epoch := range []int32{1, 1, 1, 1, 1, 3, 3, 4, 4, 4} {
+		l.Append(&protocol.Batch{BaseOffset: int64(off), ProducerID: -1, BaseSequence: -1, Payloads: []int64{int64(off)}, Epoch: epoch})
+	}
+	return l
+}
+
+// OffsetsForLeaderEpoch as Kafka's LeaderEpochFileCache.endOffsetFor
+// answers it (KIP-101, KIP-279): the largest epoch at or below the one
+// asked for, and where it ends.
+func TestEndOffsetForEpoch(t *testing.T) {
+	l := logWithEpochs()
+	for _, tt := range []struct {
+		asked, epoch int32
+		end          int64
+	}{
+		{1, 1, 5},
+		{2, 1, 5}, // no epoch 2 here: epoch 1, which ends where 3 starts
+		{3, 3, 7},
+		{4, 4, 10}, // the latest ends at the log end
+		{0, 0, 0},  // older than any: where the first starts
+		{5, protocol.NoEpoch, -1},
+		{protocol.NoEpoch, protocol.NoEpoch, -1},
+	} {
+		epoch, end := l.EndOffsetForEpoch(tt.asked)
+		assert.Equal(t, tt.epoch, epoch, "epoch asked %d", tt.asked)
+		assert.Equal(t, tt.end, end, "end for epoch asked %d", tt.asked)
+	}
+}
+
+// A truncation takes the epoch cache with it: a follower cut back into
+// epoch 3 no longer claims epoch 4, and its prefix hash is the one it had
+// at that length.
+func TestTruncateTrimsEpochs(t *testing.T) {
+	l := logWithEpochs()
+	h6 := l.PrefixHash(6)
+	l.Truncate(6)
+	assert.Equal(t, int64(6), l.LEO())
+	assert.Equal(t, int32(3), l.LatestEpoch())
+	assert.Equal(t, int64(5), l.EpochStart())
+	assert.Equal(t, h6, l.PrefixHash(6))
+}
