@@ -2,7 +2,8 @@
 // whatever its role: its timers (one Timer type, by kind), the requests it
 // retransmits until answered (Call, as TCP re-sends a segment), the pools
 // and arenas that recycle the values it sends and keeps (Recyclers, Arena),
-// and the Directory that says where the brokers and controllers are. It
+// the Directory that says where the brokers and controllers are, and the
+// NotController redirect any controller may answer any broker with. It
 // knows no Kafka rule; it imports only sim, clock and cluster/protocol.
 package node
 
