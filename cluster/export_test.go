@@ -7,15 +7,17 @@ import "github.com/tideline-sim/tideline/cluster/internal/planted"
 // "skip-truncation".
 func Plant(bug string) (remove func()) {
 	flags := map[string]*bool{
-		"admit-lagging":     &planted.Bugs.AdmitLagging,
-		"hw-skips-follower": &planted.Bugs.HWSkipsFollower,
-		"ignore-min-isr":    &planted.Bugs.IgnoreMinISR,
-		"skip-truncation":   &planted.Bugs.SkipTruncation,
-		"panic-on-fetch":    &planted.Bugs.PanicOnFetch,
-		"hw-past-leo":       &planted.Bugs.HWPastLEO,
-		"lose-min-isr":      &planted.Bugs.LoseMinISR,
-		"stale-vote":        &planted.Bugs.StaleVote,
-		"fenced-in-isr":     &planted.Bugs.FencedStaysInISR,
+		"admit-lagging":         &planted.Bugs.AdmitLagging,
+		"hw-skips-follower":     &planted.Bugs.HWSkipsFollower,
+		"ignore-min-isr":        &planted.Bugs.IgnoreMinISR,
+		"skip-truncation":       &planted.Bugs.SkipTruncation,
+		"panic-on-fetch":        &planted.Bugs.PanicOnFetch,
+		"hw-past-leo":           &planted.Bugs.HWPastLEO,
+		"lose-min-isr":          &planted.Bugs.LoseMinISR,
+		"stale-vote":            &planted.Bugs.StaleVote,
+		"fenced-in-isr":         &planted.Bugs.FencedStaysInISR,
+		"preferred-outside-isr": &planted.Bugs.PreferredAnyLive,
+		"hw-first-three":        &planted.Bugs.HWFirstThree,
 	}
 	flag, ok := flags[bug]
 	if !ok {

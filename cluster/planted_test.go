@@ -43,6 +43,12 @@ func TestExploreFindsPlantedBugs(t *testing.T) {
 		// Only a stall until the leader's lag-based shrink, and so unseen
 		// before: the committed fencing is judged by itself.
 		{"fenced-in-isr", 60, "protocol-invariants", monitor.InvFencedInISR},
+		// Reachable only because the swarm draws short imbalance checks:
+		// the preferred replica led back while it is out of the ISR.
+		{"preferred-outside-isr", 100, "protocol-invariants", monitor.InvCleanOutsideISR},
+		// Reachable only because the swarm draws RF 4 and 5: the HW
+		// passes an ISR member the leader did not count.
+		{"hw-first-three", 40, "protocol-invariants", monitor.InvHWAboveISRLEO},
 		// A follower that never truncates never catches up: a liveness
 		// failure, seen once the faults stay within the liveness claim.
 		{"skip-truncation", 120, "eventual-delivery", ""},
@@ -56,7 +62,7 @@ func TestExploreFindsPlantedBugs(t *testing.T) {
 			if tt.violated == "" {
 				return
 			}
-			sc, err := explore.Scenario(base, found.Seed, found.Faults, nil)
+			sc, err := explore.Scenario(base, found.Seed, found.Faults, found.Overrides(explore.Options{}))
 			require.NoError(t, err)
 			res, err := runner.Run(sc, runner.Options{Seed: sc.Seed})
 			require.NoError(t, err)
@@ -101,7 +107,7 @@ func TestShrinkAPlantedBugToItsEssence(t *testing.T) {
 	require.NoError(t, err)
 	found, ok := firstFailure(base, 60, "protocol-invariants")
 	require.True(t, ok)
-	sc, err := explore.Scenario(base, found.Seed, found.Faults, nil)
+	sc, err := explore.Scenario(base, found.Seed, found.Faults, found.Overrides(explore.Options{}))
 	require.NoError(t, err)
 	s, err := explore.Shrink("seed.yaml", sc.Text, "protocol-invariants", 80)
 	require.NoError(t, err)

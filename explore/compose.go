@@ -6,6 +6,7 @@ package explore
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -89,12 +90,19 @@ func Compose(base *scenarios.Scenario, name, note string, seed uint64, faults []
 			setClusterConfig(&doc, name, overrides[key]) // a property name holds dots
 			continue
 		}
-		setPath(&doc, strings.Split(key, "."), overrides[key])
+		// "a.b.0:name.with.dots": the path, then a key that holds dots.
+		at, name, dotted := strings.Cut(key, ":")
+		path := strings.Split(at, ".")
+		if dotted {
+			path = append(path, name)
+		}
+		setPath(&doc, path, overrides[key])
 	}
 	return yaml.MarshalWithOptions(doc, yaml.Flow(false), yaml.IndentSequence(true))
 }
 
-// setPath sets a nested key such as "duration" or "workload.producers.0.rate".
+// setPath sets a nested key such as "duration" or "workload.producers.0.rate",
+// making the maps on the way that the document lacks.
 func setPath(doc *yaml.MapSlice, path []string, value any) {
 	for i := range *doc {
 		if (*doc)[i].Key != path[0] {
@@ -121,6 +129,12 @@ func setPath(doc *yaml.MapSlice, path []string, value any) {
 	}
 	if len(path) == 1 {
 		*doc = append(*doc, yaml.MapItem{Key: path[0], Value: value})
+		return
+	}
+	if _, index := strconv.Atoi(path[1]); index != nil {
+		var m yaml.MapSlice
+		setPath(&m, path[1:], value)
+		*doc = append(*doc, yaml.MapItem{Key: path[0], Value: m})
 	}
 }
 

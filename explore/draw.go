@@ -23,6 +23,9 @@ type Options struct {
 	// Config sets broker properties on the base, e.g. an older
 	// inter.broker.protocol.version, to find the bugs its fixes removed.
 	Config map[string]string
+	// BaseOnly draws faults only, on the base's cluster and settings (no
+	// configuration swarm).
+	BaseOnly bool
 }
 
 // Draw draws the fault schedule of one seed for the safety phase. Like

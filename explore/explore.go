@@ -47,6 +47,8 @@ var Paths = []Path{
 // Outcome is what one seed found.
 type Outcome struct {
 	Seed       uint64
+	Drawn      Drawn  // the cluster and settings drawn (nil with Options.BaseOnly)
+	Config     string // Drawn as text, kept where Drawn is not (a merged shard's outcomes)
 	Faults     []Fault
 	Failed     []string // checkers that reported violations, in check.Names order
 	Violations []int    // their violation counts
@@ -63,9 +65,22 @@ func (o Outcome) OK() bool { return len(o.Failed) == 0 && o.Err == "" }
 // it — every safety checker always, liveness (eventual-delivery) only when
 // the faults stayed within its claim.
 func Seed(base *scenarios.Scenario, seed uint64, o Options) (Outcome, *scenarios.Scenario) {
-	out := Outcome{Seed: seed, Faults: Draw(base, seed, o)}
+	out := Outcome{Seed: seed}
+	shaped := base
+	if !o.BaseOnly {
+		// The faults are drawn onto the drawn cluster: its brokers, its
+		// partitions, its (longer) fault window.
+		out.Drawn = DrawConfig(base, seed)
+		out.Config = out.Drawn.Text()
+		var err error
+		if shaped, err = Scenario(base, seed, nil, out.Overrides(o)); err != nil {
+			out.Err = err.Error()
+			return out, nil
+		}
+	}
+	out.Faults = Draw(shaped, seed, o)
 	out.Liveness = LivenessClaimed(out.Faults)
-	sc, err := Scenario(base, seed, out.Faults, o.Overrides())
+	sc, err := Scenario(base, seed, out.Faults, out.Overrides(o))
 	if err != nil {
 		out.Err = err.Error()
 		return out, nil
@@ -87,6 +102,22 @@ func (o Options) Overrides() map[string]any {
 	m := map[string]any{}
 	for k, v := range o.Config {
 		m["cluster.config:"+k] = v
+	}
+	return m
+}
+
+// Overrides are what the seed's scenario sets on the base: the options'
+// broker properties and the drawn configuration.
+func (out Outcome) Overrides(o Options) map[string]any {
+	if len(out.Drawn) == 0 {
+		return o.Overrides()
+	}
+	m := map[string]any{}
+	for k, v := range out.Drawn {
+		m[k] = v
+	}
+	for k, v := range o.Overrides() {
+		m[k] = v // what the user set wins over what was drawn
 	}
 	return m
 }

@@ -176,6 +176,19 @@ func Shrink(file string, text []byte, checker string, budget int) (*Shrunk, erro
 		}
 		changed = len(s.Steps) > before
 	}
+	// Return what the swarm drew to Kafka's defaults, one setting at a
+	// time: what the failure needs is what stays.
+	for _, key := range swarmProperties {
+		cluster, _ := valueOf(doc, "cluster").(yaml.MapSlice)
+		cfg, _ := valueOf(cluster, "config").(yaml.MapSlice)
+		if !has(cfg, key) || s.Runs >= budget {
+			continue
+		}
+		cand := with(doc, "cluster", with(cluster, "config", without(cfg, key)))
+		if err := step(cand, ids, fmt.Sprintf("returned %s to Kafka's default", key)); err != nil {
+			return nil, err
+		}
+	}
 	s.FaultsAfter = len(faultsOf(doc))
 	note := fmt.Sprintf("Shrunk from %s (its faults named F1, F2, ... in its order): %d faults (was %d), %v (was %v); %s still fails. %d runs:\n- %s",
 		file, s.FaultsAfter, s.FaultsBefore, s.Scenario.Duration, s.DurationBefore, checker, s.Runs, strings.Join(s.Steps, "\n- "))

@@ -168,6 +168,7 @@ func (b *Broker) abandonRequests(r *replica) {
 
 func (b *Broker) truncate(r *replica, offset int64, why string) {
 	if offset >= r.log.LEO() {
+		r.log.Truncate(offset) // no records cut: only an empty epoch at the log end
 		return
 	}
 	from := r.log.LEO()
@@ -236,7 +237,7 @@ func (b *Broker) maybeIncrementHW(r *replica) {
 	hw := r.log.LEO()
 	isr := r.maximalISR()
 	for i, id := range isr {
-		if id == b.id || planted.Bugs.HWSkipsFollower && i == len(isr)-1 {
+		if id == b.id || planted.Bugs.HWSkipsFollower && i == len(isr)-1 || planted.Bugs.HWFirstThree && i >= 3 {
 			continue
 		}
 		fs := r.follower(id)
@@ -333,14 +334,31 @@ func (b *Broker) sendAlterPartition(r *replica) {
 	b.SetTimer(b.env, b.cfg.Retransmit, node.Timer{Kind: node.TAlterRetry, TP: r.tp, ID: r.alterReq})
 }
 
+// handleAlterPartitionResponse settles an ISR change as Kafka's
+// Partition.handleAlterPartitionError does. Committed: apply it. Refused
+// as INELIGIBLE_REPLICA, the controller says the request was not applied:
+// back to the committed ISR. FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION
+// or UNKNOWN_TOPIC_OR_PARTITION give up without knowing — an earlier copy
+// of the request may have committed, as a retry's stale partition epoch
+// suggests — so the maximal ISR stays until the metadata says what was
+// committed: dropping it would let the HW pass a member the controller
+// already admitted, and a leader elected from that ISR would lack
+// acknowledged writes. Any other error (a stale broker epoch) is retried.
 func (b *Broker) handleAlterPartitionResponse(m protocol.AlterPartitionResponse) {
 	r := b.hosted(m.TP)
 	if r == nil || r.alterReq != m.RequestID {
 		return
 	}
-	r.pendingISR, r.alterReq = nil, 0
-	if m.Err == protocol.None {
+	switch m.Err {
+	case protocol.None:
+		r.pendingISR, r.alterReq = nil, 0
 		b.applyState(r, m.State)
+	case protocol.IneligibleReplica:
+		r.pendingISR, r.alterReq = nil, 0
+	case protocol.FencedLeaderEpoch, protocol.InvalidUpdateVersion, protocol.UnknownTopicOrPartition:
+		r.alterReq = 0 // pending until the metadata settles it
+	default:
+		return // the retry timer sends it again
 	}
 	b.maybeIncrementHW(r)
 }

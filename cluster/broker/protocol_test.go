@@ -114,3 +114,36 @@ func TestKIP497MaximalISR(t *testing.T) {
 		}
 	}
 }
+
+// Partition.handleAlterPartitionError: an ISR expansion answered with an
+// error that does not say it was refused (INVALID_UPDATE_VERSION: an
+// earlier copy of the request may have committed) leaves the leader in the
+// pending state, counting the joining follower for the HW until metadata
+// settles it; only INELIGIBLE_REPLICA, the controller's word that nothing
+// was applied, returns it to the committed ISR. Dropping the pending member
+// on any error let a leader acknowledge writes the new ISR member lacked
+// (found by the configuration swarm: explore seed 8504, a zombie-ack and
+// lost acks=all writes after a preferred election).
+func TestAlterPartitionErrorKeepsMaximalISR(t *testing.T) {
+	for _, tt := range []struct {
+		err  protocol.ErrorCode
+		want int64
+	}{
+		{protocol.InvalidUpdateVersion, 6},
+		{protocol.FencedLeaderEpoch, 6},
+		{protocol.IneligibleReplica, 10},
+	} {
+		env := nodetest.NewEnv()
+		b, r := leaderWithLog(env, 0, records(0, 10, 0))
+		r.state.ISR = []protocol.BrokerID{0, 1}
+		r.follower(1).leo = 10
+		r.follower(2).leo, r.follower(2).brokerEpoch = 6, 1
+		r.log.HW = 6
+		b.proposeISR(r, []protocol.BrokerID{0, 1, 2})
+		req, ok := nodetest.Last[protocol.AlterPartitionRequest](env)
+		require.True(t, ok)
+		b.handleAlterPartitionResponse(protocol.AlterPartitionResponse{RequestID: req.RequestID, TP: r.tp, Err: tt.err})
+		b.maybeIncrementHW(r)
+		assert.Equal(t, tt.want, r.log.HW, "%v", tt.err)
+	}
+}

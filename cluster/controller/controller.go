@@ -427,7 +427,7 @@ func (c *Controller) preferredElection() {
 	for i := range c.st.Partitions {
 		p := c.st.Partitions[i]
 		pref := p.Replicas[0]
-		if p.Leader == pref || !p.InISR(pref) || !c.eligible(pref) {
+		if p.Leader == pref || !p.InISR(pref) && !planted.Bugs.PreferredAnyLive || !c.eligible(pref) {
 			continue
 		}
 		p.Leader = pref

@@ -208,9 +208,15 @@ func (l *Log) Append(b *protocol.Batch) {
 }
 
 // Truncate removes every record at or above offset, with the epoch cache
-// and the producer state that depended on them.
+// and the producer state that depended on them. Told to truncate at or past
+// its end, the log keeps its records but still drops the epochs that start
+// there, as Kafka's UnifiedLog.truncateTo does: a broker that led and
+// wrote nothing in its epoch holds an epoch entry at its log end that the
+// new leader's log does not, and fetching with it as the last fetched
+// epoch would be told to truncate again, for ever.
 func (l *Log) Truncate(offset int64) {
 	if offset >= l.LEO() {
+		l.trimEpochsFrom(l.LEO())
 		return
 	}
 	offset = max(offset, 0)

@@ -56,3 +56,17 @@ func TestTruncateTrimsEpochs(t *testing.T) {
 	assert.Equal(t, int64(5), l.EpochStart())
 	assert.Equal(t, h6, l.PrefixHash(6))
 }
+
+// UnifiedLog.truncateTo at or past the log end removes no record but still
+// drops the epochs that start there: a broker that led epoch 5 and wrote
+// nothing in it must not keep claiming epoch 5 once the new leader says
+// its last epoch ends at this log's end (else it fetches with epoch 5, is
+// told to truncate, and loops).
+func TestTruncateAtLogEndDropsEmptyEpoch(t *testing.T) {
+	l := logWithEpochs()
+	l.AssignEpoch(5, l.LEO()) // led epoch 5, wrote nothing
+	assert.Equal(t, int32(5), l.LatestEpoch())
+	l.Truncate(l.LEO())
+	assert.Equal(t, int64(10), l.LEO(), "no record removed")
+	assert.Equal(t, int32(4), l.LatestEpoch(), "the empty epoch is gone")
+}

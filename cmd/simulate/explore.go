@@ -35,6 +35,7 @@ func exploreCommand(args []string, stdout, stderr io.Writer) int {
 	workers := fs.Int("workers", runtimeWorkers(), "worlds run in parallel")
 	kinds := fs.String("faults", "", "fault kinds to draw, comma-separated (default all): "+strings.Join(explore.Kinds, ","))
 	beyond := fs.Bool("beyond-claims", false, "let power fail too: map failure modes rather than hunt bugs")
+	baseOnly := fs.Bool("base-only", false, "draw faults only, on the base's cluster and settings (default: each seed also draws the cluster and its settings)")
 	out := fs.String("out", "explore-out", "where failing seeds and shrunk scenarios are written")
 	shrink := fs.Bool("shrink", true, "shrink the first failure of each checker")
 	shard := fs.String("shard", "1/1", "explore shard `k/n` of the seeds: every n-th from the k-th (default: from "+envShardIndex+" and "+envShardCount+" if set)")
@@ -62,7 +63,7 @@ func exploreCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "simulate explore: %v\n", err)
 		return exitUsage
 	}
-	opts := explore.Options{BeyondClaims: *beyond, Config: config}
+	opts := explore.Options{BeyondClaims: *beyond, Config: config, BaseOnly: *baseOnly}
 	if *kinds != "" {
 		for _, k := range strings.Split(*kinds, ",") {
 			if !slices.Contains(explore.Kinds, k) {
@@ -146,7 +147,7 @@ func exploreCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	if *jsonOut != "" {
 		f := exploreFile{Format: exploreFormat, Shard: fmt.Sprintf("%d/%d", k, n), Base: sc.Name, Inputs: inputsHash([]*scenarios.Scenario{sc}),
-			Start: *start, Seeds: *seeds, Claims: claimsText(opts), Controllers: sc.Cluster.Controllers, Outcomes: records(outcomes)}
+			Start: *start, Seeds: *seeds, Claims: claimsText(opts), Controllers: sc.Cluster.Controllers, Swarm: !opts.BaseOnly, Outcomes: records(outcomes)}
 		if *forTime > 0 {
 			f.Seeds = len(outcomes)
 		}
@@ -170,12 +171,14 @@ type exploreFile struct {
 	Seeds       int             `json:"seeds"`
 	Claims      string          `json:"claims"`
 	Controllers int             `json:"controllers"`
+	Swarm       bool            `json:"swarm,omitempty"` // each seed drew its cluster and settings
 	Outcomes    []exploreRecord `json:"outcomes"`
 }
 
 // exploreRecord is what merge needs of an outcome.
 type exploreRecord struct {
 	Seed     uint64   `json:"seed"`
+	Config   string   `json:"config,omitempty"` // the cluster and settings the seed drew
 	Failed   []string `json:"failed,omitempty"`
 	Coverage []int    `json:"coverage"`
 	Liveness bool     `json:"liveness"`
@@ -187,7 +190,7 @@ const exploreFormat = "tideline-explore/1"
 func records(outcomes []explore.Outcome) []exploreRecord {
 	out := make([]exploreRecord, len(outcomes))
 	for i, o := range outcomes {
-		out[i] = exploreRecord{Seed: o.Seed, Failed: o.Failed, Coverage: o.Coverage, Liveness: o.Liveness, Err: o.Err}
+		out[i] = exploreRecord{Seed: o.Seed, Config: o.Config, Failed: o.Failed, Coverage: o.Coverage, Liveness: o.Liveness, Err: o.Err}
 	}
 	return out
 }
@@ -223,7 +226,7 @@ func mergeExplore(files []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		for _, r := range f.Outcomes {
-			outcomes = append(outcomes, explore.Outcome{Seed: r.Seed, Failed: r.Failed, Coverage: r.Coverage, Liveness: r.Liveness, Err: r.Err})
+			outcomes = append(outcomes, explore.Outcome{Seed: r.Seed, Config: r.Config, Failed: r.Failed, Coverage: r.Coverage, Liveness: r.Liveness, Err: r.Err})
 		}
 	}
 	if err := shards.complete(); err != nil {
@@ -232,7 +235,7 @@ func mergeExplore(files []string, stdout, stderr io.Writer) int {
 	}
 	slices.SortFunc(outcomes, func(a, b explore.Outcome) int { return cmp.Compare(a.Seed, b.Seed) })
 	fmt.Fprintf(stdout, "merged %d shards\n", shards.n)
-	if broken := exploreSummary(first.Base, first.Claims, first.Controllers > 1, outcomes, stdout, stderr); len(broken) > 0 {
+	if broken := exploreSummary(first.Base, first.Claims, first.Controllers > 1 || first.Swarm, outcomes, stdout, stderr); len(broken) > 0 {
 		fmt.Fprintln(stdout, "\neach shard wrote its failing seeds (and shrunk scenarios) to its own -out")
 		return exitFail
 	}
@@ -240,7 +243,7 @@ func mergeExplore(files []string, stdout, stderr io.Writer) int {
 }
 
 func exploreReport(sc *scenarios.Scenario, outcomes []explore.Outcome, opts explore.Options, out string, shrink bool, stdout, stderr io.Writer) int {
-	broken := exploreSummary(sc.Name, claimsText(opts), sc.Cluster.Controllers > 1, outcomes, stdout, stderr)
+	broken := exploreSummary(sc.Name, claimsText(opts), sc.Cluster.Controllers > 1 || !opts.BaseOnly, outcomes, stdout, stderr)
 	if len(broken) == 0 {
 		return exitOK
 	}
@@ -249,7 +252,7 @@ func exploreReport(sc *scenarios.Scenario, outcomes []explore.Outcome, opts expl
 		return exitUsage
 	}
 	for _, o := range broken {
-		s, err := explore.Scenario(sc, o.Seed, o.Faults, opts.Overrides())
+		s, err := explore.Scenario(sc, o.Seed, o.Faults, o.Overrides(opts))
 		if err == nil {
 			err = atomicfile.Write(filepath.Join(out, fmt.Sprintf("seed-%d.yaml", o.Seed)), s.Text)
 		}
@@ -321,6 +324,13 @@ func exploreSummary(base, claims string, quorum bool, outcomes []explore.Outcome
 	} else {
 		fmt.Fprintln(stdout, "\nviolations")
 		_ = table.Render(stdout)
+		for _, c := range explore.Checkers {
+			if seeds := byChecker[c]; len(seeds) > 0 {
+				if i := slices.IndexFunc(outcomes, func(o explore.Outcome) bool { return o.Seed == seeds[0] }); i >= 0 && outcomes[i].Config != "" {
+					fmt.Fprintf(stdout, "seed %d (%s) drew: %s\n", seeds[0], c, outcomes[i].Config)
+				}
+			}
+		}
 	}
 	fmt.Fprintln(stdout, "\ncoverage (protocol paths reached)")
 	_ = coverageTable(outcomes, quorum).Render(stdout)
@@ -333,6 +343,9 @@ func claimsText(o explore.Options) string {
 	claim := "within the safety claims: faults overlap and strike at protocol events, no power loss"
 	if o.BeyondClaims {
 		claim = "beyond the claims: faults overlap and strike at protocol events, power fails"
+	}
+	if !o.BaseOnly {
+		claim += "; cluster and settings drawn per seed"
 	}
 	if len(o.Kinds) > 0 {
 		claim += "; faults " + strings.Join(o.Kinds, ",")

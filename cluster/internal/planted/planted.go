@@ -15,4 +15,6 @@ var Bugs struct {
 	LoseMinISR       bool // a topic's min.insync.replicas override is dropped for the broker's default
 	StaleVote        bool // a controller grants its vote without comparing logs (Raft's election restriction dropped)
 	FencedStaysInISR bool // the controller fences a broker but leaves it in every ISR
+	PreferredAnyLive bool // a preferred election picks the first replica even outside the ISR
+	HWFirstThree     bool // the HW counts only the first three ISR members (harmless below RF 4)
 }
