@@ -1,6 +1,7 @@
 package explore
 
 import (
+	"fmt"
 	"runtime/debug"
 	"runtime/metrics"
 	"testing"
@@ -11,23 +12,32 @@ import (
 
 // BenchmarkExplore measures seeds per second over the baseline with
 // one and two workers, with the collector set as simulate sets it: one op
-// is one seed. It also reports the cores the process kept busy: one
+// is one seed. It also reports the cores the process kept busy (one
 // worker keeps a little more than one, for the collector runs beside it on
 // the other, so seeds/s from one worker to two understates how the work
-// itself scales.
+// itself scales) and the simulated events per second. The swarm draws
+// larger clusters and longer runs than the base on average; base-only is
+// the draw before the swarm, for comparison.
 func BenchmarkExplore(b *testing.B) {
 	defer debug.SetGCPercent(debug.SetGCPercent(runner.GCPercent))
 	base, err := scenarios.Builtin("baseline")
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, workers := range []int{1, 2} {
-		b.Run(map[int]string{1: "workers=1", 2: "workers=2"}[workers], func(b *testing.B) {
-			before := busyCPUSeconds()
-			Explore(base, seedRange(1, uint64(b.N)), workers, Options{}, nil)
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "seeds/s")
-			b.ReportMetric((busyCPUSeconds()-before)/b.Elapsed().Seconds(), "cores")
-		})
+	for _, mode := range []string{"swarm", "base-only"} {
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/workers=%d", mode, workers), func(b *testing.B) {
+				before := busyCPUSeconds()
+				outcomes := Explore(base, seedRange(1, uint64(b.N)), workers, Options{BaseOnly: mode == "base-only"}, nil)
+				var events int64
+				for _, o := range outcomes {
+					events += o.Events
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "seeds/s")
+				b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+				b.ReportMetric((busyCPUSeconds()-before)/b.Elapsed().Seconds(), "cores")
+			})
+		}
 	}
 }
 

@@ -39,6 +39,10 @@ var swarmProperties = []string{
 	"broker.heartbeat.interval.ms", "broker.session.timeout.ms", "replica.lag.time.max.ms",
 }
 
+// minFaultWindow is the shortest fault window a longer settle period may
+// leave.
+const minFaultWindow = 15 * time.Second
+
 // Baseline timing the base's settle period was reasoned from
 // (baseline.yaml): what a drawn session or lag time adds to it.
 const (
@@ -90,10 +94,13 @@ func DrawConfig(base *scenarios.Scenario, seed uint64) Drawn {
 	}
 	// A longer session delays a restarted broker's re-registration (twice:
 	// the old session, then the new one's first heartbeat), a longer lag
-	// time the ISR shrink acks=all waits for.
+	// time the ISR shrink acks=all waits for. The settle period grows by
+	// that much, out of the fault window while it keeps minFaultWindow
+	// (a seed costs what the base costs), the run longer beyond.
 	extra := 2*max(0, session-settleSession) + max(0, lag-settleLag)
+	longer := max(0, minFaultWindow-(base.FaultWindowEnd()-extra))
 	d["settle"] = seconds((base.Settle + extra).Seconds())
-	d["duration"] = seconds((base.Duration + extra).Seconds())
+	d["duration"] = seconds((base.Duration + longer).Seconds())
 	return d
 }
 
