@@ -5,6 +5,7 @@ package check
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
@@ -30,6 +31,14 @@ type Input struct {
 	QuorumViolations []monitor.QuorumViolation
 	Healed           clock.Time // when the last fault was healed (the settle period began)
 	End              clock.Time
+	// Bounded are the run's faults when they came one at a time, each held
+	// to its recovery bound (slow-recovery) with Recoveries, one per
+	// fault, and the scenario's broker.session.timeout.ms and
+	// replica.lag.time.max.ms; nil when the faults overlap, wait for an
+	// event or are of a kind the bound does not cover.
+	Bounded      []BoundedFault
+	Recoveries   []Recovery
+	Session, Lag time.Duration
 }
 
 // Violation is one broken promise, with the operations that show it and,
@@ -75,13 +84,14 @@ func (r Result) Verdict() string {
 
 // Names of the checkers, in the order All runs them.
 const (
-	AckedDurabilityName    = "acked-durability"
-	ReplicaAgreementName   = "replica-agreement"
-	LeaderUniquenessName   = "leader-uniqueness"
-	ConsumerSafetyName     = "consumer-safety"
-	NoDuplicatesName       = "no-duplicates"
-	LinearizableName       = "linearizable"
-	EventualDeliveryName   = "eventual-delivery"
+	AckedDurabilityName  = "acked-durability"
+	ReplicaAgreementName = "replica-agreement"
+	LeaderUniquenessName = "leader-uniqueness"
+	ConsumerSafetyName   = "consumer-safety"
+	NoDuplicatesName     = "no-duplicates"
+	LinearizableName     = "linearizable"
+	EventualDeliveryName = "eventual-delivery"
+	// SlowRecoveryName (recovery.go): run only when the faults came one at a time.
 	ProtocolInvariantsName = "protocol-invariants"
 	MetadataQuorumName     = "metadata-quorum" // run only with a controller quorum
 	CrashName              = "crash"           // a panic in tideline's own code: the run's one result when it happens
@@ -89,7 +99,7 @@ const (
 
 // Names lists every checker.
 var Names = []string{AckedDurabilityName, ReplicaAgreementName, LeaderUniquenessName, ConsumerSafetyName,
-	NoDuplicatesName, LinearizableName, EventualDeliveryName, ProtocolInvariantsName, MetadataQuorumName, CrashName}
+	NoDuplicatesName, LinearizableName, EventualDeliveryName, SlowRecoveryName, ProtocolInvariantsName, MetadataQuorumName, CrashName}
 
 // maxStories bounds how many violations per checker get a story: the first
 // ones explain the rest, and building a story scans the journal.
@@ -106,8 +116,11 @@ func All(in Input) []Result {
 		NoDuplicates(in.History, in.Final),
 		Linearizable(in.History),
 		EventualDelivery(in.History, in.Final, in.Healed, in.End),
-		ProtocolInvariants(in.Invariants),
 	}
+	if in.Bounded != nil {
+		results = append(results, SlowRecovery(in.Bounded, in.Recoveries, in.Session, in.Lag, in.Healed.Since()))
+	}
+	results = append(results, ProtocolInvariants(in.Invariants))
 	if in.Quorum != nil {
 		results = append(results, MetadataQuorum(in.QuorumViolations, in.Quorum))
 	}

@@ -178,6 +178,15 @@ func (r *Result) judge(sc *scenarios.Scenario, in check.Input, opts Options) {
 		r.History.Seal()
 		opts.Measured(r)
 	}
+	if recoveryClaimed(sc.Faults) {
+		for i, f := range r.Faults {
+			if f.Window() && boundedKind(f.Kind) && i < len(r.Detail.Recoveries) {
+				in.Bounded = append(in.Bounded, check.BoundedFault{At: f.At, Lasted: f.Until - f.At, Text: f.Text})
+				in.Recoveries = append(in.Recoveries, r.Detail.Recoveries[i])
+			}
+		}
+		in.Session, in.Lag = sc.Cluster.Broker.SessionTimeout, sc.Cluster.Broker.ReplicaLagTimeMax
+	}
 	r.Checks = check.All(in)
 	for _, v := range r.Checks[0].Violations {
 		if v.Kind == "lost-write" {
@@ -185,6 +194,31 @@ func (r *Result) judge(sc *scenarios.Scenario, in check.Input, opts Options) {
 		}
 	}
 	r.Unavailable = len(r.Checks[0].Unavailable)
+}
+
+// boundedKind reports whether the recovery bound covers a fault kind: a
+// node down, stopped or cut off, or a link slow or lossy, for a while.
+func boundedKind(k scenarios.FaultKind) bool {
+	switch k {
+	case scenarios.Crash, scenarios.Pause, scenarios.Isolate, scenarios.Partition, scenarios.SlowLink, scenarios.Loss:
+		return true
+	}
+	return false
+}
+
+// recoveryClaimed reports whether a scenario's faults stay within what
+// the recovery bound speaks for (explore's liveness claim): each of a
+// bounded kind, for a set time, none waiting for an event, each after the
+// one before has ended.
+func recoveryClaimed(faults []scenarios.Fault) bool {
+	var end time.Duration
+	for _, f := range faults {
+		if !boundedKind(f.Kind) || f.After != nil || f.For <= 0 || f.At < end {
+			return false
+		}
+		end = f.At + f.For
+	}
+	return len(faults) > 0
 }
 
 // windows works out when each fault's effect ended: a crashed or paused
