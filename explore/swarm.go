@@ -37,6 +37,7 @@ const (
 var swarmProperties = []string{
 	"auto.leader.rebalance.enable", "leader.imbalance.check.interval.seconds", "replica.fetch.wait.max.ms",
 	"broker.heartbeat.interval.ms", "broker.session.timeout.ms", "replica.lag.time.max.ms",
+	"eligible.leader.replicas.version",
 }
 
 // minFaultWindow is the shortest fault window a longer settle period may
@@ -58,7 +59,8 @@ const (
 // broker.heartbeat.interval.ms (1 s to a third of it), replica.fetch.wait.max.ms
 // (100–500 ms), leader.imbalance.check.interval.seconds (5–30 s, short enough
 // that preferred elections happen within a run) and
-// auto.leader.rebalance.enable (true on three seeds in four); each
+// auto.leader.rebalance.enable (true on three seeds in four) and
+// eligible.leader.replicas.version (0 or 1); each
 // acks=all producer's enable.idempotence (on three in four; acks is kept).
 func DrawConfig(base *scenarios.Scenario, seed uint64) Drawn {
 	r := sim.Seed(seed).Stream("explore/config")
@@ -92,6 +94,9 @@ func DrawConfig(base *scenarios.Scenario, seed uint64) Drawn {
 			d[fmt.Sprintf("workload.producers.%d:enable.idempotence", i)] = on // Kafka refuses idempotence without acks=all
 		}
 	}
+	// KIP-966's eligible leader replicas, on half the seeds (drawn last:
+	// the values above stay what they were).
+	d["cluster.config:eligible.leader.replicas.version"] = r.IntN(2)
 	// A longer session delays a restarted broker's re-registration (twice:
 	// the old session, then the new one's first heartbeat), a longer lag
 	// time the ISR shrink acks=all waits for. The settle period grows by

@@ -54,8 +54,9 @@ func TestSwarmDrawsWithinRanges(t *testing.T) {
 		note("controllers", c.Controllers)
 		note("idempotence", map[bool]int{false: 0, true: 1}[c.Producers[0].Idempotence])
 		note("rebalance", map[bool]int{false: 0, true: 1}[c.Broker.AutoLeaderRebalance])
+		note("elr", map[bool]int{false: 0, true: 1}[c.Broker.ELR])
 	}
-	for what, ends := range map[string][2]int{"brokers": {3, 7}, "rf": {3, 5}, "minisr": {2, 4}, "partitions": {1, 6}, "controllers": {1, 5}, "idempotence": {0, 1}, "rebalance": {0, 1}} {
+	for what, ends := range map[string][2]int{"brokers": {3, 7}, "rf": {3, 5}, "minisr": {2, 4}, "partitions": {1, 6}, "controllers": {1, 5}, "idempotence": {0, 1}, "rebalance": {0, 1}, "elr": {0, 1}} {
 		assert.True(t, seen[what][ends[0]] && seen[what][ends[1]], "%s reaches %d and %d: %v", what, ends[0], ends[1], seen[what])
 	}
 }
