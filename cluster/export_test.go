@@ -18,6 +18,7 @@ func Plant(bug string) (remove func()) {
 		"fenced-in-isr":         &planted.Bugs.FencedStaysInISR,
 		"preferred-outside-isr": &planted.Bugs.PreferredAnyLive,
 		"hw-first-three":        &planted.Bugs.HWFirstThree,
+		"short-assignment":      &planted.Bugs.ShortAssignment,
 	}
 	flag, ok := flags[bug]
 	if !ok {

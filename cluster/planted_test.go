@@ -49,6 +49,10 @@ func TestExploreFindsPlantedBugs(t *testing.T) {
 		// Reachable only because the swarm draws RF 4 and 5: the HW
 		// passes an ISR member the leader did not count.
 		{"hw-first-three", 40, "protocol-invariants", monitor.InvHWAboveISRLEO},
+		// Judged by the scenario's replication factor, not the
+		// controller's assignment: a short assignment is itself the
+		// violation, before any write is at risk.
+		{"short-assignment", 20, "protocol-invariants", monitor.InvConfigNotApplied},
 		// A follower that never truncates never catches up: a liveness
 		// failure, seen once the faults stay within the liveness claim.
 		{"skip-truncation", 120, "eventual-delivery", ""},

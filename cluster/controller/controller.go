@@ -72,6 +72,9 @@ func (c *Controller) Active() bool { return c.quorum == nil || c.activated }
 // brokers starting at the partition number, as Kafka's round-robin
 // assignment without racks spreads leaders over brokers.
 func Assignment(partition, replicationFactor, brokers int) []protocol.BrokerID {
+	if planted.Bugs.ShortAssignment && replicationFactor > 1 {
+		replicationFactor--
+	}
 	replicas := make([]protocol.BrokerID, replicationFactor)
 	for i := range replicas {
 		replicas[i] = protocol.BrokerID((partition + i) % brokers)

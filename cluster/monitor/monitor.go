@@ -33,7 +33,9 @@ func New(j *journal.Journal, broker config.BrokerConfig, topics []config.TopicCo
 	m := &Monitor{Journal: j}
 	m.elr = broker.ELR
 	m.minISR = make(map[string]int, len(topics))
+	m.rf = make(map[string]int, len(topics))
 	for _, t := range topics {
+		m.rf[t.Name] = t.ReplicationFactor
 		m.minISR[t.Name] = broker.MinInsyncReplicas
 		if t.MinInsyncReplicas != nil {
 			m.minISR[t.Name] = *t.MinInsyncReplicas

@@ -237,3 +237,22 @@ func TestQuorumMonitorCatchesBrokenRaft(t *testing.T) {
 	l.Event(0, "test", 2, journal.EvControllerElected, 2, 2, "")
 	assert.Equal(t, []string{QuorumStaleVote, QuorumLeaderIncomplete}, kinds(l))
 }
+
+// A partition applied with another replication factor than the scenario
+// gave its topic, or with a broker twice among its replicas, is a setting
+// not applied.
+func TestInvariantReplicationFactorNotApplied(t *testing.T) {
+	topics := []config.TopicConfig{{Name: "orders", Partitions: 1, ReplicationFactor: 3}}
+	for _, tt := range []struct {
+		replicas []protocol.BrokerID
+		want     []string
+	}{
+		{[]protocol.BrokerID{0, 1, 2}, nil},
+		{[]protocol.BrokerID{0, 1}, []string{InvConfigNotApplied}},
+		{[]protocol.BrokerID{0, 1, 1}, []string{InvConfigNotApplied}},
+	} {
+		m := New(&journal.Journal{}, config.BrokerConfig{}, topics)
+		m.Viewed(0, 0, protocol.PartitionState{TP: orders0, Replicas: tt.replicas, ISR: tt.replicas, Leader: 0})
+		assert.Equal(t, tt.want, kinds(&m.replication), "%v", tt.replicas)
+	}
+}

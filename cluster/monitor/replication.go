@@ -30,8 +30,9 @@ const (
 	// own log end offset).
 	InvHWAboveOwnLEO = "hw-above-own-leo"
 	// A broker acting on another setting than the scenario gave it (a
-	// topic's min.insync.replicas override lost, say): the rules that
-	// depend on configuration are judged by what the user asked for.
+	// topic's min.insync.replicas override lost, a partition with another
+	// replication factor or a broker twice among its replicas): the rules
+	// that depend on configuration are judged by what the user asked for.
 	InvConfigNotApplied = "config-not-applied"
 	// A broker left in an ISR by the fencing that took it out of service
 	// (KRaft's handleBrokerFenced removes it; without ELR it may stay as
@@ -100,7 +101,8 @@ type replication struct {
 	// (its override, or the broker's): what the rules judge by, never the
 	// value a broker holds.
 	minISR map[string]int
-	elr    bool // eligible.leader.replicas.version as the scenario set it
+	rf     map[string]int // each topic's replication.factor as the scenario set it
+	elr    bool           // eligible.leader.replicas.version as the scenario set it
 }
 
 // Replica is what a broker shows the monitor of one of its replicas as it
@@ -375,6 +377,22 @@ func (m *replication) Viewed(at clock.Time, b protocol.BrokerID, st protocol.Par
 			b, old.LeaderEpoch, old.PartitionEpoch, st.LeaderEpoch, st.PartitionEpoch)
 	}
 	m.views[key] = st
+	if want, known := m.rf[st.TP.Topic]; known && !distinctReplicas(st.Replicas, want) {
+		m.violate(at, InvConfigNotApplied, st.TP, b, -1, "broker %d applied %v with replicas %v; the scenario set replication.factor=%d", b, st.TP, st.Replicas, want)
+	}
+}
+
+// distinctReplicas reports whether replicas names n distinct brokers.
+func distinctReplicas(replicas []protocol.BrokerID, n int) bool {
+	if len(replicas) != n {
+		return false
+	}
+	for i, r := range replicas {
+		if slices.Contains(replicas[:i], r) {
+			return false
+		}
+	}
+	return true
 }
 
 // TruncatedTo is a replica cutting its log: never a leader, and never an

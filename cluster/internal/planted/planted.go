@@ -17,4 +17,5 @@ var Bugs struct {
 	FencedStaysInISR bool // the controller fences a broker but leaves it in every ISR
 	PreferredAnyLive bool // a preferred election picks the first replica even outside the ISR
 	HWFirstThree     bool // the HW counts only the first three ISR members (harmless below RF 4)
+	ShortAssignment  bool // the controller assigns one replica fewer than the topic's replication factor
 }
