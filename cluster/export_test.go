@@ -19,6 +19,7 @@ func Plant(bug string) (remove func()) {
 		"preferred-outside-isr": &planted.Bugs.PreferredAnyLive,
 		"hw-first-three":        &planted.Bugs.HWFirstThree,
 		"short-assignment":      &planted.Bugs.ShortAssignment,
+		"unclean-always":        &planted.Bugs.UncleanAlways,
 	}
 	flag, ok := flags[bug]
 	if !ok {

@@ -146,6 +146,7 @@ func (f *faulter) apply(fault scenarios.Fault) (undo func()) {
 		f.setLoss(fault.Loss)
 		return func() { f.setLoss(f.baseLoss) }
 	case scenarios.Elect:
+		f.c.Monitor.OperatorElection(fault.TP, fault.Unclean) // what the scenario asked, for the judge
 		if ctl := f.c.Controller(); ctl != nil && ctl.ElectLeader(fault.TP, fault.Unclean) {
 			hit = []sim.NodeID{ctl.Node()}
 		}

@@ -415,6 +415,9 @@ func (c *Controller) electInto(p *protocol.PartitionState) bool {
 }
 
 func (c *Controller) uncleanEnabled(topic string) bool {
+	if planted.Bugs.UncleanAlways {
+		return true
+	}
 	for _, t := range c.topics {
 		if t.Name == topic && t.UncleanLeaderElection != nil {
 			return *t.UncleanLeaderElection

@@ -34,8 +34,13 @@ func New(j *journal.Journal, broker config.BrokerConfig, topics []config.TopicCo
 	m.elr = broker.ELR
 	m.minISR = make(map[string]int, len(topics))
 	m.rf = make(map[string]int, len(topics))
+	m.unclean = make(map[string]bool, len(topics))
 	for _, t := range topics {
 		m.rf[t.Name] = t.ReplicationFactor
+		m.unclean[t.Name] = broker.UncleanLeaderElection
+		if t.UncleanLeaderElection != nil {
+			m.unclean[t.Name] = *t.UncleanLeaderElection
+		}
 		m.minISR[t.Name] = broker.MinInsyncReplicas
 		if t.MinInsyncReplicas != nil {
 			m.minISR[t.Name] = *t.MinInsyncReplicas

@@ -256,3 +256,31 @@ func TestInvariantReplicationFactorNotApplied(t *testing.T) {
 		assert.Equal(t, tt.want, kinds(&m.replication), "%v", tt.replicas)
 	}
 }
+
+// An unclean election is judged by the scenario's setting: refused with
+// unclean.leader.election.enable off, unless an operator asked for it or
+// the topic's override allows it; with ELR, Kafka's last-known-leader
+// election counts as unclean too, so the rule stands aside.
+func TestInvariantUncleanElectionNotEnabled(t *testing.T) {
+	on := true
+	unclean := journal.Event{Kind: journal.EvUncleanElected, TP: orders0, Leader: 1, Epoch: 2}
+	for _, tt := range []struct {
+		name     string
+		topic    config.TopicConfig
+		elr      bool
+		operator bool
+		want     []string
+	}{
+		{"off", config.TopicConfig{Name: "orders", ReplicationFactor: 3}, false, false, []string{InvUncleanNotEnabled}},
+		{"topic override on", config.TopicConfig{Name: "orders", ReplicationFactor: 3, UncleanLeaderElection: &on}, false, false, nil},
+		{"operator asked", config.TopicConfig{Name: "orders", ReplicationFactor: 3}, false, true, nil},
+		{"ELR's last known leader", config.TopicConfig{Name: "orders", ReplicationFactor: 3}, true, false, nil},
+	} {
+		m := New(&journal.Journal{}, config.BrokerConfig{ELR: tt.elr}, []config.TopicConfig{tt.topic})
+		if tt.operator {
+			m.OperatorElection(orders0, true)
+		}
+		m.Observe(unclean)
+		assert.Equal(t, tt.want, kinds(&m.replication), tt.name)
+	}
+}

@@ -38,6 +38,10 @@ const (
 	// (KRaft's handleBrokerFenced removes it; without ELR it may stay as
 	// the last member, "last replica standing").
 	InvFencedInISR = "fenced-in-isr"
+	// An unclean election the scenario did not allow: without ELR, with
+	// unclean.leader.election.enable off for the topic and no operator
+	// asking for one (kafka-leader-election.sh --election-type unclean).
+	InvUncleanNotEnabled = "unclean-election-not-enabled"
 	// The leader's high watermark moved while the ISR was below
 	// min.insync.replicas (Kafka 3.7+, KAFKA-15583).
 	InvHWBelowMinISR = "hw-below-min-isr"
@@ -102,7 +106,12 @@ type replication struct {
 	// value a broker holds.
 	minISR map[string]int
 	rf     map[string]int // each topic's replication.factor as the scenario set it
-	elr    bool           // eligible.leader.replicas.version as the scenario set it
+	// unclean is each topic's unclean.leader.election.enable as the
+	// scenario set it; operatorUnclean the partitions an operator asked an
+	// unclean election of.
+	unclean         map[string]bool
+	operatorUnclean map[protocol.TopicPartition]bool
+	elr             bool // eligible.leader.replicas.version as the scenario set it
 }
 
 // Replica is what a broker shows the monitor of one of its replicas as it
@@ -382,6 +391,19 @@ func (m *replication) Viewed(at clock.Time, b protocol.BrokerID, st protocol.Par
 	}
 }
 
+// OperatorElection is the scenario's operator asking for an election of
+// tp (an elect fault); an unclean one is allowed whatever the topic's
+// setting, as kafka-leader-election.sh's is.
+func (m *replication) OperatorElection(tp protocol.TopicPartition, unclean bool) {
+	if !unclean {
+		return
+	}
+	if m.operatorUnclean == nil {
+		m.operatorUnclean = map[protocol.TopicPartition]bool{}
+	}
+	m.operatorUnclean[tp] = true
+}
+
 // distinctReplicas reports whether replicas names n distinct brokers.
 func distinctReplicas(replicas []protocol.BrokerID, n int) bool {
 	if len(replicas) != n {
@@ -435,6 +457,9 @@ func (m *replication) logsText(tp protocol.TopicPartition) string {
 // observe checks the rules an event itself carries: clean elections pick
 // an ISR member; a broker's leaderships have rising epochs.
 func (m *replication) observe(e journal.Event) {
+	if allowed, known := m.unclean[e.TP.Topic]; e.Kind == journal.EvUncleanElected && known && !allowed && !m.elr && !m.operatorUnclean[e.TP] {
+		m.violate(e.Time, InvUncleanNotEnabled, e.TP, e.Leader, -1, "broker %d elected leader of %v at epoch %d uncleanly; the scenario leaves unclean.leader.election.enable off and no operator asked for it", e.Leader, e.TP, e.Epoch)
+	}
 	switch e.Kind {
 	case journal.EvElected, journal.EvELRElected, journal.EvUncleanElected, journal.EvOffline, journal.EvPreferredElected, journal.EvISRShrink, journal.EvISRExpand:
 		if m.controller == nil {

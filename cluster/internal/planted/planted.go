@@ -18,4 +18,5 @@ var Bugs struct {
 	PreferredAnyLive bool // a preferred election picks the first replica even outside the ISR
 	HWFirstThree     bool // the HW counts only the first three ISR members (harmless below RF 4)
 	ShortAssignment  bool // the controller assigns one replica fewer than the topic's replication factor
+	UncleanAlways    bool // the controller elects uncleanly whatever unclean.leader.election.enable says
 }
