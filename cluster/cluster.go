@@ -169,6 +169,7 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 		c.Producers = append(c.Producers, w.AddNode(fmt.Sprintf("producer-%d", i), func() sim.Node {
 			return client.NewProducer(i, pc, c.Dir, c.History)
 		}))
+		c.Monitor.Producer(c.Producers[i], spec.Producers[i]) // the scenario's settings, not the client's copy
 	}
 	w.OnLifecycle(func(kind string, node sim.NodeID) {
 		broker, ok := c.Dir.BrokerOf(node)

@@ -20,6 +20,7 @@ func Plant(bug string) (remove func()) {
 		"hw-first-three":        &planted.Bugs.HWFirstThree,
 		"short-assignment":      &planted.Bugs.ShortAssignment,
 		"unclean-always":        &planted.Bugs.UncleanAlways,
+		"acks-one":              &planted.Bugs.AcksOne,
 	}
 	flag, ok := flags[bug]
 	if !ok {

@@ -41,6 +41,9 @@ type produceSession struct {
 }
 
 func (b *Broker) handleProduce(from sim.NodeID, m protocol.ProduceRequest) {
+	if b.monitor != nil {
+		b.monitor.ProduceReceived(b.env.Now(), b.id, from, &m)
+	}
 	key := sessionKey{from, m.TP}
 	s := b.sessions[key]
 	if s == nil || s.connection != m.Connection {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster/config"
+	"github.com/tideline-sim/tideline/cluster/internal/planted"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
@@ -279,7 +280,11 @@ func (p *Producer) request(part *producerPartition, b *batch) protocol.ProduceRe
 			b.payloads[i] = rec.payload
 		}
 	}
-	return protocol.ProduceRequest{RequestID: b.request, Connection: p.connection, TP: part.tp, Acks: p.cfg.Acks, Timeout: p.cfg.RequestTimeout.Milliseconds(),
+	acks := p.cfg.Acks
+	if planted.Bugs.AcksOne && acks == config.AcksAll {
+		acks = 1
+	}
+	return protocol.ProduceRequest{RequestID: b.request, Connection: p.connection, TP: part.tp, Acks: acks, Timeout: p.cfg.RequestTimeout.Milliseconds(),
 		ProducerID: p.producerID, ProducerEpoch: b.epoch, BaseSequence: b.baseSeq, Payloads: b.payloads}
 }
 

@@ -284,3 +284,23 @@ func TestInvariantUncleanElectionNotEnabled(t *testing.T) {
 		assert.Equal(t, tt.want, kinds(&m.replication), tt.name)
 	}
 }
+
+// A produce request is held to its producer's settings as the scenario
+// gave them: its acks, and a producer ID exactly when idempotent.
+func TestInvariantProducerSettingsNotApplied(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		req  protocol.ProduceRequest
+		want []string
+	}{
+		{"as set", protocol.ProduceRequest{TP: orders0, Acks: config.AcksAll, ProducerID: 1000}, nil},
+		{"acks=1 sent", protocol.ProduceRequest{TP: orders0, Acks: 1, ProducerID: 1000}, []string{InvConfigNotApplied}},
+		{"no producer ID", protocol.ProduceRequest{TP: orders0, Acks: config.AcksAll, ProducerID: -1}, []string{InvConfigNotApplied}},
+	} {
+		m := New(&journal.Journal{}, config.BrokerConfig{}, nil)
+		m.Producer(7, config.ProducerConfig{Topic: "orders", Acks: config.AcksAll, Idempotence: true})
+		m.ProduceReceived(0, 0, 7, &tt.req)
+		m.ProduceReceived(0, 0, 8, &tt.req) // not a producer the scenario names: not judged
+		assert.Equal(t, tt.want, kinds(&m.replication), tt.name)
+	}
+}

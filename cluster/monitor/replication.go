@@ -6,9 +6,11 @@ import (
 	"sort"
 
 	"github.com/tideline-sim/tideline/clock"
+	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/cluster/storage"
+	"github.com/tideline-sim/tideline/sim"
 )
 
 // The protocol monitor. Kafka's own RaftEventSimulationTest checks its
@@ -111,7 +113,10 @@ type replication struct {
 	// unclean election of.
 	unclean         map[string]bool
 	operatorUnclean map[protocol.TopicPartition]bool
-	elr             bool // eligible.leader.replicas.version as the scenario set it
+	// producers are the scenario's producer settings, by node ID (nil
+	// where the node is no producer).
+	producers []*config.ProducerConfig
+	elr       bool // eligible.leader.replicas.version as the scenario set it
 }
 
 // Replica is what a broker shows the monitor of one of its replicas as it
@@ -388,6 +393,30 @@ func (m *replication) Viewed(at clock.Time, b protocol.BrokerID, st protocol.Par
 	m.views[key] = st
 	if want, known := m.rf[st.TP.Topic]; known && !distinctReplicas(st.Replicas, want) {
 		m.violate(at, InvConfigNotApplied, st.TP, b, -1, "broker %d applied %v with replicas %v; the scenario set replication.factor=%d", b, st.TP, st.Replicas, want)
+	}
+}
+
+// Producer tells the monitor that node runs a producer with the scenario's
+// settings cfg.
+func (m *replication) Producer(node sim.NodeID, cfg config.ProducerConfig) {
+	for int(node) >= len(m.producers) {
+		m.producers = append(m.producers, nil)
+	}
+	m.producers[node] = &cfg
+}
+
+// ProduceReceived holds a produce request to the settings the scenario
+// gave its producer: its acks, and a producer ID exactly when idempotent.
+func (m *replication) ProduceReceived(at clock.Time, b protocol.BrokerID, from sim.NodeID, req *protocol.ProduceRequest) {
+	if int(from) >= len(m.producers) || m.producers[from] == nil {
+		return
+	}
+	cfg := m.producers[from]
+	if req.Acks != cfg.Acks {
+		m.violate(at, InvConfigNotApplied, req.TP, b, -1, "broker %d received a produce request with acks=%d from a producer the scenario set to acks=%d", b, req.Acks, cfg.Acks)
+	}
+	if idempotent := req.ProducerID >= 0; idempotent != cfg.Idempotence {
+		m.violate(at, InvConfigNotApplied, req.TP, b, -1, "broker %d received a produce request with producer ID %d from a producer the scenario set to enable.idempotence=%v", b, req.ProducerID, cfg.Idempotence)
 	}
 }
 

@@ -19,4 +19,5 @@ var Bugs struct {
 	HWFirstThree     bool // the HW counts only the first three ISR members (harmless below RF 4)
 	ShortAssignment  bool // the controller assigns one replica fewer than the topic's replication factor
 	UncleanAlways    bool // the controller elects uncleanly whatever unclean.leader.election.enable says
+	AcksOne          bool // an acks=all producer sends its requests with acks=1
 }
