@@ -35,7 +35,7 @@ Usage:
   simulate -replay DIR/run.trace
   simulate -list
   simulate -compare [-seed N] [-out DIR] A B [C ...]
-  simulate explore [-scenario] BASE [-seeds N | -for 10m] [-workers K] [-faults crash,...] [-set prop=value] [-beyond-claims] [-out DIR]
+  simulate explore [-scenario] BASE [-seeds N | -for 10m] [-workers K] [-faults crash,...] [-set prop=value] [-beyond-claims] [-base-only] [-out DIR]
   simulate shrink FILE [-checker NAME] [-o FILE]
   simulate sweep -scenario BASE -vary prop=v1,v2 [-vary ...] [-seeds N] [-out DIR]
   simulate check [-seeds N] [-shard k/n] [-json FILE] [SCENARIO ...]
