@@ -147,7 +147,10 @@ func (f *faulter) apply(fault scenarios.Fault) (undo func()) {
 		return func() { f.setLoss(f.baseLoss) }
 	case scenarios.Elect:
 		f.c.Monitor.OperatorElection(fault.TP, fault.Unclean) // what the scenario asked, for the judge
-		if ctl := f.c.Controller(); ctl != nil && ctl.ElectLeader(fault.TP, fault.Unclean) {
+		ctl := f.c.Controller()
+		switch {
+		case ctl == nil:
+		case fault.Preferred && ctl.ElectPreferred(fault.TP), !fault.Preferred && ctl.ElectLeader(fault.TP, fault.Unclean):
 			hit = []sim.NodeID{ctl.Node()}
 		}
 	}

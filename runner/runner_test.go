@@ -14,6 +14,7 @@ import (
 
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/cluster/journal"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/scenarios"
 )
 
@@ -339,4 +340,40 @@ func TestGuardedTurnsAPanicIntoACrash(t *testing.T) {
 	crash = nil
 	assert.EqualError(t, guarded(&crash, nil, func() error { return errors.New("budget exhausted") }), "budget exhausted")
 	assert.Nil(t, crash)
+}
+
+// kafka-leader-election.sh --election-type preferred: with automatic
+// rebalancing off, leadership stays where failover put it until an
+// operator asks; then the first replica, back in the ISR, leads again.
+func TestOperatorPreferredElectionBringsLeadershipHome(t *testing.T) {
+	text := `
+name: preferred
+duration: 40s
+cluster:
+  brokers: 3
+  config: { auto.leader.rebalance.enable: false, replica.lag.time.max.ms: 5000 }
+  topics: [{ name: orders, partitions: 1, replication.factor: 3, config: { min.insync.replicas: 2 } }]
+workload:
+  producers: [{ topic: orders, rate: 100/s, acks: all }]
+faults:
+  - { at: 5s, crash: broker-0, for: 3s }
+  - { at: 25s, elect: { partition: orders/0, type: preferred } }
+`
+	for _, elect := range []bool{false, true} {
+		src := text
+		if !elect {
+			src = strings.Replace(text, "  - { at: 25s, elect: { partition: orders/0, type: preferred } }\n", "", 1)
+		}
+		sc, err := scenarios.Load("preferred.yaml", []byte(src))
+		require.NoError(t, err)
+		res, err := Run(sc, Options{Seed: 1})
+		require.NoError(t, err)
+		require.True(t, res.OK(), "every promise holds")
+		leader := res.Final[0].Leader
+		if elect {
+			assert.Equal(t, protocol.BrokerID(0), leader, "the preferred replica leads again")
+		} else {
+			assert.NotEqual(t, protocol.BrokerID(0), leader, "without the election, leadership stays where failover put it")
+		}
+	}
 }

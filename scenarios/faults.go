@@ -215,9 +215,29 @@ func (v *validator) fault(p path, raw rawFault, sc *Scenario) Fault {
 			v.fail(p.key("loss"), "loss %v is not a probability: write a number from 0 to 1", f.Loss)
 		}
 	}
-	if raw.Elect != "" {
+	if raw.Elect != nil {
 		kinds = append(kinds, Elect)
-		f.Kind, f.TP, f.Unclean = Elect, v.partition(p.key("elect"), raw.Elect, spec), raw.Unclean
+		at := p.key("elect")
+		if raw.Elect.Type != "" {
+			at = at.key("partition")
+		}
+		f.Kind, f.TP, f.Unclean = Elect, v.partition(at, raw.Elect.Partition, spec), raw.Unclean
+		switch raw.Elect.Type {
+		case "":
+		case "preferred":
+			f.Preferred = true
+		case "unclean":
+			f.Unclean = true
+		default:
+			msg := fmt.Sprintf("election type %s: want preferred or unclean, as kafka-leader-election.sh's --election-type", quoted(raw.Elect.Type))
+			if best := suggest.Nearest(raw.Elect.Type, []string{"preferred", "unclean"}); best != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", best)
+			}
+			v.fail(p.key("elect").key("type"), "%s", msg)
+		}
+		if f.Preferred && raw.Unclean {
+			v.fail(p.key("unclean"), "a preferred election is clean: unclean does not apply")
+		}
 	}
 	switch {
 	case len(kinds) == 1 && raw.For != "" && slices.Contains([]FaultKind{Restart, Resume, Heal, Elect}, f.Kind):
@@ -290,8 +310,11 @@ func faultText(f Fault) string {
 		s += " " + strconv.FormatFloat(f.Loss, 'g', -1, 64)
 	case Elect:
 		s += " " + f.TP.String()
-		if f.Unclean {
+		switch {
+		case f.Unclean:
 			s += " (unclean)"
+		case f.Preferred:
+			s += " (preferred)"
 		}
 	default:
 		s += " " + f.Target.String()

@@ -181,3 +181,26 @@ func TestUnknownKeysAreReportedInFileOrder(t *testing.T) {
 	_, err = Load("typo.yaml", []byte("name: x\ncluster: { topics: [{ name: o, partitions: 1, replcation.factor: 1 }] }\n"))
 	assert.ErrorContains(t, err, `unknown field "replcation.factor" (did you mean "replication.factor"?)`)
 }
+
+// An operator's election takes kafka-leader-election.sh's forms: the
+// partition alone, or { partition, type: preferred | unclean }; a wrong
+// type is refused where it is written, with the nearest.
+func TestElectTakesKafkaLeaderElectionTypes(t *testing.T) {
+	load := func(elect string) (*Scenario, error) {
+		return Load("elect.yaml", []byte("name: x\ncluster: { brokers: 3, topics: [{ name: orders, partitions: 1, replication.factor: 3 }] }\nfaults:\n  - { at: 1s, elect: "+elect+" }\n"))
+	}
+	for elect, want := range map[string]Fault{
+		"orders/0": {Kind: Elect},
+		"{ partition: orders/0, type: preferred }": {Kind: Elect, Preferred: true},
+		"{ partition: orders/0, type: unclean }":   {Kind: Elect, Unclean: true},
+	} {
+		sc, err := load(elect)
+		require.NoError(t, err, elect)
+		f := sc.Faults[0]
+		assert.Equal(t, []any{Elect, "orders/0", want.Preferred, want.Unclean}, []any{f.Kind, f.TP.String(), f.Preferred, f.Unclean}, elect)
+	}
+	_, err := load("{ partition: orders/0, type: prefered }")
+	assert.EqualError(t, err, `elect.yaml:4:51: election type "prefered": want preferred or unclean, as kafka-leader-election.sh's --election-type (did you mean "preferred"?)`)
+	_, err = load("{ partition: orders/9, type: preferred }")
+	assert.ErrorContains(t, err, "elect.yaml:4:")
+}

@@ -90,6 +90,9 @@ type Fault struct {
 	Loss    float64       // loss
 	TP      protocol.TopicPartition
 	Unclean bool // elect
+	// Preferred: elect the partition's first replica, if it is in the ISR
+	// and live (kafka-leader-election.sh --election-type preferred).
+	Preferred bool
 	// After, when set, holds the fault back from At until the protocol
 	// event it names happens, then fires it AfterDelay later: a crash timed
 	// to land within milliseconds of an ISR change or an election.

@@ -87,7 +87,7 @@ type rawFault struct {
 	Heal      string      `yaml:"heal"`
 	SlowLink  *rawSlowLnk `yaml:"slow-link"`
 	Loss      *float64    `yaml:"loss"`
-	Elect     string      `yaml:"elect"`
+	Elect     *rawElect   `yaml:"elect"`
 	Unclean   bool        `yaml:"unclean"`
 	After     string      `yaml:"after"` // a protocol event that triggers the fault, e.g. isr-expand(orders/0)
 	Delay     string      `yaml:"delay"` // how long after that event
@@ -106,3 +106,23 @@ type rawSlowLnk struct {
 
 // rawExpect keeps expectations as written; keys are checked in validation.
 type rawExpect map[string]any
+
+// rawElect is an operator's election as kafka-leader-election.sh takes it:
+// a partition (elect a leader if it has none, the unclean: flag beside it
+// allowing any live replica), or { partition: t/p, type: preferred |
+// unclean }.
+type rawElect struct {
+	Partition string `yaml:"partition"`
+	Type      string `yaml:"type"`
+}
+
+// UnmarshalYAML takes the partition alone as well as the mapping.
+func (e *rawElect) UnmarshalYAML(unmarshal func(any) error) error {
+	var s string
+	if err := unmarshal(&s); err == nil {
+		e.Partition = s
+		return nil
+	}
+	type plain rawElect
+	return unmarshal((*plain)(e))
+}

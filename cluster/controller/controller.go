@@ -432,20 +432,47 @@ func (c *Controller) preferredElection() {
 	changed := false
 	for i := range c.st.Partitions {
 		p := c.st.Partitions[i]
-		pref := p.Replicas[0]
-		if p.Leader == pref || !p.InISR(pref) && !planted.Bugs.PreferredAnyLive || !c.eligible(pref) {
-			continue
+		if c.preferInto(&p) {
+			c.st.Partitions[i] = p
+			changed = true
 		}
-		p.Leader = pref
-		p.LeaderEpoch++
-		p.PartitionEpoch++
-		c.st.Partitions[i] = p
-		c.partitionEvent(journal.EvPreferredElected, p, pref, fmt.Sprintf("leadership back to preferred broker %d at epoch %d", pref, p.LeaderEpoch))
-		changed = true
 	}
 	if changed {
 		c.commit()
 	}
+}
+
+// preferInto gives p's leadership back to its first replica when that is
+// in the ISR and unfenced, and reports whether it did.
+func (c *Controller) preferInto(p *protocol.PartitionState) bool {
+	pref := p.Replicas[0]
+	if p.Leader == pref || !p.InISR(pref) && !planted.Bugs.PreferredAnyLive || !c.eligible(pref) {
+		return false
+	}
+	p.Leader = pref
+	p.LeaderEpoch++
+	p.PartitionEpoch++
+	c.partitionEvent(journal.EvPreferredElected, *p, pref, fmt.Sprintf("leadership back to preferred broker %d at epoch %d", pref, p.LeaderEpoch))
+	return true
+}
+
+// ElectPreferred is an operator's preferred election of a partition
+// (kafka-leader-election.sh --election-type preferred): its first replica
+// leads, if it is in the ISR and live; otherwise nothing changes (Kafka's
+// PREFERRED_LEADER_NOT_AVAILABLE, or ELECTION_NOT_NEEDED when it leads
+// already). It reports whether the leader changed.
+func (c *Controller) ElectPreferred(tp protocol.TopicPartition) bool {
+	i, ok := slices.BinarySearchFunc(c.st.Partitions, tp, func(s protocol.PartitionState, tp protocol.TopicPartition) int { return s.TP.Compare(tp) })
+	if !ok {
+		return false
+	}
+	p := c.st.Partitions[i]
+	if !c.preferInto(&p) {
+		return false
+	}
+	c.st.Partitions[i] = p
+	c.commit()
+	return true
 }
 
 // ElectLeader is an operator's election of a partition's leader (what
