@@ -14,11 +14,11 @@ import (
 
 // Env is a sim.Env for unit tests.
 type Env struct {
-	Clock  clock.Time
-	disk   *sim.Disk
-	rand   *rand.Rand
-	Sent   []Sent
-	timers uint64
+	Clock clock.Time
+	disk  *sim.Disk
+	rand  *rand.Rand
+	Sent  []Sent
+	Armed []sim.Timer // every timer set, in order, for a test to fire by hand
 }
 
 // Sent is one message a node sent.
@@ -40,9 +40,9 @@ func (e *Env) CancelTimer(sim.TimerID)             {}
 func (e *Env) Rand() *rand.Rand                    { return e.rand }
 func (e *Env) Disk() *sim.Disk                     { return e.disk }
 func (e *Env) Log(string, ...any)                  {}
-func (e *Env) SetTimer(time.Duration, sim.Timer) sim.TimerID {
-	e.timers++
-	return sim.TimerID(e.timers)
+func (e *Env) SetTimer(_ time.Duration, t sim.Timer) sim.TimerID {
+	e.Armed = append(e.Armed, t)
+	return sim.TimerID(len(e.Armed))
 }
 
 // Last returns the last message e sent of type M.
