@@ -43,7 +43,7 @@ func Text(w io.Writer, r *runner.Result, command string) error {
 			}
 		}
 	}
-	fmt.Fprintf(&b, "cluster: %d leader elections, %d ISR shrinks, %d ISR expands\n", r.Leaders, r.ISRShrinks, r.ISRExpands)
+	fmt.Fprintf(&b, "cluster: %d leader elections%s, %d ISR shrinks, %d ISR expands\n", r.Leaders, preferredText(r.Preferred), r.ISRShrinks, r.ISRExpands)
 
 	for _, t := range Tables(r) {
 		fmt.Fprintf(&b, "\n%s\n", t.Title)
@@ -181,4 +181,13 @@ func availabilityText(r *runner.Result) string {
 		}
 	}
 	return text + fmt.Sprintf("; eventually acknowledged %.4f", a.Share)
+}
+
+// preferredText says how many of the leader elections were preferred
+// ones (leadership coming home), when there were any.
+func preferredText(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d preferred)", n)
 }

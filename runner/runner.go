@@ -65,6 +65,7 @@ type Result struct {
 	Detail            check.Availability // per partition, buckets, unavailability windows, recoveries
 	Checks            []check.Result
 	Leaders           int // leader elections
+	Preferred         int // of those, preferred elections (automatic rebalancing or an operator's)
 	ISRShrinks        int
 	ISRExpands        int
 	Expectations      []Outcome
@@ -343,7 +344,7 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 // summarise counts the sends and protocol events from scratch (a run that
 // crashed while judged is summarised again).
 func (r *Result) summarise() {
-	r.Sends, r.Leaders, r.ISRShrinks, r.ISRExpands = Sends{}, 0, 0, 0
+	r.Sends, r.Leaders, r.Preferred, r.ISRShrinks, r.ISRExpands = Sends{}, 0, 0, 0, 0
 	for _, op := range r.History.All() {
 		if op.F != journal.OpSend {
 			continue
@@ -365,6 +366,9 @@ func (r *Result) summarise() {
 		switch e.Kind {
 		case journal.EvElected, journal.EvELRElected, journal.EvUncleanElected, journal.EvPreferredElected:
 			r.Leaders++
+			if e.Kind == journal.EvPreferredElected {
+				r.Preferred++
+			}
 		case journal.EvISRShrink:
 			r.ISRShrinks++
 		case journal.EvISRExpand:

@@ -372,6 +372,7 @@ faults:
 		leader := res.Final[0].Leader
 		if elect {
 			assert.Equal(t, protocol.BrokerID(0), leader, "the preferred replica leads again")
+			assert.Equal(t, 1, res.Preferred, "counted as a preferred election")
 		} else {
 			assert.NotEqual(t, protocol.BrokerID(0), leader, "without the election, leadership stays where failover put it")
 		}
