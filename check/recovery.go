@@ -28,7 +28,7 @@ type BoundedFault struct {
 	Text       string
 }
 
-// RecoveryBound is Kafka's recovery from one fault, from the scenario's
+// recoveryBound is Kafka's recovery from one fault, from the scenario's
 // settings: a partition whose leader the fault took waits until the fault
 // ends or the broker is fenced (broker.session.timeout.ms after its last
 // heartbeat), whichever is later when the fault outlasts the session —
@@ -36,7 +36,7 @@ type BoundedFault struct {
 // follower it took waits for the leader to shrink the ISR
 // (replica.lag.time.max.ms) or the follower to catch up; RecoveryMargin
 // covers the election, metadata propagation and client retries.
-func RecoveryBound(lasted, session, lag time.Duration) time.Duration {
+func recoveryBound(lasted, session, lag time.Duration) time.Duration {
 	return max(lasted, session) + lag + RecoveryMargin
 }
 
@@ -53,7 +53,7 @@ func SlowRecovery(faults []BoundedFault, recoveries []Recovery, session, lag, pr
 	res := Result{Checker: SlowRecoveryName, Definition: SlowRecoveryDefinition}
 	deadlines := make([]time.Duration, len(faults))
 	for i, f := range faults {
-		deadlines[i] = f.At + RecoveryBound(f.Lasted, session, lag)
+		deadlines[i] = f.At + recoveryBound(f.Lasted, session, lag)
 		if i > 0 {
 			deadlines[i] = max(deadlines[i], deadlines[i-1])
 		}

@@ -131,7 +131,7 @@ func setPath(doc *yaml.MapSlice, path []string, value any) {
 		*doc = append(*doc, yaml.MapItem{Key: path[0], Value: value})
 		return
 	}
-	if _, index := strconv.Atoi(path[1]); index != nil {
+	if _, err := strconv.Atoi(path[1]); err != nil { // a missing map, not a list index
 		var m yaml.MapSlice
 		setPath(&m, path[1:], value)
 		*doc = append(*doc, yaml.MapItem{Key: path[0], Value: m})

@@ -181,7 +181,7 @@ func (r *Result) judge(sc *scenarios.Scenario, in check.Input, opts Options) {
 	}
 	if recoveryClaimed(sc.Faults) {
 		for i, f := range r.Faults {
-			if f.Window() && boundedKind(f.Kind) && i < len(r.Detail.Recoveries) {
+			if f.Window() && boundedKind(f.Kind) { // Recoveries has one per fault record
 				in.Bounded = append(in.Bounded, check.BoundedFault{At: f.At, Lasted: f.Until - f.At, Text: f.Text})
 				in.Recoveries = append(in.Recoveries, r.Detail.Recoveries[i])
 			}

@@ -462,7 +462,7 @@ func (c *Controller) preferInto(p *protocol.PartitionState) bool {
 // PREFERRED_LEADER_NOT_AVAILABLE, or ELECTION_NOT_NEEDED when it leads
 // already). It reports whether the leader changed.
 func (c *Controller) ElectPreferred(tp protocol.TopicPartition) bool {
-	i, ok := slices.BinarySearchFunc(c.st.Partitions, tp, func(s protocol.PartitionState, tp protocol.TopicPartition) int { return s.TP.Compare(tp) })
+	i, ok := c.partitionIndex(tp)
 	if !ok {
 		return false
 	}
@@ -475,11 +475,16 @@ func (c *Controller) ElectPreferred(tp protocol.TopicPartition) bool {
 	return true
 }
 
+// partitionIndex finds tp in the controller's state, sorted by TP.
+func (c *Controller) partitionIndex(tp protocol.TopicPartition) (int, bool) {
+	return slices.BinarySearchFunc(c.st.Partitions, tp, func(s protocol.PartitionState, tp protocol.TopicPartition) int { return s.TP.Compare(tp) })
+}
+
 // ElectLeader is an operator's election of a partition's leader (what
 // kafka-leader-election.sh asks for); unclean allows any live replica.
 // It reports whether a leader was elected.
 func (c *Controller) ElectLeader(tp protocol.TopicPartition, unclean bool) bool {
-	i, ok := slices.BinarySearchFunc(c.st.Partitions, tp, func(s protocol.PartitionState, tp protocol.TopicPartition) int { return s.TP.Compare(tp) })
+	i, ok := c.partitionIndex(tp)
 	if !ok {
 		return false
 	}
@@ -508,7 +513,7 @@ func (c *Controller) ElectLeader(tp protocol.TopicPartition, unclean bool) bool 
 // the broker epoch the leader saw.
 func (c *Controller) alterPartition(m protocol.AlterPartitionRequest) protocol.AlterPartitionResponse {
 	resp := protocol.AlterPartitionResponse{RequestID: m.RequestID, TP: m.TP}
-	i, ok := slices.BinarySearchFunc(c.st.Partitions, m.TP, func(s protocol.PartitionState, tp protocol.TopicPartition) int { return s.TP.Compare(tp) })
+	i, ok := c.partitionIndex(m.TP)
 	if !ok {
 		resp.Err = protocol.UnknownTopicOrPartition
 		return resp
