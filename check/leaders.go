@@ -32,7 +32,7 @@ func LeaderUniqueness(events []journal.Event, acks []journal.AckSample, end cloc
 	ownEpoch := map[string]int32{}                  // broker+tp -> its last leader epoch
 	for _, e := range events {
 		switch e.Kind {
-		case journal.EvElected, journal.EvELRElected, journal.EvUncleanElected, journal.EvPreferredElected, journal.EvOffline:
+		case journal.EvElected, journal.EvELRElected, journal.EvUncleanElected, journal.EvPreferredElected, journal.EvShutdownElected, journal.EvOffline:
 			if last, ok := lastEpoch[e.TP]; ok && e.Epoch <= last {
 				fail("epoch-regressed", e.TP, fmt.Sprintf("the controller set epoch %d at %v after epoch %d", e.Epoch, e.Time, last))
 			}
@@ -108,7 +108,7 @@ func zombieIntervals(events []journal.Event, end clock.Time) []string {
 		case journal.EvBecameFollower:
 			tp := e.TP
 			closeAll(e.Broker, &tp, e.Time)
-		case journal.EvCrashed, journal.EvPowerLoss:
+		case journal.EvCrashed, journal.EvPowerLoss, journal.EvStopped:
 			if e.Broker != protocol.NoLeader {
 				closeAll(e.Broker, nil, e.Time)
 			}

@@ -25,7 +25,8 @@ const storyLookback = 30 * time.Second
 // priority ranks event kinds by how much they explain a loss; lower first.
 var priority = map[journal.EventKind]int{
 	journal.EvTruncated: 0, journal.EvUncleanElected: 0, journal.EvPowerLoss: 0,
-	journal.EvElected: 1, journal.EvELRElected: 1, journal.EvOffline: 1, journal.EvCrashed: 1, journal.EvPreferredElected: 1,
+	journal.EvElected: 1, journal.EvELRElected: 1, journal.EvOffline: 1, journal.EvCrashed: 1, journal.EvPreferredElected: 1, journal.EvShutdownElected: 1,
+	journal.EvControlledShutdown: 2, journal.EvStopped: 2, journal.EvCleanStart: 3,
 	journal.EvDiverged: 1,
 	journal.EvFenced:   2, journal.EvISRShrink: 2, journal.EvPaused: 2, journal.EvISRExpand: 2, journal.EvFault: 2,
 	journal.EvBecameLeader: 3, journal.EvRestarted: 3, journal.EvResumed: 3,
@@ -73,7 +74,7 @@ func Story(v Violation, events []journal.Event, final []cluster.FinalLog) []stri
 		if !known || e.Time < from || e.Time > until || (rank != 2 && e.Time < recent) || !relevant(e, v, replicas) {
 			continue
 		}
-		if gone && e.Kind != journal.EvElected && e.Kind != journal.EvELRElected && e.Kind != journal.EvUncleanElected {
+		if gone && !e.Kind.Election() {
 			continue
 		}
 		picked = append(picked, line{e.Time, i, describeEvent(e), rank})
@@ -98,13 +99,13 @@ func Story(v Violation, events []journal.Event, final []cluster.FinalLog) []stri
 
 func relevant(e journal.Event, v Violation, replicas []protocol.BrokerID) bool {
 	switch e.Kind {
-	case journal.EvCrashed, journal.EvPowerLoss, journal.EvRestarted, journal.EvPaused, journal.EvResumed:
+	case journal.EvCrashed, journal.EvPowerLoss, journal.EvStopped, journal.EvRestarted, journal.EvPaused, journal.EvResumed:
 		return strings.HasPrefix(e.Node, "controller") || slices.Contains(replicas, e.Broker)
 	case journal.EvControllerActive, journal.EvControllerResigned, journal.EvControllerLostLeader:
 		// Every partition's metadata goes through the controller; the
 		// formed quorum's first leader is no change.
 		return e.Epoch > 1
-	case journal.EvFenced, journal.EvUnfenced:
+	case journal.EvFenced, journal.EvUnfenced, journal.EvControlledShutdown, journal.EvCleanStart:
 		return slices.Contains(replicas, e.Broker)
 	case journal.EvTruncated:
 		return e.TP == v.TP && (v.Offset < 0 || e.Offset <= v.Offset)
@@ -140,6 +141,14 @@ func describeEvent(e journal.Event) string {
 		return fmt.Sprintf("%v %s lost power (unsynced data gone)", e.Time, e.Node)
 	case journal.EvRestarted:
 		return fmt.Sprintf("%v %s restarted", e.Time, e.Node)
+	case journal.EvStopped:
+		return fmt.Sprintf("%v %s stopped (clean shutdown: logs flushed, marker written)", e.Time, e.Node)
+	case journal.EvControlledShutdown:
+		return fmt.Sprintf("%v controller began broker %d's controlled shutdown: %s", e.Time, e.Broker, e.Detail)
+	case journal.EvShutdownElected:
+		return fmt.Sprintf("%v controller moved %v's leadership to broker %d (controlled shutdown): %s", e.Time, e.TP, e.Broker, e.Detail)
+	case journal.EvCleanStart:
+		return fmt.Sprintf("%v %s started clean (its clean-shutdown marker found: no log recovery)", e.Time, e.Node)
 	case journal.EvPaused:
 		return fmt.Sprintf("%v %s paused", e.Time, e.Node)
 	case journal.EvResumed:

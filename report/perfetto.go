@@ -89,7 +89,7 @@ func (pt *Perfetto) Finish(r *runner.Result) error {
 				name: "leader " + e.TP.String(), annotations: [2]annotation{{"epoch", strconv.Itoa(int(e.Epoch))}}})
 		case journal.EvBecameFollower:
 			end(e.Node, e.TP, e.Time)
-		case journal.EvCrashed, journal.EvPowerLoss:
+		case journal.EvCrashed, journal.EvPowerLoss, journal.EvStopped:
 			for _, tp := range tps {
 				end(e.Node, tp, e.Time)
 			}

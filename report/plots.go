@@ -228,6 +228,7 @@ func newPanel(r *runner.Result, title, ylabel string) *plot.Plot {
 var faultColours = map[scenarios.FaultKind]color.NRGBA{
 	scenarios.Crash:     {R: 230, G: 80, B: 80, A: 60},
 	scenarios.PowerLoss: {R: 160, G: 40, B: 160, A: 60},
+	scenarios.Stop:      {R: 230, G: 150, B: 150, A: 45},
 	scenarios.Pause:     {R: 240, G: 170, B: 40, A: 70},
 	scenarios.Partition: {R: 70, G: 120, B: 230, A: 55},
 	scenarios.Isolate:   {R: 70, G: 120, B: 230, A: 55},
@@ -288,7 +289,7 @@ func shadeFaults(p *plot.Plot, r *runner.Result, ymax float64, labelled bool) {
 func markLeaderChanges(p *plot.Plot, r *runner.Result, ymax float64) {
 	first := true
 	for _, e := range r.Journal {
-		if e.Kind != journal.EvElected && e.Kind != journal.EvELRElected && e.Kind != journal.EvUncleanElected && e.Kind != journal.EvPreferredElected && e.Kind != journal.EvOffline {
+		if !e.Kind.Election() && e.Kind != journal.EvOffline {
 			continue
 		}
 		x := e.Time.Since().Seconds()

@@ -43,7 +43,7 @@ func Text(w io.Writer, r *runner.Result, command string) error {
 			}
 		}
 	}
-	fmt.Fprintf(&b, "cluster: %d leader elections%s, %d ISR shrinks, %d ISR expands\n", r.Leaders, preferredText(r.Preferred), r.ISRShrinks, r.ISRExpands)
+	fmt.Fprintf(&b, "cluster: %d leader elections%s, %d ISR shrinks, %d ISR expands\n", r.Leaders, electionsText(r), r.ISRShrinks, r.ISRExpands)
 
 	for _, t := range Tables(r) {
 		fmt.Fprintf(&b, "\n%s\n", t.Title)
@@ -185,9 +185,18 @@ func availabilityText(r *runner.Result) string {
 
 // preferredText says how many of the leader elections were preferred
 // ones (leadership coming home), when there were any.
-func preferredText(n int) string {
-	if n == 0 {
+// electionsText says how many of the elections were preferred ones and how
+// many leaderships a controlled shutdown handed on, when any were.
+func electionsText(r *runner.Result) string {
+	var parts []string
+	if r.Preferred > 0 {
+		parts = append(parts, fmt.Sprintf("%d preferred", r.Preferred))
+	}
+	if r.ShutdownMoves > 0 {
+		parts = append(parts, fmt.Sprintf("%d moved by controlled shutdown", r.ShutdownMoves))
+	}
+	if len(parts) == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" (%d preferred)", n)
+	return " (" + strings.Join(parts, ", ") + ")"
 }

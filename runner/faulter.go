@@ -8,6 +8,7 @@ import (
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
 	"github.com/tideline-sim/tideline/cluster/journal"
+	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/scenarios"
 	"github.com/tideline-sim/tideline/sim"
@@ -22,6 +23,10 @@ type faulter struct {
 	baseLoss  float64
 	armed     []scenarios.Fault // faults waiting for their protocol event
 	windowEnd time.Duration     // faults end by then; the settle period follows
+	// stopping holds the brokers told to stop that have not exited yet;
+	// restartOnStop, those of them to restart as soon as they have (their
+	// stop's for: ended, or the settle period began, while they shut down).
+	stopping, restartOnStop []sim.NodeID
 }
 
 func (f *faulter) schedule(fault scenarios.Fault) {
@@ -38,7 +43,7 @@ func (f *faulter) fire(fault scenarios.Fault) {
 	if fault.For > 0 && undo != nil {
 		f.w.At(f.w.Now().Add(fault.For), "end of "+fault.Text, func(*sim.World) {
 			undo()
-			if !lifecycle(fault.Kind) {
+			if !lifecycle(fault.Kind) && fault.Kind != scenarios.Stop {
 				f.c.Journal.Fault(f.w.Now(), "end of "+fault.Text)
 			}
 		})
@@ -59,6 +64,9 @@ func lifecycle(k scenarios.FaultKind) bool {
 // first time its event happens at or after its time, if it can still end
 // within the fault window.
 func (f *faulter) onEvent(e journal.Event) {
+	if e.Kind == journal.EvStopped {
+		f.stopped(e)
+	}
 	kept := f.armed[:0]
 	for _, fault := range f.armed {
 		at := e.Time.Add(fault.AfterDelay)
@@ -97,6 +105,15 @@ func (f *faulter) apply(fault scenarios.Fault) (undo func()) {
 	case scenarios.PowerLoss:
 		hit = f.each(fault.Target, func(n sim.NodeID) bool { f.w.PowerLoss(n); return true })
 		return f.undo(hit, f.w.Restart)
+	case scenarios.Stop:
+		hit = f.each(fault.Target, func(n sim.NodeID) bool {
+			if slices.Contains(f.stopping, n) || !f.w.Signal(n, node.Terminate{}) {
+				return false
+			}
+			f.stopping = append(f.stopping, n)
+			return true
+		})
+		return f.undo(hit, f.restartStopped)
 	case scenarios.Restart:
 		hit = f.each(fault.Target, f.w.Restart)
 	case scenarios.Pause:
@@ -179,6 +196,32 @@ func (f *faulter) undo(hit []sim.NodeID, step func(sim.NodeID) bool) func() {
 	}
 }
 
+// restartStopped restarts a stopped broker, or, while it is still shutting
+// down, as soon as it has stopped.
+func (f *faulter) restartStopped(n sim.NodeID) bool {
+	if slices.Contains(f.stopping, n) {
+		if !slices.Contains(f.restartOnStop, n) {
+			f.restartOnStop = append(f.restartOnStop, n)
+		}
+		return false
+	}
+	return f.w.Restart(n)
+}
+
+// stopped hears that a broker finished its orderly stop, and restarts it
+// if its restart is already due.
+func (f *faulter) stopped(e journal.Event) {
+	if e.Broker == protocol.NoLeader {
+		return
+	}
+	n := f.c.Dir.Brokers[e.Broker]
+	f.stopping = slices.DeleteFunc(f.stopping, func(m sim.NodeID) bool { return m == n })
+	if i := slices.Index(f.restartOnStop, n); i >= 0 {
+		f.restartOnStop = slices.Delete(f.restartOnStop, i, i+1)
+		f.w.At(e.Time, "restart "+e.Node+" (stopped)", func(*sim.World) { f.w.Restart(n) })
+	}
+}
+
 func (f *faulter) setLoss(p float64) {
 	l := f.w.Network().Defaults()
 	l.Loss = p
@@ -231,7 +274,7 @@ func (f *faulter) settle() {
 	f.setLoss(f.baseLoss)
 	for _, n := range f.w.Nodes() {
 		f.w.Resume(n)
-		f.w.Restart(n)
+		f.restartStopped(n)
 	}
 }
 

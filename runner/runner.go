@@ -66,6 +66,7 @@ type Result struct {
 	Checks            []check.Result
 	Leaders           int // leader elections
 	Preferred         int // of those, preferred elections (automatic rebalancing or an operator's)
+	ShutdownMoves     int // of those, leaderships handed on by a controlled shutdown
 	ISRShrinks        int
 	ISRExpands        int
 	Expectations      []Outcome
@@ -229,7 +230,7 @@ func (r *Result) windows(settle, end time.Duration) {
 	for i := range r.Faults {
 		f := &r.Faults[i]
 		switch f.Kind {
-		case scenarios.Crash, scenarios.PowerLoss, scenarios.Pause:
+		case scenarios.Crash, scenarios.PowerLoss, scenarios.Stop, scenarios.Pause:
 			back := journal.EvRestarted
 			if f.Kind == scenarios.Pause {
 				back = journal.EvResumed
@@ -292,7 +293,7 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 	for _, fault := range sc.Faults {
 		f.schedule(fault)
 	}
-	if len(f.armed) > 0 {
+	if len(f.armed) > 0 || slices.ContainsFunc(sc.Faults, func(f scenarios.Fault) bool { return f.Kind == scenarios.Stop }) {
 		c.Journal.Notify(f.onEvent)
 	}
 	w.At(clock.At(settle), "settle: heal all, restart crashed, resume paused", func(*sim.World) { f.settle() })
@@ -344,7 +345,7 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 // summarise counts the sends and protocol events from scratch (a run that
 // crashed while judged is summarised again).
 func (r *Result) summarise() {
-	r.Sends, r.Leaders, r.Preferred, r.ISRShrinks, r.ISRExpands = Sends{}, 0, 0, 0, 0
+	r.Sends, r.Leaders, r.Preferred, r.ShutdownMoves, r.ISRShrinks, r.ISRExpands = Sends{}, 0, 0, 0, 0, 0
 	for _, op := range r.History.All() {
 		if op.F != journal.OpSend {
 			continue
@@ -364,10 +365,13 @@ func (r *Result) summarise() {
 	r.Availability = r.Detail.Available
 	for _, e := range r.Journal {
 		switch e.Kind {
-		case journal.EvElected, journal.EvELRElected, journal.EvUncleanElected, journal.EvPreferredElected:
+		case journal.EvElected, journal.EvELRElected, journal.EvUncleanElected, journal.EvPreferredElected, journal.EvShutdownElected:
 			r.Leaders++
-			if e.Kind == journal.EvPreferredElected {
+			switch e.Kind {
+			case journal.EvPreferredElected:
 				r.Preferred++
+			case journal.EvShutdownElected:
+				r.ShutdownMoves++
 			}
 		case journal.EvISRShrink:
 			r.ISRShrinks++

@@ -93,7 +93,7 @@ var knownKeys = []string{
 	"brokers", "config", "topics", "partitions", "replication.factor",
 	"latency", "base", "jitter", "shape", "loss", "duplicate", "links", "from", "to",
 	"producers", "consumers", "topic", "rate", "acks", "enable.idempotence", "start", "stop",
-	"at", "for", "crash", "power-loss", "restart", "pause", "resume", "isolate", "partition", "one-way",
+	"at", "for", "crash", "power-loss", "stop", "restart", "pause", "resume", "isolate", "partition", "one-way",
 	"heal", "slow-link", "delay", "elect", "unclean", "type",
 }
 

@@ -158,6 +158,10 @@ func (v *validator) fault(p path, raw rawFault, sc *Scenario) Fault {
 	}
 	single(Crash, "crash", raw.Crash)
 	single(PowerLoss, "power-loss", raw.PowerLoss)
+	single(Stop, "stop", raw.Stop)
+	if f.Kind == Stop && !f.Target.OnlyBrokers() && v.err == nil {
+		v.fail(p.key("stop"), "stop %s: stop takes a broker target (broker-N, all-brokers, random-broker, leader(t/p), follower(t/p)); a controller's orderly stop is not modelled: crash it", f.Target)
+	}
 	single(Restart, "restart", raw.Restart)
 	single(Pause, "pause", raw.Pause)
 	single(Resume, "resume", raw.Resume)
@@ -249,7 +253,7 @@ func (v *validator) fault(p path, raw rawFault, sc *Scenario) Fault {
 	}
 	switch {
 	case len(kinds) == 0:
-		v.fail(p, "fault does nothing: give one of crash, power-loss, restart, pause, resume, isolate, partition, one-way, heal, slow-link, loss, elect")
+		v.fail(p, "fault does nothing: give one of crash, power-loss, stop, restart, pause, resume, isolate, partition, one-way, heal, slow-link, loss, elect")
 	case len(kinds) > 1:
 		v.fail(p, "fault has %d actions (%s and %s): give each its own entry", len(kinds), kinds[0], kinds[1])
 	case raw.Unclean && f.Kind != Elect:

@@ -65,6 +65,7 @@ type FaultKind string
 const (
 	Crash     FaultKind = "crash"
 	PowerLoss FaultKind = "power-loss"
+	Stop      FaultKind = "stop" // an orderly stop: controlled shutdown, then a clean exit
 	Restart   FaultKind = "restart"
 	Pause     FaultKind = "pause"
 	Resume    FaultKind = "resume"
@@ -82,7 +83,7 @@ type Fault struct {
 	At      time.Duration
 	For     time.Duration // 0: until something else undoes it
 	Kind    FaultKind
-	Target  Target     // crash, power-loss, restart, pause, resume, isolate, heal
+	Target  Target     // crash, power-loss, stop, restart, pause, resume, isolate, heal
 	Groups  [][]Target // partition
 	From    []Target   // one-way, slow-link
 	To      []Target
@@ -110,7 +111,8 @@ type Trigger struct {
 
 // Triggers are the protocol events a fault may wait for.
 var Triggers = []journal.EventKind{
-	journal.EvISRExpand, journal.EvISRShrink, journal.EvElected, journal.EvELRElected, journal.EvPreferredElected, journal.EvBecameLeader,
+	journal.EvISRExpand, journal.EvISRShrink, journal.EvElected, journal.EvELRElected, journal.EvPreferredElected, journal.EvShutdownElected, journal.EvBecameLeader,
+	journal.EvControlledShutdown,
 	journal.EvTruncated, journal.EvFenced, journal.EvRegistered, journal.EvUnfenced,
 }
 
@@ -149,6 +151,15 @@ type Target struct {
 	Broker     int
 	Controller int
 	TP         protocol.TopicPartition
+}
+
+// OnlyBrokers reports whether every node the target can name is a broker.
+func (t Target) OnlyBrokers() bool {
+	switch t.Kind {
+	case BrokerTarget, LeaderTarget, FollowerTarget, RandomBrokerTarget, AllBrokersTarget:
+		return true
+	}
+	return false
 }
 
 func (t Target) String() string {

@@ -78,6 +78,7 @@ type rawFault struct {
 	For       string      `yaml:"for"`
 	Crash     string      `yaml:"crash"`
 	PowerLoss string      `yaml:"power-loss"`
+	Stop      string      `yaml:"stop"`
 	Restart   string      `yaml:"restart"`
 	Pause     string      `yaml:"pause"`
 	Resume    string      `yaml:"resume"`

@@ -74,4 +74,9 @@ type Env interface {
 	// Log writes a line to the trace (when one is written); it does not
 	// affect the run.
 	Log(format string, args ...any)
+	// Exit ends the process once the handler that calls it returns: an
+	// orderly exit, after which the node is down as after a crash (its
+	// timers and unsent work gone, its connections closed) but announced
+	// as a stop. What it meant to keep it synced to disk first.
+	Exit()
 }

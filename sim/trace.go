@@ -28,6 +28,7 @@ const (
 	kindPause
 	kindResume
 	kindLog
+	kindStop // an orderly exit (Env.Exit); last, so older kinds keep their numbers
 )
 
 var kindNames = [...]string{
@@ -42,6 +43,7 @@ var kindNames = [...]string{
 	kindPause:     "pause",
 	kindResume:    "resume",
 	kindLog:       "log",
+	kindStop:      "stop",
 }
 
 func (k traceKind) String() string { return kindNames[k] }

@@ -73,6 +73,7 @@ type nodeState struct {
 	paused  bool
 	// poweredOff: down by a power loss, so its host resets no connection.
 	poweredOff bool
+	exiting    bool         // Exit was called in the handler running now
 	conns      []connection // by receiver
 	held       []uint32     // events that reached the node while paused, in order
 }
@@ -294,6 +295,7 @@ func (w *World) step(slot uint32) {
 		w.trace.record(w, kindTimer, n.id, -1, t)
 		n.node.Timer(n.env, t)
 		recycle(t)
+		w.maybeExit(n)
 	case evDeliver:
 		from, msg, shared := ev.from, ev.msg, ev.shared
 		w.trace.sentAt = ev.sentAt
@@ -321,6 +323,16 @@ func (w *World) step(slot uint32) {
 		if !shared {
 			recycle(msg)
 		}
+		w.maybeExit(n)
+	}
+}
+
+// maybeExit ends the process of a node whose handler called Exit.
+func (w *World) maybeExit(n *nodeState) {
+	if n.exiting {
+		n.exiting = false
+		w.kill(n)
+		w.announce(kindStop, n.id)
 	}
 }
 
@@ -454,6 +466,7 @@ func (w *World) boot(n *nodeState, kind traceKind) {
 		w.trace.recordString(w, kind, n.id, -1, "")
 	}
 	n.node.Start(n.env)
+	w.maybeExit(n)
 }
 
 // OnLifecycle registers f to hear of every crash, power loss, restart,
@@ -495,6 +508,7 @@ func (w *World) PowerLoss(id NodeID) {
 func (w *World) kill(n *nodeState) {
 	n.up = false
 	n.paused = false
+	n.exiting = false
 	n.node = nil
 	n.env = nil
 	n.inc++
@@ -515,6 +529,22 @@ func (w *World) Restart(id NodeID) bool {
 		return false
 	}
 	w.boot(n, kindRestart)
+	return true
+}
+
+// Signal hands a running node msg from outside the network, as an
+// operator's SIGTERM reaches a process: delivered now, from the node
+// itself (held while it is paused), so what the node does in answer — an
+// Exit included — happens in its own handler. It reports false if the
+// node is down.
+func (w *World) Signal(id NodeID, msg Message) bool {
+	n := w.nodes[id]
+	if !n.up {
+		return false
+	}
+	slot := w.alloc()
+	w.slab[slot] = event{kind: evDeliver, node: id, from: id, inc: n.inc, sentAt: w.now, msg: msg, gen: w.slab[slot].gen}
+	w.queue.Push(w.now, slot)
 	return true
 }
 
@@ -573,6 +603,8 @@ func (e *nodeEnv) SetTimer(d time.Duration, t Timer) TimerID {
 }
 
 func (e *nodeEnv) CancelTimer(id TimerID) { e.w.cancelTimer(e.live(), id) }
+
+func (e *nodeEnv) Exit() { e.live().exiting = true }
 
 func (e *nodeEnv) Log(format string, args ...any) {
 	if e.w.trace.sink != nil {

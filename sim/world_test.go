@@ -239,6 +239,30 @@ func TestCrashLosesInMemoryState(t *testing.T) {
 	assert.Equal(t, 1, w.Node(p).(*probe).memory, "a fresh value after restart sees only the later message")
 }
 
+func TestExitStopsTheNodeAfterItsHandler(t *testing.T) {
+	w := newWorld(t, network.Link{Latency: ms(1)})
+	var seen []arrival
+	var lifecycle []string
+	w.OnLifecycle(func(kind string, _ NodeID) { lifecycle = append(lifecycle, kind) })
+	p := w.AddNode("p", func() Node {
+		return &probe{seen: &seen, onStart: func(env Env) {
+			env.SetTimer(ms(5), tick{1})
+			env.SetTimer(ms(20), tick{2}) // dies with the process
+		}, onTimer: func(env Env, tk tick) {
+			if tk.N == 1 {
+				env.Exit()
+			}
+		}}
+	})
+	w.At(clock.At(ms(10)), "check", func(w *World) {
+		assert.False(t, w.Up(p), "down once the handler that called Exit returned")
+	})
+	require.NoError(t, w.Run())
+	assert.Equal(t, []arrival{{clock.At(ms(5)), -1, 1}}, seen)
+	assert.Equal(t, []string{"stop"}, lifecycle)
+	assert.True(t, w.Restart(p), "a stopped node restarts")
+}
+
 func TestMessagesToADownNodeAreDropped(t *testing.T) {
 	w := newWorld(t, network.Link{Latency: ms(10)})
 	var seen []arrival

@@ -53,6 +53,10 @@ type Broker struct {
 	checkpoint map[protocol.TopicPartition]int64    // HW checkpoint read at boot
 	sessions   map[sessionKey]*produceSession
 	nextID     uint64
+	// previousEpoch is the broker epoch the clean-shutdown marker held at
+	// start, -1 if the last stop was unclean; stopping: Shutdown was called.
+	previousEpoch int64
+	stopping      bool
 }
 
 // NewBroker returns broker id. Topic configs supply per-topic overrides.
@@ -79,6 +83,11 @@ func (b *Broker) Start(env sim.Env) {
 	b.parts = map[protocol.TopicPartition]*replica{}
 	b.sessions = map[sessionKey]*produceSession{}
 	b.checkpoint = map[protocol.TopicPartition]int64{}
+	b.previousEpoch = b.readCleanShutdown()
+	if b.previousEpoch >= 0 {
+		b.event(journal.Event{Kind: journal.EvCleanStart, Broker: b.id, Leader: protocol.NoLeader,
+			Detail: fmt.Sprintf("broker %d starts clean: its logs were flushed and closed at broker epoch %d, no recovery", b.id, b.previousEpoch)})
+	}
 	if f := env.Disk().Open(hwCheckpointFile); f.Len() > 0 {
 		for _, e := range f.Record(f.Len() - 1).([]hwEntry) {
 			b.checkpoint[e.TP] = e.HW
@@ -140,8 +149,12 @@ func (b *Broker) newID() uint64 {
 
 func (b *Broker) register() {
 	b.epoch = 0
-	b.toController(protocol.BrokerRegistration{Broker: b.id, Incarnation: b.incarnation})
+	b.toController(b.registration())
 	b.SetTimer(b.env, b.cfg.HeartbeatInterval, node.Timer{Kind: node.TRegister})
+}
+
+func (b *Broker) registration() protocol.BrokerRegistration {
+	return protocol.BrokerRegistration{Broker: b.id, Incarnation: b.incarnation, PreviousBrokerEpoch: b.previousEpoch}
 }
 
 // toController sends a registration or heartbeat to the active controller
@@ -167,6 +180,8 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 		env.Send(from, protocol.MetadataResponse{RequestID: m.RequestID, Image: b.image})
 	case protocol.ApiVersionsRequest:
 		env.Send(from, protocol.ApiVersionsResponse(m))
+	case node.Terminate:
+		b.terminate()
 	case node.NotController:
 		// Ask the controller it names, or the next one, after a backoff
 		// (Kafka's BrokerLifecycleManager: from 100 ms, doubling).
@@ -191,7 +206,15 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 		}
 	case protocol.BrokerHeartbeatResponse:
 		b.unanswered, b.retry = false, 0
+		if b.stopping && m.ShouldShutDown {
+			b.stop(false)
+			return
+		}
 		if m.Err == protocol.StaleBrokerEpoch && b.epoch != 0 {
+			if b.stopping {
+				b.stop(false) // no longer registered: nothing to hand away
+				return
+			}
 			b.register()
 			return
 		}
@@ -224,14 +247,22 @@ func (b *Broker) Timer(env sim.Env, t sim.Timer) {
 		b.onMetadataTimer(tm)
 	case node.TControllerRetry:
 		if b.epoch == 0 {
-			b.toController(protocol.BrokerRegistration{Broker: b.id, Incarnation: b.incarnation})
+			b.toController(b.registration())
 		} else {
-			b.toController(protocol.BrokerHeartbeat{Broker: b.id, BrokerEpoch: b.epoch, MetadataVersion: b.image.Version})
+			b.heartbeat()
 		}
 	case node.THeartbeat:
 		if b.epoch != 0 {
-			b.toController(protocol.BrokerHeartbeat{Broker: b.id, BrokerEpoch: b.epoch, MetadataVersion: b.image.Version})
+			b.heartbeat()
 			b.SetTimer(env, b.cfg.HeartbeatInterval, tm)
+		}
+	case node.TShutdownHeartbeat:
+		if b.epoch != 0 {
+			b.heartbeat()
+		}
+	case node.TShutdown:
+		if b.stopping {
+			b.stop(true)
 		}
 	case node.TISRCheck:
 		for _, r := range b.order {

@@ -270,7 +270,8 @@ func (b *Broker) maybeExpandISR(r *replica, fs *followerState) {
 }
 
 // isrEligible is Kafka's Partition.isReplicaIsrEligible (KIP-903): the
-// follower is unfenced in this broker's metadata, and the broker epoch it
+// follower is unfenced and not in controlled shutdown in this broker's
+// metadata (KIP-841), and the broker epoch it
 // fetched with is its current one. Proposing anyone else would only be
 // refused with INELIGIBLE_REPLICA, again at every fetch.
 func (b *Broker) isrEligible(fs *followerState) bool {
@@ -278,7 +279,7 @@ func (b *Broker) isrEligible(fs *followerState) bool {
 		return fs.brokerEpoch > 0
 	}
 	reg := b.image.Brokers[fs.broker]
-	return !reg.Fenced && fs.brokerEpoch > 0 && fs.brokerEpoch == reg.Epoch
+	return !reg.Fenced && !reg.InControlledShutdown && fs.brokerEpoch > 0 && fs.brokerEpoch == reg.Epoch
 }
 
 func (b *Broker) maybeShrinkISR(r *replica) {

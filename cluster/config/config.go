@@ -33,6 +33,8 @@ type BrokerConfig struct {
 	FlushIntervalMessages   int64                    // log.flush.interval.messages
 	FlushInterval           time.Duration            // log.flush.interval.ms; 0: never by time
 	AutoLeaderRebalance     bool                     // auto.leader.rebalance.enable
+	ControlledShutdown      bool                     // controlled.shutdown.enable
+	ShutdownTimeout         time.Duration            // tideline.shutdown.timeout.ms: KafkaBroker.shutdown()'s 5-minute deadline
 	LeaderImbalanceCheck    time.Duration            // leader.imbalance.check.interval.seconds
 	Protocol                protocol.ProtocolVersion // inter.broker.protocol.version (tideline.truncation: high-watermark is 0.10.2)
 	LazyISR                 bool                     // tideline.isr: lazy (the HW counts only the committed ISR, as KIP-497 chose not to)
@@ -68,6 +70,8 @@ func DefaultBrokerConfig() BrokerConfig {
 		FlushIntervalMessages: math.MaxInt64,
 		AutoLeaderRebalance:   true,
 		LeaderImbalanceCheck:  300 * time.Second,
+		ControlledShutdown:    true,
+		ShutdownTimeout:       5 * time.Minute,
 		// A lost packet costs TCP one retransmission timeout (200 ms at
 		// least); the simulated network drops whole messages, so requesters
 		// re-send unanswered requests after this long, and servers answer a
@@ -205,6 +209,10 @@ func (c *BrokerConfig) Set(name, value string) error {
 		var n int64
 		n, err = parseInt(value, 1)
 		c.LeaderImbalanceCheck = time.Duration(n) * time.Second
+	case "controlled.shutdown.enable":
+		c.ControlledShutdown, err = strconv.ParseBool(value)
+	case "tideline.shutdown.timeout.ms":
+		c.ShutdownTimeout, err = parseMillis(value, 1)
 	case "inter.broker.protocol.version":
 		c.Protocol, err = protocol.ParseProtocolVersion(value)
 	case "tideline.truncation":
@@ -285,12 +293,12 @@ func (c BrokerConfig) Validate() error {
 }
 
 var brokerProperties = []string{
-	"auto.leader.rebalance.enable", "broker.heartbeat.interval.ms", "controller.quorum.election.backoff.max.ms",
+	"auto.leader.rebalance.enable", "broker.heartbeat.interval.ms", "controlled.shutdown.enable", "controller.quorum.election.backoff.max.ms",
 	"controller.quorum.election.timeout.ms", "controller.quorum.fetch.timeout.ms", "controller.quorum.request.timeout.ms", "broker.session.timeout.ms", "eligible.leader.replicas.version", "inter.broker.protocol.version",
 	"leader.imbalance.check.interval.seconds", "log.flush.interval.messages", "log.flush.interval.ms", "metadata.max.idle.interval.ms",
 	"min.insync.replicas", "replica.fetch.backoff.ms", "replica.fetch.max.bytes", "replica.fetch.wait.max.ms",
 	"replica.high.watermark.checkpoint.interval.ms", "replica.lag.time.max.ms",
-	"tideline.availability.deadline.ms", "tideline.isr", "tideline.quorum.cold-start", "tideline.quorum.pre-vote", "tideline.leader.election.automatic", "tideline.record.bytes", "tideline.retransmit.ms", "tideline.truncation",
+	"tideline.availability.deadline.ms", "tideline.isr", "tideline.quorum.cold-start", "tideline.quorum.pre-vote", "tideline.leader.election.automatic", "tideline.record.bytes", "tideline.retransmit.ms", "tideline.shutdown.timeout.ms", "tideline.truncation",
 	"tideline.vm.dirty_expire_centisecs", "tideline.vm.dirty_writeback_centisecs", "unclean.leader.election.enable",
 }
 

@@ -39,6 +39,11 @@ type Controller struct {
 	env           sim.Env
 	st            metadata.State
 	lastHeartbeat []clock.Time // volatile: a restarted controller grants every broker a fresh session
+	// Volatile too, as KRaft's BrokerHeartbeatManager keeps them: the
+	// metadata version each broker last reported, and the version that
+	// began each broker's controlled shutdown.
+	reported   []int64
+	shutdownAt []int64
 
 	// With more than one controller, the quorum (package raft) replicates
 	// every decision; the controller acts only while it leads and its
@@ -118,13 +123,20 @@ func (c *Controller) Start(env sim.Env) {
 		c.st = c.initialState()
 		c.persist()
 	}
-	c.lastHeartbeat = make([]clock.Time, len(c.dir.Brokers))
-	for i := range c.lastHeartbeat {
-		c.lastHeartbeat[i] = env.Now()
-	}
+	c.grantSessions()
 	c.SetTimer(env, c.sessionCheckInterval(), node.Timer{Kind: node.TSessionCheck})
 	if c.cfg.AutoLeaderRebalance {
 		c.SetTimer(env, c.cfg.LeaderImbalanceCheck, node.Timer{Kind: node.TRebalance})
+	}
+}
+
+// grantSessions gives every broker a full session from now, and forgets
+// what they reported to an earlier controller.
+func (c *Controller) grantSessions() {
+	n := len(c.dir.Brokers)
+	c.lastHeartbeat, c.reported, c.shutdownAt = make([]clock.Time, n), make([]int64, n), make([]int64, n)
+	for i := range c.lastHeartbeat {
+		c.lastHeartbeat[i] = c.env.Now()
 	}
 }
 
@@ -246,8 +258,13 @@ func (c *Controller) Timer(env sim.Env, t sim.Timer) {
 // must expire, and the broker be fenced (out of every ISR, its leaderships
 // moved with new leader epochs), before the new incarnation joins. So a
 // leader epoch never names two different logs of one broker — a power loss
-// between them included. (KIP-966's unclean-shutdown detection, which also
-// takes a re-registered broker out of the ISRs, is not modelled here.)
+// between them included. A broker that stopped cleanly was fenced as its
+// controlled shutdown ended, and registers at once.
+//
+// With ELR on, a restart after an unclean shutdown takes the broker out of
+// every ISR and ELR (KIP-966: its log may have lost what made it
+// eligible); a clean one — the PreviousBrokerEpoch from its clean-shutdown
+// marker equals the epoch registered last (KAFKA-18635) — keeps them.
 func (c *Controller) register(from sim.NodeID, m protocol.BrokerRegistration) {
 	if int(m.Broker) >= len(c.st.Brokers) || c.dir.Node(m.Broker) != from {
 		return
@@ -263,9 +280,9 @@ func (c *Controller) register(from sim.NodeID, m protocol.BrokerRegistration) {
 		}
 		if !rec.Fenced {
 			// The session ran out before the periodic check fenced it.
-			c.fence(m.Broker)
+			c.fence(m.Broker, fmt.Sprintf("no heartbeat for %v", c.cfg.SessionTimeout))
 		}
-		if c.cfg.ELR {
+		if c.cfg.ELR && !cleanRestart(*rec, m) {
 			c.forgetUnclean(m.Broker)
 		}
 	}
@@ -273,12 +290,19 @@ func (c *Controller) register(from sim.NodeID, m protocol.BrokerRegistration) {
 	if !rec.Registered || rec.Incarnation != m.Incarnation {
 		rec.Registered = true
 		rec.Incarnation = m.Incarnation
+		rec.InControlledShutdown = false
 		rec.Epoch = c.st.NextBrokerEpoch
 		c.st.NextBrokerEpoch++
 		c.event(journal.Event{Kind: journal.EvRegistered, Leader: protocol.NoLeader, Broker: m.Broker, Detail: fmt.Sprintf("broker %d registered with epoch %d", m.Broker, rec.Epoch)})
 		c.commit()
 	}
 	c.respond(from, protocol.BrokerRegistrationResponse{Broker: m.Broker, Incarnation: m.Incarnation, BrokerEpoch: rec.Epoch, Image: c.image()})
+}
+
+// cleanRestart reports whether a registration follows a clean shutdown of
+// the incarnation rec records.
+func cleanRestart(rec metadata.BrokerRecord, m protocol.BrokerRegistration) bool {
+	return m.PreviousBrokerEpoch > 0 && m.PreviousBrokerEpoch == rec.Epoch
 }
 
 func (c *Controller) heartbeat(from sim.NodeID, m protocol.BrokerHeartbeat) {
@@ -291,6 +315,11 @@ func (c *Controller) heartbeat(from sim.NodeID, m protocol.BrokerHeartbeat) {
 		return
 	}
 	c.lastHeartbeat[m.Broker] = c.env.Now()
+	c.reported[m.Broker] = m.MetadataVersion
+	if m.WantShutDown {
+		c.respond(from, c.controlledShutdown(m.Broker))
+		return
+	}
 	if rec.Fenced {
 		c.unfence(m.Broker)
 	}
@@ -307,7 +336,7 @@ func (c *Controller) fenceExpired() {
 	for b := range c.st.Brokers {
 		rec := &c.st.Brokers[b]
 		if !rec.Fenced && now.Sub(c.lastHeartbeat[b]) > c.cfg.SessionTimeout {
-			c.fence(protocol.BrokerID(b))
+			c.fence(protocol.BrokerID(b), fmt.Sprintf("no heartbeat for %v", c.cfg.SessionTimeout))
 			changed = true
 		}
 	}
@@ -319,9 +348,9 @@ func (c *Controller) fenceExpired() {
 // fence takes a broker out of service: out of every ISR (unless it is the
 // last member, which stays as Kafka's "last replica standing"), and every
 // partition it led gets a new leader — or none.
-func (c *Controller) fence(b protocol.BrokerID) {
+func (c *Controller) fence(b protocol.BrokerID, why string) {
 	c.st.Brokers[b].Fenced = true
-	c.event(journal.Event{Kind: journal.EvFenced, Leader: protocol.NoLeader, Broker: b, Detail: fmt.Sprintf("broker %d fenced: no heartbeat for %v", b, c.cfg.SessionTimeout)})
+	c.event(journal.Event{Kind: journal.EvFenced, Leader: protocol.NoLeader, Broker: b, Detail: fmt.Sprintf("broker %d fenced: %s", b, why)})
 	for i := range c.st.Partitions {
 		p := c.st.Partitions[i]
 		if !slices.Contains(p.Replicas, b) {
@@ -339,7 +368,7 @@ func (c *Controller) fence(b protocol.BrokerID) {
 			}
 		}
 		if p.Leader == b {
-			c.electInto(&p)
+			c.electInto(&p, journal.EvElected)
 			changed = true
 		}
 		if changed {
@@ -359,7 +388,7 @@ func (c *Controller) unfence(b protocol.BrokerID) {
 	for i := range c.st.Partitions {
 		p := c.st.Partitions[i]
 		if p.Leader == protocol.NoLeader && slices.Contains(p.Replicas, b) {
-			if c.electInto(&p) {
+			if c.electInto(&p, journal.EvElected) {
 				p.PartitionEpoch++
 				c.st.Partitions[i] = p
 			}
@@ -368,23 +397,26 @@ func (c *Controller) unfence(b protocol.BrokerID) {
 	c.commit()
 }
 
+// eligible reports whether a broker may lead or join an ISR: registered,
+// unfenced and not in controlled shutdown (ClusterControlManager.isActive).
 func (c *Controller) eligible(b protocol.BrokerID) bool {
 	rec := c.st.Brokers[b]
-	return rec.Registered && !rec.Fenced
+	return rec.Registered && !rec.Fenced && !rec.InControlledShutdown
 }
 
 // electInto picks a new leader for p and bumps its leader epoch: the first
-// replica in assignment order that is in the ISR and unfenced; failing
-// that, with unclean election on, the first unfenced replica at all, whose
-// log becomes the truth. It reports whether the leader changed.
-func (c *Controller) electInto(p *protocol.PartitionState) bool {
+// replica in assignment order that is in the ISR and active (recorded as
+// clean, the kind of clean election the caller names); failing that, with
+// unclean election on, the first active replica at all, whose log becomes
+// the truth. It reports whether the leader changed.
+func (c *Controller) electInto(p *protocol.PartitionState, clean journal.EventKind) bool {
 	old := p.Leader
 	p.Leader = protocol.NoLeader
 	kind := journal.EvOffline
 	if c.cfg.AutomaticLeaderElection {
 		for _, r := range p.Replicas {
 			if p.InISR(r) && c.eligible(r) {
-				p.Leader, kind = r, journal.EvElected
+				p.Leader, kind = r, clean
 				break
 			}
 		}
@@ -497,7 +529,7 @@ func (c *Controller) ElectLeader(tp protocol.TopicPartition, unclean bool) bool 
 	if unclean {
 		c.cfg.UncleanLeaderElection = true
 	}
-	changed := c.electInto(&p)
+	changed := c.electInto(&p, journal.EvElected)
 	c.cfg = saved
 	if changed {
 		p.PartitionEpoch++
@@ -668,10 +700,7 @@ func (c *Controller) committed() {
 		if c.st.Brokers == nil {
 			c.st = c.initialState()
 		}
-		c.lastHeartbeat = make([]clock.Time, len(c.dir.Brokers))
-		for i := range c.lastHeartbeat {
-			c.lastHeartbeat[i] = c.env.Now()
-		}
+		c.grantSessions()
 		c.monitor.Event(c.env.Now(), c.env.Name(), q.Self(), journal.EvControllerActive, q.Epoch(), q.Self(), fmt.Sprintf("controller-%d is the active controller (epoch %d)", q.Self(), q.Epoch()))
 		c.SetTimer(c.env, c.cfg.Quorum.NoOpInterval, node.Timer{Kind: node.TNoOp, ID: uint64(q.Epoch())})
 		if q.Log()[q.HW()-1].Value.Brokers == nil {

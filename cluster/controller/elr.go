@@ -74,9 +74,8 @@ func (c *Controller) electFromELR(p *protocol.PartitionState) (protocol.BrokerID
 }
 
 // forgetUnclean takes a broker that registered again after an unclean
-// shutdown (every restart here: the fault vocabulary has no orderly stop,
-// so no clean-shutdown file is ever written) out of every ISR and ELR: its
-// log may have lost what made it eligible.
+// shutdown (a crash or power loss: no clean-shutdown marker) out of every
+// ISR and ELR: its log may have lost what made it eligible.
 func (c *Controller) forgetUnclean(b protocol.BrokerID) {
 	for i := range c.st.Partitions {
 		p := c.st.Partitions[i]
@@ -87,7 +86,7 @@ func (c *Controller) forgetUnclean(b protocol.BrokerID) {
 		p.ELR = slices.DeleteFunc(slices.Clone(p.ELR), func(x protocol.BrokerID) bool { return x == b })
 		c.setISR(&p, slices.DeleteFunc(slices.Clone(p.ISR), func(x protocol.BrokerID) bool { return x == b }))
 		if p.Leader == b {
-			c.electInto(&p)
+			c.electInto(&p, journal.EvElected)
 		}
 		p.PartitionEpoch++
 		c.st.Partitions[i] = p

@@ -83,6 +83,7 @@ type EventKind string
 const (
 	EvCrashed                      EventKind = "crash"
 	EvPowerLoss                    EventKind = "power-loss"
+	EvStopped                      EventKind = "stop" // an orderly exit, after a clean shutdown
 	EvRestarted                    EventKind = "restart"
 	EvPaused                       EventKind = "pause"
 	EvResumed                      EventKind = "resume"
@@ -90,12 +91,16 @@ const (
 	EvRegistrationRefused          EventKind = "broker-registration-refused"
 	EvFenced                       EventKind = "broker-fenced"
 	EvUnfenced                     EventKind = "broker-unfenced"
+	EvControlledShutdown           EventKind = "broker-controlled-shutdown" // the controller took the broker's request to stop
+	EvCleanStart                   EventKind = "clean-start"                // a broker found its clean-shutdown marker: no log recovery
+	EvShutdownTimedOut             EventKind = "controlled-shutdown-timed-out"
 	EvElected                      EventKind = "leader-elected"
 	EvELRElected                   EventKind = "eligible-leader-elected" // clean, from the ELR (KIP-966)
 	EvIneligibleReplica            EventKind = "ineligible-replica"      // an ISR expansion refused (KIP-903)
 	EvUncleanElected               EventKind = "unclean-leader-elected"
 	EvOffline                      EventKind = "partition-offline"
 	EvPreferredElected             EventKind = "preferred-leader-elected"
+	EvShutdownElected              EventKind = "shutdown-leader-moved" // clean: a controlled shutdown handed the leadership on
 	EvISRShrink                    EventKind = "isr-shrink"
 	EvISRExpand                    EventKind = "isr-expand"
 	EvBecameLeader                 EventKind = "became-leader"
@@ -117,6 +122,23 @@ const (
 	EvControllerActive     EventKind = "controller-active" // the leader's first record committed: it acts as the controller
 	EvPreVoteRejected      EventKind = "pre-vote-rejected"
 )
+
+// Election reports whether k is a partition getting a leader.
+func (k EventKind) Election() bool {
+	switch k {
+	case EvElected, EvELRElected, EvUncleanElected, EvPreferredElected, EvShutdownElected:
+		return true
+	}
+	return false
+}
+
+// CleanElection reports whether k is a leader chosen among the replicas
+// that hold every committed record: the ISR, or the ELR (KIP-966).
+func (k EventKind) CleanElection() bool { return k.Election() && k != EvUncleanElected }
+
+// Down reports whether k ends a node's process: a crash, a power loss or
+// an orderly stop.
+func (k EventKind) Down() bool { return k == EvCrashed || k == EvPowerLoss || k == EvStopped }
 
 // Event is one protocol event on one node.
 type Event struct {
@@ -201,7 +223,7 @@ func (j *Journal) Notify(f func(Event)) { j.notify = f }
 func (j *Journal) Add(e Event) {
 	if j.watcher != nil {
 		switch e.Kind {
-		case EvISRExpand, EvISRShrink, EvElected, EvELRElected, EvUncleanElected, EvOffline:
+		case EvISRExpand, EvISRShrink, EvElected, EvELRElected, EvUncleanElected, EvShutdownElected, EvOffline:
 			e.Detail += "; " + j.watcher.Describe(e.TP)
 		}
 	}

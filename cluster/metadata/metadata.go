@@ -23,6 +23,9 @@ type BrokerRecord struct {
 	Incarnation uint64
 	Epoch       int64
 	Fenced      bool
+	// InControlledShutdown is KRaft's BrokerRegistrationChangeRecord
+	// flag: the broker asked to stop and is handing its partitions away.
+	InControlledShutdown bool
 }
 
 // State is everything the controller decides with: one value per metadata
@@ -48,7 +51,7 @@ func (s State) Clone() State {
 func (s State) Image() protocol.Image {
 	brokers := make([]protocol.BrokerState, len(s.Brokers))
 	for i, rec := range s.Brokers {
-		brokers[i] = protocol.BrokerState{Epoch: rec.Epoch, Fenced: rec.Fenced || !rec.Registered}
+		brokers[i] = protocol.BrokerState{Epoch: rec.Epoch, Fenced: rec.Fenced || !rec.Registered, InControlledShutdown: rec.InControlledShutdown}
 	}
 	return protocol.Image{Version: s.Version, Partitions: slices.Clone(s.Partitions), Brokers: brokers}
 }

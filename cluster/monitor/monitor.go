@@ -57,7 +57,7 @@ func (m *Monitor) Describe(tp protocol.TopicPartition) string { return m.logsTex
 // broker that crashed or lost power: a dead replica holds nothing (Watcher).
 func (m *Monitor) Observe(e journal.Event) {
 	m.observe(e)
-	if e.Broker != protocol.NoLeader && (e.Kind == journal.EvCrashed || e.Kind == journal.EvPowerLoss) {
+	if e.Broker != protocol.NoLeader && e.Kind.Down() {
 		m.forget(e.Broker)
 	}
 }

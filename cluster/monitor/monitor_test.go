@@ -105,6 +105,17 @@ func TestInvariantCleanElectionFromISR(t *testing.T) {
 	assert.Equal(t, []string{InvCleanOutsideISR}, kinds(&m))
 }
 
+// A controlled shutdown hands a leadership only to another ISR member
+// (ReplicationControlManager.handleBrokerInControlledShutdown).
+func TestInvariantControlledShutdownMovesLeadershipWithinTheISR(t *testing.T) {
+	var m replication
+	m.observe(journal.Event{Kind: journal.EvISRShrink, TP: orders0, Leader: 0, Epoch: 1, ISR: []protocol.BrokerID{0, 1}})
+	m.observe(journal.Event{Kind: journal.EvShutdownElected, TP: orders0, Leader: 1, Epoch: 2, ISR: []protocol.BrokerID{1}})
+	assert.Empty(t, kinds(&m))
+	m.observe(journal.Event{Kind: journal.EvShutdownElected, TP: orders0, Leader: 2, Epoch: 3, ISR: []protocol.BrokerID{2}})
+	assert.Equal(t, []string{InvCleanOutsideISR}, kinds(&m))
+}
+
 func TestInvariantViewsAndEpochsNeverGoBack(t *testing.T) {
 	var m replication
 	m.Viewed(1, 0, protocol.PartitionState{TP: orders0, LeaderEpoch: 2, PartitionEpoch: 5})

@@ -490,14 +490,15 @@ func (m *replication) observe(e journal.Event) {
 		m.violate(e.Time, InvUncleanNotEnabled, e.TP, e.Leader, -1, "broker %d elected leader of %v at epoch %d uncleanly; the scenario leaves unclean.leader.election.enable off and no operator asked for it", e.Leader, e.TP, e.Epoch)
 	}
 	switch e.Kind {
-	case journal.EvElected, journal.EvELRElected, journal.EvUncleanElected, journal.EvOffline, journal.EvPreferredElected, journal.EvISRShrink, journal.EvISRExpand:
+	case journal.EvElected, journal.EvELRElected, journal.EvUncleanElected, journal.EvOffline, journal.EvPreferredElected, journal.EvShutdownElected, journal.EvISRShrink, journal.EvISRExpand:
 		if m.controller == nil {
 			m.controller = map[protocol.TopicPartition]protocol.PartitionState{}
 		}
 		before, known := m.controller[e.TP]
 		// A clean election picks an ISR member, or (KIP-966) an eligible
-		// leader replica.
-		if known && (e.Kind == journal.EvElected || e.Kind == journal.EvELRElected || e.Kind == journal.EvPreferredElected) && !before.InISR(e.Leader) && !slices.Contains(before.ELR, e.Leader) {
+		// leader replica; a controlled shutdown hands the leadership only
+		// to another ISR member.
+		if known && e.Kind.CleanElection() && !before.InISR(e.Leader) && !slices.Contains(before.ELR, e.Leader) {
 			m.violate(e.Time, InvCleanOutsideISR, e.TP, e.Leader, -1, "broker %d elected leader at epoch %d (clean) from outside the ISR %v and ELR %v", e.Leader, e.Epoch, before.ISR, before.ELR)
 		}
 		m.controller[e.TP] = protocol.PartitionState{TP: e.TP, Leader: e.Leader, LeaderEpoch: e.Epoch, ISR: slices.Clone(e.ISR), ELR: slices.Clone(e.ELR)}

@@ -48,7 +48,9 @@ const (
 	TQuorumBegin    // leader controller: re-send BeginQuorumEpoch
 	TQuorumPark     // leader controller: a parked metadata fetch's wait is over
 	TControllerRetry
-	TNoOp // active controller: write a NoOp record
+	TNoOp              // active controller: write a NoOp record
+	TShutdownHeartbeat // broker in controlled shutdown: the quick second heartbeat
+	TShutdown          // broker: stop now (the controller let it go, or its deadline passed)
 )
 
 var timerNames = [...]string{
@@ -59,6 +61,7 @@ var timerNames = [...]string{
 	TMetadata: "metadata", TProduce: "produce", TInitPID: "init-producer-id", TLinger: "linger", TConnect: "connect",
 	TQuorumElection: "quorum-election", TQuorumFetch: "quorum-fetch", TQuorumCheck: "check-quorum", TQuorumBegin: "begin-quorum-epoch",
 	TQuorumPark: "quorum-fetch-expire", TControllerRetry: "controller-retry", TNoOp: "metadata-noop",
+	TShutdownHeartbeat: "shutdown-heartbeat", TShutdown: "shutdown",
 }
 
 func (t *Timer) AppendSummary(b []byte) []byte {

@@ -97,6 +97,11 @@ type MetadataResponse struct {
 type BrokerRegistration struct {
 	Broker      BrokerID
 	Incarnation uint64
+	// PreviousBrokerEpoch is the epoch the clean-shutdown marker holds,
+	// -1 after an unclean shutdown (BrokerRegistrationRequest v3): the
+	// controller counts the restart clean iff it equals the epoch it
+	// registered last (KAFKA-18635).
+	PreviousBrokerEpoch int64
 }
 
 // BrokerRegistrationResponse gives the broker its new broker epoch, or
@@ -115,15 +120,17 @@ type BrokerHeartbeat struct {
 	Broker          BrokerID
 	BrokerEpoch     int64
 	MetadataVersion int64
+	WantShutDown    bool // the broker is in controlled shutdown and asks to be let go
 }
 
 // BrokerHeartbeatResponse carries the current image when the broker is
 // behind, which repairs any metadata update the network lost.
 type BrokerHeartbeatResponse struct {
-	Err      ErrorCode // StaleBrokerEpoch: register again
-	Fenced   bool
-	HasImage bool
-	Image    Image
+	Err            ErrorCode // StaleBrokerEpoch: register again
+	Fenced         bool
+	ShouldShutDown bool // controlled shutdown done: it leads nothing, and its peers know
+	HasImage       bool
+	Image          Image
 }
 
 // UpdateMetadata pushes a new image to a broker (KRaft brokers tail the
@@ -265,11 +272,18 @@ func (m BrokerRegistrationResponse) AppendSummary(b []byte) []byte {
 }
 
 func (m BrokerHeartbeat) AppendSummary(b []byte) []byte {
-	return fmt.Appendf(b, "heartbeat broker=%d epoch=%d v%d", m.Broker, m.BrokerEpoch, m.MetadataVersion)
+	b = fmt.Appendf(b, "heartbeat broker=%d epoch=%d v%d", m.Broker, m.BrokerEpoch, m.MetadataVersion)
+	if m.WantShutDown {
+		b = append(b, " want-shutdown"...)
+	}
+	return b
 }
 
 func (m BrokerHeartbeatResponse) AppendSummary(b []byte) []byte {
 	b = fmt.Appendf(b, "heartbeat-response %v fenced=%t", m.Err, m.Fenced)
+	if m.ShouldShutDown {
+		b = append(b, " should-shutdown"...)
+	}
 	if m.HasImage {
 		b = fmt.Appendf(b, " v%d", m.Image.Version)
 	}

@@ -217,6 +217,9 @@ type Image struct {
 type BrokerState struct {
 	Epoch  int64
 	Fenced bool
+	// InControlledShutdown: no partition may gain it as leader or ISR
+	// member (KIP-841's ISR eligibility).
+	InControlledShutdown bool
 }
 
 func (img Image) Find(tp TopicPartition) (PartitionState, bool) {

@@ -243,6 +243,14 @@ func (l *Log) Truncate(offset int64) {
 	l.rebuildProducers()
 }
 
+// Close syncs everything, as LogManager.shutdown flushes every log before
+// writing the clean-shutdown marker.
+func (l *Log) Close() {
+	l.file.Sync()
+	l.epochFile.Sync()
+	l.Unflushed = 0
+}
+
 // Flush syncs the log file (fsync): what it holds survives a power loss.
 func (l *Log) Flush() {
 	if l.Unflushed > 0 {

@@ -136,7 +136,8 @@ func TestBadInputsGetAClearAnswer(t *testing.T) {
 		{"duration: 0s", []string{"-scenario", write("dur0.yaml", "name: x\nduration: 0s\n"+tinyCluster)}, exitUsage, "duration: 0s: a scenario must run for some time", "dur0.yaml:2:11"},
 		{"a duration shorter than the default settle", []string{"-scenario", write("dur5.yaml", "name: x\nduration: 5s\n"+tinyCluster)}, exitUsage, "settle 10s must be shorter than the duration 5s", "dur5.yaml:2:11"},
 		{"three unknown fault keys", []string{"-scenario", write("keys.yaml", "name: x\n"+tinyCluster+"faults:\n  - { at: 1s, crash: broker-0, zzz: 1, aaa: 2, yyy: 3 }\n")}, exitUsage, `unknown field "zzz"`, "keys.yaml:4:32"},
-		{"an unknown key with no near neighbour", []string{"-scenario", write("stop.yaml", "name: x\n"+tinyCluster+"faults:\n  - { at: 1s, stop: broker-0 }\n")}, exitUsage, `unknown field "stop" (known here: at, for, crash`, "stop.yaml:4:15"},
+		{"an unknown key with no near neighbour", []string{"-scenario", write("zzzz.yaml", "name: x\n"+tinyCluster+"faults:\n  - { at: 1s, zzzz: broker-0 }\n")}, exitUsage, `unknown field "zzzz" (known here: at, for, crash`, "zzzz.yaml:4:15"},
+		{"stop of a controller", []string{"-scenario", write("stopctl.yaml", "name: x\n"+tinyCluster+"faults:\n  - { at: 1s, stop: controller }\n")}, exitUsage, "stop takes a broker target", "stopctl.yaml:4:"},
 		{"a misspelt producer key", []string{"-scenario", write("typo.yaml", "name: x\n"+tinyCluster+"workload: { producers: [{ topic: orders, rate: 1/s, akcs: all }] }\n")}, exitUsage, `unknown field "akcs" (did you mean "acks"?)`, "typo.yaml:3:"},
 		// Terminal safety: what the file says is never echoed raw.
 		{"an escape sequence in the name", []string{"-scenario", write("ansi.yaml", "name: \"a\\x1b[31mred\"\n"+tinyCluster)}, exitUsage, `name "a\x1b[31mred" holds control characters`, "ansi.yaml:1:7"},

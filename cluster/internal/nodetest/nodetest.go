@@ -14,10 +14,11 @@ import (
 
 // Env is a sim.Env for unit tests.
 type Env struct {
-	disk  *sim.Disk
-	rand  *rand.Rand
-	Sent  []Sent
-	Armed []sim.Timer // every timer set, in order, for a test to fire by hand
+	disk   *sim.Disk
+	rand   *rand.Rand
+	Sent   []Sent
+	Armed  []sim.Timer // every timer set, in order, for a test to fire by hand
+	Exited bool        // the node called Exit
 }
 
 // Sent is one message a node sent.
@@ -39,6 +40,7 @@ func (e *Env) CancelTimer(sim.TimerID)             {}
 func (e *Env) Rand() *rand.Rand                    { return e.rand }
 func (e *Env) Disk() *sim.Disk                     { return e.disk }
 func (e *Env) Log(string, ...any)                  {}
+func (e *Env) Exit()                               { e.Exited = true }
 func (e *Env) SetTimer(_ time.Duration, t sim.Timer) sim.TimerID {
 	e.Armed = append(e.Armed, t)
 	return sim.TimerID(len(e.Armed))
