@@ -36,15 +36,20 @@ type Spec struct {
 	// controller, no quorum) or an odd number up to MaxControllers.
 	Controllers int
 	Broker      config.BrokerConfig
-	Topics      []config.TopicConfig
-	Producers   []config.ProducerConfig
-	Consumers   []config.ConsumerConfig
+	// Racks is each broker's broker.rack ("" for none); nil: no racks.
+	Racks     []string
+	Topics    []config.TopicConfig
+	Producers []config.ProducerConfig
+	Consumers []config.ConsumerConfig
 }
 
 // Validate reports a cluster that cannot be built.
 func (s Spec) Validate() error {
 	if s.Brokers < 1 {
 		return fmt.Errorf("brokers: %d, need at least 1", s.Brokers)
+	}
+	if s.Racks != nil && len(s.Racks) != s.Brokers {
+		return fmt.Errorf("racks: %d given for %d brokers", len(s.Racks), s.Brokers)
 	}
 	if s.Controllers > 1 && (s.Controllers%2 == 0 || s.Controllers > MaxControllers) {
 		return fmt.Errorf("controllers: %d, want 1 or an odd number up to %d", s.Controllers, MaxControllers)
@@ -119,6 +124,11 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
+	topics, err := place(w, spec)
+	if err != nil {
+		return nil, err
+	}
+	spec.Topics = topics
 	c := &Cluster{World: w, Spec: spec, History: &journal.History{}, Journal: &journal.Journal{}}
 	c.Monitor = monitor.New(c.Journal, spec.Broker, spec.Topics)
 	// IDs are handed out in order of adding, so they are known up front:
@@ -185,6 +195,47 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 		}))
 	}
 	return c, nil
+}
+
+// place gives every topic its replicas as the controller places them at
+// creation (tideline.placement), before any node is built: Kafka's
+// StripedReplicaPlacer over the brokers' racks, or ignoring them, with a
+// java.util.Random seeded from the run's seed; or the fixed layout.
+func place(w *sim.World, spec Spec) ([]config.TopicConfig, error) {
+	how := spec.Placement()
+	if how == config.PlacementFixed {
+		return spec.Topics, nil
+	}
+	brokers := make([]controller.UsableBroker, spec.Brokers)
+	for i := range brokers {
+		brokers[i].ID = protocol.BrokerID(i)
+		if how == config.PlacementStriped && spec.Racks != nil {
+			brokers[i].Rack = spec.Racks[i]
+		}
+	}
+	random := controller.NewJavaRandom(w.Stream("placement").Int64())
+	topics := slices.Clone(spec.Topics)
+	for i := range topics {
+		a, err := controller.Place(random, brokers, topics[i].Partitions, topics[i].ReplicationFactor)
+		if err != nil {
+			return nil, fmt.Errorf("topic %s: %w", topics[i].Name, err)
+		}
+		topics[i].Assignment = a
+	}
+	return topics, nil
+}
+
+// Placement is how the cluster places its topics' replicas: as
+// tideline.placement says, or by default striped over racks when any
+// broker has one, and fixed otherwise.
+func (s Spec) Placement() config.Placement {
+	if s.Broker.Placement != config.PlacementDefault {
+		return s.Broker.Placement
+	}
+	if slices.ContainsFunc(s.Racks, func(r string) bool { return r != "" }) {
+		return config.PlacementStriped
+	}
+	return config.PlacementFixed
 }
 
 // Partitions lists every partition of every topic, in order.

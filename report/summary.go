@@ -114,8 +114,26 @@ func windowText(windows []check.Window) string {
 	return strings.Join(parts, ", ")
 }
 
+// distinctRacks lists the racks brokers are in, in broker order.
+func distinctRacks(racks []string) []string {
+	var out []string
+	for _, r := range racks {
+		if r != "" && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func describeCluster(spec cluster.Spec) string {
-	parts := []string{fmt.Sprintf("%d brokers", spec.Brokers)}
+	brokers := fmt.Sprintf("%d brokers", spec.Brokers)
+	if racks := distinctRacks(spec.Racks); len(racks) > 0 {
+		brokers += fmt.Sprintf(" in racks %s", strings.Join(racks, ", "))
+	}
+	if how := spec.Placement(); how != config.PlacementFixed {
+		brokers += fmt.Sprintf(" (%s placement)", how)
+	}
+	parts := []string{brokers}
 	for _, t := range spec.Topics {
 		minISR := spec.Broker.MinInsyncReplicas
 		if t.MinInsyncReplicas != nil {

@@ -347,6 +347,14 @@ func (f *faulter) resolve(t scenarios.Target) []sim.NodeID {
 		return slices.Clone(f.c.Dir.Controllers)
 	case scenarios.AllBrokersTarget:
 		return slices.Clone(brokers)
+	case scenarios.RackTarget:
+		var in []sim.NodeID
+		for b, rack := range f.c.Spec.Racks {
+			if rack == t.Rack {
+				in = append(in, brokers[b])
+			}
+		}
+		return in
 	case scenarios.RandomBrokerTarget:
 		return []sim.NodeID{brokers[f.rand.IntN(len(brokers))]}
 	case scenarios.CrashedTarget:

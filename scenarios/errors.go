@@ -90,7 +90,7 @@ func kindOf(goType string) string {
 // knownKeys are every key of the schema, for suggestions.
 var knownKeys = []string{
 	"name", "description", "duration", "settle", "seed", "cluster", "network", "workload", "faults", "expect",
-	"brokers", "config", "topics", "partitions", "replication.factor",
+	"brokers", "racks", "rack", "config", "topics", "partitions", "replication.factor",
 	"latency", "base", "jitter", "shape", "loss", "duplicate", "links", "from", "to",
 	"producers", "consumers", "topic", "rate", "acks", "enable.idempotence", "start", "stop",
 	"at", "for", "crash", "power-loss", "stop", "restart", "pause", "resume", "isolate", "partition", "one-way",

@@ -48,6 +48,9 @@ func (v *validator) target(p path, s string, spec cluster.Spec, allowRest bool) 
 		}
 		return Target{Kind: ControllerNTarget, Controller: n}
 	}
+	if m := rackRE.FindStringSubmatch(s); m != nil {
+		return Target{Kind: RackTarget, Rack: v.knownRack(p, m[1], spec)}
+	}
 	if m := roleRE.FindStringSubmatch(s); m != nil {
 		tp := v.partition(p, m[2], spec)
 		kind := LeaderTarget
@@ -56,8 +59,30 @@ func (v *validator) target(p path, s string, spec cluster.Spec, allowRest bool) 
 		}
 		return Target{Kind: kind, TP: tp}
 	}
-	v.fail(p, "unknown target %q: write broker-N, controller, controller-N, controllers, leader(topic/N), follower(topic/N), crashed, random-broker or all-brokers", s)
+	v.fail(p, "unknown target %q: write broker-N, controller, controller-N, controllers, leader(topic/N), follower(topic/N), rack(NAME), crashed, random-broker or all-brokers", s)
 	return Target{}
+}
+
+// knownRack checks that a rack(NAME) target names a rack of the cluster.
+func (v *validator) knownRack(p path, name string, spec cluster.Spec) string {
+	name = strings.TrimSpace(name)
+	var racks []string
+	for _, r := range spec.Racks {
+		if r != "" && !slices.Contains(racks, r) {
+			racks = append(racks, r)
+		}
+	}
+	switch {
+	case len(racks) == 0:
+		v.fail(p, "rack(%s): the cluster has no racks: give cluster.racks, e.g. [a, b, c]", name)
+	case !slices.Contains(racks, name):
+		msg := fmt.Sprintf("rack(%s): no broker is in rack %s; the racks are %s", name, quoted(name), strings.Join(racks, ", "))
+		if best := suggest.Nearest(name, racks); best != "" {
+			msg += fmt.Sprintf(" (did you mean rack(%s)?)", best)
+		}
+		v.fail(p, "%s", msg)
+	}
+	return name
 }
 
 func (v *validator) partition(p path, s string, spec cluster.Spec) protocol.TopicPartition {
@@ -160,7 +185,7 @@ func (v *validator) fault(p path, raw rawFault, sc *Scenario) Fault {
 	single(PowerLoss, "power-loss", raw.PowerLoss)
 	single(Stop, "stop", raw.Stop)
 	if f.Kind == Stop && !f.Target.OnlyBrokers() && v.err == nil {
-		v.fail(p.key("stop"), "stop %s: stop takes a broker target (broker-N, all-brokers, random-broker, leader(t/p), follower(t/p)); a controller's orderly stop is not modelled: crash it", f.Target)
+		v.fail(p.key("stop"), "stop %s: stop takes a broker target (broker-N, all-brokers, random-broker, leader(t/p), follower(t/p), rack(NAME)); a controller's orderly stop is not modelled: crash it", f.Target)
 	}
 	single(Restart, "restart", raw.Restart)
 	single(Pause, "pause", raw.Pause)

@@ -288,9 +288,15 @@ func (v *validator) scenario(raw rawScenario) *Scenario {
 
 func (v *validator) cluster(raw rawCluster) cluster.Spec {
 	spec := cluster.Spec{Brokers: DefaultBrokers, Broker: config.DefaultBrokerConfig()}
-	if raw.Brokers != nil {
-		n, _ := v.whole(path{"cluster", "brokers"}, raw.Brokers, "brokers", 1, MaxBrokers)
+	switch {
+	case raw.Brokers.List != nil:
+		v.brokerRacks(raw.Brokers.List, &spec)
+	case raw.Brokers.Count != nil:
+		n, _ := v.whole(path{"cluster", "brokers"}, raw.Brokers.Count, "brokers", 1, MaxBrokers)
 		spec.Brokers = int(n)
+	}
+	if raw.Racks != nil {
+		v.racks(raw.Racks, raw.Brokers.List != nil, &spec)
 	}
 	spec.Controllers = DefaultControllers
 	if raw.Controllers != nil {
@@ -501,6 +507,8 @@ var roleRE = regexp.MustCompile(`^(leader|follower)\((.*)\)$`)
 
 var brokerRE = regexp.MustCompile(`^broker-([0-9]+)$`)
 
+var rackRE = regexp.MustCompile(`^rack\((.*)\)$`)
+
 var controllerRE = regexp.MustCompile(`^controller-([0-9]+)$`)
 
 var triggerRE = regexp.MustCompile(`^([a-z-]+)(?:\((.*)\))?$`)
@@ -593,3 +601,61 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// brokerRacks reads cluster.brokers given as a list: one entry per broker,
+// each with its broker.rack.
+func (v *validator) brokerRacks(list []rawBroker, spec *cluster.Spec) {
+	p := path{"cluster", "brokers"}
+	if len(list) < 1 || len(list) > MaxBrokers {
+		v.fail(p, "brokers: %d listed, want 1 to %d", len(list), MaxBrokers)
+		return
+	}
+	spec.Brokers = len(list)
+	spec.Racks = make([]string, len(list))
+	for i, b := range list {
+		v.rackName(p.at(i).key("rack"), b.Rack)
+		spec.Racks[i] = b.Rack
+	}
+}
+
+// racks reads cluster.racks: broker-i gets racks[i mod n].
+func (v *validator) racks(racks []string, perBroker bool, spec *cluster.Spec) {
+	p := path{"cluster", "racks"}
+	switch {
+	case perBroker:
+		v.fail(p, "racks given twice: write cluster.racks or a rack for each broker in cluster.brokers, not both")
+		return
+	case len(racks) == 0:
+		v.fail(p, "racks: an empty list; leave it out for brokers without racks")
+		return
+	case len(racks) > spec.Brokers:
+		v.fail(p, "racks: %d racks for %d brokers: rack %s would hold no broker", len(racks), spec.Brokers, quoted(racks[spec.Brokers]))
+		return
+	}
+	for i, r := range racks {
+		v.rackName(p.at(i), r)
+		if slices.Contains(racks[:i], r) {
+			v.fail(p.at(i), "rack %s listed twice", quoted(r))
+		}
+	}
+	spec.Racks = make([]string, spec.Brokers)
+	for i := range spec.Racks {
+		spec.Racks[i] = racks[i%len(racks)]
+	}
+}
+
+// rackName checks a broker.rack: any non-empty name up to maxRackName
+// characters without spaces or parentheses (which rack(x) targets use).
+func (v *validator) rackName(p path, name string) {
+	switch {
+	case name == "":
+		v.fail(p, "an empty rack name: give each broker a rack such as a, or none")
+	case len(name) > maxRackName:
+		v.fail(p, "rack name of %d characters: at most %d", len(name), maxRackName)
+	case strings.ContainsAny(name, " \t()[]{},"):
+		v.fail(p, "rack name %s: no spaces, brackets or commas", quoted(name))
+	}
+}
+
+// maxRackName bounds a rack's name.
+const maxRackName = 64

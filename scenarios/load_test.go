@@ -204,3 +204,19 @@ func TestElectTakesKafkaLeaderElectionTypes(t *testing.T) {
 	_, err = load("{ partition: orders/9, type: preferred }")
 	assert.ErrorContains(t, err, "elect.yaml:4:")
 }
+
+// cluster.racks assigns broker.rack round-robin (broker-i gets racks[i mod
+// n]); cluster.brokers may instead list each broker with its rack; rack(x)
+// names every broker in x.
+func TestRacksRoundRobinOrPerBroker(t *testing.T) {
+	sc, err := Load("racks.yaml", []byte("name: x\ncluster: { brokers: 5, racks: [a, b, c], topics: [{ name: o, partitions: 1, replication.factor: 3 }] }\nfaults:\n  - { at: 1s, crash: rack(b), for: 1s }\n"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b", "c", "a", "b"}, sc.Cluster.Racks)
+	assert.Equal(t, Target{Kind: RackTarget, Rack: "b"}, sc.Faults[0].Target)
+	assert.Equal(t, "crash rack(b) for 1s", sc.Faults[0].Text)
+
+	sc, err = Load("brokers.yaml", []byte("name: x\ncluster: { brokers: [{ rack: a }, { rack: a }, { rack: b }], topics: [{ name: o, partitions: 1, replication.factor: 3 }] }\n"))
+	require.NoError(t, err)
+	assert.Equal(t, 3, sc.Cluster.Brokers)
+	assert.Equal(t, []string{"a", "a", "b"}, sc.Cluster.Racks)
+}

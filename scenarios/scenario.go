@@ -141,6 +141,7 @@ const (
 	CrashedTarget                          // every node that is down
 	RandomBrokerTarget                     // a broker drawn from the fault stream
 	AllBrokersTarget                       // every broker
+	RackTarget                             // rack(NAME): every broker with that broker.rack
 	RestTarget                             // in a partition: every node in no other group
 	AllTarget                              // heal: everything
 )
@@ -151,12 +152,13 @@ type Target struct {
 	Broker     int
 	Controller int
 	TP         protocol.TopicPartition
+	Rack       string
 }
 
 // OnlyBrokers reports whether every node the target can name is a broker.
 func (t Target) OnlyBrokers() bool {
 	switch t.Kind {
-	case BrokerTarget, LeaderTarget, FollowerTarget, RandomBrokerTarget, AllBrokersTarget:
+	case BrokerTarget, LeaderTarget, FollowerTarget, RandomBrokerTarget, AllBrokersTarget, RackTarget:
 		return true
 	}
 	return false
@@ -182,6 +184,8 @@ func (t Target) String() string {
 		return "random-broker"
 	case AllBrokersTarget:
 		return "all-brokers"
+	case RackTarget:
+		return "rack(" + t.Rack + ")"
 	case RestTarget:
 		return "rest"
 	}

@@ -18,7 +18,8 @@ type rawScenario struct {
 }
 
 type rawCluster struct {
-	Brokers     any            `yaml:"brokers"`
+	Brokers     rawBrokers     `yaml:"brokers"`
+	Racks       []string       `yaml:"racks"`
 	Controllers any            `yaml:"controllers"`
 	Config      map[string]any `yaml:"config"`
 	Topics      []rawTopic     `yaml:"topics"`
@@ -107,6 +108,30 @@ type rawSlowLnk struct {
 
 // rawExpect keeps expectations as written; keys are checked in validation.
 type rawExpect map[string]any
+
+// rawBrokers is a broker count, or a list of brokers each with its
+// broker.rack: [{ rack: a }, { rack: a }, { rack: b }].
+type rawBrokers struct {
+	Count any // nil when not given, or given as a list
+	List  []rawBroker
+}
+
+type rawBroker struct {
+	Rack string `yaml:"rack"`
+}
+
+// UnmarshalYAML takes the list of brokers as well as their count.
+func (b *rawBrokers) UnmarshalYAML(unmarshal func(any) error) error {
+	if err := unmarshal(&b.Count); err != nil {
+		return err
+	}
+	if _, isList := b.Count.([]any); !isList {
+		return nil
+	}
+	b.Count = nil
+	b.List = []rawBroker{}
+	return unmarshal(&b.List) // strictly: a misspelt key is reported
+}
 
 // rawElect is an operator's election as kafka-leader-election.sh takes it:
 // a partition (elect a leader if it has none, the unclean: flag beside it

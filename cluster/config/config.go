@@ -41,6 +41,7 @@ type BrokerConfig struct {
 	ELR                     bool                     // eligible.leader.replicas.version: 1 (KIP-966, Kafka 4.0's feature; 0 = off)
 	Retransmit              time.Duration            // tideline.retransmit.ms
 	AutomaticLeaderElection bool                     // tideline.leader.election.automatic
+	Placement               Placement                // tideline.placement
 	RecordSize              int64                    // tideline.record.bytes
 	// The OS's write-back of dirty pages on the broker's machine:
 	// tideline.vm.dirty_expire_centisecs and
@@ -88,6 +89,26 @@ func DefaultBrokerConfig() BrokerConfig {
 	}
 }
 
+// Placement is how a new topic's replicas are placed (tideline.placement).
+type Placement string
+
+const (
+	// PlacementDefault is striped over racks when any broker has one,
+	// fixed otherwise.
+	PlacementDefault Placement = ""
+	// PlacementStriped is Kafka's StripedReplicaPlacer over the brokers'
+	// racks, its random start offsets drawn from the run's seed.
+	PlacementStriped Placement = "striped"
+	// PlacementRackUnaware is the same placer with every broker in no
+	// rack, as Kafka places when no broker sets broker.rack.
+	PlacementRackUnaware Placement = "rack-unaware"
+	// PlacementFixed is tideline's fixed layout: partition p on brokers
+	// p, p+1, … (mod brokers) — what the striped placer gives the first
+	// partitions when its random offsets come out 0 — so that broker-N in
+	// a scenario names the same replica on every seed.
+	PlacementFixed Placement = "fixed"
+)
+
 // TopicConfig is one topic and its overrides of the broker configuration.
 type TopicConfig struct {
 	Name              string
@@ -98,6 +119,9 @@ type TopicConfig struct {
 	UncleanLeaderElection *bool          // unclean.leader.election.enable
 	FlushMessages         *int64         // flush.messages
 	FlushInterval         *time.Duration // flush.ms
+	// Assignment is each partition's replicas as placed at creation,
+	// leader first; nil: the fixed layout.
+	Assignment [][]protocol.BrokerID
 }
 
 // ProducerConfig is one producer client and its workload.
@@ -245,6 +269,13 @@ func (c *BrokerConfig) Set(name, value string) error {
 		}
 	case "tideline.retransmit.ms":
 		c.Retransmit, err = parseMillis(value, 1)
+	case "tideline.placement":
+		switch Placement(value) {
+		case PlacementStriped, PlacementRackUnaware, PlacementFixed:
+			c.Placement = Placement(value)
+		default:
+			err = fmt.Errorf("want striped (Kafka's StripedReplicaPlacer over broker.rack), rack-unaware (the same placer ignoring racks) or fixed (partition p on brokers p, p+1, ...)")
+		}
 	case "tideline.leader.election.automatic":
 		c.AutomaticLeaderElection, err = strconv.ParseBool(value)
 	case "tideline.record.bytes":
@@ -298,7 +329,7 @@ var brokerProperties = []string{
 	"leader.imbalance.check.interval.seconds", "log.flush.interval.messages", "log.flush.interval.ms", "metadata.max.idle.interval.ms",
 	"min.insync.replicas", "replica.fetch.backoff.ms", "replica.fetch.max.bytes", "replica.fetch.wait.max.ms",
 	"replica.high.watermark.checkpoint.interval.ms", "replica.lag.time.max.ms",
-	"tideline.availability.deadline.ms", "tideline.isr", "tideline.quorum.cold-start", "tideline.quorum.pre-vote", "tideline.leader.election.automatic", "tideline.record.bytes", "tideline.retransmit.ms", "tideline.shutdown.timeout.ms", "tideline.truncation",
+	"tideline.availability.deadline.ms", "tideline.isr", "tideline.placement", "tideline.quorum.cold-start", "tideline.quorum.pre-vote", "tideline.leader.election.automatic", "tideline.record.bytes", "tideline.retransmit.ms", "tideline.shutdown.timeout.ms", "tideline.truncation",
 	"tideline.vm.dirty_expire_centisecs", "tideline.vm.dirty_writeback_centisecs", "unclean.leader.election.enable",
 }
 

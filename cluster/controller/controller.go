@@ -95,6 +95,9 @@ func InitialState(topics []config.TopicConfig, brokers int) metadata.State {
 	for _, t := range topics {
 		for p := range t.Partitions {
 			replicas := Assignment(p, t.ReplicationFactor, brokers)
+			if t.Assignment != nil {
+				replicas = slices.Clone(t.Assignment[p])
+			}
 			st.Partitions = append(st.Partitions, protocol.PartitionState{
 				TP:       protocol.TopicPartition{Topic: t.Name, Partition: int32(p)},
 				Replicas: replicas,
