@@ -105,7 +105,7 @@ func zombieIntervals(events []journal.Event, end clock.Time) []string {
 			open[e.TP] = append(open[e.TP], b)
 			all = append(all, b)
 			order = append(order, e.TP)
-		case journal.EvBecameFollower:
+		case journal.EvBecameFollower, journal.EvReplicaDeleted:
 			tp := e.TP
 			closeAll(e.Broker, &tp, e.Time)
 		case journal.EvCrashed, journal.EvPowerLoss, journal.EvStopped:

@@ -238,6 +238,16 @@ func (s Spec) Placement() config.Placement {
 	return config.PlacementFixed
 }
 
+// Reassign is an operator's kafka-reassign-partitions.sh moving tp to
+// target: the monitor hears what was asked (its judge of replica counts),
+// then the active controller starts the move. It reports whether the
+// controller took it.
+func (c *Cluster) Reassign(tp protocol.TopicPartition, target []protocol.BrokerID) bool {
+	c.Monitor.OperatorReassignment(tp, target)
+	ctl := c.Controller()
+	return ctl != nil && ctl.Reassign(tp, target)
+}
+
 // Partitions lists every partition of every topic, in order.
 func (c *Cluster) Partitions() []protocol.TopicPartition {
 	var tps []protocol.TopicPartition

@@ -46,6 +46,13 @@ func (f Fault) item() yaml.MapSlice {
 		m = append(m, yaml.MapItem{Key: "slow-link", Value: yaml.MapSlice{{Key: "from", Value: []string{f.Target}}, {Key: "to", Value: []string{f.Rest}}, {Key: "delay", Value: f.Delay}}})
 	case "loss":
 		m = append(m, yaml.MapItem{Key: "loss", Value: f.Loss})
+	case "reassign":
+		var replicas []int
+		for _, s := range strings.Split(f.Rest, ",") {
+			n, _ := strconv.Atoi(s)
+			replicas = append(replicas, n)
+		}
+		m = append(m, yaml.MapItem{Key: "reassign", Value: yaml.MapSlice{{Key: "partition", Value: f.Target}, {Key: "replicas", Value: replicas}}})
 	default:
 		m = append(m, yaml.MapItem{Key: f.Action, Value: f.Target})
 	}

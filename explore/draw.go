@@ -13,6 +13,14 @@ import (
 // Kinds are the fault kinds exploration draws from.
 var Kinds = []string{"crash", "pause", "isolate", "split", "slow-link", "loss", "controller", "power-loss"}
 
+// Operations are drawn from a stream of their own, so that the faults
+// above stay what they were on every seed: "stop" makes some drawn broker
+// crashes orderly stops (a controlled shutdown, then a clean restart),
+// "zone" cuts one rack off from everything else when the cluster has
+// racks — an availability zone's outage — and "reassign" moves a partition
+// of the first topic to other brokers (KIP-455).
+var Operations = []string{"stop", "zone", "reassign"}
+
 // Options shape the drawn schedules.
 type Options struct {
 	// Kinds limits the fault kinds drawn; empty means all.
@@ -41,8 +49,8 @@ type Options struct {
 // time (LivenessClaimed).
 func Draw(base *scenarios.Scenario, seed uint64, o Options) []Fault {
 	r := sim.Seed(seed).Stream("explore/faults")
-	kinds := o.Kinds
-	if len(kinds) == 0 {
+	kinds := slices.DeleteFunc(slices.Clone(o.Kinds), func(k string) bool { return slices.Contains(Operations, k) })
+	if len(o.Kinds) == 0 {
 		kinds = Kinds
 	}
 	if !o.BeyondClaims {
@@ -58,7 +66,7 @@ func Draw(base *scenarios.Scenario, seed uint64, o Options) []Fault {
 		enabled = []string{kinds[r.IntN(len(kinds))]}
 	}
 	if len(enabled) == 0 {
-		return nil
+		return drawOperations(base, seed, o, nil)
 	}
 	timed := r.IntN(2) == 0
 	start, end := 3.0, base.FaultWindowEnd().Seconds()
@@ -85,7 +93,58 @@ func Draw(base *scenarios.Scenario, seed uint64, o Options) []Fault {
 			t += r.Float64() * length * 1.5 // overlapping it
 		}
 	}
+	return drawOperations(base, seed, o, faults)
+}
+
+// drawOperations draws the operations onto faults: each broker crash
+// becomes an orderly stop on one seed in three, and on half the seeds of a
+// cluster with racks one rack is cut off from the rest for a while.
+func drawOperations(base *scenarios.Scenario, seed uint64, o Options, faults []Fault) []Fault {
+	r := sim.Seed(seed).Stream("explore/operations")
+	drawn := func(op string) bool { return len(o.Kinds) == 0 || slices.Contains(o.Kinds, op) }
+	for i, f := range faults {
+		if f.Action == "crash" && !strings.HasPrefix(f.Target, "controller") && r.IntN(3) == 0 && drawn("stop") {
+			faults[i].Action = "stop"
+		}
+	}
+	var racks []string
+	for _, k := range base.Cluster.Racks {
+		if k != "" && !slices.Contains(racks, k) {
+			racks = append(racks, k)
+		}
+	}
+	start, end := 3.0, base.FaultWindowEnd().Seconds()
+	if len(racks) > 0 && r.IntN(2) == 0 && drawn("zone") && end-start > 1 {
+		at := roundMillis(start + r.Float64()*(end-start-1))
+		zone := Fault{At: at, For: roundMillis(min(0.5+r.Float64()*12, end-at)), Action: "partition", Target: fmt.Sprintf("rack(%s)", racks[r.IntN(len(racks))]), Rest: "rest"}
+		faults = insertByTime(faults, zone)
+	}
+	if len(base.Cluster.Topics) > 0 && r.IntN(4) == 0 && drawn("reassign") && end-start > 1 {
+		// A partition of the first topic moves to RF brokers drawn at
+		// random (some of them may be where it is).
+		t := base.Cluster.Topics[0]
+		brokers := r.Perm(base.Cluster.Brokers)[:t.ReplicationFactor]
+		var replicas []string
+		for _, b := range brokers {
+			replicas = append(replicas, fmt.Sprint(b))
+		}
+		move := Fault{At: roundMillis(start + r.Float64()*(end-start-1)), Action: "reassign",
+			Target: fmt.Sprintf("%s/%d", t.Name, r.IntN(t.Partitions)), Rest: strings.Join(replicas, ",")}
+		faults = insertByTime(faults, move)
+	}
 	return faults
+}
+
+// insertByTime inserts f among faults sorted by time, after those at the
+// same time.
+func insertByTime(faults []Fault, f Fault) []Fault {
+	i, _ := slices.BinarySearchFunc(faults, f.At, func(g Fault, at float64) int {
+		if g.At <= at {
+			return -1
+		}
+		return 1
+	})
+	return slices.Insert(faults, i, f)
 }
 
 // LivenessClaimed reports whether a schedule stays within what Kafka

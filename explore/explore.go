@@ -30,6 +30,7 @@ var Paths = []Path{
 	{Name: "controlled shutdown", Event: journal.EvControlledShutdown},
 	{Name: "leadership moved by controlled shutdown", Event: journal.EvShutdownElected},
 	{Name: "clean restart", Event: journal.EvCleanStart},
+	{Name: "reassignment completed", Event: journal.EvReassignCompleted},
 	{Name: "broker fenced", Event: journal.EvFenced},
 	{Name: "registration refused (old session valid)", Event: journal.EvRegistrationRefused},
 	{Name: "truncation", Event: journal.EvTruncated},

@@ -97,6 +97,12 @@ func DrawConfig(base *scenarios.Scenario, seed uint64) Drawn {
 	// KIP-966's eligible leader replicas, on half the seeds (drawn last:
 	// the values above stay what they were).
 	d["cluster.config:eligible.leader.replicas.version"] = r.IntN(2)
+	// Racks on a quarter of the seeds (brokers round-robin over three
+	// zones, placed by Kafka's striped placer), so that a zone's outage is
+	// a fault a seed can draw; drawn after the rest, which stays as it was.
+	if r.IntN(4) == 0 && base.Cluster.Racks == nil {
+		d["cluster.racks"] = []any{"a", "b", "c"}
+	}
 	// A longer session delays a restarted broker's re-registration (twice:
 	// the old session, then the new one's first heartbeat), a longer lag
 	// time the ISR shrink acks=all waits for. The settle period grows by

@@ -28,6 +28,7 @@ type Summary struct {
 	Leaders           int             `json:"leader_elections"`
 	Preferred         int             `json:"preferred_elections,omitempty"` // of the leader elections
 	ShutdownMoves     int             `json:"controlled_shutdown_moves,omitempty"`
+	Reassignments     int             `json:"reassignments_completed,omitempty"`
 	ISRShrinks        int             `json:"isr_shrinks"`
 	ISRExpands        int             `json:"isr_expands"`
 	Faults            []faultJSON     `json:"faults"`
@@ -101,7 +102,7 @@ func JSON(w io.Writer, r *runner.Result, command string) error {
 		Scenario: r.Scenario.Name, Source: r.Scenario.Source, Seed: r.Seed,
 		DurationMs: r.Duration.Milliseconds(), Events: r.Events, TraceHash: sim.Hex16(r.TraceHash),
 		Sends: r.Sends, Lost: r.Lost, UnavailableWrites: r.Unavailable, Offline: r.OfflinePartitions, Availability: r.Availability,
-		DeadlineMs: r.Detail.Deadline.Milliseconds(), Eventually: r.Detail.Share, Partitions: []partitionJSON{}, Leaders: r.Leaders, Preferred: r.Preferred, ShutdownMoves: r.ShutdownMoves, ISRShrinks: r.ISRShrinks, ISRExpands: r.ISRExpands,
+		DeadlineMs: r.Detail.Deadline.Milliseconds(), Eventually: r.Detail.Share, Partitions: []partitionJSON{}, Leaders: r.Leaders, Preferred: r.Preferred, ShutdownMoves: r.ShutdownMoves, Reassignments: r.Reassignments, ISRShrinks: r.ISRShrinks, ISRExpands: r.ISRExpands,
 		OK: r.OK(), Command: command, Faults: []faultJSON{}, Unavailable: []windowJSON{}, Checkers: []checkerJSON{}, Expectations: []outcomeJSON{},
 	}
 	for i, f := range r.Faults {

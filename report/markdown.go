@@ -35,7 +35,7 @@ func Markdown(w io.Writer, r *runner.Result, command string, files []string) err
 			fmt.Fprintf(&b, "  (%s)\n", startupNote)
 		}
 	}
-	fmt.Fprintf(&b, "- cluster: %d leader elections%s, %d ISR shrinks, %d ISR expands\n\n", r.Leaders, electionsText(r), r.ISRShrinks, r.ISRExpands)
+	fmt.Fprintf(&b, "- cluster: %d leader elections%s, %d ISR shrinks, %d ISR expands%s\n\n", r.Leaders, electionsText(r), r.ISRShrinks, r.ISRExpands, reassignmentsText(r))
 
 	for _, p := range []struct{ name, title, caption string }{
 		{AvailabilityPlot, "Availability", "Writes attempted and acknowledged per second; below, per partition, the share of each second's writes acknowledged within the deadline (the headline availability is its mean over time and partitions). Shaded: fault windows, and in grey the settle period; dashed: leader changes."},

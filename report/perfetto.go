@@ -87,7 +87,7 @@ func (pt *Perfetto) Finish(r *runner.Result) error {
 			open[leading{e.Node, e.TP}] = true
 			p.event(e.Time, trackEvent{kind: typeSliceBegin, track: p.process(e.Node).thread(p, "leads "+e.TP.String()),
 				name: "leader " + e.TP.String(), annotations: [2]annotation{{"epoch", strconv.Itoa(int(e.Epoch))}}})
-		case journal.EvBecameFollower:
+		case journal.EvBecameFollower, journal.EvReplicaDeleted:
 			end(e.Node, e.TP, e.Time)
 		case journal.EvCrashed, journal.EvPowerLoss, journal.EvStopped:
 			for _, tp := range tps {

@@ -309,9 +309,36 @@ func markLeaderChanges(p *plot.Plot, r *runner.Result, ymax float64) {
 // markControllerChanges draws a dotted purple line wherever a controller
 // of the quorum became the active one.
 func markControllerChanges(p *plot.Plot, r *runner.Result, ymax float64) {
+	markEvents(p, r, ymax, journal.EvControllerActive, "active controller change", color.RGBA{R: 120, G: 50, B: 160, A: 220})
+}
+
+// operations are the operators' actions the replication plot marks, each
+// with its legend and colour.
+var operations = []struct {
+	kind   journal.EventKind
+	legend string
+	colour color.RGBA
+}{
+	{journal.EvControlledShutdown, "controlled shutdown", color.RGBA{R: 200, G: 120, B: 40, A: 220}},
+	{journal.EvCleanStart, "clean restart", color.RGBA{R: 40, G: 150, B: 80, A: 220}},
+	{journal.EvReassignStarted, "reassignment started", color.RGBA{R: 30, G: 110, B: 200, A: 220}},
+	{journal.EvReassignCompleted, "reassignment completed", color.RGBA{R: 20, G: 60, B: 140, A: 220}},
+}
+
+// markOperations draws a dotted vertical line at every controlled
+// shutdown, clean restart and reassignment step.
+func markOperations(p *plot.Plot, r *runner.Result, ymax float64) {
+	for _, op := range operations {
+		markEvents(p, r, ymax, op.kind, op.legend, op.colour)
+	}
+}
+
+// markEvents draws a dotted vertical line at every event of one kind,
+// named once in the legend.
+func markEvents(p *plot.Plot, r *runner.Result, ymax float64, kind journal.EventKind, legend string, colour color.RGBA) {
 	first := true
 	for _, e := range r.Journal {
-		if e.Kind != journal.EvControllerActive {
+		if e.Kind != kind {
 			continue
 		}
 		x := e.Time.Since().Seconds()
@@ -319,10 +346,10 @@ func markControllerChanges(p *plot.Plot, r *runner.Result, ymax float64) {
 		if err != nil {
 			continue
 		}
-		mark.Color, mark.Width, mark.Dashes = color.RGBA{R: 120, G: 50, B: 160, A: 220}, vg.Points(1.5), []vg.Length{vg.Points(1), vg.Points(2)}
+		mark.Color, mark.Width, mark.Dashes = colour, vg.Points(1.5), []vg.Length{vg.Points(1), vg.Points(2)}
 		p.Add(mark)
 		if first {
-			p.Legend.Add("active controller change", mark)
+			p.Legend.Add(legend, mark)
 			first = false
 		}
 	}
@@ -698,12 +725,16 @@ func replicationPanels(r *runner.Result) []*plot.Plot {
 	maxRF := 1
 	for _, s := range states {
 		maxRF = max(maxRF, s.replicas)
+		for _, xy := range s.isr { // a reassignment's ISR holds the old and the new replicas
+			maxRF = max(maxRF, int(xy.Y))
+		}
 	}
 	isrPanel.Y.Min, isrPanel.Y.Max = 0, float64(maxRF)*headroom+0.5
 	leaderPanel.Y.Min, leaderPanel.Y.Max = -1.5, float64(r.Scenario.Cluster.Brokers)*headroom+0.5
 	underPanel.Y.Min, underPanel.Y.Max = 0, float64(len(tps))*headroom+0.5
 	markSettle(isrPanel, r, isrPanel.Y.Max, true)
 	markControllerChanges(leaderPanel, r, leaderPanel.Y.Max)
+	markOperations(isrPanel, r, isrPanel.Y.Max)
 	markSettle(leaderPanel, r, leaderPanel.Y.Max, false)
 	markSettle(underPanel, r, underPanel.Y.Max, false)
 	shadeFaults(isrPanel, r, isrPanel.Y.Max, true)

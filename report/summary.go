@@ -43,7 +43,7 @@ func Text(w io.Writer, r *runner.Result, command string) error {
 			}
 		}
 	}
-	fmt.Fprintf(&b, "cluster: %d leader elections%s, %d ISR shrinks, %d ISR expands\n", r.Leaders, electionsText(r), r.ISRShrinks, r.ISRExpands)
+	fmt.Fprintf(&b, "cluster: %d leader elections%s, %d ISR shrinks, %d ISR expands%s\n", r.Leaders, electionsText(r), r.ISRShrinks, r.ISRExpands, reassignmentsText(r))
 
 	for _, t := range Tables(r) {
 		fmt.Fprintf(&b, "\n%s\n", t.Title)
@@ -203,6 +203,14 @@ func availabilityText(r *runner.Result) string {
 
 // preferredText says how many of the leader elections were preferred
 // ones (leadership coming home), when there were any.
+// reassignmentsText counts the reassignments completed, when any were.
+func reassignmentsText(r *runner.Result) string {
+	if r.Reassignments == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d reassignments completed", r.Reassignments)
+}
+
 // electionsText says how many of the elections were preferred ones and how
 // many leaderships a controlled shutdown handed on, when any were.
 func electionsText(r *runner.Result) string {

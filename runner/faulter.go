@@ -162,6 +162,12 @@ func (f *faulter) apply(fault scenarios.Fault) (undo func()) {
 	case scenarios.Loss:
 		f.setLoss(fault.Loss)
 		return func() { f.setLoss(f.baseLoss) }
+	case scenarios.Reassign:
+		for _, move := range f.moves(fault) {
+			if f.c.Reassign(move.tp, move.target) {
+				hit = []sim.NodeID{f.c.Controller().Node()}
+			}
+		}
 	case scenarios.Elect:
 		f.c.Monitor.OperatorElection(fault.TP, fault.Unclean) // what the scenario asked, for the judge
 		ctl := f.c.Controller()
@@ -194,6 +200,46 @@ func (f *faulter) undo(hit []sim.NodeID, step func(sim.NodeID) bool) func() {
 			step(n)
 		}
 	}
+}
+
+type move struct {
+	tp     protocol.TopicPartition
+	target []protocol.BrokerID
+}
+
+// moves are the reassignments a reassign fault asks for: its partition to
+// its replicas, or every partition off one broker — each replica there
+// replaced by the next broker, counting up from it, that is not already a
+// replica, as an operator's generated plan might.
+func (f *faulter) moves(fault scenarios.Fault) []move {
+	if fault.Off < 0 {
+		target := make([]protocol.BrokerID, len(fault.Replicas))
+		for i, r := range fault.Replicas {
+			target[i] = protocol.BrokerID(r)
+		}
+		return []move{{fault.TP, target}}
+	}
+	off, n := protocol.BrokerID(fault.Off), protocol.BrokerID(f.c.Spec.Brokers)
+	var out []move
+	for _, tp := range f.c.Partitions() {
+		st := f.c.State(tp)
+		replicas := st.Replicas[:len(st.Replicas)-len(st.Removing)]
+		i := slices.Index(replicas, off)
+		if i < 0 {
+			continue
+		}
+		target := slices.Clone(replicas)
+		for b := (off + 1) % n; b != off; b = (b + 1) % n {
+			if !slices.Contains(target, b) {
+				target[i] = b
+				break
+			}
+		}
+		if target[i] != off {
+			out = append(out, move{tp, target})
+		}
+	}
+	return out
 }
 
 // restartStopped restarts a stopped broker, or, while it is still shutting

@@ -67,6 +67,7 @@ type Result struct {
 	Leaders           int // leader elections
 	Preferred         int // of those, preferred elections (automatic rebalancing or an operator's)
 	ShutdownMoves     int // of those, leaderships handed on by a controlled shutdown
+	Reassignments     int // partition reassignments completed
 	ISRShrinks        int
 	ISRExpands        int
 	Expectations      []Outcome
@@ -345,7 +346,7 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 // summarise counts the sends and protocol events from scratch (a run that
 // crashed while judged is summarised again).
 func (r *Result) summarise() {
-	r.Sends, r.Leaders, r.Preferred, r.ShutdownMoves, r.ISRShrinks, r.ISRExpands = Sends{}, 0, 0, 0, 0, 0
+	r.Sends, r.Leaders, r.Preferred, r.ShutdownMoves, r.ISRShrinks, r.ISRExpands, r.Reassignments = Sends{}, 0, 0, 0, 0, 0, 0
 	for _, op := range r.History.All() {
 		if op.F != journal.OpSend {
 			continue
@@ -377,6 +378,8 @@ func (r *Result) summarise() {
 			r.ISRShrinks++
 		case journal.EvISRExpand:
 			r.ISRExpands++
+		case journal.EvReassignCompleted:
+			r.Reassignments++
 		}
 	}
 }

@@ -94,7 +94,7 @@ var knownKeys = []string{
 	"latency", "base", "jitter", "shape", "loss", "duplicate", "links", "from", "to",
 	"producers", "consumers", "topic", "rate", "acks", "enable.idempotence", "start", "stop",
 	"at", "for", "crash", "power-loss", "stop", "restart", "pause", "resume", "isolate", "partition", "one-way",
-	"heal", "slow-link", "delay", "elect", "unclean", "type",
+	"heal", "slow-link", "delay", "elect", "unclean", "type", "reassign", "replicas", "all-partitions-of",
 }
 
 // path is where in the document a value sits: keys and list indexes.

@@ -268,8 +268,14 @@ func (v *validator) fault(p path, raw rawFault, sc *Scenario) Fault {
 			v.fail(p.key("unclean"), "a preferred election is clean: unclean does not apply")
 		}
 	}
+	f.Off = -1
+	if raw.Reassign != nil {
+		kinds = append(kinds, Reassign)
+		f.Kind = Reassign
+		v.reassign(p.key("reassign"), *raw.Reassign, &f, spec)
+	}
 	switch {
-	case len(kinds) == 1 && raw.For != "" && slices.Contains([]FaultKind{Restart, Resume, Heal, Elect}, f.Kind):
+	case len(kinds) == 1 && raw.For != "" && slices.Contains([]FaultKind{Restart, Resume, Heal, Elect, Reassign}, f.Kind):
 		v.fail(p.key("for"), "%s ends or does something at once: it takes no for:", f.Kind)
 	case len(kinds) == 1 && f.Target.Kind == FollowerTarget && v.err == nil:
 		if t, ok := spec.Topic(f.Target.TP.Topic); ok && t.ReplicationFactor < 2 {
@@ -278,7 +284,7 @@ func (v *validator) fault(p path, raw rawFault, sc *Scenario) Fault {
 	}
 	switch {
 	case len(kinds) == 0:
-		v.fail(p, "fault does nothing: give one of crash, power-loss, stop, restart, pause, resume, isolate, partition, one-way, heal, slow-link, loss, elect")
+		v.fail(p, "fault does nothing: give one of crash, power-loss, stop, restart, pause, resume, isolate, partition, one-way, heal, slow-link, loss, elect, reassign")
 	case len(kinds) > 1:
 		v.fail(p, "fault has %d actions (%s and %s): give each its own entry", len(kinds), kinds[0], kinds[1])
 	case raw.Unclean && f.Kind != Elect:
@@ -337,6 +343,12 @@ func faultText(f Fault) string {
 		}
 	case Loss:
 		s += " " + strconv.FormatFloat(f.Loss, 'g', -1, 64)
+	case Reassign:
+		if f.Off >= 0 {
+			s += fmt.Sprintf(" all partitions off broker-%d", f.Off)
+		} else {
+			s += fmt.Sprintf(" %v to %v", f.TP, f.Replicas)
+		}
 	case Elect:
 		s += " " + f.TP.String()
 		switch {
@@ -373,4 +385,55 @@ func controllersText(n int) string {
 		return "one controller, named controller"
 	}
 	return fmt.Sprintf("controller-0 to controller-%d", n-1)
+}
+
+// reassign reads a reassignment: { partition: t/p, replicas: [3, 4, 5] }
+// or { all-partitions-of: broker-N }.
+func (v *validator) reassign(p path, raw rawReassign, f *Fault, spec cluster.Spec) {
+	switch {
+	case raw.AllPartitionsOf != "" && (raw.Partition != "" || raw.Replicas != nil):
+		v.fail(p, "reassign takes a partition with its replicas, or all-partitions-of a broker, not both")
+	case raw.AllPartitionsOf != "":
+		m := brokerRE.FindStringSubmatch(strings.TrimSpace(raw.AllPartitionsOf))
+		if m == nil {
+			v.fail(p.key("all-partitions-of"), "all-partitions-of %s: name a broker, e.g. broker-0", quoted(raw.AllPartitionsOf))
+			return
+		}
+		n, _ := strconv.Atoi(m[1])
+		if n >= spec.Brokers {
+			v.fail(p.key("all-partitions-of"), "%s names no broker: the cluster has broker-0 to broker-%d", raw.AllPartitionsOf, spec.Brokers-1)
+		}
+		for _, t := range spec.Topics {
+			if t.ReplicationFactor >= spec.Brokers {
+				v.fail(p.key("all-partitions-of"), "topic %s has replication factor %d on %d brokers: no broker is left to move broker-%d's replicas to", t.Name, t.ReplicationFactor, spec.Brokers, n)
+			}
+		}
+		f.Off = n
+	case raw.Partition == "":
+		v.fail(p, "reassign needs a partition and its new replicas, e.g. { partition: orders/0, replicas: [3, 4, 5] }, or { all-partitions-of: broker-0 }")
+	default:
+		f.TP = v.partition(p.key("partition"), raw.Partition, spec)
+		if len(raw.Replicas) == 0 {
+			v.fail(p.key("replicas"), "reassign %s: give its new replicas by broker id, e.g. replicas: [3, 4, 5]", raw.Partition)
+			return
+		}
+		for i, r := range raw.Replicas {
+			n, ok := v.whole(p.key("replicas").at(i), r, "replica", 0, int64(spec.Brokers-1))
+			if !ok {
+				return
+			}
+			if slices.Contains(f.Replicas, int(n)) {
+				v.fail(p.key("replicas").at(i), "broker %d is listed twice: a partition has one replica per broker", n)
+			}
+			f.Replicas = append(f.Replicas, int(n))
+		}
+		t, _ := spec.Topic(f.TP.Topic)
+		minISR := spec.Broker.MinInsyncReplicas
+		if t.MinInsyncReplicas != nil {
+			minISR = *t.MinInsyncReplicas
+		}
+		if len(f.Replicas) < minISR && v.err == nil {
+			v.fail(p.key("replicas"), "reassign %v to %d replicas: fewer than its min.insync.replicas %d, so acks=all could never succeed", f.TP, len(f.Replicas), minISR)
+		}
+	}
 }

@@ -173,7 +173,7 @@ func TestUnknownKeysAreReportedInFileOrder(t *testing.T) {
 	for range 30 {
 		_, err := Load("keys.yaml", text)
 		require.Error(t, err)
-		assert.Equal(t, `keys.yaml:4:32: unknown field "zzz" (known here: at, for, crash, power-loss, stop, restart, pause, resume, isolate, partition, one-way, heal, slow-link, loss, elect, unclean, after, delay)`, err.Error())
+		assert.Equal(t, `keys.yaml:4:32: unknown field "zzz" (known here: at, for, crash, power-loss, stop, restart, pause, resume, isolate, partition, one-way, heal, slow-link, loss, elect, reassign, unclean, after, delay)`, err.Error())
 	}
 	_, err := Load("halt.yaml", []byte("name: x\ncluster: { topics: [{ name: o, partitions: 1, replication.factor: 1 }] }\nfaults:\n  - { at: 1s, halt: broker-0 }\n"))
 	require.Error(t, err)

@@ -76,6 +76,7 @@ const (
 	SlowLink  FaultKind = "slow-link"
 	Loss      FaultKind = "loss"
 	Elect     FaultKind = "elect"
+	Reassign  FaultKind = "reassign"
 )
 
 // Fault is one entry of the fault schedule.
@@ -94,6 +95,11 @@ type Fault struct {
 	// Preferred: elect the partition's first replica, if it is in the ISR
 	// and live (kafka-leader-election.sh --election-type preferred).
 	Preferred bool
+	// Reassign: TP to Replicas, or (Off >= 0) every partition off broker
+	// Off, each of its replicas there replaced by the next broker not
+	// already a replica.
+	Replicas []int
+	Off      int
 	// After, when set, holds the fault back from At until the protocol
 	// event it names happens, then fires it AfterDelay later: a crash timed
 	// to land within milliseconds of an ISR change or an election.

@@ -75,24 +75,25 @@ type rawConsumer struct {
 }
 
 type rawFault struct {
-	At        string      `yaml:"at"`
-	For       string      `yaml:"for"`
-	Crash     string      `yaml:"crash"`
-	PowerLoss string      `yaml:"power-loss"`
-	Stop      string      `yaml:"stop"`
-	Restart   string      `yaml:"restart"`
-	Pause     string      `yaml:"pause"`
-	Resume    string      `yaml:"resume"`
-	Isolate   string      `yaml:"isolate"`
-	Partition []any       `yaml:"partition"` // groups: a list of targets, or one target such as rest
-	OneWay    *rawOneWay  `yaml:"one-way"`
-	Heal      string      `yaml:"heal"`
-	SlowLink  *rawSlowLnk `yaml:"slow-link"`
-	Loss      *float64    `yaml:"loss"`
-	Elect     *rawElect   `yaml:"elect"`
-	Unclean   bool        `yaml:"unclean"`
-	After     string      `yaml:"after"` // a protocol event that triggers the fault, e.g. isr-expand(orders/0)
-	Delay     string      `yaml:"delay"` // how long after that event
+	At        string       `yaml:"at"`
+	For       string       `yaml:"for"`
+	Crash     string       `yaml:"crash"`
+	PowerLoss string       `yaml:"power-loss"`
+	Stop      string       `yaml:"stop"`
+	Restart   string       `yaml:"restart"`
+	Pause     string       `yaml:"pause"`
+	Resume    string       `yaml:"resume"`
+	Isolate   string       `yaml:"isolate"`
+	Partition []any        `yaml:"partition"` // groups: a list of targets, or one target such as rest
+	OneWay    *rawOneWay   `yaml:"one-way"`
+	Heal      string       `yaml:"heal"`
+	SlowLink  *rawSlowLnk  `yaml:"slow-link"`
+	Loss      *float64     `yaml:"loss"`
+	Elect     *rawElect    `yaml:"elect"`
+	Reassign  *rawReassign `yaml:"reassign"`
+	Unclean   bool         `yaml:"unclean"`
+	After     string       `yaml:"after"` // a protocol event that triggers the fault, e.g. isr-expand(orders/0)
+	Delay     string       `yaml:"delay"` // how long after that event
 }
 
 type rawOneWay struct {
@@ -131,6 +132,14 @@ func (b *rawBrokers) UnmarshalYAML(unmarshal func(any) error) error {
 	b.Count = nil
 	b.List = []rawBroker{}
 	return unmarshal(&b.List) // strictly: a misspelt key is reported
+}
+
+// rawReassign is kafka-reassign-partitions.sh's move of one partition to
+// the given replicas, or of every partition off one broker.
+type rawReassign struct {
+	Partition       string `yaml:"partition"`
+	Replicas        []any  `yaml:"replicas"`
+	AllPartitionsOf string `yaml:"all-partitions-of"`
 }
 
 // rawElect is an operator's election as kafka-leader-election.sh takes it:

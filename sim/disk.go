@@ -55,6 +55,9 @@ func (d *Disk) Exists(name string) bool {
 	return ok
 }
 
+// Remove deletes the named file, durably at once.
+func (d *Disk) Remove(name string) { delete(d.files, name) }
+
 // Files returns the names of all files, sorted.
 func (d *Disk) Files() []string {
 	names := make([]string, 0, len(d.files))

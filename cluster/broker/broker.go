@@ -57,6 +57,8 @@ type Broker struct {
 	// start, -1 if the last stop was unclean; stopping: Shutdown was called.
 	previousEpoch int64
 	stopping      bool
+	// The replication throttles of a reassignment's new replicas.
+	leaderThrottle, followerThrottle throttle
 }
 
 // NewBroker returns broker id. Topic configs supply per-topic overrides.
@@ -83,6 +85,8 @@ func (b *Broker) Start(env sim.Env) {
 	b.parts = map[protocol.TopicPartition]*replica{}
 	b.sessions = map[sessionKey]*produceSession{}
 	b.checkpoint = map[protocol.TopicPartition]int64{}
+	b.leaderThrottle = throttle{rate: b.cfg.LeaderThrottle, at: env.Now()}
+	b.followerThrottle = throttle{rate: b.cfg.FollowerThrottle, at: env.Now()}
 	b.previousEpoch = b.readCleanShutdown()
 	if b.previousEpoch >= 0 {
 		b.event(journal.Event{Kind: journal.EvCleanStart, Broker: b.id, Leader: protocol.NoLeader,
@@ -327,6 +331,29 @@ func (b *Broker) applyImage(img protocol.Image) {
 			b.applyState(b.replica(st.TP), st)
 		}
 	}
+	// A replica the metadata no longer assigns here was reassigned away:
+	// stop it and delete its log (ReplicaManager's stopPartitions).
+	for i := 0; i < len(b.order); i++ {
+		r := b.order[i]
+		if st, ok := img.Find(r.tp); ok && !slices.Contains(st.Replicas, b.id) && st.Newer(r.state) {
+			b.deleteReplica(r)
+			i--
+		}
+	}
+}
+
+// deleteReplica stops a replica and deletes its log.
+func (b *Broker) deleteReplica(r *replica) {
+	b.abandonRequests(r)
+	r.fetch.Cancel(b.env)
+	r.log.Delete(b.env.Disk())
+	if b.monitor != nil {
+		b.monitor.Untrack(b.id, r.tp)
+	}
+	delete(b.parts, r.tp)
+	b.order = slices.DeleteFunc(b.order, func(x *replica) bool { return x == r })
+	b.event(journal.Event{Kind: journal.EvReplicaDeleted, TP: r.tp, Broker: b.id, Leader: protocol.NoLeader,
+		Detail: fmt.Sprintf("broker %d no longer hosts %v: its replica is stopped and its log deleted", b.id, r.tp)})
 }
 
 func (b *Broker) event(e journal.Event) {

@@ -36,11 +36,21 @@ func (b *Broker) sendFetch(r *replica) {
 		// no last fetched epoch, so nothing checked them later.
 		last = protocol.NoEpoch
 	}
+	maxRecords := max(1, b.cfg.ReplicaFetchMaxBytes/b.cfg.RecordSize)
+	if b.followerThrottle.rate > 0 && throttled(r, b.id) {
+		avail := b.followerThrottle.available(b.env.Now())
+		if avail < b.cfg.RecordSize {
+			r.fetch.Cancel(b.env)
+			b.fetchLater(r, max(time.Millisecond, b.followerThrottle.wait(b.cfg.RecordSize)))
+			return
+		}
+		maxRecords = min(maxRecords, avail/b.cfg.RecordSize)
+	}
 	id := b.newID()
 	req := protocol.FetchRequest{
 		RequestID: id, ReplicaID: b.id, BrokerEpoch: b.epoch, TP: r.tp,
 		CurrentLeaderEpoch: r.state.LeaderEpoch, FetchOffset: r.log.LEO(), LastFetchedEpoch: last,
-		MaxWaitMs: b.cfg.ReplicaFetchWaitMax.Milliseconds(), MaxRecords: int(max(1, b.cfg.ReplicaFetchMaxBytes/b.cfg.RecordSize)),
+		MaxWaitMs: b.cfg.ReplicaFetchWaitMax.Milliseconds(), MaxRecords: int(maxRecords),
 	}
 	r.fetch.Send(&b.Recyclers, b.env, id, b.dir.Node(r.state.Leader), b.NewFetchRequest(req), b.cfg.Retransmit, node.Timer{Kind: node.TFetch, TP: r.tp})
 }
@@ -69,6 +79,9 @@ func (b *Broker) handleFetchResponse(m protocol.FetchResponse) {
 		b.sendFetch(r)
 	case m.Err == protocol.None:
 		r.epochCheck = false // the logs agree: fetch on
+		if b.followerThrottle.rate > 0 && throttled(r, b.id) {
+			b.followerThrottle.spend(recordsOf(m.Batches) * b.cfg.RecordSize)
+		}
 		b.appendAsFollower(r, m)
 		b.sendFetch(r)
 	case m.Err == protocol.OffsetOutOfRange && m.LogEndOffset < r.log.LEO():
@@ -203,7 +216,11 @@ func (b *Broker) handleFetch(from sim.NodeID, m protocol.FetchRequest) {
 	}
 	b.maybeExpandISR(r, fs)
 	b.maybeIncrementHW(r)
-	b.answerOrPark(r, from, m, m.FetchOffset < r.log.LEO())
+	ready := m.FetchOffset < r.log.LEO()
+	if ready && b.leaderThrottle.rate > 0 && throttled(r, m.ReplicaID) && b.leaderThrottle.available(b.env.Now()) < b.cfg.RecordSize {
+		ready = false // over the leader's throttle: the fetch waits out its max wait
+	}
+	b.answerOrPark(r, from, m, ready)
 }
 
 // updateFollower records a follower's fetch position, and when it counts as
@@ -239,9 +256,21 @@ func (b *Broker) answerFetch(r *replica, from sim.NodeID, m protocol.FetchReques
 	if m.ReplicaID < 0 {
 		upTo = r.log.HW
 	}
+	maxRecords := m.MaxRecords
+	limited := m.ReplicaID >= 0 && b.leaderThrottle.rate > 0 && throttled(r, m.ReplicaID)
+	if limited {
+		maxRecords = min(maxRecords, int(b.leaderThrottle.available(b.env.Now())/b.cfg.RecordSize))
+	}
+	var batches []*protocol.Batch
+	if maxRecords > 0 {
+		batches = r.log.Read(m.FetchOffset, upTo, maxRecords)
+	}
+	if limited {
+		b.leaderThrottle.spend(recordsOf(batches) * b.cfg.RecordSize)
+	}
 	b.env.Send(from, b.NewFetchResponse(protocol.FetchResponse{
 		RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.HW, LogEndOffset: r.log.LEO(),
-		LeaderEpoch: r.state.LeaderEpoch, Batches: r.log.Read(m.FetchOffset, upTo, m.MaxRecords), DivergingEpoch: protocol.NoEpoch,
+		LeaderEpoch: r.state.LeaderEpoch, Batches: batches, DivergingEpoch: protocol.NoEpoch,
 	}))
 }
 

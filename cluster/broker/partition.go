@@ -103,8 +103,10 @@ func (b *Broker) applyState(r *replica, st protocol.PartitionState) {
 		b.makeLeader(r)
 	case st.Leader == b.id:
 		// The same leadership with a committed ISR change: whatever was in
-		// flight is settled, one way or the other.
+		// flight is settled, one way or the other. A reassignment may have
+		// added followers.
 		r.pendingISR, r.alterReq = nil, 0
+		b.syncFollowers(r)
 		b.maybeIncrementHW(r)
 	case r.role != roleFollower || st.LeaderEpoch != old.LeaderEpoch:
 		b.makeFollower(r)
@@ -131,6 +133,18 @@ func (b *Broker) makeLeader(r *replica) {
 	b.event(journal.Event{Kind: journal.EvBecameLeader, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: r.log.LEO(), Broker: b.id, Leader: b.id,
 		Detail: fmt.Sprintf("leader at epoch %d with log end %d, hw %d, isr %v", r.state.LeaderEpoch, r.log.LEO(), r.log.HW, r.state.ISR)})
 	b.maybeIncrementHW(r)
+}
+
+// syncFollowers keeps the leader's followers those of the replicas: a
+// reassignment adds replicas within a leadership (their log end unknown
+// until they fetch).
+func (b *Broker) syncFollowers(r *replica) {
+	for _, id := range r.state.Replicas {
+		if id != b.id && !slices.ContainsFunc(r.followers, func(fs followerState) bool { return fs.broker == id }) {
+			r.followers = append(r.followers, followerState{broker: id, leo: -1})
+		}
+	}
+	r.followers = slices.DeleteFunc(r.followers, func(fs followerState) bool { return !slices.Contains(r.state.Replicas, fs.broker) })
 }
 
 func (b *Broker) makeFollower(r *replica) {

@@ -34,6 +34,8 @@ type BrokerConfig struct {
 	FlushInterval           time.Duration            // log.flush.interval.ms; 0: never by time
 	AutoLeaderRebalance     bool                     // auto.leader.rebalance.enable
 	ControlledShutdown      bool                     // controlled.shutdown.enable
+	LeaderThrottle          int64                    // leader.replication.throttled.rate, bytes/s; 0: none
+	FollowerThrottle        int64                    // follower.replication.throttled.rate, bytes/s; 0: none
 	ShutdownTimeout         time.Duration            // tideline.shutdown.timeout.ms: KafkaBroker.shutdown()'s 5-minute deadline
 	LeaderImbalanceCheck    time.Duration            // leader.imbalance.check.interval.seconds
 	Protocol                protocol.ProtocolVersion // inter.broker.protocol.version (tideline.truncation: high-watermark is 0.10.2)
@@ -233,6 +235,10 @@ func (c *BrokerConfig) Set(name, value string) error {
 		var n int64
 		n, err = parseInt(value, 1)
 		c.LeaderImbalanceCheck = time.Duration(n) * time.Second
+	case "leader.replication.throttled.rate":
+		c.LeaderThrottle, err = parseInt(value, 1)
+	case "follower.replication.throttled.rate":
+		c.FollowerThrottle, err = parseInt(value, 1)
 	case "controlled.shutdown.enable":
 		c.ControlledShutdown, err = strconv.ParseBool(value)
 	case "tideline.shutdown.timeout.ms":
@@ -328,6 +334,7 @@ var brokerProperties = []string{
 	"controller.quorum.election.timeout.ms", "controller.quorum.fetch.timeout.ms", "controller.quorum.request.timeout.ms", "broker.session.timeout.ms", "eligible.leader.replicas.version", "inter.broker.protocol.version",
 	"leader.imbalance.check.interval.seconds", "log.flush.interval.messages", "log.flush.interval.ms", "metadata.max.idle.interval.ms",
 	"min.insync.replicas", "replica.fetch.backoff.ms", "replica.fetch.max.bytes", "replica.fetch.wait.max.ms",
+	"follower.replication.throttled.rate", "leader.replication.throttled.rate",
 	"replica.high.watermark.checkpoint.interval.ms", "replica.lag.time.max.ms",
 	"tideline.availability.deadline.ms", "tideline.isr", "tideline.placement", "tideline.quorum.cold-start", "tideline.quorum.pre-vote", "tideline.leader.election.automatic", "tideline.record.bytes", "tideline.retransmit.ms", "tideline.shutdown.timeout.ms", "tideline.truncation",
 	"tideline.vm.dirty_expire_centisecs", "tideline.vm.dirty_writeback_centisecs", "unclean.leader.election.enable",

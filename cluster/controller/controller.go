@@ -591,10 +591,12 @@ func (c *Controller) alterPartition(m protocol.AlterPartitionRequest) protocol.A
 	c.setISR(&p, slices.Clone(m.NewISR))
 	p.PartitionEpoch++
 	c.partitionEvent(kind, p, m.Broker, detail)
+	expanded := p // as the leader's request left it, before a reassignment completes
+	c.completeReassignment(&p)
 	c.st.Partitions[i] = p
 	c.commit()
 	if c.monitor != nil && len(added) > 0 {
-		c.afterCommit(func() { c.monitor.ISRExpanded(c.env.Now(), p, added) })
+		c.afterCommit(func() { c.monitor.ISRExpanded(c.env.Now(), expanded, added) })
 	}
 	resp.State = p
 	return resp

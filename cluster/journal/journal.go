@@ -100,7 +100,10 @@ const (
 	EvUncleanElected               EventKind = "unclean-leader-elected"
 	EvOffline                      EventKind = "partition-offline"
 	EvPreferredElected             EventKind = "preferred-leader-elected"
-	EvShutdownElected              EventKind = "shutdown-leader-moved" // clean: a controlled shutdown handed the leadership on
+	EvShutdownElected              EventKind = "shutdown-leader-moved"  // clean: a controlled shutdown handed the leadership on
+	EvReassignStarted              EventKind = "reassignment-started"   // KIP-455: a partition's replicas are moving
+	EvReassignCompleted            EventKind = "reassignment-completed" // every target replica in the ISR: the old ones dropped
+	EvReplicaDeleted               EventKind = "replica-deleted"        // a broker stopped a replica reassigned away and deleted its log
 	EvISRShrink                    EventKind = "isr-shrink"
 	EvISRExpand                    EventKind = "isr-expand"
 	EvBecameLeader                 EventKind = "became-leader"

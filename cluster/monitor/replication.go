@@ -113,6 +113,7 @@ type replication struct {
 	// unclean election of.
 	unclean         map[string]bool
 	operatorUnclean map[protocol.TopicPartition]bool
+	reassigned      map[protocol.TopicPartition]bool // partitions an operator reassigned: their replica count is the target's
 	// producers are the scenario's producer settings, by node ID (nil
 	// where the node is no producer).
 	producers []*config.ProducerConfig
@@ -260,6 +261,14 @@ func (m *replication) Track(at clock.Time, b protocol.BrokerID, l *storage.Log) 
 
 // forget drops a broker's logs when its process dies: it returns by
 // recovering them from disk.
+// Untrack forgets broker b's replica of tp: the broker deleted it (a
+// reassignment moved the partition away).
+func (m *replication) Untrack(b protocol.BrokerID, tp protocol.TopicPartition) {
+	if ll := m.live[tp]; ll != nil && int(b) < len(ll.logs) {
+		ll.logs[b] = nil
+	}
+}
+
 func (m *replication) forget(b protocol.BrokerID) {
 	for _, ll := range m.live {
 		if int(b) < len(ll.logs) {
@@ -391,7 +400,11 @@ func (m *replication) Viewed(at clock.Time, b protocol.BrokerID, st protocol.Par
 			b, old.LeaderEpoch, old.PartitionEpoch, st.LeaderEpoch, st.PartitionEpoch)
 	}
 	m.views[key] = st
-	if want, known := m.rf[st.TP.Topic]; known && !distinctReplicas(st.Replicas, want) {
+	if m.reassigned[st.TP] {
+		if !distinctReplicas(st.Replicas, len(st.Replicas)) {
+			m.violate(at, InvConfigNotApplied, st.TP, b, -1, "broker %d applied %v with replicas %v: a broker twice", b, st.TP, st.Replicas)
+		}
+	} else if want, known := m.rf[st.TP.Topic]; known && !distinctReplicas(st.Replicas, want) {
 		m.violate(at, InvConfigNotApplied, st.TP, b, -1, "broker %d applied %v with replicas %v; the scenario set replication.factor=%d", b, st.TP, st.Replicas, want)
 	}
 }
@@ -418,6 +431,16 @@ func (m *replication) ProduceReceived(at clock.Time, b protocol.BrokerID, from s
 	if idempotent := req.ProducerID >= 0; idempotent != cfg.Idempotence {
 		m.violate(at, InvConfigNotApplied, req.TP, b, -1, "broker %d received a produce request with producer ID %d from a producer the scenario set to enable.idempotence=%v", b, req.ProducerID, cfg.Idempotence)
 	}
+}
+
+// OperatorReassignment is the scenario's operator moving tp to target
+// (a reassign fault): its replica count is the target's, not the topic's
+// replication factor, and while it moves the old replicas count too.
+func (m *replication) OperatorReassignment(tp protocol.TopicPartition, target []protocol.BrokerID) {
+	if m.reassigned == nil {
+		m.reassigned = map[protocol.TopicPartition]bool{}
+	}
+	m.reassigned[tp] = true
 }
 
 // OperatorElection is the scenario's operator asking for an election of

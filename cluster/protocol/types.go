@@ -186,9 +186,15 @@ type PartitionState struct {
 	// while the ISR is empty.
 	ELR          []BrokerID
 	LastKnownELR []BrokerID
+	// A reassignment in progress (KIP-455): Replicas is the target
+	// followed by Removing; Adding are the target's new replicas.
+	Adding, Removing []BrokerID
 }
 
 func (s PartitionState) String() string {
+	if len(s.Adding) > 0 || len(s.Removing) > 0 {
+		return fmt.Sprintf("%v leader=%d epoch=%d replicas=%v isr=%v adding=%v removing=%v pe=%d", s.TP, s.Leader, s.LeaderEpoch, s.Replicas, s.ISR, s.Adding, s.Removing, s.PartitionEpoch)
+	}
 	if len(s.ELR) > 0 || len(s.LastKnownELR) > 0 {
 		return fmt.Sprintf("%v leader=%d epoch=%d isr=%v elr=%v last-known-elr=%v pe=%d", s.TP, s.Leader, s.LeaderEpoch, s.ISR, s.ELR, s.LastKnownELR, s.PartitionEpoch)
 	}

@@ -243,6 +243,12 @@ func (l *Log) Truncate(offset int64) {
 	l.rebuildProducers()
 }
 
+// Delete removes the log's files: a replica the broker no longer hosts.
+func (l *Log) Delete(disk *sim.Disk) {
+	disk.Remove(fileName(l.TP))
+	disk.Remove(epochFileName(l.TP))
+}
+
 // Close syncs everything, as LogManager.shutdown flushes every log before
 // writing the clean-shutdown marker.
 func (l *Log) Close() {

@@ -33,7 +33,8 @@ func exploreCommand(args []string, stdout, stderr io.Writer) int {
 	start := fs.Uint64("start", 1, "first seed")
 	forTime := fs.Duration("for", 0, "explore for this long (wall clock) instead of -seeds")
 	workers := fs.Int("workers", runtimeWorkers(), "worlds run in parallel")
-	kinds := fs.String("faults", "", "fault kinds to draw, comma-separated (default all): "+strings.Join(explore.Kinds, ","))
+	known := append(slices.Clone(explore.Kinds), explore.Operations...)
+	kinds := fs.String("faults", "", "fault kinds to draw, comma-separated (default all): "+strings.Join(known, ",")+" (stop turns some drawn crashes into orderly stops; zone cuts a rack off when the cluster has racks)")
 	beyond := fs.Bool("beyond-claims", false, "let power fail too: map failure modes rather than hunt bugs")
 	baseOnly := fs.Bool("base-only", false, "draw faults only, on the base's cluster and settings (default: each seed also draws the cluster and its settings)")
 	out := fs.String("out", "explore-out", "where failing seeds and shrunk scenarios are written")
@@ -66,8 +67,8 @@ func exploreCommand(args []string, stdout, stderr io.Writer) int {
 	opts := explore.Options{BeyondClaims: *beyond, Config: config, BaseOnly: *baseOnly}
 	if *kinds != "" {
 		for _, k := range strings.Split(*kinds, ",") {
-			if !slices.Contains(explore.Kinds, k) {
-				fmt.Fprintf(stderr, "simulate explore: unknown fault kind %q (known: %s)\n", k, strings.Join(explore.Kinds, ", "))
+			if !slices.Contains(known, k) {
+				fmt.Fprintf(stderr, "simulate explore: unknown fault kind %q (known: %s)\n", k, strings.Join(known, ", "))
 				return exitUsage
 			}
 			opts.Kinds = append(opts.Kinds, k)
