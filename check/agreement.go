@@ -10,7 +10,7 @@ import (
 )
 
 // ReplicaAgreementDefinition is the promise, in one line.
-const ReplicaAgreementDefinition = "replicas agree on every record below their high watermarks, during the run and at the end"
+const ReplicaAgreementDefinition = "replicas agree on every record below their high watermarks, up to the last offset where both hold the same leader epoch (Raft's LogMatching), during the run and at the end"
 
 // ReplicaAgreement checks Kafka's LogMatching invariant: at every instant,
 // any two replicas agree on every offset below the smaller of their two high

@@ -278,7 +278,8 @@ func (m *replication) forget(b protocol.BrokerID) {
 }
 
 // checkAgreement compares replica b's log with every other live replica of
-// its partition below the smaller of their two high watermarks.
+// its partition below the smaller of their two high watermarks, up to the
+// last offset at which both hold the same leader epoch.
 func (m *replication) checkAgreement(at clock.Time, b protocol.BrokerID, l *storage.Log, peers []*storage.Log) {
 	for o, other := range peers {
 		if other == nil || protocol.BrokerID(o) == b {
@@ -288,6 +289,7 @@ func (m *replication) checkAgreement(at clock.Time, b protocol.BrokerID, l *stor
 		// a high watermark past its log is a violation of its own
 		// (hw-above-own-leo), not an index out of range here.
 		end := min(l.HW, other.HW, l.LEO(), other.LEO())
+		end = storage.MatchingEnd(l, other, end) // where both hold the same epoch: Raft's LogMatching
 		if end <= 0 || l.PrefixHash(end) == other.PrefixHash(end) {
 			continue
 		}

@@ -8,6 +8,7 @@
 package storage
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -398,4 +399,47 @@ func ReadLog(disk *sim.Disk, tp protocol.TopicPartition) protocol.Records {
 		batches[i] = f.Record(i).(*protocol.Batch)
 	}
 	return protocol.RecordsOfBatches(batches)
+}
+
+// MatchingEnd is how far two logs are held to agree below end under Raft's
+// LogMatching: up to the last offset before end at which both hold a record
+// of the same leader epoch (logs that agree there agree on all before it).
+// Where their epochs differ all the way to end — a replica back from a total
+// power loss, holding records its new leader lost and rewrote under a newer
+// epoch, before it truncates — nothing is compared: that is loss, which
+// the durability checker counts, not a divergence of the protocol.
+func MatchingEnd(a, b *Log, end int64) int64 {
+	var starts []int64
+	for _, l := range []*Log{a, b} {
+		for _, e := range l.Epochs {
+			if e.StartOffset < end {
+				starts = append(starts, e.StartOffset)
+			}
+		}
+	}
+	starts = append(starts, 0)
+	slices.Sort(starts)
+	starts = slices.Compact(starts)
+	for i := len(starts) - 1; i >= 0; i-- {
+		if a.epochAt(starts[i]) == b.epochAt(starts[i]) {
+			if i+1 < len(starts) {
+				return starts[i+1]
+			}
+			return end
+		}
+	}
+	return 0
+}
+
+// epochAt is the leader epoch of the record at offset, NoEpoch before the
+// first epoch the cache knows.
+func (l *Log) epochAt(offset int64) int32 {
+	i, found := slices.BinarySearchFunc(l.Epochs, offset, func(e EpochEntry, o int64) int { return cmp.Compare(e.StartOffset, o) })
+	if !found {
+		i--
+	}
+	if i < 0 {
+		return protocol.NoEpoch
+	}
+	return l.Epochs[i].Epoch
 }

@@ -70,3 +70,14 @@ func TestTruncateAtLogEndDropsEmptyEpoch(t *testing.T) {
 	assert.Equal(t, int64(10), l.LEO(), "no record removed")
 	assert.Equal(t, int32(4), l.LatestEpoch(), "the empty epoch is gone")
 }
+
+// Raft's LogMatching holds logs to agree up to their last common (offset,
+// epoch): past a point where their epochs part, nothing is compared.
+func TestMatchingEndStopsWhereEpochsPart(t *testing.T) {
+	log := func(epochs ...EpochEntry) *Log { return &Log{Epochs: epochs} }
+	a := log(EpochEntry{0, 0}, EpochEntry{1, 50})
+	assert.Equal(t, int64(100), MatchingEnd(a, log(EpochEntry{0, 0}, EpochEntry{1, 50}), 100), "the same epochs throughout")
+	assert.Equal(t, int64(50), MatchingEnd(a, log(EpochEntry{0, 0}, EpochEntry{2, 50}), 100), "epoch 1 against epoch 2 from offset 50")
+	assert.Equal(t, int64(100), MatchingEnd(a, log(EpochEntry{0, 0}, EpochEntry{2, 40}, EpochEntry{1, 50}), 100), "epoch 1 on both again from 50")
+	assert.Equal(t, int64(0), MatchingEnd(log(EpochEntry{3, 0}), log(EpochEntry{4, 0}), 100), "nothing in common")
+}
