@@ -56,3 +56,23 @@ func TestReassignmentMovesAPartitionWithoutLoss(t *testing.T) {
 		t.Logf("%s: completed %v after the request", tt.name, took)
 	}
 }
+
+// A reassignment interrupted by a crash of a new replica resumes: its
+// state is in the metadata, the restarted replica copies the rest and
+// joins the ISR, and the move completes — without loss.
+func TestReassignmentResumesAfterACrash(t *testing.T) {
+	r := twice(t, func() *run {
+		r := newRun(t, setup{seed: 3, duration: 60 * time.Second, brokers: 6, rf: 3, parts: 1, minISR: 2, acks: -1, idem: true, rate: 500,
+			configure: func(s *cluster.Spec) { s.Broker.FollowerThrottle = 1_000_000 }})
+		r.at(20*time.Second, "reassign", func() { require.True(t, r.c.Reassign(orders0, []protocol.BrokerID{3, 4, 5})) })
+		r.at(21*time.Second, "crash a new replica", func() { r.w.Crash(r.node(5)) })
+		r.at(35*time.Second, "restart it", func() { r.w.Restart(r.node(5)) })
+		return r
+	})
+	done := events(r, journal.EvReassignCompleted, orders0)
+	require.Len(t, done, 1)
+	assert.Greater(t, done[0].Time.Since(), 35*time.Second, "completed only once the crashed replica was back")
+	assert.Equal(t, []protocol.BrokerID{3, 4, 5}, r.c.State(orders0).Replicas)
+	assert.True(t, r.durability().OK())
+	assert.Empty(t, r.c.Monitor.Violations())
+}

@@ -35,7 +35,11 @@ func Markdown(w io.Writer, r *runner.Result, command string, files []string) err
 			fmt.Fprintf(&b, "  (%s)\n", startupNote)
 		}
 	}
-	fmt.Fprintf(&b, "- cluster: %d leader elections%s, %d ISR shrinks, %d ISR expands%s\n\n", r.Leaders, electionsText(r), r.ISRShrinks, r.ISRExpands, reassignmentsText(r))
+	fmt.Fprintf(&b, "- cluster: %d leader elections%s, %d ISR shrinks, %d ISR expands%s\n", r.Leaders, electionsText(r), r.ISRShrinks, r.ISRExpands, reassignmentsText(r))
+	if stuck := stuckReassignments(r); stuck != "" {
+		fmt.Fprintf(&b, "- reassignments still in progress at the end (stuck): %s\n", stuck)
+	}
+	b.WriteString("\n")
 
 	for _, p := range []struct{ name, title, caption string }{
 		{AvailabilityPlot, "Availability", "Writes attempted and acknowledged per second; below, per partition, the share of each second's writes acknowledged within the deadline (the headline availability is its mean over time and partitions). Shaded: fault windows, and in grey the settle period; dashed: leader changes."},

@@ -12,6 +12,7 @@ import (
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/cluster"
 	"github.com/tideline-sim/tideline/cluster/config"
+	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/runner"
 )
 
@@ -44,6 +45,9 @@ func Text(w io.Writer, r *runner.Result, command string) error {
 		}
 	}
 	fmt.Fprintf(&b, "cluster: %d leader elections%s, %d ISR shrinks, %d ISR expands%s\n", r.Leaders, electionsText(r), r.ISRShrinks, r.ISRExpands, reassignmentsText(r))
+	if stuck := stuckReassignments(r); stuck != "" {
+		fmt.Fprintf(&b, "reassignments still in progress at the end (stuck): %s\n", stuck)
+	}
 
 	for _, t := range Tables(r) {
 		fmt.Fprintf(&b, "\n%s\n", t.Title)
@@ -203,6 +207,27 @@ func availabilityText(r *runner.Result) string {
 
 // preferredText says how many of the leader elections were preferred
 // ones (leadership coming home), when there were any.
+// stuckReassignments names the partitions whose reassignment had not
+// completed when the run ended, with the target replicas still outside
+// the ISR.
+func stuckReassignments(r *runner.Result) string {
+	var parts []string
+	for _, f := range r.Final {
+		st := f.State
+		if len(st.Adding) == 0 && len(st.Removing) == 0 {
+			continue
+		}
+		var waiting []protocol.BrokerID
+		for _, b := range st.Replicas[:len(st.Replicas)-len(st.Removing)] {
+			if !st.InISR(b) {
+				waiting = append(waiting, b)
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%v to %v (waiting for %v to join the ISR)", st.TP, st.Replicas[:len(st.Replicas)-len(st.Removing)], waiting))
+	}
+	return strings.Join(parts, "; ")
+}
+
 // reassignmentsText counts the reassignments completed, when any were.
 func reassignmentsText(r *runner.Result) string {
 	if r.Reassignments == 0 {

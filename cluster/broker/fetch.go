@@ -22,6 +22,13 @@ type parkedFetch struct {
 
 // sendFetch sends the next fetch to the leader, re-sent until answered.
 func (b *Broker) sendFetch(r *replica) {
+	if b.stopping && (r.state.Leader == protocol.NoLeader || !r.state.InISR(b.id)) {
+		// In controlled shutdown a broker stops following the partitions
+		// that have no leader or no longer list it in the ISR
+		// (ReplicaManager.applyLocalFollowersDelta).
+		r.fetch.Cancel(b.env)
+		return
+	}
 	if r.role != roleFollower || r.state.Leader == protocol.NoLeader || b.epoch == 0 {
 		r.fetch.Cancel(b.env)
 		if r.role == roleFollower {
