@@ -186,6 +186,11 @@ type ConsumerConfig struct {
 	MaxPollRecords int           // max.poll.records
 	MetadataMaxAge time.Duration // metadata.max.age.ms
 	Retransmit     time.Duration // tideline.retransmit.ms (see BrokerConfig)
+	// Rack is client.rack. Kafka's brokers serve a consumer from the
+	// leader whatever it says unless replica.selector.class picks a
+	// rack-aware selector (KIP-392, fetching from followers), which
+	// tideline does not model: kept, and shown, but it moves no fetch.
+	Rack string
 }
 
 // DefaultConsumerConfig returns Kafka's consumer defaults for a topic.
@@ -463,6 +468,11 @@ func (c *ConsumerConfig) Set(name, value string) error {
 		c.MetadataMaxAge, err = parseMillis(value, 1)
 	case "tideline.retransmit.ms":
 		c.Retransmit, err = parseMillis(value, 1)
+	case "client.rack":
+		if value == "" || len(value) > 64 {
+			err = fmt.Errorf("want a rack name of 1 to 64 characters")
+		}
+		c.Rack = value
 	default:
 		return unknownProperty("consumer", name, consumerProperties)
 	}
@@ -472,7 +482,7 @@ func (c *ConsumerConfig) Set(name, value string) error {
 	return nil
 }
 
-var consumerProperties = []string{"fetch.max.wait.ms", "max.poll.records", "metadata.max.age.ms", "request.timeout.ms", "retry.backoff.ms", "tideline.retransmit.ms"}
+var consumerProperties = []string{"client.rack", "fetch.max.wait.ms", "max.poll.records", "metadata.max.age.ms", "request.timeout.ms", "retry.backoff.ms", "tideline.retransmit.ms"}
 
 // maxInt is the largest value of Kafka's INT configuration type
 // (Integer.MAX_VALUE), the upper end of the range ConfigDef gives nearly
