@@ -49,7 +49,7 @@ func (d *Disk) Open(name string) *File {
 	return f
 }
 
-// Exists reports whether the named file was ever opened.
+// Exists reports whether the named file was opened and not removed since.
 func (d *Disk) Exists(name string) bool {
 	_, ok := d.files[name]
 	return ok

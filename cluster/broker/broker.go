@@ -54,7 +54,8 @@ type Broker struct {
 	sessions   map[sessionKey]*produceSession
 	nextID     uint64
 	// previousEpoch is the broker epoch the clean-shutdown marker held at
-	// start, -1 if the last stop was unclean; stopping: Shutdown was called.
+	// start, -1 if the last stop was unclean; stopping: the process was
+	// told to terminate, and is on its way to an orderly stop.
 	previousEpoch int64
 	stopping      bool
 	// The replication throttles of a reassignment's new replicas.

@@ -77,12 +77,15 @@ func (b *Broker) stop(timedOut bool) {
 // loading (a crash while loading is unclean), and returns the broker epoch
 // it held, or -1 when the last stop was not clean.
 func (b *Broker) readCleanShutdown() int64 {
-	f := b.env.Disk().Open(cleanShutdownFile)
-	if f.Len() == 0 {
+	disk := b.env.Disk()
+	if !disk.Exists(cleanShutdownFile) {
 		return -1
 	}
-	marker := f.Record(f.Len() - 1).(cleanShutdown)
-	f.Truncate(0)
-	f.Sync()
-	return marker.BrokerEpoch
+	f := disk.Open(cleanShutdownFile)
+	epoch := int64(-1)
+	if f.Len() > 0 {
+		epoch = f.Record(f.Len() - 1).(cleanShutdown).BrokerEpoch
+	}
+	disk.Remove(cleanShutdownFile)
+	return epoch
 }
