@@ -200,10 +200,12 @@ func (r *Result) judge(sc *scenarios.Scenario, in check.Input, opts Options) {
 }
 
 // boundedKind reports whether the recovery bound covers a fault kind: a
-// node down, stopped or cut off, or a link slow or lossy, for a while.
+// node down (crashed, or stopped in order: its lasting counts its
+// controlled shutdown), paused or cut off, or a link slow or lossy, for a
+// while.
 func boundedKind(k scenarios.FaultKind) bool {
 	switch k {
-	case scenarios.Crash, scenarios.Pause, scenarios.Isolate, scenarios.Partition, scenarios.SlowLink, scenarios.Loss:
+	case scenarios.Crash, scenarios.Stop, scenarios.Pause, scenarios.Isolate, scenarios.Partition, scenarios.SlowLink, scenarios.Loss:
 		return true
 	}
 	return false
