@@ -13,6 +13,7 @@ import (
 	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/monitor"
+	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/network"
 	"github.com/tideline-sim/tideline/sim"
@@ -108,6 +109,36 @@ func TestQuorumReElectsAfterTheLeaderCrashes(t *testing.T) {
 	n := r.count()
 	assert.Equal(t, n[journal.Invoke], n[journal.Ok], "every write acknowledged: partition leaders kept serving")
 	assert.Greater(t, n[journal.Ok], 5000)
+}
+
+// KIP-595's graceful resignation: an active controller asked to stop first
+// sends EndQuorumEpoch to the other voters, most up to date first; the
+// first successor campaigns at once, the second after half the maximum
+// election backoff (Kafka's strict exponential backoff: 500 ms) — and with
+// pre-vote (KIP-996) it grants nothing before its overridden fetch timeout
+// runs out — so a new controller is active in about 0.5 s, not after the
+// 2 s fetch timeout a crash costs (TestQuorumReElectsAfterTheLeaderCrashes).
+func TestStoppedControllerEndsItsEpochFirst(t *testing.T) {
+	for seed := sim.Seed(1); seed <= 5; seed++ {
+		r := quorumRun(t, seed, 3, network.Link{})
+		var stopped sim.NodeID
+		r.at(10*time.Second, "stop the active controller", func() {
+			id, ok := r.c.ActiveController()
+			require.True(t, ok)
+			stopped = id
+			r.w.Signal(id, node.Terminate{})
+		})
+		r.execute()
+		require.Len(t, r.controllerEvents(journal.EvControllerEndedEpoch), 1, "seed %d", seed)
+		active := r.controllerEvents(journal.EvControllerActive)
+		require.Len(t, active, 2, "seed %d", seed)
+		took := active[1].Time.Sub(clock.At(10 * time.Second))
+		assert.Less(t, took, time.Second, "seed %d: no fetch timeout to wait out", seed)
+		assert.NotEqual(t, stopped, r.c.Dir.Controllers[active[1].Voter])
+		assert.True(t, r.quorumResult().OK(), "seed %d", seed)
+		assert.Zero(t, r.c.Monitor.Violations(), "seed %d", seed)
+		t.Logf("seed %d: a new active controller %v after the stop", seed, took)
+	}
 }
 
 // An isolated leader stops believing it leads within check-quorum's 1.5 x

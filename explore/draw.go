@@ -14,8 +14,9 @@ import (
 var Kinds = []string{"crash", "pause", "isolate", "split", "slow-link", "loss", "controller", "power-loss"}
 
 // Operations are drawn from a stream of their own, so that the faults
-// above stay what they were on every seed: "stop" makes some drawn broker
-// crashes orderly stops (a controlled shutdown, then a clean restart),
+// above stay what they were on every seed: "stop" makes some drawn crashes
+// orderly stops (a broker's controlled shutdown and clean restart, a
+// controller's EndQuorumEpoch),
 // "zone" cuts one rack off from everything else when the cluster has
 // racks — an availability zone's outage — and "reassign" moves a partition
 // of the first topic to other brokers (KIP-455).
@@ -96,14 +97,14 @@ func Draw(base *scenarios.Scenario, seed uint64, o Options) []Fault {
 	return drawOperations(base, seed, o, faults)
 }
 
-// drawOperations draws the operations onto faults: each broker crash
-// becomes an orderly stop on one seed in three, and on half the seeds of a
+// drawOperations draws the operations onto faults: each crash, of a broker
+// or a controller, becomes an orderly stop on one seed in three, and on half the seeds of a
 // cluster with racks one rack is cut off from the rest for a while.
 func drawOperations(base *scenarios.Scenario, seed uint64, o Options, faults []Fault) []Fault {
 	r := sim.Seed(seed).Stream("explore/operations")
 	drawn := func(op string) bool { return len(o.Kinds) == 0 || slices.Contains(o.Kinds, op) }
 	for i, f := range faults {
-		if f.Action == "crash" && !strings.HasPrefix(f.Target, "controller") && r.IntN(3) == 0 && drawn("stop") {
+		if f.Action == "crash" && r.IntN(3) == 0 && drawn("stop") {
 			faults[i].Action = "stop"
 		}
 	}

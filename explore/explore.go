@@ -31,6 +31,7 @@ var Paths = []Path{
 	{Name: "leadership moved by controlled shutdown", Event: journal.EvShutdownElected},
 	{Name: "clean restart", Event: journal.EvCleanStart},
 	{Name: "reassignment completed", Event: journal.EvReassignCompleted},
+	{Name: "controller ended its epoch (EndQuorumEpoch)", Event: journal.EvControllerEndedEpoch, Quorum: true},
 	{Name: "broker fenced", Event: journal.EvFenced},
 	{Name: "registration refused (old session valid)", Event: journal.EvRegistrationRefused},
 	{Name: "truncation", Event: journal.EvTruncated},

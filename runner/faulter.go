@@ -257,10 +257,10 @@ func (f *faulter) restartStopped(n sim.NodeID) bool {
 // stopped hears that a broker finished its orderly stop, and restarts it
 // if its restart is already due.
 func (f *faulter) stopped(e journal.Event) {
-	if e.Broker == protocol.NoLeader {
+	n, ok := f.w.ID(e.Node)
+	if !ok {
 		return
 	}
-	n := f.c.Dir.Brokers[e.Broker]
 	f.stopping = slices.DeleteFunc(f.stopping, func(m sim.NodeID) bool { return m == n })
 	if i := slices.Index(f.restartOnStop, n); i >= 0 {
 		f.restartOnStop = slices.Delete(f.restartOnStop, i, i+1)

@@ -184,9 +184,6 @@ func (v *validator) fault(p path, raw rawFault, sc *Scenario) Fault {
 	single(Crash, "crash", raw.Crash)
 	single(PowerLoss, "power-loss", raw.PowerLoss)
 	single(Stop, "stop", raw.Stop)
-	if f.Kind == Stop && !f.Target.OnlyBrokers() && v.err == nil {
-		v.fail(p.key("stop"), "stop %s: stop takes a broker target (broker-N, all-brokers, random-broker, leader(t/p), follower(t/p), rack(NAME)); a controller's orderly stop is not modelled: crash it", f.Target)
-	}
 	single(Restart, "restart", raw.Restart)
 	single(Pause, "pause", raw.Pause)
 	single(Resume, "resume", raw.Resume)

@@ -191,6 +191,17 @@ func (c *Controller) respond(to sim.NodeID, msg sim.Message) {
 }
 
 func (c *Controller) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
+	if _, stop := msg.(node.Terminate); stop {
+		// An orderly stop: a leading voter first ends its epoch, so that
+		// the others elect a successor at once (KIP-595's EndQuorumEpoch);
+		// the metadata log is synced on every append, nothing else to
+		// flush.
+		if c.quorum != nil {
+			c.quorum.Resign()
+		}
+		env.Exit()
+		return
+	}
 	if c.quorum != nil {
 		defer c.applyEffects(true)
 		if c.quorum.Handle(from, msg) {

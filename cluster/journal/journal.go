@@ -120,7 +120,8 @@ const (
 	// The controller quorum's events (KIP-595, KIP-996).
 	EvControllerCandidate  EventKind = "controller-candidate"
 	EvControllerElected    EventKind = "controller-elected"
-	EvControllerResigned   EventKind = "controller-resigned" // check-quorum: no fetches from a majority
+	EvControllerResigned   EventKind = "controller-resigned"    // check-quorum: no fetches from a majority
+	EvControllerEndedEpoch EventKind = "controller-ended-epoch" // the leader resigned as it shut down (EndQuorumEpoch)
 	EvControllerLostLeader EventKind = "controller-lost-leader"
 	EvControllerActive     EventKind = "controller-active" // the leader's first record committed: it acts as the controller
 	EvPreVoteRejected      EventKind = "pre-vote-rejected"

@@ -34,6 +34,16 @@ type BeginQuorumEpoch struct {
 	Leader int32
 }
 
+// EndQuorumEpoch is a leader resigning its epoch as it shuts down
+// (KIP-595): the other voters, in PreferredSuccessors order (by how far
+// each had fetched, furthest first), start their election at once or after
+// a short backoff instead of waiting out the fetch timeout.
+type EndQuorumEpoch struct {
+	Epoch               int32
+	Leader              int32
+	PreferredSuccessors []int32
+}
+
 // BeginQuorumEpochResponse acknowledges a BeginQuorumEpoch.
 type BeginQuorumEpochResponse struct {
 	Epoch int32
@@ -77,6 +87,10 @@ func (m VoteResponse) AppendSummary(b []byte) []byte {
 		kind = "pre-vote-response"
 	}
 	return fmt.Appendf(b, "%s epoch=%d voter=%d granted=%t", kind, m.Epoch, m.Voter, m.Granted)
+}
+
+func (m EndQuorumEpoch) AppendSummary(b []byte) []byte {
+	return fmt.Appendf(b, "end-quorum-epoch epoch=%d leader=%d successors=%v", m.Epoch, m.Leader, m.PreferredSuccessors)
 }
 
 func (m BeginQuorumEpoch) AppendSummary(b []byte) []byte {

@@ -12,6 +12,7 @@
 package raft
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -96,6 +97,7 @@ type Quorum[T any] struct {
 	retries    int
 	fetchReq   uint64     // the follower's fetch in flight
 	contact    clock.Time // the follower's last successful fetch
+	ended      bool       // the follower's leader ended its epoch (EndQuorumEpoch)
 	fetchOff   []int64    // leader: each voter's fetch offset
 	lastFetch  []clock.Time
 	began      []bool // leader: voters that acknowledged BeginQuorumEpoch
@@ -173,6 +175,8 @@ func (q *Quorum[T]) Handle(from sim.NodeID, msg sim.Message) bool {
 		q.handleBegin(from, m)
 	case BeginQuorumEpochResponse:
 		q.handleBeginResponse(m)
+	case EndQuorumEpoch:
+		q.handleEnd(m)
 	case FetchRequest:
 		q.handleFetch(from, m)
 	case FetchResponse[T]:
@@ -293,7 +297,7 @@ func (q *Quorum[T]) transition(role quorumRole, epoch int32, leader int) {
 		q.persistState()
 	}
 	q.role, q.leader = role, leader
-	q.parked = nil
+	q.parked, q.ended = nil, false
 	if wasLeader && role != qLeader && q.onRole != nil {
 		q.onRole(false)
 	}
@@ -317,7 +321,11 @@ func (q *Quorum[T]) Timer(t node.Timer) {
 		switch q.role {
 		case qFollower:
 			if q.env.Now().Sub(q.contact) >= q.cfg.FetchTimeout {
-				q.event(journal.EvControllerLostLeader, q.epoch, q.leader, fmt.Sprintf("no fetch answered by controller-%d for %v", q.leader, q.cfg.FetchTimeout))
+				why := fmt.Sprintf("no fetch answered by controller-%d for %v", q.leader, q.cfg.FetchTimeout)
+				if q.ended {
+					why = fmt.Sprintf("controller-%d ended epoch %d", q.leader, q.epoch)
+				}
+				q.event(journal.EvControllerLostLeader, q.epoch, q.leader, why)
 				q.campaign()
 			} else {
 				q.resetElectionTimer(q.cfg.FetchTimeout - q.env.Now().Sub(q.contact))
@@ -536,6 +544,60 @@ func (q *Quorum[T]) handleBeginResponse(m BeginQuorumEpochResponse) {
 	if q.role == qLeader && m.Epoch == q.epoch {
 		q.began[m.Voter] = true
 	}
+}
+
+// Resign ends a leader's epoch as its controller shuts down: it tells the
+// other voters, most up to date first, so that one of them campaigns at
+// once (KafkaRaftClient's transitionToResigned). It reports whether it was
+// leading.
+func (q *Quorum[T]) Resign() bool {
+	if q.role != qLeader {
+		return false
+	}
+	var successors []int32
+	for v := range q.voters {
+		if v != q.self {
+			successors = append(successors, int32(v))
+		}
+	}
+	slices.SortStableFunc(successors, func(a, b int32) int { return cmp.Compare(q.fetchOff[b], q.fetchOff[a]) })
+	for _, v := range successors {
+		q.env.Send(q.voters[v], EndQuorumEpoch{Epoch: q.epoch, Leader: v2i(q.self), PreferredSuccessors: successors})
+	}
+	q.event(journal.EvControllerEndedEpoch, q.epoch, q.self, fmt.Sprintf("controller-%d ended epoch %d as it shuts down; successors %v", q.self, q.epoch, successors))
+	return true
+}
+
+// handleEnd hears a leader resign: a follower of it in that epoch stops
+// waiting for its fetch timeout and campaigns after a backoff that grows
+// with its place among the preferred successors (the first at once).
+func (q *Quorum[T]) handleEnd(m EndQuorumEpoch) {
+	if m.Epoch < q.epoch || m.Epoch == q.epoch && q.role == qLeader {
+		return
+	}
+	if m.Epoch > q.epoch || q.role != qFollower || q.leader != int(m.Leader) {
+		q.transition(qFollower, m.Epoch, int(m.Leader))
+	}
+	position := slices.Index(m.PreferredSuccessors, int32(q.self))
+	backoff := q.successorBackoff(position, len(m.PreferredSuccessors))
+	q.contact = q.env.Now().Add(backoff - q.cfg.FetchTimeout) // the fetch timeout now runs out after backoff
+	q.ended = true
+	q.resetElectionTimer(backoff)
+}
+
+// successorBackoff is Kafka's strictExponentialElectionBackoffMs: 0 for
+// the first successor, then doubling from the maximum backoff halved
+// (n-1) times, capped at the maximum; the maximum when not listed.
+func (q *Quorum[T]) successorBackoff(position, n int) time.Duration {
+	max := q.cfg.ElectionBackoffMax
+	switch {
+	case position == 0:
+		return 0
+	case position < 0 || position >= n:
+		return max
+	}
+	base := max >> (n - 1)
+	return min(max, base<<(position-1))
 }
 
 // checkQuorum resigns a leader that has not heard a fetch from a majority
