@@ -23,7 +23,7 @@ type faulter struct {
 	baseLoss  float64
 	armed     []scenarios.Fault // faults waiting for their protocol event
 	windowEnd time.Duration     // faults end by then; the settle period follows
-	// stopping holds the brokers told to stop that have not exited yet;
+	// stopping holds the nodes told to stop that have not exited yet;
 	// restartOnStop, those of them to restart as soon as they have (their
 	// stop's for: ended, or the settle period began, while they shut down).
 	stopping, restartOnStop []sim.NodeID
@@ -64,7 +64,7 @@ func lifecycle(k scenarios.FaultKind) bool {
 // first time its event happens at or after its time, if it can still end
 // within the fault window.
 func (f *faulter) onEvent(e journal.Event) {
-	if e.Kind == journal.EvStopped {
+	if e.Kind.Down() { // a stop, or a crash that cut one short
 		f.stopped(e)
 	}
 	kept := f.armed[:0]
@@ -242,7 +242,7 @@ func (f *faulter) moves(fault scenarios.Fault) []move {
 	return out
 }
 
-// restartStopped restarts a stopped broker, or, while it is still shutting
+// restartStopped restarts a stopped node, or, while it is still shutting
 // down, as soon as it has stopped.
 func (f *faulter) restartStopped(n sim.NodeID) bool {
 	if slices.Contains(f.stopping, n) {
@@ -254,11 +254,11 @@ func (f *faulter) restartStopped(n sim.NodeID) bool {
 	return f.w.Restart(n)
 }
 
-// stopped hears that a broker finished its orderly stop, and restarts it
-// if its restart is already due.
+// stopped hears that a node went down — its orderly stop done, or cut
+// short by a crash — and restarts it if its restart is already due.
 func (f *faulter) stopped(e journal.Event) {
 	n, ok := f.w.ID(e.Node)
-	if !ok {
+	if !ok || !slices.Contains(f.stopping, n) {
 		return
 	}
 	f.stopping = slices.DeleteFunc(f.stopping, func(m sim.NodeID) bool { return m == n })

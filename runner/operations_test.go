@@ -68,3 +68,32 @@ faults:
 		assert.True(t, ch.OK(), "%s: %v", ch.Checker, ch.Violations)
 	}
 }
+
+// A broker whose orderly stop is cut short by a crash (its controller out
+// of reach, so the controlled shutdown waits) is restarted all the same:
+// by the settle period here, as a stopped one would be.
+func TestAStopCutShortByACrashStillRestarts(t *testing.T) {
+	sc, err := scenarios.Load("stopcrash.yaml", []byte(`name: stopcrash
+duration: 60s
+settle: 15s
+cluster:
+  brokers: 3
+  controllers: 1
+  topics: [{ name: orders, partitions: 3, replication.factor: 3, config: { min.insync.replicas: 2 } }]
+workload:
+  producers: [{ topic: orders, rate: 100/s, acks: all }]
+faults:
+  - { at: 10s, isolate: controller, for: 20s }
+  - { at: 11s, stop: broker-0, for: 5s }
+  - { at: 13s, crash: broker-0 }
+`))
+	require.NoError(t, err)
+	res, err := runner.Run(sc, runner.Options{Seed: 1})
+	require.NoError(t, err)
+	for _, f := range res.Final {
+		assert.Len(t, f.State.ISR, 3, "%v: broker 0 back in the ISR", f.TP)
+	}
+	for _, ch := range res.Checks {
+		assert.True(t, ch.OK(), "%s: %v", ch.Checker, ch.Violations)
+	}
+}
