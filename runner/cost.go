@@ -93,6 +93,20 @@ func Estimate(sc *scenarios.Scenario, duration time.Duration) Cost {
 		events += n * (6 + 2*(rf-1) + 2*consumers)
 		memory += n * (24*rf + 30*(1+consumers) + 30)
 	}
+	// A reassignment adds replicas (while it moves a partition has its
+	// old and its new ones), and each new one may copy every record.
+	for _, f := range sc.Faults {
+		if f.Kind != scenarios.Reassign {
+			continue
+		}
+		added := float64(len(f.Replicas))
+		if f.Off >= 0 {
+			added = float64(sc.Cluster.Partitions()) // one replica moved per partition at most
+		}
+		replicas += added
+		events += added * records * 2
+		memory += added * records * 24
+	}
 	events += seconds * (12*replicas + 2*float64(sc.Cluster.Brokers))
 	// Metadata is copied whole: every broker's metadata fetch and every
 	// client's metadata answer clones the image of every partition, and a

@@ -69,3 +69,27 @@ func TestEstimateBoundsPartitionHeavyClusters(t *testing.T) {
 	// The shape issue 22 found growing past 6 GB is refused by default.
 	assert.Error(t, CheckCost(shape(3, 10000, "60s"), 0, 0, 0))
 }
+
+// A reassignment adds replicas, which fetch and copy the log: the
+// estimate counts them, so a move from one replica to five stays bounded.
+func TestEstimateBoundsAReassignment(t *testing.T) {
+	sc, err := scenarios.Load("grow.yaml", []byte(`name: grow
+duration: 30s
+settle: 5s
+cluster:
+  brokers: 5
+  topics: [{ name: orders, partitions: 1, replication.factor: 1 }]
+workload:
+  producers: [{ topic: orders, rate: 2000/s, acks: all }]
+  consumers: [{ topic: orders }]
+faults:
+  - { at: 20s, reassign: { partition: orders/0, replicas: [0, 1, 2, 3, 4] } }
+`))
+	require.NoError(t, err)
+	res, err := Run(sc, Options{Seed: 1})
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Reassignments)
+	est := Estimate(sc, 0)
+	t.Logf("%d events, estimated %d (%.2f)", res.Events, est.Events, float64(res.Events)/float64(est.Events))
+	assert.LessOrEqual(t, res.Events, est.Events)
+}
