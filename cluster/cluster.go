@@ -225,6 +225,17 @@ func place(w *sim.World, spec Spec) ([]config.TopicConfig, error) {
 	return topics, nil
 }
 
+// RackNames lists the racks brokers are in, each once, in broker order.
+func (s Spec) RackNames() []string {
+	var names []string
+	for _, r := range s.Racks {
+		if r != "" && !slices.Contains(names, r) {
+			names = append(names, r)
+		}
+	}
+	return names
+}
+
 // Placement is how the cluster places its topics' replicas: as
 // tideline.placement says, or by default striped over racks when any
 // broker has one, and fixed otherwise.
@@ -243,7 +254,7 @@ func (s Spec) Placement() config.Placement {
 // then the active controller starts the move. It reports whether the
 // controller took it.
 func (c *Cluster) Reassign(tp protocol.TopicPartition, target []protocol.BrokerID) bool {
-	c.Monitor.OperatorReassignment(tp, target)
+	c.Monitor.OperatorReassignment(tp)
 	ctl := c.Controller()
 	return ctl != nil && ctl.Reassign(tp, target)
 }

@@ -108,12 +108,7 @@ func drawOperations(base *scenarios.Scenario, seed uint64, o Options, faults []F
 			faults[i].Action = "stop"
 		}
 	}
-	var racks []string
-	for _, k := range base.Cluster.Racks {
-		if k != "" && !slices.Contains(racks, k) {
-			racks = append(racks, k)
-		}
-	}
+	racks := base.Cluster.RackNames()
 	start, end := 3.0, base.FaultWindowEnd().Seconds()
 	if len(racks) > 0 && r.IntN(2) == 0 && drawn("zone") && end-start > 1 {
 		at := roundMillis(start + r.Float64()*(end-start-1))

@@ -118,20 +118,9 @@ func windowText(windows []check.Window) string {
 	return strings.Join(parts, ", ")
 }
 
-// distinctRacks lists the racks brokers are in, in broker order.
-func distinctRacks(racks []string) []string {
-	var out []string
-	for _, r := range racks {
-		if r != "" && !slices.Contains(out, r) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 func describeCluster(spec cluster.Spec) string {
 	brokers := fmt.Sprintf("%d brokers", spec.Brokers)
-	if racks := distinctRacks(spec.Racks); len(racks) > 0 {
+	if racks := spec.RackNames(); len(racks) > 0 {
 		brokers += fmt.Sprintf(" in racks %s", strings.Join(racks, ", "))
 	}
 	if how := spec.Placement(); how != config.PlacementFixed {
@@ -218,12 +207,12 @@ func stuckReassignments(r *runner.Result) string {
 			continue
 		}
 		var waiting []protocol.BrokerID
-		for _, b := range st.Replicas[:len(st.Replicas)-len(st.Removing)] {
+		for _, b := range st.Target() {
 			if !st.InISR(b) {
 				waiting = append(waiting, b)
 			}
 		}
-		parts = append(parts, fmt.Sprintf("%v to %v (waiting for %v to join the ISR)", st.TP, st.Replicas[:len(st.Replicas)-len(st.Removing)], waiting))
+		parts = append(parts, fmt.Sprintf("%v to %v (waiting for %v to join the ISR)", st.TP, st.Target(), waiting))
 	}
 	return strings.Join(parts, "; ")
 }

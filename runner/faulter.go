@@ -223,7 +223,7 @@ func (f *faulter) moves(fault scenarios.Fault) []move {
 	var out []move
 	for _, tp := range f.c.Partitions() {
 		st := f.c.State(tp)
-		replicas := st.Replicas[:len(st.Replicas)-len(st.Removing)]
+		replicas := st.Target()
 		i := slices.Index(replicas, off)
 		if i < 0 {
 			continue

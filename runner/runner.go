@@ -367,8 +367,8 @@ func (r *Result) summarise() {
 	r.Sends.Pending = r.Sends.Invoked - r.Sends.Ok - r.Sends.Fail - r.Sends.Info
 	r.Availability = r.Detail.Available
 	for _, e := range r.Journal {
-		switch e.Kind {
-		case journal.EvElected, journal.EvELRElected, journal.EvUncleanElected, journal.EvPreferredElected, journal.EvShutdownElected:
+		switch {
+		case e.Kind.Election():
 			r.Leaders++
 			switch e.Kind {
 			case journal.EvPreferredElected:
@@ -376,11 +376,11 @@ func (r *Result) summarise() {
 			case journal.EvShutdownElected:
 				r.ShutdownMoves++
 			}
-		case journal.EvISRShrink:
+		case e.Kind == journal.EvISRShrink:
 			r.ISRShrinks++
-		case journal.EvISRExpand:
+		case e.Kind == journal.EvISRExpand:
 			r.ISRExpands++
-		case journal.EvReassignCompleted:
+		case e.Kind == journal.EvReassignCompleted:
 			r.Reassignments++
 		}
 	}

@@ -66,12 +66,7 @@ func (v *validator) target(p path, s string, spec cluster.Spec, allowRest bool) 
 // knownRack checks that a rack(NAME) target names a rack of the cluster.
 func (v *validator) knownRack(p path, name string, spec cluster.Spec) string {
 	name = strings.TrimSpace(name)
-	var racks []string
-	for _, r := range spec.Racks {
-		if r != "" && !slices.Contains(racks, r) {
-			racks = append(racks, r)
-		}
-	}
+	racks := spec.RackNames()
 	switch {
 	case len(racks) == 0:
 		v.fail(p, "rack(%s): the cluster has no racks: give cluster.racks, e.g. [a, b, c]", name)

@@ -330,15 +330,10 @@ func (b *Broker) applyImage(img protocol.Image) {
 	for _, st := range img.Partitions {
 		if slices.Contains(st.Replicas, b.id) {
 			b.applyState(b.replica(st.TP), st)
-		}
-	}
-	// A replica the metadata no longer assigns here was reassigned away:
-	// stop it and delete its log (ReplicaManager's stopPartitions).
-	for i := 0; i < len(b.order); i++ {
-		r := b.order[i]
-		if st, ok := img.Find(r.tp); ok && !slices.Contains(st.Replicas, b.id) && st.Newer(r.state) {
+		} else if r := b.hosted(st.TP); r != nil && st.Newer(r.state) {
+			// Reassigned away: stop the replica and delete its log
+			// (ReplicaManager's stopPartitions).
 			b.deleteReplica(r)
-			i--
 		}
 	}
 }

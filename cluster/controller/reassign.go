@@ -27,10 +27,7 @@ func (c *Controller) Reassign(tp protocol.TopicPartition, target []protocol.Brok
 		return false
 	}
 	p := c.st.Partitions[i]
-	current := p.Replicas
-	if len(p.Adding) > 0 || len(p.Removing) > 0 {
-		current = p.Replicas[:len(p.Replicas)-len(p.Removing)] // a new target replaces the one in progress
-	}
+	current := p.Target() // a new target replaces one in progress
 	if slices.Equal(current, target) {
 		return false
 	}

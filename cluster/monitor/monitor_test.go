@@ -315,3 +315,17 @@ func TestInvariantProducerSettingsNotApplied(t *testing.T) {
 		assert.Equal(t, tt.want, kinds(&m.replication), tt.name)
 	}
 }
+
+// An operator's reassignment lifts the replication-factor rule for its
+// partition (its replica count is the target's, and while it moves the old
+// replicas count too), but a broker twice among the replicas is still
+// caught.
+func TestInvariantReassignedReplicasStayDistinct(t *testing.T) {
+	var m replication
+	m.rf = map[string]int{"orders": 3}
+	m.OperatorReassignment(orders0)
+	m.Viewed(0, 0, protocol.PartitionState{TP: orders0, Replicas: []protocol.BrokerID{3, 4, 5, 0, 1, 2}, LeaderEpoch: 1})
+	assert.Empty(t, kinds(&m), "six replicas while moving three")
+	m.Viewed(0, 0, protocol.PartitionState{TP: orders0, Replicas: []protocol.BrokerID{3, 4, 4}, LeaderEpoch: 2})
+	assert.Equal(t, []string{InvConfigNotApplied}, kinds(&m))
+}

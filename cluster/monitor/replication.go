@@ -435,10 +435,11 @@ func (m *replication) ProduceReceived(at clock.Time, b protocol.BrokerID, from s
 	}
 }
 
-// OperatorReassignment is the scenario's operator moving tp to target
-// (a reassign fault): its replica count is the target's, not the topic's
-// replication factor, and while it moves the old replicas count too.
-func (m *replication) OperatorReassignment(tp protocol.TopicPartition, target []protocol.BrokerID) {
+// OperatorReassignment is the scenario's operator moving tp (a reassign
+// fault): its replica count is no longer the topic's replication factor —
+// the target's, and while it moves the old replicas too — but its replicas
+// must still be distinct brokers.
+func (m *replication) OperatorReassignment(tp protocol.TopicPartition) {
 	if m.reassigned == nil {
 		m.reassigned = map[protocol.TopicPartition]bool{}
 	}

@@ -211,6 +211,10 @@ func (s PartitionState) Newer(old PartitionState) bool {
 
 func (s PartitionState) InISR(b BrokerID) bool { return slices.Contains(s.ISR, b) }
 
+// Target is the replicas the partition is assigned: during a reassignment
+// its target, Replicas without the replicas it is removing.
+func (s PartitionState) Target() []BrokerID { return s.Replicas[:len(s.Replicas)-len(s.Removing)] }
+
 // Image is a version of the cluster metadata: every partition's state.
 type Image struct {
 	Version    int64
