@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tideline-sim/tideline/cluster/config"
+	"github.com/tideline-sim/tideline/cluster/group"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/metadata"
 	"github.com/tideline-sim/tideline/cluster/monitor"
@@ -60,6 +61,8 @@ type Broker struct {
 	stopping      bool
 	// The replication throttles of a reassignment's new replicas.
 	leaderThrottle, followerThrottle throttle
+	// coord is the group coordinator of the offsets partitions it leads.
+	coord *group.Coordinator
 }
 
 // NewBroker returns broker id. Topic configs supply per-topic overrides.
@@ -88,6 +91,7 @@ func (b *Broker) Start(env sim.Env) {
 	b.checkpoint = map[protocol.TopicPartition]int64{}
 	b.leaderThrottle = throttle{rate: b.cfg.LeaderThrottle, at: env.Now()}
 	b.followerThrottle = throttle{rate: b.cfg.FollowerThrottle, at: env.Now()}
+	b.coord = group.New(b.cfg.Group, b, &b.Recyclers, env)
 	b.previousEpoch = b.readCleanShutdown()
 	if b.previousEpoch >= 0 {
 		b.event(journal.Event{Kind: journal.EvCleanStart, Broker: b.id, Leader: protocol.NoLeader,
@@ -185,6 +189,13 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 		env.Send(from, protocol.MetadataResponse{RequestID: m.RequestID, Image: b.image})
 	case protocol.ApiVersionsRequest:
 		env.Send(from, protocol.ApiVersionsResponse(m))
+	case protocol.FindCoordinatorRequest:
+		b.findCoordinator(from, m)
+	case protocol.ListOffsetsRequest:
+		b.listOffsets(from, m)
+	case protocol.JoinGroupRequest, protocol.SyncGroupRequest, protocol.HeartbeatRequest, protocol.LeaveGroupRequest,
+		protocol.OffsetCommitRequest, protocol.OffsetFetchRequest:
+		b.coord.Handle(from, m)
 	case node.Terminate:
 		b.terminate()
 	case node.NotController:
@@ -243,6 +254,9 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 
 func (b *Broker) Timer(env sim.Env, t sim.Timer) {
 	tm := *t.(*node.Timer)
+	if b.coord.Timer(tm) {
+		return
+	}
 	switch tm.Kind {
 	case node.TRegister:
 		if b.epoch == 0 {
@@ -341,6 +355,9 @@ func (b *Broker) applyImage(img protocol.Image) {
 // deleteReplica stops a replica and deletes its log.
 func (b *Broker) deleteReplica(r *replica) {
 	b.abandonRequests(r)
+	if r.tp.Topic == protocol.OffsetsTopic {
+		b.coord.Unload(r.tp.Partition)
+	}
 	r.fetch.Cancel(b.env)
 	r.log.Delete(b.env.Disk())
 	if b.monitor != nil {

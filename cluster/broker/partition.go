@@ -132,6 +132,9 @@ func (b *Broker) makeLeader(r *replica) {
 	r.pendingISR, r.alterReq = nil, 0
 	b.event(journal.Event{Kind: journal.EvBecameLeader, TP: r.tp, Epoch: r.state.LeaderEpoch, Offset: r.log.LEO(), Broker: b.id, Leader: b.id,
 		Detail: fmt.Sprintf("leader at epoch %d with log end %d, hw %d, isr %v", r.state.LeaderEpoch, r.log.LEO(), r.log.HW, r.state.ISR)})
+	if r.tp.Topic == protocol.OffsetsTopic {
+		b.loadGroups(r)
+	}
 	b.maybeIncrementHW(r)
 }
 
@@ -149,6 +152,9 @@ func (b *Broker) syncFollowers(r *replica) {
 
 func (b *Broker) makeFollower(r *replica) {
 	b.abandonRequests(r)
+	if r.tp.Topic == protocol.OffsetsTopic {
+		b.coord.Unload(r.tp.Partition)
+	}
 	r.role = roleFollower
 	r.followers = r.followers[:0]
 	r.pendingISR, r.alterReq = nil, 0
@@ -264,6 +270,9 @@ func (b *Broker) maybeIncrementHW(r *replica) {
 		return
 	}
 	b.setHW(r, hw)
+	if r.tp.Topic == protocol.OffsetsTopic {
+		b.coord.Committed(r.tp.Partition, hw)
+	}
 	b.completeDelayedProduces(r)
 	b.wakeParked(r)
 }

@@ -57,6 +57,31 @@ type BrokerConfig struct {
 	AvailabilityDeadline time.Duration
 	// Quorum is the KRaft controller quorum's timing (controller.quorum.*).
 	Quorum QuorumConfig
+	// Group is the group coordinator's settings.
+	Group GroupCoordinatorConfig
+}
+
+// GroupCoordinatorConfig is the broker's group coordinator and its
+// __consumer_offsets topic, with Kafka's defaults (GroupCoordinatorConfig).
+type GroupCoordinatorConfig struct {
+	OffsetsTopicPartitions int           // offsets.topic.num.partitions
+	OffsetsTopicReplicas   int           // offsets.topic.replication.factor
+	CommitTimeout          time.Duration // offsets.commit.timeout.ms
+	InitialRebalanceDelay  time.Duration // group.initial.rebalance.delay.ms
+	MinSessionTimeout      time.Duration // group.min.session.timeout.ms
+	MaxSessionTimeout      time.Duration // group.max.session.timeout.ms
+}
+
+// DefaultGroupCoordinatorConfig returns Kafka's defaults.
+func DefaultGroupCoordinatorConfig() GroupCoordinatorConfig {
+	return GroupCoordinatorConfig{
+		OffsetsTopicPartitions: 50,
+		OffsetsTopicReplicas:   3,
+		CommitTimeout:          5 * time.Second,
+		InitialRebalanceDelay:  3 * time.Second,
+		MinSessionTimeout:      6 * time.Second,
+		MaxSessionTimeout:      30 * time.Minute,
+	}
 }
 
 // DefaultBrokerConfig returns Kafka's defaults.
@@ -88,6 +113,7 @@ func DefaultBrokerConfig() BrokerConfig {
 		DirtyWriteback:          5 * time.Second,
 		AvailabilityDeadline:    time.Second,
 		Quorum:                  DefaultQuorumConfig(),
+		Group:                   DefaultGroupCoordinatorConfig(),
 	}
 }
 
@@ -191,7 +217,46 @@ type ConsumerConfig struct {
 	// rack-aware selector (KIP-392, fetching from followers), which
 	// tideline does not model: kept, and shown, but it moves no fetch.
 	Rack string
+
+	// A consumer with a group.id is a member of a consumer group (Kafka's
+	// classic protocol); the settings below apply to it alone.
+	GroupID            string        // group.id
+	InstanceID         string        // group.instance.id (KIP-345), "" for a dynamic member
+	ClientID           string        // client.id: member ids are <client.id>-<UUID>
+	SessionTimeout     time.Duration // session.timeout.ms
+	HeartbeatInterval  time.Duration // heartbeat.interval.ms
+	MaxPollInterval    time.Duration // max.poll.interval.ms, also the rebalance timeout
+	AutoCommit         bool          // enable.auto.commit
+	AutoCommitInterval time.Duration // auto.commit.interval.ms
+	AutoOffsetReset    string        // auto.offset.reset: latest, earliest or none
+	Assignors          []string      // partition.assignment.strategy: range, cooperative-sticky
+	// The application around the consumer: what it does with each polled
+	// record, and when it commits.
+	Commit           CommitMode    // tideline.commit
+	Processing       time.Duration // tideline.processing.ms: per record
+	ProcessingJitter time.Duration // tideline.processing.jitter.ms: up to this much more, drawn per record from the run's seed
 }
+
+// CommitMode is when the application commits its consumer's positions.
+type CommitMode string
+
+const (
+	// CommitAuto leaves it to Kafka's auto-commit inside poll().
+	CommitAuto CommitMode = "auto"
+	// CommitAfterProcessing is commitSync after each polled batch is
+	// processed: at-least-once.
+	CommitAfterProcessing CommitMode = "after-processing"
+	// CommitBeforeProcessing is commitSync as soon as poll() returns,
+	// before processing: at-most-once.
+	CommitBeforeProcessing CommitMode = "before-processing"
+)
+
+// Assignor names, as partition.assignment.strategy takes them (Kafka also
+// takes the class names, which tideline maps to these).
+const (
+	AssignorRange             = "range"
+	AssignorCooperativeSticky = "cooperative-sticky"
+)
 
 // DefaultConsumerConfig returns Kafka's consumer defaults for a topic.
 func DefaultConsumerConfig(topic string) ConsumerConfig {
@@ -203,6 +268,15 @@ func DefaultConsumerConfig(topic string) ConsumerConfig {
 		MaxPollRecords: 500,
 		MetadataMaxAge: 300 * time.Second,
 		Retransmit:     200 * time.Millisecond,
+
+		SessionTimeout:     45 * time.Second,
+		HeartbeatInterval:  3 * time.Second,
+		MaxPollInterval:    300 * time.Second,
+		AutoCommit:         true,
+		AutoCommitInterval: 5 * time.Second,
+		AutoOffsetReset:    "latest",
+		Assignors:          []string{AssignorRange, AssignorCooperativeSticky},
+		Commit:             CommitAuto,
 	}
 }
 
@@ -280,6 +354,18 @@ func (c *BrokerConfig) Set(name, value string) error {
 		}
 	case "tideline.retransmit.ms":
 		c.Retransmit, err = parseMillis(value, 1)
+	case "offsets.topic.num.partitions":
+		c.Group.OffsetsTopicPartitions, err = parseCount(value, 1, MaxOffsetsTopicPartitions)
+	case "offsets.topic.replication.factor":
+		c.Group.OffsetsTopicReplicas, err = parseCount(value, 1, math.MaxInt16)
+	case "offsets.commit.timeout.ms":
+		c.Group.CommitTimeout, err = parseMillis(value, 1)
+	case "group.initial.rebalance.delay.ms":
+		c.Group.InitialRebalanceDelay, err = parseMillis(value, 0)
+	case "group.min.session.timeout.ms":
+		c.Group.MinSessionTimeout, err = parseMillis(value, 0)
+	case "group.max.session.timeout.ms":
+		c.Group.MaxSessionTimeout, err = parseMillis(value, 0)
 	case "tideline.placement":
 		switch Placement(value) {
 		case PlacementStriped, PlacementRackUnaware, PlacementFixed:
@@ -324,6 +410,11 @@ func (c *BrokerConfig) Set(name, value string) error {
 // header): a record larger than it is refused by the broker.
 const maxRecordBytes = 1048588
 
+// MaxOffsetsTopicPartitions bounds offsets.topic.num.partitions: Kafka's
+// default is 50, and every partition is replicated whether a group uses it
+// or not.
+const MaxOffsetsTopicPartitions = 1000
+
 // Validate reports broker settings Kafka would refuse together.
 func (c BrokerConfig) Validate() error {
 	// KafkaConfig requires a heartbeat inside the session it keeps alive.
@@ -339,7 +430,8 @@ var brokerProperties = []string{
 	"controller.quorum.election.timeout.ms", "controller.quorum.fetch.timeout.ms", "controller.quorum.request.timeout.ms", "broker.session.timeout.ms", "eligible.leader.replicas.version", "inter.broker.protocol.version",
 	"leader.imbalance.check.interval.seconds", "log.flush.interval.messages", "log.flush.interval.ms", "metadata.max.idle.interval.ms",
 	"min.insync.replicas", "replica.fetch.backoff.ms", "replica.fetch.max.bytes", "replica.fetch.wait.max.ms",
-	"follower.replication.throttled.rate", "leader.replication.throttled.rate",
+	"follower.replication.throttled.rate", "group.initial.rebalance.delay.ms", "group.max.session.timeout.ms", "group.min.session.timeout.ms", "leader.replication.throttled.rate",
+	"offsets.commit.timeout.ms", "offsets.topic.num.partitions", "offsets.topic.replication.factor",
 	"replica.high.watermark.checkpoint.interval.ms", "replica.lag.time.max.ms",
 	"tideline.availability.deadline.ms", "tideline.isr", "tideline.placement", "tideline.quorum.cold-start", "tideline.quorum.pre-vote", "tideline.leader.election.automatic", "tideline.record.bytes", "tideline.retransmit.ms", "tideline.shutdown.timeout.ms", "tideline.truncation",
 	"tideline.vm.dirty_expire_centisecs", "tideline.vm.dirty_writeback_centisecs", "unclean.leader.election.enable",
@@ -473,6 +565,51 @@ func (c *ConsumerConfig) Set(name, value string) error {
 			err = fmt.Errorf("want a rack name of 1 to 64 characters")
 		}
 		c.Rack = value
+	case "group.id":
+		if value == "" || len(value) > 249 {
+			err = fmt.Errorf("want a group name of 1 to 249 characters")
+		}
+		c.GroupID = value
+	case "group.instance.id":
+		if value == "" || len(value) > 249 {
+			err = fmt.Errorf("want an instance id of 1 to 249 characters")
+		}
+		c.InstanceID = value
+	case "client.id":
+		if value == "" || len(value) > 249 {
+			err = fmt.Errorf("want a client id of 1 to 249 characters")
+		}
+		c.ClientID = value
+	case "session.timeout.ms":
+		c.SessionTimeout, err = parseMillis(value, 1)
+	case "heartbeat.interval.ms":
+		c.HeartbeatInterval, err = parseMillis(value, 1)
+	case "max.poll.interval.ms":
+		c.MaxPollInterval, err = parseMillis(value, 1)
+	case "enable.auto.commit":
+		c.AutoCommit, err = strconv.ParseBool(value)
+	case "auto.commit.interval.ms":
+		c.AutoCommitInterval, err = parseMillis(value, 0)
+	case "auto.offset.reset":
+		switch value {
+		case "latest", "earliest", "none":
+			c.AutoOffsetReset = value
+		default:
+			err = fmt.Errorf("Invalid value %s for configuration auto.offset.reset: String must be one of: latest, earliest, none", value)
+		}
+	case "partition.assignment.strategy":
+		c.Assignors, err = parseAssignors(value)
+	case "tideline.commit":
+		switch CommitMode(value) {
+		case CommitAuto, CommitAfterProcessing, CommitBeforeProcessing:
+			c.Commit = CommitMode(value)
+		default:
+			err = fmt.Errorf("want auto (Kafka's auto-commit inside poll), after-processing (commitSync after each batch: at-least-once) or before-processing (commitSync before processing: at-most-once)")
+		}
+	case "tideline.processing.ms":
+		c.Processing, err = parseMillis(value, 0)
+	case "tideline.processing.jitter.ms":
+		c.ProcessingJitter, err = parseMillis(value, 0)
 	default:
 		return unknownProperty("consumer", name, consumerProperties)
 	}
@@ -482,7 +619,52 @@ func (c *ConsumerConfig) Set(name, value string) error {
 	return nil
 }
 
-var consumerProperties = []string{"client.rack", "fetch.max.wait.ms", "max.poll.records", "metadata.max.age.ms", "request.timeout.ms", "retry.backoff.ms", "tideline.retransmit.ms"}
+var consumerProperties = []string{"auto.commit.interval.ms", "auto.offset.reset", "client.id", "client.rack", "enable.auto.commit", "fetch.max.wait.ms",
+	"group.id", "group.instance.id", "heartbeat.interval.ms", "max.poll.interval.ms", "max.poll.records", "metadata.max.age.ms", "partition.assignment.strategy",
+	"request.timeout.ms", "retry.backoff.ms", "session.timeout.ms", "tideline.commit", "tideline.processing.jitter.ms", "tideline.processing.ms", "tideline.retransmit.ms"}
+
+// parseAssignors reads partition.assignment.strategy: a comma-separated
+// list of assignor names or Kafka's class names.
+func parseAssignors(value string) ([]string, error) {
+	var out []string
+	for _, name := range strings.Split(value, ",") {
+		switch strings.TrimSpace(name) {
+		case "range", "org.apache.kafka.clients.consumer.RangeAssignor":
+			out = append(out, AssignorRange)
+		case "cooperative-sticky", "org.apache.kafka.clients.consumer.CooperativeStickyAssignor":
+			out = append(out, AssignorCooperativeSticky)
+		default:
+			return nil, fmt.Errorf("assignor %q: tideline has range and cooperative-sticky", strings.TrimSpace(name))
+		}
+	}
+	return out, nil
+}
+
+// Validate reports settings Kafka's consumer refuses together.
+func (c ConsumerConfig) Validate() error {
+	if c.GroupID == "" {
+		return nil
+	}
+	if c.HeartbeatInterval >= c.SessionTimeout {
+		return fmt.Errorf("heartbeat.interval.ms must be set lower than session.timeout.ms")
+	}
+	if c.Commit == CommitAuto && !c.AutoCommit {
+		return fmt.Errorf("tideline.commit: auto relies on enable.auto.commit, which is false: nothing would ever commit")
+	}
+	return nil
+}
+
+// Cooperative reports whether the member rebalances incrementally: only
+// when every assignor it lists supports the cooperative protocol, as
+// Kafka's ConsumerCoordinator chooses (the default list is eager).
+func (c ConsumerConfig) Cooperative() bool {
+	for _, a := range c.Assignors {
+		if a != AssignorCooperativeSticky {
+			return false
+		}
+	}
+	return len(c.Assignors) > 0
+}
 
 // maxInt is the largest value of Kafka's INT configuration type
 // (Integer.MAX_VALUE), the upper end of the range ConfigDef gives nearly
@@ -502,6 +684,11 @@ func parseCentis(value string, least int64) (time.Duration, error) {
 }
 
 func parseInt(value string, least int64) (int64, error) { return parseIntIn(value, least, maxInt) }
+
+func parseCount(value string, least, most int64) (int, error) {
+	n, err := parseIntIn(value, least, most)
+	return int(n), err
+}
 
 func parseIntIn(value string, least, most int64) (int64, error) {
 	n, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)

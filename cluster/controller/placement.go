@@ -242,25 +242,10 @@ func javaHashMapOrder(keys []string) []string {
 		capacity *= 2
 	}
 	bucket := func(k string) int {
-		h := javaStringHash(k) // Optional.empty().hashCode() is 0, as "".hashCode()
+		h := protocol.JavaStringHash(k) // Optional.empty().hashCode() is 0, as "".hashCode()
 		return int((h ^ int32(uint32(h)>>16)) & int32(capacity-1))
 	}
 	out := slices.Clone(keys)
 	slices.SortStableFunc(out, func(a, b string) int { return cmp.Compare(bucket(a), bucket(b)) })
 	return out
-}
-
-// javaStringHash is String.hashCode over UTF-16 code units.
-func javaStringHash(s string) int32 {
-	var h int32
-	for _, r := range s {
-		if r >= 0x10000 { // a surrogate pair
-			r -= 0x10000
-			h = 31*h + int32(0xD800+(r>>10))
-			h = 31*h + int32(0xDC00+(r&0x3FF))
-			continue
-		}
-		h = 31*h + int32(r)
-	}
-	return h
 }

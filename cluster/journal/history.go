@@ -46,7 +46,7 @@ type opBlock struct{ chunk, off int32 }
 
 const (
 	opsPerBlock = 128
-	maxOpBytes  = 2 + 10*9 // header, and at most nine varints
+	maxOpBytes  = 2 + 10*10 // header, and at most ten varints
 )
 
 // opDeltas is the state both the encoder and the decoder keep: what each
@@ -89,8 +89,10 @@ const (
 	hNote       = 1 << 6
 	hStart      = 1 << 7
 	// second byte
-	hHW        = 1 << 0
-	hAcksShift = 1 // Acks+1 in bits 1-2
+	hHW         = 1 << 0
+	hAcksShift  = 1      // Acks+1 in bits 1-2
+	hKindHigh   = 1 << 3 // OpKind's third bit
+	hGeneration = 1 << 4
 )
 
 // HistoryOf builds a history from ops, in order (tests, small tools).
@@ -149,6 +151,12 @@ func (h *History) Add(op Op) {
 	b := &h.chunks[len(h.chunks)-1]
 	h0 := byte(op.Type)&hType | byte(op.F)<<hKindShift
 	h1 := byte(op.Acks+1) << hAcksShift
+	if op.F > 3 {
+		h1 |= hKindHigh
+	}
+	if op.Generation != 0 {
+		h1 |= hGeneration
+	}
 	if op.Idempotent {
 		h0 |= hIdempotent
 	}
@@ -186,6 +194,9 @@ func (h *History) Add(op Op) {
 	}
 	if op.Note != "" {
 		*b = binary.AppendUvarint(*b, uint64(intern(&h.notes, &h.note, op.Note)))
+	}
+	if op.Generation != 0 {
+		*b = binary.AppendVarint(*b, int64(op.Generation))
 	}
 	h.n++
 }
@@ -235,7 +246,7 @@ type flatOp struct {
 	payload, offset, hw int64
 	process, tp         uint32
 	note                uint32 // the index plus one; 0 for none
-	index               int32
+	index, generation   int32
 	broker              protocol.BrokerID
 	err                 protocol.ErrorCode
 	typ                 OpType
@@ -247,7 +258,7 @@ type flatOp struct {
 // op expands f.
 func (h *History) op(f *flatOp) Op {
 	op := Op{Time: f.time, Start: f.start, Payload: f.payload, Offset: f.offset, HW: f.hw, Process: h.processes[f.process], TP: h.tps[f.tp],
-		Index: f.index, Broker: f.broker, Err: f.err, Type: f.typ, F: f.f, Acks: f.acks, Idempotent: f.idempotent}
+		Index: f.index, Broker: f.broker, Err: f.err, Type: f.typ, F: f.f, Acks: f.acks, Idempotent: f.idempotent, Generation: f.generation}
 	if f.note != 0 {
 		op.Note = h.notes[f.note-1]
 	}
@@ -273,6 +284,9 @@ func (r *opReader) decode(op *flatOp) {
 		i     = 2
 	)
 	*op = flatOp{index: int32(r.i), typ: OpType(h0 & hType), f: OpKind(h0 >> hKindShift & 3), acks: int8(h1>>hAcksShift&3) - 1, idempotent: h0&hIdempotent != 0}
+	if h1&hKindHigh != 0 {
+		op.f |= 4
+	}
 	v, i = varintAt(b, i)
 	op.time = d.lastTime + clock.Time(v)
 	d.lastTime = op.time
@@ -303,6 +317,10 @@ func (r *opReader) decode(op *flatOp) {
 	if h0&hNote != 0 {
 		u, i = uvarintAt(b, i)
 		op.note = uint32(u) + 1
+	}
+	if h1&hGeneration != 0 {
+		v, i = varintAt(b, i)
+		op.generation = int32(v)
 	}
 	r.buf = b[i:]
 	r.i++

@@ -46,7 +46,7 @@ func randomHistory(n int) (*History, []Op) {
 		p := procs[rng.IntN(len(procs))]
 		payload[p] += 1 + rng.Int64N(3)
 		op := Op{Time: now, Process: p, TP: tps[rng.IntN(len(tps))], Payload: payload[p], Offset: rng.Int64N(100000) - 1,
-			Type: OpType(rng.IntN(4)), F: OpKind(rng.IntN(3)), Acks: int8(rng.IntN(3) - 1), Broker: protocol.BrokerID(rng.IntN(4) - 1),
+			Type: OpType(rng.IntN(4)), F: OpKind(rng.IntN(7)), Acks: int8(rng.IntN(3) - 1), Broker: protocol.BrokerID(rng.IntN(4) - 1),
 			Idempotent: rng.IntN(2) == 0, Index: int32(i)}
 		if rng.IntN(3) == 0 {
 			op.Start = now - clock.Time(rng.Int64N(1e9))
@@ -56,6 +56,9 @@ func randomHistory(n int) (*History, []Op) {
 		}
 		if rng.IntN(10) == 0 {
 			op.Err, op.Note = protocol.RequestTimedOut, "timed out"
+		}
+		if op.F >= OpProcess && rng.IntN(2) == 0 {
+			op.Generation = int32(rng.IntN(1000))
 		}
 		if rng.IntN(50) == 0 {
 			op.Payload = -1 << 62 // far from the last: a long varint

@@ -35,9 +35,24 @@ const (
 	OpSend OpKind = iota
 	OpPoll
 	OpStart // a client (re)started: a consumer reads from offset 0 again
+	// A group member's application processed a record (ok, one op a
+	// record, at the time it finished with it).
+	OpProcess
+	// A group member committed the offset of a partition: ok once the
+	// coordinator answered, fail where it refused, info where the outcome
+	// is unknown (a timeout, or a coordinator that went away).
+	OpCommit
+	// A group member was given a partition for a generation.
+	OpAssign
+	// A group member's position in a partition was reset by
+	// auto.offset.reset (Offset: where it now reads from), or it found
+	// no committed offset and auto.offset.reset is none (fail).
+	OpReset
 )
 
-func (k OpKind) String() string { return [...]string{"send", "poll", "start"}[k] }
+func (k OpKind) String() string {
+	return [...]string{"send", "poll", "start", "process", "commit", "assign", "reset"}[k]
+}
 
 // Op is one entry of the client history. A send is an invoke followed by
 // ok (with the acknowledged offset), fail or info; a poll is recorded as one
@@ -60,6 +75,8 @@ type Op struct {
 	F          OpKind
 	Acks       int8
 	Idempotent bool // sends: enable.idempotence was on
+	// Generation is a group member's generation for its group ops.
+	Generation int32
 }
 
 func (o Op) String() string {
@@ -125,6 +142,14 @@ const (
 	EvControllerLostLeader EventKind = "controller-lost-leader"
 	EvControllerActive     EventKind = "controller-active" // the leader's first record committed: it acts as the controller
 	EvPreVoteRejected      EventKind = "pre-vote-rejected"
+	// The group coordinators' events.
+	EvCoordinatorLoaded   EventKind = "coordinator-loaded"   // a broker became coordinator of a __consumer_offsets partition
+	EvCoordinatorUnloaded EventKind = "coordinator-unloaded" // it lost that leadership: its groups move with it
+	EvGroupRebalance      EventKind = "group-rebalance"      // a group began a rebalance (PreparingRebalance)
+	EvGroupGeneration     EventKind = "group-generation"     // a join phase ended: a new generation
+	EvGroupStable         EventKind = "group-stable"         // the leader's assignment committed: every member has its partitions
+	EvGroupMemberRemoved  EventKind = "group-member-removed" // left, or its session or rebalance timed out
+	EvCommitTimedOut      EventKind = "offset-commit-timed-out"
 )
 
 // Election reports whether k is a partition getting a leader.

@@ -51,6 +51,20 @@ const (
 	TNoOp              // active controller: write a NoOp record
 	TShutdownHeartbeat // broker in controlled shutdown: the quick second heartbeat
 	TShutdown          // broker: stop now (the controller let it go, or its deadline passed)
+	// Group coordinator (TP.Topic names the group): a member's session
+	// check, the end of a join phase, of a sync phase, an offsets write's
+	// timeout, the end of loading a partition.
+	TGroupSession
+	TGroupJoin
+	TGroupSync
+	TGroupWrite
+	TGroupLoad
+	// Group member: heartbeat, a coordinator request's retry, the
+	// application's next step, an auto-commit, the poll interval check.
+	TMemberHeartbeat
+	TMemberRetry
+	TMemberWork
+	TMemberPollCheck
 )
 
 var timerNames = [...]string{
@@ -62,6 +76,8 @@ var timerNames = [...]string{
 	TQuorumElection: "quorum-election", TQuorumFetch: "quorum-fetch", TQuorumCheck: "check-quorum", TQuorumBegin: "begin-quorum-epoch",
 	TQuorumPark: "quorum-fetch-expire", TControllerRetry: "controller-retry", TNoOp: "metadata-noop",
 	TShutdownHeartbeat: "shutdown-heartbeat", TShutdown: "shutdown",
+	TGroupSession: "group-session", TGroupJoin: "group-join", TGroupSync: "group-sync", TGroupWrite: "group-write", TGroupLoad: "group-load",
+	TMemberHeartbeat: "member-heartbeat", TMemberRetry: "member-retry", TMemberWork: "member-work", TMemberPollCheck: "member-poll-check",
 }
 
 func (t *Timer) AppendSummary(b []byte) []byte {

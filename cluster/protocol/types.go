@@ -75,6 +75,9 @@ type Batch struct {
 	BaseSequence  int32   // -1 without idempotence
 	Epoch         int32   // leader epoch of the leader that appended it
 	ProducerEpoch int16
+	// Group holds the records of a __consumer_offsets batch, one a
+	// payload (whose value is then -1); nil for every other topic.
+	Group []GroupRecord
 }
 
 // Len returns the number of records.
@@ -102,6 +105,9 @@ func (b *Batch) Slice(from, to int64) *Batch {
 	s := *b
 	s.BaseOffset = from
 	s.Payloads = b.Payloads[from-b.BaseOffset : to-b.BaseOffset : to-b.BaseOffset]
+	if b.Group != nil {
+		s.Group = b.Group[from-b.BaseOffset : to-b.BaseOffset : to-b.BaseOffset]
+	}
 	if b.BaseSequence >= 0 {
 		s.BaseSequence = b.BaseSequence + int32(from-b.BaseOffset)
 	}
@@ -253,12 +259,21 @@ const (
 	NotLeaderOrFollower          ErrorCode = 6
 	RequestTimedOut              ErrorCode = 7
 	NetworkException             ErrorCode = 13
+	CoordinatorLoadInProgress    ErrorCode = 14
+	CoordinatorNotAvailable      ErrorCode = 15
+	NotCoordinator               ErrorCode = 16
 	NotEnoughReplicas            ErrorCode = 19
 	NotEnoughReplicasAfterAppend ErrorCode = 20
+	IllegalGeneration            ErrorCode = 22
+	InconsistentGroupProtocol    ErrorCode = 23
+	UnknownMemberID              ErrorCode = 25
+	InvalidSessionTimeout        ErrorCode = 26
+	RebalanceInProgress          ErrorCode = 27
 	OutOfOrderSequenceNumber     ErrorCode = 45
 	FencedLeaderEpoch            ErrorCode = 74
 	UnknownLeaderEpoch           ErrorCode = 75
 	StaleBrokerEpoch             ErrorCode = 77
+	MemberIDRequired             ErrorCode = 79
 	InvalidUpdateVersion         ErrorCode = 95
 	DuplicateBrokerRegistration  ErrorCode = 101
 	IneligibleReplica            ErrorCode = 107
@@ -273,12 +288,21 @@ var errorNames = [...]string{
 	NotLeaderOrFollower:          "NOT_LEADER_OR_FOLLOWER",
 	RequestTimedOut:              "REQUEST_TIMED_OUT",
 	NetworkException:             "NETWORK_EXCEPTION",
+	CoordinatorLoadInProgress:    "COORDINATOR_LOAD_IN_PROGRESS",
+	CoordinatorNotAvailable:      "COORDINATOR_NOT_AVAILABLE",
+	NotCoordinator:               "NOT_COORDINATOR",
+	IllegalGeneration:            "ILLEGAL_GENERATION",
+	InconsistentGroupProtocol:    "INCONSISTENT_GROUP_PROTOCOL",
+	UnknownMemberID:              "UNKNOWN_MEMBER_ID",
+	InvalidSessionTimeout:        "INVALID_SESSION_TIMEOUT",
+	RebalanceInProgress:          "REBALANCE_IN_PROGRESS",
 	NotEnoughReplicas:            "NOT_ENOUGH_REPLICAS",
 	NotEnoughReplicasAfterAppend: "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
 	OutOfOrderSequenceNumber:     "OUT_OF_ORDER_SEQUENCE_NUMBER",
 	FencedLeaderEpoch:            "FENCED_LEADER_EPOCH",
 	UnknownLeaderEpoch:           "UNKNOWN_LEADER_EPOCH",
 	StaleBrokerEpoch:             "STALE_BROKER_EPOCH",
+	MemberIDRequired:             "MEMBER_ID_REQUIRED",
 	InvalidUpdateVersion:         "INVALID_UPDATE_VERSION",
 	DuplicateBrokerRegistration:  "DUPLICATE_BROKER_REGISTRATION",
 	IneligibleReplica:            "INELIGIBLE_REPLICA",
