@@ -149,7 +149,7 @@ func (h *History) Add(op Op) {
 	proc := intern(&h.processes, &h.process, op.Process)
 	tp := intern(&h.tps, &h.tp, op.TP)
 	b := &h.chunks[len(h.chunks)-1]
-	h0 := byte(op.Type)&hType | byte(op.F)<<hKindShift
+	h0 := byte(op.Type)&hType | byte(op.F&3)<<hKindShift
 	h1 := byte(op.Acks+1) << hAcksShift
 	if op.F > 3 {
 		h1 |= hKindHigh
