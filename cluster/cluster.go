@@ -74,8 +74,25 @@ func (s Spec) Validate() error {
 		if _, ok := s.Topic(c.Topic); !ok {
 			return fmt.Errorf("consumer %d: unknown topic %q", i, c.Topic)
 		}
+		if err := c.Validate(); err != nil {
+			return fmt.Errorf("consumer %d: %w", i, err)
+		}
+	}
+	if t, ok := s.OffsetsTopic(); ok && t.ReplicationFactor > s.Brokers {
+		// KafkaApis refuses to create it, and every FindCoordinator fails.
+		return fmt.Errorf("Number of alive brokers '%d' does not meet the required replication factor '%d' for the offsets topic (configured via 'offsets.topic.replication.factor')", s.Brokers, t.ReplicationFactor)
 	}
 	return nil
+}
+
+// OffsetsTopic is __consumer_offsets, which the brokers create when the
+// first group looks for its coordinator: a run with any consumer group
+// has it from the start.
+func (s Spec) OffsetsTopic() (config.TopicConfig, bool) {
+	if !slices.ContainsFunc(s.Consumers, func(c config.ConsumerConfig) bool { return c.GroupID != "" }) {
+		return config.TopicConfig{}, false
+	}
+	return config.TopicConfig{Name: protocol.OffsetsTopic, Partitions: s.Broker.Group.OffsetsTopicPartitions, ReplicationFactor: s.Broker.Group.OffsetsTopicReplicas}, true
 }
 
 // Partitions counts the partitions of every topic together.
@@ -123,6 +140,11 @@ type Cluster struct {
 func Build(w *sim.World, spec Spec) (*Cluster, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
+	}
+	if t, ok := spec.OffsetsTopic(); ok {
+		if _, exists := spec.Topic(t.Name); !exists {
+			spec.Topics = append(slices.Clip(spec.Topics), t)
+		}
 	}
 	topics, err := place(w, spec)
 	if err != nil {
@@ -188,9 +210,18 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 		}
 		c.Journal.Lifecycle(w.Now(), w.Name(node), broker, kind)
 	})
+	inGroup := map[string]int{}
 	for i, cc := range spec.Consumers {
 		t, _ := spec.Topic(cc.Topic)
+		if cc.GroupID != "" && cc.ClientID == "" {
+			// Kafka's default client.id: consumer-<group.id>-<n>.
+			inGroup[cc.GroupID]++
+			cc.ClientID = fmt.Sprintf("consumer-%s-%d", cc.GroupID, inGroup[cc.GroupID])
+		}
 		c.Consumers = append(c.Consumers, w.AddNode(fmt.Sprintf("consumer-%d", i), func() sim.Node {
+			if cc.GroupID != "" {
+				return client.NewMember(cc, t.Partitions, c.Dir, c.History)
+			}
 			return client.NewConsumer(cc, t.Partitions, c.Dir, c.History)
 		}))
 	}

@@ -144,7 +144,7 @@ func (c *Coordinator) scheduleSession(g *group, m *member) {
 func (c *Coordinator) join(from sim.NodeID, m protocol.JoinGroupRequest) {
 	respond := func(r protocol.JoinGroupResponse) {
 		r.RequestID = m.RequestID
-		c.env.Send(from, r)
+		c.send(from, m.RequestID, r)
 	}
 	s, err := c.shardOf(m.Group)
 	if err != protocol.None {
@@ -361,7 +361,7 @@ func (c *Coordinator) answerJoin(g *group, m *member, r protocol.JoinGroupRespon
 		return
 	}
 	r.RequestID = m.join.id
-	c.env.Send(m.join.to, r)
+	c.send(m.join.to, m.join.id, r)
 	m.join = nil
 }
 
@@ -370,7 +370,7 @@ func (c *Coordinator) answerSync(m *member, r protocol.SyncGroupResponse) {
 		return
 	}
 	r.RequestID = m.sync.id
-	c.env.Send(m.sync.to, r)
+	c.send(m.sync.to, m.sync.id, r)
 	m.sync = nil
 }
 
@@ -387,7 +387,7 @@ func (g *group) record() protocol.GroupRecord {
 
 func (c *Coordinator) sync(from sim.NodeID, m protocol.SyncGroupRequest) {
 	respond := func(err protocol.ErrorCode) {
-		c.env.Send(from, protocol.SyncGroupResponse{RequestID: m.RequestID, Err: err})
+		c.send(from, m.RequestID, protocol.SyncGroupResponse{RequestID: m.RequestID, Err: err})
 	}
 	s, err := c.shardOf(m.Group)
 	if err != protocol.None {
@@ -411,7 +411,7 @@ func (c *Coordinator) sync(from sim.NodeID, m protocol.SyncGroupRequest) {
 		return
 	case g.state == stable:
 		c.scheduleSession(g, mb)
-		c.env.Send(from, protocol.SyncGroupResponse{RequestID: m.RequestID, Partitions: mb.assignment})
+		c.send(from, m.RequestID, protocol.SyncGroupResponse{RequestID: m.RequestID, Partitions: mb.assignment})
 		return
 	}
 	mb.sync = &reply{from, m.RequestID}

@@ -42,11 +42,52 @@ type Coordinator struct {
 	env    sim.Env
 	shards []*shard // by __consumer_offsets partition; nil: not ours
 	nextID uint64
+	// seen is each client's latest requests and their answers: a
+	// request re-sent (node.Call) is answered as the original was, or
+	// ignored while it is still held, as TCP never delivers one twice.
+	seen map[sim.NodeID]*[seenRequests]seenRequest
+}
+
+const seenRequests = 16
+
+type seenRequest struct {
+	id       uint64
+	answered bool
+	answer   sim.Message
+}
+
+// first reports whether a request is new, re-sending the answer to one
+// already answered.
+func (c *Coordinator) first(from sim.NodeID, id uint64) bool {
+	ring := c.seen[from]
+	if ring == nil {
+		ring = &[seenRequests]seenRequest{}
+		c.seen[from] = ring
+	}
+	slot := &ring[id%seenRequests]
+	if slot.id == id {
+		if slot.answered {
+			c.env.Send(from, slot.answer)
+		}
+		return false
+	}
+	*slot = seenRequest{id: id}
+	return true
+}
+
+// send answers request id of a client, remembering the answer.
+func (c *Coordinator) send(to sim.NodeID, id uint64, msg sim.Message) {
+	if ring := c.seen[to]; ring != nil {
+		if slot := &ring[id%seenRequests]; slot.id == id {
+			slot.answered, slot.answer = true, msg
+		}
+	}
+	c.env.Send(to, msg)
 }
 
 // New returns a broker's coordinator; rec is the broker's pools.
 func New(cfg config.GroupCoordinatorConfig, host Host, rec *node.Recyclers, env sim.Env) *Coordinator {
-	return &Coordinator{cfg: cfg, host: host, rec: rec, env: env, shards: make([]*shard, cfg.OffsetsTopicPartitions)}
+	return &Coordinator{cfg: cfg, host: host, rec: rec, env: env, shards: make([]*shard, cfg.OffsetsTopicPartitions), seen: map[sim.NodeID]*[seenRequests]seenRequest{}}
 }
 
 type shardState uint8
@@ -135,6 +176,9 @@ func (c *Coordinator) Unload(partition int32) {
 			c.answerJoin(g, m, protocol.JoinGroupResponse{Err: protocol.NotCoordinator})
 			c.answerSync(m, protocol.SyncGroupResponse{Err: protocol.NotCoordinator})
 		}
+	}
+	if len(s.order) == 0 {
+		return
 	}
 	c.host.Event(journal.Event{Kind: journal.EvCoordinatorUnloaded, TP: protocol.TopicPartition{Topic: protocol.OffsetsTopic, Partition: partition}, Epoch: s.epoch,
 		Leader: protocol.NoLeader, Detail: fmt.Sprintf("no longer coordinator of %s/%d: %d groups leave with it", protocol.OffsetsTopic, partition, len(s.order))})
@@ -231,6 +275,9 @@ func (c *Coordinator) activate(s *shard) {
 			members++
 		}
 	}
+	if len(s.order) == 0 {
+		return // nothing moved: not worth telling
+	}
 	c.host.Event(journal.Event{Kind: journal.EvCoordinatorLoaded, TP: protocol.TopicPartition{Topic: protocol.OffsetsTopic, Partition: s.partition}, Epoch: s.epoch,
 		Leader: protocol.NoLeader, Detail: fmt.Sprintf("coordinator of %s/%d at epoch %d: loaded %d groups, %d members", protocol.OffsetsTopic, s.partition, s.epoch, len(s.order), members)})
 }
@@ -271,17 +318,29 @@ func (s *shard) group(id string) *group {
 func (c *Coordinator) Handle(from sim.NodeID, msg sim.Message) bool {
 	switch m := msg.(type) {
 	case protocol.JoinGroupRequest:
-		c.join(from, m)
+		if c.first(from, m.RequestID) {
+			c.join(from, m)
+		}
 	case protocol.SyncGroupRequest:
-		c.sync(from, m)
+		if c.first(from, m.RequestID) {
+			c.sync(from, m)
+		}
 	case protocol.HeartbeatRequest:
-		c.env.Send(from, protocol.HeartbeatResponse{RequestID: m.RequestID, Err: c.heartbeat(m)})
+		if c.first(from, m.RequestID) {
+			c.send(from, m.RequestID, protocol.HeartbeatResponse{RequestID: m.RequestID, Err: c.heartbeat(m)})
+		}
 	case protocol.LeaveGroupRequest:
-		c.env.Send(from, protocol.LeaveGroupResponse{RequestID: m.RequestID, Err: c.leave(m)})
+		if c.first(from, m.RequestID) {
+			c.send(from, m.RequestID, protocol.LeaveGroupResponse{RequestID: m.RequestID, Err: c.leave(m)})
+		}
 	case protocol.OffsetCommitRequest:
-		c.commit(from, m)
+		if c.first(from, m.RequestID) {
+			c.commit(from, m)
+		}
 	case protocol.OffsetFetchRequest:
-		c.env.Send(from, c.fetchOffsets(m))
+		if c.first(from, m.RequestID) {
+			c.send(from, m.RequestID, c.fetchOffsets(m))
+		}
 	default:
 		return false
 	}
@@ -292,7 +351,7 @@ func (c *Coordinator) Handle(from sim.NodeID, msg sim.Message) bool {
 // committed (ClassicGroup.validateOffsetCommit).
 func (c *Coordinator) commit(from sim.NodeID, m protocol.OffsetCommitRequest) {
 	respond := func(err protocol.ErrorCode) {
-		c.env.Send(from, protocol.OffsetCommitResponse{RequestID: m.RequestID, Err: err})
+		c.send(from, m.RequestID, protocol.OffsetCommitResponse{RequestID: m.RequestID, Err: err})
 	}
 	s, err := c.shardOf(m.Group)
 	if err != protocol.None {

@@ -79,6 +79,9 @@ func (c *Call) Answered(env sim.Env, id uint64) (sentAt clock.Time, ok bool) {
 	return sentAt, true
 }
 
+// SentAt is when the outstanding request was first sent.
+func (c *Call) SentAt() clock.Time { return c.sentAt }
+
 // Cancel forgets the call.
 func (c *Call) Cancel(env sim.Env) {
 	c.end(env)
