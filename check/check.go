@@ -39,6 +39,11 @@ type Input struct {
 	Bounded      []BoundedFault
 	Recoveries   []Recovery
 	Session, Lag time.Duration
+	// Groups names each consumer group member by its group, as the
+	// scenario asked; EndToEnd is AnalyseGroups' verdict over them, nil
+	// without groups.
+	Groups   Groups
+	EndToEnd *Result
 }
 
 // Violation is one broken promise, with the operations that show it and,
@@ -94,12 +99,13 @@ const (
 	// SlowRecoveryName (recovery.go): run only when the faults came one at a time.
 	ProtocolInvariantsName = "protocol-invariants"
 	MetadataQuorumName     = "metadata-quorum" // run only with a controller quorum
+	EndToEndName           = "end-to-end"      // run only with consumer groups
 	CrashName              = "crash"           // a panic in tideline's own code: the run's one result when it happens
 )
 
 // Names lists every checker.
 var Names = []string{AckedDurabilityName, ReplicaAgreementName, LeaderUniquenessName, ConsumerSafetyName,
-	NoDuplicatesName, LinearizableName, EventualDeliveryName, SlowRecoveryName, ProtocolInvariantsName, MetadataQuorumName, CrashName}
+	NoDuplicatesName, LinearizableName, EventualDeliveryName, SlowRecoveryName, ProtocolInvariantsName, MetadataQuorumName, EndToEndName, CrashName}
 
 // maxStories bounds how many violations per checker get a story: the first
 // ones explain the rest, and building a story scans the journal.
@@ -124,13 +130,22 @@ func All(in Input) []Result {
 	if in.Quorum != nil {
 		results = append(results, MetadataQuorum(in.QuorumViolations, in.Quorum))
 	}
+	if split, notes := splitOwnership(in.History, in.Groups); split != nil || notes != nil {
+		results[3].Violations = append(results[3].Violations, split...)
+		results[3].Notes = append(results[3].Notes, notes...)
+	}
+	if in.EndToEnd != nil {
+		results = append(results, *in.EndToEnd)
+	}
 	for i := range results {
 		for j := range results[i].Violations {
 			if j == maxStories {
 				break
 			}
 			v := &results[i].Violations[j]
-			v.Story = Story(*v, in.Events, in.Final)
+			if v.Story == nil {
+				v.Story = Story(*v, in.Events, in.Final)
+			}
 		}
 	}
 	return results

@@ -59,6 +59,9 @@ func (r *Result) evaluate() {
 			got, text = float64(r.Lost), strconv.Itoa(r.Lost)
 		case scenarios.OfflinePartitions:
 			got, text = float64(r.OfflinePartitions), strconv.Itoa(r.OfflinePartitions)
+		case scenarios.Unprocessed, scenarios.DuplicatesProcessed, scenarios.MaxLag, scenarios.Rebalances:
+			n := r.groupMeasure(e.Name)
+			got, text = float64(n), strconv.FormatInt(n, 10)
 		default:
 			continue
 		}
@@ -80,4 +83,23 @@ func (r *Result) worstRecovery() (worst time.Duration, never bool) {
 		worst = max(worst, rec.WritesResumed)
 	}
 	return worst, never
+}
+
+// groupMeasure totals a consumer group measure over every group (max-lag:
+// the largest of any).
+func (r *Result) groupMeasure(name string) int64 {
+	var n int64
+	for _, g := range r.Groups {
+		switch name {
+		case scenarios.Unprocessed:
+			n += int64(g.Unprocessed)
+		case scenarios.DuplicatesProcessed:
+			n += int64(g.ProcessedTwice)
+		case scenarios.MaxLag:
+			n = max(n, g.MaxLag)
+		case scenarios.Rebalances:
+			n += int64(len(g.Rebalances))
+		}
+	}
+	return n
 }

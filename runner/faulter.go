@@ -403,6 +403,24 @@ func (f *faulter) resolve(t scenarios.Target) []sim.NodeID {
 		return in
 	case scenarios.RandomBrokerTarget:
 		return []sim.NodeID{brokers[f.rand.IntN(len(brokers))]}
+	case scenarios.ConsumerTarget:
+		return []sim.NodeID{f.c.Consumers[t.Consumer]}
+	case scenarios.AllConsumersTarget:
+		return slices.Clone(f.c.Consumers)
+	case scenarios.CoordinatorTarget:
+		// The leader of the group's __consumer_offsets partition, now.
+		tp := protocol.TopicPartition{Topic: protocol.OffsetsTopic, Partition: protocol.CoordinatorPartition(t.Group, f.c.Spec.Broker.Group.OffsetsTopicPartitions)}
+		if st := f.c.State(tp); st.Leader != protocol.NoLeader {
+			return []sim.NodeID{brokers[st.Leader]}
+		}
+	case scenarios.GroupTarget:
+		var in []sim.NodeID
+		for i, cc := range f.c.Spec.Consumers {
+			if cc.GroupID == t.Group {
+				in = append(in, f.c.Consumers[i])
+			}
+		}
+		return in
 	case scenarios.CrashedTarget:
 		var down []sim.NodeID
 		for _, n := range f.w.Nodes() {

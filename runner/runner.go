@@ -4,6 +4,7 @@
 package runner
 
 import (
+	"fmt"
 	"runtime/debug"
 	"slices"
 	"time"
@@ -64,10 +65,11 @@ type Result struct {
 	Availability      float64            // as users feel it: check.Availability.Available
 	Detail            check.Availability // per partition, buckets, unavailability windows, recoveries
 	Checks            []check.Result
-	Leaders           int // leader elections
-	Preferred         int // of those, preferred elections (automatic rebalancing or an operator's)
-	ShutdownMoves     int // of those, leaderships handed on by a controlled shutdown
-	Reassignments     int // partition reassignments completed
+	Leaders           int                // leader elections
+	Preferred         int                // of those, preferred elections (automatic rebalancing or an operator's)
+	ShutdownMoves     int                // of those, leaderships handed on by a controlled shutdown
+	Reassignments     int                // partition reassignments completed
+	Groups            []check.GroupStats // each consumer group's numbers
 	ISRShrinks        int
 	ISRExpands        int
 	Expectations      []Outcome
@@ -190,6 +192,11 @@ func (r *Result) judge(sc *scenarios.Scenario, in check.Input, opts Options) {
 		}
 		in.Session, in.Lag = sc.Cluster.Broker.SessionTimeout, sc.Cluster.Broker.ReplicaLagTimeMax
 	}
+	in.Groups = groupsOf(sc)
+	if in.Groups != nil {
+		stats, verdict := check.AnalyseGroups(in.History, in.Events, in.Final, in.Groups)
+		r.Groups, in.EndToEnd = stats, &verdict
+	}
 	r.Checks = check.All(in)
 	for _, v := range r.Checks[0].Violations {
 		if v.Kind == "lost-write" {
@@ -197,6 +204,20 @@ func (r *Result) judge(sc *scenarios.Scenario, in check.Input, opts Options) {
 		}
 	}
 	r.Unavailable = len(r.Checks[0].Unavailable)
+}
+
+// groupsOf names each consumer group member the scenario asked for.
+func groupsOf(sc *scenarios.Scenario) check.Groups {
+	var g check.Groups
+	for i, cc := range sc.Cluster.Consumers {
+		if cc.GroupID != "" {
+			if g == nil {
+				g = check.Groups{}
+			}
+			g[fmt.Sprintf("consumer-%d", i)] = cc.GroupID
+		}
+	}
+	return g
 }
 
 // boundedKind reports whether the recovery bound covers a fault kind: a

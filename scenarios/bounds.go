@@ -26,7 +26,8 @@ const (
 	MaxBrokers    = 100            // brokers in a cluster
 	MaxPartitions = 10000          // partitions of all topics together
 	MaxReplicas   = 30000          // replicas of all partitions together
-	MaxClients    = 100            // producers and consumers together
+	MaxClients    = 100            // producer and consumer entries together
+	MaxMembers    = 1000           // consumer group members (instances) of all groups together
 	MaxDuration   = 24 * time.Hour // simulated time: a day (the soak is an hour)
 	// MaxLatency bounds a link's base latency, its jitter and a slow
 	// link's added delay: a message that takes longer than a minute is

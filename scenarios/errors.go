@@ -92,7 +92,7 @@ var knownKeys = []string{
 	"name", "description", "duration", "settle", "seed", "cluster", "network", "workload", "faults", "expect",
 	"brokers", "racks", "rack", "config", "topics", "partitions", "replication.factor",
 	"latency", "base", "jitter", "shape", "loss", "duplicate", "links", "from", "to",
-	"producers", "consumers", "topic", "rate", "acks", "enable.idempotence", "start", "stop",
+	"producers", "consumers", "topic", "rate", "acks", "enable.idempotence", "start", "stop", "group.id", "instances",
 	"at", "for", "crash", "power-loss", "stop", "restart", "pause", "resume", "isolate", "partition", "one-way",
 	"heal", "slow-link", "delay", "elect", "unclean", "type", "reassign", "replicas", "all-partitions-of",
 }

@@ -29,6 +29,11 @@ func (v *validator) target(p path, s string, spec cluster.Spec, allowRest bool) 
 		return Target{Kind: RandomBrokerTarget}
 	case "all-brokers":
 		return Target{Kind: AllBrokersTarget}
+	case "consumers":
+		if len(spec.Consumers) == 0 {
+			v.fail(p, "consumers: the workload has no consumers")
+		}
+		return Target{Kind: AllConsumersTarget}
 	case "rest":
 		if allowRest {
 			return Target{Kind: RestTarget}
@@ -51,6 +56,19 @@ func (v *validator) target(p path, s string, spec cluster.Spec, allowRest bool) 
 	if m := rackRE.FindStringSubmatch(s); m != nil {
 		return Target{Kind: RackTarget, Rack: v.knownRack(p, m[1], spec)}
 	}
+	if m := consumerRE.FindStringSubmatch(s); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		if n >= len(spec.Consumers) {
+			v.fail(p, "target %q names no consumer: the workload has %s", s, consumersText(len(spec.Consumers)))
+		}
+		return Target{Kind: ConsumerTarget, Consumer: n}
+	}
+	if m := groupRE.FindStringSubmatch(s); m != nil {
+		return Target{Kind: GroupTarget, Group: v.knownGroup(p, m[1], spec)}
+	}
+	if m := coordinatorRE.FindStringSubmatch(s); m != nil {
+		return Target{Kind: CoordinatorTarget, Group: v.knownGroup(p, m[1], spec)}
+	}
 	if m := roleRE.FindStringSubmatch(s); m != nil {
 		tp := v.partition(p, m[2], spec)
 		kind := LeaderTarget
@@ -59,7 +77,7 @@ func (v *validator) target(p path, s string, spec cluster.Spec, allowRest bool) 
 		}
 		return Target{Kind: kind, TP: tp}
 	}
-	v.fail(p, "unknown target %q: write broker-N, controller, controller-N, controllers, leader(topic/N), follower(topic/N), rack(NAME), crashed, random-broker or all-brokers", s)
+	v.fail(p, "unknown target %q: write broker-N, controller, controller-N, controllers, leader(topic/N), follower(topic/N), rack(NAME), crashed, random-broker, all-brokers, consumer-N, consumers, group(NAME) or coordinator(GROUP)", s)
 	return Target{}
 }
 
@@ -87,7 +105,11 @@ func (v *validator) partition(p path, s string, spec cluster.Spec) protocol.Topi
 		return protocol.TopicPartition{}
 	}
 	n, _ := strconv.Atoi(m[2])
-	for _, t := range spec.Topics {
+	topics := spec.Topics
+	if t, ok := spec.OffsetsTopic(); ok {
+		topics = append(slices.Clip(topics), t)
+	}
+	for _, t := range topics {
 		if t.Name == m[1] {
 			if n >= t.Partitions {
 				v.fail(p, "topic %s has no partition %d (it has %d)", t.Name, n, t.Partitions)
@@ -370,6 +392,38 @@ func joinTargets(ts []Target) string {
 		parts = append(parts, t.String())
 	}
 	return strings.Join(parts, ", ")
+}
+
+func consumersText(n int) string {
+	switch n {
+	case 0:
+		return "no consumers"
+	case 1:
+		return "one consumer, consumer-0"
+	}
+	return fmt.Sprintf("consumer-0 to consumer-%d (each group member counts)", n-1)
+}
+
+// knownGroup checks that a group(NAME) target names a consumer group.
+func (v *validator) knownGroup(p path, name string, spec cluster.Spec) string {
+	name = strings.TrimSpace(name)
+	var groups []string
+	for _, c := range spec.Consumers {
+		if c.GroupID != "" && !slices.Contains(groups, c.GroupID) {
+			groups = append(groups, c.GroupID)
+		}
+	}
+	switch {
+	case len(groups) == 0:
+		v.fail(p, "group(%s): the workload has no consumer group: give a consumer group.id", name)
+	case !slices.Contains(groups, name):
+		msg := fmt.Sprintf("group(%s): no consumer is in group %s; the groups are %s", name, quoted(name), strings.Join(groups, ", "))
+		if best := suggest.Nearest(name, groups); best != "" {
+			msg += fmt.Sprintf(" (did you mean group(%s)?)", best)
+		}
+		v.fail(p, "%s", msg)
+	}
+	return name
 }
 
 func controllersText(n int) string {

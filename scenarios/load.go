@@ -447,10 +447,16 @@ func (v *validator) workload(raw rawWorkload, sc *Scenario) {
 		}
 		sc.Cluster.Producers = append(sc.Cluster.Producers, pc)
 	}
+	members := 0
 	for i, rc := range raw.Consumers {
 		p := path{"workload", "consumers", i}
 		cc := config.DefaultConsumerConfig(rc.Topic)
 		v.topic(p.key("topic"), rc.Topic, sc.Cluster)
+		if rc.GroupID != "" {
+			if err := cc.Set("group.id", rc.GroupID); err != nil {
+				v.fail(p.key("group.id"), "consumer: %v", err)
+			}
+		}
 		for _, name := range sortedKeys(rc.Config) {
 			if !v.scalar(p.key("config").key(name), name, rc.Config[name]) {
 				continue
@@ -459,7 +465,40 @@ func (v *validator) workload(raw rawWorkload, sc *Scenario) {
 				v.fail(p.key("config").key(name), "consumer config: %v", err)
 			}
 		}
-		sc.Cluster.Consumers = append(sc.Cluster.Consumers, cc)
+		instances := int64(1)
+		if rc.Instances != nil {
+			instances, _ = v.whole(p.key("instances"), rc.Instances, "instances", 1, MaxMembers)
+			if cc.GroupID == "" && instances > 1 && v.err == nil {
+				v.fail(p.key("instances"), "instances: %d without a group.id: standalone consumers each read every partition; give group.id to share the partitions as a group", instances)
+			}
+		}
+		if members += int(instances); members > MaxMembers && v.err == nil {
+			v.fail(p.key("instances"), "%d consumer group members in all: at most %d", members, MaxMembers)
+		}
+		if cc.GroupID != "" && v.err == nil {
+			v.groupSettings(p, cc, sc.Cluster.Broker.Group)
+		}
+		for range instances {
+			if v.err != nil {
+				break
+			}
+			sc.Cluster.Consumers = append(sc.Cluster.Consumers, cc)
+		}
+	}
+}
+
+// groupSettings checks a group member's settings as Kafka does before it
+// joins: its own refusals, and the broker's session timeout range (Kafka's
+// coordinator answers INVALID_SESSION_TIMEOUT, and poll() throws; a
+// scenario that would only ever hit that is refused here).
+func (v *validator) groupSettings(p path, cc config.ConsumerConfig, g config.GroupCoordinatorConfig) {
+	if err := cc.Validate(); err != nil {
+		v.fail(p.key("config"), "consumer: %v", err)
+		return
+	}
+	if cc.SessionTimeout < g.MinSessionTimeout || cc.SessionTimeout > g.MaxSessionTimeout {
+		v.fail(p.key("config").key("session.timeout.ms"), "session.timeout.ms %d is outside the broker's group.min.session.timeout.ms %d to group.max.session.timeout.ms %d: the coordinator refuses the join with INVALID_SESSION_TIMEOUT",
+			cc.SessionTimeout.Milliseconds(), g.MinSessionTimeout.Milliseconds(), g.MaxSessionTimeout.Milliseconds())
 	}
 }
 
@@ -511,6 +550,12 @@ var rackRE = regexp.MustCompile(`^rack\((.*)\)$`)
 
 var controllerRE = regexp.MustCompile(`^controller-([0-9]+)$`)
 
+var consumerRE = regexp.MustCompile(`^consumer-([0-9]+)$`)
+
+var groupRE = regexp.MustCompile(`^group\((.*)\)$`)
+
+var coordinatorRE = regexp.MustCompile(`^coordinator\((.*)\)$`)
+
 var triggerRE = regexp.MustCompile(`^([a-z-]+)(?:\((.*)\))?$`)
 
 var comparisonRE = regexp.MustCompile(`^\s*(>=|<=|==|!=|>|<)?\s*(\S+)\s*$`)
@@ -561,7 +606,8 @@ func (v *validator) expect(raw rawExpect) []Expectation {
 // for availability, a duration for max-recovery, a whole number for counts.
 func (v *validator) comparison(p path, e *Expectation, bareOp string) {
 	examples := map[string]string{Availability: `">= 0.95" or "<= 0.5"`, EventuallyAcknowledged: `">= 0.99"`, MaxOutage: `10s or ">= 5s"`,
-		MaxRecovery: `15s or ">= 20s"`, Lost: `0 or "> 0"`, OfflinePartitions: `0 or ">= 1"`}
+		MaxRecovery: `15s or ">= 20s"`, Lost: `0 or "> 0"`, OfflinePartitions: `0 or ">= 1"`,
+		Unprocessed: `0 or "> 0"`, DuplicatesProcessed: `0 or "> 0"`, MaxLag: `1000 or "< 5000"`, Rebalances: `"<= 2"`}
 	m := comparisonRE.FindStringSubmatch(e.Text)
 	if m == nil {
 		v.fail(p, "expect %s: %q: write a comparison and a value, e.g. %s", e.Name, e.Text, examples[e.Name])

@@ -150,6 +150,10 @@ const (
 	RackTarget                             // rack(NAME): every broker with that broker.rack
 	RestTarget                             // in a partition: every node in no other group
 	AllTarget                              // heal: everything
+	ConsumerTarget                         // consumer-N
+	AllConsumersTarget                     // consumers: every consumer
+	GroupTarget                            // group(NAME): every member of a consumer group
+	CoordinatorTarget                      // coordinator(GROUP): the broker coordinating a group, resolved when the fault fires
 )
 
 // Target names the nodes a fault hits.
@@ -159,12 +163,14 @@ type Target struct {
 	Controller int
 	TP         protocol.TopicPartition
 	Rack       string
+	Consumer   int
+	Group      string
 }
 
 // OnlyBrokers reports whether every node the target can name is a broker.
 func (t Target) OnlyBrokers() bool {
 	switch t.Kind {
-	case BrokerTarget, LeaderTarget, FollowerTarget, RandomBrokerTarget, AllBrokersTarget, RackTarget:
+	case BrokerTarget, LeaderTarget, FollowerTarget, RandomBrokerTarget, AllBrokersTarget, RackTarget, CoordinatorTarget:
 		return true
 	}
 	return false
@@ -194,6 +200,14 @@ func (t Target) String() string {
 		return "rack(" + t.Rack + ")"
 	case RestTarget:
 		return "rest"
+	case ConsumerTarget:
+		return fmt.Sprintf("consumer-%d", t.Consumer)
+	case AllConsumersTarget:
+		return "consumers"
+	case GroupTarget:
+		return "group(" + t.Group + ")"
+	case CoordinatorTarget:
+		return "coordinator(" + t.Group + ")"
 	}
 	return "all"
 }
@@ -242,11 +256,16 @@ const (
 	MaxRecovery            = "max-recovery"            // worst time from a fault until writes resume
 	Lost                   = "lost"                    // acknowledged writes lost
 	OfflinePartitions      = "offline-partitions"      // partitions with no live leader at the end
+	Unprocessed            = "unprocessed"             // acknowledged writes a consumer group never processed
+	DuplicatesProcessed    = "duplicates-processed"    // records a consumer group processed more than once
+	MaxLag                 = "max-lag"                 // a consumer group's largest lag, in records
+	Rebalances             = "rebalances"              // consumer group rebalances after the groups formed
 )
 
 // Measures lists the measures with the comparison a bare value means.
 var Measures = []struct{ Name, BareOp string }{
 	{Availability, ">="}, {EventuallyAcknowledged, ">="}, {Lost, "=="}, {MaxOutage, "<="}, {MaxRecovery, "<="}, {OfflinePartitions, "=="},
+	{Unprocessed, "=="}, {DuplicatesProcessed, "=="}, {MaxLag, "<="}, {Rebalances, "<="},
 }
 
 // Checkers are the checker names an expect block may use.

@@ -70,8 +70,10 @@ type rawProducer struct {
 }
 
 type rawConsumer struct {
-	Topic  string         `yaml:"topic"`
-	Config map[string]any `yaml:"config"`
+	Topic     string         `yaml:"topic"`
+	GroupID   string         `yaml:"group.id"`
+	Instances any            `yaml:"instances"`
+	Config    map[string]any `yaml:"config"`
 }
 
 type rawFault struct {

@@ -61,6 +61,8 @@ func (c *Consumer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 		}
 	case *protocol.FetchResponse:
 		c.handleFetchResponse(*m)
+	case node.Terminate:
+		env.Exit() // a consumer without a group has nothing to hand over
 	}
 }
 

@@ -52,6 +52,7 @@ type Member struct {
 	lastCommit  clock.Time // the last auto-commit
 	nextDrain   int        // where poll() starts collecting records
 	failed      bool       // the application hit an exception it does not survive
+	closing     bool       // told to stop: closing the consumer
 
 	// The application.
 	phase    appPhase
@@ -113,6 +114,10 @@ func (m *Member) Start(env sim.Env) {
 	*m = Member{Recyclers: m.Recyclers, cfg: m.cfg, partitions: m.partitions, history: m.history, env: env,
 		meta: metadataView{topic: m.cfg.Topic, dir: m.meta.dir, retransmit: m.cfg.Retransmit}}
 	m.meta.rec = &m.Recyclers
+	// Request ids start afresh somewhere new in each incarnation, so a
+	// coordinator never takes a new request for a re-sent old one (a new
+	// process opens new connections).
+	m.meta.nextID = env.Rand().Uint64() >> 16
 	m.coordinator, m.generation = protocol.NoLeader, -1
 	m.lastPoll, m.lastCommit = env.Now(), env.Now()
 	m.meta.refresh(env)
@@ -158,7 +163,35 @@ func (m *Member) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 		m.onListOffsets(r)
 	case *protocol.FetchResponse:
 		m.onFetch(*r)
+	case node.Terminate:
+		m.close()
 	}
+}
+
+// close is the application shutting down: KafkaConsumer.close() commits
+// the positions it consumed (with auto-commit), leaves the group and exits.
+func (m *Member) close() {
+	if m.closing {
+		return
+	}
+	m.closing = true
+	m.env.CancelTimer(m.work) // processing stops where it is
+	if m.cfg.AutoCommit && m.generation >= 0 && m.coordinator != protocol.NoLeader {
+		m.phase = committing
+		m.batch = nil
+		m.startCommit(true)
+		return
+	}
+	m.finishClose()
+}
+
+func (m *Member) finishClose() {
+	if m.failed {
+		return // already gone
+	}
+	m.failed = true
+	m.leaveGroup("the consumer is closed")
+	m.env.Exit()
 }
 
 func (m *Member) Timer(env sim.Env, t sim.Timer) {
@@ -250,7 +283,7 @@ func (m *Member) ownedPartition(tp protocol.TopicPartition) *memberPartition {
 // whenever something it waits for arrives, and returns records to
 // process once the member is in a generation with positions and data.
 func (m *Member) poll() {
-	if m.phase != polling || m.failed {
+	if m.phase != polling || m.failed || m.closing {
 		return
 	}
 	m.lastPoll = m.now()
@@ -359,6 +392,10 @@ func (m *Member) batchDone() {
 // commitDone is the end of a commitSync, whatever its outcome: the
 // application carries on (a CommitFailedException is logged, not fatal).
 func (m *Member) commitDone() {
+	if m.closing {
+		m.finishClose()
+		return
+	}
 	if m.phase != committing {
 		return
 	}

@@ -243,7 +243,7 @@ func (c *Coordinator) prepareRebalance(s *shard, g *group, why string) {
 	}
 	wasEmpty := g.state == empty
 	g.state = preparingRebalance
-	c.host.Event(journal.Event{Kind: journal.EvGroupRebalance, Node: "", TP: protocol.TopicPartition{Topic: protocol.OffsetsTopic, Partition: s.partition},
+	c.host.Event(journal.Event{Kind: journal.EvGroupRebalance, Group: g.id, TP: protocol.TopicPartition{Topic: protocol.OffsetsTopic, Partition: s.partition},
 		Epoch: g.generation, Leader: protocol.NoLeader, Detail: fmt.Sprintf("group %s rebalances after generation %d: %s", g.id, g.generation, why)})
 	if wasEmpty && c.cfg.InitialRebalanceDelay > 0 {
 		g.initialDelay, g.newMember = true, false
@@ -286,7 +286,7 @@ func (c *Coordinator) completeJoin(s *shard, g *group) {
 	g.generation++
 	if len(g.members) == 0 {
 		g.state, g.protocolName, g.leader = empty, "", ""
-		c.host.Event(journal.Event{Kind: journal.EvGroupGeneration, TP: protocol.TopicPartition{Topic: protocol.OffsetsTopic, Partition: s.partition},
+		c.host.Event(journal.Event{Kind: journal.EvGroupGeneration, Group: g.id, TP: protocol.TopicPartition{Topic: protocol.OffsetsTopic, Partition: s.partition},
 			Epoch: g.generation, Leader: protocol.NoLeader, Detail: fmt.Sprintf("group %s is empty at generation %d", g.id, g.generation)})
 		c.write(s, []protocol.GroupRecord{g.record()}, func() {}, func(protocol.ErrorCode) {})
 		return
@@ -300,7 +300,7 @@ func (c *Coordinator) completeJoin(s *shard, g *group) {
 	for i, m := range g.members {
 		ids[i] = m.id
 	}
-	c.host.Event(journal.Event{Kind: journal.EvGroupGeneration, TP: protocol.TopicPartition{Topic: protocol.OffsetsTopic, Partition: s.partition},
+	c.host.Event(journal.Event{Kind: journal.EvGroupGeneration, Group: g.id, TP: protocol.TopicPartition{Topic: protocol.OffsetsTopic, Partition: s.partition},
 		Epoch: g.generation, Leader: protocol.NoLeader, Detail: fmt.Sprintf("group %s generation %d: protocol %s, leader %s, members %v", g.id, g.generation, g.protocolName, g.leader, ids)})
 	for _, m := range g.members {
 		c.answerJoin(g, m, c.joinResponse(g, m))
@@ -443,7 +443,7 @@ func (c *Coordinator) sync(from sim.NodeID, m protocol.SyncGroupRequest) {
 		}
 		g.state = stable
 		g.phase = 0
-		c.host.Event(journal.Event{Kind: journal.EvGroupStable, TP: protocol.TopicPartition{Topic: protocol.OffsetsTopic, Partition: s.partition},
+		c.host.Event(journal.Event{Kind: journal.EvGroupStable, Group: g.id, TP: protocol.TopicPartition{Topic: protocol.OffsetsTopic, Partition: s.partition},
 			Epoch: g.generation, Leader: protocol.NoLeader, Detail: fmt.Sprintf("group %s stable at generation %d with %d members", g.id, g.generation, len(g.members))})
 		for _, o := range g.members {
 			c.answerSync(o, protocol.SyncGroupResponse{Partitions: o.assignment})
@@ -519,7 +519,7 @@ func (c *Coordinator) dropMember(g *group, m *member, why string) {
 			g.leader = g.members[0].id
 		}
 	}
-	c.host.Event(journal.Event{Kind: journal.EvGroupMemberRemoved, Epoch: g.generation, Leader: protocol.NoLeader,
+	c.host.Event(journal.Event{Kind: journal.EvGroupMemberRemoved, Group: g.id, Epoch: g.generation, Leader: protocol.NoLeader,
 		Detail: fmt.Sprintf("group %s removed member %s: %s", g.id, m.id, why)})
 }
 

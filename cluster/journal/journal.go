@@ -184,6 +184,7 @@ type Event struct {
 	ISR    []protocol.BrokerID
 	ELR    []protocol.BrokerID // eligible leader replicas after a partition change (KIP-966)
 	Voter  int32               // controller events: the controller (index) they are about
+	Group  string              // group coordinator events: the consumer group
 }
 
 func (e Event) String() string {

@@ -163,6 +163,20 @@ func (r Records) Payload(offset int64) int64 {
 	return b.Payloads[offset-b.BaseOffset]
 }
 
+// GroupRecords yields the __consumer_offsets records below end, in
+// offset order.
+func (r Records) GroupRecords(end int64) iter.Seq[GroupRecord] {
+	return func(yield func(GroupRecord) bool) {
+		for _, b := range r.batches {
+			for i := range b.Group {
+				if b.BaseOffset+int64(i) >= end || !yield(b.Group[i]) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // All yields every record in offset order.
 func (r Records) All() iter.Seq[Record] {
 	return func(yield func(Record) bool) {
