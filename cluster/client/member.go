@@ -31,6 +31,10 @@ type Member struct {
 	// The group, as the ConsumerCoordinator keeps it.
 	coordinator protocol.BrokerID // NoLeader while unknown
 	find        node.Call         // FindCoordinator in flight, or the backoff before the next
+	// After the coordinator is lost, the next lookup waits: retry.backoff.ms,
+	// doubling to retry.backoff.max.ms (KIP-580) until the coordinator answers.
+	findBackoff time.Duration
+	findAfter   clock.Time
 	memberID    string
 	generation  int32 // -1: in no generation
 	protocol    string
@@ -72,6 +76,9 @@ const (
 
 // The default.api.timeout.ms a commitSync waits at most.
 const defaultAPITimeout = 60 * time.Second
+
+// retryBackoffMax is retry.backoff.max.ms's default (KIP-580).
+const retryBackoffMax = time.Second
 
 // joinTimeoutLapse is added to the rebalance timeout for a JoinGroup's
 // request timeout (AbstractCoordinator.JOIN_GROUP_TIMEOUT_LAPSE).
@@ -229,6 +236,7 @@ func (m *Member) onRetryTimer(tm node.Timer) {
 	switch tm.TP.Topic {
 	case "find":
 		if m.due(&m.find, tm) {
+			m.findCoordinator() // a commitSync waits for it outside poll()
 			m.poll()
 		}
 	case "join":
@@ -442,6 +450,10 @@ func (m *Member) findCoordinator() {
 	if m.find.ID != 0 {
 		return
 	}
+	if wait := m.findAfter.Sub(m.now()); wait > 0 {
+		m.find.Backoff(&m.Recyclers, m.env, m.meta.newID(), wait, retryTimer("find"))
+		return
+	}
 	b := m.meta.dir.Brokers[m.meta.nextBroker%len(m.meta.dir.Brokers)]
 	m.meta.nextBroker++
 	id := m.meta.newID()
@@ -473,6 +485,8 @@ func (m *Member) coordinatorUnknown(why string) {
 	}
 	m.env.Log("coordinator %d unknown: %s", m.coordinator, why)
 	m.coordinator = protocol.NoLeader
+	m.findBackoff = min(max(2*m.findBackoff, m.cfg.RetryBackoff), retryBackoffMax)
+	m.findAfter = m.now().Add(m.findBackoff)
 	if m.joining.ID != 0 {
 		m.joining.Cancel(m.env)
 		m.rejoin = true
@@ -568,6 +582,7 @@ func (m *Member) onJoin(r protocol.JoinGroupResponse) {
 		return
 	}
 	m.memberID, m.generation, m.protocol = r.MemberID, r.Generation, r.Protocol
+	m.findBackoff = 0
 	var assignments []protocol.MemberAssignment
 	if r.Leader == m.memberID {
 		assignments = assign(r.Protocol, r.Members, m.cfg.Topic, m.partitions)
@@ -700,7 +715,7 @@ func (m *Member) onHeartbeat(r protocol.HeartbeatResponse) {
 	}
 	switch r.Err {
 	case protocol.None:
-		m.lastHBOK = m.now()
+		m.lastHBOK, m.findBackoff = m.now(), 0
 	case protocol.RebalanceInProgress:
 		m.lastHBOK = m.now()
 		m.rejoin = true
@@ -772,6 +787,7 @@ func (m *Member) onCommit(r protocol.OffsetCommitResponse) {
 	}
 	switch r.Err {
 	case protocol.None:
+		m.findBackoff = 0
 		m.commitOutcome(journal.Ok, protocol.None, "")
 		m.endCommit()
 	case protocol.CoordinatorLoadInProgress:
