@@ -31,6 +31,7 @@ type Summary struct {
 	Reassignments     int             `json:"reassignments_completed,omitempty"`
 	ISRShrinks        int             `json:"isr_shrinks"`
 	ISRExpands        int             `json:"isr_expands"`
+	Groups            []groupJSON     `json:"consumer_groups,omitempty"`
 	Faults            []faultJSON     `json:"faults"`
 	Unavailable       []windowJSON    `json:"unavailable"`
 	Buckets           []bucketJSON    `json:"buckets"`
@@ -64,6 +65,19 @@ type partitionJSON struct {
 	FromMs       int64   `json:"longest_outage_from_ms"`
 	ToMs         int64   `json:"longest_outage_to_ms"`
 	Ongoing      bool    `json:"longest_outage_ongoing"`
+}
+
+type groupJSON struct {
+	Group          string `json:"group"`
+	Members        int    `json:"members"`
+	Generations    int    `json:"generations"`
+	Rebalances     int    `json:"rebalances"`
+	Commits        int    `json:"commits"`
+	CommitFailures int    `json:"commit_failures"`
+	Processed      int    `json:"processed"`
+	ProcessedTwice int    `json:"processed_twice"`
+	Unprocessed    int    `json:"unprocessed"`
+	MaxLag         int64  `json:"max_lag"`
 }
 
 type windowJSON struct {
@@ -103,7 +117,8 @@ func JSON(w io.Writer, r *runner.Result, command string) error {
 		DurationMs: r.Duration.Milliseconds(), Events: r.Events, TraceHash: sim.Hex16(r.TraceHash),
 		Sends: r.Sends, Lost: r.Lost, UnavailableWrites: r.Unavailable, Offline: r.OfflinePartitions, Availability: r.Availability,
 		DeadlineMs: r.Detail.Deadline.Milliseconds(), Eventually: r.Detail.Share, Partitions: []partitionJSON{}, Leaders: r.Leaders, Preferred: r.Preferred, ShutdownMoves: r.ShutdownMoves, Reassignments: r.Reassignments, ISRShrinks: r.ISRShrinks, ISRExpands: r.ISRExpands,
-		OK: r.OK(), Command: command, Faults: []faultJSON{}, Unavailable: []windowJSON{}, Checkers: []checkerJSON{}, Expectations: []outcomeJSON{},
+		Groups: groupsJSON(r),
+		OK:     r.OK(), Command: command, Faults: []faultJSON{}, Unavailable: []windowJSON{}, Checkers: []checkerJSON{}, Expectations: []outcomeJSON{},
 	}
 	for i, f := range r.Faults {
 		fj := faultJSON{AtMs: f.At.Milliseconds(), Fault: f.Text, Hit: f.Hit, WritesResumedMs: -1, FullyRecoveredMs: -1}
@@ -143,4 +158,13 @@ func millisOrNever(d time.Duration) int64 {
 		return -1
 	}
 	return d.Milliseconds()
+}
+
+func groupsJSON(r *runner.Result) []groupJSON {
+	var out []groupJSON
+	for _, g := range r.Groups {
+		out = append(out, groupJSON{Group: g.Group, Members: len(g.Members), Generations: g.Generations, Rebalances: len(g.Rebalances), Commits: g.Commits,
+			CommitFailures: g.CommitFailures, Processed: g.Processed, ProcessedTwice: g.ProcessedTwice, Unprocessed: g.Unprocessed, MaxLag: g.MaxLag})
+	}
+	return out
 }

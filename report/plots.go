@@ -421,7 +421,36 @@ func availabilityPanels(r *runner.Result) []*plot.Plot {
 		bottom.Add(l)
 		bottom.Legend.Add(fmt.Sprintf("%v %.3f", pa.TP, pa.Available), l)
 	}
-	return []*plot.Plot{top, bottom}
+	if len(r.Groups) == 0 {
+		return []*plot.Plot{top, bottom}
+	}
+	return []*plot.Plot{top, bottom, lagPanel(r)}
+}
+
+// lagPanel is each consumer group's lag over time: the largest, over its
+// partitions, of log end − committed offset (Kafka's records-lag-max
+// measured against commits), with the groups' rebalances marked.
+func lagPanel(r *runner.Result) *plot.Plot {
+	p := newPanel(r, "consumer lag: the largest log end - committed offset of any partition, per group", "records")
+	peak := 1.0
+	for _, g := range r.Groups {
+		peak = max(peak, float64(g.MaxLag))
+	}
+	p.Y.Min, p.Y.Max = 0, peak*headroom
+	p.Y.Tick.Marker = plainTicks{}
+	markSettle(p, r, p.Y.Max, false)
+	shadeFaults(p, r, p.Y.Max, false)
+	markEvents(p, r, p.Y.Max, journal.EvGroupRebalance, "rebalance starts", palette[4])
+	for i, g := range r.Groups {
+		xys := make(plotter.XYs, len(g.Lag))
+		for j, s := range g.Lag {
+			xys[j] = plotter.XY{X: s.Time.Since().Seconds(), Y: float64(s.Lag)}
+		}
+		l := line(xys, palette[i%len(palette)], true)
+		p.Add(l)
+		p.Legend.Add(fmt.Sprintf("%s (max %d)", g.Group, g.MaxLag), l)
+	}
+	return p
 }
 
 // maxLatencyPoints bounds the writes of each outcome the latency scatter

@@ -141,8 +141,29 @@ func describeCluster(spec cluster.Spec) string {
 		}
 		parts = append(parts, fmt.Sprintf("producer %g/s acks=%s idempotence=%t", p.Rate, acks, p.Idempotence))
 	}
-	if n := len(spec.Consumers); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d consumer(s)", n))
+	standalone := 0
+	var groups []string
+	members := map[string]int{}
+	for _, c := range spec.Consumers {
+		if c.GroupID == "" {
+			standalone++
+			continue
+		}
+		if members[c.GroupID] == 0 {
+			groups = append(groups, c.GroupID)
+		}
+		members[c.GroupID]++
+	}
+	if standalone > 0 {
+		parts = append(parts, fmt.Sprintf("%d consumer(s)", standalone))
+	}
+	for _, g := range groups {
+		c := spec.Consumers[slices.IndexFunc(spec.Consumers, func(c config.ConsumerConfig) bool { return c.GroupID == g })]
+		how := string(c.Commit)
+		if c.Commit == config.CommitAuto {
+			how = fmt.Sprintf("auto every %v", c.AutoCommitInterval)
+		}
+		parts = append(parts, fmt.Sprintf("group %s: %d members, commit %s, %s", g, members[g], how, strings.Join(c.Assignors, ",")))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
 
+	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
@@ -31,6 +32,9 @@ type Table struct {
 // per producer, recovery per fault, load per broker, expectations.
 func Tables(r *runner.Result) []Table {
 	tables := []Table{CheckerTable(r), ProducerTable(r)}
+	if len(r.Groups) > 0 {
+		tables = append(tables, GroupTable(r))
+	}
 	if len(r.Detail.Partitions) > 0 {
 		tables = append(tables, AvailabilityTable(r))
 	}
@@ -130,6 +134,30 @@ func ProducerTable(r *runner.Result) Table {
 		}
 		t.Rows = append(t.Rows, []string{name, acksText(c.acks), strconv.FormatBool(c.idempotent),
 			strconv.Itoa(c.sent), strconv.Itoa(c.ok), strconv.Itoa(c.failed), strconv.Itoa(unknown), fmt.Sprintf("%.4f", share)})
+	}
+	return t
+}
+
+// GroupTable is each consumer group's life: members, generations, its
+// rebalances and how long they took, commits, records processed twice and
+// acknowledged writes it never processed, and its largest lag.
+func GroupTable(r *runner.Result) Table {
+	t := Table{Title: "consumer groups", Header: []string{"group", "members", "generations", "rebalances", "rebalance time (max)", "commits (failed)", "processed", "twice", "unprocessed", "max lag"}}
+	for _, g := range r.Groups {
+		var total, longest time.Duration
+		for _, rb := range g.Rebalances {
+			end := rb.End
+			if end == 0 {
+				end = clock.At(r.Duration)
+			}
+			d := end.Sub(rb.Start)
+			total += d
+			longest = max(longest, d)
+		}
+		t.Rows = append(t.Rows, []string{g.Group, strconv.Itoa(len(g.Members)), strconv.Itoa(g.Generations), strconv.Itoa(len(g.Rebalances)),
+			fmt.Sprintf("%s (%s)", total.Round(time.Millisecond), longest.Round(time.Millisecond)),
+			fmt.Sprintf("%d (%d)", g.Commits, g.CommitFailures), strconv.Itoa(g.Processed), strconv.Itoa(g.ProcessedTwice), strconv.Itoa(g.Unprocessed),
+			strconv.FormatInt(g.MaxLag, 10)})
 	}
 	return t
 }
