@@ -55,7 +55,8 @@ type groupPartition struct {
 	tp        protocol.TopicPartition
 	processed []uint8 // times each offset was processed (saturating)
 	commits   []journal.Op
-	resets    []journal.Op
+	resets    []journal.Op // auto.offset.reset
+	seeks     []journal.Op // every reset of the position, truncation's too
 	logEnd    int64 // acknowledged log end so far, for lag
 	committed int64
 }
@@ -81,7 +82,8 @@ func (g *groupState) part(tp protocol.TopicPartition) *groupPartition {
 // group ever processed), commit-skip (the group committed an offset past
 // such a record: the at-most-once loss), reset-skip (auto.offset.reset
 // moved the group past it), commit-regression (a partition's committed
-// offset going back within one generation) and commit-lost (an
+// offset going back within one generation, unless the member had reset
+// its position in between) and commit-lost (an
 // acknowledged commit __consumer_offsets does not hold at the end).
 func AnalyseGroups(history *journal.History, events []journal.Event, final []cluster.FinalLog, groups Groups) ([]GroupStats, Result) {
 	res := Result{Checker: EndToEndName, Definition: EndToEndDefinition}
@@ -179,6 +181,9 @@ func AnalyseGroups(history *journal.History, events []journal.Event, final []clu
 			}
 		case journal.OpReset:
 			p := g.part(op.TP)
+			if op.Type != journal.Fail {
+				p.seeks = append(p.seeks, op)
+			}
 			if op.Type == journal.Ok {
 				p.resets = append(p.resets, op)
 				if p.committed == 0 {
@@ -271,7 +276,7 @@ func AnalyseGroups(history *journal.History, events []journal.Event, final []clu
 				if c.Type != journal.Ok {
 					continue
 				}
-				if prev.exists && prev.gen == c.Generation && c.Offset < prev.op.Offset {
+				if prev.exists && prev.gen == c.Generation && c.Offset < prev.op.Offset && !sought(p.seeks, c.Process, prev.op.Time, c.Time) {
 					res.Violations = append(res.Violations, Violation{Checker: EndToEndName, Kind: "commit-regression", TP: p.tp, Offset: c.Offset, Payload: -1,
 						Ops: []journal.Op{prev.op, c}, Message: fmt.Sprintf("group %s committed %v at offset %d after %d within generation %d (%s after %s)",
 							n, p.tp, c.Offset, prev.op.Offset, c.Generation, c.Process, prev.op.Process)})
@@ -288,6 +293,12 @@ func AnalyseGroups(history *journal.History, events []journal.Event, final []clu
 		out[i] = state[n].stats
 	}
 	return out, res
+}
+
+// sought reports whether process moved its position between two times: a
+// commit after that may rightly go back (KIP-320's seek to a truncation).
+func sought(seeks []journal.Op, process string, from, to clock.Time) bool {
+	return slices.ContainsFunc(seeks, func(op journal.Op) bool { return op.Process == process && op.Time >= from && op.Time <= to })
 }
 
 type groupTP struct {

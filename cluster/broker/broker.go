@@ -193,6 +193,8 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 		b.findCoordinator(from, m)
 	case protocol.ListOffsetsRequest:
 		b.listOffsets(from, m)
+	case protocol.OffsetsForLeaderEpochRequest:
+		b.offsetsForLeaderEpoch(from, m)
 	case protocol.JoinGroupRequest, protocol.SyncGroupRequest, protocol.HeartbeatRequest, protocol.LeaveGroupRequest,
 		protocol.OffsetCommitRequest, protocol.OffsetFetchRequest:
 		b.coord.Handle(from, m)

@@ -86,3 +86,23 @@ func (b *Broker) listOffsets(from sim.NodeID, m protocol.ListOffsetsRequest) {
 	}
 	b.env.Send(from, resp)
 }
+
+// offsetsForLeaderEpoch answers a consumer validating its position
+// (KIP-320), as the partition's leader.
+func (b *Broker) offsetsForLeaderEpoch(from sim.NodeID, m protocol.OffsetsForLeaderEpochRequest) {
+	resp := protocol.OffsetsForLeaderEpochResponse{RequestID: m.RequestID, TP: m.TP, LeaderEpoch: protocol.NoEpoch, EndOffset: -1}
+	r := b.hosted(m.TP)
+	switch {
+	case r == nil:
+		resp.Err = protocol.UnknownTopicOrPartition
+	case r.role != roleLeader:
+		resp.Err = protocol.NotLeaderOrFollower
+	case m.CurrentLeaderEpoch != protocol.NoEpoch && m.CurrentLeaderEpoch < r.state.LeaderEpoch:
+		resp.Err = protocol.FencedLeaderEpoch
+	case m.CurrentLeaderEpoch > r.state.LeaderEpoch:
+		resp.Err = protocol.UnknownLeaderEpoch
+	default:
+		resp.LeaderEpoch, resp.EndOffset = r.log.EndOffsetForEpoch(m.LeaderEpoch)
+	}
+	b.env.Send(from, resp)
+}

@@ -107,7 +107,17 @@ type memberPartition struct {
 	fetch    node.Call
 	fetchAt  clock.Time
 	reset    node.Call // ListOffsets in flight (auto.offset.reset)
+	// KIP-320: the leader epoch the position is known good against;
+	// when metadata shows a newer one, the position is validated
+	// (OffsetsForLeaderEpoch) before the partition is fetched again.
+	validAt    int32
+	fetchEpoch int32 // the leader epoch the fetch in flight named
+	validate   node.Call
 }
+
+// unvalidated marks a position that must be validated before use: one
+// taken from a committed offset that names its leader epoch.
+const unvalidated = -2
 
 // NewMember returns a group member reading cfg.Topic, which has partitions
 // partitions.
@@ -168,6 +178,8 @@ func (m *Member) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 		m.onOffsetFetch(r)
 	case protocol.ListOffsetsResponse:
 		m.onListOffsets(r)
+	case protocol.OffsetsForLeaderEpochResponse:
+		m.onValidate(r)
 	case *protocol.FetchResponse:
 		m.onFetch(*r)
 	case node.Terminate:
@@ -253,6 +265,10 @@ func (m *Member) onRetryTimer(tm node.Timer) {
 		if m.due(&m.offsets, tm) {
 			m.poll()
 		}
+	case "validate":
+		if p := m.ownedPartition(protocol.TopicPartition{Topic: m.cfg.Topic, Partition: tm.TP.Partition}); p != nil && m.due(&p.validate, tm) {
+			m.poll()
+		}
 	case "reset":
 		if p := m.ownedPartition(protocol.TopicPartition{Topic: m.cfg.Topic, Partition: tm.TP.Partition}); p != nil && m.due(&p.reset, tm) {
 			if p.position < 0 {
@@ -312,6 +328,9 @@ func (m *Member) poll() {
 		return
 	}
 	for _, p := range m.owned {
+		if m.maybeValidate(p) {
+			continue
+		}
 		if len(p.buffer) == 0 && p.fetch.ID == 0 {
 			m.sendFetch(p)
 		}
@@ -635,7 +654,7 @@ func (m *Member) onJoinComplete(assigned []protocol.TopicPartition) {
 	for _, tp := range assigned {
 		m.op(journal.Op{Type: journal.Ok, F: journal.OpAssign, TP: tp, Offset: -1, Payload: -1, Generation: m.generation, Broker: m.coordinator})
 		if m.ownedPartition(tp) == nil {
-			m.owned = append(m.owned, &memberPartition{tp: tp, position: -1, epoch: protocol.NoEpoch})
+			m.owned = append(m.owned, &memberPartition{tp: tp, position: -1, epoch: protocol.NoEpoch, validAt: protocol.NoEpoch})
 		}
 	}
 	slices.SortFunc(m.owned, func(a, b *memberPartition) int { return a.tp.Compare(b.tp) })
@@ -651,6 +670,7 @@ func (m *Member) revoke(parts []*memberPartition) {
 	for _, p := range parts {
 		p.fetch.Cancel(m.env)
 		p.reset.Cancel(m.env)
+		p.validate.Cancel(m.env)
 	}
 	m.owned = slices.DeleteFunc(m.owned, func(p *memberPartition) bool { return slices.Contains(parts, p) })
 }
@@ -884,6 +904,7 @@ func (m *Member) onOffsetFetch(r protocol.OffsetFetchResponse) {
 		if o.Offset >= 0 {
 			p.position, p.epoch = o.Offset, o.LeaderEpoch
 			p.fetched, p.buffer = o.Offset, nil
+			p.validAt = unvalidated
 			continue
 		}
 		m.resetPosition(p, "no committed offset")
@@ -930,9 +951,83 @@ func (m *Member) onListOffsets(r protocol.ListOffsetsResponse) {
 		p.reset.Backoff(&m.Recyclers, m.env, m.meta.newID(), m.cfg.RetryBackoff, node.Timer{Kind: node.TMemberRetry, TP: protocol.TopicPartition{Topic: "reset", Partition: p.tp.Partition}})
 		return
 	}
-	p.position, p.epoch, p.fetched = r.Offset, r.LeaderEpoch, r.Offset
+	p.position, p.epoch, p.fetched = r.Offset, protocol.NoEpoch, r.Offset
+	p.validAt = r.LeaderEpoch
 	m.op(journal.Op{Type: journal.Ok, F: journal.OpReset, TP: p.tp, Offset: r.Offset, Payload: -1, Generation: m.generation,
 		Note: "auto.offset.reset=" + m.cfg.AutoOffsetReset})
+	m.poll()
+}
+
+// ---- validating positions (KIP-320) ----
+
+// maybeValidate starts validating a position whose leader epoch is older
+// than the partition's leader's now (SubscriptionState's
+// maybeValidatePositionForCurrentLeader); it reports whether the
+// partition waits for validation.
+func (m *Member) maybeValidate(p *memberPartition) bool {
+	if p.validate.ID != 0 {
+		return true
+	}
+	leader, epoch := m.meta.leader(p.tp.Partition)
+	if p.position < 0 || epoch == protocol.NoEpoch || epoch <= p.validAt {
+		return false
+	}
+	if p.epoch == protocol.NoEpoch {
+		p.validAt = epoch // nothing consumed to check against
+		return false
+	}
+	if leader == protocol.NoLeader {
+		return true
+	}
+	// Records fetched from the old leader may be gone: drop them.
+	p.fetch.Cancel(m.env)
+	p.buffer, p.fetched = nil, p.position
+	id := m.meta.newID()
+	p.validate.Send(&m.Recyclers, m.env, id, m.meta.dir.Node(leader), protocol.OffsetsForLeaderEpochRequest{RequestID: id, TP: p.tp, CurrentLeaderEpoch: epoch, LeaderEpoch: p.epoch},
+		m.cfg.Retransmit, validateTimer(p.tp))
+	p.fetchEpoch = epoch
+	return true
+}
+
+func validateTimer(tp protocol.TopicPartition) node.Timer {
+	return node.Timer{Kind: node.TMemberRetry, TP: protocol.TopicPartition{Topic: "validate", Partition: tp.Partition}}
+}
+
+// onValidate completes a validation (maybeCompleteValidation): an epoch
+// that ends before the position means the log was truncated under the
+// consumer — with a reset policy it seeks back to where the logs diverge,
+// with none the application gets LogTruncationException.
+func (m *Member) onValidate(r protocol.OffsetsForLeaderEpochResponse) {
+	p := m.ownedPartition(r.TP)
+	if p == nil {
+		return
+	}
+	if _, ok := p.validate.Answered(m.env, r.RequestID); !ok {
+		return
+	}
+	switch {
+	case r.Err != protocol.None:
+		m.meta.refresh(m.env)
+		p.validate.Backoff(&m.Recyclers, m.env, m.meta.newID(), m.cfg.RetryBackoff, validateTimer(p.tp))
+		return
+	case r.EndOffset < 0 || r.LeaderEpoch == protocol.NoEpoch:
+		m.op(journal.Op{Type: journal.Info, F: journal.OpReset, TP: p.tp, Offset: -1, Payload: -1, Generation: m.generation,
+			Note: fmt.Sprintf("log truncation detected: leader epoch %d of position %d unknown to the leader", p.epoch, p.position)})
+		m.resetPosition(p, "log truncation: epoch unknown to the leader")
+	case r.EndOffset < p.position:
+		if m.cfg.AutoOffsetReset == "none" {
+			m.op(journal.Op{Type: journal.Fail, F: journal.OpReset, TP: p.tp, Offset: r.EndOffset, Payload: -1, Generation: m.generation,
+				Note: fmt.Sprintf("LogTruncationException: epoch %d ends at %d, before position %d", p.epoch, r.EndOffset, p.position)})
+			m.fail(protocol.None, "LogTruncationException")
+			return
+		}
+		m.op(journal.Op{Type: journal.Info, F: journal.OpReset, TP: p.tp, Offset: r.EndOffset, Payload: -1, Generation: m.generation,
+			Note: fmt.Sprintf("log truncation detected: epoch %d ends at %d, before position %d: seek to %d", p.epoch, r.EndOffset, p.position, r.EndOffset)})
+		p.position, p.fetched, p.epoch, p.buffer = r.EndOffset, r.EndOffset, r.LeaderEpoch, nil
+		p.validAt = p.fetchEpoch
+	default:
+		p.validAt = p.fetchEpoch
+	}
 	m.poll()
 }
 
@@ -946,7 +1041,7 @@ func (m *Member) sendFetch(p *memberPartition) {
 		return
 	}
 	id := m.meta.newID()
-	p.fetchAt = m.now()
+	p.fetchAt, p.fetchEpoch = m.now(), epoch
 	p.fetch.Send(&m.Recyclers, m.env, id, m.meta.dir.Node(leader), m.NewFetchRequest(protocol.FetchRequest{
 		RequestID: id, ReplicaID: -1, TP: p.tp, CurrentLeaderEpoch: epoch,
 		FetchOffset: p.fetched, LastFetchedEpoch: protocol.NoEpoch,
@@ -968,6 +1063,7 @@ func (m *Member) onFetch(r protocol.FetchResponse) {
 	}
 	switch r.Err {
 	case protocol.None:
+		p.validAt = max(p.validAt, p.fetchEpoch)
 		for _, batch := range r.Batches {
 			for i, payload := range batch.Payloads {
 				if offset := batch.BaseOffset + int64(i); offset == p.fetched {
@@ -1010,6 +1106,10 @@ func (m *Member) disconnected(peer sim.NodeID) {
 		}
 		if p.reset.Sent && p.reset.To == peer {
 			m.resetPosition(p, "the leader's connection was lost")
+		}
+		if p.validate.Sent && p.validate.To == peer {
+			m.meta.refresh(m.env)
+			p.validate.Backoff(&m.Recyclers, m.env, m.meta.newID(), m.cfg.RetryBackoff, validateTimer(p.tp))
 		}
 	}
 }

@@ -183,6 +183,26 @@ type ListOffsetsResponse struct {
 	LeaderEpoch int32
 }
 
+// OffsetsForLeaderEpochRequest asks a partition's leader where a leader
+// epoch ends in its log: a consumer validating its position after a
+// leader change (KIP-320).
+type OffsetsForLeaderEpochRequest struct {
+	RequestID          uint64
+	TP                 TopicPartition
+	CurrentLeaderEpoch int32
+	LeaderEpoch        int32 // the epoch of the last record the consumer consumed
+}
+
+// OffsetsForLeaderEpochResponse is the largest epoch at most the one asked
+// for, and the offset where it ends.
+type OffsetsForLeaderEpochResponse struct {
+	RequestID   uint64
+	TP          TopicPartition
+	Err         ErrorCode
+	LeaderEpoch int32
+	EndOffset   int64
+}
+
 // GroupMember is a member as the group metadata record keeps it.
 type GroupMember struct {
 	MemberID           string
@@ -326,4 +346,14 @@ func (m ListOffsetsRequest) AppendSummary(b []byte) []byte {
 func (m ListOffsetsResponse) AppendSummary(b []byte) []byte {
 	b = AppendTP(appendID(append(b, "list-offsets-response"...), m.RequestID), m.TP)
 	return appendErr(appendInt(b, " offset=", m.Offset), m.Err)
+}
+
+func (m OffsetsForLeaderEpochRequest) AppendSummary(b []byte) []byte {
+	b = AppendTP(appendID(append(b, "offsets-for-leader-epoch"...), m.RequestID), m.TP)
+	return appendInt(b, " epoch=", int64(m.LeaderEpoch))
+}
+
+func (m OffsetsForLeaderEpochResponse) AppendSummary(b []byte) []byte {
+	b = AppendTP(appendID(append(b, "offsets-for-leader-epoch-response"...), m.RequestID), m.TP)
+	return appendErr(appendInt(appendInt(b, " epoch=", int64(m.LeaderEpoch)), " end=", m.EndOffset), m.Err)
 }
