@@ -61,3 +61,48 @@ func TestConsumerDetectsTruncationAfterUncleanElection(t *testing.T) {
 	require.Equal(t, check.EndToEndName, e2e.Checker)
 	assert.True(t, e2e.OK(), "end-to-end: %v", e2e.Violations)
 }
+
+const staticScenario = `
+name: static-bounce
+duration: 60s
+settle: 15s
+cluster:
+  brokers: 3
+  topics: [{ name: orders, partitions: 6, replication.factor: 3, config: { min.insync.replicas: 2 } }]
+workload:
+  producers: [{ topic: orders, rate: 100/s, acks: all }]
+  consumers: [{ topic: orders, group.id: readers, instances: 3, config: { auto.offset.reset: earliest, group.instance.id: reader } }]
+faults:
+  - { at: 20s, crash: consumer-1 }
+  - { at: 25s, restart: consumer-1 }
+expect:
+  end-to-end: pass
+`
+
+// TestStaticMemberRejoinsWithoutRebalance is KIP-345: a static member that
+// comes back within session.timeout.ms takes its old place under its
+// group.instance.id, with no rebalance; a dynamic one joins as a new
+// member, and the rebalance waits for the crashed member it replaces
+// until that one's session times out.
+func TestStaticMemberRejoinsWithoutRebalance(t *testing.T) {
+	for _, static := range []bool{true, false} {
+		text := staticScenario
+		if !static {
+			text = strings.Replace(text, ", group.instance.id: reader", "", 1)
+		}
+		sc, err := scenarios.Load("static.yaml", []byte(text))
+		require.NoError(t, err)
+		res, err := runner.Run(sc, runner.Options{Seed: 1})
+		require.NoError(t, err)
+		require.Len(t, res.Groups, 1)
+		if static {
+			assert.Empty(t, res.Groups[0].Rebalances, "static: the bounce causes no rebalance")
+			assert.Zero(t, res.Groups[0].Unprocessed)
+		} else {
+			// The join phase waits for the crashed member until its
+			// session times out (45 s): the group stalls to the end.
+			assert.NotEmpty(t, res.Groups[0].Rebalances, "dynamic: the restarted member joins anew")
+			assert.Positive(t, res.Groups[0].Unprocessed)
+		}
+	}
+}

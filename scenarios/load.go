@@ -478,11 +478,16 @@ func (v *validator) workload(raw rawWorkload, sc *Scenario) {
 		if cc.GroupID != "" && v.err == nil {
 			v.groupSettings(p, cc, sc.Cluster.Broker.Group)
 		}
-		for range instances {
+		for k := range instances {
 			if v.err != nil {
 				break
 			}
-			sc.Cluster.Consumers = append(sc.Cluster.Consumers, cc)
+			member := cc
+			if cc.InstanceID != "" && instances > 1 {
+				// One group.instance.id each: the entry's, numbered.
+				member.InstanceID = fmt.Sprintf("%s-%d", cc.InstanceID, k)
+			}
+			sc.Cluster.Consumers = append(sc.Cluster.Consumers, member)
 		}
 	}
 }

@@ -593,7 +593,7 @@ func (m *Member) onJoin(r protocol.JoinGroupResponse) {
 		m.rejoin = true
 		m.coordinatorUnknown("JoinGroup: " + r.Err.String())
 		return
-	case protocol.InvalidSessionTimeout, protocol.InconsistentGroupProtocol:
+	case protocol.InvalidSessionTimeout, protocol.InconsistentGroupProtocol, protocol.FencedInstanceID:
 		m.fail(r.Err, "JoinGroup refused: the application's poll() throws")
 		return
 	default:
@@ -618,6 +618,9 @@ func (m *Member) onSync(r protocol.SyncGroupResponse) {
 	}
 	switch r.Err {
 	case protocol.None:
+	case protocol.FencedInstanceID:
+		m.fail(r.Err, "FencedInstanceIdException: another member took this group.instance.id")
+		return
 	case protocol.UnknownMemberID:
 		m.resetGeneration(true)
 		m.poll()
@@ -748,6 +751,8 @@ func (m *Member) onHeartbeat(r protocol.HeartbeatResponse) {
 		m.poll()
 	case protocol.CoordinatorNotAvailable, protocol.NotCoordinator:
 		m.coordinatorUnknown("Heartbeat: " + r.Err.String())
+	case protocol.FencedInstanceID:
+		m.fail(r.Err, "FencedInstanceIdException: another member took this group.instance.id")
 	}
 }
 

@@ -161,6 +161,10 @@ func (c *Coordinator) join(from sim.NodeID, m protocol.JoinGroupRequest) {
 		respond(protocol.JoinGroupResponse{Err: protocol.InconsistentGroupProtocol, Generation: -1})
 		return
 	}
+	if m.MemberID == "" && m.InstanceID != "" {
+		c.joinStatic(s, g, from, m, session)
+		return
+	}
 	if m.MemberID == "" {
 		// KIP-394: a new member first gets its id, and joins with it.
 		id := m.ClientID + "-" + uuid(c.env)
@@ -207,6 +211,54 @@ func (c *Coordinator) join(from sim.NodeID, m protocol.JoinGroupRequest) {
 		c.prepareRebalance(s, g, fmt.Sprintf("member %s joined or changed its subscription", mb.id))
 	case empty:
 		c.prepareRebalance(s, g, fmt.Sprintf("member %s joined an empty group", mb.id))
+	}
+}
+
+// joinStatic is a static member joining (KIP-345): a group.instance.id
+// the group knows takes its place under a new member id — the old id is
+// fenced — and, in a stable group with the same subscription, gets the
+// current generation back with no rebalance; a new one joins at once,
+// without MEMBER_ID_REQUIRED.
+func (c *Coordinator) joinStatic(s *shard, g *group, from sim.NodeID, m protocol.JoinGroupRequest, session time.Duration) {
+	id := m.InstanceID + "-" + uuid(c.env)
+	i := slices.IndexFunc(g.members, func(x *member) bool { return x.instance == m.InstanceID })
+	if i < 0 {
+		g.pendingIDs = append(g.pendingIDs, id)
+		m.MemberID = id
+		c.join(from, m)
+		return
+	}
+	mb := g.members[i]
+	c.answerJoin(g, mb, protocol.JoinGroupResponse{Err: protocol.FencedInstanceID, Generation: -1})
+	c.answerSync(mb, protocol.SyncGroupResponse{Err: protocol.FencedInstanceID})
+	old := mb.id
+	changed := !slices.EqualFunc(mb.protocols, m.Protocols, sameProtocol)
+	mb.id, mb.clientID, mb.protocols, mb.sessionTimeout = id, m.ClientID, m.Protocols, session
+	mb.rebalanceTimeout = time.Duration(m.RebalanceTimeoutMs) * time.Millisecond
+	if g.leader == old {
+		g.leader = id
+	}
+	mb.join = &reply{from, m.RequestID}
+	c.scheduleSession(g, mb)
+	switch {
+	case g.state == preparingRebalance:
+		c.maybeCompleteJoin(s, g)
+	case g.state == stable && g.selectProtocol() == g.protocolName:
+		// updateStaticMemberThenRebalanceOrCompleteJoin: the new member id
+		// is persisted, and the member gets the current generation (the
+		// leader too, told to skip the assignment).
+		generation := g.generation
+		c.write(s, []protocol.GroupRecord{g.record()}, func() {}, func(err protocol.ErrorCode) {
+			if err != protocol.None || g.generation != generation || mb.join == nil {
+				c.answerJoin(g, mb, protocol.JoinGroupResponse{Err: coordinatorError(err), Generation: -1})
+				return
+			}
+			c.answerJoin(g, mb, c.joinResponse(g, mb))
+		})
+	case g.state == completingRebalance && !changed:
+		c.answerJoin(g, mb, c.joinResponse(g, mb))
+	default:
+		c.prepareRebalance(s, g, fmt.Sprintf("static member %s rejoined as %s", m.InstanceID, id))
 	}
 }
 
@@ -278,7 +330,9 @@ func (c *Coordinator) maybeCompleteJoin(s *shard, g *group) {
 func (c *Coordinator) completeJoin(s *shard, g *group) {
 	g.initialDelay = false
 	for _, m := range slices.Clone(g.members) {
-		if m.join == nil {
+		if m.join == nil && m.instance == "" {
+			// Dynamic members only: a static one keeps its place until
+			// its session times out (KIP-345).
 			c.dropMember(g, m, "it did not rejoin within the rebalance timeout")
 		}
 	}
@@ -292,8 +346,14 @@ func (c *Coordinator) completeJoin(s *shard, g *group) {
 		return
 	}
 	g.protocolName = g.selectProtocol()
-	if g.member(g.leader) == nil {
-		g.leader = g.members[0].id
+	if l := g.member(g.leader); l == nil || l.join == nil {
+		// maybeElectNewJoinedLeader: a member that rejoined leads.
+		for _, m := range g.members {
+			if m.join != nil {
+				g.leader = m.id
+				break
+			}
+		}
 	}
 	g.state = completingRebalance
 	ids := make([]string, len(g.members))

@@ -288,6 +288,7 @@ const (
 	UnknownLeaderEpoch           ErrorCode = 75
 	StaleBrokerEpoch             ErrorCode = 77
 	MemberIDRequired             ErrorCode = 79
+	FencedInstanceID             ErrorCode = 82
 	InvalidUpdateVersion         ErrorCode = 95
 	DuplicateBrokerRegistration  ErrorCode = 101
 	IneligibleReplica            ErrorCode = 107
@@ -317,6 +318,7 @@ var errorNames = [...]string{
 	UnknownLeaderEpoch:           "UNKNOWN_LEADER_EPOCH",
 	StaleBrokerEpoch:             "STALE_BROKER_EPOCH",
 	MemberIDRequired:             "MEMBER_ID_REQUIRED",
+	FencedInstanceID:             "FENCED_INSTANCE_ID",
 	InvalidUpdateVersion:         "INVALID_UPDATE_VERSION",
 	DuplicateBrokerRegistration:  "DUPLICATE_BROKER_REGISTRATION",
 	IneligibleReplica:            "INELIGIBLE_REPLICA",
