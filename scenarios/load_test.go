@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -42,6 +43,11 @@ func TestBadScenariosSayWhereAndWhat(t *testing.T) {
 		{"no-name.yaml", 1, 1, `the scenario has no name`},
 		{"unknown-trigger.yaml", 12, 23, `(did you mean "isr-expand"?)`},
 		{"unknown-version.yaml", 5, 44, `"2.9" is not a Kafka version`},
+		{"no-such-consumer.yaml", 13, 23, `target "consumer-7" names no consumer: the workload has consumer-0 to consumer-2`},
+		{"bad-commit-mode.yaml", 14, 34, `want auto (Kafka's auto-commit inside poll), after-processing`},
+		{"bad-offset-reset.yaml", 14, 36, `Invalid value smallest for configuration auto.offset.reset: String must be one of: latest, earliest, none`},
+		{"session-timeout-out-of-range.yaml", 14, 37, `the coordinator refuses the join with INVALID_SESSION_TIMEOUT`},
+		{"too-many-instances.yaml", 11, 62, `instances: 5000, want 1 to 1000`},
 	}
 	files, err := filepath.Glob("../testdata/scenarios/bad/*.yaml")
 	require.NoError(t, err)
@@ -219,4 +225,30 @@ func TestRacksRoundRobinOrPerBroker(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 3, sc.Cluster.Brokers)
 	assert.Equal(t, []string{"a", "a", "b"}, sc.Cluster.Racks)
+}
+
+func TestGroupInputsRefused(t *testing.T) {
+	base := `
+name: g
+duration: 30s
+cluster:
+  brokers: %s
+  topics: [{ name: orders, partitions: 3, replication.factor: 1 }]
+workload:
+  consumers: [%s]
+faults: [%s]
+`
+	for _, tt := range []struct{ brokers, consumers, faults, msg string }{
+		{"3", `{ group.id: billing }`, ``, `unknown topic ""`},
+		{"3", `{ topic: orders, group.id: billing }`, `{ at: 5s, crash: group(biling) }`, `no consumer is in group "biling"; the groups are billing (did you mean group(billing)?)`},
+		{"3", `{ topic: orders }`, `{ at: 5s, crash: coordinator(billing) }`, `the workload has no consumer group`},
+		{"3", `{ topic: orders, instances: 2 }`, ``, `without a group.id`},
+		{"2", `{ topic: orders, group.id: billing }`, ``, `does not meet the required replication factor '3' for the offsets topic`},
+		{"3", `{ topic: orders, group.id: billing, config: { enable.auto.commit: false } }`, ``, `nothing would ever commit`},
+	} {
+		_, err := Load("g.yaml", []byte(fmt.Sprintf(base, tt.brokers, tt.consumers, tt.faults)))
+		var se *Error
+		require.True(t, errors.As(err, &se), "want a *scenarios.Error, got %v", err)
+		assert.Contains(t, se.Error(), tt.msg)
+	}
 }
