@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -71,10 +72,28 @@ func Estimate(sc *scenarios.Scenario, duration time.Duration) Cost {
 	}
 	seconds := duration.Seconds()
 	var replicas, records float64
-	for _, t := range sc.Cluster.Topics {
+	topics := sc.Cluster.Topics
+	if t, ok := sc.Cluster.OffsetsTopic(); ok {
+		topics = append(slices.Clip(topics), t) // replicated whether groups use it or not
+	}
+	for _, t := range topics {
 		replicas += float64(t.Partitions * t.ReplicationFactor)
 	}
-	consumers := float64(len(sc.Cluster.Consumers))
+	// Standalone consumers read every record; a group reads each once,
+	// whatever its size (members, groups: per topic).
+	var consumers, members float64
+	groupsOf := map[string]map[string]bool{} // topic -> groups
+	for _, c := range sc.Cluster.Consumers {
+		if c.GroupID == "" {
+			consumers++
+			continue
+		}
+		members++
+		if groupsOf[c.Topic] == nil {
+			groupsOf[c.Topic] = map[string]bool{}
+		}
+		groupsOf[c.Topic][c.GroupID] = true
+	}
 	var events float64
 	var memory float64 = 64 << 20 // the program itself
 	for _, p := range sc.Cluster.Producers {
@@ -90,9 +109,19 @@ func Estimate(sc *scenarios.Scenario, duration time.Duration) Cost {
 		}
 		n := p.Rate * max(stop-p.Start, 0).Seconds()
 		records += n
-		events += n * (6 + 2*(rf-1) + 2*consumers)
-		memory += n * (24*rf + 30*(1+consumers) + 30)
+		// A group's record: fetched, polled, processed, and at worst a
+		// commit of its own, replicated in __consumer_offsets.
+		groups := float64(len(groupsOf[p.Topic]))
+		events += n * (6 + 2*(rf-1) + 2*consumers + 12*groups)
+		memory += n * (24*rf + 30*(1+consumers+groups) + 30*(1+groups))
 	}
+	// Members heartbeat and long-poll every partition of their topic.
+	for topic, groups := range groupsOf {
+		if t, ok := sc.Cluster.Topic(topic); ok {
+			events += seconds * 4 * float64(t.Partitions*len(groups))
+		}
+	}
+	events += seconds * members
 	// A reassignment adds replicas (while it moves a partition has its
 	// old and its new ones), and each new one may copy every record.
 	for _, f := range sc.Faults {
@@ -118,6 +147,9 @@ func Estimate(sc *scenarios.Scenario, duration time.Duration) Cost {
 	// / 2,000 / 3,000 partitions took 2.1 / 8.5 / 26 s and 271 / 606 /
 	// 1,309 MB; 10 brokers with 300 / 1,000 took 1.4 / 3.4 s.
 	partitions := float64(sc.Cluster.Partitions())
+	if t, ok := sc.Cluster.OffsetsTopic(); ok {
+		partitions += float64(t.Partitions)
+	}
 	events += seconds * (0.1*partitions*partitions + 8*float64(sc.Cluster.Brokers)*partitions)
 	memory += 200e3*partitions + 100*partitions*partitions
 	// The collector needs room beyond what is live; the checkers' working

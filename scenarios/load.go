@@ -448,6 +448,16 @@ func (v *validator) workload(raw rawWorkload, sc *Scenario) {
 		sc.Cluster.Producers = append(sc.Cluster.Producers, pc)
 	}
 	members := 0
+	defer func() {
+		// __consumer_offsets counts toward the bounds like any topic.
+		if t, ok := sc.Cluster.OffsetsTopic(); ok && v.err == nil {
+			if n := sc.Cluster.Partitions() + t.Partitions; n > MaxPartitions {
+				v.fail(path{"workload", "consumers"}, "the topics and __consumer_offsets (offsets.topic.num.partitions %d) have %d partitions together: at most %d in all", t.Partitions, n, MaxPartitions)
+			} else if n := sc.Cluster.Replicas() + t.Partitions*t.ReplicationFactor; n > MaxReplicas {
+				v.fail(path{"workload", "consumers"}, "the topics and __consumer_offsets have %d replicas together: at most %d in all", n, MaxReplicas)
+			}
+		}
+	}()
 	for i, rc := range raw.Consumers {
 		p := path{"workload", "consumers", i}
 		cc := config.DefaultConsumerConfig(rc.Topic)
