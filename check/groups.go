@@ -169,16 +169,20 @@ func AnalyseGroups(history *journal.History, events []journal.Event, final []clu
 			g.stats.Processed++
 		case journal.OpCommit:
 			p := g.part(op.TP)
-			if op.Type == journal.Ok {
+			switch op.Type {
+			case journal.Ok:
 				g.stats.Commits++
 				p.committed = op.Offset
 				sample(g, op.Time)
-			} else {
+			case journal.Fail:
+				g.stats.CommitFailures++
+				continue // refused: it changed nothing
+			case journal.Info:
 				g.stats.CommitFailures++
 			}
-			if op.Type == journal.Ok || op.Type == journal.Info {
-				p.commits = append(p.commits, op)
-			}
+			// Sent (invoke), acknowledged, or of unknown outcome: any of
+			// them may be what __consumer_offsets holds.
+			p.commits = append(p.commits, op)
 		case journal.OpReset:
 			p := g.part(op.TP)
 			if op.Type != journal.Fail {

@@ -18,9 +18,11 @@ var Kinds = []string{"crash", "pause", "isolate", "split", "slow-link", "loss", 
 // orderly stops (a broker's controlled shutdown and clean restart, a
 // controller's EndQuorumEpoch),
 // "zone" cuts one rack off from everything else when the cluster has
-// racks — an availability zone's outage — and "reassign" moves a partition
-// of the first topic to other brokers (KIP-455).
-var Operations = []string{"stop", "zone", "reassign"}
+// racks — an availability zone's outage — "reassign" moves a partition
+// of the first topic to other brokers (KIP-455), and "consumer" hits
+// consumer group members when the base has groups: a member crashes and
+// restarts, pauses (missing its heartbeats and polls) or is cut off.
+var Operations = []string{"stop", "zone", "reassign", "consumer"}
 
 // Options shape the drawn schedules.
 type Options struct {
@@ -128,7 +130,27 @@ func drawOperations(base *scenarios.Scenario, seed uint64, o Options, faults []F
 			Target: fmt.Sprintf("%s/%d", t.Name, r.IntN(t.Partitions)), Rest: strings.Join(replicas, ",")}
 		faults = insertByTime(faults, move)
 	}
+	if members := groupMembers(base); len(members) > 0 && drawn("consumer") && end-start > 1 {
+		rc := sim.Seed(seed).Stream("explore/consumers")
+		for n := rc.IntN(3); n > 0; n-- {
+			at := roundMillis(start + rc.Float64()*(end-start-1))
+			f := Fault{At: at, For: roundMillis(min(0.5+rc.Float64()*15, end-at)), Action: []string{"crash", "pause", "isolate"}[rc.IntN(3)],
+				Target: fmt.Sprintf("consumer-%d", members[rc.IntN(len(members))])}
+			faults = insertByTime(faults, f)
+		}
+	}
 	return faults
+}
+
+// groupMembers lists the consumers of base that are consumer group members.
+func groupMembers(base *scenarios.Scenario) []int {
+	var out []int
+	for i, c := range base.Cluster.Consumers {
+		if c.GroupID != "" {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // insertByTime inserts f among faults sorted by time, after those at the

@@ -2,6 +2,7 @@ package explore
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/cluster/journal"
@@ -15,8 +16,10 @@ import (
 type Path struct {
 	Name   string
 	Event  journal.EventKind  // counted from the journal, or
-	Err    protocol.ErrorCode // from the history's errors
-	Quorum bool               // reachable only with a controller quorum
+	Err    protocol.ErrorCode // from the history's errors, or
+	Op     func(journal.Op) bool
+	Quorum bool // reachable only with a controller quorum
+	Groups bool // reachable only with consumer groups
 }
 
 // Paths are the protocol paths counted.
@@ -47,7 +50,25 @@ var Paths = []Path{
 	{Name: "controller elected (KIP-595)", Event: journal.EvControllerElected, Quorum: true},
 	{Name: "controller resigned (check-quorum)", Event: journal.EvControllerResigned, Quorum: true},
 	{Name: "pre-vote refused (KIP-996)", Event: journal.EvPreVoteRejected, Quorum: true},
+	{Name: "group rebalance", Event: journal.EvGroupRebalance, Groups: true},
+	{Name: "group member removed", Event: journal.EvGroupMemberRemoved, Groups: true},
+	{Name: "coordinator moved (groups loaded from the log)", Event: journal.EvCoordinatorLoaded, Groups: true},
+	{Name: "offset commit failed or unknown", Op: func(op journal.Op) bool { return op.F == journal.OpCommit && op.Type != journal.Ok }, Groups: true},
+	{Name: "consumer detected log truncation (KIP-320)", Op: func(op journal.Op) bool {
+		return op.F == journal.OpReset && op.Type != journal.Ok && strings.Contains(op.Note, "truncation")
+	}, Groups: true},
 }
+
+// opPaths are the Paths counted from history ops.
+var opPaths = func() []int {
+	var out []int
+	for i, p := range Paths {
+		if p.Op != nil {
+			out = append(out, i)
+		}
+	}
+	return out
+}()
 
 // Outcome is what one seed found.
 type Outcome struct {
@@ -157,9 +178,20 @@ func Scenario(base *scenarios.Scenario, seed uint64, faults []Fault, overrides m
 func (o *Outcome) record(res *runner.Result) {
 	o.Events = res.Events
 	for _, ch := range res.Checks {
-		if !ch.OK() && (o.Liveness || ch.Checker != check.EventualDeliveryName) {
+		n := len(ch.Violations)
+		if !o.Liveness && ch.Checker == check.EndToEndName {
+			// A record left unprocessed when the faults healed is
+			// liveness: judged only within its claim, like delivery.
+			n = 0
+			for _, v := range ch.Violations {
+				if v.Kind != "unprocessed" {
+					n++
+				}
+			}
+		}
+		if n > 0 && (o.Liveness || ch.Checker != check.EventualDeliveryName) {
 			o.Failed = append(o.Failed, ch.Checker)
-			o.Violations = append(o.Violations, len(ch.Violations))
+			o.Violations = append(o.Violations, n)
 		}
 	}
 	o.Coverage = make([]int, len(Paths))
@@ -171,6 +203,11 @@ func (o *Outcome) record(res *runner.Result) {
 		}
 	}
 	for _, op := range res.History.All() {
+		for _, i := range opPaths {
+			if Paths[i].Op(op) {
+				o.Coverage[i]++
+			}
+		}
 		if op.Err == protocol.None {
 			continue
 		}

@@ -802,6 +802,7 @@ func (m *Member) sendCommit() {
 	}
 	id := m.meta.newID()
 	m.commitSent = m.now()
+	m.commitOutcome(journal.Invoke, protocol.None, "")
 	m.commit.Send(&m.Recyclers, m.env, id, m.meta.dir.Node(m.coordinator), protocol.OffsetCommitRequest{RequestID: id, Group: m.cfg.GroupID,
 		MemberID: m.memberID, Generation: m.commitGen, Offsets: m.commitOf}, m.cfg.Retransmit, retryTimer("commit"))
 }

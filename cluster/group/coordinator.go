@@ -292,9 +292,12 @@ func (c *Coordinator) replay(s *shard, r *protocol.GroupRecord) {
 	g.generation, g.protocolName, g.leader = r.Generation, r.Protocol, r.Leader
 	g.members = g.members[:0]
 	for _, gm := range r.Members {
+		// The record keeps a member's subscription to the group's
+		// protocol alone, so that is all it supports once loaded (as
+		// Kafka's GroupMetadataValue restores it).
 		g.members = append(g.members, &member{id: gm.MemberID, instance: gm.InstanceID, clientID: gm.ClientID,
 			sessionTimeout: time.Duration(gm.SessionTimeoutMs) * time.Millisecond, rebalanceTimeout: time.Duration(gm.RebalanceTimeoutMs) * time.Millisecond,
-			topics: gm.Topics, assignment: gm.Assignment})
+			topics: gm.Topics, assignment: gm.Assignment, protocols: []protocol.GroupProtocol{{Name: r.Protocol, Topics: gm.Topics}}})
 	}
 	if len(g.members) == 0 {
 		g.state = empty

@@ -197,3 +197,22 @@ func TestSessionExpiryRemovesMember(t *testing.T) {
 	assert.Empty(t, c.shards[0].groups["g"].members)
 	assert.Equal(t, empty, c.shards[0].groups["g"].state, "its only member gone, the group is empty")
 }
+
+// TestLoadedGroupTakesNewMembers: a group loaded from the log knows each
+// member's subscription to the group's protocol only; a member joining
+// with that protocol among others is consistent with it.
+func TestLoadedGroupTakesNewMembers(t *testing.T) {
+	env := nodetest.NewEnv()
+	var rec node.Recyclers
+	cfg := config.DefaultGroupCoordinatorConfig()
+	cfg.OffsetsTopicPartitions = 1
+	c := New(cfg, &fakeHost{leader: true}, &rec, env)
+	c.Load(0, 1, []protocol.GroupRecord{{Group: "g", Generation: 4, Protocol: "range", Leader: "m1",
+		Members: []protocol.GroupMember{{MemberID: "m1", SessionTimeoutMs: 45000, RebalanceTimeoutMs: 300000, Topics: []string{"orders"}}}}})
+	c.Timer(node.Timer{Kind: node.TGroupLoad, TP: protocol.TopicPartition{Topic: protocol.OffsetsTopic}, ID: 1})
+	env.Sent = nil
+	c.Handle(client, protocol.JoinGroupRequest{RequestID: 1, Group: "g", ClientID: "c", SessionTimeoutMs: 45000, RebalanceTimeoutMs: 300000,
+		Protocols: []protocol.GroupProtocol{{Name: "range", Topics: []string{"orders"}}, {Name: "cooperative-sticky", Topics: []string{"orders"}}}})
+	r, _ := nodetest.Last[protocol.JoinGroupResponse](env)
+	assert.Equal(t, protocol.MemberIDRequired, r.Err, "not INCONSISTENT_GROUP_PROTOCOL")
+}

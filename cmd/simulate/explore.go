@@ -359,9 +359,20 @@ func claimsText(o explore.Options) string {
 
 func coverageTable(outcomes []explore.Outcome, quorum bool) report.Table {
 	t := report.Table{Title: "coverage", Header: []string{"protocol path", "seeds reaching it", "times", "first seed"}}
+	// A base with consumer groups always reaches a rebalance (the groups
+	// forming): without one, the group rows would only say zero.
+	groups := false
+	for i, p := range explore.Paths {
+		for _, o := range outcomes {
+			groups = groups || p.Groups && i < len(o.Coverage) && o.Coverage[i] > 0
+		}
+	}
 	for i, p := range explore.Paths {
 		if p.Quorum && !quorum {
 			continue // a lone controller has no quorum to explore
+		}
+		if p.Groups && !groups {
+			continue
 		}
 		seeds, times, first := 0, 0, "-"
 		for _, o := range outcomes {
