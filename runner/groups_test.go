@@ -106,3 +106,18 @@ func TestStaticMemberRejoinsWithoutRebalance(t *testing.T) {
 		}
 	}
 }
+
+// TestMemberBacksOffAResetToADeadLeader replays explore's seed 576 of
+// group-baseline: a member's ListOffsets to a leader that had just died
+// was re-sent on every connection reset, without a backoff, until the
+// event budget ran out.
+func TestMemberBacksOffAResetToADeadLeader(t *testing.T) {
+	sc, err := scenarios.Open("../testdata/scenarios/found/reset-to-dead-leader.yaml")
+	require.NoError(t, err)
+	res, err := runner.Run(sc, runner.Options{Seed: sc.Seed})
+	require.NoError(t, err)
+	assert.Less(t, res.Events, int64(600_000))
+	for _, ch := range res.Checks {
+		assert.True(t, ch.OK() || ch.Checker == check.EventualDeliveryName || ch.Checker == check.EndToEndName, "%s: %v", ch.Checker, ch.Violations)
+	}
+}

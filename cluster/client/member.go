@@ -932,7 +932,7 @@ func (m *Member) resetPosition(p *memberPartition, why string) {
 	leader, epoch := m.meta.leader(p.tp.Partition)
 	if leader == protocol.NoLeader {
 		m.meta.refresh(m.env)
-		p.reset.Backoff(&m.Recyclers, m.env, m.meta.newID(), m.cfg.RetryBackoff, node.Timer{Kind: node.TMemberRetry, TP: protocol.TopicPartition{Topic: "reset", Partition: p.tp.Partition}})
+		p.reset.Backoff(&m.Recyclers, m.env, m.meta.newID(), m.cfg.RetryBackoff, resetTimer(p.tp))
 		return
 	}
 	ts := int64(protocol.LatestTimestamp)
@@ -941,7 +941,7 @@ func (m *Member) resetPosition(p *memberPartition, why string) {
 	}
 	id := m.meta.newID()
 	p.reset.Send(&m.Recyclers, m.env, id, m.meta.dir.Node(leader), protocol.ListOffsetsRequest{RequestID: id, TP: p.tp, Timestamp: ts, CurrentLeaderEpoch: epoch},
-		m.cfg.Retransmit, node.Timer{Kind: node.TMemberRetry, TP: protocol.TopicPartition{Topic: "reset", Partition: p.tp.Partition}})
+		m.cfg.Retransmit, resetTimer(p.tp))
 }
 
 func (m *Member) onListOffsets(r protocol.ListOffsetsResponse) {
@@ -954,7 +954,7 @@ func (m *Member) onListOffsets(r protocol.ListOffsetsResponse) {
 	}
 	if r.Err != protocol.None {
 		m.meta.refresh(m.env)
-		p.reset.Backoff(&m.Recyclers, m.env, m.meta.newID(), m.cfg.RetryBackoff, node.Timer{Kind: node.TMemberRetry, TP: protocol.TopicPartition{Topic: "reset", Partition: p.tp.Partition}})
+		p.reset.Backoff(&m.Recyclers, m.env, m.meta.newID(), m.cfg.RetryBackoff, resetTimer(p.tp))
 		return
 	}
 	p.position, p.epoch, p.fetched = r.Offset, protocol.NoEpoch, r.Offset
@@ -993,6 +993,10 @@ func (m *Member) maybeValidate(p *memberPartition) bool {
 		m.cfg.Retransmit, validateTimer(p.tp))
 	p.fetchEpoch = epoch
 	return true
+}
+
+func resetTimer(tp protocol.TopicPartition) node.Timer {
+	return node.Timer{Kind: node.TMemberRetry, TP: protocol.TopicPartition{Topic: "reset", Partition: tp.Partition}}
 }
 
 func validateTimer(tp protocol.TopicPartition) node.Timer {
@@ -1111,7 +1115,10 @@ func (m *Member) disconnected(peer sim.NodeID) {
 			m.fetchLater(p)
 		}
 		if p.reset.Sent && p.reset.To == peer {
-			m.resetPosition(p, "the leader's connection was lost")
+			// Asked again after retry.backoff.ms and fresh metadata: the
+			// metadata in hand still names the dead leader.
+			m.meta.refresh(m.env)
+			p.reset.Backoff(&m.Recyclers, m.env, m.meta.newID(), m.cfg.RetryBackoff, resetTimer(p.tp))
 		}
 		if p.validate.Sent && p.validate.To == peer {
 			m.meta.refresh(m.env)
