@@ -53,7 +53,9 @@ var Paths = []Path{
 	{Name: "group rebalance", Event: journal.EvGroupRebalance, Groups: true},
 	{Name: "group member removed", Event: journal.EvGroupMemberRemoved, Groups: true},
 	{Name: "coordinator moved (groups loaded from the log)", Event: journal.EvCoordinatorLoaded, Groups: true},
-	{Name: "offset commit failed or unknown", Op: func(op journal.Op) bool { return op.F == journal.OpCommit && op.Type != journal.Ok }, Groups: true},
+	{Name: "offset commit failed or unknown", Op: func(op journal.Op) bool {
+		return op.F == journal.OpCommit && (op.Type == journal.Fail || op.Type == journal.Info)
+	}, Groups: true},
 	{Name: "consumer detected log truncation (KIP-320)", Op: func(op journal.Op) bool {
 		return op.F == journal.OpReset && op.Type != journal.Ok && strings.Contains(op.Note, "truncation")
 	}, Groups: true},

@@ -60,9 +60,11 @@ type Member struct {
 
 	// The application.
 	phase    appPhase
-	lastPoll clock.Time
+	lastPoll       clock.Time
+	pollCheckArmed bool
 	batch    []polledRecord
-	next     int // the batch's next record to process
+	polled   []polledRecord // the array batches are drained into
+	next     int            // the batch's next record to process
 	work     sim.TimerID
 }
 
@@ -103,6 +105,9 @@ type memberPartition struct {
 	position int64 // -1: unknown
 	epoch    int32 // leader epoch of the last record returned
 	buffer   []bufferedRecord
+	// bufferArray is buffer's array from its start: drained from the
+	// front, the buffer reuses it once empty.
+	bufferArray []bufferedRecord
 	fetched  int64 // the next offset to fetch
 	fetch    node.Call
 	fetchAt  clock.Time
@@ -232,7 +237,8 @@ func (m *Member) Timer(env sim.Env, t sim.Timer) {
 			m.processed()
 		}
 	case node.TMemberPollCheck:
-		m.pollCheck(tm.ID)
+		m.pollCheckArmed = false
+		m.pollCheck()
 	case node.TMemberRetry:
 		m.onRetryTimer(tm)
 	case node.TFetch:
@@ -340,9 +346,13 @@ func (m *Member) poll() {
 		return
 	}
 	m.batch, m.next = batch, 0
-	// poll() returns: max.poll.interval.ms runs until the next one.
+	// poll() returns: max.poll.interval.ms runs until the next one. One
+	// timer is armed at a time; it finds a later poll and re-arms.
 	m.lastPoll = m.now()
-	m.SetTimer(m.env, m.cfg.MaxPollInterval, node.Timer{Kind: node.TMemberPollCheck, ID: uint64(m.lastPoll)})
+	if !m.pollCheckArmed {
+		m.pollCheckArmed = true
+		m.SetTimer(m.env, m.cfg.MaxPollInterval, node.Timer{Kind: node.TMemberPollCheck})
+	}
 	if m.cfg.Commit == config.CommitBeforeProcessing {
 		m.phase = committing
 		m.startCommit(true)
@@ -355,7 +365,7 @@ func (m *Member) poll() {
 // partition from where the last poll stopped, and moves the positions
 // past them.
 func (m *Member) drain() []polledRecord {
-	var out []polledRecord
+	out := m.polled[:0] // the batch before this one is done with
 	for i := range m.owned {
 		p := m.owned[(m.nextDrain+i)%len(m.owned)]
 		n := min(len(p.buffer), m.cfg.MaxPollRecords-len(out))
@@ -364,11 +374,15 @@ func (m *Member) drain() []polledRecord {
 			p.position, p.epoch = r.offset+1, r.epoch
 		}
 		p.buffer = p.buffer[n:]
+		if len(p.buffer) == 0 {
+			p.buffer = p.bufferArray[:0] // its array again, for the next fetch
+		}
 		if len(out) == m.cfg.MaxPollRecords {
 			m.nextDrain = (m.nextDrain + i + 1) % len(m.owned)
 			break
 		}
 	}
+	m.polled = out
 	return out
 }
 
@@ -437,8 +451,16 @@ func (m *Member) commitDone() {
 // pollCheck is the heartbeat thread's max.poll.interval.ms check: an
 // application that has not called poll() since leaves the group
 // (maybeLeaveGroup), and rejoins as a new member when it next polls.
-func (m *Member) pollCheck(id uint64) {
-	if m.phase == polling || uint64(m.lastPoll) != id || m.generation < 0 && m.memberID == "" {
+func (m *Member) pollCheck() {
+	if m.phase == polling {
+		return // in poll(): the next return re-arms it
+	}
+	if due := m.lastPoll.Add(m.cfg.MaxPollInterval); m.now() < due {
+		m.pollCheckArmed = true
+		m.SetTimer(m.env, due.Sub(m.now()), node.Timer{Kind: node.TMemberPollCheck})
+		return
+	}
+	if m.generation < 0 && m.memberID == "" {
 		return
 	}
 	m.leaveGroup(fmt.Sprintf("poll() not called for max.poll.interval.ms (%v)", m.cfg.MaxPollInterval))
@@ -1077,7 +1099,11 @@ func (m *Member) onFetch(r protocol.FetchResponse) {
 		for _, batch := range r.Batches {
 			for i, payload := range batch.Payloads {
 				if offset := batch.BaseOffset + int64(i); offset == p.fetched {
+					before := cap(p.buffer)
 					p.buffer = append(p.buffer, bufferedRecord{offset: offset, payload: payload, epoch: batch.Epoch})
+					if cap(p.buffer) != before {
+						p.bufferArray = p.buffer[:0] // grown: a new array, from its start
+					}
 					p.fetched++
 				}
 			}
