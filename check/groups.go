@@ -57,7 +57,7 @@ type groupPartition struct {
 	commits   []journal.Op
 	resets    []journal.Op // auto.offset.reset
 	seeks     []journal.Op // every reset of the position, truncation's too
-	logEnd    int64 // acknowledged log end so far, for lag
+	logEnd    int64        // acknowledged log end so far, for lag
 	committed int64
 }
 

@@ -59,13 +59,13 @@ type Member struct {
 	closing     bool       // told to stop: closing the consumer
 
 	// The application.
-	phase    appPhase
+	phase          appPhase
 	lastPoll       clock.Time
 	pollCheckArmed bool
-	batch    []polledRecord
-	polled   []polledRecord // the array batches are drained into
-	next     int            // the batch's next record to process
-	work     sim.TimerID
+	batch          []polledRecord
+	polled         []polledRecord // the array batches are drained into
+	next           int            // the batch's next record to process
+	work           sim.TimerID
 }
 
 type appPhase uint8
@@ -108,10 +108,10 @@ type memberPartition struct {
 	// bufferArray is buffer's array from its start: drained from the
 	// front, the buffer reuses it once empty.
 	bufferArray []bufferedRecord
-	fetched  int64 // the next offset to fetch
-	fetch    node.Call
-	fetchAt  clock.Time
-	reset    node.Call // ListOffsets in flight (auto.offset.reset)
+	fetched     int64 // the next offset to fetch
+	fetch       node.Call
+	fetchAt     clock.Time
+	reset       node.Call // ListOffsets in flight (auto.offset.reset)
 	// KIP-320: the leader epoch the position is known good against;
 	// when metadata shows a newer one, the position is validated
 	// (OffsetsForLeaderEpoch) before the partition is fetched again.
