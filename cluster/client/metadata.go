@@ -1,12 +1,15 @@
 // Package client is Kafka's clients as applications run them: the
 // producer (idempotent or not, with acks, retries, delivery and request
 // timeouts, reconnect backoff and the connection's ApiVersions handshake)
-// and the consumer (a reader of every partition from offset 0), each with
-// the metadata view a Kafka client keeps and refreshes from any broker.
-// Each records what it did in the journal's client history. It knows the
-// brokers only by the messages they answer; it imports cluster/protocol,
-// cluster/config, cluster/node and cluster/journal, never the brokers or
-// the controller.
+// standalone consumer (a reader of every partition from offset 0), and the
+// consumer group member with the application around it (member.go: the
+// classic protocol, commits, KIP-320 validation; assign.go: the range and
+// cooperative-sticky assignors), each with the metadata view a Kafka
+// client keeps and refreshes from any broker. Each records what it did in
+// the journal's client history. It knows the brokers only by the messages
+// they answer; it imports cluster/protocol, cluster/config, cluster/node
+// and cluster/journal, never the brokers, the coordinator or the
+// controller.
 package client
 
 import (
