@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -116,9 +117,9 @@ func Estimate(sc *scenarios.Scenario, duration time.Duration) Cost {
 		memory += n * (24*rf + 30*(1+consumers+groups) + 30*(1+groups))
 	}
 	// Members heartbeat and long-poll every partition of their topic.
-	for topic, groups := range groupsOf {
+	for _, topic := range slices.Sorted(maps.Keys(groupsOf)) { // a float sum: in one order always
 		if t, ok := sc.Cluster.Topic(topic); ok {
-			events += seconds * 4 * float64(t.Partitions*len(groups))
+			events += seconds * 4 * float64(t.Partitions*len(groupsOf[topic]))
 		}
 	}
 	events += seconds * members
