@@ -1,12 +1,14 @@
 package cluster_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster"
 	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
@@ -52,4 +54,32 @@ func TestGroupProcessesEveryRecordOnce(t *testing.T) {
 	}
 	assert.Len(t, members, 3, "every member processed some records")
 	assert.Positive(t, commits)
+}
+
+// TestSendBlocksWhenBufferFull: with orders/0's only replica down, its
+// records wait in the producer until buffer.memory is spent; then send()
+// blocks the application — it offers nothing more — and after max.block.ms
+// fails the record with BufferExhaustedException, definitely unwritten.
+func TestSendBlocksWhenBufferFull(t *testing.T) {
+	r := newRun(t, setup{seed: 1, duration: 30 * time.Second, brokers: 3, rf: 1, parts: 3, minISR: 1, acks: -1, idem: true, rate: 200,
+		configure: func(s *cluster.Spec) {
+			s.Producers[0].BufferMemory = 50 << 10 // 50 records of 1 KiB
+			s.Producers[0].MaxBlock = 2 * time.Second
+		}})
+	r.at(5*time.Second, "crash broker-0", func() { r.w.Crash(r.node(0)) })
+	r.execute()
+	exhausted, offered := 0, 0
+	for _, op := range r.c.History.All() {
+		if op.F != journal.OpSend {
+			continue
+		}
+		if op.Type == journal.Fail && strings.HasPrefix(op.Note, "BufferExhaustedException") {
+			exhausted++
+		}
+		if op.Type == journal.Invoke && op.Time >= clock.At(10*time.Second) && op.Time < clock.At(20*time.Second) {
+			offered++
+		}
+	}
+	assert.Positive(t, exhausted, "sends fail after max.block.ms")
+	assert.Less(t, offered, 20, "a blocked application offers one record each max.block.ms, not 200 a second")
 }

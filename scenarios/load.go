@@ -405,13 +405,8 @@ func (v *validator) workload(raw rawWorkload, sc *Scenario) {
 				v.fail(p.key("acks"), "producer: %v", err)
 			}
 		}
-		// As Kafka: idempotence is on by default, unless acks is set to
-		// something other than all and idempotence is left unset.
-		switch {
-		case rp.Idempotence != nil:
-			pc.Idempotence = *rp.Idempotence
-		case pc.Acks != config.AcksAll:
-			pc.Idempotence = false
+		if rp.Idempotence != nil {
+			_ = pc.Set("enable.idempotence", strconv.FormatBool(*rp.Idempotence))
 		}
 		pc.Start = v.duration(p.key("start"), rp.Start, 0)
 		if rp.Stop != "" {
@@ -442,8 +437,19 @@ func (v *validator) workload(raw rawWorkload, sc *Scenario) {
 				pc.PartitionsToProduce = append(pc.PartitionsToProduce, int32(n))
 			}
 		}
+		pc.Resolve()
 		if err := pc.Validate(); err != nil && v.err == nil {
-			v.fail(p, "producer %d: %v", i, err)
+			// At the setting Kafka names first, where the file gives it.
+			at := p
+			for _, key := range []string{"max.in.flight.requests.per.connection", "delivery.timeout.ms", "batch.size", "retries", "acks", "enable.idempotence"} {
+				if strings.Contains(err.Error(), key) {
+					if _, given := rc(rp.Config, key); given {
+						at = p.key("config").key(key)
+						break
+					}
+				}
+			}
+			v.fail(at, "producer %d: %v", i, err)
 		}
 		sc.Cluster.Producers = append(sc.Cluster.Producers, pc)
 	}
@@ -515,6 +521,12 @@ func (v *validator) groupSettings(p path, cc config.ConsumerConfig, g config.Gro
 		v.fail(p.key("config").key("session.timeout.ms"), "session.timeout.ms %d is outside the broker's group.min.session.timeout.ms %d to group.max.session.timeout.ms %d: the coordinator refuses the join with INVALID_SESSION_TIMEOUT",
 			cc.SessionTimeout.Milliseconds(), g.MinSessionTimeout.Milliseconds(), g.MaxSessionTimeout.Milliseconds())
 	}
+}
+
+// rc looks a property up in a config block.
+func rc(config map[string]any, key string) (any, bool) {
+	v, ok := config[key]
+	return v, ok
 }
 
 func (v *validator) topic(p path, name string, spec cluster.Spec) (config.TopicConfig, bool) {

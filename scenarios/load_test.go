@@ -48,6 +48,8 @@ func TestBadScenariosSayWhereAndWhat(t *testing.T) {
 		{"bad-offset-reset.yaml", 14, 36, `Invalid value smallest for configuration auto.offset.reset: String must be one of: latest, earliest, none`},
 		{"session-timeout-out-of-range.yaml", 14, 37, `the coordinator refuses the join with INVALID_SESSION_TIMEOUT`},
 		{"too-many-instances.yaml", 11, 62, `instances: 5000, want 1 to 1000`},
+		{"idempotence-in-flight.yaml", 13, 56, `Must set max.in.flight.requests.per.connection to at most 5 to use the idempotent producer.`},
+		{"delivery-timeout-too-short.yaml", 13, 38, `delivery.timeout.ms should be equal to or larger than linger.ms + request.timeout.ms`},
 	}
 	files, err := filepath.Glob("../testdata/scenarios/bad/*.yaml")
 	require.NoError(t, err)
@@ -251,4 +253,37 @@ faults: [%s]
 		require.True(t, errors.As(err, &se), "want a *scenarios.Error, got %v", err)
 		assert.Contains(t, se.Error(), tt.msg)
 	}
+}
+
+// TestProducerSettingsResolvedAsKafka: idempotence left unset gives way to
+// acks other than all or retries=0, with a log line in Kafka; set
+// explicitly, Kafka refuses (4.0 refuses more than 5 in flight either way);
+// delivery.timeout.ms left unset is raised to linger.ms + request.timeout.ms.
+func TestProducerSettingsResolvedAsKafka(t *testing.T) {
+	load := func(producer string) (*Scenario, error) {
+		return Load("p.yaml", []byte(fmt.Sprintf(`
+name: p
+duration: 30s
+cluster:
+  brokers: 3
+  topics: [{ name: orders, partitions: 1, replication.factor: 3 }]
+workload:
+  producers: [%s]
+`, producer)))
+	}
+	sc, err := load(`{ topic: orders, rate: 10/s, acks: 1 }`)
+	require.NoError(t, err)
+	assert.False(t, sc.Cluster.Producers[0].Idempotence, "acks=1 turns the default idempotence off")
+	sc, err = load(`{ topic: orders, rate: 10/s, config: { retries: 0 } }`)
+	require.NoError(t, err)
+	assert.False(t, sc.Cluster.Producers[0].Idempotence, "retries=0 turns the default idempotence off")
+	_, err = load(`{ topic: orders, rate: 10/s, acks: 1, enable.idempotence: true }`)
+	assert.ErrorContains(t, err, "Must set acks to all in order to use the idempotent producer.")
+	_, err = load(`{ topic: orders, rate: 10/s, config: { retries: 0, enable.idempotence: true } }`)
+	assert.ErrorContains(t, err, "Must set retries to non-zero when using the idempotent producer.")
+	sc, err = load(`{ topic: orders, rate: 10/s, config: { request.timeout.ms: 200000 } }`)
+	require.NoError(t, err)
+	assert.Equal(t, 200005*time.Millisecond, sc.Cluster.Producers[0].DeliveryTimeout, "raised to linger.ms + request.timeout.ms")
+	_, err = load(`{ topic: orders, rate: 10/s, config: { batch.size: 65536, buffer.memory: 32768 } }`)
+	assert.ErrorContains(t, err, "larger than buffer.memory")
 }

@@ -72,6 +72,19 @@ type Producer struct {
 	turn          int
 	batches       node.Arena[batch]
 	payloads      node.Arena[int64]
+	// buffered is the bytes of records sent and not yet completed: what
+	// buffer.memory bounds. blocked is the send() waiting for room.
+	buffered int64
+	blocked  *blockedSend
+}
+
+// blockedSend is the application's send() blocked in BufferPool.allocate:
+// the application thread waits, sending nothing else, until buffer memory
+// frees up or max.block.ms passes.
+type blockedSend struct {
+	part  *producerPartition
+	rec   pendingRecord
+	timer sim.TimerID
 }
 
 // NewProducer returns producer number index (payload IDs embed it).
@@ -86,6 +99,7 @@ func (p *Producer) Start(env sim.Env) {
 	p.env = env
 	p.connection = env.Rand().Uint64()
 	p.producerID = -1
+	p.buffered, p.blocked = 0, nil
 	p.parts = make([]*producerPartition, len(p.cfg.PartitionsToProduce))
 	for i, n := range p.cfg.PartitionsToProduce {
 		p.parts[i] = &producerPartition{tp: protocol.TopicPartition{Topic: p.cfg.Topic, Partition: n}}
@@ -135,6 +149,7 @@ func (p *Producer) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 	case *protocol.ProduceResponse:
 		p.handleResponse(*m)
 	}
+	p.maybeUnblock()
 }
 
 func (p *Producer) Timer(env sim.Env, t sim.Timer) {
@@ -152,8 +167,19 @@ func (p *Producer) Timer(env sim.Env, t sim.Timer) {
 		if p.cfg.Stop > 0 && env.Now() >= clock.At(p.cfg.Stop) {
 			return
 		}
-		p.produceOne()
-		p.SetTimer(env, p.interval(), tm)
+		if p.produceOne() {
+			p.SetTimer(env, p.interval(), tm)
+		}
+	case node.TMaxBlock:
+		if b := p.blocked; b != nil {
+			// BufferExhaustedException, through the record's callback: it
+			// never left the application, so it definitely failed.
+			p.blocked = nil
+			p.history.Add(journal.Op{Time: env.Now(), Process: env.Name(), Type: journal.Fail, F: journal.OpSend, TP: b.part.tp, Payload: b.rec.payload, Offset: -1,
+				Acks: int8(p.cfg.Acks), Broker: protocol.NoLeader, Idempotent: p.cfg.Idempotence,
+				Note: fmt.Sprintf("BufferExhaustedException: send() blocked max.block.ms (%v) for buffer.memory", p.cfg.MaxBlock)})
+			p.SetTimer(env, p.interval(), node.Timer{Kind: node.TProduce})
+		}
 	case node.TInitPID:
 		if tm.ID == p.pidRequest && p.producerID < 0 {
 			p.initProducerID()
@@ -163,15 +189,46 @@ func (p *Producer) Timer(env sim.Env, t sim.Timer) {
 	case node.TConnect:
 		p.onConnectTimer(tm)
 	}
+	p.maybeUnblock()
 }
 
-func (p *Producer) produceOne() {
+// produceOne is the application calling send() for its next record; it
+// reports false when send() blocks for buffer memory.
+func (p *Producer) produceOne() bool {
 	part := p.parts[p.turn%len(p.parts)]
 	p.turn++
 	p.nextPayload++
 	rec := pendingRecord{payload: journal.PayloadFor(p.index, p.nextPayload), created: p.env.Now()}
 	p.history.Add(journal.Op{Time: rec.created, Process: p.env.Name(), Type: journal.Invoke, F: journal.OpSend, TP: part.tp, Payload: rec.payload, Offset: -1,
 		Acks: int8(p.cfg.Acks), Broker: protocol.NoLeader, Idempotent: p.cfg.Idempotence})
+	if p.buffered+p.cfg.RecordSize > p.cfg.BufferMemory {
+		// Kafka's buffer pool hands out batch.size at a time; tideline
+		// counts each waiting record's bytes.
+		p.blocked = &blockedSend{part: part, rec: rec}
+		p.blocked.timer = p.SetTimer(p.env, p.cfg.MaxBlock, node.Timer{Kind: node.TMaxBlock})
+		return false
+	}
+	p.enqueue(part, rec)
+	return true
+}
+
+// maybeUnblock lets a blocked send() through once its record fits: the
+// application goes on with its next record an interval later.
+func (p *Producer) maybeUnblock() {
+	b := p.blocked
+	if b == nil || p.buffered+p.cfg.RecordSize > p.cfg.BufferMemory {
+		return
+	}
+	p.blocked = nil
+	p.env.CancelTimer(b.timer)
+	b.rec.created = p.env.Now() // its batch (and delivery.timeout.ms) starts now
+	p.enqueue(b.part, b.rec)
+	p.SetTimer(p.env, p.interval(), node.Timer{Kind: node.TProduce})
+}
+
+// enqueue adds a record to its partition's queue, in buffer memory.
+func (p *Producer) enqueue(part *producerPartition, rec pendingRecord) {
+	p.buffered += p.cfg.RecordSize
 	if len(part.queue) == cap(part.queue) {
 		// Batches alias the queue's array, so it is never reused: grow it
 		// a block at a time rather than one record at a time.
@@ -418,6 +475,7 @@ func (p *Producer) complete(part *producerPartition, rec pendingRecord, outcome 
 }
 
 func (p *Producer) completeAt(part *producerPartition, rec pendingRecord, outcome journal.OpType, offset int64, err protocol.ErrorCode, note string, broker protocol.BrokerID, sent clock.Time) {
+	p.buffered -= p.cfg.RecordSize // its batch's memory goes back to the pool
 	p.history.Add(journal.Op{Time: p.env.Now(), Process: p.env.Name(), Type: outcome, F: journal.OpSend, TP: part.tp,
 		Payload: rec.payload, Offset: offset, Acks: int8(p.cfg.Acks), Err: err, Note: note, Broker: broker, Idempotent: p.cfg.Idempotence, Start: sent})
 }

@@ -173,6 +173,11 @@ type ProducerConfig struct {
 	RecordSize          int64         // tideline.record.bytes
 	Retransmit          time.Duration // tideline.retransmit.ms (see BrokerConfig)
 	PartitionsToProduce []int32       // empty: every partition of the topic, in turn
+	BufferMemory        int64         // buffer.memory (bytes)
+	MaxBlock            time.Duration // max.block.ms: how long send() may block for buffer memory
+	// Which settings the user gave: Kafka's client decides some others
+	// by them (Resolve).
+	idempotenceSet, deliveryTimeoutSet bool
 }
 
 // AcksAll is acks=all (-1).
@@ -199,6 +204,8 @@ func DefaultProducerConfig(topic string) ProducerConfig {
 		ReconnectBackoff:    50 * time.Millisecond,
 		ReconnectBackoffMax: time.Second,
 		ConnectionSetup:     10 * time.Second,
+		BufferMemory:        32 << 20,
+		MaxBlock:            60 * time.Second,
 	}
 }
 
@@ -484,6 +491,7 @@ func (p *ProducerConfig) Set(name, value string) error {
 		}
 	case "enable.idempotence":
 		p.Idempotence, err = strconv.ParseBool(value)
+		p.idempotenceSet = true
 	case "retries":
 		p.Retries, err = parseInt(value, 0)
 	case "retry.backoff.ms":
@@ -491,7 +499,12 @@ func (p *ProducerConfig) Set(name, value string) error {
 	case "request.timeout.ms":
 		p.RequestTimeout, err = parseMillis(value, 1)
 	case "delivery.timeout.ms":
-		p.DeliveryTimeout, err = parseMillis(value, 1)
+		p.DeliveryTimeout, err = parseMillis(value, 0)
+		p.deliveryTimeoutSet = true
+	case "buffer.memory":
+		p.BufferMemory, err = parseIntIn(value, 0, math.MaxInt64)
+	case "max.block.ms":
+		p.MaxBlock, err = parseMillis(value, 0)
 	case "max.in.flight.requests.per.connection":
 		var n int64
 		n, err = parseInt(value, 1)
@@ -522,19 +535,43 @@ func (p *ProducerConfig) Set(name, value string) error {
 }
 
 var producerProperties = []string{
-	"acks", "batch.size", "delivery.timeout.ms", "enable.idempotence", "linger.ms",
+	"acks", "batch.size", "buffer.memory", "delivery.timeout.ms", "enable.idempotence", "linger.ms", "max.block.ms",
 	"max.in.flight.requests.per.connection", "metadata.max.age.ms", "reconnect.backoff.max.ms", "reconnect.backoff.ms",
 	"request.timeout.ms", "retries", "retry.backoff.ms", "socket.connection.setup.timeout.ms",
 	"tideline.record.bytes", "tideline.retransmit.ms",
 }
 
-// Validate reports settings Kafka would refuse.
+// Resolve makes the decisions Kafka 4.x's client makes from what the user
+// set (ProducerConfig.postProcessAndValidateIdempotenceConfigs,
+// KafkaProducer.configureDeliveryTimeout): idempotence left at its default
+// is turned off by acks other than all or retries=0 (4.0 refuses more than
+// 5 in flight either way: Validate); a delivery.timeout.ms left at its
+// default is raised to linger.ms + request.timeout.ms.
+func (p *ProducerConfig) Resolve() {
+	if p.Idempotence && !p.idempotenceSet && (p.Acks != AcksAll || p.Retries == 0) {
+		p.Idempotence = false
+	}
+	if floor := p.Linger + p.RequestTimeout; !p.deliveryTimeoutSet && p.DeliveryTimeout < floor {
+		p.DeliveryTimeout = floor
+	}
+}
+
+// Validate reports settings Kafka would refuse, with Kafka's messages.
 func (p ProducerConfig) Validate() error {
 	if p.Idempotence && p.Acks != AcksAll {
-		return fmt.Errorf("enable.idempotence=true requires acks=all (Kafka refuses acks=%d)", p.Acks)
+		return fmt.Errorf("Must set acks to all in order to use the idempotent producer. Otherwise we cannot guarantee idempotence.")
+	}
+	if p.Idempotence && p.Retries == 0 {
+		return fmt.Errorf("Must set retries to non-zero when using the idempotent producer.")
 	}
 	if p.Idempotence && p.MaxInFlight > 5 {
-		return fmt.Errorf("enable.idempotence=true requires max.in.flight.requests.per.connection <= 5")
+		return fmt.Errorf("Must set max.in.flight.requests.per.connection to at most 5 to use the idempotent producer.")
+	}
+	if p.DeliveryTimeout < p.Linger+p.RequestTimeout {
+		return fmt.Errorf("delivery.timeout.ms should be equal to or larger than linger.ms + request.timeout.ms")
+	}
+	if p.BatchSize > p.BufferMemory {
+		return fmt.Errorf("batch.size %d is larger than buffer.memory %d: no batch could ever be allocated", p.BatchSize, p.BufferMemory)
 	}
 	if p.Rate <= 0 {
 		return fmt.Errorf("rate %v must be positive", p.Rate)

@@ -65,6 +65,7 @@ const (
 	TMemberRetry
 	TMemberWork
 	TMemberPollCheck
+	TMaxBlock // producer: a send() blocked for buffer memory gives up (max.block.ms)
 )
 
 var timerNames = [...]string{
@@ -77,7 +78,7 @@ var timerNames = [...]string{
 	TQuorumPark: "quorum-fetch-expire", TControllerRetry: "controller-retry", TNoOp: "metadata-noop",
 	TShutdownHeartbeat: "shutdown-heartbeat", TShutdown: "shutdown",
 	TGroupSession: "group-session", TGroupJoin: "group-join", TGroupSync: "group-sync", TGroupWrite: "group-write", TGroupLoad: "group-load",
-	TMemberHeartbeat: "member-heartbeat", TMemberRetry: "member-retry", TMemberWork: "member-work", TMemberPollCheck: "member-poll-check",
+	TMemberHeartbeat: "member-heartbeat", TMemberRetry: "member-retry", TMemberWork: "member-work", TMemberPollCheck: "member-poll-check", TMaxBlock: "max-block",
 }
 
 func (t *Timer) AppendSummary(b []byte) []byte {
