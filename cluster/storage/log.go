@@ -284,8 +284,12 @@ func (l *Log) Read(from, to int64, max int) []*protocol.Batch {
 	return out
 }
 
-// CheckSequence decides what to do with an idempotent batch: append it,
-// answer it as a duplicate at dupOffset, or reject it.
+// CheckSequence decides what to do with an idempotent batch, as Kafka's
+// ProducerAppendInfo checks it: a duplicate of a batch the log remembers
+// is answered with its original offset (dupOffset); the next sequence, a
+// new epoch's sequence 0 or an unknown producer's any sequence is
+// appended; anything else (a gap, a duplicate older than what the log
+// remembers) is OUT_OF_ORDER_SEQUENCE_NUMBER.
 func (l *Log) CheckSequence(pid int64, epoch int16, base int32, n int) (dupOffset int64, err protocol.ErrorCode) {
 	if pid < 0 {
 		return -1, protocol.None
@@ -293,7 +297,11 @@ func (l *Log) CheckSequence(pid int64, epoch int16, base int32, n int) (dupOffse
 	p := l.producers[pid]
 	last := base + int32(n) - 1
 	switch {
-	case p == nil || epoch > p.epoch:
+	case p == nil:
+		// KIP-360: a producer id the log does not know (never seen here,
+		// or its state expired or truncated away) starts at any sequence.
+		return -1, protocol.None
+	case epoch > p.epoch:
 		if base != 0 {
 			return -1, protocol.OutOfOrderSequenceNumber
 		}

@@ -81,3 +81,33 @@ func TestMatchingEndStopsWhereEpochsPart(t *testing.T) {
 	assert.Equal(t, int64(100), MatchingEnd(a, log(EpochEntry{0, 0}, EpochEntry{2, 40}, EpochEntry{1, 50}), 100), "epoch 1 on both again from 50")
 	assert.Equal(t, int64(0), MatchingEnd(log(EpochEntry{3, 0}), log(EpochEntry{4, 0}), 100), "nothing in common")
 }
+
+// TestDuplicateBatchAcknowledgedWithOriginalOffset: the log remembers a
+// producer's last batches; a retried one is answered with the offset it
+// was first written at, a gap is OUT_OF_ORDER_SEQUENCE_NUMBER, a new epoch
+// starts at sequence 0, and an unknown producer id at any sequence
+// (KIP-360).
+func TestDuplicateBatchAcknowledgedWithOriginalOffset(t *testing.T) {
+	l := Open(sim.NewDisk(), orders0, 0)
+	offset := int64(0)
+	for seq := int32(0); seq < 12; seq += 3 { // four batches of three
+		dup, err := l.CheckSequence(7, 0, seq, 3)
+		assert.Equal(t, int64(-1), dup)
+		assert.Equal(t, protocol.None, err)
+		l.Append(&protocol.Batch{BaseOffset: offset, ProducerID: 7, BaseSequence: seq, Payloads: []int64{1, 2, 3}})
+		l.Append(&protocol.Batch{BaseOffset: offset + 3, ProducerID: -1, BaseSequence: -1, Payloads: []int64{9}}) // another writer between
+		offset += 4
+	}
+	dup, err := l.CheckSequence(7, 0, 6, 3)
+	assert.Equal(t, protocol.None, err)
+	assert.Equal(t, int64(8), dup, "the third batch, at its original offset")
+	_, err = l.CheckSequence(7, 0, 15, 3)
+	assert.Equal(t, protocol.OutOfOrderSequenceNumber, err, "a gap: 12 expected")
+	_, err = l.CheckSequence(7, 1, 4, 3)
+	assert.Equal(t, protocol.OutOfOrderSequenceNumber, err, "a new epoch starts at 0")
+	_, err = l.CheckSequence(7, 1, 0, 3)
+	assert.Equal(t, protocol.None, err)
+	dup, err = l.CheckSequence(8, 0, 40, 3)
+	assert.Equal(t, protocol.None, err, "KIP-360: an unknown producer id at any sequence")
+	assert.Equal(t, int64(-1), dup)
+}
