@@ -95,6 +95,7 @@ const (
 	ConsumerSafetyName   = "consumer-safety"
 	NoDuplicatesName     = "no-duplicates"
 	LinearizableName     = "linearizable"
+	OrderingName         = "ordering"
 	EventualDeliveryName = "eventual-delivery"
 	// SlowRecoveryName (recovery.go): run only when the faults came one at a time.
 	ProtocolInvariantsName = "protocol-invariants"
@@ -105,7 +106,7 @@ const (
 
 // Names lists every checker.
 var Names = []string{AckedDurabilityName, ReplicaAgreementName, LeaderUniquenessName, ConsumerSafetyName,
-	NoDuplicatesName, LinearizableName, EventualDeliveryName, SlowRecoveryName, ProtocolInvariantsName, MetadataQuorumName, EndToEndName, CrashName}
+	NoDuplicatesName, LinearizableName, OrderingName, EventualDeliveryName, SlowRecoveryName, ProtocolInvariantsName, MetadataQuorumName, EndToEndName, CrashName}
 
 // maxStories bounds how many violations per checker get a story: the first
 // ones explain the rest, and building a story scans the journal.
@@ -121,6 +122,7 @@ func All(in Input) []Result {
 		ConsumerSafety(in.History, in.Final),
 		NoDuplicates(in.History, in.Final),
 		Linearizable(in.History),
+		Ordering(in.History, in.Final),
 		EventualDelivery(in.History, in.Final, in.Healed, in.End),
 	}
 	if in.Bounded != nil {

@@ -121,3 +121,25 @@ func TestSplitOwnership(t *testing.T) {
 	assert.Empty(t, split)
 	assert.Len(t, notes, 1)
 }
+
+func TestOrdering(t *testing.T) {
+	ok := func(seq, offset int64) journal.Op {
+		return journal.Op{Time: at(int(seq)), Process: "producer-0", Type: journal.Ok, F: journal.OpSend, TP: tp0, Payload: journal.PayloadFor(0, seq), Offset: offset}
+	}
+	res := Ordering(journal.HistoryOf(ok(1, 0), ok(2, 1), ok(3, 2)), nil)
+	assert.True(t, res.OK())
+	// B1 (seqs 1-2) failed and was retried after B2 (3-4) was written:
+	// the log holds 3, 4, 1, 2.
+	res = Ordering(journal.HistoryOf(ok(3, 0), ok(4, 1), ok(1, 2), ok(2, 3)), nil)
+	assert.Equal(t, []string{"reordered", "reordered"}, kinds(res), "writes 3 and 4 each sit before 2, sent earlier")
+	assert.Contains(t, res.Violations[0].Message, "sent p0#3 after p0#2")
+	// Acks=0 writes have no offset; another producer's order is its own.
+	other := journal.Op{Time: at(9), Process: "producer-1", Type: journal.Ok, F: journal.OpSend, TP: tp0, Payload: journal.PayloadFor(1, 1), Offset: 0}
+	res = Ordering(journal.HistoryOf(ok(1, 5), other, ok(2, -1)), nil)
+	assert.True(t, res.OK())
+	// A write the final log lost is not judged: the log that replaced it
+	// is ordered on its own.
+	final := []cluster.FinalLog{finalOf(tp0, 0, []protocol.BrokerID{0}, []int64{1}, log(journal.PayloadFor(0, 2)))}
+	res = Ordering(journal.HistoryOf(ok(1, 5), ok(2, 0)), final)
+	assert.True(t, res.OK(), "%v", res.Violations)
+}
