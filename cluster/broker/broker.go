@@ -44,16 +44,19 @@ type Broker struct {
 	epoch       int64 // broker epoch from the controller; 0 until registered
 	// controller is where the broker believes the active controller is;
 	// unanswered says its last registration or heartbeat got no answer.
-	controller sim.NodeID
-	unanswered bool
-	retry      time.Duration // backoff before re-asking after NOT_CONTROLLER
-	meta       metadataObserver
-	image      protocol.Image
-	parts      map[protocol.TopicPartition]*replica // looked up; iterate order instead
-	order      []*replica                           // sorted by TP
-	checkpoint map[protocol.TopicPartition]int64    // HW checkpoint read at boot
-	sessions   map[sessionKey]*produceSession
-	nextID     uint64
+	controller     sim.NodeID
+	unanswered     bool
+	retry          time.Duration // backoff before re-asking after NOT_CONTROLLER
+	meta           metadataObserver
+	image          protocol.Image
+	parts          map[protocol.TopicPartition]*replica // looked up; iterate order instead
+	order          []*replica                           // sorted by TP
+	checkpoint     map[protocol.TopicPartition]int64    // HW checkpoint read at boot
+	sessions       map[sim.NodeID]*produceSession       // by client: looked up, never iterated
+	delayed        []*delayedProduce                    // acks=all produces waiting, oldest first
+	freeDelayed    []*delayedProduce                    // answered ones, to reuse
+	produceResults node.Arena[protocol.ProducePartitionResponse]
+	nextID         uint64
 	// previousEpoch is the broker epoch the clean-shutdown marker held at
 	// start, -1 if the last stop was unclean; stopping: the process was
 	// told to terminate, and is on its way to an orderly stop.
@@ -87,7 +90,8 @@ func (b *Broker) Start(env sim.Env) {
 	b.controller, b.unanswered = b.dir.Controller, false
 	b.meta = metadataObserver{}
 	b.parts = map[protocol.TopicPartition]*replica{}
-	b.sessions = map[sessionKey]*produceSession{}
+	b.sessions = map[sim.NodeID]*produceSession{}
+	b.delayed, b.freeDelayed = nil, nil
 	b.checkpoint = map[protocol.TopicPartition]int64{}
 	b.leaderThrottle = throttle{rate: b.cfg.LeaderThrottle, at: env.Now()}
 	b.followerThrottle = throttle{rate: b.cfg.FollowerThrottle, at: env.Now()}
@@ -311,13 +315,7 @@ func (b *Broker) Timer(env sim.Env, t sim.Timer) {
 			}
 		}
 	case node.TProduceExpire:
-		if r := b.hosted(tm.TP); r != nil {
-			if i := slices.IndexFunc(r.purgatory, func(p delayedProduce) bool { return p.id == tm.ID }); i >= 0 {
-				p := r.purgatory[i]
-				r.purgatory = slices.Delete(r.purgatory, i, i+1)
-				b.respondProduce(p.session, p.from, protocol.ProduceResponse{RequestID: p.requestID, TP: r.tp, Err: protocol.RequestTimedOut, BaseOffset: -1})
-			}
-		}
+		b.expireDelayedProduce(tm.ID)
 	case node.TAlterRetry:
 		if r := b.hosted(tm.TP); r != nil && r.role == roleLeader && r.pendingISR != nil && r.alterReq == tm.ID {
 			b.sendAlterPartition(r)

@@ -16,7 +16,7 @@ func leaderWithLog(env *nodetest.Env, epoch int32, recs []protocol.Record) (*Bro
 	b := New(0, config.DefaultBrokerConfig(), nil, dir, nil)
 	b.env, b.epoch = env, 1
 	b.parts = map[protocol.TopicPartition]*replica{}
-	b.sessions = map[sessionKey]*produceSession{}
+	b.sessions = map[sim.NodeID]*produceSession{}
 	tp := protocol.TopicPartition{Topic: "orders", Partition: 0}
 	r := b.replica(tp)
 	appendRecords(r.log, recs)

@@ -48,7 +48,7 @@ type replica struct {
 	followers  []followerState
 	pendingISR []protocol.BrokerID // an ISR change in flight to the controller, nil if none
 	alterReq   uint64
-	purgatory  []delayedProduce
+	purgatory  []*delayedProduce // acks=all produces waiting on this partition
 	parked     []parkedFetch
 
 	// As follower: the fetch in flight, or the backoff before the next;
@@ -174,9 +174,8 @@ func (b *Broker) makeFollower(r *replica) {
 // longer leader at this epoch. The records of abandoned produces stay in
 // the log and may yet commit; the producer cannot know.
 func (b *Broker) abandonRequests(r *replica) {
-	for _, p := range r.purgatory {
-		b.env.CancelTimer(p.timer)
-		b.respondProduce(p.session, p.from, protocol.ProduceResponse{RequestID: p.requestID, TP: r.tp, Err: protocol.NotLeaderOrFollower, BaseOffset: -1})
+	for _, d := range slices.Clone(r.purgatory) {
+		b.settleWaiting(d, r, protocol.NotLeaderOrFollower)
 	}
 	r.purgatory = r.purgatory[:0]
 	for _, p := range r.parked {

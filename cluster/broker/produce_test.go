@@ -19,15 +19,15 @@ func TestAcks0ErrorClosesTheConnectionInsteadOfAnswering(t *testing.T) {
 	r.state.Leader, r.state.LeaderEpoch = 1, 4
 	b.makeFollower(r)
 	env.Sent = nil
-	b.handleProduce(7, protocol.ProduceRequest{RequestID: 1, Connection: 9, TP: orders0, Acks: 0, ProducerID: -1, Payloads: []int64{1}})
+	b.handleProduce(7, protocol.ProduceRequest{RequestID: 1, Connection: 9, Acks: 0, ProducerID: -1, Partitions: []protocol.ProducePartition{{TP: orders0, BaseSequence: -1, Payloads: []int64{1}}}})
 	require.Len(t, env.Sent, 1)
 	assert.Equal(t, protocol.ConnectionClosed{}, env.Sent[0].Msg)
 
 	env.Sent = nil
-	b.handleProduce(7, protocol.ProduceRequest{RequestID: 2, Connection: 9, TP: orders0, Acks: 1, ProducerID: -1, Payloads: []int64{1}})
+	b.handleProduce(7, protocol.ProduceRequest{RequestID: 2, Connection: 9, Acks: 1, ProducerID: -1, Partitions: []protocol.ProducePartition{{TP: orders0, BaseSequence: -1, Payloads: []int64{1}}}})
 	resp, ok := nodetest.Last[*protocol.ProduceResponse](env)
 	require.True(t, ok, "acks=1 is answered")
-	assert.Equal(t, protocol.NotLeaderOrFollower, resp.Err)
+	assert.Equal(t, protocol.NotLeaderOrFollower, resp.Partitions[0].Err)
 }
 
 // A successful acks=0 produce is appended and not answered.
@@ -35,8 +35,35 @@ func TestAcks0SuccessIsNotAnswered(t *testing.T) {
 	env := nodetest.NewEnv()
 	b, r := leaderWithLog(env, 3, nil)
 	env.Sent = nil
-	b.handleProduce(7, protocol.ProduceRequest{RequestID: 1, Connection: 9, TP: orders0, Acks: 0, ProducerID: -1, Payloads: []int64{1, 2}})
+	b.handleProduce(7, protocol.ProduceRequest{RequestID: 1, Connection: 9, Acks: 0, ProducerID: -1, Partitions: []protocol.ProducePartition{{TP: orders0, BaseSequence: -1, Payloads: []int64{1, 2}}}})
 	assert.Equal(t, int64(2), r.log.LEO())
 	_, answered := nodetest.Last[*protocol.ProduceResponse](env)
 	assert.False(t, answered)
+}
+
+// One request carries a batch for each partition the broker leads, as
+// Kafka's Sender drains them; an acks=all request is answered once every
+// partition's high watermark has passed its batch, each with its own
+// offset or error.
+func TestProduceRequestCarriesAPartitionEach(t *testing.T) {
+	env := nodetest.NewEnv()
+	b, r := leaderWithLog(env, 3, nil)
+	other := protocol.TopicPartition{Topic: "orders", Partition: 9} // not hosted here
+	env.Sent = nil
+	b.handleProduce(7, protocol.ProduceRequest{RequestID: 1, Connection: 9, Acks: 1, ProducerID: -1, Timeout: 30000,
+		Partitions: []protocol.ProducePartition{{TP: orders0, BaseSequence: -1, Payloads: []int64{1, 2}}, {TP: other, BaseSequence: -1, Payloads: []int64{3}}}})
+	resp, ok := nodetest.Last[*protocol.ProduceResponse](env)
+	require.True(t, ok)
+	require.Len(t, resp.Partitions, 2)
+	assert.Equal(t, protocol.None, resp.Partitions[0].Err)
+	assert.Equal(t, int64(0), resp.Partitions[0].BaseOffset)
+	assert.Equal(t, protocol.UnknownTopicOrPartition, resp.Partitions[1].Err)
+	assert.Equal(t, int64(2), r.log.LEO())
+	// The same request again (a retransmission): answered, not appended.
+	env.Sent = nil
+	b.handleProduce(7, protocol.ProduceRequest{RequestID: 1, Connection: 9, Acks: 1, ProducerID: -1,
+		Partitions: []protocol.ProducePartition{{TP: orders0, BaseSequence: -1, Payloads: []int64{1, 2}}}})
+	assert.Equal(t, int64(2), r.log.LEO())
+	_, answered := nodetest.Last[*protocol.ProduceResponse](env)
+	assert.True(t, answered)
 }

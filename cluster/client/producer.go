@@ -22,7 +22,8 @@ type pendingRecord struct {
 // batch is the records of one produce request, across its attempts.
 type batch struct {
 	records       []pendingRecord
-	payloads      []int64 // as sent: every attempt sends the same slice, which the leader's log keeps
+	payloads      []int64                     // as sent: every attempt sends the same slice, which the leader's log keeps
+	partitions    []protocol.ProducePartition // the request's one partition, as sent
 	epoch         int16
 	baseSeq       int32
 	request       uint64 // current attempt's request ID
@@ -72,6 +73,7 @@ type Producer struct {
 	turn          int
 	batches       node.Arena[batch]
 	payloads      node.Arena[int64]
+	produceParts  node.Arena[protocol.ProducePartition]
 	// buffered is the bytes of records sent and not yet completed: what
 	// buffer.memory bounds. blocked is the send() waiting for room.
 	buffered int64
@@ -341,8 +343,13 @@ func (p *Producer) request(part *producerPartition, b *batch) protocol.ProduceRe
 	if planted.Bugs.AcksOne && acks == config.AcksAll {
 		acks = 1
 	}
-	return protocol.ProduceRequest{RequestID: b.request, Connection: p.connection, TP: part.tp, Acks: acks, Timeout: p.cfg.RequestTimeout.Milliseconds(),
-		ProducerID: p.producerID, ProducerEpoch: b.epoch, BaseSequence: b.baseSeq, Payloads: b.payloads}
+	if b.partitions == nil {
+		// Every attempt sends the same batch: one slice, made once.
+		b.partitions = p.produceParts.Slice(1)
+	}
+	b.partitions[0] = protocol.ProducePartition{TP: part.tp, BaseSequence: b.baseSeq, Payloads: b.payloads}
+	return protocol.ProduceRequest{RequestID: b.request, Connection: p.connection, Acks: acks, Timeout: p.cfg.RequestTimeout.Milliseconds(),
+		ProducerID: p.producerID, ProducerEpoch: b.epoch, Partitions: b.partitions}
 }
 
 // retryLater arms the retry.backoff.ms timer for a partition's batch (or,
@@ -405,9 +412,13 @@ func (p *Producer) onRetryTimer(tm node.Timer) {
 	}
 }
 
-func (p *Producer) handleResponse(m protocol.ProduceResponse) {
+func (p *Producer) handleResponse(resp protocol.ProduceResponse) {
+	if len(resp.Partitions) != 1 {
+		return // this producer sends one partition a request
+	}
+	m := resp.Partitions[0]
 	part := p.partition(m.TP)
-	if part == nil || part.inflight == nil || !part.inflight.sent || part.inflight.request != m.RequestID {
+	if part == nil || part.inflight == nil || !part.inflight.sent || part.inflight.request != resp.RequestID {
 		return
 	}
 	b := part.inflight

@@ -304,9 +304,9 @@ func TestInvariantProducerSettingsNotApplied(t *testing.T) {
 		req  protocol.ProduceRequest
 		want []string
 	}{
-		{"as set", protocol.ProduceRequest{TP: orders0, Acks: config.AcksAll, ProducerID: 1000}, nil},
-		{"acks=1 sent", protocol.ProduceRequest{TP: orders0, Acks: 1, ProducerID: 1000}, []string{InvConfigNotApplied}},
-		{"no producer ID", protocol.ProduceRequest{TP: orders0, Acks: config.AcksAll, ProducerID: -1}, []string{InvConfigNotApplied}},
+		{"as set", protocol.ProduceRequest{Partitions: []protocol.ProducePartition{{TP: orders0}}, Acks: config.AcksAll, ProducerID: 1000}, nil},
+		{"acks=1 sent", protocol.ProduceRequest{Partitions: []protocol.ProducePartition{{TP: orders0}}, Acks: 1, ProducerID: 1000}, []string{InvConfigNotApplied}},
+		{"no producer ID", protocol.ProduceRequest{Partitions: []protocol.ProducePartition{{TP: orders0}}, Acks: config.AcksAll, ProducerID: -1}, []string{InvConfigNotApplied}},
 	} {
 		m := New(&journal.Journal{}, config.BrokerConfig{}, nil)
 		m.Producer(7, config.ProducerConfig{Topic: "orders", Acks: config.AcksAll, Idempotence: true})

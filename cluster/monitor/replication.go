@@ -427,11 +427,15 @@ func (m *replication) ProduceReceived(at clock.Time, b protocol.BrokerID, from s
 		return
 	}
 	cfg := m.producers[from]
+	var tp protocol.TopicPartition
+	if len(req.Partitions) > 0 {
+		tp = req.Partitions[0].TP
+	}
 	if req.Acks != cfg.Acks {
-		m.violate(at, InvConfigNotApplied, req.TP, b, -1, "broker %d received a produce request with acks=%d from a producer the scenario set to acks=%d", b, req.Acks, cfg.Acks)
+		m.violate(at, InvConfigNotApplied, tp, b, -1, "broker %d received a produce request with acks=%d from a producer the scenario set to acks=%d", b, req.Acks, cfg.Acks)
 	}
 	if idempotent := req.ProducerID >= 0; idempotent != cfg.Idempotence {
-		m.violate(at, InvConfigNotApplied, req.TP, b, -1, "broker %d received a produce request with producer ID %d from a producer the scenario set to enable.idempotence=%v", b, req.ProducerID, cfg.Idempotence)
+		m.violate(at, InvConfigNotApplied, tp, b, -1, "broker %d received a produce request with producer ID %d from a producer the scenario set to enable.idempotence=%v", b, req.ProducerID, cfg.Idempotence)
 	}
 }
 

@@ -12,29 +12,43 @@ import (
 // Slices in a message belong to the message: a sender builds fresh ones and
 // never changes them after sending, a receiver copies what it keeps.
 
-// ProduceRequest appends records to a partition (Kafka's Produce).
+// ProduceRequest appends records to the partitions a broker leads
+// (Kafka's Produce): one batch for each, as the producer's Sender drains
+// them for that broker.
 type ProduceRequest struct {
 	RequestID     uint64
 	Connection    uint64 // the client incarnation's connection; request IDs count within it
-	TP            TopicPartition
-	Acks          int // 0, 1 or AcksAll
+	Acks          int    // 0, 1 or AcksAll
 	Timeout       int64
 	ProducerID    int64 // -1 without idempotence
 	ProducerEpoch int16
-	BaseSequence  int32
-	Payloads      []int64
+	Partitions    []ProducePartition
 
 	home *Pool[ProduceRequest] // the sender's, which Recycle returns it to
 }
 
-// ProduceResponse answers a ProduceRequest (never sent for acks=0).
+// ProducePartition is one partition's batch in a ProduceRequest.
+type ProducePartition struct {
+	TP           TopicPartition
+	BaseSequence int32 // -1 without idempotence
+	Payloads     []int64
+}
+
+// ProduceResponse answers a ProduceRequest (never sent for acks=0), a
+// result for each of its partitions.
 type ProduceResponse struct {
 	RequestID  uint64
+	Partitions []ProducePartitionResponse
+
+	home *Pool[ProduceResponse] // the sender's, which Recycle returns it to
+}
+
+// ProducePartitionResponse is one partition's outcome: the offset its batch
+// was written at, or why not.
+type ProducePartitionResponse struct {
 	TP         TopicPartition
 	Err        ErrorCode
 	BaseOffset int64
-
-	home *Pool[ProduceResponse] // the sender's, which Recycle returns it to
 }
 
 // FetchRequest reads a partition from its leader. Followers send their
@@ -187,18 +201,32 @@ type AllocateProducerIDResponse struct {
 
 func (m *ProduceRequest) AppendSummary(b []byte) []byte {
 	b = appendID(append(b, "produce"...), m.RequestID)
-	b = AppendTP(b, m.TP)
+	if len(m.Partitions) == 1 {
+		// One partition reads as it always has.
+		b = AppendTP(b, m.Partitions[0].TP)
+		b = appendInt(b, " acks=", int64(m.Acks))
+		b = appendInt(b, " pid=", m.ProducerID)
+		b = appendInt(b, " seq=", int64(m.Partitions[0].BaseSequence))
+		return appendInt(b, " n=", int64(len(m.Partitions[0].Payloads)))
+	}
 	b = appendInt(b, " acks=", int64(m.Acks))
 	b = appendInt(b, " pid=", m.ProducerID)
-	b = appendInt(b, " seq=", int64(m.BaseSequence))
-	return appendInt(b, " n=", int64(len(m.Payloads)))
+	for _, p := range m.Partitions {
+		b = AppendTP(b, p.TP)
+		b = appendInt(b, " seq=", int64(p.BaseSequence))
+		b = appendInt(b, " n=", int64(len(p.Payloads)))
+	}
+	return b
 }
 
 func (m *ProduceResponse) AppendSummary(b []byte) []byte {
 	b = appendID(append(b, "produce-response"...), m.RequestID)
-	b = AppendTP(b, m.TP)
-	b = append(append(b, ' '), m.Err.String()...)
-	return appendInt(b, " offset=", m.BaseOffset)
+	for _, p := range m.Partitions {
+		b = AppendTP(b, p.TP)
+		b = append(append(b, ' '), p.Err.String()...)
+		b = appendInt(b, " offset=", p.BaseOffset)
+	}
+	return b
 }
 
 func (m *FetchRequest) AppendSummary(b []byte) []byte {
