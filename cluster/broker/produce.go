@@ -21,6 +21,7 @@ type delayedProduce struct {
 	session   *produceSession
 	from      sim.NodeID
 	requestID uint64
+	ordinal   uint64
 	results   []protocol.ProducePartitionResponse
 	waiting   []waitingPartition
 	on        []*replica // the replicas whose purgatory holds it
@@ -42,11 +43,15 @@ type waitingPartition struct {
 // may be in flight at once (max.in.flight.requests.per.connection).
 type produceSession struct {
 	connection uint64
+	next       uint64 // the ordinal of the next request to take
 	recent     [produceRing]produceEntry
+	held       []protocol.ProduceRequest // arrived ahead of one the network lost
 }
 
-// produceEntry is a request the session remembers, in the slot of its ID.
+// produceEntry is a request the session remembers, in the slot of its
+// ordinal.
 type produceEntry struct {
+	ordinal  uint64
 	id       uint64
 	response protocol.ProduceResponse // once answered
 	answered bool
@@ -56,9 +61,9 @@ type produceEntry struct {
 // client keeps in flight.
 const produceRing = 256
 
-// entry returns the remembered request id, nil if it is forgotten.
-func (s *produceSession) entry(id uint64) *produceEntry {
-	if e := &s.recent[id%produceRing]; e.id == id {
+// entry returns the remembered request of an ordinal, nil if forgotten.
+func (s *produceSession) entry(ordinal uint64) *produceEntry {
+	if e := &s.recent[ordinal%produceRing]; e.ordinal == ordinal {
 		return e
 	}
 	return nil
@@ -74,24 +79,38 @@ func (b *Broker) handleProduce(from sim.NodeID, m protocol.ProduceRequest) {
 			s = &produceSession{}
 			b.sessions[from] = s
 		}
-		*s = produceSession{connection: m.Connection}
+		*s = produceSession{connection: m.Connection, next: 1, held: s.held[:0]}
 	}
-	// A request's slot holds it once seen. A re-sent one is answered again
-	// if it was answered, else ignored; one whose slot a newer request
-	// took was seen long ago and is ignored. A request newer than its slot
-	// is new — even behind newer ones, when the network lost its first
-	// copy and a retransmission brought it.
-	switch slot := &s.recent[m.RequestID%produceRing]; {
-	case slot.id == m.RequestID:
-		if slot.answered && m.Acks != 0 {
-			b.env.Send(from, b.NewProduceResponse(slot.response))
+	switch {
+	case m.Ordinal < s.next:
+		// Taken before: a re-sent request is answered again if it was.
+		if e := s.entry(m.Ordinal); e != nil && e.answered && m.Acks != 0 {
+			b.env.Send(from, b.NewProduceResponse(e.response))
 		}
 		return
-	case slot.id > m.RequestID:
+	case m.Ordinal > s.next:
+		// One before it was lost: it waits, as TCP holds it.
+		if !slices.ContainsFunc(s.held, func(h protocol.ProduceRequest) bool { return h.Ordinal == m.Ordinal }) {
+			s.held = append(s.held, m)
+		}
 		return
-	default:
-		*slot = produceEntry{id: m.RequestID}
 	}
+	b.takeProduce(from, s, m)
+	for {
+		i := slices.IndexFunc(s.held, func(h protocol.ProduceRequest) bool { return h.Ordinal == s.next })
+		if i < 0 {
+			return
+		}
+		h := s.held[i]
+		s.held = slices.Delete(s.held, i, i+1)
+		b.takeProduce(from, s, h)
+	}
+}
+
+// takeProduce handles the next request of a session, in order.
+func (b *Broker) takeProduce(from sim.NodeID, s *produceSession, m protocol.ProduceRequest) {
+	s.recent[m.Ordinal%produceRing] = produceEntry{ordinal: m.Ordinal, id: m.RequestID}
+	s.next = m.Ordinal + 1
 
 	results := b.produceResults.Slice(len(m.Partitions))
 	d := b.newDelayed()
@@ -122,9 +141,9 @@ func (b *Broker) handleProduce(from sim.NodeID, m protocol.ProduceRequest) {
 			b.env.Send(from, protocol.ConnectionClosed{})
 		}
 	case len(d.waiting) == 0:
-		b.respondProduce(s, from, protocol.ProduceResponse{RequestID: m.RequestID, Partitions: results})
+		b.respondProduce(s, from, m.Ordinal, protocol.ProduceResponse{RequestID: m.RequestID, Partitions: results})
 	default:
-		d.id, d.session, d.from, d.requestID, d.results = b.newID(), s, from, m.RequestID, results
+		d.id, d.session, d.from, d.requestID, d.ordinal, d.results = b.newID(), s, from, m.RequestID, m.Ordinal, results
 		d.timer = b.SetTimer(b.env, time.Duration(m.Timeout)*time.Millisecond, node.Timer{Kind: node.TProduceExpire, ID: d.id})
 		b.delayed = append(b.delayed, d)
 		for _, w := range d.waiting {
@@ -256,7 +275,7 @@ func (b *Broker) maybeAnswerDelayed(d *delayedProduce) {
 		r.purgatory = slices.DeleteFunc(r.purgatory, func(x *delayedProduce) bool { return x == d })
 	}
 	b.delayed = slices.DeleteFunc(b.delayed, func(x *delayedProduce) bool { return x == d })
-	b.respondProduce(d.session, d.from, protocol.ProduceResponse{RequestID: d.requestID, Partitions: d.results})
+	b.respondProduce(d.session, d.from, d.ordinal, protocol.ProduceResponse{RequestID: d.requestID, Partitions: d.results})
 	b.freeDelayed = append(b.freeDelayed, d)
 }
 
@@ -270,8 +289,8 @@ func (b *Broker) expireDelayedProduce(id uint64) {
 
 // respondProduce answers a produce request of session s, which keeps the
 // answer for a re-sent request.
-func (b *Broker) respondProduce(s *produceSession, to sim.NodeID, resp protocol.ProduceResponse) {
-	if e := s.entry(resp.RequestID); e != nil {
+func (b *Broker) respondProduce(s *produceSession, to sim.NodeID, ordinal uint64, resp protocol.ProduceResponse) {
+	if e := s.entry(ordinal); e != nil && e.id == resp.RequestID {
 		e.response, e.answered = resp, true
 	}
 	b.env.Send(to, b.NewProduceResponse(resp))

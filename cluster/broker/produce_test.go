@@ -19,12 +19,12 @@ func TestAcks0ErrorClosesTheConnectionInsteadOfAnswering(t *testing.T) {
 	r.state.Leader, r.state.LeaderEpoch = 1, 4
 	b.makeFollower(r)
 	env.Sent = nil
-	b.handleProduce(7, protocol.ProduceRequest{RequestID: 1, Connection: 9, Acks: 0, ProducerID: -1, Partitions: []protocol.ProducePartition{{TP: orders0, BaseSequence: -1, Payloads: []int64{1}}}})
+	b.handleProduce(7, protocol.ProduceRequest{RequestID: 1, Connection: 9, Ordinal: 1, Acks: 0, ProducerID: -1, Partitions: []protocol.ProducePartition{{TP: orders0, BaseSequence: -1, Payloads: []int64{1}}}})
 	require.Len(t, env.Sent, 1)
 	assert.Equal(t, protocol.ConnectionClosed{}, env.Sent[0].Msg)
 
 	env.Sent = nil
-	b.handleProduce(7, protocol.ProduceRequest{RequestID: 2, Connection: 9, Acks: 1, ProducerID: -1, Partitions: []protocol.ProducePartition{{TP: orders0, BaseSequence: -1, Payloads: []int64{1}}}})
+	b.handleProduce(7, protocol.ProduceRequest{RequestID: 2, Connection: 9, Ordinal: 2, Acks: 1, ProducerID: -1, Partitions: []protocol.ProducePartition{{TP: orders0, BaseSequence: -1, Payloads: []int64{1}}}})
 	resp, ok := nodetest.Last[*protocol.ProduceResponse](env)
 	require.True(t, ok, "acks=1 is answered")
 	assert.Equal(t, protocol.NotLeaderOrFollower, resp.Partitions[0].Err)
@@ -35,7 +35,7 @@ func TestAcks0SuccessIsNotAnswered(t *testing.T) {
 	env := nodetest.NewEnv()
 	b, r := leaderWithLog(env, 3, nil)
 	env.Sent = nil
-	b.handleProduce(7, protocol.ProduceRequest{RequestID: 1, Connection: 9, Acks: 0, ProducerID: -1, Partitions: []protocol.ProducePartition{{TP: orders0, BaseSequence: -1, Payloads: []int64{1, 2}}}})
+	b.handleProduce(7, protocol.ProduceRequest{RequestID: 1, Connection: 9, Ordinal: 1, Acks: 0, ProducerID: -1, Partitions: []protocol.ProducePartition{{TP: orders0, BaseSequence: -1, Payloads: []int64{1, 2}}}})
 	assert.Equal(t, int64(2), r.log.LEO())
 	_, answered := nodetest.Last[*protocol.ProduceResponse](env)
 	assert.False(t, answered)
@@ -50,7 +50,7 @@ func TestProduceRequestCarriesAPartitionEach(t *testing.T) {
 	b, r := leaderWithLog(env, 3, nil)
 	other := protocol.TopicPartition{Topic: "orders", Partition: 9} // not hosted here
 	env.Sent = nil
-	b.handleProduce(7, protocol.ProduceRequest{RequestID: 1, Connection: 9, Acks: 1, ProducerID: -1, Timeout: 30000,
+	b.handleProduce(7, protocol.ProduceRequest{RequestID: 1, Connection: 9, Ordinal: 1, Acks: 1, ProducerID: -1, Timeout: 30000,
 		Partitions: []protocol.ProducePartition{{TP: orders0, BaseSequence: -1, Payloads: []int64{1, 2}}, {TP: other, BaseSequence: -1, Payloads: []int64{3}}}})
 	resp, ok := nodetest.Last[*protocol.ProduceResponse](env)
 	require.True(t, ok)
@@ -61,7 +61,7 @@ func TestProduceRequestCarriesAPartitionEach(t *testing.T) {
 	assert.Equal(t, int64(2), r.log.LEO())
 	// The same request again (a retransmission): answered, not appended.
 	env.Sent = nil
-	b.handleProduce(7, protocol.ProduceRequest{RequestID: 1, Connection: 9, Acks: 1, ProducerID: -1,
+	b.handleProduce(7, protocol.ProduceRequest{RequestID: 1, Connection: 9, Ordinal: 1, Acks: 1, ProducerID: -1,
 		Partitions: []protocol.ProducePartition{{TP: orders0, BaseSequence: -1, Payloads: []int64{1, 2}}}})
 	assert.Equal(t, int64(2), r.log.LEO())
 	_, answered := nodetest.Last[*protocol.ProduceResponse](env)

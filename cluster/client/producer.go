@@ -27,7 +27,6 @@ type Producer struct {
 	env     sim.Env
 	meta    metadataView
 
-	connection    uint64
 	conns         []brokerConn // by BrokerID
 	producerID    int64
 	producerEpoch int16
@@ -67,7 +66,6 @@ func NewProducer(index int, cfg config.ProducerConfig, dir node.Directory, histo
 
 func (p *Producer) Start(env sim.Env) {
 	p.env = env
-	p.connection = env.Rand().Uint64()
 	p.producerID = -1
 	p.buffered, p.blocked = 0, nil
 	p.requests, p.drainFrom, p.wake = nil, 0, 0
@@ -229,7 +227,9 @@ func (p *Producer) completeAt(part *producerPartition, rec pendingRecord, outcom
 // after a reset, a close or a setup timeout it waits reconnect.backoff.ms
 // (doubling up to reconnect.backoff.max.ms) before the next attempt.
 type brokerConn struct {
-	inflight  int // produce requests in flight on it
+	inflight  int    // produce requests in flight on it
+	id        uint64 // this connection's identity: a new one after each reconnect
+	ordinal   uint64 // the last produce request's place on it
 	ready     bool
 	handshake node.Call  // the ApiVersions request in flight, or the backoff before the next
 	started   clock.Time // when the handshake began
@@ -256,6 +256,7 @@ func (p *Producer) onConnected(id uint64) {
 		c := &p.conns[b]
 		if _, ok := c.handshake.Answered(p.env, id); ok {
 			c.ready, c.backoff = true, 0
+			c.id, c.ordinal = p.env.Rand().Uint64(), 0
 			p.sendAll()
 			return
 		}

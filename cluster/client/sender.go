@@ -58,6 +58,8 @@ type producerPartition struct {
 // request is one ProduceRequest in flight.
 type request struct {
 	id      uint64
+	conn    uint64 // the connection it went out on, and its place there
+	ordinal uint64
 	to      protocol.BrokerID
 	batches []*batch
 	parts   []*producerPartition
@@ -187,6 +189,9 @@ func (p *Producer) drain(broker protocol.BrokerID, now clock.Time) bool {
 		r.parts[i].inflight = append(r.parts[i].inflight, b)
 	}
 	r.id, r.sentAt, r.gap = p.meta.newID(), now, p.cfg.Retransmit
+	c := &p.conns[broker]
+	c.ordinal++
+	r.conn, r.ordinal = c.id, c.ordinal
 	p.env.Send(p.meta.dir.Node(broker), p.NewProduceRequest(p.produceRequest(r)))
 	if p.cfg.Acks == 0 {
 		// Kafka completes an acks=0 send as soon as it is written to the
@@ -214,7 +219,7 @@ func (p *Producer) produceRequest(r *request) protocol.ProduceRequest {
 	if len(r.batches) > 0 && r.batches[0].baseSeq >= 0 {
 		epoch = r.batches[0].epoch
 	}
-	return protocol.ProduceRequest{RequestID: r.id, Connection: p.connection, Acks: acks, Timeout: p.cfg.RequestTimeout.Milliseconds(),
+	return protocol.ProduceRequest{RequestID: r.id, Connection: r.conn, Ordinal: r.ordinal, Acks: acks, Timeout: p.cfg.RequestTimeout.Milliseconds(),
 		ProducerID: p.producerID, ProducerEpoch: epoch, Partitions: r.msg}
 }
 
@@ -321,7 +326,9 @@ func (p *Producer) retryOrFinish(part *producerPartition, b *batch) {
 		if b.epoch != p.producerEpoch {
 			b.baseSeq = -1
 		}
-		i := slices.IndexFunc(part.retries, func(x *batch) bool { return b.baseSeq >= 0 && (x.baseSeq < 0 || x.baseSeq > b.baseSeq) })
+		// The order is the order sent: a producer's payloads grow with
+		// every record, and survive an epoch bump that resets sequences.
+		i := slices.IndexFunc(part.retries, func(x *batch) bool { return x.records[0].payload > b.records[0].payload })
 		if i < 0 {
 			i = len(part.retries)
 		}
