@@ -70,6 +70,7 @@ type Result struct {
 	ShutdownMoves     int                // of those, leaderships handed on by a controlled shutdown
 	Reassignments     int                // partition reassignments completed
 	Groups            []check.GroupStats // each consumer group's numbers
+	Reordered         int                // acknowledged writes out of their producer's send order
 	ISRShrinks        int
 	ISRExpands        int
 	Expectations      []Outcome
@@ -198,6 +199,7 @@ func (r *Result) judge(sc *scenarios.Scenario, in check.Input, opts Options) {
 		r.Groups, in.EndToEnd = stats, &verdict
 	}
 	r.Checks = check.All(in)
+	r.Reordered = check.Reordered(in.History, in.Final)
 	for _, v := range r.Checks[0].Violations {
 		if v.Kind == "lost-write" {
 			r.Lost++

@@ -260,12 +260,13 @@ const (
 	DuplicatesProcessed    = "duplicates-processed"    // records a consumer group processed more than once
 	MaxLag                 = "max-lag"                 // a consumer group's largest lag, in records
 	Rebalances             = "rebalances"              // consumer group rebalances after the groups formed
+	Reordered              = "reordered"               // acknowledged writes out of the order their producer sent them
 )
 
 // Measures lists the measures with the comparison a bare value means.
 var Measures = []struct{ Name, BareOp string }{
 	{Availability, ">="}, {EventuallyAcknowledged, ">="}, {Lost, "=="}, {MaxOutage, "<="}, {MaxRecovery, "<="}, {OfflinePartitions, "=="},
-	{Unprocessed, "=="}, {DuplicatesProcessed, "=="}, {MaxLag, "<="}, {Rebalances, "<="},
+	{Unprocessed, "=="}, {DuplicatesProcessed, "=="}, {MaxLag, "<="}, {Rebalances, "<="}, {Reordered, "=="},
 }
 
 // Checkers are the checker names an expect block may use.
