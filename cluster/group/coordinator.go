@@ -415,25 +415,6 @@ func (c *Coordinator) fetchOffsets(m protocol.OffsetFetchRequest) protocol.Offse
 	return resp
 }
 
-// Groups describes the groups this broker coordinates, for tests and
-// reports: each group's state, generation and members.
-func (c *Coordinator) Groups() []string {
-	var out []string
-	for _, s := range c.shards {
-		if s == nil {
-			continue
-		}
-		for _, g := range s.order {
-			ids := make([]string, len(g.members))
-			for i, m := range g.members {
-				ids[i] = m.id
-			}
-			out = append(out, fmt.Sprintf("%s %s generation %d members %v", g.id, g.state, g.generation, ids))
-		}
-	}
-	return out
-}
-
 // Offset returns a group's committed offset of tp here, -1 if none.
 func (c *Coordinator) Offset(groupID string, tp protocol.TopicPartition) int64 {
 	s, err := c.shardOf(groupID)
