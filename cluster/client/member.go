@@ -686,7 +686,7 @@ func (m *Member) onJoinComplete(assigned []protocol.TopicPartition) {
 	if len(revoked) > 0 && m.cfg.Cooperative() {
 		m.rejoin = true
 	}
-	m.sendHeartbeatLater()
+	m.hbSentAt = m.now() // the heartbeat interval runs from the join
 	m.poll()
 }
 
@@ -709,10 +709,6 @@ func (m *Member) fail(err protocol.ErrorCode, why string) {
 }
 
 // ---- heartbeats ----
-
-func (m *Member) sendHeartbeatLater() {
-	m.hbSentAt = m.now() // the interval runs from the join
-}
 
 // heartbeatTick is the heartbeat thread: a heartbeat every
 // heartbeat.interval.ms while in a generation, the session timer, and the
@@ -1074,11 +1070,8 @@ func (m *Member) sendFetch(p *memberPartition) {
 	}
 	id := m.meta.newID()
 	p.fetchAt, p.fetchEpoch = m.now(), epoch
-	p.fetch.Send(&m.Recyclers, m.env, id, m.meta.dir.Node(leader), m.NewFetchRequest(protocol.FetchRequest{
-		RequestID: id, ReplicaID: -1, TP: p.tp, CurrentLeaderEpoch: epoch,
-		FetchOffset: p.fetched, LastFetchedEpoch: protocol.NoEpoch,
-		MaxWaitMs: m.cfg.FetchMaxWait.Milliseconds(), MaxRecords: m.cfg.MaxPollRecords,
-	}), m.cfg.Retransmit, node.Timer{Kind: node.TFetch, TP: p.tp})
+	p.fetch.Send(&m.Recyclers, m.env, id, m.meta.dir.Node(leader), m.NewFetchRequest(consumerFetch(m.cfg, id, p.tp, epoch, p.fetched)),
+		m.cfg.Retransmit, node.Timer{Kind: node.TFetch, TP: p.tp})
 }
 
 func (m *Member) fetchLater(p *memberPartition) {
