@@ -165,7 +165,9 @@ func AnalyseGroups(history *journal.History, events []journal.Event, final []clu
 			if p.processed[op.Offset] == 1 {
 				g.stats.ProcessedTwice++
 			}
-			p.processed[op.Offset] = min(p.processed[op.Offset]+1, 255)
+			if p.processed[op.Offset] < 255 { // saturating: a uint8 at 255 + 1 is 0
+				p.processed[op.Offset]++
+			}
 			g.stats.Processed++
 		case journal.OpCommit:
 			p := g.part(op.TP)

@@ -81,6 +81,15 @@ func TestEndToEnd(t *testing.T) {
 		assert.Equal(t, 3, stats[0].ProcessedTwice)
 		assert.Len(t, res.Notes, 1)
 	})
+	t.Run("a record processed 256 times is still processed", func(t *testing.T) {
+		ops := append(append(append([]journal.Op{}, sends...), assign), processed("consumer-0", 0, 5, 20)...)
+		for range 255 {
+			ops = append(ops, processed("consumer-0", 0, 1, 30)...)
+		}
+		stats, res := endToEnd(t, ops, final)
+		assert.True(t, res.OK(), "%v", res.Violations)
+		assert.Equal(t, 1, stats[0].ProcessedTwice)
+	})
 	t.Run("commit-regression", func(t *testing.T) {
 		ops := append(append(append([]journal.Op{}, sends...), assign), processed("consumer-0", 0, 5, 20)...)
 		ops = append(ops, member("consumer-0", journal.OpCommit, journal.Ok, 5, 30, 1), member("consumer-0", journal.OpCommit, journal.Ok, 3, 31, 1))

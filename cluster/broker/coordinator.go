@@ -69,16 +69,10 @@ func (b *Broker) findCoordinator(from sim.NodeID, m protocol.FindCoordinatorRequ
 // the latest offset a consumer may read is the high watermark.
 func (b *Broker) listOffsets(from sim.NodeID, m protocol.ListOffsetsRequest) {
 	resp := protocol.ListOffsetsResponse{RequestID: m.RequestID, TP: m.TP, Offset: -1, LeaderEpoch: protocol.NoEpoch}
-	r := b.hosted(m.TP)
+	r, err := b.leaderAt(m.TP, m.CurrentLeaderEpoch)
 	switch {
-	case r == nil:
-		resp.Err = protocol.UnknownTopicOrPartition
-	case r.role != roleLeader:
-		resp.Err = protocol.NotLeaderOrFollower
-	case m.CurrentLeaderEpoch != protocol.NoEpoch && m.CurrentLeaderEpoch < r.state.LeaderEpoch:
-		resp.Err = protocol.FencedLeaderEpoch
-	case m.CurrentLeaderEpoch > r.state.LeaderEpoch:
-		resp.Err = protocol.UnknownLeaderEpoch
+	case err != protocol.None:
+		resp.Err = err
 	case m.Timestamp == protocol.EarliestTimestamp:
 		resp.Offset, resp.LeaderEpoch = 0, r.state.LeaderEpoch
 	default:
@@ -91,18 +85,30 @@ func (b *Broker) listOffsets(from sim.NodeID, m protocol.ListOffsetsRequest) {
 // (KIP-320), as the partition's leader.
 func (b *Broker) offsetsForLeaderEpoch(from sim.NodeID, m protocol.OffsetsForLeaderEpochRequest) {
 	resp := protocol.OffsetsForLeaderEpochResponse{RequestID: m.RequestID, TP: m.TP, LeaderEpoch: protocol.NoEpoch, EndOffset: -1}
-	r := b.hosted(m.TP)
+	r, err := b.leaderAt(m.TP, m.CurrentLeaderEpoch)
 	switch {
-	case r == nil:
-		resp.Err = protocol.UnknownTopicOrPartition
-	case r.role != roleLeader:
-		resp.Err = protocol.NotLeaderOrFollower
-	case m.CurrentLeaderEpoch != protocol.NoEpoch && m.CurrentLeaderEpoch < r.state.LeaderEpoch:
-		resp.Err = protocol.FencedLeaderEpoch
-	case m.CurrentLeaderEpoch > r.state.LeaderEpoch:
-		resp.Err = protocol.UnknownLeaderEpoch
+	case err != protocol.None:
+		resp.Err = err
 	default:
 		resp.LeaderEpoch, resp.EndOffset = r.log.EndOffsetForEpoch(m.LeaderEpoch)
 	}
 	b.env.Send(from, resp)
+}
+
+// leaderAt is this broker's replica of tp if it leads it at the client's
+// leader epoch (KIP-320 fencing; NoEpoch skips the check), or the error a
+// consumer's request gets.
+func (b *Broker) leaderAt(tp protocol.TopicPartition, epoch int32) (*replica, protocol.ErrorCode) {
+	r := b.hosted(tp)
+	switch {
+	case r == nil:
+		return nil, protocol.UnknownTopicOrPartition
+	case r.role != roleLeader:
+		return nil, protocol.NotLeaderOrFollower
+	case epoch != protocol.NoEpoch && epoch < r.state.LeaderEpoch:
+		return nil, protocol.FencedLeaderEpoch
+	case epoch > r.state.LeaderEpoch:
+		return nil, protocol.UnknownLeaderEpoch
+	}
+	return r, protocol.None
 }

@@ -98,11 +98,16 @@ func (c *Consumer) fetch(part *consumerPartition) {
 		return
 	}
 	id := c.meta.newID()
-	part.fetch.Send(&c.Recyclers, c.env, id, c.meta.dir.Node(leader), c.NewFetchRequest(protocol.FetchRequest{
-		RequestID: id, ReplicaID: -1, TP: part.tp, CurrentLeaderEpoch: epoch,
-		FetchOffset: part.position, LastFetchedEpoch: protocol.NoEpoch,
-		MaxWaitMs: c.cfg.FetchMaxWait.Milliseconds(), MaxRecords: c.cfg.MaxPollRecords,
-	}), c.cfg.Retransmit, node.Timer{Kind: node.TFetch, TP: part.tp})
+	part.fetch.Send(&c.Recyclers, c.env, id, c.meta.dir.Node(leader), c.NewFetchRequest(consumerFetch(c.cfg, id, part.tp, epoch, part.position)),
+		c.cfg.Retransmit, node.Timer{Kind: node.TFetch, TP: part.tp})
+}
+
+// consumerFetch is a consumer's fetch of tp from offset at the leader
+// epoch it knows: up to the high watermark, waiting up to
+// fetch.max.wait.ms, at most max.poll.records.
+func consumerFetch(cfg config.ConsumerConfig, id uint64, tp protocol.TopicPartition, epoch int32, offset int64) protocol.FetchRequest {
+	return protocol.FetchRequest{RequestID: id, ReplicaID: -1, TP: tp, CurrentLeaderEpoch: epoch, FetchOffset: offset,
+		LastFetchedEpoch: protocol.NoEpoch, MaxWaitMs: cfg.FetchMaxWait.Milliseconds(), MaxRecords: cfg.MaxPollRecords}
 }
 
 // later fetches again after retry.backoff.ms.

@@ -152,9 +152,6 @@ func (m *Member) now() clock.Time { return m.env.Now() }
 
 func (m *Member) op(op journal.Op) {
 	op.Time, op.Process = m.now(), m.env.Name()
-	if op.Broker == 0 && op.F != journal.OpProcess {
-		op.Broker = protocol.NoLeader
-	}
 	m.history.Add(op)
 }
 
@@ -686,7 +683,7 @@ func (m *Member) onJoinComplete(assigned []protocol.TopicPartition) {
 	if len(revoked) > 0 && m.cfg.Cooperative() {
 		m.rejoin = true
 	}
-	m.sendHeartbeatLater()
+	m.hbSentAt = m.now() // the heartbeat interval runs from the join
 	m.poll()
 }
 
@@ -709,10 +706,6 @@ func (m *Member) fail(err protocol.ErrorCode, why string) {
 }
 
 // ---- heartbeats ----
-
-func (m *Member) sendHeartbeatLater() {
-	m.hbSentAt = m.now() // the interval runs from the join
-}
 
 // heartbeatTick is the heartbeat thread: a heartbeat every
 // heartbeat.interval.ms while in a generation, the session timer, and the
@@ -947,7 +940,7 @@ func (m *Member) resetPosition(p *memberPartition, why string) {
 	p.buffer, p.position = nil, -1
 	p.fetch.Cancel(m.env)
 	if m.cfg.AutoOffsetReset == "none" {
-		m.op(journal.Op{Type: journal.Fail, F: journal.OpReset, TP: p.tp, Offset: -1, Payload: -1, Generation: m.generation, Note: "NoOffsetForPartitionException: " + why})
+		m.op(journal.Op{Type: journal.Fail, F: journal.OpReset, TP: p.tp, Broker: protocol.NoLeader, Offset: -1, Payload: -1, Generation: m.generation, Note: "NoOffsetForPartitionException: " + why})
 		m.fail(protocol.None, "NoOffsetForPartitionException: auto.offset.reset is none")
 		return
 	}
@@ -981,7 +974,7 @@ func (m *Member) onListOffsets(r protocol.ListOffsetsResponse) {
 	}
 	p.position, p.epoch, p.fetched = r.Offset, protocol.NoEpoch, r.Offset
 	p.validAt = r.LeaderEpoch
-	m.op(journal.Op{Type: journal.Ok, F: journal.OpReset, TP: p.tp, Offset: r.Offset, Payload: -1, Generation: m.generation,
+	m.op(journal.Op{Type: journal.Ok, F: journal.OpReset, TP: p.tp, Broker: protocol.NoLeader, Offset: r.Offset, Payload: -1, Generation: m.generation,
 		Note: "auto.offset.reset=" + m.cfg.AutoOffsetReset})
 	m.poll()
 }
@@ -1043,17 +1036,17 @@ func (m *Member) onValidate(r protocol.OffsetsForLeaderEpochResponse) {
 		p.validate.Backoff(&m.Recyclers, m.env, m.meta.newID(), m.cfg.RetryBackoff, validateTimer(p.tp))
 		return
 	case r.EndOffset < 0 || r.LeaderEpoch == protocol.NoEpoch:
-		m.op(journal.Op{Type: journal.Info, F: journal.OpReset, TP: p.tp, Offset: -1, Payload: -1, Generation: m.generation,
+		m.op(journal.Op{Type: journal.Info, F: journal.OpReset, TP: p.tp, Broker: protocol.NoLeader, Offset: -1, Payload: -1, Generation: m.generation,
 			Note: fmt.Sprintf("log truncation detected: leader epoch %d of position %d unknown to the leader", p.epoch, p.position)})
 		m.resetPosition(p, "log truncation: epoch unknown to the leader")
 	case r.EndOffset < p.position:
 		if m.cfg.AutoOffsetReset == "none" {
-			m.op(journal.Op{Type: journal.Fail, F: journal.OpReset, TP: p.tp, Offset: r.EndOffset, Payload: -1, Generation: m.generation,
+			m.op(journal.Op{Type: journal.Fail, F: journal.OpReset, TP: p.tp, Broker: protocol.NoLeader, Offset: r.EndOffset, Payload: -1, Generation: m.generation,
 				Note: fmt.Sprintf("LogTruncationException: epoch %d ends at %d, before position %d", p.epoch, r.EndOffset, p.position)})
 			m.fail(protocol.None, "LogTruncationException")
 			return
 		}
-		m.op(journal.Op{Type: journal.Info, F: journal.OpReset, TP: p.tp, Offset: r.EndOffset, Payload: -1, Generation: m.generation,
+		m.op(journal.Op{Type: journal.Info, F: journal.OpReset, TP: p.tp, Broker: protocol.NoLeader, Offset: r.EndOffset, Payload: -1, Generation: m.generation,
 			Note: fmt.Sprintf("log truncation detected: epoch %d ends at %d, before position %d: seek to %d", p.epoch, r.EndOffset, p.position, r.EndOffset)})
 		p.position, p.fetched, p.epoch, p.buffer = r.EndOffset, r.EndOffset, r.LeaderEpoch, nil
 		p.validAt = p.fetchEpoch
@@ -1074,11 +1067,8 @@ func (m *Member) sendFetch(p *memberPartition) {
 	}
 	id := m.meta.newID()
 	p.fetchAt, p.fetchEpoch = m.now(), epoch
-	p.fetch.Send(&m.Recyclers, m.env, id, m.meta.dir.Node(leader), m.NewFetchRequest(protocol.FetchRequest{
-		RequestID: id, ReplicaID: -1, TP: p.tp, CurrentLeaderEpoch: epoch,
-		FetchOffset: p.fetched, LastFetchedEpoch: protocol.NoEpoch,
-		MaxWaitMs: m.cfg.FetchMaxWait.Milliseconds(), MaxRecords: m.cfg.MaxPollRecords,
-	}), m.cfg.Retransmit, node.Timer{Kind: node.TFetch, TP: p.tp})
+	p.fetch.Send(&m.Recyclers, m.env, id, m.meta.dir.Node(leader), m.NewFetchRequest(consumerFetch(m.cfg, id, p.tp, epoch, p.fetched)),
+		m.cfg.Retransmit, node.Timer{Kind: node.TFetch, TP: p.tp})
 }
 
 func (m *Member) fetchLater(p *memberPartition) {

@@ -602,25 +602,13 @@ func (c *ConsumerConfig) Set(name, value string) error {
 	case "tideline.retransmit.ms":
 		c.Retransmit, err = parseMillis(value, 1)
 	case "client.rack":
-		if value == "" || len(value) > 64 {
-			err = fmt.Errorf("want a rack name of 1 to 64 characters")
-		}
-		c.Rack = value
+		c.Rack, err = parseName(value, 64, "a rack name")
 	case "group.id":
-		if value == "" || len(value) > 249 {
-			err = fmt.Errorf("want a group name of 1 to 249 characters")
-		}
-		c.GroupID = value
+		c.GroupID, err = parseName(value, 249, "a group name")
 	case "group.instance.id":
-		if value == "" || len(value) > 249 {
-			err = fmt.Errorf("want an instance id of 1 to 249 characters")
-		}
-		c.InstanceID = value
+		c.InstanceID, err = parseName(value, 249, "an instance id")
 	case "client.id":
-		if value == "" || len(value) > 249 {
-			err = fmt.Errorf("want a client id of 1 to 249 characters")
-		}
-		c.ClientID = value
+		c.ClientID, err = parseName(value, 249, "a client id")
 	case "session.timeout.ms":
 		c.SessionTimeout, err = parseMillis(value, 1)
 	case "heartbeat.interval.ms":
@@ -725,6 +713,14 @@ func parseCentis(value string, least int64) (time.Duration, error) {
 }
 
 func parseInt(value string, least int64) (int64, error) { return parseIntIn(value, least, maxInt) }
+
+// parseName reads a name of 1 to most characters.
+func parseName(value string, most int, what string) (string, error) {
+	if value == "" || len(value) > most {
+		return value, fmt.Errorf("want %s of 1 to %d characters", what, most)
+	}
+	return value, nil
+}
 
 func parseCount(value string, least, most int64) (int, error) {
 	n, err := parseIntIn(value, least, most)
