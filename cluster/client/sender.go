@@ -409,8 +409,8 @@ func (p *Producer) expire(part *producerPartition, now clock.Time) {
 func (p *Producer) armWake(now clock.Time) {
 	var at clock.Time
 	for _, part := range p.parts {
-		if p.muted(part) {
-			continue
+		if p.muted(part) || p.connectionFull(part) {
+			continue // a response wakes the sender, as Kafka's NetworkClient would
 		}
 		var t clock.Time
 		switch {
@@ -428,6 +428,15 @@ func (p *Producer) armWake(now clock.Time) {
 	if at != 0 {
 		p.wakeAfter(at.Sub(now))
 	}
+}
+
+// connectionFull reports whether the connection to part's leader has as
+// many requests in flight as it may: its batches wait for an answer, not
+// for a timer (Kafka's Sender takes a node that is not ready out of the
+// ready check's wake-up).
+func (p *Producer) connectionFull(part *producerPartition) bool {
+	leader, _ := p.meta.leader(part.tp.Partition)
+	return leader != protocol.NoLeader && p.cfg.Acks != 0 && p.conns[leader].inflight >= p.cfg.MaxInFlight
 }
 
 // wakeAfter runs the sender again after d, unless it is due sooner.
