@@ -53,6 +53,9 @@ type producerPartition struct {
 	inflight []*batch        // sent, unanswered, in the order sent
 	nextSeq  int32
 	acked    int32 // the last sequence acknowledged, -1 for none
+	// unresolved: a batch was given up after it was sent, so whether its
+	// sequence reached the log is unknown until what is in flight settles.
+	unresolved bool
 }
 
 // request is one ProduceRequest in flight.
@@ -84,6 +87,7 @@ func (p *Producer) sendAll() {
 	now := p.env.Now()
 	for _, part := range p.parts {
 		p.expire(part, now)
+		p.maybeResolve(part)
 	}
 	for b := range p.conns {
 		broker := protocol.BrokerID(b)
@@ -125,10 +129,28 @@ func (p *Producer) readyBatch(part *producerPartition, now clock.Time) bool {
 // with idempotence, while a retried batch waits for the ones in flight to
 // settle (RecordAccumulator.shouldStopDrainBatchesForPartition).
 func (p *Producer) muted(part *producerPartition) bool {
+	if part.unresolved && len(part.retries) == 0 {
+		return true // no new sequences while an old one is in doubt
+	}
 	if len(part.inflight) == 0 {
 		return false
 	}
 	return p.cfg.MaxInFlight == 1 || p.cfg.Idempotence && len(part.retries) > 0
+}
+
+// maybeResolve settles a partition's sequence in doubt once nothing is in
+// flight (TransactionManager.maybeResolveSequences, KAFKA-14397): if a
+// later batch was acknowledged, the broker took every sequence before it
+// and nothing is lost; otherwise the gap cannot be known and the epoch is
+// bumped (KIP-360).
+func (p *Producer) maybeResolve(part *producerPartition) {
+	if !part.unresolved || len(part.inflight) > 0 {
+		return
+	}
+	part.unresolved = false
+	if part.acked+1 != part.nextSeq {
+		p.bumpEpoch()
+	}
 }
 
 func (p *Producer) hasReady(broker protocol.BrokerID, now clock.Time) bool {
@@ -358,7 +380,7 @@ func (p *Producer) backoff(attempts int64) time.Duration {
 func (p *Producer) bumpEpoch() {
 	p.producerEpoch++
 	for _, part := range p.parts {
-		part.nextSeq, part.acked = 0, -1
+		part.nextSeq, part.acked, part.unresolved = 0, -1, false
 		for _, b := range part.retries {
 			b.baseSeq = -1
 		}
@@ -367,7 +389,7 @@ func (p *Producer) bumpEpoch() {
 
 // finish gives a batch up: fail if no attempt can have written it, info
 // otherwise — and, with idempotence, a batch sent and given up leaves its
-// sequence unresolved: the epoch is bumped (KIP-360).
+// sequence unresolved (maybeResolve).
 func (p *Producer) finish(part *producerPartition, b *batch) {
 	outcome, note := journal.Fail, "retries exhausted"
 	if b.maybeAppended {
@@ -382,7 +404,7 @@ func (p *Producer) finish(part *producerPartition, b *batch) {
 		p.complete(part, rec, outcome, -1, b.lastErr, note)
 	}
 	if p.cfg.Idempotence && b.attempts > 0 && b.baseSeq >= 0 && b.epoch == p.producerEpoch {
-		p.bumpEpoch()
+		part.unresolved = true
 	}
 }
 
