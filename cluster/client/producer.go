@@ -24,6 +24,7 @@ type Producer struct {
 	index   int
 	cfg     config.ProducerConfig
 	history *journal.History
+	metrics *journal.ProducerMetrics
 	env     sim.Env
 	meta    metadataView
 
@@ -57,8 +58,8 @@ type blockedSend struct {
 }
 
 // NewProducer returns producer number index (payload IDs embed it).
-func NewProducer(index int, cfg config.ProducerConfig, dir node.Directory, history *journal.History) *Producer {
-	p := &Producer{index: index, cfg: cfg, history: history,
+func NewProducer(index int, cfg config.ProducerConfig, dir node.Directory, history *journal.History, metrics *journal.ProducerMetrics) *Producer {
+	p := &Producer{index: index, cfg: cfg, history: history, metrics: metrics,
 		meta: metadataView{topic: cfg.Topic, dir: dir, retransmit: cfg.Retransmit}}
 	p.meta.rec = &p.Recyclers
 	return p
@@ -195,7 +196,7 @@ func (p *Producer) maybeUnblock() {
 	}
 	p.blocked = nil
 	p.env.CancelTimer(b.timer)
-	b.rec.created = p.env.Now() // its batch (and delivery.timeout.ms) starts now
+	b.rec.created, b.rec.blocked = p.env.Now(), true // its batch (and delivery.timeout.ms) starts now
 	p.enqueue(b.part, b.rec)
 	p.SetTimer(p.env, p.interval(), node.Timer{Kind: node.TProduce})
 }
@@ -218,8 +219,12 @@ func (p *Producer) complete(part *producerPartition, rec pendingRecord, outcome 
 
 func (p *Producer) completeAt(part *producerPartition, rec pendingRecord, outcome journal.OpType, offset int64, err protocol.ErrorCode, note string, broker protocol.BrokerID, sent clock.Time) {
 	p.buffered -= p.cfg.RecordSize // its batch's memory goes back to the pool
-	p.history.Add(journal.Op{Time: p.env.Now(), Process: p.env.Name(), Type: outcome, F: journal.OpSend, TP: part.tp,
-		Payload: rec.payload, Offset: offset, Acks: int8(p.cfg.Acks), Err: err, Note: note, Broker: broker, Idempotent: p.cfg.Idempotence, Start: sent})
+	op := journal.Op{Time: p.env.Now(), Process: p.env.Name(), Type: outcome, F: journal.OpSend, TP: part.tp,
+		Payload: rec.payload, Offset: offset, Acks: int8(p.cfg.Acks), Err: err, Note: note, Broker: broker, Idempotent: p.cfg.Idempotence, Start: sent}
+	if rec.blocked {
+		op.Queued = rec.created
+	}
+	p.history.Add(op)
 }
 
 // brokerConn is the producer's connection to one broker, as Kafka's

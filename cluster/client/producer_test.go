@@ -27,7 +27,7 @@ func TestBatchWaitingForAVanishedLeaderRetriesOnItsBackoff(t *testing.T) {
 	dir := node.Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}
 	cfg := config.DefaultProducerConfig("orders")
 	cfg.Idempotence, cfg.PartitionsToProduce = false, []int32{0}
-	p := NewProducer(0, cfg, dir, journal.HistoryOf())
+	p := NewProducer(0, cfg, dir, journal.HistoryOf(), &journal.ProducerMetrics{})
 	p.Start(env)
 	answer := func(version int64, leader protocol.BrokerID) {
 		p.Receive(env, 1, protocol.MetadataResponse{RequestID: p.meta.request, Image: protocol.Image{Version: version,

@@ -29,7 +29,8 @@ import (
 // pendingRecord is a record the application handed to the producer.
 type pendingRecord struct {
 	payload int64
-	created clock.Time
+	created clock.Time // when it entered the accumulator
+	blocked bool       // send() blocked for buffer memory before that
 }
 
 // batch is records of one partition sent together, across their attempts.
@@ -207,6 +208,10 @@ func (p *Producer) drain(broker protocol.BrokerID, now clock.Time) bool {
 		b.sentTo = broker
 		if b.attempts == 1 {
 			b.firstSent = now
+			p.metrics.Batches++
+			p.metrics.BatchRecords += int64(len(b.records))
+		} else {
+			p.metrics.Retries++
 		}
 		r.parts[i].inflight = append(r.parts[i].inflight, b)
 	}
@@ -215,6 +220,7 @@ func (p *Producer) drain(broker protocol.BrokerID, now clock.Time) bool {
 	c.ordinal++
 	r.conn, r.ordinal = c.id, c.ordinal
 	p.env.Send(p.meta.dir.Node(broker), p.NewProduceRequest(p.produceRequest(r)))
+	p.metrics.Requests++
 	if p.cfg.Acks == 0 {
 		// Kafka completes an acks=0 send as soon as it is written to the
 		// connection, with offset -1: acknowledged, nowhere in particular.
@@ -227,6 +233,7 @@ func (p *Producer) drain(broker protocol.BrokerID, now clock.Time) bool {
 		return true
 	}
 	p.conns[broker].inflight++
+	p.metrics.MaxInFlight = max(p.metrics.MaxInFlight, p.conns[broker].inflight)
 	p.requests = append(p.requests, r)
 	r.timer = p.SetTimer(p.env, r.gap, node.Timer{Kind: node.TProduceRetry, ID: r.id})
 	return true

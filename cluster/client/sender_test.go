@@ -35,7 +35,7 @@ func newSenderRig(t *testing.T, idempotent bool) *senderRig {
 	cfg.Idempotence, cfg.PartitionsToProduce = idempotent, []int32{0}
 	cfg.BatchSize, cfg.Linger = cfg.RecordSize, 0
 	h := journal.HistoryOf()
-	p := NewProducer(0, cfg, dir, h)
+	p := NewProducer(0, cfg, dir, h, &journal.ProducerMetrics{})
 	p.Start(env)
 	if idempotent {
 		p.Receive(env, 1, protocol.InitProducerIDResponse{RequestID: p.pidRequest, ProducerID: 7})
