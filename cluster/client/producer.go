@@ -39,6 +39,7 @@ type Producer struct {
 	payloads      node.Arena[int64]
 	produceParts  node.Arena[protocol.ProducePartition]
 	requests      []*request // in flight, oldest first
+	freeRequests  []*request // answered ones, to reuse
 	drainFrom     int        // the partition the next drain starts at (round robin)
 	wake          uint64     // the sender's wake-up timer token, 0 if none armed
 	wakeAt        clock.Time

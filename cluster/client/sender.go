@@ -167,7 +167,7 @@ func (p *Producer) hasReady(broker protocol.BrokerID, now clock.Time) bool {
 // it leads, round robin from where the last drain began
 // (drainBatchesForOneNode); it reports whether it sent one.
 func (p *Producer) drain(broker protocol.BrokerID, now clock.Time) bool {
-	r := &request{to: broker}
+	r := p.newRequest(broker)
 	n := len(p.parts)
 	for i := range n {
 		part := p.parts[(p.drainFrom+i)%n]
@@ -198,6 +198,7 @@ func (p *Producer) drain(broker protocol.BrokerID, now clock.Time) bool {
 		r.batches, r.parts = append(r.batches, b), append(r.parts, part)
 	}
 	if len(r.batches) == 0 {
+		p.freeRequests = append(p.freeRequests, r)
 		return false
 	}
 	p.drainFrom = (p.drainFrom + 1) % n
@@ -230,6 +231,7 @@ func (p *Producer) drain(broker protocol.BrokerID, now clock.Time) bool {
 				p.completeAt(r.parts[i], rec, journal.Ok, -1, protocol.None, "acks=0: written to the connection", broker, b.firstSent)
 			}
 		}
+		p.freeRequests = append(p.freeRequests, r)
 		return true
 	}
 	p.conns[broker].inflight++
@@ -237,6 +239,18 @@ func (p *Producer) drain(broker protocol.BrokerID, now clock.Time) bool {
 	p.requests = append(p.requests, r)
 	r.timer = p.SetTimer(p.env, r.gap, node.Timer{Kind: node.TProduceRetry, ID: r.id})
 	return true
+}
+
+// newRequest returns an empty request to broker, reusing an answered one:
+// a request a batch is the producer's busiest allocation.
+func (p *Producer) newRequest(broker protocol.BrokerID) *request {
+	if n := len(p.freeRequests); n > 0 {
+		r := p.freeRequests[n-1]
+		p.freeRequests = p.freeRequests[:n-1]
+		*r = request{to: broker, batches: r.batches[:0], parts: r.parts[:0]}
+		return r
+	}
+	return &request{to: broker}
 }
 
 func (p *Producer) produceRequest(r *request) protocol.ProduceRequest {
@@ -294,6 +308,7 @@ func (p *Producer) failRequest(r *request, err protocol.ErrorCode) {
 		b.maybeAppended, b.lastErr = true, err
 		p.retryOrFinish(r.parts[i], b)
 	}
+	p.freeRequests = append(p.freeRequests, r)
 }
 
 func (p *Producer) handleResponse(resp protocol.ProduceResponse) {
@@ -333,6 +348,7 @@ func (p *Producer) handleResponse(resp protocol.ProduceResponse) {
 		refresh = refresh || res.Err != protocol.OutOfOrderSequenceNumber
 		p.retryOrFinish(part, b)
 	}
+	p.freeRequests = append(p.freeRequests, r)
 	if refresh {
 		p.meta.refresh(p.env)
 	}
