@@ -34,8 +34,9 @@ type span struct {
 	write       bool
 	first, last int64
 	call, ret   clock.Time
-	payload     int64 // its first record's
-	index       int32 // its first record's op in the history, for the story
+	payload     int64      // its first record's
+	index       int32      // its first record's op in the history, for the story
+	sent        clock.Time // when its batch (or fetch) was first sent: records of one share it
 }
 
 // maxLinearizableReports bounds the reports per partition and kind.
@@ -157,8 +158,10 @@ func checkReads(res *Result, reporters map[protocol.TopicPartition]*reporter, hi
 // Failed and unknown writes are left out: they may or may not have taken
 // offsets, and the check allows for gaps. (acks=0 writes carry no offset.)
 func spans(history *journal.History, invoked *journal.PayloadTable[clock.Time]) (map[protocol.TopicPartition][]span, []protocol.TopicPartition) {
-	// A batch's records are recorded one after another at one instant:
-	// only each client's last span per partition can still grow. Clients
+	// A batch's records are recorded one after another at one instant,
+	// sharing when the batch was first sent (two batches answered at one
+	// instant do not): only each client's last span per partition can
+	// still grow. Clients
 	// and partitions are few: slices scanned beat maps hashing strings.
 	type part struct {
 		tp    protocol.TopicPartition
@@ -177,9 +180,9 @@ func spans(history *journal.History, invoked *journal.PayloadTable[clock.Time]) 
 		switch {
 		case op.F == journal.OpSend && op.Type == journal.Ok && op.Offset >= 0:
 			at, _ := invoked.Get(op.Payload)
-			s = span{write: true, first: op.Offset, last: op.Offset, call: max(at, op.Start), ret: op.Time, payload: op.Payload, index: int32(i)}
+			s = span{write: true, first: op.Offset, last: op.Offset, call: max(at, op.Start), ret: op.Time, payload: op.Payload, index: int32(i), sent: op.Start}
 		case op.F == journal.OpPoll && op.Type == journal.Ok:
-			s = span{first: op.Offset, last: op.Offset, call: op.Time, ret: op.Time, payload: op.Payload, index: int32(i)}
+			s = span{first: op.Offset, last: op.Offset, call: op.Time, ret: op.Time, payload: op.Payload, index: int32(i), sent: op.Start}
 		default:
 			continue
 		}
@@ -191,7 +194,7 @@ func spans(history *journal.History, invoked *journal.PayloadTable[clock.Time]) 
 		p := parts[j]
 		k := slices.IndexFunc(open, func(b batch) bool { return b.part == p && b.proc == op.Process && b.read == !s.write })
 		if k >= 0 {
-			if b := &p.spans[open[k].i]; b.ret == op.Time && b.last+1 == op.Offset {
+			if b := &p.spans[open[k].i]; b.ret == op.Time && b.last+1 == op.Offset && b.sent == s.sent {
 				b.last = op.Offset
 				b.call = max(b.call, s.call)
 				continue

@@ -132,7 +132,9 @@ type Cluster struct {
 	Journal   *journal.Journal
 	Monitor   *monitor.Monitor // watches the journal: the protocol rules broken as the run went
 	Producers []sim.NodeID
-	Consumers []sim.NodeID
+	// ProducerMetrics are each producer's own counts, by index.
+	ProducerMetrics []*journal.ProducerMetrics
+	Consumers       []sim.NodeID
 }
 
 // Build adds the cluster's nodes to w: brokers ("broker-0"…), the
@@ -198,8 +200,10 @@ func Build(w *sim.World, spec Spec) (*Cluster, error) {
 				pc.PartitionsToProduce = append(pc.PartitionsToProduce, int32(p))
 			}
 		}
+		metrics := &journal.ProducerMetrics{}
+		c.ProducerMetrics = append(c.ProducerMetrics, metrics)
 		c.Producers = append(c.Producers, w.AddNode(fmt.Sprintf("producer-%d", i), func() sim.Node {
-			return client.NewProducer(i, pc, c.Dir, c.History)
+			return client.NewProducer(i, pc, c.Dir, c.History, metrics)
 		}))
 		c.Monitor.Producer(c.Producers[i], spec.Producers[i]) // the scenario's settings, not the client's copy
 	}

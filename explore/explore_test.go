@@ -99,7 +99,7 @@ func TestExploreFindsAcks1LossAndShrinksIt(t *testing.T) {
 	require.True(t, found, "acks=1 must lose acknowledged writes within 120 seeds")
 	t.Logf("acks=1 loss first found at seed %d with %d faults", first.Seed, len(first.Faults))
 
-	sc, err := Scenario(base, first.Seed, first.Faults, nil)
+	sc, err := Scenario(base, first.Seed, first.Faults, first.Overrides(Options{})) // the cluster and settings the seed drew
 	require.NoError(t, err)
 	s, err := Shrink("seed.yaml", sc.Text, "acked-durability", 60)
 	require.NoError(t, err)

@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"time"
 
@@ -31,6 +32,7 @@ type Summary struct {
 	Reassignments     int             `json:"reassignments_completed,omitempty"`
 	ISRShrinks        int             `json:"isr_shrinks"`
 	ISRExpands        int             `json:"isr_expands"`
+	Producers         []producerJSON  `json:"producers"`
 	Groups            []groupJSON     `json:"consumer_groups,omitempty"`
 	Faults            []faultJSON     `json:"faults"`
 	Unavailable       []windowJSON    `json:"unavailable"`
@@ -65,6 +67,17 @@ type partitionJSON struct {
 	FromMs       int64   `json:"longest_outage_from_ms"`
 	ToMs         int64   `json:"longest_outage_to_ms"`
 	Ongoing      bool    `json:"longest_outage_ongoing"`
+}
+
+// producerJSON is how a producer sent (its own counts, as Kafka's
+// producer metrics give them).
+type producerJSON struct {
+	Producer    string  `json:"producer"`
+	Batches     int64   `json:"batches"`
+	AvgBatch    float64 `json:"avg_batch_records"`
+	Requests    int64   `json:"requests"`
+	Retries     int64   `json:"retries"`
+	MaxInFlight int     `json:"max_in_flight"`
 }
 
 type groupJSON struct {
@@ -117,8 +130,9 @@ func JSON(w io.Writer, r *runner.Result, command string) error {
 		DurationMs: r.Duration.Milliseconds(), Events: r.Events, TraceHash: sim.Hex16(r.TraceHash),
 		Sends: r.Sends, Lost: r.Lost, UnavailableWrites: r.Unavailable, Offline: r.OfflinePartitions, Availability: r.Availability,
 		DeadlineMs: r.Detail.Deadline.Milliseconds(), Eventually: r.Detail.Share, Partitions: []partitionJSON{}, Leaders: r.Leaders, Preferred: r.Preferred, ShutdownMoves: r.ShutdownMoves, Reassignments: r.Reassignments, ISRShrinks: r.ISRShrinks, ISRExpands: r.ISRExpands,
-		Groups: groupsJSON(r),
-		OK:     r.OK(), Command: command, Faults: []faultJSON{}, Unavailable: []windowJSON{}, Checkers: []checkerJSON{}, Expectations: []outcomeJSON{},
+		Producers: producersJSON(r),
+		Groups:    groupsJSON(r),
+		OK:        r.OK(), Command: command, Faults: []faultJSON{}, Unavailable: []windowJSON{}, Checkers: []checkerJSON{}, Expectations: []outcomeJSON{},
 	}
 	for i, f := range r.Faults {
 		fj := faultJSON{AtMs: f.At.Milliseconds(), Fault: f.Text, Hit: f.Hit, WritesResumedMs: -1, FullyRecoveredMs: -1}
@@ -165,6 +179,15 @@ func groupsJSON(r *runner.Result) []groupJSON {
 	for _, g := range r.Groups {
 		out = append(out, groupJSON{Group: g.Group, Members: len(g.Members), Generations: g.Generations, Rebalances: len(g.Rebalances), Commits: g.Commits,
 			CommitFailures: g.CommitFailures, Processed: g.Processed, ProcessedTwice: g.ProcessedTwice, Unprocessed: g.Unprocessed, MaxLag: g.MaxLag})
+	}
+	return out
+}
+
+func producersJSON(r *runner.Result) []producerJSON {
+	out := make([]producerJSON, 0, len(r.Producers))
+	for i, m := range r.Producers {
+		out = append(out, producerJSON{Producer: fmt.Sprintf("producer-%d", i), Batches: m.Batches, AvgBatch: m.AvgBatch(),
+			Requests: m.Requests, Retries: m.Retries, MaxInFlight: m.MaxInFlight})
 	}
 	return out
 }

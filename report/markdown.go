@@ -43,7 +43,7 @@ func Markdown(w io.Writer, r *runner.Result, command string, files []string) err
 
 	for _, p := range []struct{ name, title, caption string }{
 		{AvailabilityPlot, "Availability", "Writes attempted and acknowledged per second; below, per partition, the share of each second's writes acknowledged within the deadline (the headline availability is its mean over time and partitions). Shaded: fault windows, and in grey the settle period; dashed: leader changes."},
-		{LatencyPlot, "Latency", "Every write at the time it was sent, as high as its latency to acknowledgement, failure or giving up, coloured by outcome: an outage stands as a wall. Below, p50, p99 and max of the acknowledged writes sent in each second."},
+		{LatencyPlot, "Latency", "Every write at the time it was sent, as high as its latency to acknowledgement, failure or giving up, coloured by outcome: an outage stands as a wall. Below, p50, p99 and max of the acknowledged writes sent in each second; at the bottom, where they waited on average: blocked in send() for buffer.memory, in the accumulator (linger.ms, a full connection), and from their batch's first send to the answer."},
 		{ReplicationPlot, "Replication", "ISR size and leader of every partition, and how many partitions were under-replicated."},
 	} {
 		fmt.Fprintf(&b, "## %s\n\n![%s](%s.png)\n\n%s ([SVG](%s.svg))\n\n", p.title, p.title, p.name, p.caption, p.name)

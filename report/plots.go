@@ -465,6 +465,11 @@ const maxLatencyPoints = 6000
 type latencies struct {
 	ok, failed, unknown []latencyPoint
 	perSecond           [][]float64
+	// stages sums, by the second writes were sent, the time acknowledged
+	// writes spent blocked in send(), in the accumulator, and from their
+	// batch's first send to the acknowledgement (the wire, the broker and
+	// any retries).
+	stages [][3]time.Duration
 }
 
 type latencyPoint struct{ at, ms float64 }
@@ -474,7 +479,7 @@ type latencyPoint struct{ at, ms float64 }
 func measureLatencies(r *runner.Result) *latencies {
 	var invoked journal.PayloadTable[clock.Time]
 	var done journal.PayloadTable[bool]
-	l := &latencies{perSecond: make([][]float64, len(r.Detail.Buckets))}
+	l := &latencies{perSecond: make([][]float64, len(r.Detail.Buckets)), stages: make([][3]time.Duration, len(r.Detail.Buckets))}
 	n, step := len(r.Detail.Buckets), r.Detail.Bucket
 	ms := func(d time.Duration) float64 { return max(float64(d)/float64(time.Millisecond), 0.01) }
 	for _, op := range r.History.All() {
@@ -493,6 +498,16 @@ func measureLatencies(r *runner.Result) *latencies {
 			l.ok = append(l.ok, pt)
 			i := min(n-1, int(at.Since()/step))
 			l.perSecond[i] = append(l.perSecond[i], pt.ms)
+			queued, sent := at, op.Start
+			if op.Queued != 0 {
+				queued = op.Queued
+			}
+			if sent == 0 {
+				sent = queued
+			}
+			l.stages[i][0] += queued.Sub(at)
+			l.stages[i][1] += sent.Sub(queued)
+			l.stages[i][2] += op.Time.Sub(sent)
 		case journal.Fail:
 			l.failed = append(l.failed, pt)
 		default:
@@ -592,7 +607,42 @@ func (l *latencies) panels(r *runner.Result) []*plot.Plot {
 		pct.Add(l)
 		pct.Legend.Add(s.name, l)
 	}
-	return []*plot.Plot{scatter, pct}
+	return []*plot.Plot{scatter, pct, l.stagePanel(r)}
+}
+
+// stagePanel splits acknowledged writes' latency into where it was spent,
+// the mean of each second's writes: blocked in send() for buffer memory,
+// waiting in the accumulator (linger.ms, a full connection, a retry's
+// backoff before the first send), and from the first send to the answer.
+func (l *latencies) stagePanel(r *runner.Result) *plot.Plot {
+	p := newPanel(r, "where acknowledged writes waited: mean by the second they were sent", "latency (ms, log scale)")
+	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	var lines [3]plotter.XYs
+	top := 1.0
+	for i, st := range l.stages {
+		n := len(l.perSecond[i])
+		if n == 0 {
+			continue
+		}
+		x := float64(i) * r.Detail.Bucket.Seconds()
+		for k, d := range st {
+			ms := max(float64(d)/float64(time.Millisecond)/float64(n), 0.01)
+			lines[k] = append(lines[k], plotter.XY{X: x, Y: ms})
+			top = max(top, ms)
+		}
+	}
+	p.Y.Min, p.Y.Max = 0.01, top*3
+	markSettle(p, r, p.Y.Max, false)
+	shadeFaults(p, r, p.Y.Max, false)
+	for k, name := range []string{"blocked in send()", "in the accumulator", "sent to acknowledged"} {
+		if len(lines[k]) == 0 {
+			continue
+		}
+		ln := line(lines[k], palette[[3]int{3, 1, 0}[k]], true)
+		p.Add(ln)
+		p.Legend.Add(name, ln)
+	}
+	return p
 }
 
 // boxScatter is a scatter of square glyphs drawn a few dozen to a filled

@@ -47,7 +47,7 @@ func writeRun(t *testing.T, name string, seed uint64) (string, *runner.Result) {
 
 func TestPlotsRenderAsPNGAndSVG(t *testing.T) {
 	dir, _ := writeRun(t, "leader-crash", 1)
-	panels := map[string]int{AvailabilityPlot: 2, LatencyPlot: 2, ReplicationPlot: 3}
+	panels := map[string]int{AvailabilityPlot: 2, LatencyPlot: 3, ReplicationPlot: 3}
 	for _, name := range PlotNames {
 		f, err := os.Open(filepath.Join(dir, name+".png"))
 		require.NoError(t, err)
@@ -250,7 +250,8 @@ func handBuilt() *runner.Result {
 		return journal.Op{Process: p, F: journal.OpSend, Type: typ, TP: tp, Payload: payload, Acks: config.AcksAll, Idempotent: true}
 	}
 	return &runner.Result{
-		Scenario: sc,
+		Scenario:  sc,
+		Producers: []journal.ProducerMetrics{{Batches: 2, BatchRecords: 3, Requests: 3, Retries: 1, MaxInFlight: 2}},
 		History: journal.HistoryOf(
 			send("producer-1", journal.Invoke, 1), send("producer-0", journal.Invoke, 2), send("producer-0", journal.Invoke, 3), send("producer-0", journal.Invoke, 4),
 			send("producer-1", journal.Ok, 1), send("producer-0", journal.Ok, 2), send("producer-0", journal.Fail, 3),
@@ -278,9 +279,10 @@ func TestTablesHoldTheRightNumbers(t *testing.T) {
 			{"acked-durability", "fail", "2", "0"},
 			{"linearizable", "pass", "0", "1"},
 		}},
-		{Title: "producers", Header: []string{"producer", "acks", "idempotent", "sent", "ok", "failed", "unknown", "eventually acknowledged"}, Rows: [][]string{
-			{"producer-0", "all", "true", "3", "1", "1", "1", "0.3333"},
-			{"producer-1", "all", "true", "1", "1", "0", "0", "1.0000"},
+		{Title: "producers", Header: []string{"producer", "acks", "idempotent", "sent", "ok", "failed", "unknown", "eventually acknowledged",
+			"batches", "avg batch", "in flight (max)", "retries"}, Rows: [][]string{
+			{"producer-0", "all", "true", "3", "1", "1", "1", "0.3333", "2", "1.5", "2", "1"},
+			{"producer-1", "all", "true", "1", "1", "0", "0", "1.0000", "0", "0.0", "0", "0"},
 		}},
 		{Title: "faults", Header: []string{"at", "fault", "hit", "writes resumed after", "full ISR after"}, Rows: [][]string{
 			{"10.000s", "crash broker-0", "broker-0", "8.5s", "never"},

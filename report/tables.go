@@ -93,9 +93,12 @@ func CheckerTable(r *runner.Result) Table {
 	return t
 }
 
-// ProducerTable is the outcome of every producer's sends.
+// ProducerTable is the outcome of every producer's sends, and how it sent
+// them: batches, their mean size in records, the most requests it had in
+// flight on one connection, and batches sent again.
 func ProducerTable(r *runner.Result) Table {
-	t := Table{Title: "producers", Header: []string{"producer", "acks", "idempotent", "sent", "ok", "failed", "unknown", "eventually acknowledged"}}
+	t := Table{Title: "producers", Header: []string{"producer", "acks", "idempotent", "sent", "ok", "failed", "unknown", "eventually acknowledged",
+		"batches", "avg batch", "in flight (max)", "retries"}}
 	type counts struct {
 		acks                      int
 		idempotent                bool
@@ -132,8 +135,13 @@ func ProducerTable(r *runner.Result) Table {
 		if c.sent > 0 {
 			share = float64(c.ok) / float64(c.sent)
 		}
+		var m journal.ProducerMetrics
+		if i, err := strconv.Atoi(strings.TrimPrefix(name, "producer-")); err == nil && i >= 0 && i < len(r.Producers) {
+			m = r.Producers[i]
+		}
 		t.Rows = append(t.Rows, []string{name, acksText(c.acks), strconv.FormatBool(c.idempotent),
-			strconv.Itoa(c.sent), strconv.Itoa(c.ok), strconv.Itoa(c.failed), strconv.Itoa(unknown), fmt.Sprintf("%.4f", share)})
+			strconv.Itoa(c.sent), strconv.Itoa(c.ok), strconv.Itoa(c.failed), strconv.Itoa(unknown), fmt.Sprintf("%.4f", share),
+			strconv.FormatInt(m.Batches, 10), fmt.Sprintf("%.1f", m.AvgBatch()), strconv.Itoa(m.MaxInFlight), strconv.FormatInt(m.Retries, 10)})
 	}
 	return t
 }

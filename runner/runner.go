@@ -65,12 +65,13 @@ type Result struct {
 	Availability      float64            // as users feel it: check.Availability.Available
 	Detail            check.Availability // per partition, buckets, unavailability windows, recoveries
 	Checks            []check.Result
-	Leaders           int                // leader elections
-	Preferred         int                // of those, preferred elections (automatic rebalancing or an operator's)
-	ShutdownMoves     int                // of those, leaderships handed on by a controlled shutdown
-	Reassignments     int                // partition reassignments completed
-	Groups            []check.GroupStats // each consumer group's numbers
-	Reordered         int                // acknowledged writes out of their producer's send order
+	Leaders           int                       // leader elections
+	Preferred         int                       // of those, preferred elections (automatic rebalancing or an operator's)
+	ShutdownMoves     int                       // of those, leaderships handed on by a controlled shutdown
+	Reassignments     int                       // partition reassignments completed
+	Groups            []check.GroupStats        // each consumer group's numbers
+	Producers         []journal.ProducerMetrics // each producer's own counts, by index
+	Reordered         int                       // acknowledged writes out of their producer's send order
 	ISRShrinks        int
 	ISRExpands        int
 	Expectations      []Outcome
@@ -359,6 +360,9 @@ func simulate(sc *scenarios.Scenario, opts Options) (*Result, check.Input, error
 	}
 	res.Events, res.TraceHash = w.Events(), w.TraceHash()
 	res.History = c.History
+	for _, m := range c.ProducerMetrics {
+		res.Producers = append(res.Producers, *m)
+	}
 	res.HWSamples = c.Journal.HWSamples()
 	res.Journal = c.Journal.Events()
 	in := check.Input{

@@ -53,6 +53,7 @@ type Broker struct {
 	order          []*replica                           // sorted by TP
 	checkpoint     map[protocol.TopicPartition]int64    // HW checkpoint read at boot
 	sessions       map[sim.NodeID]*produceSession       // by client: looked up, never iterated
+	unmuted        []sim.NodeID                         // sessions whose connection an event unmuted
 	delayed        []*delayedProduce                    // acks=all produces waiting, oldest first
 	freeDelayed    []*delayedProduce                    // answered ones, to reuse
 	produceResults node.Arena[protocol.ProducePartitionResponse]
@@ -182,6 +183,7 @@ func (b *Broker) toController(m sim.Message) {
 }
 
 func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
+	defer b.resumeSessions()
 	switch m := msg.(type) {
 	case *protocol.ProduceRequest:
 		b.handleProduce(from, *m)
@@ -259,6 +261,7 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 }
 
 func (b *Broker) Timer(env sim.Env, t sim.Timer) {
+	defer b.resumeSessions()
 	tm := *t.(*node.Timer)
 	if b.coord.Timer(tm) {
 		return

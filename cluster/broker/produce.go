@@ -19,8 +19,10 @@ import (
 type delayedProduce struct {
 	id        uint64
 	session   *produceSession
+	conn      uint64 // the session's connection when it was taken
 	from      sim.NodeID
 	requestID uint64
+	ordinal   uint64
 	results   []protocol.ProducePartitionResponse
 	waiting   []waitingPartition
 	on        []*replica // the replicas whose purgatory holds it
@@ -39,14 +41,22 @@ type waitingPartition struct {
 // re-sent (node.Call's retransmission, standing in for TCP's) is answered
 // from the response already given, or ignored while it waits, rather than
 // appended twice — TCP never delivers a request twice. Several requests
-// may be in flight at once (max.in.flight.requests.per.connection).
+// may be in flight at once (max.in.flight.requests.per.connection), but
+// the broker takes them one at a time: Kafka's SocketServer mutes a
+// connection once it reads a request and unmutes it when the response is
+// sent, so an acks=all request waits for the one before it to replicate.
 type produceSession struct {
 	connection uint64
+	next       uint64 // the ordinal of the next request to take
+	busy       bool   // a request taken and not yet answered: the connection is muted
 	recent     [produceRing]produceEntry
+	held       []protocol.ProduceRequest // arrived ahead of their turn
 }
 
-// produceEntry is a request the session remembers, in the slot of its ID.
+// produceEntry is a request the session remembers, in the slot of its
+// ordinal.
 type produceEntry struct {
+	ordinal  uint64
 	id       uint64
 	response protocol.ProduceResponse // once answered
 	answered bool
@@ -56,9 +66,9 @@ type produceEntry struct {
 // client keeps in flight.
 const produceRing = 256
 
-// entry returns the remembered request id, nil if it is forgotten.
-func (s *produceSession) entry(id uint64) *produceEntry {
-	if e := &s.recent[id%produceRing]; e.id == id {
+// entry returns the remembered request of an ordinal, nil if forgotten.
+func (s *produceSession) entry(ordinal uint64) *produceEntry {
+	if e := &s.recent[ordinal%produceRing]; e.ordinal == ordinal {
 		return e
 	}
 	return nil
@@ -74,24 +84,57 @@ func (b *Broker) handleProduce(from sim.NodeID, m protocol.ProduceRequest) {
 			s = &produceSession{}
 			b.sessions[from] = s
 		}
-		*s = produceSession{connection: m.Connection}
+		*s = produceSession{connection: m.Connection, next: 1, held: s.held[:0]}
 	}
-	// A request's slot holds it once seen. A re-sent one is answered again
-	// if it was answered, else ignored; one whose slot a newer request
-	// took was seen long ago and is ignored. A request newer than its slot
-	// is new — even behind newer ones, when the network lost its first
-	// copy and a retransmission brought it.
-	switch slot := &s.recent[m.RequestID%produceRing]; {
-	case slot.id == m.RequestID:
-		if slot.answered && m.Acks != 0 {
-			b.env.Send(from, b.NewProduceResponse(slot.response))
+	switch {
+	case m.Ordinal < s.next:
+		// Taken before: a re-sent request is answered again if it was.
+		if e := s.entry(m.Ordinal); e != nil && e.answered && m.Acks != 0 {
+			b.env.Send(from, b.NewProduceResponse(e.response))
 		}
 		return
-	case slot.id > m.RequestID:
+	case m.Ordinal > s.next || s.busy:
+		// One before it was lost, as TCP holds it, or is still being
+		// answered on the muted connection: it waits its turn.
+		if !slices.ContainsFunc(s.held, func(h protocol.ProduceRequest) bool { return h.Ordinal == m.Ordinal }) {
+			s.held = append(s.held, m)
+		}
 		return
-	default:
-		*slot = produceEntry{id: m.RequestID}
 	}
+	b.takeProduce(from, s, m)
+	b.takeHeld(from, s)
+}
+
+// resumeSessions takes the waiting requests of connections unmuted
+// during an event.
+func (b *Broker) resumeSessions() {
+	for i := 0; i < len(b.unmuted); i++ { // taking a request may unmute more
+		if s := b.sessions[b.unmuted[i]]; s != nil {
+			b.takeHeld(b.unmuted[i], s)
+		}
+	}
+	b.unmuted = b.unmuted[:0]
+}
+
+// takeHeld takes the session's waiting requests in order while its
+// connection is not muted.
+func (b *Broker) takeHeld(from sim.NodeID, s *produceSession) {
+	for !s.busy {
+		i := slices.IndexFunc(s.held, func(h protocol.ProduceRequest) bool { return h.Ordinal == s.next })
+		if i < 0 {
+			return
+		}
+		h := s.held[i]
+		s.held = slices.Delete(s.held, i, i+1)
+		b.takeProduce(from, s, h)
+	}
+}
+
+// takeProduce handles the next request of a session, in order.
+func (b *Broker) takeProduce(from sim.NodeID, s *produceSession, m protocol.ProduceRequest) {
+	s.recent[m.Ordinal%produceRing] = produceEntry{ordinal: m.Ordinal, id: m.RequestID}
+	s.next = m.Ordinal + 1
+	s.busy = m.Acks != 0 // acks=0 has no response: Kafka unmutes at once
 
 	results := b.produceResults.Slice(len(m.Partitions))
 	d := b.newDelayed()
@@ -122,9 +165,9 @@ func (b *Broker) handleProduce(from sim.NodeID, m protocol.ProduceRequest) {
 			b.env.Send(from, protocol.ConnectionClosed{})
 		}
 	case len(d.waiting) == 0:
-		b.respondProduce(s, from, protocol.ProduceResponse{RequestID: m.RequestID, Partitions: results})
+		b.respondProduce(s, from, m.Ordinal, protocol.ProduceResponse{RequestID: m.RequestID, Partitions: results})
 	default:
-		d.id, d.session, d.from, d.requestID, d.results = b.newID(), s, from, m.RequestID, results
+		d.id, d.session, d.conn, d.from, d.requestID, d.ordinal, d.results = b.newID(), s, s.connection, from, m.RequestID, m.Ordinal, results
 		d.timer = b.SetTimer(b.env, time.Duration(m.Timeout)*time.Millisecond, node.Timer{Kind: node.TProduceExpire, ID: d.id})
 		b.delayed = append(b.delayed, d)
 		for _, w := range d.waiting {
@@ -256,7 +299,13 @@ func (b *Broker) maybeAnswerDelayed(d *delayedProduce) {
 		r.purgatory = slices.DeleteFunc(r.purgatory, func(x *delayedProduce) bool { return x == d })
 	}
 	b.delayed = slices.DeleteFunc(b.delayed, func(x *delayedProduce) bool { return x == d })
-	b.respondProduce(d.session, d.from, protocol.ProduceResponse{RequestID: d.requestID, Partitions: d.results})
+	b.respondProduce(d.session, d.from, d.ordinal, protocol.ProduceResponse{RequestID: d.requestID, Partitions: d.results})
+	if d.session.connection == d.conn {
+		// Its connection is unmuted: the next request is taken once the
+		// event that answered this one is done (resumeSessions), not
+		// in the middle of it.
+		b.unmuted = append(b.unmuted, d.from)
+	}
 	b.freeDelayed = append(b.freeDelayed, d)
 }
 
@@ -270,9 +319,10 @@ func (b *Broker) expireDelayedProduce(id uint64) {
 
 // respondProduce answers a produce request of session s, which keeps the
 // answer for a re-sent request.
-func (b *Broker) respondProduce(s *produceSession, to sim.NodeID, resp protocol.ProduceResponse) {
-	if e := s.entry(resp.RequestID); e != nil {
+func (b *Broker) respondProduce(s *produceSession, to sim.NodeID, ordinal uint64, resp protocol.ProduceResponse) {
+	if e := s.entry(ordinal); e != nil && e.id == resp.RequestID {
 		e.response, e.answered = resp, true
+		s.busy = false
 	}
 	b.env.Send(to, b.NewProduceResponse(resp))
 }

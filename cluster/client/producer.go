@@ -2,68 +2,32 @@ package client
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster/config"
-	"github.com/tideline-sim/tideline/cluster/internal/planted"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
 )
 
-// pendingRecord is a record the application handed to the producer.
-type pendingRecord struct {
-	payload int64
-	created clock.Time
-}
-
-// batch is the records of one produce request, across its attempts.
-type batch struct {
-	records       []pendingRecord
-	payloads      []int64                     // as sent: every attempt sends the same slice, which the leader's log keeps
-	partitions    []protocol.ProducePartition // the request's one partition, as sent
-	epoch         int16
-	baseSeq       int32
-	request       uint64 // current attempt's request ID
-	sent          bool   // false while backing off before the next attempt
-	attemptStart  clock.Time
-	firstSent     clock.Time // when the first attempt went out: the earliest the records can have been written
-	retransmitGap time.Duration
-	timer         sim.TimerID
-	sentTo        protocol.BrokerID
-	attempts      int64
-	maybeAppended bool // some attempt may have written the records
-	lastErr       protocol.ErrorCode
-	awaitingConn  bool // due, but the leader's connection is not ready yet
-}
-
-type producerPartition struct {
-	tp       protocol.TopicPartition
-	queue    []pendingRecord
-	inflight *batch
-	nextSeq  int32
-	waiting  bool // a backoff timer runs while the leader is unknown
-}
-
 // Producer is a Kafka producer client running a steady workload: rate
 // records per second, spread over the topic's partitions in turn. Each send
-// is recorded in the history as invoke, then ok, fail or info.
-//
-// It sends one batch per partition at a time (as max.in.flight = 1), which
-// keeps ordering and sequence numbers simple to reason about; Kafka allows
-// up to five with idempotence.
+// is recorded in the history as invoke, then ok, fail or info. Records wait
+// in the accumulator (sender.go) and leave in batches, one request per
+// broker, as Kafka's RecordAccumulator and Sender send them.
 type Producer struct {
 	node.Recyclers // of the messages and timers it makes
 
 	index   int
 	cfg     config.ProducerConfig
 	history *journal.History
+	metrics *journal.ProducerMetrics
 	env     sim.Env
 	meta    metadataView
 
-	connection    uint64
 	conns         []brokerConn // by BrokerID
 	producerID    int64
 	producerEpoch int16
@@ -74,6 +38,11 @@ type Producer struct {
 	batches       node.Arena[batch]
 	payloads      node.Arena[int64]
 	produceParts  node.Arena[protocol.ProducePartition]
+	requests      []*request // in flight, oldest first
+	freeRequests  []*request // answered ones, to reuse
+	drainFrom     int        // the partition the next drain starts at (round robin)
+	wake          uint64     // the sender's wake-up timer token, 0 if none armed
+	wakeAt        clock.Time
 	// buffered is the bytes of records sent and not yet completed: what
 	// buffer.memory bounds. blocked is the send() waiting for room.
 	buffered int64
@@ -90,8 +59,8 @@ type blockedSend struct {
 }
 
 // NewProducer returns producer number index (payload IDs embed it).
-func NewProducer(index int, cfg config.ProducerConfig, dir node.Directory, history *journal.History) *Producer {
-	p := &Producer{index: index, cfg: cfg, history: history,
+func NewProducer(index int, cfg config.ProducerConfig, dir node.Directory, history *journal.History, metrics *journal.ProducerMetrics) *Producer {
+	p := &Producer{index: index, cfg: cfg, history: history, metrics: metrics,
 		meta: metadataView{topic: cfg.Topic, dir: dir, retransmit: cfg.Retransmit}}
 	p.meta.rec = &p.Recyclers
 	return p
@@ -99,12 +68,12 @@ func NewProducer(index int, cfg config.ProducerConfig, dir node.Directory, histo
 
 func (p *Producer) Start(env sim.Env) {
 	p.env = env
-	p.connection = env.Rand().Uint64()
 	p.producerID = -1
 	p.buffered, p.blocked = 0, nil
+	p.requests, p.drainFrom, p.wake = nil, 0, 0
 	p.parts = make([]*producerPartition, len(p.cfg.PartitionsToProduce))
 	for i, n := range p.cfg.PartitionsToProduce {
-		p.parts[i] = &producerPartition{tp: protocol.TopicPartition{Topic: p.cfg.Topic, Partition: n}}
+		p.parts[i] = &producerPartition{tp: protocol.TopicPartition{Topic: p.cfg.Topic, Partition: n}, acked: -1}
 	}
 	p.conns = make([]brokerConn, len(p.meta.dir.Brokers))
 	p.meta.choose = p.leastLoadedBroker
@@ -187,7 +156,12 @@ func (p *Producer) Timer(env sim.Env, t sim.Timer) {
 			p.initProducerID()
 		}
 	case node.TProduceRetry:
-		p.onRetryTimer(tm)
+		p.onRequestTimer(tm)
+	case node.TLinger:
+		if tm.ID == p.wake {
+			p.wake = 0
+			p.sendAll()
+		}
 	case node.TConnect:
 		p.onConnectTimer(tm)
 	}
@@ -223,7 +197,7 @@ func (p *Producer) maybeUnblock() {
 	}
 	p.blocked = nil
 	p.env.CancelTimer(b.timer)
-	b.rec.created = p.env.Now() // its batch (and delivery.timeout.ms) starts now
+	b.rec.created, b.rec.blocked = p.env.Now(), true // its batch (and delivery.timeout.ms) starts now
 	p.enqueue(b.part, b.rec)
 	p.SetTimer(p.env, p.interval(), node.Timer{Kind: node.TProduce})
 }
@@ -237,248 +211,7 @@ func (p *Producer) enqueue(part *producerPartition, rec pendingRecord) {
 		part.queue = append(make([]pendingRecord, 0, max(node.ArenaBlock, 2*len(part.queue))), part.queue...)
 	}
 	part.queue = append(part.queue, rec)
-	p.expireQueued(part)
-	p.trySend(part)
-}
-
-func (p *Producer) sendAll() {
-	for _, part := range p.parts {
-		if b := part.inflight; b != nil && b.awaitingConn {
-			p.attempt(part)
-		}
-		p.expireQueued(part)
-		p.trySend(part)
-	}
-}
-
-// expireQueued gives up records that waited past delivery.timeout.ms
-// without being sent: queued ones, and a batch waiting for its leader's
-// connection.
-func (p *Producer) expireQueued(part *producerPartition) {
-	if b := part.inflight; b != nil && b.awaitingConn && p.env.Now().Sub(b.records[0].created) >= p.cfg.DeliveryTimeout {
-		p.finish(part)
-	}
-	n := 0
-	for n < len(part.queue) && p.env.Now().Sub(part.queue[n].created) >= p.cfg.DeliveryTimeout {
-		n++
-	}
-	for _, rec := range part.queue[:n] {
-		p.complete(part, rec, journal.Fail, -1, protocol.None, "delivery.timeout.ms expired before sending")
-	}
-	part.queue = part.queue[n:]
-}
-
-func (p *Producer) trySend(part *producerPartition) {
-	if part.inflight != nil || len(part.queue) == 0 || (p.cfg.Idempotence && p.producerID < 0) {
-		return
-	}
-	if leader, _ := p.meta.leader(part.tp.Partition); leader == protocol.NoLeader {
-		p.meta.refresh(p.env)
-		if !part.waiting {
-			part.waiting = true
-			p.retryLater(part, nil)
-		}
-		return
-	}
-	n := min(len(part.queue), p.maxBatch())
-	b := p.batches.One()
-	*b = batch{records: part.queue[:n:n], baseSeq: -1, epoch: p.producerEpoch}
-	part.queue = part.queue[n:]
-	if p.cfg.Idempotence {
-		b.baseSeq = part.nextSeq
-		part.nextSeq += int32(n)
-	}
-	part.inflight = b
-	p.attempt(part)
-}
-
-// attempt sends the in-flight batch to the partition's leader as a new
-// request.
-func (p *Producer) attempt(part *producerPartition) {
-	b := part.inflight
-	leader, _ := p.meta.leader(part.tp.Partition)
-	if leader == protocol.NoLeader {
-		p.meta.refresh(p.env)
-		p.retryLater(part, b)
-		return
-	}
-	if !p.connectionReady(leader) {
-		// Kafka's sender sends only to a ready node: the batch waits for
-		// the connection (sendAll sends it), or for its delivery timeout.
-		b.request, b.sent, b.awaitingConn = 0, false, true
-		return
-	}
-	b.awaitingConn = false
-	b.request = p.meta.newID()
-	b.sent = true
-	b.sentTo = leader
-	b.attempts++
-	b.attemptStart = p.env.Now()
-	if b.attempts == 1 {
-		b.firstSent = b.attemptStart
-	}
-	b.retransmitGap = p.cfg.Retransmit
-	p.env.Send(p.meta.dir.Node(leader), p.NewProduceRequest(p.request(part, b)))
-	if p.cfg.Acks == 0 {
-		// Kafka completes an acks=0 send as soon as it is written to the
-		// connection, with offset -1: acknowledged, nowhere in particular.
-		for _, rec := range b.records {
-			p.completeAt(part, rec, journal.Ok, -1, protocol.None, "acks=0: written to the connection", leader, b.firstSent)
-		}
-		part.inflight = nil
-		p.trySend(part)
-		return
-	}
-	b.timer = p.SetTimer(p.env, b.retransmitGap, node.Timer{Kind: node.TProduceRetry, TP: part.tp, ID: b.request})
-}
-
-func (p *Producer) request(part *producerPartition, b *batch) protocol.ProduceRequest {
-	if b.payloads == nil {
-		b.payloads = p.payloads.Slice(len(b.records))
-		for i, rec := range b.records {
-			b.payloads[i] = rec.payload
-		}
-	}
-	acks := p.cfg.Acks
-	if planted.Bugs.AcksOne && acks == config.AcksAll {
-		acks = 1
-	}
-	if b.partitions == nil {
-		// Every attempt sends the same batch: one slice, made once.
-		b.partitions = p.produceParts.Slice(1)
-	}
-	b.partitions[0] = protocol.ProducePartition{TP: part.tp, BaseSequence: b.baseSeq, Payloads: b.payloads}
-	return protocol.ProduceRequest{RequestID: b.request, Connection: p.connection, Acks: acks, Timeout: p.cfg.RequestTimeout.Milliseconds(),
-		ProducerID: p.producerID, ProducerEpoch: b.epoch, Partitions: b.partitions}
-}
-
-// retryLater arms the retry.backoff.ms timer for a partition's batch (or,
-// with b nil, for its queue while the leader is unknown).
-func (p *Producer) retryLater(part *producerPartition, b *batch) {
-	id := p.meta.newID()
-	if b != nil {
-		// The batch now waits for the backoff, not for a connection: a
-		// batch left marked awaitingConn would ignore its own retry timer
-		// and wait for a metadata answer that may never come (the RF=1
-		// wedge: a stale answer from a restarted broker ends the chain).
-		b.request, b.sent, b.awaitingConn = id, false, false
-	}
-	p.SetTimer(p.env, p.cfg.RetryBackoff, node.Timer{Kind: node.TProduceRetry, TP: part.tp, ID: id})
-}
-
-// maxBatch is how many records one request may carry: batch.size worth for
-// each of max.in.flight.requests.per.connection batches, since this producer
-// sends them as one request rather than pipelining them.
-func (p *Producer) maxBatch() int {
-	return int(max(1, p.cfg.BatchSize/p.cfg.RecordSize*int64(max(1, p.cfg.MaxInFlight))))
-}
-
-func (p *Producer) partition(tp protocol.TopicPartition) *producerPartition {
-	for _, part := range p.parts {
-		if part.tp == tp {
-			return part
-		}
-	}
-	return nil
-}
-
-func (p *Producer) onRetryTimer(tm node.Timer) {
-	part := p.partition(tm.TP)
-	if part == nil {
-		return
-	}
-	b := part.inflight
-	switch {
-	case b == nil:
-		part.waiting = false
-		p.expireQueued(part)
-		p.trySend(part)
-	case b.request != tm.ID || b.awaitingConn:
-		return // stale timer
-	case !b.sent:
-		p.attempt(part)
-	case p.env.Now().Sub(b.attemptStart) >= p.cfg.RequestTimeout:
-		// request.timeout.ms: give the attempt up; it may have been written.
-		b.maybeAppended, b.lastErr = true, protocol.RequestTimedOut
-		p.meta.refresh(p.env)
-		p.retryOrFinish(part)
-	default:
-		// No answer yet: re-send the same request, as TCP would retransmit
-		// it (the broker answers a request ID only once).
-		p.env.Send(p.meta.dir.Node(b.sentTo), p.NewProduceRequest(p.request(part, b)))
-		b.retransmitGap = min(2*b.retransmitGap, node.MaxRetransmitGap)
-		wait := min(b.retransmitGap, p.cfg.RequestTimeout-p.env.Now().Sub(b.attemptStart))
-		b.timer = p.SetTimer(p.env, wait, node.Timer{Kind: node.TProduceRetry, TP: part.tp, ID: b.request})
-	}
-}
-
-func (p *Producer) handleResponse(resp protocol.ProduceResponse) {
-	if len(resp.Partitions) != 1 {
-		return // this producer sends one partition a request
-	}
-	m := resp.Partitions[0]
-	part := p.partition(m.TP)
-	if part == nil || part.inflight == nil || !part.inflight.sent || part.inflight.request != resp.RequestID {
-		return
-	}
-	b := part.inflight
-	p.env.CancelTimer(b.timer)
-	if m.Err == protocol.None {
-		for i, rec := range b.records {
-			p.completeAt(part, rec, journal.Ok, m.BaseOffset+int64(i), protocol.None, "", b.sentTo, b.firstSent)
-		}
-		part.inflight = nil
-		p.trySend(part)
-		return
-	}
-	b.lastErr = m.Err
-	if !m.Err.NotAppended() {
-		b.maybeAppended = true
-	}
-	if m.Err == protocol.OutOfOrderSequenceNumber {
-		// KIP-360: bump the producer epoch and start the sequences over,
-		// rather than die; this batch is given up.
-		p.producerEpoch++
-		for _, other := range p.parts {
-			other.nextSeq = 0
-		}
-		p.finish(part)
-		return
-	}
-	p.meta.refresh(p.env)
-	p.retryOrFinish(part)
-}
-
-// retryOrFinish retries the in-flight batch after the backoff unless its
-// retries or its delivery timeout are spent.
-func (p *Producer) retryOrFinish(part *producerPartition) {
-	b := part.inflight
-	deadline := b.records[0].created.Add(p.cfg.DeliveryTimeout)
-	if b.attempts > p.cfg.Retries || p.env.Now().Add(p.cfg.RetryBackoff) >= deadline {
-		p.finish(part)
-		return
-	}
-	p.retryLater(part, b)
-}
-
-// finish gives the in-flight batch up: fail if no attempt can have written
-// it, info otherwise.
-func (p *Producer) finish(part *producerPartition) {
-	b := part.inflight
-	outcome, note := journal.Fail, "retries exhausted"
-	if b.maybeAppended {
-		outcome, note = journal.Info, "outcome unknown"
-	}
-	if b.attempts > p.cfg.Retries {
-		note += fmt.Sprintf(" after %d attempts", b.attempts)
-	} else {
-		note += ": delivery.timeout.ms"
-	}
-	for _, rec := range b.records {
-		p.complete(part, rec, outcome, -1, b.lastErr, note)
-	}
-	part.inflight = nil
-	p.trySend(part)
+	p.sendAll()
 }
 
 func (p *Producer) complete(part *producerPartition, rec pendingRecord, outcome journal.OpType, offset int64, err protocol.ErrorCode, note string) {
@@ -487,8 +220,12 @@ func (p *Producer) complete(part *producerPartition, rec pendingRecord, outcome 
 
 func (p *Producer) completeAt(part *producerPartition, rec pendingRecord, outcome journal.OpType, offset int64, err protocol.ErrorCode, note string, broker protocol.BrokerID, sent clock.Time) {
 	p.buffered -= p.cfg.RecordSize // its batch's memory goes back to the pool
-	p.history.Add(journal.Op{Time: p.env.Now(), Process: p.env.Name(), Type: outcome, F: journal.OpSend, TP: part.tp,
-		Payload: rec.payload, Offset: offset, Acks: int8(p.cfg.Acks), Err: err, Note: note, Broker: broker, Idempotent: p.cfg.Idempotence, Start: sent})
+	op := journal.Op{Time: p.env.Now(), Process: p.env.Name(), Type: outcome, F: journal.OpSend, TP: part.tp,
+		Payload: rec.payload, Offset: offset, Acks: int8(p.cfg.Acks), Err: err, Note: note, Broker: broker, Idempotent: p.cfg.Idempotence, Start: sent}
+	if rec.blocked {
+		op.Queued = rec.created
+	}
+	p.history.Add(op)
 }
 
 // brokerConn is the producer's connection to one broker, as Kafka's
@@ -496,6 +233,9 @@ func (p *Producer) completeAt(part *producerPartition, rec pendingRecord, outcom
 // after a reset, a close or a setup timeout it waits reconnect.backoff.ms
 // (doubling up to reconnect.backoff.max.ms) before the next attempt.
 type brokerConn struct {
+	inflight  int    // produce requests in flight on it
+	id        uint64 // this connection's identity: a new one after each reconnect
+	ordinal   uint64 // the last produce request's place on it
 	ready     bool
 	handshake node.Call  // the ApiVersions request in flight, or the backoff before the next
 	started   clock.Time // when the handshake began
@@ -522,6 +262,7 @@ func (p *Producer) onConnected(id uint64) {
 		c := &p.conns[b]
 		if _, ok := c.handshake.Answered(p.env, id); ok {
 			c.ready, c.backoff = true, 0
+			c.id, c.ordinal = p.env.Rand().Uint64(), 0
 			p.sendAll()
 			return
 		}
@@ -565,16 +306,16 @@ func (p *Producer) disconnected(peer sim.NodeID) {
 	c.backoff = min(max(2*c.backoff, p.cfg.ReconnectBackoff), p.cfg.ReconnectBackoffMax)
 	c.handshake.Backoff(&p.Recyclers, p.env, p.meta.newID(), c.backoff, node.Timer{Kind: node.TConnect})
 	if wasReady {
-		for _, part := range p.parts {
-			if bt := part.inflight; bt != nil && bt.sent && bt.sentTo == b {
-				p.env.CancelTimer(bt.timer)
-				bt.maybeAppended, bt.lastErr = true, protocol.NetworkException
-				p.retryOrFinish(part)
+		// Every request in flight on it: outcome unknown, retried.
+		for _, r := range slices.Clone(p.requests) {
+			if r.to == b {
+				p.failRequest(r, protocol.NetworkException)
 			}
 		}
 	}
 	p.meta.onReset(p.env, peer)
 	p.meta.refresh(p.env)
+	p.sendAll()
 }
 
 // leastLoadedBroker picks where a metadata request goes, as Kafka's
@@ -590,12 +331,7 @@ func (p *Producer) leastLoadedBroker() protocol.BrokerID {
 		if !c.ready && c.handshake.ID != 0 && !c.handshake.Sent {
 			continue // backing off
 		}
-		load := 0
-		for _, part := range p.parts {
-			if bt := part.inflight; bt != nil && bt.sent && bt.sentTo == b {
-				load++
-			}
-		}
+		load := c.inflight
 		if bestLoad < 0 || load < bestLoad {
 			best, bestLoad = b, load
 		}

@@ -27,16 +27,15 @@ func TestBatchWaitingForAVanishedLeaderRetriesOnItsBackoff(t *testing.T) {
 	dir := node.Directory{Controller: 3, Brokers: []sim.NodeID{0, 1, 2}}
 	cfg := config.DefaultProducerConfig("orders")
 	cfg.Idempotence, cfg.PartitionsToProduce = false, []int32{0}
-	p := NewProducer(0, cfg, dir, journal.HistoryOf())
+	p := NewProducer(0, cfg, dir, journal.HistoryOf(), &journal.ProducerMetrics{})
 	p.Start(env)
 	answer := func(version int64, leader protocol.BrokerID) {
 		p.Receive(env, 1, protocol.MetadataResponse{RequestID: p.meta.request, Image: protocol.Image{Version: version,
 			Partitions: []protocol.PartitionState{{TP: protocol.TopicPartition{Topic: "orders"}, Replicas: []protocol.BrokerID{0}, ISR: []protocol.BrokerID{0}, Leader: leader}}}})
 	}
 	answer(5, 0)
-	p.produceOne() // the leader's connection is not open yet: the batch waits for it
-	require.NotNil(t, p.parts[0].inflight)
-	require.True(t, p.parts[0].inflight.awaitingConn)
+	p.produceOne() // the leader's connection is not open yet: the record waits for it
+	require.Len(t, p.parts[0].queue, 1)
 
 	answer(6, protocol.NoLeader) // the leader is fenced: the batch backs off
 	answer(4, protocol.NoLeader) // a stale answer (a restarted broker's) changes nothing
@@ -44,7 +43,7 @@ func TestBatchWaitingForAVanishedLeaderRetriesOnItsBackoff(t *testing.T) {
 
 	var retry *node.Timer
 	for _, tm := range env.Armed {
-		if t, ok := tm.(*node.Timer); ok && t.Kind == node.TProduceRetry {
+		if t, ok := tm.(*node.Timer); ok && t.Kind == node.TLinger {
 			retry = t
 		}
 	}

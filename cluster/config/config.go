@@ -161,6 +161,7 @@ type ProducerConfig struct {
 	Idempotence         bool          // enable.idempotence
 	Retries             int64         // retries
 	RetryBackoff        time.Duration // retry.backoff.ms
+	RetryBackoffMax     time.Duration // retry.backoff.max.ms (KIP-580)
 	RequestTimeout      time.Duration // request.timeout.ms
 	DeliveryTimeout     time.Duration // delivery.timeout.ms
 	MaxInFlight         int           // max.in.flight.requests.per.connection
@@ -192,6 +193,7 @@ func DefaultProducerConfig(topic string) ProducerConfig {
 		Idempotence:     true,
 		Retries:         math.MaxInt32,
 		RetryBackoff:    100 * time.Millisecond,
+		RetryBackoffMax: time.Second,
 		RequestTimeout:  30 * time.Second,
 		DeliveryTimeout: 120 * time.Second,
 		MaxInFlight:     5,
@@ -496,6 +498,8 @@ func (p *ProducerConfig) Set(name, value string) error {
 		p.Retries, err = parseInt(value, 0)
 	case "retry.backoff.ms":
 		p.RetryBackoff, err = parseMillis(value, 0)
+	case "retry.backoff.max.ms":
+		p.RetryBackoffMax, err = parseMillis(value, 0)
 	case "request.timeout.ms":
 		p.RequestTimeout, err = parseMillis(value, 1)
 	case "delivery.timeout.ms":
@@ -537,7 +541,7 @@ func (p *ProducerConfig) Set(name, value string) error {
 var producerProperties = []string{
 	"acks", "batch.size", "buffer.memory", "delivery.timeout.ms", "enable.idempotence", "linger.ms", "max.block.ms",
 	"max.in.flight.requests.per.connection", "metadata.max.age.ms", "reconnect.backoff.max.ms", "reconnect.backoff.ms",
-	"request.timeout.ms", "retries", "retry.backoff.ms", "socket.connection.setup.timeout.ms",
+	"request.timeout.ms", "retries", "retry.backoff.max.ms", "retry.backoff.ms", "socket.connection.setup.timeout.ms",
 	"tideline.record.bytes", "tideline.retransmit.ms",
 }
 

@@ -93,6 +93,7 @@ const (
 	hAcksShift  = 1      // Acks+1 in bits 1-2
 	hKindHigh   = 1 << 3 // OpKind's third bit
 	hGeneration = 1 << 4
+	hQueued     = 1 << 5
 )
 
 // HistoryOf builds a history from ops, in order (tests, small tools).
@@ -172,6 +173,12 @@ func (h *History) Add(op Op) {
 	if op.HW != 0 {
 		h1 |= hHW
 	}
+	if op.Queued != 0 {
+		if op.HW != 0 {
+			panic("cluster: history op with both a high watermark and a queued time")
+		}
+		h1 |= hQueued
+	}
 	*b = append(*b, h0, h1)
 	d := &h.enc
 	*b = binary.AppendVarint(*b, int64(op.Time-d.lastTime))
@@ -188,6 +195,9 @@ func (h *History) Add(op Op) {
 	}
 	if op.HW != 0 {
 		*b = binary.AppendVarint(*b, op.HW-op.Offset)
+	}
+	if op.Queued != 0 {
+		*b = binary.AppendVarint(*b, int64(op.Time-op.Queued))
 	}
 	if op.Err != protocol.None {
 		*b = binary.AppendUvarint(*b, uint64(uint16(op.Err)))
@@ -243,7 +253,7 @@ func varintAt(b []byte, i int) (int64, int) {
 // an Op's size, and no pointers for the collector to scan.
 type flatOp struct {
 	time, start         clock.Time
-	payload, offset, hw int64
+	payload, offset, hw int64 // hw: a send's queued time when queued is set
 	process, tp         uint32
 	note                uint32 // the index plus one; 0 for none
 	index, generation   int32
@@ -253,6 +263,7 @@ type flatOp struct {
 	f                   OpKind
 	acks                int8
 	idempotent          bool
+	queued              bool
 }
 
 // op expands f.
@@ -261,6 +272,9 @@ func (h *History) op(f *flatOp) Op {
 		Index: f.index, Broker: f.broker, Err: f.err, Type: f.typ, F: f.f, Acks: f.acks, Idempotent: f.idempotent, Generation: f.generation}
 	if f.note != 0 {
 		op.Note = h.notes[f.note-1]
+	}
+	if f.queued {
+		op.HW, op.Queued = 0, clock.Time(f.hw)
 	}
 	return op
 }
@@ -309,6 +323,10 @@ func (r *opReader) decode(op *flatOp) {
 	if h1&hHW != 0 {
 		v, i = varintAt(b, i)
 		op.hw = op.offset + v
+	}
+	if h1&hQueued != 0 {
+		v, i = varintAt(b, i)
+		op.hw, op.queued = int64(op.time)-v, true // a send's, which has no high watermark
 	}
 	if h0&hErr != 0 {
 		u, i = uvarintAt(b, i)

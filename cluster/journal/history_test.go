@@ -53,6 +53,8 @@ func randomHistory(n int) (*History, []Op) {
 		}
 		if rng.IntN(3) == 0 {
 			op.HW = rng.Int64N(100000)
+		} else if op.F == OpSend && rng.IntN(5) == 0 {
+			op.Queued = now - clock.Time(rng.Int64N(60e9)) // send() blocked up to max.block.ms
 		}
 		if rng.IntN(10) == 0 {
 			op.Err, op.Note = protocol.RequestTimedOut, "timed out"

@@ -77,6 +77,9 @@ type Op struct {
 	Idempotent bool // sends: enable.idempotence was on
 	// Generation is a group member's generation for its group ops.
 	Generation int32
+	// Queued is when a send's record entered the accumulator, if send()
+	// blocked for buffer memory first (0 if it did not: then at Invoke).
+	Queued clock.Time
 }
 
 func (o Op) String() string {

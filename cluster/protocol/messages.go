@@ -16,9 +16,14 @@ import (
 // (Kafka's Produce): one batch for each, as the producer's Sender drains
 // them for that broker.
 type ProduceRequest struct {
-	RequestID     uint64
-	Connection    uint64 // the client incarnation's connection; request IDs count within it
-	Acks          int    // 0, 1 or AcksAll
+	RequestID  uint64
+	Connection uint64 // the client's connection to this broker: a new one after every reconnect
+	// Ordinal is the request's place on its connection (1, 2, ...): the
+	// broker takes requests in this order, as TCP delivers them — a request
+	// the network lost holds those behind it until its retransmission
+	// arrives. (The simulated network drops messages; TCP would not.)
+	Ordinal       uint64
+	Acks          int // 0, 1 or AcksAll
 	Timeout       int64
 	ProducerID    int64 // -1 without idempotence
 	ProducerEpoch int16

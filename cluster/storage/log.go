@@ -288,8 +288,9 @@ func (l *Log) Read(from, to int64, max int) []*protocol.Batch {
 // ProducerAppendInfo checks it: a duplicate of a batch the log remembers
 // is answered with its original offset (dupOffset); the next sequence, a
 // new epoch's sequence 0 or an unknown producer's any sequence is
-// appended; anything else (a gap, a duplicate older than what the log
-// remembers) is OUT_OF_ORDER_SEQUENCE_NUMBER.
+// appended (but on a log never written, only sequence 0); anything else
+// (a gap, a duplicate older than what the log remembers) is
+// OUT_OF_ORDER_SEQUENCE_NUMBER.
 func (l *Log) CheckSequence(pid int64, epoch int16, base int32, n int) (dupOffset int64, err protocol.ErrorCode) {
 	if pid < 0 {
 		return -1, protocol.None
@@ -297,6 +298,14 @@ func (l *Log) CheckSequence(pid int64, epoch int16, base int32, n int) (dupOffse
 	p := l.producers[pid]
 	last := base + int32(n) - 1
 	switch {
+	case p == nil && base != 0 && l.LEO() == 0:
+		// KAFKA-15591 (Kafka trunk, 4.5): a log that has never held a
+		// record takes a new producer's first batch only at sequence 0.
+		// Before it, a batch that overtook a failed first batch (the
+		// leader learning its partition in between) was appended, and
+		// the first batch's retries were out of order until
+		// delivery.timeout.ms: its records lost (KAFKA-14359).
+		return -1, protocol.OutOfOrderSequenceNumber
 	case p == nil:
 		// KIP-360: a producer id the log does not know (never seen here,
 		// or its state expired or truncated away) starts at any sequence.

@@ -111,3 +111,19 @@ func TestDuplicateBatchAcknowledgedWithOriginalOffset(t *testing.T) {
 	assert.Equal(t, protocol.None, err, "KIP-360: an unknown producer id at any sequence")
 	assert.Equal(t, int64(-1), dup)
 }
+
+// TestFirstSequenceMustBeZeroOnNeverWrittenLog: KAFKA-15591. A log that
+// has never held a record takes a new producer only at sequence 0, so a
+// batch that overtook the producer's failed first batch is refused rather
+// than appended ahead of it; once the log holds records an unknown
+// producer may start anywhere again (KIP-360).
+func TestFirstSequenceMustBeZeroOnNeverWrittenLog(t *testing.T) {
+	l := Open(sim.NewDisk(), orders0, 0)
+	_, err := l.CheckSequence(7, 0, 16, 1)
+	assert.Equal(t, protocol.OutOfOrderSequenceNumber, err, "sequence 16 first, on a log never written")
+	_, err = l.CheckSequence(7, 0, 0, 16)
+	assert.Equal(t, protocol.None, err)
+	l.Append(&protocol.Batch{BaseOffset: 0, ProducerID: 9, BaseSequence: 0, Payloads: []int64{1}})
+	_, err = l.CheckSequence(7, 0, 16, 1)
+	assert.Equal(t, protocol.None, err, "the log holds a record: KIP-360's any sequence")
+}

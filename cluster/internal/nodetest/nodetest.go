@@ -14,6 +14,7 @@ import (
 
 // Env is a sim.Env for unit tests.
 type Env struct {
+	T      clock.Time // the time: it stands still unless the test moves it
 	disk   *sim.Disk
 	rand   *rand.Rand
 	Sent   []Sent
@@ -27,12 +28,12 @@ type Sent struct {
 	Msg sim.Message
 }
 
-// NewEnv returns an Env with an empty disk, at time 0 for good.
+// NewEnv returns an Env with an empty disk, at time 0.
 func NewEnv() *Env {
 	return &Env{disk: sim.NewDisk(), rand: rand.New(rand.NewPCG(1, 2))}
 }
 
-func (e *Env) Now() clock.Time                     { return 0 } // time stands still
+func (e *Env) Now() clock.Time                     { return e.T }
 func (e *Env) Self() sim.NodeID                    { return 0 }
 func (e *Env) Name() string                        { return "test" }
 func (e *Env) Send(to sim.NodeID, msg sim.Message) { e.Sent = append(e.Sent, Sent{to, msg}) }
