@@ -156,9 +156,13 @@ func TestNoDuplicates(t *testing.T) {
 		res := NoDuplicates(journal.HistoryOf(invoke(1, true), invoke(2, true)), []cluster.FinalLog{{TP: tp0, Records: log(1, 2)}})
 		assert.True(t, res.OK())
 	})
-	t.Run("at-least-once is allowed without idempotence", func(t *testing.T) {
-		res := NoDuplicates(journal.HistoryOf(invoke(1, false)), []cluster.FinalLog{{TP: tp0, Records: log(1, 1)}})
+	t.Run("at-least-once is allowed without idempotence, and counted", func(t *testing.T) {
+		history, final := journal.HistoryOf(invoke(1, false), invoke(2, true)), []cluster.FinalLog{{TP: tp0, Records: log(1, 1, 2, 1)}}
+		res := NoDuplicates(history, final)
 		assert.True(t, res.OK())
+		require.Len(t, res.Notes, 1)
+		assert.Contains(t, res.Notes[0], "2 writes without idempotence")
+		assert.Equal(t, 2, Duplicated(history, final), "the duplicated measure")
 	})
 	t.Run("duplicates", func(t *testing.T) {
 		res := NoDuplicates(journal.HistoryOf(invoke(1, true), invoke(2, true)), []cluster.FinalLog{{TP: tp0, Records: log(1, 2, 1, 2, 2)}})

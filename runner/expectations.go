@@ -61,6 +61,8 @@ func (r *Result) evaluate() {
 			got, text = float64(r.OfflinePartitions), strconv.Itoa(r.OfflinePartitions)
 		case scenarios.Reordered:
 			got, text = float64(r.Reordered), strconv.Itoa(r.Reordered)
+		case scenarios.Duplicated:
+			got, text = float64(r.Duplicated), strconv.Itoa(r.Duplicated)
 		case scenarios.Unprocessed, scenarios.DuplicatesProcessed, scenarios.MaxLag, scenarios.Rebalances:
 			n := r.groupMeasure(e.Name)
 			got, text = float64(n), strconv.FormatInt(n, 10)

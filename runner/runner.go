@@ -72,6 +72,7 @@ type Result struct {
 	Groups            []check.GroupStats        // each consumer group's numbers
 	Producers         []journal.ProducerMetrics // each producer's own counts, by index
 	Reordered         int                       // acknowledged writes out of their producer's send order
+	Duplicated        int                       // extra copies of writes in the final logs
 	ISRShrinks        int
 	ISRExpands        int
 	Expectations      []Outcome
@@ -201,6 +202,7 @@ func (r *Result) judge(sc *scenarios.Scenario, in check.Input, opts Options) {
 	}
 	r.Checks = check.All(in)
 	r.Reordered = check.Reordered(in.History, in.Final)
+	r.Duplicated = check.Duplicated(in.History, in.Final)
 	for _, v := range r.Checks[0].Violations {
 		if v.Kind == "lost-write" {
 			r.Lost++

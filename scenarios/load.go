@@ -634,7 +634,8 @@ func (v *validator) expect(raw rawExpect) []Expectation {
 func (v *validator) comparison(p path, e *Expectation, bareOp string) {
 	examples := map[string]string{Availability: `">= 0.95" or "<= 0.5"`, EventuallyAcknowledged: `">= 0.99"`, MaxOutage: `10s or ">= 5s"`,
 		MaxRecovery: `15s or ">= 20s"`, Lost: `0 or "> 0"`, OfflinePartitions: `0 or ">= 1"`,
-		Unprocessed: `0 or "> 0"`, DuplicatesProcessed: `0 or "> 0"`, MaxLag: `1000 or "< 5000"`, Rebalances: `"<= 2"`, Reordered: `0 or "> 0"`}
+		Unprocessed: `0 or "> 0"`, DuplicatesProcessed: `0 or "> 0"`, MaxLag: `1000 or "< 5000"`, Rebalances: `"<= 2"`, Reordered: `0 or "> 0"`,
+		Duplicated: `0 or "> 0"`}
 	m := comparisonRE.FindStringSubmatch(e.Text)
 	if m == nil {
 		v.fail(p, "expect %s: %q: write a comparison and a value, e.g. %s", e.Name, e.Text, examples[e.Name])

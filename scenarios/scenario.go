@@ -261,12 +261,14 @@ const (
 	MaxLag                 = "max-lag"                 // a consumer group's largest lag, in records
 	Rebalances             = "rebalances"              // consumer group rebalances after the groups formed
 	Reordered              = "reordered"               // acknowledged writes out of the order their producer sent them
+	Duplicated             = "duplicated"              // writes in a log more than once (every copy after the first)
 )
 
 // Measures lists the measures with the comparison a bare value means.
 var Measures = []struct{ Name, BareOp string }{
 	{Availability, ">="}, {EventuallyAcknowledged, ">="}, {Lost, "=="}, {MaxOutage, "<="}, {MaxRecovery, "<="}, {OfflinePartitions, "=="},
 	{Unprocessed, "=="}, {DuplicatesProcessed, "=="}, {MaxLag, "<="}, {Rebalances, "<="}, {Reordered, "=="},
+	{Duplicated, "=="},
 }
 
 // Checkers are the checker names an expect block may use.
