@@ -54,8 +54,9 @@ func TestExploreFindsPlantedBugs(t *testing.T) {
 		// violation, before any write is at risk.
 		{"short-assignment", 20, "protocol-invariants", monitor.InvConfigNotApplied},
 		// Elections the scenario forbids, judged by its setting; they lose
-		// acknowledged writes only now and then, the rule every time.
-		{"unclean-always", 500, "protocol-invariants", monitor.InvUncleanNotEnabled},
+		// acknowledged writes only now and then, the rule every time; an
+		// ISR emptied by faults is a rare path (11 of 10,000 baseline seeds).
+		{"unclean-always", 1000, "protocol-invariants", monitor.InvUncleanNotEnabled}, // seed 727 since the sticky partitioner
 		// The client's copy of acks lost: judged by the scenario's, at the
 		// first request, rather than by the rare acknowledged write it loses.
 		{"acks-one", 20, "protocol-invariants", monitor.InvConfigNotApplied},

@@ -266,10 +266,17 @@ func (b *Broker) answerFetch(r *replica, from sim.NodeID, m protocol.FetchReques
 	maxRecords := m.MaxRecords
 	limited := m.ReplicaID >= 0 && b.leaderThrottle.rate > 0 && throttled(r, m.ReplicaID)
 	if limited {
+		// Kafka's ReplicationQuotaManager leaves a throttled partition out
+		// of the response while the quota is spent, and otherwise sends
+		// whole batches (which may overdraw it).
 		maxRecords = min(maxRecords, int(b.leaderThrottle.available(b.env.Now())/b.cfg.RecordSize))
 	}
 	var batches []*protocol.Batch
-	if maxRecords > 0 {
+	switch {
+	case maxRecords <= 0:
+	case m.ReplicaID >= 0:
+		batches = r.log.ReadBatches(m.FetchOffset, upTo, maxRecords)
+	default:
 		batches = r.log.Read(m.FetchOffset, upTo, maxRecords)
 	}
 	if limited {

@@ -34,7 +34,9 @@ type Producer struct {
 	pidRequest    uint64
 	parts         []*producerPartition
 	nextPayload   int64
-	turn          int
+	turn          int                  // RoundRobinPartitioner's next partition
+	sticky        stickyPartition      // the built-in partitioner's
+	available     []*producerPartition // scratch for switchPartition
 	batches       node.Arena[batch]
 	payloads      node.Arena[int64]
 	produceParts  node.Arena[protocol.ProducePartition]
@@ -70,7 +72,7 @@ func (p *Producer) Start(env sim.Env) {
 	p.env = env
 	p.producerID = -1
 	p.buffered, p.blocked = 0, nil
-	p.requests, p.drainFrom, p.wake = nil, 0, 0
+	p.requests, p.drainFrom, p.wake, p.sticky = nil, 0, 0, stickyPartition{}
 	p.parts = make([]*producerPartition, len(p.cfg.PartitionsToProduce))
 	for i, n := range p.cfg.PartitionsToProduce {
 		p.parts[i] = &producerPartition{tp: protocol.TopicPartition{Topic: p.cfg.Topic, Partition: n}, acked: -1}
@@ -171,8 +173,7 @@ func (p *Producer) Timer(env sim.Env, t sim.Timer) {
 // produceOne is the application calling send() for its next record; it
 // reports false when send() blocks for buffer memory.
 func (p *Producer) produceOne() bool {
-	part := p.parts[p.turn%len(p.parts)]
-	p.turn++
+	part := p.partitionFor()
 	p.nextPayload++
 	rec := pendingRecord{payload: journal.PayloadFor(p.index, p.nextPayload), created: p.env.Now()}
 	p.history.Add(journal.Op{Time: rec.created, Process: p.env.Name(), Type: journal.Invoke, F: journal.OpSend, TP: part.tp, Payload: rec.payload, Offset: -1,
@@ -211,6 +212,7 @@ func (p *Producer) enqueue(part *producerPartition, rec pendingRecord) {
 		part.queue = append(make([]pendingRecord, 0, max(node.ArenaBlock, 2*len(part.queue))), part.queue...)
 	}
 	part.queue = append(part.queue, rec)
+	p.appended(part)
 	p.sendAll()
 }
 

@@ -176,6 +176,12 @@ type ProducerConfig struct {
 	PartitionsToProduce []int32       // empty: every partition of the topic, in turn
 	BufferMemory        int64         // buffer.memory (bytes)
 	MaxBlock            time.Duration // max.block.ms: how long send() may block for buffer memory
+	// RoundRobin is partitioner.class RoundRobinPartitioner: records go to
+	// the partitions in turn. Otherwise tideline's records, which have no
+	// key, go where Kafka's built-in partitioner sends keyless records
+	// (KIP-794): to one partition until batch.size bytes went to it.
+	RoundRobin bool
+	Adaptive   bool // partitioner.adaptive.partitioning.enable: switch to partitions with shorter queues more often
 	// Which settings the user gave: Kafka's client decides some others
 	// by them (Resolve).
 	idempotenceSet, deliveryTimeoutSet bool
@@ -208,6 +214,7 @@ func DefaultProducerConfig(topic string) ProducerConfig {
 		ConnectionSetup:     10 * time.Second,
 		BufferMemory:        32 << 20,
 		MaxBlock:            60 * time.Second,
+		Adaptive:            true,
 	}
 }
 
@@ -529,6 +536,17 @@ func (p *ProducerConfig) Set(name, value string) error {
 		p.RecordSize, err = parseIntIn(value, 1, maxRecordBytes)
 	case "tideline.retransmit.ms":
 		p.Retransmit, err = parseMillis(value, 1)
+	case "partitioner.class":
+		switch value {
+		case "", "null":
+			p.RoundRobin = false
+		case roundRobinPartitioner:
+			p.RoundRobin = true
+		default:
+			return fmt.Errorf("Invalid value %s for configuration partitioner.class: Class %s could not be found (tideline has %s, or none for Kafka's built-in partitioner)", value, value, roundRobinPartitioner)
+		}
+	case "partitioner.adaptive.partitioning.enable":
+		p.Adaptive, err = strconv.ParseBool(value)
 	default:
 		return unknownProperty("producer", name, producerProperties)
 	}
@@ -540,10 +558,14 @@ func (p *ProducerConfig) Set(name, value string) error {
 
 var producerProperties = []string{
 	"acks", "batch.size", "buffer.memory", "delivery.timeout.ms", "enable.idempotence", "linger.ms", "max.block.ms",
-	"max.in.flight.requests.per.connection", "metadata.max.age.ms", "reconnect.backoff.max.ms", "reconnect.backoff.ms",
-	"request.timeout.ms", "retries", "retry.backoff.max.ms", "retry.backoff.ms", "socket.connection.setup.timeout.ms",
+	"max.in.flight.requests.per.connection", "metadata.max.age.ms", "partitioner.adaptive.partitioning.enable", "partitioner.class",
+	"reconnect.backoff.max.ms", "reconnect.backoff.ms", "request.timeout.ms", "retries", "retry.backoff.max.ms", "retry.backoff.ms", "socket.connection.setup.timeout.ms",
 	"tideline.record.bytes", "tideline.retransmit.ms",
 }
+
+// roundRobinPartitioner is the one partitioner.class tideline models
+// besides Kafka's built-in one.
+const roundRobinPartitioner = "org.apache.kafka.clients.producer.RoundRobinPartitioner"
 
 // Resolve makes the decisions Kafka 4.x's client makes from what the user
 // set (ProducerConfig.postProcessAndValidateIdempotenceConfigs,

@@ -284,6 +284,35 @@ func (l *Log) Read(from, to int64, max int) []*protocol.Batch {
 	return out
 }
 
+// ReadBatches returns whole batches from the one holding from up to to, as
+// many as fit in max records but at least one: a follower's fetch never
+// gets part of a batch (Kafka's fetch returns whole record batches, the
+// first even beyond replica.fetch.max.bytes so that a fetch always makes
+// progress), so its producer state never holds half a batch's sequences.
+// Only from (a fetch offset inside a batch) or to (below the log end) can
+// cut one.
+func (l *Log) ReadBatches(from, to int64, max int) []*protocol.Batch {
+	to = min(to, l.LEO())
+	if from >= to {
+		return nil
+	}
+	i := l.batchIndex(from)
+	n := l.batches[i].End() - from
+	j := i + 1
+	for j < len(l.batches) && l.batches[j].End() <= to && n+int64(l.batches[j].Len()) <= int64(max) {
+		n += int64(l.batches[j].Len())
+		j++
+	}
+	window := l.batches[i:j:j]
+	if window[0].BaseOffset == from && window[len(window)-1].End() <= to {
+		return window // whole batches: no copy
+	}
+	out := slices.Clone(window)
+	out[0] = out[0].Slice(from, to)
+	out[len(out)-1] = out[len(out)-1].Slice(from, to)
+	return out
+}
+
 // CheckSequence decides what to do with an idempotent batch, as Kafka's
 // ProducerAppendInfo checks it: a duplicate of a batch the log remembers
 // is answered with its original offset (dupOffset); the next sequence, a

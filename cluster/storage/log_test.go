@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/tideline-sim/tideline/cluster/protocol"
 	"github.com/tideline-sim/tideline/sim"
@@ -126,4 +127,21 @@ func TestFirstSequenceMustBeZeroOnNeverWrittenLog(t *testing.T) {
 	l.Append(&protocol.Batch{BaseOffset: 0, ProducerID: 9, BaseSequence: 0, Payloads: []int64{1}})
 	_, err = l.CheckSequence(7, 0, 16, 1)
 	assert.Equal(t, protocol.None, err, "the log holds a record: KIP-360's any sequence")
+}
+
+// TestReadBatchesNeverSplitsABatch: a follower's fetch gets whole batches,
+// at least one beyond its limit — cut, it would hold half a batch's
+// sequences and refuse the producer's retry of the whole as out of order,
+// and the producer's epoch bump would write the other half twice.
+func TestReadBatchesNeverSplitsABatch(t *testing.T) {
+	l := Open(sim.NewDisk(), orders0, 0)
+	l.Append(&protocol.Batch{BaseOffset: 0, ProducerID: 7, BaseSequence: 0, Payloads: []int64{1, 2, 3, 4}})
+	l.Append(&protocol.Batch{BaseOffset: 4, ProducerID: 7, BaseSequence: 4, Payloads: []int64{5, 6, 7, 8}})
+	got := l.ReadBatches(0, l.LEO(), 6)
+	require.Len(t, got, 1, "the second batch does not fit whole")
+	assert.Equal(t, 4, got[0].Len())
+	got = l.ReadBatches(4, l.LEO(), 1)
+	require.Len(t, got, 1)
+	assert.Equal(t, 4, got[0].Len(), "one whole batch even past the limit")
+	assert.Len(t, l.Read(0, l.LEO(), 6)[1].Payloads, 2, "a consumer's Read may cut")
 }
