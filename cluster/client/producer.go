@@ -37,6 +37,8 @@ type Producer struct {
 	turn          int                  // RoundRobinPartitioner's next partition
 	sticky        stickyPartition      // the built-in partitioner's
 	available     []*producerPartition // scratch for switchPartition
+	byLeader      [][]int32            // parts' indexes by leader (ledBy)
+	ledByAt       uint64               // meta.changes+1 when byLeader was built; 0: never
 	batches       node.Arena[batch]
 	payloads      node.Arena[int64]
 	produceParts  node.Arena[protocol.ProducePartition]
@@ -72,7 +74,7 @@ func (p *Producer) Start(env sim.Env) {
 	p.env = env
 	p.producerID = -1
 	p.buffered, p.blocked = 0, nil
-	p.requests, p.drainFrom, p.wake, p.sticky = nil, 0, 0, stickyPartition{}
+	p.requests, p.drainFrom, p.wake, p.sticky, p.ledByAt = nil, 0, 0, stickyPartition{}, 0
 	p.parts = make([]*producerPartition, len(p.cfg.PartitionsToProduce))
 	for i, n := range p.cfg.PartitionsToProduce {
 		p.parts[i] = &producerPartition{tp: protocol.TopicPartition{Topic: p.cfg.Topic, Partition: n}, acked: -1}

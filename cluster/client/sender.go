@@ -155,12 +155,34 @@ func (p *Producer) maybeResolve(part *producerPartition) {
 }
 
 func (p *Producer) hasReady(broker protocol.BrokerID, now clock.Time) bool {
-	for _, part := range p.parts {
-		if leader, _ := p.meta.leader(part.tp.Partition); leader == broker && p.readyBatch(part, now) {
+	for _, i := range p.ledBy(broker) {
+		if p.readyBatch(p.parts[i], now) {
 			return true
 		}
 	}
 	return false
+}
+
+// ledBy returns the indexes (into parts, ascending) of the partitions the
+// metadata says broker leads, rebuilt only when the metadata changed: the
+// sender looks per broker, and a look through every partition for each
+// broker cost O(brokers × partitions) a send.
+func (p *Producer) ledBy(broker protocol.BrokerID) []int32 {
+	if p.ledByAt != p.meta.changes+1 {
+		for b := range p.byLeader {
+			p.byLeader[b] = p.byLeader[b][:0]
+		}
+		for len(p.byLeader) < len(p.conns) {
+			p.byLeader = append(p.byLeader, nil)
+		}
+		for i, part := range p.parts {
+			if leader, _ := p.meta.leader(part.tp.Partition); leader >= 0 && int(leader) < len(p.byLeader) {
+				p.byLeader[leader] = append(p.byLeader[leader], int32(i))
+			}
+		}
+		p.ledByAt = p.meta.changes + 1
+	}
+	return p.byLeader[broker]
 }
 
 // drain sends one request to broker with a batch of every ready partition
@@ -169,9 +191,11 @@ func (p *Producer) hasReady(broker protocol.BrokerID, now clock.Time) bool {
 func (p *Producer) drain(broker protocol.BrokerID, now clock.Time) bool {
 	r := p.newRequest(broker)
 	n := len(p.parts)
-	for i := range n {
-		part := p.parts[(p.drainFrom+i)%n]
-		if leader, _ := p.meta.leader(part.tp.Partition); leader != broker || !p.readyBatch(part, now) {
+	led := p.ledBy(broker)
+	first, _ := slices.BinarySearch(led, int32(p.drainFrom)) // the round robin's start among them
+	for k := range led {
+		part := p.parts[led[(first+k)%len(led)]]
+		if !p.readyBatch(part, now) {
 			continue
 		}
 		var b *batch
