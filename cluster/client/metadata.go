@@ -116,6 +116,6 @@ func (v *metadataView) leader(p int32) (protocol.BrokerID, int32) {
 	if int(p) >= len(v.leaders) {
 		return protocol.NoLeader, protocol.NoEpoch
 	}
-	st := v.leaders[p]
+	st := &v.leaders[p]
 	return st.Leader, st.LeaderEpoch
 }

@@ -215,7 +215,12 @@ func (p *Producer) enqueue(part *producerPartition, rec pendingRecord) {
 	}
 	part.queue = append(part.queue, rec)
 	p.appended(part)
-	p.sendAll()
+	// KafkaProducer.doSend wakes the sender only when the record started a
+	// batch (its linger begins) or filled one: a record joining a batch
+	// changes nothing the sender acts on.
+	if n := len(part.queue) % p.batchRecords(); n == 0 || n == 1 {
+		p.sendAll()
+	}
 }
 
 func (p *Producer) complete(part *producerPartition, rec pendingRecord, outcome journal.OpType, offset int64, err protocol.ErrorCode, note string) {
