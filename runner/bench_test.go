@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"math"
 	"runtime"
 	"testing"
 	"time"
@@ -89,4 +90,52 @@ func BenchmarkSoak(b *testing.B) {
 	b.ReportMetric(float64(live)/(records*3), "live-B/record/replica")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
 	b.ReportMetric(simulated.Seconds()/perRun, "sim-s/s")
+}
+
+// largeCluster is issue 28's yardstick: 100 brokers, 10,000 partitions at
+// RF 3, 10,000 records/s of acks=all, one broker crashed and restarted.
+const largeCluster = `name: large-cluster-bench
+duration: 60s
+settle: 10s
+cluster:
+  brokers: 100
+  topics:
+    - name: orders
+      partitions: 10000
+      replication.factor: 3
+      config: { min.insync.replicas: 2 }
+workload:
+  producers: [{ topic: orders, rate: 10000/s, acks: all }]
+faults:
+  - { at: 20s, crash: broker-0 }
+  - { at: 35s, restart: crashed }
+`
+
+// BenchmarkLargeCluster runs largeCluster for 60 simulated seconds (the
+// simulation alone, past the cost caps, which it exceeds) and reports the
+// simulated seconds per second and the peak heap in use, sampled every
+// simulated second. One op is one run: run it with -benchtime 1x.
+func BenchmarkLargeCluster(b *testing.B) {
+	sc, err := scenarios.Load("large-cluster-bench.yaml", []byte(largeCluster))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var peak uint64
+	var events int64
+	for b.Loop() {
+		var ms runtime.MemStats
+		opts := Options{Seed: 1, MaxEvents: math.MaxInt64, MaxMemory: math.MaxInt64, Progress: func(time.Duration, time.Duration) {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+		}}
+		res, _, err := simulate(sc, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		events = res.Events
+	}
+	perRun := b.Elapsed().Seconds() / float64(b.N)
+	b.ReportMetric(sc.Duration.Seconds()/perRun, "sim-s/s")
+	b.ReportMetric(float64(events), "events/run")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
 }

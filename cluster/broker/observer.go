@@ -68,7 +68,7 @@ func (b *Broker) handleMetadataFetchResponse(from sim.NodeID, m raft.FetchRespon
 		// Before its registration is answered a broker has no part to
 		// play: it catches up, and acts on what it applies once registered.
 		if st := o.log[hw-1].Value; st.Brokers != nil && b.epoch != 0 {
-			b.applyImage(st.Image())
+			b.applyImage(st.SharedImage()) // a log record's state is never written again
 		}
 	}
 	b.fetchMetadata()

@@ -29,6 +29,7 @@ type metadataView struct {
 	dir        node.Directory
 	retransmit time.Duration
 	leaders    []protocol.PartitionState // indexed by partition
+	changes    uint64                    // answers applied: a view built on it is stale when this moves
 	version    int64
 	request    uint64 // metadata request in flight, 0 if none
 	requestTo  sim.NodeID
@@ -97,6 +98,7 @@ func (v *metadataView) onResponse(m protocol.MetadataResponse) bool {
 		return false
 	}
 	v.version = m.Image.Version
+	v.changes++
 	for _, st := range m.Image.Partitions {
 		if st.TP.Topic != v.topic {
 			continue
@@ -114,6 +116,6 @@ func (v *metadataView) leader(p int32) (protocol.BrokerID, int32) {
 	if int(p) >= len(v.leaders) {
 		return protocol.NoLeader, protocol.NoEpoch
 	}
-	st := v.leaders[p]
+	st := &v.leaders[p]
 	return st.Leader, st.LeaderEpoch
 }

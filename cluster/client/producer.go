@@ -37,6 +37,10 @@ type Producer struct {
 	turn          int                  // RoundRobinPartitioner's next partition
 	sticky        stickyPartition      // the built-in partitioner's
 	available     []*producerPartition // scratch for switchPartition
+	byLeader      [][]int32            // parts' indexes by leader (ledBy)
+	active        []int32              // parts' indexes with work, ascending (activate)
+	readyBrokers  []protocol.BrokerID  // scratch for sendAll
+	ledByAt       uint64               // meta.changes+1 when byLeader was built; 0: never
 	batches       node.Arena[batch]
 	payloads      node.Arena[int64]
 	produceParts  node.Arena[protocol.ProducePartition]
@@ -72,10 +76,10 @@ func (p *Producer) Start(env sim.Env) {
 	p.env = env
 	p.producerID = -1
 	p.buffered, p.blocked = 0, nil
-	p.requests, p.drainFrom, p.wake, p.sticky = nil, 0, 0, stickyPartition{}
+	p.requests, p.drainFrom, p.wake, p.sticky, p.ledByAt, p.active = nil, 0, 0, stickyPartition{}, 0, nil
 	p.parts = make([]*producerPartition, len(p.cfg.PartitionsToProduce))
 	for i, n := range p.cfg.PartitionsToProduce {
-		p.parts[i] = &producerPartition{tp: protocol.TopicPartition{Topic: p.cfg.Topic, Partition: n}, acked: -1}
+		p.parts[i] = &producerPartition{tp: protocol.TopicPartition{Topic: p.cfg.Topic, Partition: n}, acked: -1, index: int32(i)}
 	}
 	p.conns = make([]brokerConn, len(p.meta.dir.Brokers))
 	p.meta.choose = p.leastLoadedBroker
@@ -212,8 +216,14 @@ func (p *Producer) enqueue(part *producerPartition, rec pendingRecord) {
 		part.queue = append(make([]pendingRecord, 0, max(node.ArenaBlock, 2*len(part.queue))), part.queue...)
 	}
 	part.queue = append(part.queue, rec)
+	p.activate(part)
 	p.appended(part)
-	p.sendAll()
+	// KafkaProducer.doSend wakes the sender only when the record started a
+	// batch (its linger begins) or filled one: a record joining a batch
+	// changes nothing the sender acts on.
+	if n := len(part.queue) % p.batchRecords(); n == 0 || n == 1 {
+		p.sendAll()
+	}
 }
 
 func (p *Producer) complete(part *producerPartition, rec pendingRecord, outcome journal.OpType, offset int64, err protocol.ErrorCode, note string) {

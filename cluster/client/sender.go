@@ -57,6 +57,8 @@ type producerPartition struct {
 	// unresolved: a batch was given up after it was sent, so whether its
 	// sequence reached the log is unknown until what is in flight settles.
 	unresolved bool
+	index      int32 // its place in the producer's parts
+	listed     bool  // in the producer's active list
 }
 
 // request is one ProduceRequest in flight.
@@ -86,31 +88,65 @@ func (p *Producer) sendAll() {
 		return // InitProducerId first
 	}
 	now := p.env.Now()
-	for _, part := range p.parts {
+	p.pruneActive()
+	for _, i := range p.active {
+		part := p.parts[i]
 		p.expire(part, now)
 		p.maybeResolve(part)
 	}
-	for b := range p.conns {
-		broker := protocol.BrokerID(b)
-		if !p.hasReady(broker, now) {
-			continue
+	// The brokers with a ready batch, in order: only an active partition
+	// can have one.
+	ready := p.readyBrokers[:0]
+	for _, i := range p.active {
+		part := p.parts[i]
+		if leader, _ := p.meta.leader(part.tp.Partition); leader >= 0 && !slices.Contains(ready, leader) && p.readyBatch(part, now) {
+			ready = append(ready, leader)
 		}
+	}
+	slices.Sort(ready)
+	p.readyBrokers = ready
+	for _, broker := range ready {
 		if !p.connectionReady(broker) {
 			continue // sendAll runs again once it is
 		}
-		for p.conns[b].inflight < p.cfg.MaxInFlight || p.cfg.Acks == 0 {
+		for p.conns[broker].inflight < p.cfg.MaxInFlight || p.cfg.Acks == 0 {
 			if !p.drain(broker, now) {
 				break
 			}
 		}
 	}
-	for _, part := range p.parts {
+	for _, i := range p.active {
+		part := p.parts[i]
 		if leader, _ := p.meta.leader(part.tp.Partition); leader == protocol.NoLeader && (len(part.queue) > 0 || len(part.retries) > 0) {
 			p.meta.refresh(p.env)
 			p.wakeAfter(p.cfg.RetryBackoff)
 		}
 	}
 	p.armWake(now)
+}
+
+// activate lists a partition that has records waiting, batches to retry
+// or a sequence in doubt: the sender's passes look only at those, not at
+// every partition of the topic (most of a large topic sits idle).
+func (p *Producer) activate(part *producerPartition) {
+	if part.listed {
+		return
+	}
+	part.listed = true
+	i, _ := slices.BinarySearch(p.active, part.index)
+	p.active = slices.Insert(p.active, i, part.index) // in the parts' order, as the passes were
+}
+
+// pruneActive drops the partitions with nothing left to do.
+func (p *Producer) pruneActive() {
+	p.active = slices.DeleteFunc(p.active, func(i int32) bool {
+		part := p.parts[i]
+		if len(part.queue) > 0 || len(part.retries) > 0 || part.unresolved {
+			return false
+		}
+		part.listed = false
+		return true
+	})
 }
 
 // readyBatch reports whether part has a batch to send now: a retried one
@@ -154,13 +190,26 @@ func (p *Producer) maybeResolve(part *producerPartition) {
 	}
 }
 
-func (p *Producer) hasReady(broker protocol.BrokerID, now clock.Time) bool {
-	for _, part := range p.parts {
-		if leader, _ := p.meta.leader(part.tp.Partition); leader == broker && p.readyBatch(part, now) {
-			return true
+// ledBy returns the indexes (into parts, ascending) of the partitions the
+// metadata says broker leads, rebuilt only when the metadata changed: the
+// sender looks per broker, and a look through every partition for each
+// broker cost O(brokers × partitions) a send.
+func (p *Producer) ledBy(broker protocol.BrokerID) []int32 {
+	if p.ledByAt != p.meta.changes+1 {
+		for b := range p.byLeader {
+			p.byLeader[b] = p.byLeader[b][:0]
 		}
+		for len(p.byLeader) < len(p.conns) {
+			p.byLeader = append(p.byLeader, nil)
+		}
+		for i, part := range p.parts {
+			if leader, _ := p.meta.leader(part.tp.Partition); leader >= 0 && int(leader) < len(p.byLeader) {
+				p.byLeader[leader] = append(p.byLeader[leader], int32(i))
+			}
+		}
+		p.ledByAt = p.meta.changes + 1
 	}
-	return false
+	return p.byLeader[broker]
 }
 
 // drain sends one request to broker with a batch of every ready partition
@@ -169,9 +218,11 @@ func (p *Producer) hasReady(broker protocol.BrokerID, now clock.Time) bool {
 func (p *Producer) drain(broker protocol.BrokerID, now clock.Time) bool {
 	r := p.newRequest(broker)
 	n := len(p.parts)
-	for i := range n {
-		part := p.parts[(p.drainFrom+i)%n]
-		if leader, _ := p.meta.leader(part.tp.Partition); leader != broker || !p.readyBatch(part, now) {
+	led := p.ledBy(broker)
+	first, _ := slices.BinarySearch(led, int32(p.drainFrom)) // the round robin's start among them
+	for k := range led {
+		part := p.parts[led[(first+k)%len(led)]]
+		if !p.readyBatch(part, now) {
 			continue
 		}
 		var b *batch
@@ -378,9 +429,11 @@ func (p *Producer) retryOrFinish(part *producerPartition, b *batch) {
 			i = len(part.retries)
 		}
 		part.retries = slices.Insert(part.retries, i, b)
+		p.activate(part)
 	} else {
 		// addFirst: ahead of what waits, behind what is in flight.
 		part.retries = slices.Insert(part.retries, 0, b)
+		p.activate(part)
 	}
 	p.wakeAfter(backoff)
 }
@@ -428,6 +481,7 @@ func (p *Producer) finish(part *producerPartition, b *batch) {
 	}
 	if p.cfg.Idempotence && b.attempts > 0 && b.baseSeq >= 0 && b.epoch == p.producerEpoch {
 		part.unresolved = true
+		p.activate(part)
 	}
 }
 
@@ -453,7 +507,8 @@ func (p *Producer) expire(part *producerPartition, now clock.Time) {
 // becomes ready without an event: a batch lingering out, a backoff ending.
 func (p *Producer) armWake(now clock.Time) {
 	var at clock.Time
-	for _, part := range p.parts {
+	for _, i := range p.active {
+		part := p.parts[i]
 		if p.muted(part) || p.connectionFull(part) {
 			continue // a response wakes the sender, as Kafka's NetworkClient would
 		}

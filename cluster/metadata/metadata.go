@@ -47,11 +47,21 @@ func (s State) Clone() State {
 }
 
 // Image is the state as a broker applies it: an unregistered broker counts
-// as fenced.
+// as fenced. The image owns its partitions: s may change after.
 func (s State) Image() protocol.Image {
+	img := s.SharedImage()
+	img.Partitions = slices.Clone(img.Partitions)
+	return img
+}
+
+// SharedImage is Image for a state that never changes again — a metadata
+// log record's: the image shares its partitions, so applying a record
+// copies nothing of the partitions it did not change (the copy was most
+// of a large cluster's cost).
+func (s State) SharedImage() protocol.Image {
 	brokers := make([]protocol.BrokerState, len(s.Brokers))
 	for i, rec := range s.Brokers {
 		brokers[i] = protocol.BrokerState{Epoch: rec.Epoch, Fenced: rec.Fenced || !rec.Registered, InControlledShutdown: rec.InControlledShutdown}
 	}
-	return protocol.Image{Version: s.Version, Partitions: slices.Clone(s.Partitions), Brokers: brokers}
+	return protocol.Image{Version: s.Version, Partitions: s.Partitions, Brokers: brokers}
 }
