@@ -1,6 +1,11 @@
 package client
 
-import "github.com/tideline-sim/tideline/cluster/protocol"
+import (
+	"cmp"
+	"slices"
+
+	"github.com/tideline-sim/tideline/cluster/protocol"
+)
 
 // Where the application's records go. tideline's records have no key, so
 // Kafka's built-in partitioner (BuiltInPartitioner, KIP-794, the default
@@ -62,41 +67,76 @@ func (p *Producer) allBatchesFull(part *producerPartition) bool {
 // lengths from the sender's last ready check; tideline from now.
 func (p *Producer) switchPartition() {
 	p.sticky.produced = 0
-	available := p.available[:0]
-	for _, part := range p.parts {
-		if leader, _ := p.meta.leader(part.tp.Partition); leader != protocol.NoLeader {
-			available = append(available, part)
-		}
-	}
-	p.available = available
+	available := p.availableParts()
 	if len(available) == 0 {
 		p.sticky.part = p.parts[p.env.Rand().IntN(len(p.parts))]
 		return
 	}
 	if p.cfg.Adaptive && len(p.parts) > 1 {
-		longest, equal := 0, true
-		for i, part := range available {
+		// Only listed partitions have a queue (activate): the weights of
+		// the rest are all longest + 1, so the draw walks the listed ones
+		// and steps over the stretches between them.
+		longest, equal, listed, queued := 0, true, 0, 0
+		for _, i := range p.active {
+			part := p.parts[i]
+			if !p.hasLeader(part) {
+				continue
+			}
 			q := p.queuedBatches(part)
-			if i > 0 && q != longest {
+			if listed > 0 && q != longest {
 				equal = false
 			}
-			longest = max(longest, q)
+			longest, listed, queued = max(longest, q), listed+1, queued+q
+		}
+		if listed < len(available) && longest > 0 {
+			equal = false // the unlisted ones queue nothing
 		}
 		if !equal || len(available) < len(p.parts) {
-			total := 0
-			for _, part := range available {
-				total += longest + 1 - p.queuedBatches(part)
-			}
-			r := p.env.Rand().IntN(total)
-			for _, part := range available {
-				if r -= longest + 1 - p.queuedBatches(part); r < 0 {
+			w := longest + 1 // an unlisted partition's weight
+			r := p.env.Rand().IntN(len(available)*w - queued)
+			pos := 0 // available partitions stepped over
+			for _, i := range p.active {
+				part := p.parts[i]
+				if !p.hasLeader(part) {
+					continue
+				}
+				at, _ := slices.BinarySearchFunc(available, part.index, func(a *producerPartition, i int32) int { return cmp.Compare(a.index, i) })
+				if r < (at-pos)*w {
+					p.sticky.part = available[pos+r/w]
+					return
+				}
+				r -= (at - pos) * w
+				if r -= w - p.queuedBatches(part); r < 0 {
 					p.sticky.part = part
 					return
 				}
+				pos = at + 1
 			}
+			p.sticky.part = available[pos+r/w]
+			return
 		}
 	}
 	p.sticky.part = available[p.env.Rand().IntN(len(available))]
+}
+
+// availableParts returns the partitions whose leader is known, in order,
+// rebuilt only when the metadata changed.
+func (p *Producer) availableParts() []*producerPartition {
+	if p.availableAt != p.meta.changes+1 {
+		p.available = p.available[:0]
+		for _, part := range p.parts {
+			if p.hasLeader(part) {
+				p.available = append(p.available, part)
+			}
+		}
+		p.availableAt = p.meta.changes + 1
+	}
+	return p.available
+}
+
+func (p *Producer) hasLeader(part *producerPartition) bool {
+	leader, _ := p.meta.leader(part.tp.Partition)
+	return leader != protocol.NoLeader
 }
 
 // queuedBatches is the length of part's queue in batches, as Kafka's deque

@@ -63,6 +63,7 @@ func TestStickySwitchWaitsForAFullBatch(t *testing.T) {
 	p := threePartitions(t, func(*config.ProducerConfig) {})
 	part := p.partitionFor()
 	part.queue = append(part.queue, pendingRecord{payload: -1}) // an incomplete batch before the sticky run
+	p.activate(part)
 	for range 4 {
 		p.produceOne()
 	}
@@ -85,6 +86,7 @@ func TestAdaptivePartitioningFavoursShortQueues(t *testing.T) {
 		for range 8 {
 			p.parts[0].queue = append(p.parts[0].queue, pendingRecord{}) // two batches queued
 		}
+		p.activate(p.parts[0])
 		long := 0
 		const draws = 7000
 		for range draws {

@@ -36,7 +36,8 @@ type Producer struct {
 	nextPayload   int64
 	turn          int                  // RoundRobinPartitioner's next partition
 	sticky        stickyPartition      // the built-in partitioner's
-	available     []*producerPartition // scratch for switchPartition
+	available     []*producerPartition // the partitions with a known leader (availableParts)
+	availableAt   uint64               // meta.changes+1 when available was built; 0: never
 	byLeader      [][]int32            // parts' indexes by leader (ledBy)
 	active        []int32              // parts' indexes with work, ascending (activate)
 	readyBrokers  []protocol.BrokerID  // scratch for sendAll
@@ -76,7 +77,7 @@ func (p *Producer) Start(env sim.Env) {
 	p.env = env
 	p.producerID = -1
 	p.buffered, p.blocked = 0, nil
-	p.requests, p.drainFrom, p.wake, p.sticky, p.ledByAt, p.active = nil, 0, 0, stickyPartition{}, 0, nil
+	p.requests, p.drainFrom, p.wake, p.sticky, p.ledByAt, p.active, p.availableAt = nil, 0, 0, stickyPartition{}, 0, nil, 0
 	p.parts = make([]*producerPartition, len(p.cfg.PartitionsToProduce))
 	for i, n := range p.cfg.PartitionsToProduce {
 		p.parts[i] = &producerPartition{tp: protocol.TopicPartition{Topic: p.cfg.Topic, Partition: n}, acked: -1, index: int32(i)}
