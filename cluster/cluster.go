@@ -349,7 +349,7 @@ func (c *Cluster) State(tp protocol.TopicPartition) protocol.PartitionState {
 	} else if f := c.World.Disk(c.Dir.Controller).Open(metadata.LogName); f.Len() > 0 {
 		st = f.Record(f.Len() - 1).(metadata.State)
 	}
-	if st.Partitions == nil {
+	if st.Partitions.IsZero() {
 		return protocol.PartitionState{TP: tp, Leader: protocol.NoLeader, LeaderEpoch: protocol.NoEpoch}
 	}
 	img := protocol.Image{Partitions: st.Partitions}

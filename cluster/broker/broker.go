@@ -340,11 +340,11 @@ func (b *Broker) writeHWCheckpoint() {
 // applyImage takes in a newer metadata image and acts on every change to a
 // partition this broker replicates.
 func (b *Broker) applyImage(img protocol.Image) {
-	if img.Version < b.image.Version || (img.Version == b.image.Version && b.image.Partitions != nil) {
+	if img.Version < b.image.Version || (img.Version == b.image.Version && !b.image.Partitions.IsZero()) {
 		return
 	}
 	b.image = img
-	for _, st := range img.Partitions {
+	for _, st := range img.Partitions.All() {
 		if slices.Contains(st.Replicas, b.id) {
 			b.applyState(b.replica(st.TP), st)
 		} else if r := b.hosted(st.TP); r != nil && st.Newer(r.state) {

@@ -99,7 +99,7 @@ func (v *metadataView) onResponse(m protocol.MetadataResponse) bool {
 	}
 	v.version = m.Image.Version
 	v.changes++
-	for _, st := range m.Image.Partitions {
+	for _, st := range m.Image.Partitions.All() {
 		if st.TP.Topic != v.topic {
 			continue
 		}

@@ -28,7 +28,7 @@ func threePartitions(t *testing.T, change func(*config.ProducerConfig)) *Produce
 	for i := range int32(3) {
 		parts = append(parts, protocol.PartitionState{TP: protocol.TopicPartition{Topic: "orders", Partition: i}, Leader: protocol.BrokerID(i)})
 	}
-	p.Receive(env, 1, protocol.MetadataResponse{RequestID: p.meta.request, Image: protocol.Image{Version: 1, Partitions: parts}})
+	p.Receive(env, 1, protocol.MetadataResponse{RequestID: p.meta.request, Image: protocol.Image{Version: 1, Partitions: protocol.TableOf(parts...)}})
 	require.Len(t, p.parts, 3)
 	return p
 }

@@ -31,7 +31,7 @@ func TestBatchWaitingForAVanishedLeaderRetriesOnItsBackoff(t *testing.T) {
 	p.Start(env)
 	answer := func(version int64, leader protocol.BrokerID) {
 		p.Receive(env, 1, protocol.MetadataResponse{RequestID: p.meta.request, Image: protocol.Image{Version: version,
-			Partitions: []protocol.PartitionState{{TP: protocol.TopicPartition{Topic: "orders"}, Replicas: []protocol.BrokerID{0}, ISR: []protocol.BrokerID{0}, Leader: leader}}}})
+			Partitions: protocol.TableOf(protocol.PartitionState{TP: protocol.TopicPartition{Topic: "orders"}, Replicas: []protocol.BrokerID{0}, ISR: []protocol.BrokerID{0}, Leader: leader})}})
 	}
 	answer(5, 0)
 	p.produceOne() // the leader's connection is not open yet: the record waits for it

@@ -41,7 +41,7 @@ func newSenderRig(t *testing.T, idempotent bool) *senderRig {
 		p.Receive(env, 1, protocol.InitProducerIDResponse{RequestID: p.pidRequest, ProducerID: 7})
 	}
 	p.Receive(env, 1, protocol.MetadataResponse{RequestID: p.meta.request, Image: protocol.Image{Version: 1,
-		Partitions: []protocol.PartitionState{{TP: orders0, Replicas: []protocol.BrokerID{0}, ISR: []protocol.BrokerID{0}, Leader: 0}}}})
+		Partitions: protocol.TableOf(protocol.PartitionState{TP: orders0, Replicas: []protocol.BrokerID{0}, ISR: []protocol.BrokerID{0}, Leader: 0})}})
 	r := &senderRig{t: t, env: env, p: p, h: h}
 	p.produceOne() // opens the connection
 	hs, ok := nodetest.Last[protocol.ApiVersionsRequest](env)

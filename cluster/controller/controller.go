@@ -92,13 +92,14 @@ func Assignment(partition, replicationFactor, brokers int) []protocol.BrokerID {
 // leading.
 func InitialState(topics []config.TopicConfig, brokers int) metadata.State {
 	st := metadata.State{NextBrokerEpoch: 1, NextProducerID: 1000, Brokers: make([]metadata.BrokerRecord, brokers)}
+	var partitions []protocol.PartitionState
 	for _, t := range topics {
 		for p := range t.Partitions {
 			replicas := Assignment(p, t.ReplicationFactor, brokers)
 			if t.Assignment != nil {
 				replicas = slices.Clone(t.Assignment[p])
 			}
-			st.Partitions = append(st.Partitions, protocol.PartitionState{
+			partitions = append(partitions, protocol.PartitionState{
 				TP:       protocol.TopicPartition{Topic: t.Name, Partition: int32(p)},
 				Replicas: replicas,
 				ISR:      slices.Clone(replicas),
@@ -106,7 +107,8 @@ func InitialState(topics []config.TopicConfig, brokers int) metadata.State {
 			})
 		}
 	}
-	slices.SortFunc(st.Partitions, func(a, b protocol.PartitionState) int { return a.TP.Compare(b.TP) })
+	slices.SortFunc(partitions, func(a, b protocol.PartitionState) int { return a.TP.Compare(b.TP) })
+	st.Partitions = protocol.TableOf(partitions...)
 	return st
 }
 
@@ -121,7 +123,8 @@ func (c *Controller) Start(env sim.Env) {
 	if len(c.dir.Controllers) > 1 {
 		c.startQuorum(env)
 	} else if f := env.Disk().Open(metadata.LogName); f.Len() > 0 {
-		c.st = f.Record(f.Len() - 1).(metadata.State).Clone()
+		last := f.Record(f.Len() - 1).(metadata.State)
+		c.st = last.Clone()
 	} else {
 		c.st = c.initialState()
 		c.persist()
@@ -365,8 +368,8 @@ func (c *Controller) fenceExpired() {
 func (c *Controller) fence(b protocol.BrokerID, why string) {
 	c.st.Brokers[b].Fenced = true
 	c.event(journal.Event{Kind: journal.EvFenced, Leader: protocol.NoLeader, Broker: b, Detail: fmt.Sprintf("broker %d fenced: %s", b, why)})
-	for i := range c.st.Partitions {
-		p := c.st.Partitions[i]
+	for i := range c.st.Partitions.Len() {
+		p := c.st.Partitions.At(i)
 		if !slices.Contains(p.Replicas, b) {
 			continue
 		}
@@ -387,11 +390,11 @@ func (c *Controller) fence(b protocol.BrokerID, why string) {
 		}
 		if changed {
 			p.PartitionEpoch++
-			c.st.Partitions[i] = p
+			c.st.Partitions.Set(i, p)
 		}
 	}
 	if c.monitor != nil {
-		fenced := slices.Clone(c.st.Partitions) // as this fencing leaves them
+		fenced := c.st.Partitions.Slice() // as this fencing leaves them
 		c.afterCommit(func() { c.monitor.BrokerFenced(c.env.Now(), b, fenced) })
 	}
 }
@@ -399,12 +402,12 @@ func (c *Controller) fence(b protocol.BrokerID, why string) {
 func (c *Controller) unfence(b protocol.BrokerID) {
 	c.st.Brokers[b].Fenced = false
 	c.event(journal.Event{Kind: journal.EvUnfenced, Leader: protocol.NoLeader, Broker: b, Detail: fmt.Sprintf("broker %d unfenced", b)})
-	for i := range c.st.Partitions {
-		p := c.st.Partitions[i]
+	for i := range c.st.Partitions.Len() {
+		p := c.st.Partitions.At(i)
 		if p.Leader == protocol.NoLeader && slices.Contains(p.Replicas, b) {
 			if c.electInto(&p, journal.EvElected) {
 				p.PartitionEpoch++
-				c.st.Partitions[i] = p
+				c.st.Partitions.Set(i, p)
 			}
 		}
 	}
@@ -476,10 +479,10 @@ func (c *Controller) uncleanEnabled(topic string) bool {
 // replica when it is in the ISR and unfenced (auto.leader.rebalance.enable).
 func (c *Controller) preferredElection() {
 	changed := false
-	for i := range c.st.Partitions {
-		p := c.st.Partitions[i]
+	for i := range c.st.Partitions.Len() {
+		p := c.st.Partitions.At(i)
 		if c.preferInto(&p) {
-			c.st.Partitions[i] = p
+			c.st.Partitions.Set(i, p)
 			changed = true
 		}
 	}
@@ -512,18 +515,18 @@ func (c *Controller) ElectPreferred(tp protocol.TopicPartition) bool {
 	if !ok {
 		return false
 	}
-	p := c.st.Partitions[i]
+	p := c.st.Partitions.At(i)
 	if !c.preferInto(&p) {
 		return false
 	}
-	c.st.Partitions[i] = p
+	c.st.Partitions.Set(i, p)
 	c.commit()
 	return true
 }
 
 // partitionIndex finds tp in the controller's state, sorted by TP.
 func (c *Controller) partitionIndex(tp protocol.TopicPartition) (int, bool) {
-	return slices.BinarySearchFunc(c.st.Partitions, tp, func(s protocol.PartitionState, tp protocol.TopicPartition) int { return s.TP.Compare(tp) })
+	return c.st.Partitions.Find(tp)
 }
 
 // ElectLeader is an operator's election of a partition's leader (what
@@ -534,7 +537,7 @@ func (c *Controller) ElectLeader(tp protocol.TopicPartition, unclean bool) bool 
 	if !ok {
 		return false
 	}
-	p := c.st.Partitions[i]
+	p := c.st.Partitions.At(i)
 	if p.Leader != protocol.NoLeader && c.eligible(p.Leader) {
 		return false
 	}
@@ -547,7 +550,7 @@ func (c *Controller) ElectLeader(tp protocol.TopicPartition, unclean bool) bool 
 	c.cfg = saved
 	if changed {
 		p.PartitionEpoch++
-		c.st.Partitions[i] = p
+		c.st.Partitions.Set(i, p)
 		c.commit()
 	}
 	return changed
@@ -564,7 +567,7 @@ func (c *Controller) alterPartition(m protocol.AlterPartitionRequest) protocol.A
 		resp.Err = protocol.UnknownTopicOrPartition
 		return resp
 	}
-	p := c.st.Partitions[i]
+	p := c.st.Partitions.At(i)
 	resp.State = p
 	switch rec := c.st.Brokers[m.Broker]; {
 	case !rec.Registered || rec.Fenced || rec.Epoch != m.BrokerEpoch:
@@ -604,7 +607,7 @@ func (c *Controller) alterPartition(m protocol.AlterPartitionRequest) protocol.A
 	c.partitionEvent(kind, p, m.Broker, detail)
 	expanded := p // as the leader's request left it, before a reassignment completes
 	c.completeReassignment(&p)
-	c.st.Partitions[i] = p
+	c.st.Partitions.Set(i, p)
 	c.commit()
 	if c.monitor != nil && len(added) > 0 {
 		c.afterCommit(func() { c.monitor.ISRExpanded(c.env.Now(), expanded, added) })

@@ -33,8 +33,9 @@ func TestKIP903RejectsStaleBrokerEpoch(t *testing.T) {
 		for i := range ctl.st.Brokers {
 			ctl.st.Brokers[i] = metadata.BrokerRecord{Registered: true, Epoch: int64(10 + i)}
 		}
-		p := &ctl.st.Partitions[0]
+		p := ctl.st.Partitions.At(0)
 		p.ISR = []protocol.BrokerID{0, 1}
+		ctl.st.Partitions.Set(0, p)
 		resp := ctl.alterPartition(protocol.AlterPartitionRequest{RequestID: 1, Broker: 0, BrokerEpoch: 10, TP: p.TP, LeaderEpoch: p.LeaderEpoch,
 			PartitionEpoch: p.PartitionEpoch, NewISR: []protocol.BrokerID{0, 1, 2}, ISREpochs: tt.epochs})
 		assert.Equal(t, tt.want, resp.Err, tt.name)

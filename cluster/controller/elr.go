@@ -77,8 +77,8 @@ func (c *Controller) electFromELR(p *protocol.PartitionState) (protocol.BrokerID
 // shutdown (a crash or power loss: no clean-shutdown marker) out of every
 // ISR and ELR: its log may have lost what made it eligible.
 func (c *Controller) forgetUnclean(b protocol.BrokerID) {
-	for i := range c.st.Partitions {
-		p := c.st.Partitions[i]
+	for i := range c.st.Partitions.Len() {
+		p := c.st.Partitions.At(i)
 		if !slices.Contains(p.ISR, b) && !slices.Contains(p.ELR, b) {
 			continue
 		}
@@ -89,7 +89,7 @@ func (c *Controller) forgetUnclean(b protocol.BrokerID) {
 			c.electInto(&p, journal.EvElected)
 		}
 		p.PartitionEpoch++
-		c.st.Partitions[i] = p
+		c.st.Partitions.Set(i, p)
 		c.partitionEvent(journal.EvISRShrink, p, b, detail+fmt.Sprintf("isr %v elr %v (broker %d registered after an unclean shutdown)", p.ISR, p.ELR, b))
 	}
 }

@@ -26,7 +26,7 @@ func (c *Controller) Reassign(tp protocol.TopicPartition, target []protocol.Brok
 	if !ok {
 		return false
 	}
-	p := c.st.Partitions[i]
+	p := c.st.Partitions.At(i)
 	current := p.Target() // a new target replaces one in progress
 	if slices.Equal(current, target) {
 		return false
@@ -38,7 +38,7 @@ func (c *Controller) Reassign(tp protocol.TopicPartition, target []protocol.Brok
 	p.PartitionEpoch++
 	c.partitionEvent(journal.EvReassignStarted, p, p.Leader, fmt.Sprintf("replicas %v -> target %v: adding %v, removing %v", current, target, adding, removing))
 	c.completeReassignment(&p)
-	c.st.Partitions[i] = p
+	c.st.Partitions.Set(i, p)
 	c.commit()
 	return true
 }

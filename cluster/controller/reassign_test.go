@@ -26,9 +26,9 @@ func TestReassignmentAddsReplicasThenDropsTheOldOnes(t *testing.T) {
 	for i := range ctl.st.Brokers {
 		ctl.st.Brokers[i] = metadata.BrokerRecord{Registered: true, Epoch: int64(10 + i)}
 	}
-	tp := ctl.st.Partitions[0].TP
+	tp := ctl.st.Partitions.At(0).TP
 	require.True(t, ctl.Reassign(tp, ids(3, 4, 5)))
-	p := ctl.st.Partitions[0]
+	p := ctl.st.Partitions.At(0)
 	assert.Equal(t, ids(3, 4, 5, 0, 1, 2), p.Replicas, "target first, then the removing replicas")
 	assert.Equal(t, ids(3, 4, 5), p.Adding)
 	assert.Equal(t, ids(0, 1, 2), p.Removing)
@@ -36,14 +36,14 @@ func TestReassignmentAddsReplicasThenDropsTheOldOnes(t *testing.T) {
 	epoch := p.LeaderEpoch
 
 	grow := func(isr []protocol.BrokerID) protocol.AlterPartitionResponse {
-		p := ctl.st.Partitions[0]
+		p := ctl.st.Partitions.At(0)
 		return ctl.alterPartition(protocol.AlterPartitionRequest{RequestID: 1, Broker: p.Leader, BrokerEpoch: 10 + int64(p.Leader), TP: tp,
 			LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch, NewISR: isr, ISREpochs: []int64{-1, -1, -1, -1, -1, -1}[:len(isr)]})
 	}
 	require.Equal(t, protocol.None, grow(ids(0, 1, 2, 3, 4)).Err)
-	assert.Len(t, ctl.st.Partitions[0].Adding, 3, "not complete while broker 5 is out of the ISR")
+	assert.Len(t, ctl.st.Partitions.At(0).Adding, 3, "not complete while broker 5 is out of the ISR")
 	require.Equal(t, protocol.None, grow(ids(0, 1, 2, 3, 4, 5)).Err)
-	p = ctl.st.Partitions[0]
+	p = ctl.st.Partitions.At(0)
 	assert.Equal(t, ids(3, 4, 5), p.Replicas)
 	assert.Equal(t, ids(3, 4, 5), p.ISR)
 	assert.Empty(t, p.Adding)
@@ -55,5 +55,5 @@ func TestReassignmentAddsReplicasThenDropsTheOldOnes(t *testing.T) {
 // A target of the same replicas changes nothing.
 func TestReassignmentToTheSameReplicasIsANoOp(t *testing.T) {
 	ctl, _ := threeBrokers(t, config.DefaultBrokerConfig(), 2)
-	assert.False(t, ctl.Reassign(ctl.st.Partitions[0].TP, ids(0, 1, 2)))
+	assert.False(t, ctl.Reassign(ctl.st.Partitions.At(0).TP, ids(0, 1, 2)))
 }

@@ -37,7 +37,12 @@ func (c *Controller) controlledShutdown(b protocol.BrokerID) protocol.BrokerHear
 
 // leads reports whether b leads any partition.
 func (c *Controller) leads(b protocol.BrokerID) bool {
-	return slices.ContainsFunc(c.st.Partitions, func(p protocol.PartitionState) bool { return p.Leader == b })
+	for _, p := range c.st.Partitions.All() {
+		if p.Leader == b {
+			return true
+		}
+	}
+	return false
 }
 
 // beginControlledShutdown marks b as shutting down and, in the same
@@ -50,8 +55,8 @@ func (c *Controller) beginControlledShutdown(b protocol.BrokerID) {
 	c.st.Brokers[b].InControlledShutdown = true
 	c.event(journal.Event{Kind: journal.EvControlledShutdown, Leader: protocol.NoLeader, Broker: b,
 		Detail: fmt.Sprintf("broker %d asked to shut down: it leaves every ISR and its leaderships move", b)})
-	for i := range c.st.Partitions {
-		p := c.st.Partitions[i]
+	for i := range c.st.Partitions.Len() {
+		p := c.st.Partitions.At(i)
 		if !p.InISR(b) {
 			continue
 		}
@@ -66,7 +71,7 @@ func (c *Controller) beginControlledShutdown(b protocol.BrokerID) {
 			c.partitionEvent(journal.EvISRShrink, p, b, detail+fmt.Sprint(p.ISR)+fmt.Sprintf(" (broker %d in controlled shutdown)", b))
 		}
 		p.PartitionEpoch++
-		c.st.Partitions[i] = p
+		c.st.Partitions.Set(i, p)
 	}
 	c.commit()
 	c.shutdownAt[b] = c.st.Version

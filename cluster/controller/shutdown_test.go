@@ -25,7 +25,7 @@ func threeBrokers(t *testing.T, cfg config.BrokerConfig, minISR int) (*Controlle
 	for i := range ctl.st.Brokers {
 		ctl.st.Brokers[i] = metadata.BrokerRecord{Registered: true, Incarnation: uint64(100 + i), Epoch: int64(10 + i)}
 	}
-	require.Equal(t, protocol.BrokerID(0), ctl.st.Partitions[0].Leader)
+	require.Equal(t, protocol.BrokerID(0), ctl.st.Partitions.At(0).Leader)
 	return ctl, env
 }
 
@@ -45,7 +45,7 @@ func TestControlledShutdownMovesLeadershipFirst(t *testing.T) {
 	ctl, env := threeBrokers(t, config.DefaultBrokerConfig(), 2)
 	resp := heartbeat(ctl, env, 0, ctl.st.Version, true)
 	assert.False(t, resp.ShouldShutDown, "it still leads until the controller moves the leadership")
-	p := ctl.st.Partitions[0]
+	p := ctl.st.Partitions.At(0)
 	assert.Equal(t, protocol.BrokerID(1), p.Leader, "the first other ISR member leads")
 	assert.Equal(t, []protocol.BrokerID{1, 2}, p.ISR, "out of the ISR")
 	assert.True(t, ctl.st.Brokers[0].InControlledShutdown)
@@ -67,9 +67,11 @@ func TestControlledShutdownMovesLeadershipFirst(t *testing.T) {
 // PartitionChangeBuilder never writes an empty ISR.
 func TestControlledShutdownOfTheLastISRMemberLeavesNoLeader(t *testing.T) {
 	ctl, env := threeBrokers(t, config.DefaultBrokerConfig(), 1)
-	ctl.st.Partitions[0].ISR = []protocol.BrokerID{0}
+	p := ctl.st.Partitions.At(0)
+	p.ISR = []protocol.BrokerID{0}
+	ctl.st.Partitions.Set(0, p)
 	heartbeat(ctl, env, 0, ctl.st.Version, true)
-	p := ctl.st.Partitions[0]
+	p = ctl.st.Partitions.At(0)
 	assert.Equal(t, protocol.NoLeader, p.Leader)
 	assert.Equal(t, []protocol.BrokerID{0}, p.ISR)
 	heartbeat(ctl, env, 1, ctl.st.Version, false)
@@ -84,7 +86,7 @@ func TestControlledShutdownOfAFollowerIsImmediate(t *testing.T) {
 	ctl, env := threeBrokers(t, config.DefaultBrokerConfig(), 2)
 	resp := heartbeat(ctl, env, 2, ctl.st.Version, true)
 	assert.True(t, resp.ShouldShutDown)
-	assert.Equal(t, []protocol.BrokerID{0, 1}, ctl.st.Partitions[0].ISR)
+	assert.Equal(t, []protocol.BrokerID{0, 1}, ctl.st.Partitions.At(0).ISR)
 }
 
 // KIP-966 with KAFKA-18635: a broker that registers again after a clean
@@ -106,9 +108,10 @@ func TestCleanRestartKeepsELRMembership(t *testing.T) {
 		cfg.ELR = true
 		ctl, env := threeBrokers(t, cfg, 3)
 		ctl.st.Brokers[0].Fenced = true // its controlled shutdown ended
-		p := &ctl.st.Partitions[0]
+		p := ctl.st.Partitions.At(0)
 		p.Leader, p.ISR, p.ELR = 1, []protocol.BrokerID{1}, []protocol.BrokerID{0, 2}
+		ctl.st.Partitions.Set(0, p)
 		ctl.Receive(env, 0, protocol.BrokerRegistration{Broker: 0, Incarnation: 999, PreviousBrokerEpoch: tt.previous})
-		assert.Equal(t, tt.keeps, slices.Contains(ctl.st.Partitions[0].ELR, 0), "%s: ELR %v", tt.name, ctl.st.Partitions[0].ELR)
+		assert.Equal(t, tt.keeps, slices.Contains(ctl.st.Partitions.At(0).ELR, 0), "%s: ELR %v", tt.name, ctl.st.Partitions.At(0).ELR)
 	}
 }

@@ -35,22 +35,25 @@ type State struct {
 	Version         int64
 	NextBrokerEpoch int64
 	NextProducerID  int64
-	Brokers         []BrokerRecord            // indexed by BrokerID
-	Partitions      []protocol.PartitionState // sorted by TP
+	Brokers         []BrokerRecord          // indexed by BrokerID
+	Partitions      protocol.PartitionTable // sorted by TP
 }
 
-// Clone copies what a later change may write in place.
-func (s State) Clone() State {
-	s.Brokers = slices.Clone(s.Brokers)
-	s.Partitions = slices.Clone(s.Partitions) // elements are copy-on-write
-	return s
+// Clone copies what a later change may write in place: the brokers, and
+// the partition table's index (its chunks are copied when written, by
+// whichever of the two writes first; elements are copy-on-write).
+func (s *State) Clone() State {
+	c := *s
+	c.Brokers = slices.Clone(s.Brokers)
+	c.Partitions = s.Partitions.Share()
+	return c
 }
 
 // Image is the state as a broker applies it: an unregistered broker counts
 // as fenced. The image owns its partitions: s may change after.
 func (s State) Image() protocol.Image {
 	img := s.SharedImage()
-	img.Partitions = slices.Clone(img.Partitions)
+	img.Partitions = protocol.TableOf(s.Partitions.Slice()...) // s's chunks stay s's to write
 	return img
 }
 

@@ -238,8 +238,8 @@ func (s PartitionState) Target() []BrokerID { return s.Replicas[:len(s.Replicas)
 // Image is a version of the cluster metadata: every partition's state.
 type Image struct {
 	Version    int64
-	Partitions []PartitionState // sorted by TP
-	Brokers    []BrokerState    // by BrokerID: the registrations, as KRaft brokers replay them
+	Partitions PartitionTable // sorted by TP
+	Brokers    []BrokerState  // by BrokerID: the registrations, as KRaft brokers replay them
 }
 
 // BrokerState is a broker's registration as the metadata says: its broker
@@ -253,13 +253,11 @@ type BrokerState struct {
 }
 
 func (img Image) Find(tp TopicPartition) (PartitionState, bool) {
-	i, ok := slices.BinarySearchFunc(img.Partitions, tp, func(s PartitionState, tp TopicPartition) int {
-		return s.TP.Compare(tp)
-	})
+	i, ok := img.Partitions.Find(tp)
 	if !ok {
 		return PartitionState{}, false
 	}
-	return img.Partitions[i], true
+	return img.Partitions.At(i), true
 }
 
 // ErrorCode is a Kafka protocol error code.
