@@ -338,13 +338,16 @@ func (b *Broker) writeHWCheckpoint() {
 }
 
 // applyImage takes in a newer metadata image and acts on every change to a
-// partition this broker replicates.
+// partition this broker replicates. It looks only at what changed since
+// the image it last applied (Kafka's MetadataDelta), so an image costs a
+// broker what changed, not the cluster's size.
 func (b *Broker) applyImage(img protocol.Image) {
 	if img.Version < b.image.Version || (img.Version == b.image.Version && !b.image.Partitions.IsZero()) {
 		return
 	}
+	old := b.image
 	b.image = img
-	for _, st := range img.Partitions.All() {
+	for _, st := range img.Partitions.ChangedSince(&old.Partitions) {
 		if slices.Contains(st.Replicas, b.id) {
 			b.applyState(b.replica(st.TP), st)
 		} else if r := b.hosted(st.TP); r != nil && st.Newer(r.state) {

@@ -100,6 +100,26 @@ func (t *PartitionTable) All() func(func(int, PartitionState) bool) {
 	}
 }
 
+// ChangedSince yields, in TP order, the partitions of every chunk that is
+// not old's: what a broker must look at to go from image old to t
+// (Kafka's MetadataDelta). A chunk that both share is unchanged, since a
+// shared chunk is never written in place; a changed chunk yields all its
+// partitions, changed or not. A zero old yields everything.
+func (t *PartitionTable) ChangedSince(old *PartitionTable) func(func(int, PartitionState) bool) {
+	return func(yield func(int, PartitionState) bool) {
+		for k, c := range t.chunks {
+			if k < len(old.chunks) && old.chunks[k] == c {
+				continue
+			}
+			for j, s := range c.states {
+				if !yield(k*partitionChunkSize+j, s) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // Find returns the index of tp, and whether it is in the table.
 func (t *PartitionTable) Find(tp TopicPartition) (int, bool) {
 	i := sort.Search(t.n, func(i int) bool { return t.At(i).TP.Compare(tp) >= 0 })

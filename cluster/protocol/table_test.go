@@ -31,6 +31,21 @@ func TestMetadataDeltaCopiesOnlyChangedPartitions(t *testing.T) {
 	assert.Same(t, live.chunks[0], logged.chunks[0], "unchanged chunks stay shared")
 	assert.NotSame(t, live.chunks[5000/partitionChunkSize], logged.chunks[5000/partitionChunkSize])
 
+	// A broker going from logged to live looks at one chunk, not the
+	// table (Kafka's MetadataDelta).
+	var walked []int
+	for i := range live.ChangedSince(&logged) {
+		walked = append(walked, i)
+	}
+	assert.Len(t, walked, partitionChunkSize)
+	assert.Contains(t, walked, 5000)
+	var zero PartitionTable
+	n := 0
+	for range live.ChangedSince(&zero) {
+		n++
+	}
+	assert.Equal(t, 10_000, n, "from no image, every partition")
+
 	i, ok := live.Find(TopicPartition{Topic: "orders", Partition: 4321})
 	require.True(t, ok)
 	assert.Equal(t, 4321, i)
