@@ -147,7 +147,7 @@ func TestACrashIsAFinding(t *testing.T) {
 	v := crash.Violations[0]
 	assert.Contains(t, v.Message, "the simulation panicked")
 	assert.Contains(t, v.Message, "nil pointer dereference")
-	assert.Contains(t, strings.Join(v.Story, "\n"), "handleFetch", "the stack names the handler")
+	assert.Contains(t, strings.Join(v.Story, "\n"), "handleReplicaFetch", "the stack names the handler")
 	var text strings.Builder
 	require.NoError(t, report.Text(&text, res, "simulate -scenario leader-crash"), "a crashed run is reported")
 	assert.Contains(t, text.String(), "crash: 1 violations")

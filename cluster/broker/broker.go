@@ -52,6 +52,9 @@ type Broker struct {
 	parts          map[protocol.TopicPartition]*replica // looked up; iterate order instead
 	order          []*replica                           // sorted by TP
 	checkpoint     map[protocol.TopicPartition]int64    // HW checkpoint read at boot
+	fetchers       []*fetcher                           // as follower: by leader broker
+	fetchSessions  []*fetchSession                      // as leader: by follower broker
+	woken          []*fetchSession                      // parked session fetches to answer after the event in hand
 	sessions       map[sim.NodeID]*produceSession       // by client: looked up, never iterated
 	unmuted        []sim.NodeID                         // sessions whose connection an event unmuted
 	delayed        []*delayedProduce                    // acks=all produces waiting, oldest first
@@ -94,6 +97,7 @@ func (b *Broker) Start(env sim.Env) {
 	b.sessions = map[sim.NodeID]*produceSession{}
 	b.delayed, b.freeDelayed = nil, nil
 	b.checkpoint = map[protocol.TopicPartition]int64{}
+	b.fetchers, b.fetchSessions, b.woken = nil, nil, nil
 	b.leaderThrottle = throttle{rate: b.cfg.LeaderThrottle, at: env.Now()}
 	b.followerThrottle = throttle{rate: b.cfg.FollowerThrottle, at: env.Now()}
 	b.coord = group.New(b.cfg.Group, b, &b.Recyclers, env)
@@ -183,14 +187,16 @@ func (b *Broker) toController(m sim.Message) {
 }
 
 func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
-	defer b.resumeSessions()
+	defer b.afterEvent()
 	switch m := msg.(type) {
 	case *protocol.ProduceRequest:
 		b.handleProduce(from, *m)
 	case *protocol.FetchRequest:
 		b.handleFetch(from, *m)
-	case *protocol.FetchResponse:
-		b.handleFetchResponse(*m)
+	case protocol.ReplicaFetchRequest:
+		b.handleReplicaFetch(from, m)
+	case protocol.ReplicaFetchResponse:
+		b.handleReplicaFetchResponse(from, m)
 	case protocol.MetadataRequest:
 		env.Send(from, protocol.MetadataResponse{RequestID: m.RequestID, Image: b.image})
 	case protocol.ApiVersionsRequest:
@@ -261,7 +267,7 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 }
 
 func (b *Broker) Timer(env sim.Env, t sim.Timer) {
-	defer b.resumeSessions()
+	defer b.afterEvent()
 	tm := *t.(*node.Timer)
 	if b.coord.Timer(tm) {
 		return
@@ -305,10 +311,14 @@ func (b *Broker) Timer(env sim.Env, t sim.Timer) {
 			r.log.Flush()
 		}
 		b.SetTimer(env, b.cfg.FlushInterval, tm)
-	case node.TFetch:
-		if r := b.hosted(tm.TP); r != nil && r.role == roleFollower && r.fetch.OnTimer(&b.Recyclers, env, tm) {
-			b.sendFetch(r)
+	case node.TReplicaFetch:
+		if int(tm.Broker) < len(b.fetchers) {
+			if f := b.fetchers[tm.Broker]; f != nil && f.call.OnTimer(&b.Recyclers, env, tm) {
+				b.sendReplicaFetch(f)
+			}
 		}
+	case node.TFetchSessionExpire:
+		b.onSessionExpire(tm)
 	case node.TFetchExpire:
 		if r := b.hosted(tm.TP); r != nil {
 			if i := slices.IndexFunc(r.parked, func(p parkedFetch) bool { return p.id == tm.ID }); i >= 0 {
@@ -324,6 +334,13 @@ func (b *Broker) Timer(env sim.Env, t sim.Timer) {
 			b.sendAlterPartition(r)
 		}
 	}
+}
+
+// afterEvent completes what an event's handling deferred: the produce
+// requests its answers unmuted, then the fetches its appends woke.
+func (b *Broker) afterEvent() {
+	b.resumeSessions()
+	b.answerWoken()
 }
 
 func (b *Broker) writeHWCheckpoint() {
@@ -364,7 +381,8 @@ func (b *Broker) deleteReplica(r *replica) {
 	if r.tp.Topic == protocol.OffsetsTopic {
 		b.coord.Unload(r.tp.Partition)
 	}
-	r.fetch.Cancel(b.env)
+	b.unfollow(r)
+	r.deleted = true
 	r.log.Delete(b.env.Disk())
 	if b.monitor != nil {
 		b.monitor.Untrack(b.id, r.tp)

@@ -1,6 +1,10 @@
 package broker
 
 import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
 	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/internal/nodetest"
 	"github.com/tideline-sim/tideline/cluster/node"
@@ -40,4 +44,16 @@ func records(offset int64, n int, epoch int32) []protocol.Record {
 		recs[i] = protocol.Record{Offset: offset + int64(i), Epoch: epoch, ProducerID: -1, Sequence: -1, Payload: offset + int64(i)}
 	}
 	return recs
+}
+
+// replicaFetch sends leader b one follower's sessionless fetch of one
+// partition (no wait) and returns the answer for it.
+func replicaFetch(t *testing.T, env *nodetest.Env, b *Broker, p protocol.FetchRequest) protocol.FetchResponse {
+	t.Helper()
+	b.handleReplicaFetch(1, protocol.ReplicaFetchRequest{RequestID: p.RequestID, ReplicaID: p.ReplicaID, BrokerEpoch: p.BrokerEpoch,
+		SessionEpoch: protocol.FinalEpoch, MaxRecords: 1000, Partitions: []protocol.FetchRequest{p}})
+	resp, ok := nodetest.Last[protocol.ReplicaFetchResponse](env)
+	require.True(t, ok)
+	require.Len(t, resp.Partitions, 1)
+	return resp.Partitions[0]
 }

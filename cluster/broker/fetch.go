@@ -12,195 +12,189 @@ import (
 	"github.com/tideline-sim/tideline/sim"
 )
 
-// parkedFetch is a fetch held until data arrives or its wait is over.
-type parkedFetch struct {
-	id    uint64
-	from  sim.NodeID
-	req   protocol.FetchRequest
-	timer sim.TimerID
+// ---- leader side: replica fetches, in sessions ----
+
+// fetchSession is what a leader broker keeps of one follower broker's
+// fetches (Kafka's FetchSession in the FetchSessionCache, one a follower):
+// the session's partitions with what each asked last, and the request
+// being answered or parked.
+type fetchSession struct {
+	follower    protocol.BrokerID
+	from        sim.NodeID
+	id          uint64 // 0: sessionless (before KIP-227)
+	serial      uint64 // this session's mark on its partitions' followerStates
+	epoch       int32  // the epoch the next incremental request must carry
+	brokerEpoch int64
+	lastRequest uint64
+	// The request in hand: answered now, or parked (parkID, timer) until
+	// one of its partitions has records or its wait is over.
+	maxRecords int
+	full       bool // a full request: the answer names every partition
+	parked     bool
+	woken      bool // parked, and to be answered once the event in hand is handled
+	parkID     uint64
+	timer      sim.TimerID
+	parts      []sessionPart // in answer order: Kafka moves a partition that returned records to the end
+	withData   []sessionPart // scratch
 }
 
-// sendFetch sends the next fetch to the leader, re-sent until answered.
-func (b *Broker) sendFetch(r *replica) {
-	if b.stopping && (r.state.Leader == protocol.NoLeader || !r.state.InISR(b.id)) {
-		// In controlled shutdown a broker stops following the partitions
-		// that have no leader or no longer list it in the ISR
-		// (ReplicaManager.applyLocalFollowersDelta).
-		r.fetch.Cancel(b.env)
+// sessionPart is one partition of a fetch session (Kafka's
+// CachedPartition): the follower's last ask, the high watermark it was
+// last told (-1 after an error: tell it again), and, while a request is
+// in hand, an answer settled when it arrived (an error or a divergence).
+type sessionPart struct {
+	req     protocol.FetchRequest
+	r       *replica // nil until this broker hosts the partition
+	hwSent  int64
+	settled *protocol.FetchResponse
+}
+
+func (b *Broker) session(follower protocol.BrokerID) *fetchSession {
+	if int(follower) < len(b.fetchSessions) {
+		return b.fetchSessions[follower]
+	}
+	return nil
+}
+
+// handleReplicaFetch takes a follower broker's fetch for every partition
+// it follows here (ReplicaManager.fetchMessages with FetchManager's
+// session context).
+func (b *Broker) handleReplicaFetch(from sim.NodeID, m protocol.ReplicaFetchRequest) {
+	if m.ReplicaID < 0 || int(m.ReplicaID) >= len(b.dir.Brokers) {
 		return
 	}
-	if r.role != roleFollower || r.state.Leader == protocol.NoLeader || b.epoch == 0 {
-		r.fetch.Cancel(b.env)
-		if r.role == roleFollower {
-			b.fetchLater(r, b.cfg.ReplicaFetchBackoff)
+	s := b.session(m.ReplicaID)
+	if s == nil {
+		for int(m.ReplicaID) >= len(b.fetchSessions) {
+			b.fetchSessions = append(b.fetchSessions, nil)
 		}
-		return
+		s = &fetchSession{follower: m.ReplicaID}
+		b.fetchSessions[m.ReplicaID] = s
 	}
-	last := r.log.LatestEpoch()
-	if b.rules.HWTruncation || b.rules.NoTruncateOnFetch && !r.epochCheck {
-		// Before 2.7 a follower compared epochs with its leader only when
-		// it became a follower (OffsetsForLeaderEpoch); its fetches named
-		// no last fetched epoch, so nothing checked them later.
-		last = protocol.NoEpoch
-	}
-	maxRecords := max(1, b.cfg.ReplicaFetchMaxBytes/b.cfg.RecordSize)
-	if b.followerThrottle.rate > 0 && throttled(r, b.id) {
-		avail := b.followerThrottle.available(b.env.Now())
-		if avail < b.cfg.RecordSize {
-			r.fetch.Cancel(b.env)
-			b.fetchLater(r, max(time.Millisecond, b.followerThrottle.wait(b.cfg.RecordSize)))
-			return
+	if m.BrokerEpoch == s.brokerEpoch && m.RequestID <= s.lastRequest {
+		if m.RequestID < s.lastRequest || s.parked {
+			return // overtaken by a newer fetch, or a re-sent one already waiting here
 		}
-		maxRecords = min(maxRecords, avail/b.cfg.RecordSize)
 	}
-	id := b.newID()
-	req := protocol.FetchRequest{
-		RequestID: id, ReplicaID: b.id, BrokerEpoch: b.epoch, TP: r.tp,
-		CurrentLeaderEpoch: r.state.LeaderEpoch, FetchOffset: r.log.LEO(), LastFetchedEpoch: last,
-		MaxWaitMs: b.cfg.ReplicaFetchWaitMax.Milliseconds(), MaxRecords: int(maxRecords),
-	}
-	r.fetch.Send(&b.Recyclers, b.env, id, b.dir.Node(r.state.Leader), b.NewFetchRequest(req), b.cfg.Retransmit, node.Timer{Kind: node.TFetch, TP: r.tp})
-}
-
-// fetchLater schedules the next fetch after a backoff.
-func (b *Broker) fetchLater(r *replica, after time.Duration) {
-	r.fetch.Backoff(&b.Recyclers, b.env, b.newID(), after, node.Timer{Kind: node.TFetch, TP: r.tp})
-}
-
-func (b *Broker) handleFetchResponse(m protocol.FetchResponse) {
-	r := b.hosted(m.TP)
-	if r == nil || r.role != roleFollower {
-		return
-	}
-	if _, ok := r.fetch.Answered(b.env, m.RequestID); !ok {
-		return // an answer to a fetch already given up on
+	errResp := func(err protocol.ErrorCode) {
+		b.env.Send(from, protocol.ReplicaFetchResponse{RequestID: m.RequestID, Err: err})
 	}
 	switch {
-	case m.Err == protocol.None && m.DivergingEpoch != protocol.NoEpoch:
-		b.event(journal.Event{Kind: journal.EvDiverged, TP: r.tp, Epoch: m.DivergingEpoch, Offset: m.DivergingEndOffset, Broker: b.id, Leader: r.state.Leader,
-			Detail: fmt.Sprintf("leader %d says epoch %d ends at %d; log end %d, hw %d", r.state.Leader, m.DivergingEpoch, m.DivergingEndOffset, r.log.LEO(), r.log.HW)})
-		b.truncateOnDivergence(r, m.DivergingEpoch, m.DivergingEndOffset)
-		if b.rules.SingleRoundEpoch {
-			r.epochCheck = false // before KIP-279: one round, whatever it left
+	case m.SessionEpoch == protocol.FinalEpoch || m.SessionEpoch == 0:
+		// A full request: a new session (or none, before KIP-227) with
+		// every partition it names (FullFetchContext).
+		b.unpark(s)
+		b.forgetAll(s)
+		s.id, s.epoch, s.serial = 0, 1, b.newID()
+		if m.SessionEpoch == 0 {
+			s.id = s.serial
 		}
-		b.sendFetch(r)
-	case m.Err == protocol.None:
-		r.epochCheck = false // the logs agree: fetch on
-		if b.followerThrottle.rate > 0 && throttled(r, b.id) {
-			b.followerThrottle.spend(recordsOf(m.Batches) * b.cfg.RecordSize)
+		for _, p := range m.Partitions {
+			s.parts = append(s.parts, sessionPart{req: p, r: b.hosted(p.TP), hwSent: -1})
 		}
-		b.appendAsFollower(r, m)
-		b.sendFetch(r)
-	case m.Err == protocol.OffsetOutOfRange && m.LogEndOffset < r.log.LEO():
-		b.truncate(r, m.LogEndOffset, "to the leader's log end (offset out of range)")
-		b.sendFetch(r)
+	case s.id == 0 || m.SessionID != s.id:
+		errResp(protocol.FetchSessionIDNotFound)
+		return
+	case m.SessionEpoch != s.epoch:
+		errResp(protocol.InvalidFetchSessionEpoch)
+		return
 	default:
-		b.fetchLater(r, b.cfg.ReplicaFetchBackoff)
+		// An incremental request (IncrementalFetchContext): forget, then
+		// add or update what it names.
+		b.unpark(s)
+		s.epoch = nextSessionEpoch(s.epoch)
+		if len(m.Forgotten) > 0 {
+			s.parts = slices.DeleteFunc(s.parts, func(sp sessionPart) bool {
+				if !slices.Contains(m.Forgotten, sp.req.TP) {
+					return false
+				}
+				b.leaveSession(s, &sp)
+				return true
+			})
+		}
+		for _, p := range m.Partitions {
+			if i := slices.IndexFunc(s.parts, func(sp sessionPart) bool { return sp.req.TP == p.TP }); i >= 0 {
+				s.parts[i].req = p
+			} else {
+				s.parts = append(s.parts, sessionPart{req: p, r: b.hosted(p.TP), hwSent: -1})
+			}
+		}
 	}
-}
-
-func (b *Broker) appendAsFollower(r *replica, m protocol.FetchResponse) {
-	batches := m.Batches
-	if len(batches) > 0 && batches[0].BaseOffset != r.log.LEO() {
-		batches = nil // a response to an older fetch offset; fetch again from the end
+	s.from, s.brokerEpoch, s.lastRequest = from, m.BrokerEpoch, m.RequestID
+	s.maxRecords, s.full = m.MaxRecords, m.SessionEpoch <= 0
+	ready := false
+	for i := range s.parts {
+		sp := &s.parts[i]
+		sp.req.RequestID, sp.req.ReplicaID, sp.req.BrokerEpoch = m.RequestID, m.ReplicaID, m.BrokerEpoch
+		if sp.r == nil || sp.r.deleted {
+			sp.r = b.hosted(sp.req.TP)
+		}
+		settled, hasData := b.judgeReplicaFetch(s, sp)
+		sp.settled = settled
+		ready = ready || settled != nil || hasData
 	}
-	for _, batch := range batches {
-		r.log.Append(batch)
-	}
-	if r.log.Unflushed >= r.flushMessages {
-		r.log.Flush()
-	}
-	hw := min(m.HighWatermark, r.log.LEO())
-	if planted.Bugs.HWPastLEO {
-		hw = m.HighWatermark
-	}
-	if hw > r.log.HW {
-		b.setHW(r, hw)
-	}
-}
-
-// truncateOnDivergence is Kafka's truncate-on-fetch (KIP-320, after
-// KIP-101/279): find this log's end offset for the leader's diverging epoch
-// and cut there, or, if this log lacks that epoch, cut to its own end of the
-// largest lower epoch and ask again.
-func (b *Broker) truncateOnDivergence(r *replica, leaderEpoch int32, leaderEnd int64) {
-	if planted.Bugs.SkipTruncation {
+	if ready || m.MaxWaitMs <= 0 {
+		b.answerSession(s)
 		return
 	}
-	localEpoch, localEnd := r.log.EndOffsetForEpoch(leaderEpoch)
-	leo := r.log.LEO()
-	var to int64
-	switch {
-	case b.rules.SingleRoundEpoch:
-		// Before KIP-279 the answer named no epoch: the follower cut to
-		// the leader's end offset, even where its own records there came
-		// from another epoch.
-		to = min(leaderEnd, leo)
-	case localEnd < 0:
-		to = min(leaderEnd, leo)
-	case localEpoch != leaderEpoch:
-		to = min(localEnd, leo)
-	default:
-		to = min(localEnd, leaderEnd, leo)
-	}
-	b.truncate(r, to, fmt.Sprintf("where epoch %d ends on the leader (%d)", leaderEpoch, leaderEnd))
+	s.parked, s.parkID = true, b.newID()
+	s.timer = b.SetTimer(b.env, time.Duration(m.MaxWaitMs)*time.Millisecond, node.Timer{Kind: node.TFetchSessionExpire, Broker: s.follower, ID: s.parkID})
 }
 
-// ---- leader side ----
+// unpark drops a parked request a newer one from the same follower
+// replaces.
+func (b *Broker) unpark(s *fetchSession) {
+	if s.parked {
+		b.env.CancelTimer(s.timer)
+		s.parked = false
+	}
+}
 
-func (b *Broker) handleFetch(from sim.NodeID, m protocol.FetchRequest) {
-	if planted.Bugs.PanicOnFetch && m.ReplicaID >= 0 {
+// forgetAll empties a session.
+func (b *Broker) forgetAll(s *fetchSession) {
+	for i := range s.parts {
+		b.leaveSession(s, &s.parts[i])
+	}
+	s.parts = s.parts[:0]
+}
+
+// leaveSession unmarks a partition the session no longer holds, so that
+// its records no longer wake the session.
+func (b *Broker) leaveSession(s *fetchSession, sp *sessionPart) {
+	if sp.r == nil || sp.r.deleted {
+		return
+	}
+	if fs := sp.r.follower(s.follower); fs != nil && fs.session == s.serial {
+		fs.session = 0
+	}
+}
+
+// judgeReplicaFetch checks one partition of a follower's fetch as it
+// arrives and records the follower's position (Partition.fetchRecords,
+// updateFollowerFetchState): it returns the answer if one is settled now
+// (an error or a divergence), and whether the partition has records to
+// send.
+func (b *Broker) judgeReplicaFetch(s *fetchSession, sp *sessionPart) (settled *protocol.FetchResponse, hasData bool) {
+	if planted.Bugs.PanicOnFetch {
 		var missing *replica
 		_ = missing.log.LEO() // the planted bug: a replica looked up and never found
 	}
+	m := &sp.req
 	if b.rules.NoFetchEpoch {
 		m.CurrentLeaderEpoch = protocol.NoEpoch // before KIP-320 a fetch named no epoch to fence
 	}
-	r := b.hosted(m.TP)
-	errResp := func(err protocol.ErrorCode) {
-		resp := protocol.FetchResponse{RequestID: m.RequestID, TP: m.TP, Err: err, HighWatermark: -1, LogEndOffset: -1, DivergingEpoch: protocol.NoEpoch}
-		if r != nil {
-			resp.LogEndOffset = r.log.LEO()
+	r := sp.r
+	if err := b.fetchableAsLeader(r, m); err != protocol.None {
+		if err == protocol.FencedLeaderEpoch {
+			b.event(journal.Event{Kind: journal.EvFencedRequest, TP: r.tp, Epoch: m.CurrentLeaderEpoch, Broker: m.ReplicaID,
+				Detail: fmt.Sprintf("fetch at epoch %d fenced by epoch %d", m.CurrentLeaderEpoch, r.state.LeaderEpoch)})
 		}
-		b.env.Send(from, b.NewFetchResponse(resp))
+		return fetchError(m, r, err), false
 	}
-	switch {
-	case r == nil:
-		errResp(protocol.UnknownTopicOrPartition)
-		return
-	case r.role != roleLeader:
-		errResp(protocol.NotLeaderOrFollower)
-		return
-	case m.CurrentLeaderEpoch != protocol.NoEpoch && m.CurrentLeaderEpoch < r.state.LeaderEpoch:
-		b.event(journal.Event{Kind: journal.EvFencedRequest, TP: r.tp, Epoch: m.CurrentLeaderEpoch, Broker: m.ReplicaID,
-			Detail: fmt.Sprintf("fetch at epoch %d fenced by epoch %d", m.CurrentLeaderEpoch, r.state.LeaderEpoch)})
-		errResp(protocol.FencedLeaderEpoch)
-		return
-	case m.CurrentLeaderEpoch > r.state.LeaderEpoch:
-		errResp(protocol.UnknownLeaderEpoch)
-		return
+	fs := r.follower(m.ReplicaID)
+	if fs == nil {
+		return fetchError(m, r, protocol.NotLeaderOrFollower), false
 	}
-	if slices.ContainsFunc(r.parked, func(p parkedFetch) bool { return p.from == from && p.req.RequestID == m.RequestID }) {
-		return // a re-sent fetch that is already waiting here
-	}
-	if m.ReplicaID < 0 {
-		if m.FetchOffset > r.log.LEO() {
-			errResp(protocol.OffsetOutOfRange)
-			return
-		}
-		b.answerOrPark(r, from, m, m.FetchOffset < r.log.HW)
-		return
-	}
-	fi := slices.IndexFunc(r.followers, func(f followerState) bool { return f.broker == m.ReplicaID })
-	if fi < 0 {
-		errResp(protocol.NotLeaderOrFollower)
-		return
-	}
-	fs := &r.followers[fi]
-	if m.BrokerEpoch == fs.brokerEpoch && m.RequestID < fs.lastRequest {
-		return // overtaken by a newer fetch from the same follower incarnation
-	}
-	fs.lastRequest = m.RequestID
 	// Divergence first, then the offset range, as Kafka's
 	// Partition.readRecords: a follower whose divergent suffix runs past
 	// this log's end must learn where to truncate, not that it is out of
@@ -208,31 +202,166 @@ func (b *Broker) handleFetch(from sim.NodeID, m protocol.FetchRequest) {
 	if m.LastFetchedEpoch != protocol.NoEpoch {
 		epoch, end := r.log.EndOffsetForEpoch(m.LastFetchedEpoch)
 		if epoch < m.LastFetchedEpoch || end < m.FetchOffset {
-			b.env.Send(from, b.NewFetchResponse(protocol.FetchResponse{RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.HW, LogEndOffset: r.log.LEO(),
-				LeaderEpoch: r.state.LeaderEpoch, DivergingEpoch: epoch, DivergingEndOffset: end}))
-			return
+			return &protocol.FetchResponse{RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.HW, LogEndOffset: r.log.LEO(),
+				LeaderEpoch: r.state.LeaderEpoch, DivergingEpoch: epoch, DivergingEndOffset: end}, false
 		}
 	}
 	if m.FetchOffset > r.log.LEO() {
-		errResp(protocol.OffsetOutOfRange)
-		return
+		return fetchError(m, r, protocol.OffsetOutOfRange), false
 	}
 	b.updateFollower(r, fs, m)
+	fs.session = s.serial
 	if b.monitor != nil {
 		b.monitor.FollowerFetched(r.tp, m.ReplicaID, m.CurrentLeaderEpoch)
 	}
 	b.maybeExpandISR(r, fs)
 	b.maybeIncrementHW(r)
-	ready := m.FetchOffset < r.log.LEO()
-	if ready && b.leaderThrottle.rate > 0 && throttled(r, m.ReplicaID) && b.leaderThrottle.available(b.env.Now()) < b.cfg.RecordSize {
-		ready = false // over the leader's throttle: the fetch waits out its max wait
+	return nil, b.hasDataFor(r, m.FetchOffset, m.ReplicaID)
+}
+
+// fetchableAsLeader is the error a fetch of r gets, if any: this broker
+// must lead r at the fetch's epoch.
+func (b *Broker) fetchableAsLeader(r *replica, m *protocol.FetchRequest) protocol.ErrorCode {
+	switch {
+	case r == nil || r.deleted:
+		return protocol.UnknownTopicOrPartition
+	case r.role != roleLeader:
+		return protocol.NotLeaderOrFollower
+	case m.CurrentLeaderEpoch != protocol.NoEpoch && m.CurrentLeaderEpoch < r.state.LeaderEpoch:
+		return protocol.FencedLeaderEpoch
+	case m.CurrentLeaderEpoch > r.state.LeaderEpoch:
+		return protocol.UnknownLeaderEpoch
 	}
-	b.answerOrPark(r, from, m, ready)
+	return protocol.None
+}
+
+func fetchError(m *protocol.FetchRequest, r *replica, err protocol.ErrorCode) *protocol.FetchResponse {
+	resp := &protocol.FetchResponse{RequestID: m.RequestID, TP: m.TP, Err: err, HighWatermark: -1, LogEndOffset: -1, DivergingEpoch: protocol.NoEpoch}
+	if r != nil && !r.deleted {
+		resp.LogEndOffset = r.log.LEO()
+	}
+	return resp
+}
+
+// hasDataFor reports whether a follower fetching from offset has records
+// to take: over the leader's throttle, a partition waits out its max wait.
+func (b *Broker) hasDataFor(r *replica, offset int64, follower protocol.BrokerID) bool {
+	if offset >= r.log.LEO() {
+		return false
+	}
+	return b.leaderThrottle.rate <= 0 || !throttled(r, follower) || b.leaderThrottle.available(b.env.Now()) >= b.cfg.RecordSize
+}
+
+// answerSession answers the request in hand: every partition in answer
+// to a full request; otherwise those with records, a new high watermark,
+// an error or a divergence (CachedPartition.maybeUpdateResponseData). The
+// first partition with records sends at least one batch; the rest share
+// replica.fetch.response.max.bytes.
+func (b *Broker) answerSession(s *fetchSession) {
+	s.parked, s.woken = false, false
+	resp := protocol.ReplicaFetchResponse{RequestID: s.lastRequest, SessionID: s.id}
+	budget := s.maxRecords
+	read := false
+	kept := s.parts[:0]
+	s.withData = s.withData[:0]
+	for _, sp := range s.parts {
+		var pr protocol.FetchResponse
+		if sp.settled != nil {
+			pr, sp.settled = *sp.settled, nil
+		} else {
+			pr = b.readForFollower(sp.r, &sp.req, &budget, read)
+		}
+		hasRecords := len(pr.Batches) > 0
+		read = read || hasRecords
+		if s.full || hasRecords || pr.Err != protocol.None || pr.DivergingEpoch != protocol.NoEpoch || pr.HighWatermark != sp.hwSent {
+			resp.Partitions = append(resp.Partitions, pr)
+			sp.hwSent = pr.HighWatermark
+			if pr.Err != protocol.None {
+				sp.hwSent = -1
+			}
+		}
+		if hasRecords && s.id != 0 {
+			s.withData = append(s.withData, sp)
+		} else {
+			kept = append(kept, sp)
+		}
+	}
+	s.parts = append(kept, s.withData...)
+	b.env.Send(s.from, resp)
+}
+
+// readForFollower reads what a follower's fetch of r takes now: whole
+// batches up to the log end, within its partition's and the response's
+// limits (at least one batch for the first partition read).
+func (b *Broker) readForFollower(r *replica, m *protocol.FetchRequest, budget *int, read bool) protocol.FetchResponse {
+	if err := b.fetchableAsLeader(r, m); err != protocol.None {
+		return *fetchError(m, r, err) // leadership changed while the fetch waited
+	}
+	maxRecords := m.MaxRecords
+	if read {
+		maxRecords = min(maxRecords, *budget)
+	}
+	limited := b.leaderThrottle.rate > 0 && throttled(r, m.ReplicaID)
+	if limited {
+		// Kafka's ReplicationQuotaManager leaves a throttled partition out
+		// of the response while the quota is spent, and otherwise sends
+		// whole batches (which may overdraw it).
+		maxRecords = min(maxRecords, int(b.leaderThrottle.available(b.env.Now())/b.cfg.RecordSize))
+	}
+	var batches []*protocol.Batch
+	if maxRecords > 0 && m.FetchOffset < r.log.LEO() {
+		batches = r.log.ReadBatches(m.FetchOffset, r.log.LEO(), maxRecords)
+	}
+	n := recordsOf(batches)
+	*budget -= int(n)
+	if limited {
+		b.leaderThrottle.spend(n * b.cfg.RecordSize)
+	}
+	return protocol.FetchResponse{RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.HW, LogEndOffset: r.log.LEO(),
+		LeaderEpoch: r.state.LeaderEpoch, Batches: batches, DivergingEpoch: protocol.NoEpoch}
+}
+
+// onSessionExpire answers a parked session fetch whose wait is over.
+func (b *Broker) onSessionExpire(tm node.Timer) {
+	if s := b.session(tm.Broker); s != nil && s.parked && s.parkID == tm.ID {
+		b.answerSession(s)
+	}
+}
+
+// wakeSessions marks the parked session fetches that r's new records, or
+// its change of leadership, concern (DelayedFetch.tryComplete); they are
+// answered once the event that woke them is handled, so that a produce
+// request's appends to several partitions go out in one answer (Kafka's
+// ActionQueue, completed after each request).
+func (b *Broker) wakeSessions(r *replica, leadershipChanged bool) {
+	for i := range r.followers {
+		fs := &r.followers[i]
+		s := b.session(fs.broker)
+		if s == nil || !s.parked || s.woken || fs.session != s.serial {
+			continue
+		}
+		if leadershipChanged || b.hasDataFor(r, fs.leo, fs.broker) {
+			s.woken = true
+			b.woken = append(b.woken, s)
+		}
+	}
+}
+
+// answerWoken answers the session fetches woken by the event just handled.
+func (b *Broker) answerWoken() {
+	for _, s := range b.woken {
+		if s.woken && s.parked {
+			b.env.CancelTimer(s.timer)
+			b.answerSession(s)
+		}
+		s.woken = false
+	}
+	b.woken = b.woken[:0]
 }
 
 // updateFollower records a follower's fetch position, and when it counts as
 // caught up, as Kafka's Replica.updateFetchState does.
-func (b *Broker) updateFollower(r *replica, fs *followerState, m protocol.FetchRequest) {
+func (b *Broker) updateFollower(r *replica, fs *followerState, m *protocol.FetchRequest) {
 	now, leo := b.env.Now(), r.log.LEO()
 	switch {
 	case m.FetchOffset >= leo:
@@ -246,8 +375,41 @@ func (b *Broker) updateFollower(r *replica, fs *followerState, m protocol.FetchR
 	fs.lastFetchTime = now
 }
 
-func (b *Broker) answerOrPark(r *replica, from sim.NodeID, m protocol.FetchRequest, ready bool) {
-	if ready || m.MaxWaitMs <= 0 {
+// ---- leader side: consumer fetches, one partition each ----
+
+// parkedFetch is a consumer's fetch held until data arrives or its wait is
+// over.
+type parkedFetch struct {
+	id    uint64
+	from  sim.NodeID
+	req   protocol.FetchRequest
+	timer sim.TimerID
+}
+
+func (b *Broker) handleFetch(from sim.NodeID, m protocol.FetchRequest) {
+	if m.ReplicaID >= 0 {
+		return // replicas fetch in sessions (handleReplicaFetch)
+	}
+	if b.rules.NoFetchEpoch {
+		m.CurrentLeaderEpoch = protocol.NoEpoch // before KIP-320 a fetch named no epoch to fence
+	}
+	r := b.hosted(m.TP)
+	if err := b.fetchableAsLeader(r, &m); err != protocol.None {
+		if err == protocol.FencedLeaderEpoch {
+			b.event(journal.Event{Kind: journal.EvFencedRequest, TP: r.tp, Epoch: m.CurrentLeaderEpoch, Broker: m.ReplicaID,
+				Detail: fmt.Sprintf("fetch at epoch %d fenced by epoch %d", m.CurrentLeaderEpoch, r.state.LeaderEpoch)})
+		}
+		b.env.Send(from, b.NewFetchResponse(*fetchError(&m, r, err)))
+		return
+	}
+	if slices.ContainsFunc(r.parked, func(p parkedFetch) bool { return p.from == from && p.req.RequestID == m.RequestID }) {
+		return // a re-sent fetch that is already waiting here
+	}
+	if m.FetchOffset > r.log.LEO() {
+		b.env.Send(from, b.NewFetchResponse(*fetchError(&m, r, protocol.OffsetOutOfRange)))
+		return
+	}
+	if m.FetchOffset < r.log.HW || m.MaxWaitMs <= 0 {
 		b.answerFetch(r, from, m)
 		return
 	}
@@ -256,47 +418,21 @@ func (b *Broker) answerOrPark(r *replica, from sim.NodeID, m protocol.FetchReque
 	r.parked = append(r.parked, parkedFetch{id: id, from: from, req: m, timer: t})
 }
 
-// answerFetch sends what is readable now: up to the log end for followers,
-// up to the high watermark for consumers.
+// answerFetch sends a consumer what is readable now: up to the high
+// watermark.
 func (b *Broker) answerFetch(r *replica, from sim.NodeID, m protocol.FetchRequest) {
-	upTo := r.log.LEO()
-	if m.ReplicaID < 0 {
-		upTo = r.log.HW
-	}
-	maxRecords := m.MaxRecords
-	limited := m.ReplicaID >= 0 && b.leaderThrottle.rate > 0 && throttled(r, m.ReplicaID)
-	if limited {
-		// Kafka's ReplicationQuotaManager leaves a throttled partition out
-		// of the response while the quota is spent, and otherwise sends
-		// whole batches (which may overdraw it).
-		maxRecords = min(maxRecords, int(b.leaderThrottle.available(b.env.Now())/b.cfg.RecordSize))
-	}
-	var batches []*protocol.Batch
-	switch {
-	case maxRecords <= 0:
-	case m.ReplicaID >= 0:
-		batches = r.log.ReadBatches(m.FetchOffset, upTo, maxRecords)
-	default:
-		batches = r.log.Read(m.FetchOffset, upTo, maxRecords)
-	}
-	if limited {
-		b.leaderThrottle.spend(recordsOf(batches) * b.cfg.RecordSize)
-	}
 	b.env.Send(from, b.NewFetchResponse(protocol.FetchResponse{
 		RequestID: m.RequestID, TP: r.tp, HighWatermark: r.log.HW, LogEndOffset: r.log.LEO(),
-		LeaderEpoch: r.state.LeaderEpoch, Batches: batches, DivergingEpoch: protocol.NoEpoch,
+		LeaderEpoch: r.state.LeaderEpoch, Batches: r.log.Read(m.FetchOffset, r.log.HW, m.MaxRecords), DivergingEpoch: protocol.NoEpoch,
 	}))
 }
 
-// wakeParked answers parked fetches that can now make progress.
+// wakeParked answers the fetches parked on r that can now make progress.
 func (b *Broker) wakeParked(r *replica) {
+	b.wakeSessions(r, false)
 	kept := r.parked[:0]
 	for _, p := range r.parked {
-		ready := p.req.FetchOffset < r.log.LEO()
-		if p.req.ReplicaID < 0 {
-			ready = p.req.FetchOffset < r.log.HW
-		}
-		if ready {
+		if p.req.FetchOffset < r.log.HW {
 			b.env.CancelTimer(p.timer)
 			b.answerFetch(r, p.from, p.req)
 		} else {

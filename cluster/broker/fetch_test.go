@@ -17,10 +17,8 @@ func TestFetchDivergenceIsCheckedBeforeOffsetOutOfRange(t *testing.T) {
 	// Leader: epoch 1 at offsets 0-4, epoch 3 from 5 (log end 7).
 	b, _ := leaderWithLog(env, 3, append(records(0, 5, 1), records(5, 2, 3)...))
 	// A follower that led at epoch 2 alone holds offsets 5-9 at epoch 2.
-	b.handleFetch(1, protocol.FetchRequest{RequestID: 1, ReplicaID: 1, BrokerEpoch: 1, TP: orders0,
+	resp := replicaFetch(t, env, b, protocol.FetchRequest{RequestID: 1, ReplicaID: 1, BrokerEpoch: 1, TP: orders0,
 		CurrentLeaderEpoch: 3, FetchOffset: 10, LastFetchedEpoch: 2, MaxRecords: 100})
-	resp, ok := nodetest.Last[*protocol.FetchResponse](env)
-	require.True(t, ok)
 	require.Equal(t, protocol.None, resp.Err, "divergence must be answered before the offset range check")
 	require.Equal(t, int32(1), resp.DivergingEpoch)
 	require.Equal(t, int64(5), resp.DivergingEndOffset)
@@ -30,10 +28,8 @@ func TestFetchDivergenceIsCheckedBeforeOffsetOutOfRange(t *testing.T) {
 func TestFetchPastLogEndIsOutOfRange(t *testing.T) {
 	env := nodetest.NewEnv()
 	b, _ := leaderWithLog(env, 3, records(0, 5, 3))
-	b.handleFetch(1, protocol.FetchRequest{RequestID: 1, ReplicaID: 1, BrokerEpoch: 1, TP: orders0,
+	resp := replicaFetch(t, env, b, protocol.FetchRequest{RequestID: 1, ReplicaID: 1, BrokerEpoch: 1, TP: orders0,
 		CurrentLeaderEpoch: 3, FetchOffset: 10, LastFetchedEpoch: protocol.NoEpoch, MaxRecords: 100})
-	resp, ok := nodetest.Last[*protocol.FetchResponse](env)
-	require.True(t, ok)
 	require.Equal(t, protocol.OffsetOutOfRange, resp.Err)
 }
 

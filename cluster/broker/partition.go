@@ -29,7 +29,7 @@ type followerState struct {
 	lastCaughtUp       clock.Time
 	lastFetchLeaderLEO int64
 	lastFetchTime      clock.Time
-	lastRequest        uint64
+	session            uint64 // the serial of the fetch session that holds this partition, 0 if none
 }
 
 // replica is one broker's replica of one partition.
@@ -51,11 +51,14 @@ type replica struct {
 	purgatory  []*delayedProduce // acks=all produces waiting on this partition
 	parked     []parkedFetch
 
-	// As follower: the fetch in flight, or the backoff before the next;
-	// epochCheck while the follower has yet to agree epochs with its leader
-	// (what protocols before 2.7 did only on becoming a follower).
-	fetch      node.Call
-	epochCheck bool
+	// As follower: the leader broker whose fetcher fetches it (NoLeader:
+	// none), the end of an error's backoff, and epochCheck while the
+	// follower has yet to agree epochs with its leader (what protocols
+	// before 2.7 did only on becoming a follower).
+	fetchingFrom      protocol.BrokerID
+	fetchDelayedUntil clock.Time
+	epochCheck        bool
+	deleted           bool // its log is deleted: a fetch session's pointer to it is stale
 }
 
 // view is what the monitor is shown of r.
@@ -69,7 +72,7 @@ func (b *Broker) replica(tp protocol.TopicPartition) *replica {
 		return r
 	}
 	r := &replica{tp: tp, log: storage.Open(b.env.Disk(), tp, b.checkpoint[tp]), minISR: b.cfg.MinInsyncReplicas, flushMessages: b.cfg.FlushIntervalMessages, lazyISR: b.cfg.LazyISR}
-	r.state.LeaderEpoch = protocol.NoEpoch
+	r.state.LeaderEpoch, r.fetchingFrom = protocol.NoEpoch, protocol.NoLeader
 	for _, t := range b.topics {
 		if t.Name == tp.Topic {
 			if t.MinInsyncReplicas != nil && !planted.Bugs.LoseMinISR {
@@ -116,7 +119,7 @@ func (b *Broker) applyState(r *replica, st protocol.PartitionState) {
 func (b *Broker) makeLeader(r *replica) {
 	b.abandonRequests(r)
 	r.role = roleLeader
-	r.fetch.Cancel(b.env)
+	b.unfollow(r)
 	r.log.AssignEpoch(r.state.LeaderEpoch, r.log.LEO())
 	r.followers = r.followers[:0]
 	for _, id := range r.state.Replicas {
@@ -167,7 +170,7 @@ func (b *Broker) makeFollower(r *replica) {
 		// were already committed.
 		b.truncate(r, r.log.HW, "to its high watermark (pre-KIP-101)")
 	}
-	b.sendFetch(r)
+	b.follow(r)
 }
 
 // abandonRequests answers everything parked on a replica that is no
@@ -178,6 +181,7 @@ func (b *Broker) abandonRequests(r *replica) {
 		b.settleWaiting(d, r, protocol.NotLeaderOrFollower)
 	}
 	r.purgatory = r.purgatory[:0]
+	b.wakeSessions(r, true) // DelayedFetch completes when a partition's leadership changes
 	for _, p := range r.parked {
 		b.env.CancelTimer(p.timer)
 		b.env.Send(p.from, b.NewFetchResponse(protocol.FetchResponse{RequestID: p.req.RequestID, TP: r.tp, Err: protocol.NotLeaderOrFollower, DivergingEpoch: protocol.NoEpoch}))

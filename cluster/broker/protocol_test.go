@@ -49,10 +49,8 @@ func TestKIP320FetchFencing(t *testing.T) {
 		env := nodetest.NewEnv()
 		b, r := leaderWithLog(env, 3, records(0, 5, 3))
 		b.rules = protocol.MustProtocol(tt.version).Rules()
-		b.handleFetch(1, protocol.FetchRequest{RequestID: 1, ReplicaID: 1, BrokerEpoch: 1, TP: orders0,
+		resp := replicaFetch(t, env, b, protocol.FetchRequest{RequestID: 1, ReplicaID: 1, BrokerEpoch: 1, TP: orders0,
 			CurrentLeaderEpoch: 2, FetchOffset: 5, LastFetchedEpoch: 3, MaxRecords: 100})
-		resp, ok := nodetest.Last[*protocol.FetchResponse](env)
-		require.True(t, ok)
 		if tt.fenced {
 			assert.Equal(t, protocol.FencedLeaderEpoch, resp.Err, tt.version)
 			assert.Equal(t, int64(-1), r.follower(1).leo)

@@ -27,6 +27,7 @@ type BrokerConfig struct {
 	ReplicaFetchWaitMax     time.Duration            // replica.fetch.wait.max.ms
 	ReplicaFetchMaxBytes    int64                    // replica.fetch.max.bytes
 	ReplicaFetchBackoff     time.Duration            // replica.fetch.backoff.ms
+	ReplicaFetchResponseMax int64                    // replica.fetch.response.max.bytes
 	HWCheckpointInterval    time.Duration            // replica.high.watermark.checkpoint.interval.ms
 	MinInsyncReplicas       int                      // min.insync.replicas
 	UncleanLeaderElection   bool                     // unclean.leader.election.enable
@@ -87,19 +88,20 @@ func DefaultGroupCoordinatorConfig() GroupCoordinatorConfig {
 // DefaultBrokerConfig returns Kafka's defaults.
 func DefaultBrokerConfig() BrokerConfig {
 	return BrokerConfig{
-		HeartbeatInterval:     2 * time.Second,
-		SessionTimeout:        9 * time.Second,
-		ReplicaLagTimeMax:     30 * time.Second,
-		ReplicaFetchWaitMax:   500 * time.Millisecond,
-		ReplicaFetchMaxBytes:  1 << 20,
-		ReplicaFetchBackoff:   time.Second,
-		HWCheckpointInterval:  5 * time.Second,
-		MinInsyncReplicas:     1,
-		FlushIntervalMessages: math.MaxInt64,
-		AutoLeaderRebalance:   true,
-		LeaderImbalanceCheck:  300 * time.Second,
-		ControlledShutdown:    true,
-		ShutdownTimeout:       5 * time.Minute,
+		HeartbeatInterval:       2 * time.Second,
+		SessionTimeout:          9 * time.Second,
+		ReplicaLagTimeMax:       30 * time.Second,
+		ReplicaFetchWaitMax:     500 * time.Millisecond,
+		ReplicaFetchMaxBytes:    1 << 20,
+		ReplicaFetchResponseMax: 10 << 20,
+		ReplicaFetchBackoff:     time.Second,
+		HWCheckpointInterval:    5 * time.Second,
+		MinInsyncReplicas:       1,
+		FlushIntervalMessages:   math.MaxInt64,
+		AutoLeaderRebalance:     true,
+		LeaderImbalanceCheck:    300 * time.Second,
+		ControlledShutdown:      true,
+		ShutdownTimeout:         5 * time.Minute,
 		// A lost packet costs TCP one retransmission timeout (200 ms at
 		// least); the simulated network drops whole messages, so requesters
 		// re-send unanswered requests after this long, and servers answer a
@@ -310,6 +312,8 @@ func (c *BrokerConfig) Set(name, value string) error {
 		c.ReplicaFetchWaitMax, err = parseMillis(value, 0)
 	case "replica.fetch.max.bytes":
 		c.ReplicaFetchMaxBytes, err = parseInt(value, 1)
+	case "replica.fetch.response.max.bytes":
+		c.ReplicaFetchResponseMax, err = parseInt(value, 1)
 	case "replica.fetch.backoff.ms":
 		c.ReplicaFetchBackoff, err = parseMillis(value, 0)
 	case "replica.high.watermark.checkpoint.interval.ms":
@@ -445,7 +449,7 @@ var brokerProperties = []string{
 	"auto.leader.rebalance.enable", "broker.heartbeat.interval.ms", "controlled.shutdown.enable", "controller.quorum.election.backoff.max.ms",
 	"controller.quorum.election.timeout.ms", "controller.quorum.fetch.timeout.ms", "controller.quorum.request.timeout.ms", "broker.session.timeout.ms", "eligible.leader.replicas.version", "inter.broker.protocol.version",
 	"leader.imbalance.check.interval.seconds", "log.flush.interval.messages", "log.flush.interval.ms", "metadata.max.idle.interval.ms",
-	"min.insync.replicas", "replica.fetch.backoff.ms", "replica.fetch.max.bytes", "replica.fetch.wait.max.ms",
+	"min.insync.replicas", "replica.fetch.backoff.ms", "replica.fetch.max.bytes", "replica.fetch.response.max.bytes", "replica.fetch.wait.max.ms",
 	"follower.replication.throttled.rate", "group.initial.rebalance.delay.ms", "group.max.session.timeout.ms", "group.min.session.timeout.ms", "leader.replication.throttled.rate",
 	"offsets.commit.timeout.ms", "offsets.topic.num.partitions", "offsets.topic.replication.factor",
 	"replica.high.watermark.checkpoint.interval.ms", "replica.lag.time.max.ms",

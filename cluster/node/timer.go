@@ -16,10 +16,11 @@ import (
 // Timer is the one timer type of the cluster's nodes: what fires, and for
 // which partition or request.
 type Timer struct {
-	Kind TimerKind
-	TP   protocol.TopicPartition
-	ID   uint64
-	home *protocol.Pool[Timer]
+	Kind   TimerKind
+	TP     protocol.TopicPartition
+	Broker protocol.BrokerID // a replica fetcher's leader, a fetch session's follower
+	ID     uint64
+	home   *protocol.Pool[Timer]
 }
 
 type TimerKind uint8
@@ -66,6 +67,11 @@ const (
 	TMemberWork
 	TMemberPollCheck
 	TMaxBlock // producer: a send() blocked for buffer memory gives up (max.block.ms)
+	// Broker: a replica fetcher's request to Broker went unanswered, or
+	// its backoff is over; a fetch session's parked request from
+	// follower Broker has waited its max wait.
+	TReplicaFetch
+	TFetchSessionExpire
 )
 
 var timerNames = [...]string{
@@ -79,12 +85,16 @@ var timerNames = [...]string{
 	TShutdownHeartbeat: "shutdown-heartbeat", TShutdown: "shutdown",
 	TGroupSession: "group-session", TGroupJoin: "group-join", TGroupSync: "group-sync", TGroupWrite: "group-write", TGroupLoad: "group-load",
 	TMemberHeartbeat: "member-heartbeat", TMemberRetry: "member-retry", TMemberWork: "member-work", TMemberPollCheck: "member-poll-check", TMaxBlock: "max-block",
+	TReplicaFetch: "replica-fetch", TFetchSessionExpire: "replica-fetch-expire",
 }
 
 func (t *Timer) AppendSummary(b []byte) []byte {
 	b = append(b, timerNames[t.Kind]...)
 	if t.TP.Topic != "" {
 		b = protocol.AppendTP(b, t.TP)
+	}
+	if t.Kind == TReplicaFetch || t.Kind == TFetchSessionExpire {
+		b = strconv.AppendInt(append(b, " broker="...), int64(t.Broker), 10)
 	}
 	if t.ID != 0 {
 		b = strconv.AppendUint(append(b, " #"...), t.ID, 10)

@@ -91,6 +91,40 @@ type FetchResponse struct {
 	home *Pool[FetchResponse] // the sender's, which Recycle returns it to
 }
 
+// ReplicaFetchRequest is a follower broker's one fetch to a leader broker
+// for every partition it follows there (ReplicaFetcherThread, one per
+// leader with num.replica.fetchers 1), in an incremental fetch session
+// (KIP-227): a full request (SessionEpoch 0) opens the session with every
+// partition; each later one names only the partitions added or changed
+// since (Partitions) and those to drop (Forgotten). Before KIP-227
+// (SessionEpoch FinalEpoch, no session) every request is full.
+type ReplicaFetchRequest struct {
+	RequestID    uint64
+	ReplicaID    BrokerID
+	BrokerEpoch  int64
+	SessionID    uint64
+	SessionEpoch int32
+	MaxWaitMs    int64
+	MaxRecords   int            // replica.fetch.response.max.bytes, in records
+	Partitions   []FetchRequest // each with its TP, epochs, offset and MaxRecords
+	Forgotten    []TopicPartition
+}
+
+// FinalEpoch is the session epoch of a sessionless fetch (Kafka's
+// FetchMetadata.FINAL_EPOCH).
+const FinalEpoch int32 = -1
+
+// ReplicaFetchResponse answers a ReplicaFetchRequest: in a session, only
+// the partitions with records, a new high watermark, an error or a
+// divergence (FetchSession's maybeUpdateResponseData); every partition in
+// the answer to a full request.
+type ReplicaFetchResponse struct {
+	RequestID  uint64
+	Err        ErrorCode // FetchSessionIDNotFound, InvalidFetchSessionEpoch: start a new session
+	SessionID  uint64
+	Partitions []FetchResponse
+}
+
 // ApiVersionsRequest is the first request a Kafka client sends on a new
 // connection; the connection is usable once it is answered.
 type ApiVersionsRequest struct{ RequestID uint64 }
@@ -257,6 +291,49 @@ func (m *FetchResponse) AppendSummary(b []byte) []byte {
 	if m.DivergingEpoch != NoEpoch {
 		b = appendInt(b, " diverging=", int64(m.DivergingEpoch))
 		b = appendInt(b, "@", m.DivergingEndOffset)
+	}
+	return b
+}
+
+func (m ReplicaFetchRequest) AppendSummary(b []byte) []byte {
+	b = appendID(append(b, "replica-fetch"...), m.RequestID)
+	b = appendInt(b, " replica=", int64(m.ReplicaID))
+	b = appendInt(b, " session=", int64(m.SessionID))
+	b = appendInt(b, " session-epoch=", int64(m.SessionEpoch))
+	for _, p := range m.Partitions {
+		b = AppendTP(b, p.TP)
+		b = appendInt(b, "@", p.FetchOffset)
+		b = appendInt(b, " epoch=", int64(p.CurrentLeaderEpoch))
+		b = appendInt(b, " last-epoch=", int64(p.LastFetchedEpoch))
+	}
+	for _, tp := range m.Forgotten {
+		b = AppendTP(append(b, " forget"...), tp)
+	}
+	return b
+}
+
+func (m ReplicaFetchResponse) AppendSummary(b []byte) []byte {
+	b = appendID(append(b, "replica-fetch-response"...), m.RequestID)
+	if m.Err != None {
+		b = append(append(b, ' '), m.Err.String()...)
+	}
+	b = appendInt(b, " session=", int64(m.SessionID))
+	for i := range m.Partitions {
+		p := &m.Partitions[i]
+		b = AppendTP(b, p.TP)
+		if p.Err != None {
+			b = append(append(b, ' '), p.Err.String()...)
+		}
+		b = appendInt(b, " hw=", p.HighWatermark)
+		n := 0
+		for _, batch := range p.Batches {
+			n += batch.Len()
+		}
+		b = appendInt(b, " n=", int64(n))
+		if p.DivergingEpoch != NoEpoch {
+			b = appendInt(b, " diverging=", int64(p.DivergingEpoch))
+			b = appendInt(b, "@", p.DivergingEndOffset)
+		}
 	}
 	return b
 }

@@ -282,6 +282,8 @@ const (
 	InvalidSessionTimeout        ErrorCode = 26
 	RebalanceInProgress          ErrorCode = 27
 	OutOfOrderSequenceNumber     ErrorCode = 45
+	FetchSessionIDNotFound       ErrorCode = 70
+	InvalidFetchSessionEpoch     ErrorCode = 71
 	FencedLeaderEpoch            ErrorCode = 74
 	UnknownLeaderEpoch           ErrorCode = 75
 	StaleBrokerEpoch             ErrorCode = 77
@@ -312,6 +314,8 @@ var errorNames = [...]string{
 	NotEnoughReplicas:            "NOT_ENOUGH_REPLICAS",
 	NotEnoughReplicasAfterAppend: "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
 	OutOfOrderSequenceNumber:     "OUT_OF_ORDER_SEQUENCE_NUMBER",
+	FetchSessionIDNotFound:       "FETCH_SESSION_ID_NOT_FOUND",
+	InvalidFetchSessionEpoch:     "INVALID_FETCH_SESSION_EPOCH",
 	FencedLeaderEpoch:            "FENCED_LEADER_EPOCH",
 	UnknownLeaderEpoch:           "UNKNOWN_LEADER_EPOCH",
 	StaleBrokerEpoch:             "STALE_BROKER_EPOCH",

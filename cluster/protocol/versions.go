@@ -109,6 +109,7 @@ type Rules struct {
 	NoTruncateOnFetch bool // before 2.7 (KAFKA-10554): epochs are compared only on becoming a follower, not on every fetch
 	NoBrokerEpochISR  bool // before KIP-903: ISR changes carry no broker epoch
 	HWBelowMinISR     bool // before KAFKA-15583: the HW advances with the ISR below min.insync.replicas
+	NoFetchSessions   bool // before KIP-227: every replica fetch names, and every answer carries, every partition
 }
 
 // protocolSteps is the one place that says which rule each version
@@ -119,6 +120,7 @@ var protocolSteps = []struct {
 	lacks func(*Rules)
 }{
 	{MustProtocol("0.11.0"), "KIP-101: truncate by leader epoch, not to the high watermark", func(r *Rules) { r.HWTruncation = true }},
+	{MustProtocol("1.1"), "KIP-227: incremental fetch sessions: a replica fetch names only the partitions that changed", func(r *Rules) { r.NoFetchSessions = true }},
 	{MustProtocol("2.0"), "KIP-279: epoch truncation iterates until the logs agree", func(r *Rules) { r.SingleRoundEpoch = true }},
 	{MustProtocol("2.1"), "KIP-320: fetches carry the current leader epoch and are fenced on it", func(r *Rules) { r.NoFetchEpoch = true }},
 	{MustProtocol("2.7"), "KAFKA-10554: every fetch names the last fetched epoch, and the leader answers a divergence", func(r *Rules) { r.NoTruncateOnFetch = true }},

@@ -28,7 +28,8 @@ func TestProtocolRulesByVersion(t *testing.T) {
 		version string
 		want    Rules
 	}{
-		{"0.10.2", Rules{HWTruncation: true, SingleRoundEpoch: true, NoFetchEpoch: true, NoTruncateOnFetch: true, NoBrokerEpochISR: true, HWBelowMinISR: true}},
+		{"0.10.2", Rules{HWTruncation: true, SingleRoundEpoch: true, NoFetchEpoch: true, NoTruncateOnFetch: true, NoBrokerEpochISR: true, HWBelowMinISR: true, NoFetchSessions: true}},
+		{"1.0", Rules{SingleRoundEpoch: true, NoFetchEpoch: true, NoTruncateOnFetch: true, NoBrokerEpochISR: true, HWBelowMinISR: true, NoFetchSessions: true}},
 		{"1.1", Rules{SingleRoundEpoch: true, NoFetchEpoch: true, NoTruncateOnFetch: true, NoBrokerEpochISR: true, HWBelowMinISR: true}},
 		{"2.0", Rules{NoFetchEpoch: true, NoTruncateOnFetch: true, NoBrokerEpochISR: true, HWBelowMinISR: true}},
 		{"2.1", Rules{NoTruncateOnFetch: true, NoBrokerEpochISR: true, HWBelowMinISR: true}},
