@@ -113,7 +113,7 @@ func TestKIP227FetchSessions(t *testing.T) {
 		env := nodetest.NewEnv()
 		b, rs := leaderOf(env, 3)
 		b.rules = tt.rules
-		b.epoch = 0 // unregistered: the fetcher waits until all three are its
+		b.epoch = 0            // unregistered: the fetcher waits until all three are its
 		for _, r := range rs { // broker 1 now leads them: broker 0 follows
 			r.state.Leader, r.state.LeaderEpoch = 1, 2
 			b.makeFollower(r)
