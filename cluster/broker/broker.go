@@ -193,9 +193,9 @@ func (b *Broker) Receive(env sim.Env, from sim.NodeID, msg sim.Message) {
 		b.handleProduce(from, *m)
 	case *protocol.FetchRequest:
 		b.handleFetch(from, *m)
-	case protocol.ReplicaFetchRequest:
+	case *protocol.ReplicaFetchRequest:
 		b.handleReplicaFetch(from, m)
-	case protocol.ReplicaFetchResponse:
+	case *protocol.ReplicaFetchResponse:
 		b.handleReplicaFetchResponse(from, m)
 	case protocol.MetadataRequest:
 		env.Send(from, protocol.MetadataResponse{RequestID: m.RequestID, Image: b.image})

@@ -50,9 +50,9 @@ func records(offset int64, n int, epoch int32) []protocol.Record {
 // partition (no wait) and returns the answer for it.
 func replicaFetch(t *testing.T, env *nodetest.Env, b *Broker, p protocol.FetchRequest) protocol.FetchResponse {
 	t.Helper()
-	b.handleReplicaFetch(1, protocol.ReplicaFetchRequest{RequestID: p.RequestID, ReplicaID: p.ReplicaID, BrokerEpoch: p.BrokerEpoch,
+	b.handleReplicaFetch(1, &protocol.ReplicaFetchRequest{RequestID: p.RequestID, ReplicaID: p.ReplicaID, BrokerEpoch: p.BrokerEpoch,
 		SessionEpoch: protocol.FinalEpoch, MaxRecords: 1000, Partitions: []protocol.FetchRequest{p}})
-	resp, ok := nodetest.Last[protocol.ReplicaFetchResponse](env)
+	resp, ok := nodetest.Last[*protocol.ReplicaFetchResponse](env)
 	require.True(t, ok)
 	require.Len(t, resp.Partitions, 1)
 	return resp.Partitions[0]

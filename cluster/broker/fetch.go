@@ -59,7 +59,7 @@ func (b *Broker) session(follower protocol.BrokerID) *fetchSession {
 // handleReplicaFetch takes a follower broker's fetch for every partition
 // it follows here (ReplicaManager.fetchMessages with FetchManager's
 // session context).
-func (b *Broker) handleReplicaFetch(from sim.NodeID, m protocol.ReplicaFetchRequest) {
+func (b *Broker) handleReplicaFetch(from sim.NodeID, m *protocol.ReplicaFetchRequest) {
 	if m.ReplicaID < 0 || int(m.ReplicaID) >= len(b.dir.Brokers) {
 		return
 	}
@@ -77,7 +77,9 @@ func (b *Broker) handleReplicaFetch(from sim.NodeID, m protocol.ReplicaFetchRequ
 		}
 	}
 	errResp := func(err protocol.ErrorCode) {
-		b.env.Send(from, protocol.ReplicaFetchResponse{RequestID: m.RequestID, Err: err})
+		resp := b.NewReplicaFetchResponse()
+		resp.RequestID, resp.Err = m.RequestID, err
+		b.env.Send(from, resp)
 	}
 	switch {
 	case m.SessionEpoch == protocol.FinalEpoch || m.SessionEpoch == 0:
@@ -259,7 +261,8 @@ func (b *Broker) hasDataFor(r *replica, offset int64, follower protocol.BrokerID
 // replica.fetch.response.max.bytes.
 func (b *Broker) answerSession(s *fetchSession) {
 	s.parked, s.woken = false, false
-	resp := protocol.ReplicaFetchResponse{RequestID: s.lastRequest, SessionID: s.id}
+	resp := b.NewReplicaFetchResponse()
+	resp.RequestID, resp.SessionID = s.lastRequest, s.id
 	budget := s.maxRecords
 	read := false
 	kept := s.parts[:0]

@@ -35,7 +35,7 @@ func asks(offsets ...int64) []protocol.FetchRequest {
 	return out
 }
 
-func answered(resp protocol.ReplicaFetchResponse) []int32 {
+func answered(resp *protocol.ReplicaFetchResponse) []int32 {
 	var ps []int32
 	for _, p := range resp.Partitions {
 		ps = append(ps, p.TP.Partition)
@@ -56,31 +56,31 @@ func TestFetchSessionSendsOnlyChangedPartitions(t *testing.T) {
 	for i := range offsets {
 		offsets[i] = 5
 	}
-	b.handleReplicaFetch(1, protocol.ReplicaFetchRequest{RequestID: 1, ReplicaID: 1, BrokerEpoch: 1, SessionEpoch: 0, MaxRecords: 1000, Partitions: asks(offsets...)})
-	full, ok := nodetest.Last[protocol.ReplicaFetchResponse](env)
+	b.handleReplicaFetch(1, &protocol.ReplicaFetchRequest{RequestID: 1, ReplicaID: 1, BrokerEpoch: 1, SessionEpoch: 0, MaxRecords: 1000, Partitions: asks(offsets...)})
+	full, ok := nodetest.Last[*protocol.ReplicaFetchResponse](env)
 	require.True(t, ok)
 	assert.Len(t, full.Partitions, 50, "a full request's answer names every partition")
 	require.NotZero(t, full.SessionID)
 
 	// Nothing changed: the incremental request names nothing and parks.
 	env.Sent = nil
-	b.handleReplicaFetch(1, protocol.ReplicaFetchRequest{RequestID: 2, ReplicaID: 1, BrokerEpoch: 1, SessionID: full.SessionID, SessionEpoch: 1, MaxWaitMs: 500, MaxRecords: 1000})
-	_, ok = nodetest.Last[protocol.ReplicaFetchResponse](env)
+	b.handleReplicaFetch(1, &protocol.ReplicaFetchRequest{RequestID: 2, ReplicaID: 1, BrokerEpoch: 1, SessionID: full.SessionID, SessionEpoch: 1, MaxWaitMs: 500, MaxRecords: 1000})
+	_, ok = nodetest.Last[*protocol.ReplicaFetchResponse](env)
 	assert.False(t, ok, "no partition has records: the fetch waits")
 
 	// Records on one partition wake it, answered once the event is handled.
 	appendRecords(rs[17].log, records(5, 2, 1))
 	b.wakeParked(rs[17])
 	b.afterEvent()
-	resp, ok := nodetest.Last[protocol.ReplicaFetchResponse](env)
+	resp, ok := nodetest.Last[*protocol.ReplicaFetchResponse](env)
 	require.True(t, ok)
 	assert.Equal(t, []int32{17}, answered(resp), "only the partition that changed")
 	require.Len(t, resp.Partitions[0].Batches, 2)
 
 	// A request at a stale session epoch is refused: the follower starts a
 	// new session.
-	b.handleReplicaFetch(1, protocol.ReplicaFetchRequest{RequestID: 3, ReplicaID: 1, BrokerEpoch: 1, SessionID: full.SessionID, SessionEpoch: 1, MaxRecords: 1000})
-	bad, _ := nodetest.Last[protocol.ReplicaFetchResponse](env)
+	b.handleReplicaFetch(1, &protocol.ReplicaFetchRequest{RequestID: 3, ReplicaID: 1, BrokerEpoch: 1, SessionID: full.SessionID, SessionEpoch: 1, MaxRecords: 1000})
+	bad, _ := nodetest.Last[*protocol.ReplicaFetchResponse](env)
 	assert.Equal(t, protocol.InvalidFetchSessionEpoch, bad.Err)
 }
 
@@ -92,7 +92,7 @@ func TestSessionDeltaNamesOnlyChanges(t *testing.T) {
 	want := asks(5, 7, 5)
 	want = append(want[:2], want[3:]...) // partition 2 is dropped
 	want = append(want, asks(5, 5, 5, 5, 0)[4])
-	changed, forgotten := sessionDelta(sent, want)
+	changed, forgotten := sessionDelta(sent, want, nil, nil)
 	require.Len(t, changed, 2)
 	assert.Equal(t, int32(1), changed[0].TP.Partition)
 	assert.Equal(t, int64(7), changed[0].FetchOffset)
@@ -120,7 +120,7 @@ func TestKIP227FetchSessions(t *testing.T) {
 		}
 		b.epoch = 1
 		b.sendReplicaFetch(b.fetchers[1])
-		first, ok := nodetest.Last[protocol.ReplicaFetchRequest](env)
+		first, ok := nodetest.Last[*protocol.ReplicaFetchRequest](env)
 		require.True(t, ok)
 		assert.Equal(t, tt.firstEpoch, first.SessionEpoch)
 		assert.Len(t, first.Partitions, 3)
@@ -128,8 +128,8 @@ func TestKIP227FetchSessions(t *testing.T) {
 		for _, p := range first.Partitions {
 			parts = append(parts, protocol.FetchResponse{TP: p.TP, HighWatermark: 5, LogEndOffset: 5, LeaderEpoch: 2, DivergingEpoch: protocol.NoEpoch})
 		}
-		b.handleReplicaFetchResponse(1, protocol.ReplicaFetchResponse{RequestID: first.RequestID, SessionID: 77, Partitions: parts})
-		next, _ := nodetest.Last[protocol.ReplicaFetchRequest](env)
+		b.handleReplicaFetchResponse(1, &protocol.ReplicaFetchResponse{RequestID: first.RequestID, SessionID: 77, Partitions: parts})
+		next, _ := nodetest.Last[*protocol.ReplicaFetchRequest](env)
 		require.NotEqual(t, first.RequestID, next.RequestID)
 		assert.Equal(t, tt.nextEpoch, next.SessionEpoch)
 		assert.Len(t, next.Partitions, tt.nextNames)

@@ -81,19 +81,18 @@ func (b *Broker) sendReplicaFetch(f *fetcher) {
 		return
 	}
 	id := b.newID()
-	req := protocol.ReplicaFetchRequest{
-		RequestID: id, ReplicaID: b.id, BrokerEpoch: b.epoch, SessionID: f.sessionID, SessionEpoch: f.sessionEpoch,
-		MaxWaitMs: b.cfg.ReplicaFetchWaitMax.Milliseconds(), MaxRecords: int(max(1, b.cfg.ReplicaFetchResponseMax/b.cfg.RecordSize)),
-	}
+	req := b.NewReplicaFetchRequest()
+	req.RequestID, req.ReplicaID, req.BrokerEpoch, req.SessionID, req.SessionEpoch = id, b.id, b.epoch, f.sessionID, f.sessionEpoch
+	req.MaxWaitMs, req.MaxRecords = b.cfg.ReplicaFetchWaitMax.Milliseconds(), int(max(1, b.cfg.ReplicaFetchResponseMax/b.cfg.RecordSize))
 	switch {
 	case b.rules.NoFetchSessions:
 		req.SessionID, req.SessionEpoch = 0, protocol.FinalEpoch
-		req.Partitions = slices.Clone(f.want)
+		req.Partitions = append(req.Partitions, f.want...)
 	case f.sessionEpoch == 0:
 		req.SessionID = 0
-		req.Partitions = slices.Clone(f.want)
+		req.Partitions = append(req.Partitions, f.want...)
 	default:
-		req.Partitions, req.Forgotten = sessionDelta(f.sent, f.want)
+		req.Partitions, req.Forgotten = sessionDelta(f.sent, f.want, req.Partitions, req.Forgotten)
 	}
 	f.sent, f.want = f.want, f.sent
 	f.call.Send(&b.Recyclers, b.env, id, b.dir.Node(f.leader), req, b.cfg.Retransmit, node.Timer{Kind: node.TReplicaFetch, Broker: f.leader})
@@ -133,10 +132,11 @@ func (b *Broker) fetchEntry(r *replica, now clock.Time) (entry protocol.FetchReq
 	return entry, 0, true
 }
 
-// sessionDelta is what an incremental request names: the partitions added
-// or changed since the session's last request, and those it drops
-// (FetchSessionHandler.Builder.build). Both lists are sorted by TP.
-func sessionDelta(sent, want []protocol.FetchRequest) (changed []protocol.FetchRequest, forgotten []protocol.TopicPartition) {
+// sessionDelta appends to changed and forgotten what an incremental
+// request names: the partitions added or changed since the session's last
+// request, and those it drops (FetchSessionHandler.Builder.build). Both
+// lists are sorted by TP.
+func sessionDelta(sent, want, changed []protocol.FetchRequest, forgotten []protocol.TopicPartition) ([]protocol.FetchRequest, []protocol.TopicPartition) {
 	i, j := 0, 0
 	for i < len(sent) || j < len(want) {
 		switch {
@@ -157,7 +157,7 @@ func sessionDelta(sent, want []protocol.FetchRequest) (changed []protocol.FetchR
 	return changed, forgotten
 }
 
-func (b *Broker) handleReplicaFetchResponse(from sim.NodeID, m protocol.ReplicaFetchResponse) {
+func (b *Broker) handleReplicaFetchResponse(from sim.NodeID, m *protocol.ReplicaFetchResponse) {
 	leader, ok := b.dir.BrokerOf(from)
 	if !ok || int(leader) >= len(b.fetchers) || b.fetchers[leader] == nil {
 		return

@@ -26,6 +26,8 @@ type Recyclers struct {
 	fetchResponses   protocol.Pool[protocol.FetchResponse]
 	produceRequests  protocol.Pool[protocol.ProduceRequest]
 	produceResponses protocol.Pool[protocol.ProduceResponse]
+	replicaFetches   protocol.Pool[protocol.ReplicaFetchRequest]
+	replicaAnswers   protocol.Pool[protocol.ReplicaFetchResponse]
 }
 
 // pool is p, or none while recycling is off.
@@ -62,6 +64,16 @@ func (r *Recyclers) NewProduceResponse(m protocol.ProduceResponse) *protocol.Pro
 	return m.From(pool(&r.produceResponses))
 }
 
+// NewReplicaFetchRequest and NewReplicaFetchResponse return an empty
+// recycled value to fill and send.
+func (r *Recyclers) NewReplicaFetchRequest() *protocol.ReplicaFetchRequest {
+	return protocol.NewReplicaFetchRequest(pool(&r.replicaFetches))
+}
+
+func (r *Recyclers) NewReplicaFetchResponse() *protocol.ReplicaFetchResponse {
+	return protocol.NewReplicaFetchResponse(pool(&r.replicaAnswers))
+}
+
 // CopyOf returns a message to send in msg's stead: a recycled message is
 // copied, as each copy sent is handed back once; any other is a value
 // already.
@@ -71,6 +83,10 @@ func (r *Recyclers) CopyOf(msg sim.Message) sim.Message {
 		return r.NewFetchRequest(*m)
 	case *protocol.ProduceRequest:
 		return r.NewProduceRequest(*m)
+	case *protocol.ReplicaFetchRequest:
+		c := r.NewReplicaFetchRequest()
+		m.CopyTo(c)
+		return c
 	}
 	return msg
 }

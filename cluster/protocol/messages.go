@@ -108,6 +108,8 @@ type ReplicaFetchRequest struct {
 	MaxRecords   int            // replica.fetch.response.max.bytes, in records
 	Partitions   []FetchRequest // each with its TP, epochs, offset and MaxRecords
 	Forgotten    []TopicPartition
+
+	home *Pool[ReplicaFetchRequest] // the sender's, which Recycle returns it to
 }
 
 // FinalEpoch is the session epoch of a sessionless fetch (Kafka's
@@ -123,6 +125,8 @@ type ReplicaFetchResponse struct {
 	Err        ErrorCode // FetchSessionIDNotFound, InvalidFetchSessionEpoch: start a new session
 	SessionID  uint64
 	Partitions []FetchResponse
+
+	home *Pool[ReplicaFetchResponse] // the sender's, which Recycle returns it to
 }
 
 // ApiVersionsRequest is the first request a Kafka client sends on a new
@@ -295,7 +299,7 @@ func (m *FetchResponse) AppendSummary(b []byte) []byte {
 	return b
 }
 
-func (m ReplicaFetchRequest) AppendSummary(b []byte) []byte {
+func (m *ReplicaFetchRequest) AppendSummary(b []byte) []byte {
 	b = appendID(append(b, "replica-fetch"...), m.RequestID)
 	b = appendInt(b, " replica=", int64(m.ReplicaID))
 	b = appendInt(b, " session=", int64(m.SessionID))
@@ -312,7 +316,7 @@ func (m ReplicaFetchRequest) AppendSummary(b []byte) []byte {
 	return b
 }
 
-func (m ReplicaFetchResponse) AppendSummary(b []byte) []byte {
+func (m *ReplicaFetchResponse) AppendSummary(b []byte) []byte {
 	b = appendID(append(b, "replica-fetch-response"...), m.RequestID)
 	if m.Err != None {
 		b = append(append(b, ' '), m.Err.String()...)

@@ -65,3 +65,44 @@ func (m *FetchRequest) Recycle()    { m.home.Put(m) }
 func (m *FetchResponse) Recycle()   { m.home.Put(m) }
 func (m *ProduceRequest) Recycle()  { m.home.Put(m) }
 func (m *ProduceResponse) Recycle() { m.home.Put(m) }
+
+// A replica fetch's lists keep their capacity in the pool: the node that
+// made it fills them again for its next fetch (every request and answer of
+// a session has them).
+
+// NewReplicaFetchRequest returns an empty request from pool, its lists
+// empty but not unallocated.
+func NewReplicaFetchRequest(pool *Pool[ReplicaFetchRequest]) *ReplicaFetchRequest {
+	p := pool.Get()
+	p.home = pool
+	return p
+}
+
+// NewReplicaFetchResponse returns an empty response from pool.
+func NewReplicaFetchResponse(pool *Pool[ReplicaFetchResponse]) *ReplicaFetchResponse {
+	p := pool.Get()
+	p.home = pool
+	return p
+}
+
+// CopyTo copies m into c, into c's own lists.
+func (m *ReplicaFetchRequest) CopyTo(c *ReplicaFetchRequest) {
+	parts, forgotten, home := c.Partitions[:0], c.Forgotten[:0], c.home
+	*c = *m
+	c.home = home
+	c.Partitions = append(parts, m.Partitions...)
+	c.Forgotten = append(forgotten, m.Forgotten...)
+}
+
+func (m *ReplicaFetchRequest) Recycle() {
+	parts, forgotten := m.Partitions[:0], m.Forgotten[:0]
+	m.home.Put(m)
+	m.Partitions, m.Forgotten = parts, forgotten
+}
+
+func (m *ReplicaFetchResponse) Recycle() {
+	clear(m.Partitions) // drop the batches they point to
+	parts := m.Partitions[:0]
+	m.home.Put(m)
+	m.Partitions = parts
+}
