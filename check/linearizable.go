@@ -161,20 +161,19 @@ func spans(history *journal.History, invoked *journal.PayloadTable[clock.Time]) 
 	// A batch's records are recorded one after another at one instant,
 	// sharing when the batch was first sent (two batches answered at one
 	// instant do not): only each client's last span per partition can
-	// still grow. Clients
-	// and partitions are few: slices scanned beat maps hashing strings.
+	// still grow.
 	type part struct {
 		tp    protocol.TopicPartition
 		spans []span
 	}
-	type batch struct {
+	type client struct {
 		part *part
 		proc string
 		read bool
-		i    int
 	}
-	var parts []*part
-	var open []batch
+	var parts []*part // in the order first seen; looked up by byTP
+	byTP := map[protocol.TopicPartition]*part{}
+	open := map[client]int{} // a client's last span of a partition: looked up, never iterated
 	for i, op := range history.All() {
 		var s span
 		switch {
@@ -186,23 +185,21 @@ func spans(history *journal.History, invoked *journal.PayloadTable[clock.Time]) 
 		default:
 			continue
 		}
-		j := slices.IndexFunc(parts, func(p *part) bool { return p.tp == op.TP })
-		if j < 0 {
-			j = len(parts)
-			parts = append(parts, &part{tp: op.TP})
+		p := byTP[op.TP]
+		if p == nil {
+			p = &part{tp: op.TP}
+			parts = append(parts, p)
+			byTP[op.TP] = p
 		}
-		p := parts[j]
-		k := slices.IndexFunc(open, func(b batch) bool { return b.part == p && b.proc == op.Process && b.read == !s.write })
-		if k >= 0 {
-			if b := &p.spans[open[k].i]; b.ret == op.Time && b.last+1 == op.Offset && b.sent == s.sent {
+		c := client{part: p, proc: op.Process, read: !s.write}
+		if k, ok := open[c]; ok {
+			if b := &p.spans[k]; b.ret == op.Time && b.last+1 == op.Offset && b.sent == s.sent {
 				b.last = op.Offset
 				b.call = max(b.call, s.call)
 				continue
 			}
-			open[k].i = len(p.spans)
-		} else {
-			open = append(open, batch{part: p, proc: op.Process, read: !s.write, i: len(p.spans)})
 		}
+		open[c] = len(p.spans)
 		p.spans = append(p.spans, s)
 	}
 	perTP := make(map[protocol.TopicPartition][]span, len(parts))

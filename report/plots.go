@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"image/color"
@@ -19,6 +20,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/tideline-sim/tideline/check"
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster/journal"
 	"github.com/tideline-sim/tideline/cluster/protocol"
@@ -29,6 +31,7 @@ import (
 
 // Plot sizes: a wide page, one band per panel.
 const (
+	maxLines   = 12 // lines a partition in a panel; past that, the ones that matter most
 	plotWidth  = 12 * vg.Inch
 	panelTall  = 3.2 * vg.Inch
 	plotDPI    = 96
@@ -398,14 +401,24 @@ func availabilityPanels(r *runner.Result) []*plot.Plot {
 	top.Legend.Add("acknowledged", ack)
 
 	deadline := r.Detail.Deadline.Round(time.Millisecond)
-	bottom := newPanel(r, fmt.Sprintf("availability: share of each second's writes acknowledged within %v (overall %.4f)", deadline, r.Availability), "share")
+	parts := r.Detail.Partitions
+	title := fmt.Sprintf("availability: share of each second's writes acknowledged within %v (overall %.4f)", deadline, r.Availability)
+	if len(parts) > maxLines {
+		// A line a partition is unreadable past a dozen: the least
+		// available ones, which are what the picture is for.
+		parts = slices.Clone(parts)
+		slices.SortStableFunc(parts, func(a, b check.PartitionAvailability) int { return cmp.Compare(a.Available, b.Available) })
+		parts = parts[:maxLines]
+		title += fmt.Sprintf("; the %d least available of %d partitions", maxLines, len(r.Detail.Partitions))
+	}
+	bottom := newPanel(r, title, "share")
 	// A share stays a share: 0 to 1, a little room above for the lines.
 	bottom.Y.Min, bottom.Y.Max = 0, 1.05
 	bottom.Y.Tick.Marker = plainTicks{upTo: 1}
 	markSettle(bottom, r, bottom.Y.Max, false)
 	shadeFaults(bottom, r, bottom.Y.Max, false)
 	markLeaderChanges(bottom, r, bottom.Y.Max)
-	for i, pa := range r.Detail.Partitions {
+	for i, pa := range parts {
 		xys := make(plotter.XYs, len(pa.PerBucket))
 		for j, v := range pa.PerBucket {
 			xys[j] = plotter.XY{X: buckets[j].Start.Seconds(), Y: v}
@@ -798,8 +811,21 @@ func replicationPanels(r *runner.Result) []*plot.Plot {
 	if elr {
 		title = "ISR size (solid) and eligible leader replicas (dashed, KIP-966) per partition"
 	}
+	leaderTitle := "leader per partition (-1: none)"
+	all := len(tps)
+	if all > maxLines {
+		// A line a partition is unreadable past a dozen: those whose ISR
+		// or leader changed most, in partition order.
+		byChanges := slices.Clone(tps)
+		slices.SortStableFunc(byChanges, func(a, b protocol.TopicPartition) int { return cmp.Compare(len(states[b].isr), len(states[a].isr)) })
+		tps = byChanges[:maxLines]
+		slices.SortFunc(tps, protocol.TopicPartition.Compare)
+		shown := fmt.Sprintf("; the %d of %d partitions that changed most", maxLines, all)
+		title += shown
+		leaderTitle += shown
+	}
 	isrPanel := newPanel(r, title, "replicas")
-	leaderPanel := newPanel(r, "leader per partition (-1: none)", "leader broker")
+	leaderPanel := newPanel(r, leaderTitle, "leader broker")
 	underPanel := newPanel(r, "under-replicated partitions", "partitions")
 	maxRF := 1
 	for _, s := range states {
@@ -810,7 +836,7 @@ func replicationPanels(r *runner.Result) []*plot.Plot {
 	}
 	isrPanel.Y.Min, isrPanel.Y.Max = 0, float64(maxRF)*headroom+0.5
 	leaderPanel.Y.Min, leaderPanel.Y.Max = -1.5, float64(r.Scenario.Cluster.Brokers)*headroom+0.5
-	underPanel.Y.Min, underPanel.Y.Max = 0, float64(len(tps))*headroom+0.5
+	underPanel.Y.Min, underPanel.Y.Max = 0, float64(all)*headroom+0.5
 	markSettle(isrPanel, r, isrPanel.Y.Max, true)
 	markControllerChanges(leaderPanel, r, leaderPanel.Y.Max)
 	markOperations(isrPanel, r, isrPanel.Y.Max)
@@ -840,16 +866,17 @@ func replicationPanels(r *runner.Result) []*plot.Plot {
 		leaderPanel.Add(leader)
 		leaderPanel.Legend.Add(tp.String(), leader)
 	}
-	under := map[protocol.TopicPartition]bool{}
+	under := map[protocol.TopicPartition]bool{} // looked up, never iterated
 	count := plotter.XYs{{X: 0, Y: 0}}
+	n := 0
 	for _, ch := range changes {
-		under[ch.tp] = ch.under
-		n := 0
-		for _, u := range under {
-			if u {
-				n++
-			}
+		switch was := under[ch.tp]; {
+		case ch.under && !was:
+			n++
+		case !ch.under && was:
+			n--
 		}
+		under[ch.tp] = ch.under
 		count = append(count, plotter.XY{X: ch.at, Y: float64(n)})
 	}
 	count = append(count, plotter.XY{X: end, Y: count[len(count)-1].Y})

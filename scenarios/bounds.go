@@ -24,8 +24,8 @@ const (
 	MaxTextBytes  = 16 << 10 // one string (a description)
 
 	MaxBrokers    = 100            // brokers in a cluster
-	MaxPartitions = 10000          // partitions of all topics together
-	MaxReplicas   = 30000          // replicas of all partitions together
+	MaxPartitions = 200_000        // partitions of all topics together
+	MaxReplicas   = 600_000        // replicas of all partitions together
 	MaxClients    = 100            // producer and consumer entries together
 	MaxMembers    = 1000           // consumer group members (instances) of all groups together
 	MaxDuration   = 24 * time.Hour // simulated time: a day (the soak is an hour)
