@@ -159,7 +159,12 @@ func (c *Controller) persist() {
 	f.Sync()
 }
 
-func (c *Controller) image() protocol.Image { return c.st.Image() }
+// image is the metadata as it stands, sharing the partitions' chunks with
+// the live state (which copies a chunk before it writes one it shares).
+func (c *Controller) image() protocol.Image {
+	st := c.st.Clone()
+	return st.SharedImage()
+}
 
 // commit makes a change durable and tells every registered broker: at
 // once for a lone controller, once the quorum commits it otherwise.
@@ -171,13 +176,13 @@ func (c *Controller) commit() {
 		return
 	}
 	c.persist()
-	c.push(c.st)
+	c.push()
 }
 
-// push sends every registered broker the image of st.
-func (c *Controller) push(st metadata.State) {
-	img := st.Image()
-	for b, rec := range st.Brokers {
+// push sends every registered broker the image of the state.
+func (c *Controller) push() {
+	img := c.image()
+	for b, rec := range c.st.Brokers {
 		if rec.Registered {
 			c.env.Send(c.dir.Node(protocol.BrokerID(b)), protocol.UpdateMetadata{Image: img})
 		}

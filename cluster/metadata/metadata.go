@@ -49,18 +49,11 @@ func (s *State) Clone() State {
 	return c
 }
 
-// Image is the state as a broker applies it: an unregistered broker counts
-// as fenced. The image owns its partitions: s may change after.
-func (s State) Image() protocol.Image {
-	img := s.SharedImage()
-	img.Partitions = protocol.TableOf(s.Partitions.Slice()...) // s's chunks stay s's to write
-	return img
-}
-
-// SharedImage is Image for a state that never changes again — a metadata
-// log record's: the image shares its partitions, so applying a record
-// copies nothing of the partitions it did not change (the copy was most
-// of a large cluster's cost).
+// SharedImage is the state as a broker applies it (an unregistered broker
+// counts as fenced), for a state that never changes again — a metadata
+// log record's, or a clone's: the image shares its partitions, so applying
+// a record copies nothing of the partitions it did not change (the copy
+// was most of a large cluster's cost).
 func (s State) SharedImage() protocol.Image {
 	brokers := make([]protocol.BrokerState, len(s.Brokers))
 	for i, rec := range s.Brokers {
