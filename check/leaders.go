@@ -1,7 +1,9 @@
 package check
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/tideline-sim/tideline/clock"
 	"github.com/tideline-sim/tideline/cluster/journal"
@@ -72,61 +74,69 @@ type belief struct {
 	epoch  int32
 	from   clock.Time
 	to     clock.Time // clock.Never while open
+	index  int        // its place among all beliefs, in the order they began
 }
 
 // zombieIntervals lists the times two brokers both believed they led the
-// same partition.
+// same partition, in the order the earlier belief began, then the later.
 func zombieIntervals(events []journal.Event, end clock.Time) []string {
-	var tps []protocol.TopicPartition
-	open := map[protocol.TopicPartition][]*belief{}
-	var all []*belief
-	var order []protocol.TopicPartition // partition of each belief in all
-	closeAll := func(broker protocol.BrokerID, tp *protocol.TopicPartition, at clock.Time) {
-		for _, t := range tps {
-			if tp != nil && t != *tp {
-				continue
-			}
-			for _, b := range open[t] {
-				if b.broker == broker && b.to == clock.Never {
-					b.to = at
-				}
+	var tps []protocol.TopicPartition                  // in the order first led
+	beliefs := map[protocol.TopicPartition][]*belief{} // looked up, never iterated
+	var opened []*belief                               // every belief still open, for a broker that stops
+	n := 0
+	closeOf := func(list []*belief, broker protocol.BrokerID, at clock.Time) {
+		for _, b := range list {
+			if b.broker == broker && b.to == clock.Never {
+				b.to = at
 			}
 		}
 	}
 	for _, e := range events {
 		switch e.Kind {
 		case journal.EvBecameLeader:
-			if _, ok := open[e.TP]; !ok {
+			if _, ok := beliefs[e.TP]; !ok {
 				tps = append(tps, e.TP)
 			}
-			tp := e.TP
-			closeAll(e.Broker, &tp, e.Time)
-			b := &belief{broker: e.Broker, epoch: e.Epoch, from: e.Time, to: clock.Never}
-			open[e.TP] = append(open[e.TP], b)
-			all = append(all, b)
-			order = append(order, e.TP)
+			closeOf(beliefs[e.TP], e.Broker, e.Time)
+			b := &belief{broker: e.Broker, epoch: e.Epoch, from: e.Time, to: clock.Never, index: n}
+			n++
+			beliefs[e.TP] = append(beliefs[e.TP], b)
+			opened = append(opened, b)
 		case journal.EvBecameFollower, journal.EvReplicaDeleted:
-			tp := e.TP
-			closeAll(e.Broker, &tp, e.Time)
+			closeOf(beliefs[e.TP], e.Broker, e.Time)
 		case journal.EvCrashed, journal.EvPowerLoss, journal.EvStopped:
 			if e.Broker != protocol.NoLeader {
-				closeAll(e.Broker, nil, e.Time)
+				closeOf(opened, e.Broker, e.Time)
+			}
+		}
+		if len(opened) > 2*len(tps)+64 {
+			opened = slices.DeleteFunc(opened, func(b *belief) bool { return b.to != clock.Never })
+		}
+	}
+	type overlap struct {
+		i, j int
+		note string
+	}
+	var found []overlap
+	for _, tp := range tps {
+		list := beliefs[tp]
+		for i, a := range list {
+			for _, b := range list[i+1:] {
+				if a.broker == b.broker {
+					continue
+				}
+				from, to := max(a.from, b.from), min(a.to, b.to, end)
+				if from < to {
+					found = append(found, overlap{a.index, b.index, fmt.Sprintf("%v: brokers %d (epoch %d) and %d (epoch %d) both believed they led from %v to %v",
+						tp, a.broker, a.epoch, b.broker, b.epoch, from, to)})
+				}
 			}
 		}
 	}
+	slices.SortFunc(found, func(x, y overlap) int { return cmp.Or(cmp.Compare(x.i, y.i), cmp.Compare(x.j, y.j)) })
 	var notes []string
-	for i, a := range all {
-		for j := i + 1; j < len(all); j++ {
-			b := all[j]
-			if order[i] != order[j] || a.broker == b.broker {
-				continue
-			}
-			from, to := max(a.from, b.from), min(a.to, b.to, end)
-			if from < to {
-				notes = append(notes, fmt.Sprintf("%v: brokers %d (epoch %d) and %d (epoch %d) both believed they led from %v to %v",
-					order[i], a.broker, a.epoch, b.broker, b.epoch, from, to))
-			}
-		}
+	for _, o := range found {
+		notes = append(notes, o.note)
 	}
 	return notes
 }

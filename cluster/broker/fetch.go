@@ -213,8 +213,11 @@ func (b *Broker) judgeReplicaFetch(s *fetchSession, sp *sessionPart) (settled *p
 	}
 	b.updateFollower(r, fs, m)
 	fs.session = s.serial
-	if b.monitor != nil {
+	if b.monitor != nil && (!fs.shown || m.CurrentLeaderEpoch > fs.shownEpoch) {
+		// The monitor keeps the newest epoch a follower fetched at: an
+		// idle session's every fetch need not tell it again.
 		b.monitor.FollowerFetched(r.tp, m.ReplicaID, m.CurrentLeaderEpoch)
+		fs.shown, fs.shownEpoch = true, m.CurrentLeaderEpoch
 	}
 	b.maybeExpandISR(r, fs)
 	b.maybeIncrementHW(r)

@@ -30,6 +30,8 @@ type followerState struct {
 	lastFetchLeaderLEO int64
 	lastFetchTime      clock.Time
 	session            uint64 // the serial of the fetch session that holds this partition, 0 if none
+	shown              bool   // the monitor was told of a fetch at shownEpoch or later
+	shownEpoch         int32
 }
 
 // replica is one broker's replica of one partition.
