@@ -29,11 +29,13 @@ const (
 const GCPercent = 400
 
 // Cost is what a run is estimated to take, before it runs. The estimate is
-// an upper bound fitted to measured runs (3-5 brokers, 3-30 partitions,
-// 100-1000 records/s): 12 events a second for every replica of a partition
-// (fetch long-polls, heartbeats), 6 events per record produced plus 2 per
-// follower and per consumer that carry it; and, live at the end, about 24
-// bytes per record per replica (the batches the replicas share, their
+// an upper bound fitted to measured runs (3-100 brokers, 3-100,000
+// partitions, 100-10,000 records/s): 14 events a second for every fetch
+// session (a follower broker and a leader broker), 7 for every follower
+// replica it holds, 8 for every partition a standalone consumer
+// long-polls, 6 events per record produced plus 2 per follower and per
+// consumer that carry it; and, live at the end, about 25 kB a partition,
+// 24 bytes per record per replica (the batches the replicas share, their
 // indexes), 30 per record per client that saw it (the encoded history) and
 // 50 for the checkers' indexes (BenchmarkSoak measures the simulation's
 // part), with half as much again for the collector. simulate makes the
@@ -72,13 +74,14 @@ func Estimate(sc *scenarios.Scenario, duration time.Duration) Cost {
 		duration = sc.Duration
 	}
 	seconds := duration.Seconds()
-	var replicas, records float64
 	topics := sc.Cluster.Topics
 	if t, ok := sc.Cluster.OffsetsTopic(); ok {
 		topics = append(slices.Clip(topics), t) // replicated whether groups use it or not
 	}
+	var records, followerReplicas, partitions float64
 	for _, t := range topics {
-		replicas += float64(t.Partitions * t.ReplicationFactor)
+		followerReplicas += float64(t.Partitions * max(t.ReplicationFactor-1, 0))
+		partitions += float64(t.Partitions)
 	}
 	// Standalone consumers read every record; a group reads each once,
 	// whatever its size (members, groups: per topic).
@@ -133,26 +136,45 @@ func Estimate(sc *scenarios.Scenario, duration time.Duration) Cost {
 		if f.Off >= 0 {
 			added = float64(sc.Cluster.Partitions()) // one replica moved per partition at most
 		}
-		replicas += added
+		followerReplicas += added
 		events += added * records * 2
 		memory += added * records * 24
 	}
-	events += seconds * (12*replicas + 2*float64(sc.Cluster.Brokers))
-	// Metadata is copied whole: every broker's metadata fetch and every
-	// client's metadata answer clones the image of every partition, and a
-	// broker's per-partition work grows with the brokers it serves, so a
-	// partition-heavy cluster costs more per event (issue 28 will make
-	// this grow with what changes). Counted in events' worth of work,
-	// fitted above what was measured (60 s, 500 records/s, RF 3, one
-	// crash and restart; /usr/bin/time simulate -q): 3 brokers with 1,000
-	// / 2,000 / 3,000 partitions took 2.1 / 8.5 / 26 s and 271 / 606 /
-	// 1,309 MB; 10 brokers with 300 / 1,000 took 1.4 / 3.4 s.
-	partitions := float64(sc.Cluster.Partitions())
-	if t, ok := sc.Cluster.OffsetsTopic(); ok {
-		partitions += float64(t.Partitions)
+	// Followers fetch in sessions, one per follower broker and leader
+	// broker (KIP-227): an idle session's long poll is about 14 events a
+	// second (the request, its re-sends while it waits, the answer),
+	// however many partitions it holds, and each of those partitions costs
+	// the leader a check and the follower an entry on every fetch: twice a
+	// second when idle, and again for each follower's answer a write wakes.
+	// Counted in events' worth of work, fitted above what was measured
+	// (TestEstimateBoundsPartitionHeavyClusters); a standalone consumer
+	// long-polls each partition on its own; the report and the process
+	// cost a fixed two million.
+	brokers := float64(sc.Cluster.Brokers)
+	pairs := min(followerReplicas, brokers*(brokers-1))
+	perSession := followerReplicas / max(pairs, 1)
+	events += 2e6 + seconds*(20*pairs+10*followerReplicas+8*partitions*consumers)
+	for _, p := range sc.Cluster.Producers {
+		if t, ok := sc.Cluster.Topic(p.Topic); ok {
+			events += 0.4 * p.Rate * seconds * float64(max(t.ReplicationFactor-1, 0)) * perSession
+		}
 	}
-	events += seconds * (0.1*partitions*partitions + 8*float64(sc.Cluster.Brokers)*partitions)
-	memory += 200e3*partitions + 100*partitions*partitions
+	// Live: about 25 kB a partition (its replicas, logs, states and the
+	// monitor's views), a megabyte a broker and 10 kB a fetch session
+	// (their pools, sessions and fetchers), and the metadata log's records, each the whole
+	// state sharing what it did not change (protocol.PartitionTable): a
+	// chunk index, and a copied chunk for each partition a commit changed
+	// — two for each partition a fault moves off or back onto a broker,
+	// and a NoOp record twice a second.
+	const chunk, stateBytes = 128, 120
+	index := 8 * partitions / chunk
+	var rf float64 = 1
+	for _, t := range topics {
+		rf = max(rf, float64(t.ReplicationFactor))
+	}
+	moved := min(partitions, 2*partitions*rf/brokers)
+	commits := partitions + 2*seconds + 4*moved*float64(len(sc.Faults))
+	memory += 25e3*partitions + 1e6*brokers + 10e3*pairs + commits*(index+chunk*stateBytes)
 	// The collector needs room beyond what is live; the checkers' working
 	// memory comes on top at the end.
 	return Cost{Events: saturate(events), MemoryBytes: saturate(1.5 * memory)}
