@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"math"
 	"runtime"
 	"testing"
@@ -92,8 +93,9 @@ func BenchmarkSoak(b *testing.B) {
 	b.ReportMetric(simulated.Seconds()/perRun, "sim-s/s")
 }
 
-// largeCluster is issue 28's yardstick: 100 brokers, 10,000 partitions at
-// RF 3, 10,000 records/s of acks=all, one broker crashed and restarted.
+// largeCluster is issue 28's yardstick: 100 brokers, the given number of
+// partitions at RF 3, 10,000 records/s of acks=all, one broker crashed and
+// restarted.
 const largeCluster = `name: large-cluster-bench
 duration: 60s
 settle: 10s
@@ -101,7 +103,7 @@ cluster:
   brokers: 100
   topics:
     - name: orders
-      partitions: 10000
+      partitions: %d
       replication.factor: 3
       config: { min.insync.replicas: 2 }
 workload:
@@ -111,31 +113,36 @@ faults:
   - { at: 35s, restart: crashed }
 `
 
-// BenchmarkLargeCluster runs largeCluster for 60 simulated seconds (the
-// simulation alone, past the cost caps, which it exceeds) and reports the
-// simulated seconds per second and the peak heap in use, sampled every
-// simulated second. One op is one run: run it with -benchtime 1x.
+// BenchmarkLargeCluster runs largeCluster with 1,000, 10,000 and 100,000
+// partitions for 60 simulated seconds (the simulation alone, past the
+// cost caps) and reports the simulated seconds per second and the peak
+// heap in use, sampled every simulated second: at a fixed load, what ten
+// times the partitions cost. One op is one run: run it with -benchtime 1x.
 func BenchmarkLargeCluster(b *testing.B) {
-	sc, err := scenarios.Load("large-cluster-bench.yaml", []byte(largeCluster))
-	if err != nil {
-		b.Fatal(err)
+	for _, partitions := range []int{1000, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("partitions=%d", partitions), func(b *testing.B) {
+			sc, err := scenarios.Load("large-cluster-bench.yaml", fmt.Appendf(nil, largeCluster, partitions))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var peak uint64
+			var events int64
+			for b.Loop() {
+				var ms runtime.MemStats
+				opts := Options{Seed: 1, MaxEvents: math.MaxInt64, MaxMemory: math.MaxInt64, Progress: func(time.Duration, time.Duration) {
+					runtime.ReadMemStats(&ms)
+					peak = max(peak, ms.HeapInuse)
+				}}
+				res, _, err := simulate(sc, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				events = res.Events
+			}
+			perRun := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(sc.Duration.Seconds()/perRun, "sim-s/s")
+			b.ReportMetric(float64(events), "events/run")
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+		})
 	}
-	var peak uint64
-	var events int64
-	for b.Loop() {
-		var ms runtime.MemStats
-		opts := Options{Seed: 1, MaxEvents: math.MaxInt64, MaxMemory: math.MaxInt64, Progress: func(time.Duration, time.Duration) {
-			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapInuse)
-		}}
-		res, _, err := simulate(sc, opts)
-		if err != nil {
-			b.Fatal(err)
-		}
-		events = res.Events
-	}
-	perRun := b.Elapsed().Seconds() / float64(b.N)
-	b.ReportMetric(sc.Duration.Seconds()/perRun, "sim-s/s")
-	b.ReportMetric(float64(events), "events/run")
-	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
 }

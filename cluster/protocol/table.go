@@ -100,18 +100,27 @@ func (t *PartitionTable) All() func(func(int, PartitionState) bool) {
 	}
 }
 
-// ChangedSince yields, in TP order, the partitions of every chunk that is
-// not old's: what a broker must look at to go from image old to t
-// (Kafka's MetadataDelta). A chunk that both share is unchanged, since a
-// shared chunk is never written in place; a changed chunk yields all its
-// partitions, changed or not. A zero old yields everything.
+// ChangedSince yields, in TP order, the partitions that changed from
+// image old to t: what a broker must look at to apply t (Kafka's
+// MetadataDelta). A chunk that both share is unchanged, since a shared
+// chunk is never written in place; in a chunk that is not, a partition at
+// the same place with the same leader and partition epochs is unchanged,
+// since every change bumps the partition epoch. A zero old yields
+// everything.
 func (t *PartitionTable) ChangedSince(old *PartitionTable) func(func(int, PartitionState) bool) {
 	return func(yield func(int, PartitionState) bool) {
 		for k, c := range t.chunks {
-			if k < len(old.chunks) && old.chunks[k] == c {
-				continue
+			var was []PartitionState
+			if k < len(old.chunks) {
+				if old.chunks[k] == c {
+					continue
+				}
+				was = old.chunks[k].states
 			}
 			for j, s := range c.states {
+				if j < len(was) && was[j].TP == s.TP && was[j].LeaderEpoch == s.LeaderEpoch && was[j].PartitionEpoch == s.PartitionEpoch {
+					continue
+				}
 				if !yield(k*partitionChunkSize+j, s) {
 					return
 				}
