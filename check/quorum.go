@@ -2,7 +2,6 @@ package check
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/tideline-sim/tideline/cluster"
 	"github.com/tideline-sim/tideline/cluster/monitor"
@@ -14,7 +13,7 @@ const MetadataQuorumDefinition = "the controllers' Raft quorum: one leader per e
 // MetadataQuorum checks the KRaft controller quorum with the invariants
 // Kafka's RaftEventSimulationTest checks after every event (seen by the
 // journal as the run went), then at the end: every voter's committed
-// prefix is a prefix of the longest, and with a majority of controllers
+// entries match the longest's at the same offsets, and with a majority of controllers
 // up after the settle period, one of them is active.
 func MetadataQuorum(seen []monitor.QuorumViolation, final []cluster.QuorumStatus) Result {
 	res := Result{Checker: MetadataQuorumName, Definition: MetadataQuorumDefinition}
@@ -25,21 +24,24 @@ func MetadataQuorum(seen []monitor.QuorumViolation, final []cluster.QuorumStatus
 	if len(final) == 0 {
 		return res
 	}
-	var longest []string
-	for _, s := range final {
-		if len(s.Committed) > len(longest) {
-			longest = s.Committed
+	// The voter that committed the most is the reference; each other
+	// voter's committed entries must match it at the same offsets, where
+	// both still hold them (below a voter's log start its entries are in
+	// its snapshot, KIP-630).
+	longest := final[0]
+	for _, s := range final[1:] {
+		if s.Start+int64(len(s.Committed)) > longest.Start+int64(len(longest.Committed)) {
+			longest = s
 		}
 	}
 	up, active := 0, 0
 	for _, s := range final {
-		if !slices.Equal(s.Committed, longest[:len(s.Committed)]) {
-			off := 0
-			for off < len(s.Committed) && s.Committed[off] == longest[off] {
-				off++
+		for off := max(s.Start, longest.Start); off < s.Start+int64(len(s.Committed)); off++ {
+			if mine, ref := s.Committed[off-s.Start], longest.Committed[off-longest.Start]; mine != ref {
+				res.Violations = append(res.Violations, Violation{Checker: MetadataQuorumName, Kind: monitor.QuorumCommitDiverged, Offset: off, Payload: -1,
+					Message: fmt.Sprintf("controller-%d committed %s at offset %d, another controller %s", s.Voter, mine, off, ref)})
+				break
 			}
-			res.Violations = append(res.Violations, Violation{Checker: MetadataQuorumName, Kind: monitor.QuorumCommitDiverged, Offset: int64(off), Payload: -1,
-				Message: fmt.Sprintf("controller-%d committed %s at offset %d, another controller %s", s.Voter, s.Committed[off], off, longest[off])})
 		}
 		if s.Up {
 			up++

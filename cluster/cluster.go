@@ -370,7 +370,8 @@ func (c *Cluster) Quorum() []QuorumStatus {
 			if n, _ := c.World.Node(id).(*controller.Controller); s.Up && n != nil {
 				s.Active = n.Active()
 			}
-			for _, e := range q.Log()[:q.HW()] {
+			s.Start = q.LogStart()
+			for _, e := range q.Log()[:q.HW()-q.LogStart()] {
 				s.Committed = append(s.Committed, monitor.EntryText(e))
 			}
 		}
@@ -422,5 +423,6 @@ type QuorumStatus struct {
 	Voter     int
 	Up        bool
 	Active    bool     // the leader, with its epoch's first record committed
-	Committed []string // its committed records, named by entryText
+	Committed []string // its committed records from Start, named by entryText
+	Start     int64    // its log start: the records before it are in its snapshot (KIP-630)
 }

@@ -12,9 +12,11 @@ import (
 	"github.com/tideline-sim/tideline/cluster"
 	"github.com/tideline-sim/tideline/cluster/config"
 	"github.com/tideline-sim/tideline/cluster/journal"
+	"github.com/tideline-sim/tideline/cluster/metadata"
 	"github.com/tideline-sim/tideline/cluster/monitor"
 	"github.com/tideline-sim/tideline/cluster/node"
 	"github.com/tideline-sim/tideline/cluster/protocol"
+	"github.com/tideline-sim/tideline/cluster/raft"
 	"github.com/tideline-sim/tideline/network"
 	"github.com/tideline-sim/tideline/sim"
 )
@@ -272,4 +274,59 @@ func kindsOf(r check.Result) []string {
 		out = append(out, v.Kind)
 	}
 	return out
+}
+
+// TestSnapshotRestoresControllerState: KIP-630. With a snapshot every ten
+// records (metadata.log.max.record.bytes.between.snapshots), a controller
+// and a broker that crash and restart find the active controller's log
+// starting past them and load its snapshot instead of the records before
+// it; each then holds exactly the state that replaying the whole committed
+// log to the same offset gives (the monitor keeps every entry any voter
+// committed).
+func TestSnapshotRestoresControllerState(t *testing.T) {
+	r := newRun(t, setup{seed: 1, duration: 40 * time.Second, brokers: 3, rf: 3, parts: 6, minISR: 2, acks: config.AcksAll, idem: true, rate: 200,
+		configure: func(s *cluster.Spec) {
+			s.Controllers = 3
+			s.Broker.Quorum.SnapshotBytes = 1000
+		}})
+	standby, broker1 := r.c.Dir.Controllers[1], r.node(1)
+	r.at(5*time.Second, "crash controller-1", func() { r.w.Crash(standby) })
+	r.at(15*time.Second, "restart controller-1", func() { r.w.Restart(standby) })
+	r.at(8*time.Second, "crash broker-1", func() { r.w.Crash(broker1) })
+	r.at(16*time.Second, "restart broker-1", func() { r.w.Restart(broker1) })
+	r.execute()
+
+	same := func(t *testing.T, got, want metadata.State) {
+		t.Helper()
+		assert.Equal(t, want.Version, got.Version)
+		assert.Equal(t, want.Partitions.Slice(), got.Partitions.Slice())
+		assert.Equal(t, want.Brokers, got.Brokers)
+	}
+	q, ok := r.c.Monitor.Voter(1).(*raft.Quorum[metadata.State])
+	require.True(t, ok)
+	require.Positive(t, q.LogStart(), "controller-1 restarted from a snapshot")
+	st, ok := q.Committed()
+	require.True(t, ok)
+	want, ok := r.c.Monitor.CommittedEntry(q.HW() - 1)
+	require.True(t, ok)
+	same(t, st, want.Value)
+
+	b := r.c.Broker(1)
+	require.NotNil(t, b)
+	img, start := b.MetadataImage()
+	require.Positive(t, start, "broker-1 loaded the controller's snapshot")
+	found := false
+	for off := int64(0); ; off++ {
+		e, ok := r.c.Monitor.CommittedEntry(off)
+		if !ok {
+			break
+		}
+		if e.Value.Version == img.Version {
+			committed := e.Value.SharedImage()
+			assert.Equal(t, committed.Partitions.Slice(), img.Partitions.Slice())
+			found = true
+		}
+	}
+	assert.True(t, found, "broker-1's image is a committed state")
+	assert.Empty(t, r.c.Monitor.QuorumViolations())
 }

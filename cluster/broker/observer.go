@@ -15,7 +15,9 @@ import (
 // active controller as an observer (never voting) and applies each record
 // once the quorum has committed it. The controller pushes nothing.
 type metadataObserver struct {
-	log      raft.Log[metadata.State]
+	log      raft.Log[metadata.State] // from start
+	start    int64                    // the entries before it came as the leader's snapshot (KIP-630)
+	snap     int32                    // the epoch of the snapshot's last entry
 	hw       int64
 	epoch    int32
 	request  uint64
@@ -30,7 +32,11 @@ func (b *Broker) fetchMetadata() {
 	o := &b.meta
 	o.request++
 	o.lastSent = b.controller
-	b.env.Send(b.controller, raft.FetchRequest{RequestID: o.request, Epoch: o.epoch, Replica: raft.ObserverID(b.id), FetchOffset: int64(len(o.log)), LastFetchedEpoch: o.log.LastEpoch()})
+	last := o.snap
+	if len(o.log) > 0 {
+		last = o.log.LastEpoch()
+	}
+	b.env.Send(b.controller, raft.FetchRequest{RequestID: o.request, Epoch: o.epoch, Replica: raft.ObserverID(b.id), FetchOffset: o.start + int64(len(o.log)), LastFetchedEpoch: last})
 	// Parked up to the leader's max wait; past that and a retransmission,
 	// it was lost.
 	b.SetTimer(b.env, b.cfg.Quorum.FetchMaxWait+b.cfg.Retransmit, node.Timer{Kind: node.TQuorumFetch, ID: o.request})
@@ -57,17 +63,26 @@ func (b *Broker) handleMetadataFetchResponse(from sim.NodeID, m raft.FetchRespon
 	}
 	o.backoff = 0
 	switch {
+	case m.Snapshot != nil:
+		// The leader's log starts past this broker's fetch: it loads the
+		// snapshot, the state the entries before it left, and fetches on
+		// from there (KIP-630).
+		o.log, o.start, o.snap = nil, m.Snapshot.End, m.Snapshot.Epoch
+		o.hw = o.start
+		if st := m.Snapshot.Value; st.Brokers != nil && b.epoch != 0 {
+			b.applyImage(st.SharedImage())
+		}
 	case m.DivergingEpoch >= 0 && m.Entries == nil:
-		o.log = o.log[:o.log.DivergedEnd(m.DivergingEpoch, m.DivergingEnd)]
-		o.hw = min(o.hw, int64(len(o.log)))
-	case m.Base == int64(len(o.log)):
+		o.log = o.log[:max(o.log.DivergedEnd(m.DivergingEpoch, m.DivergingEnd-o.start), 0)]
+		o.hw = min(o.hw, o.start+int64(len(o.log)))
+	case m.Base == o.start+int64(len(o.log)):
 		o.log = append(o.log, m.Entries...)
 	}
-	if hw := min(m.HW, int64(len(o.log))); hw > o.hw {
+	if hw := min(m.HW, o.start+int64(len(o.log))); hw > o.hw {
 		o.hw = hw
 		// Before its registration is answered a broker has no part to
 		// play: it catches up, and acts on what it applies once registered.
-		if st := o.log[hw-1].Value; st.Brokers != nil && b.epoch != 0 {
+		if st := o.log[hw-1-o.start].Value; st.Brokers != nil && b.epoch != 0 {
 			b.applyImage(st.SharedImage()) // a log record's state is never written again
 		}
 	}
@@ -86,3 +101,7 @@ func (b *Broker) onMetadataTimer(t node.Timer) {
 	}
 	b.fetchMetadata()
 }
+
+// MetadataImage is the metadata image the broker last applied, and where
+// its copy of the metadata log starts (above 0 once it loaded a snapshot).
+func (b *Broker) MetadataImage() (protocol.Image, int64) { return b.image, b.meta.start }

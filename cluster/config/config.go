@@ -411,6 +411,10 @@ func (c *BrokerConfig) Set(name, value string) error {
 		c.Quorum.RequestTimeout, err = parseMillis(value, 1)
 	case "metadata.max.idle.interval.ms":
 		c.Quorum.NoOpInterval, err = parseMillis(value, 1)
+	case "metadata.log.max.record.bytes.between.snapshots":
+		c.Quorum.SnapshotBytes, err = parseInt(value, 1)
+	case "metadata.log.max.snapshot.interval.ms":
+		c.Quorum.SnapshotInterval, err = parseMillis(value, 0)
 	case "tideline.quorum.pre-vote":
 		c.Quorum.PreVote, err = strconv.ParseBool(value)
 	case "tideline.quorum.cold-start":
@@ -448,7 +452,7 @@ func (c BrokerConfig) Validate() error {
 var brokerProperties = []string{
 	"auto.leader.rebalance.enable", "broker.heartbeat.interval.ms", "controlled.shutdown.enable", "controller.quorum.election.backoff.max.ms",
 	"controller.quorum.election.timeout.ms", "controller.quorum.fetch.timeout.ms", "controller.quorum.request.timeout.ms", "broker.session.timeout.ms", "eligible.leader.replicas.version", "inter.broker.protocol.version",
-	"leader.imbalance.check.interval.seconds", "log.flush.interval.messages", "log.flush.interval.ms", "metadata.max.idle.interval.ms",
+	"leader.imbalance.check.interval.seconds", "log.flush.interval.messages", "log.flush.interval.ms", "metadata.log.max.record.bytes.between.snapshots", "metadata.log.max.snapshot.interval.ms", "metadata.max.idle.interval.ms",
 	"min.insync.replicas", "replica.fetch.backoff.ms", "replica.fetch.max.bytes", "replica.fetch.response.max.bytes", "replica.fetch.wait.max.ms",
 	"follower.replication.throttled.rate", "group.initial.rebalance.delay.ms", "group.max.session.timeout.ms", "group.min.session.timeout.ms", "leader.replication.throttled.rate",
 	"offsets.commit.timeout.ms", "offsets.topic.num.partitions", "offsets.topic.replication.factor",
@@ -810,7 +814,12 @@ type QuorumConfig struct {
 	RequestTimeout     time.Duration // controller.quorum.request.timeout.ms
 	FetchMaxWait       time.Duration // the leader parks an empty fetch this long
 	NoOpInterval       time.Duration // metadata.max.idle.interval.ms: the active controller writes a NoOp record this often
-	PreVote            bool          // KIP-996 (Kafka 4.0); off: straight to a candidate, as 3.x
+	// A voter snapshots its committed state (KIP-630) once this many bytes
+	// of records (metadata.log.max.record.bytes.between.snapshots), or
+	// this long (metadata.log.max.snapshot.interval.ms), followed the last.
+	SnapshotBytes    int64
+	SnapshotInterval time.Duration
+	PreVote          bool // KIP-996 (Kafka 4.0); off: straight to a candidate, as 3.x
 	// ColdStart starts the controllers with empty disks, to elect a first
 	// leader (a cluster just formatted); otherwise the quorum is formed
 	// before the scenario begins (tideline.quorum.cold-start).
@@ -820,5 +829,6 @@ type QuorumConfig struct {
 // DefaultQuorumConfig returns Kafka's defaults.
 func DefaultQuorumConfig() QuorumConfig {
 	return QuorumConfig{FetchTimeout: 2 * time.Second, ElectionTimeout: time.Second, ElectionBackoffMax: time.Second,
-		RequestTimeout: 2 * time.Second, FetchMaxWait: 500 * time.Millisecond, NoOpInterval: 500 * time.Millisecond, PreVote: true}
+		RequestTimeout: 2 * time.Second, FetchMaxWait: 500 * time.Millisecond, NoOpInterval: 500 * time.Millisecond, PreVote: true,
+		SnapshotBytes: 20 << 20, SnapshotInterval: time.Hour}
 }

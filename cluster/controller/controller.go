@@ -263,7 +263,7 @@ func (c *Controller) Timer(env sim.Env, t sim.Timer) {
 		// metadata.max.idle.interval.ms: while active, a NoOp record keeps
 		// the log (and every follower's and observer's view of it) moving.
 		if q := c.quorum; c.Active() && int32(tm.ID) == q.Epoch() {
-			q.Append(raft.Entry[metadata.State]{Epoch: q.Epoch(), NoOp: true, Value: q.Log()[q.LEO()-1].Value})
+			q.Append(raft.Entry[metadata.State]{Epoch: q.Epoch(), NoOp: true, Value: q.LastValue()})
 			c.SetTimer(env, c.cfg.Quorum.NoOpInterval, tm)
 		}
 	default:
@@ -697,8 +697,9 @@ func (c *Controller) startQuorum(env sim.Env) {
 	}
 	c.quorum.Start(env, first)
 	c.st = c.initialState()
-	if log := c.quorum.Log(); len(log) > 0 {
-		c.st = log[len(log)-1].Value.Clone()
+	if c.quorum.LEO() > 0 {
+		last := c.quorum.LastValue()
+		c.st = last.Clone()
 	}
 }
 
@@ -714,20 +715,21 @@ func (c *Controller) committed() {
 		return
 	}
 	if !c.activated {
-		if q.Log()[q.HW()-1].Epoch != q.Epoch() {
+		if q.CommittedEpoch() != q.Epoch() {
 			return
 		}
 		// KRaft's ClusterControlManager.activate: every registered broker
 		// gets a full session from now before it can be fenced.
 		c.activated = true
-		c.st = q.Log()[q.LEO()-1].Value.Clone()
+		last := q.LastValue()
+		c.st = last.Clone()
 		if c.st.Brokers == nil {
 			c.st = c.initialState()
 		}
 		c.grantSessions()
 		c.monitor.Event(c.env.Now(), c.env.Name(), q.Self(), journal.EvControllerActive, q.Epoch(), q.Self(), fmt.Sprintf("controller-%d is the active controller (epoch %d)", q.Self(), q.Epoch()))
 		c.SetTimer(c.env, c.cfg.Quorum.NoOpInterval, node.Timer{Kind: node.TNoOp, ID: uint64(q.Epoch())})
-		if q.Log()[q.HW()-1].Value.Brokers == nil {
+		if st.Brokers == nil {
 			c.commit() // the cluster's first metadata: its topics
 			return
 		}

@@ -194,6 +194,8 @@ func (v *fakeVoter) Log() raft.Log[metadata.State] { return v.log }
 func (v *fakeVoter) HW() int64                     { return 0 }
 func (v *fakeVoter) LEO() int64                    { return int64(len(v.log)) }
 func (v *fakeVoter) Leading() bool                 { return v.leading }
+func (v *fakeVoter) LogStart() int64               { return 0 }
+func (v *fakeVoter) LastEpoch() int32              { return v.log.LastEpoch() }
 
 // The quorum monitor fires on each rule it holds the quorum to, fed the
 // facts a broken quorum would report.
@@ -231,9 +233,9 @@ func TestQuorumMonitorCatchesBrokenRaft(t *testing.T) {
 	a := raft.Log[metadata.State]{entry(1, 1), entry(1, 2)}
 	qs := newVoters(k, a, raft.Log[metadata.State]{entry(1, 1)}, raft.Log[metadata.State]{entry(1, 1)})
 	qs[0].leading = true
-	k.Committed(0, 0, 1, a)
-	k.Committed(0, 0, 1, a[:1])
-	k.Committed(0, 1, 1, raft.Log[metadata.State]{entry(1, 1), entry(1, 3)})
+	k.Committed(0, 0, 1, 0, a)
+	k.Committed(0, 0, 1, 0, a[:1])
+	k.Committed(0, 1, 1, 0, raft.Log[metadata.State]{entry(1, 1), entry(1, 3)})
 	assert.Equal(t, []string{QuorumHWNotMajority, QuorumHWBack, QuorumCommitDiverged}, kinds(k))
 
 	// Raft's election restriction and Leader Completeness: a vote granted
@@ -242,7 +244,7 @@ func TestQuorumMonitorCatchesBrokenRaft(t *testing.T) {
 	full := raft.Log[metadata.State]{entry(1, 1), entry(1, 2)}
 	qs = newVoters(l, full, full, raft.Log[metadata.State]{entry(1, 1)})
 	qs[0].leading = true
-	l.Committed(0, 0, 1, full)
+	l.Committed(0, 0, 1, 0, full)
 	l.VoteGranted(0, 1, 2, 2, 1, 1, false) // voter 1 holds 2 entries; candidate 2 claims 1
 	l.VoteGranted(0, 1, 0, 2, 1, 2, false) // as up to date: fine
 	l.Event(0, "test", 2, journal.EvControllerElected, 2, 2, "")

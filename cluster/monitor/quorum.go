@@ -48,7 +48,9 @@ const maxCommitCheck = 64
 // Voter is what the monitor reads of a voter: its log as it is at
 // that instant, and whether it leads.
 type Voter interface {
-	Log() raft.Log[metadata.State]
+	Log() raft.Log[metadata.State] // from LogStart
+	LogStart() int64               // the entries before it are in its snapshot (KIP-630)
+	LastEpoch() int32
 	HW() int64
 	LEO() int64
 	Leading() bool
@@ -131,11 +133,15 @@ func (m *quorumMonitor) checkLeaderComplete(at clock.Time, voter int, epoch int3
 	if voter < 0 || voter >= len(m.voters) || m.voters[voter] == nil {
 		return
 	}
-	log := m.voters[voter].Log()
+	v := m.voters[voter]
+	log, start := v.Log(), v.LogStart()
 	for i, e := range m.committed {
-		if i >= len(log) || !sameEntry(log[i], e) {
+		if int64(i) < start {
+			continue // in its snapshot, which holds only committed entries
+		}
+		if int64(i)-start >= int64(len(log)) || !sameEntry(log[int64(i)-start], e) {
 			m.violate(at, QuorumLeaderIncomplete, voter, epoch, int64(i), "controller-%d leads epoch %d without the committed %s at offset %d (its log ends at %d)",
-				voter, epoch, EntryText(e), i, len(log))
+				voter, epoch, EntryText(e), i, v.LEO())
 			return
 		}
 	}
@@ -149,8 +155,8 @@ func (j *Monitor) VoteGranted(at clock.Time, voter, candidate int, epoch, lastEp
 	if j == nil || voter < 0 || voter >= len(j.quorum.voters) || j.quorum.voters[voter] == nil {
 		return
 	}
-	log := j.quorum.voters[voter].Log()
-	ownEpoch, ownEnd := log.LastEpoch(), int64(len(log))
+	v := j.quorum.voters[voter]
+	ownEpoch, ownEnd := v.LastEpoch(), v.LEO()
 	if lastEpoch < ownEpoch || lastEpoch == ownEpoch && lastOffset < ownEnd {
 		what := "vote"
 		if pre {
@@ -164,30 +170,31 @@ func (j *Monitor) VoteGranted(at clock.Time, voter, candidate int, epoch, lastEp
 // Committed checks a voter's new high watermark: committed entries agree
 // with what any voter committed before, and, on the leader, a majority of
 // voters hold the last one (raft.Observer).
-func (j *Monitor) Committed(at clock.Time, voter int, epoch int32, committed []raft.Entry[metadata.State]) {
+func (j *Monitor) Committed(at clock.Time, voter int, epoch int32, base int64, committed []raft.Entry[metadata.State]) {
 	if j == nil {
 		return
 	}
 	m := &j.quorum
 	// Only what this voter newly committed can disagree: the rest it
-	// already had, and that was checked then.
-	n := min(len(committed), len(m.committed))
-	for i := max(0, n-maxCommitCheck); i < n; i++ {
-		if !sameEntry(committed[i], m.committed[i]) {
-			m.violate(at, QuorumCommitDiverged, voter, epoch, int64(i), "controller-%d committed %s at offset %d where %s was committed", voter, EntryText(committed[i]), i, EntryText(m.committed[i]))
+	// already had, and that was checked then. What it took from a
+	// snapshot (below base) it holds only as the snapshot.
+	hw := base + int64(len(committed))
+	n := min(hw, int64(len(m.committed)))
+	for i := max(base, n-maxCommitCheck); i < n; i++ {
+		if !sameEntry(committed[i-base], m.committed[i]) {
+			m.violate(at, QuorumCommitDiverged, voter, epoch, i, "controller-%d committed %s at offset %d where %s was committed", voter, EntryText(committed[i-base]), i, EntryText(m.committed[i]))
 			return
 		}
 	}
-	if len(committed) > len(m.committed) {
+	if hw > int64(len(m.committed)) && int64(len(m.committed)) >= base {
 		// A copy: the voter's own log may be rewritten above what it
 		// committed, and a restart reloads it.
-		m.committed = append(m.committed, committed[len(m.committed):]...)
+		m.committed = append(m.committed, committed[int64(len(m.committed))-base:]...)
 	}
 	q := m.voters[voter]
-	if q == nil || !q.Leading() {
+	if q == nil || !q.Leading() || len(committed) == 0 {
 		return
 	}
-	hw := int64(len(committed))
 	if m.leaderHW == nil {
 		m.leaderHW = map[int32]int64{}
 	}
@@ -197,13 +204,27 @@ func (j *Monitor) Committed(at clock.Time, voter int, epoch int32, committed []r
 	m.leaderHW[epoch] = hw
 	holders := 0
 	for _, other := range m.voters {
-		if other != nil && other.LEO() >= hw && sameEntry(other.Log()[hw-1], committed[hw-1]) {
+		if other == nil || other.LEO() < hw {
+			continue
+		}
+		// An entry below a voter's log start is in its snapshot: committed.
+		if start := other.LogStart(); hw-1 < start || sameEntry(other.Log()[hw-1-start], committed[hw-1-base]) {
 			holders++
 		}
 	}
 	if holders < len(m.voters)/2+1 {
 		m.violate(at, QuorumHWNotMajority, voter, epoch, hw, "offset %d committed in epoch %d is held by %d of %d voters", hw-1, epoch, holders, len(m.voters))
 	}
+}
+
+// CommittedEntry is the entry committed at off, as the monitor kept every
+// entry any voter committed: the whole log, whatever the voters
+// snapshotted since.
+func (j *Monitor) CommittedEntry(off int64) (raft.Entry[metadata.State], bool) {
+	if j == nil || off < 0 || off >= int64(len(j.quorum.committed)) {
+		return raft.Entry[metadata.State]{}, false
+	}
+	return j.quorum.committed[off], true
 }
 
 func sameEntry(a, b raft.Entry[metadata.State]) bool {

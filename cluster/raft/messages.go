@@ -71,6 +71,9 @@ type FetchResponse[T any] struct {
 	Entries        []Entry[T]
 	DivergingEpoch int32 // -1: none
 	DivergingEnd   int64
+	// Snapshot, when the fetch fell below the leader's log start: what
+	// KIP-630's FetchSnapshot would bring, in this one answer.
+	Snapshot *Snapshot[T]
 }
 
 func (m VoteRequest) AppendSummary(b []byte) []byte {
@@ -107,6 +110,9 @@ func (m FetchRequest) AppendSummary(b []byte) []byte {
 
 func (m FetchResponse[T]) AppendSummary(b []byte) []byte {
 	b = fmt.Appendf(b, "metadata-fetch-response#%d epoch=%d %v hw=%d n=%d", m.RequestID, m.Epoch, m.Err, m.HW, len(m.Entries))
+	if m.Snapshot != nil {
+		b = fmt.Appendf(b, " snapshot=%d@%d", m.Snapshot.End, m.Snapshot.Epoch)
+	}
 	if m.DivergingEpoch >= 0 && m.Entries == nil && m.Err == protocol.None {
 		b = fmt.Appendf(b, " diverging=%d@%d", m.DivergingEpoch, m.DivergingEnd)
 	}

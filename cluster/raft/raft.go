@@ -44,7 +44,9 @@ type Entry[T any] struct {
 type Observer[T any] interface {
 	Event(at clock.Time, node string, self int, kind journal.EventKind, epoch int32, voter int, detail string)
 	VoteGranted(at clock.Time, voter, candidate int, epoch, lastEpoch int32, lastOffset int64, pre bool)
-	Committed(at clock.Time, voter int, epoch int32, committed []Entry[T])
+	// Committed: the voter's committed entries from offset base (its log
+	// start) to its new high watermark.
+	Committed(at clock.Time, voter int, epoch int32, base int64, committed []Entry[T])
 }
 
 // quorumState is what a voter persists before it answers: its epoch and
@@ -87,10 +89,13 @@ type Quorum[T any] struct {
 	epoch    int32
 	votedFor int
 	leader   int
-	log      Log[T]
-	hw       int64 // entries [0, hw) are committed
+	log      Log[T]      // the entries from snap.End
+	snap     Snapshot[T] // what the entries before the log start left
+	snapAt   clock.Time  // when the last snapshot was taken or loaded
+	hw       int64       // entries [0, hw) are committed
 	stateF   *sim.File
 	logF     *sim.File
+	snapF    *sim.File
 
 	timerGen   uint64 // the election/fetch-timeout timer in force
 	votes      []bool
@@ -124,9 +129,14 @@ func ObserverID(b protocol.BrokerID) int32 { return -1 - int32(b) }
 
 func (q *Quorum[T]) majority() int { return len(q.voters)/2 + 1 }
 
-func (q *Quorum[T]) leo() int64 { return int64(len(q.log)) }
+func (q *Quorum[T]) leo() int64 { return q.snap.End + int64(len(q.log)) }
 
-func (q *Quorum[T]) lastEpoch() int32 { return q.log.LastEpoch() }
+func (q *Quorum[T]) lastEpoch() int32 {
+	if len(q.log) == 0 {
+		return q.snap.Epoch
+	}
+	return q.log.LastEpoch()
+}
 
 // New returns voter self of a quorum of voters, keeping its log in the file
 // logName. onCommit is called as the high watermark rises; onRole when
@@ -149,7 +159,7 @@ func (q *Quorum[T]) Leader() int { return q.leader }
 
 // Log is this voter's log; entries below HW are committed. The caller
 // must not change it.
-func (q *Quorum[T]) Log() Log[T] { return q.log }
+func (q *Quorum[T]) Log() Log[T] { return q.log } // from LogStart()
 
 // HW is this voter's high watermark.
 func (q *Quorum[T]) HW() int64 { return q.hw }
@@ -187,7 +197,8 @@ func (q *Quorum[T]) Handle(from sim.NodeID, msg sim.Message) bool {
 	return true
 }
 
-// Log is a copy of the log: a voter's, or a broker's as an observer.
+// Log is the entries of a log from its start offset: a voter's, or a
+// broker's as an observer.
 type Log[T any] []Entry[T]
 
 // LastEpoch is the epoch of the last entry, 0 if none.
@@ -228,16 +239,21 @@ func (q *Quorum[T]) Start(env sim.Env, bootstrap bool) {
 	q.rng = env.Rand()
 	q.stateF = env.Disk().Open(quorumStateFile)
 	q.logF = env.Disk().Open(q.logName)
+	q.snapF = env.Disk().Open(q.logName + snapshotFileSuffix)
 	q.votedFor, q.leader = noVoter, noVoter
 	if n := q.stateF.Len(); n > 0 {
 		st := q.stateF.Record(n - 1).(quorumState)
 		q.epoch, q.votedFor = st.Epoch, st.VotedFor
 	}
+	q.snap, q.snapAt = Snapshot[T]{}, env.Now()
+	if n := q.snapF.Len(); n > 0 {
+		q.snap = q.snapF.Record(n - 1).(Snapshot[T])
+	}
 	q.log = q.log[:0]
 	for i := range q.logF.Len() {
 		q.log = append(q.log, q.logF.Record(i).(Entry[T]))
 	}
-	q.hw = 0
+	q.hw = q.snap.End // a snapshot holds only committed entries
 	q.role = qUnattached
 	if bootstrap && q.epoch == bootstrapEpoch && len(q.log) == 1 {
 		if q.self == 0 {
@@ -500,11 +516,7 @@ func (q *Quorum[T]) becomeLeader(announce bool) {
 	q.began[q.self] = true
 	q.event(journal.EvControllerElected, q.epoch, q.self, fmt.Sprintf("controller-%d leads the metadata quorum in epoch %d", q.self, q.epoch))
 	if announce {
-		var st T
-		if len(q.log) > 0 {
-			st = q.log[len(q.log)-1].Value
-		}
-		q.Append(Entry[T]{Epoch: q.epoch, LeaderChange: true, Value: st})
+		q.Append(Entry[T]{Epoch: q.epoch, LeaderChange: true, Value: q.LastValue()})
 	}
 	q.sendBegin()
 	q.SetTimer(q.env, q.cfg.FetchTimeout/2, node.Timer{Kind: node.TQuorumCheck})
@@ -636,7 +648,7 @@ func (q *Quorum[T]) maybeAdvanceHW() {
 	offs[q.self] = q.leo()
 	slices.Sort(offs)
 	m := offs[len(offs)-q.majority()]
-	if m > q.hw && q.log[m-1].Epoch == q.epoch {
+	if m > q.hw && q.epochAt(m-1) == q.epoch {
 		q.setHW(m)
 	}
 }
@@ -650,11 +662,12 @@ func (q *Quorum[T]) setHW(hw int64) {
 		q.wakeParked() // observers and followers learn the commit at once, as Kafka's leader answers on a high-watermark change
 	}
 	if q.obs != nil {
-		q.obs.Committed(q.env.Now(), q.self, q.epoch, q.log[:hw])
+		q.obs.Committed(q.env.Now(), q.self, q.epoch, q.snap.End, q.log[:hw-q.snap.End])
 	}
 	if q.onCommit != nil {
 		q.onCommit()
 	}
+	q.maybeSnapshot()
 }
 
 // Committed is the value of the last committed entry.
@@ -663,7 +676,10 @@ func (q *Quorum[T]) Committed() (T, bool) {
 		var zero T
 		return zero, false
 	}
-	return q.log[q.hw-1].Value, true
+	if q.hw == q.snap.End {
+		return q.snap.Value, true
+	}
+	return q.log[q.hw-1-q.snap.End].Value, true
 }
 
 func (q *Quorum[T]) sendFetch() {
@@ -692,10 +708,22 @@ func (q *Quorum[T]) handleFetch(from sim.NodeID, m FetchRequest) {
 	if !observer {
 		q.lastFetch[v] = q.env.Now()
 	}
+	// A fetch below the log start, or that diverges below it, loads the
+	// snapshot (KIP-630: the answer names the snapshot, which the fetcher
+	// then fetches — here in the one answer).
+	if m.FetchOffset < q.snap.End {
+		q.sendSnapshot(from, m)
+		return
+	}
 	// The follower's log must end with the leader's record at that offset
 	// and epoch; if not, say where its last epoch ends here.
-	if m.FetchOffset > q.leo() || m.FetchOffset > 0 && q.log[m.FetchOffset-1].Epoch != m.LastFetchedEpoch {
+	if m.FetchOffset > q.leo() || m.FetchOffset > 0 && q.epochAt(m.FetchOffset-1) != m.LastFetchedEpoch {
 		e, end := q.log.endOf(m.LastFetchedEpoch)
+		end += q.snap.End
+		if end <= q.snap.End && q.snap.End > 0 {
+			q.sendSnapshot(from, m)
+			return
+		}
 		q.env.Send(from, FetchResponse[T]{Epoch: q.epoch, Leader: v2i(q.self), RequestID: m.RequestID, HW: q.hw, DivergingEpoch: e, DivergingEnd: end})
 		return
 	}
@@ -716,9 +744,19 @@ func (q *Quorum[T]) answerFetch(node sim.NodeID, m FetchRequest) {
 	if q.role != qLeader || m.Epoch != q.epoch && m.Replica >= 0 {
 		return
 	}
+	if m.FetchOffset < q.snap.End {
+		q.sendSnapshot(node, m) // the log start passed it while it waited
+		return
+	}
 	to := min(q.leo(), m.FetchOffset+maxMetaFetchEntries)
 	q.env.Send(node, FetchResponse[T]{Epoch: q.epoch, Leader: v2i(q.self), RequestID: m.RequestID, HW: q.hw,
-		Base: m.FetchOffset, Entries: slices.Clone(q.log[m.FetchOffset:to]), DivergingEpoch: -1})
+		Base: m.FetchOffset, Entries: slices.Clone(q.log[m.FetchOffset-q.snap.End : to-q.snap.End]), DivergingEpoch: -1})
+}
+
+// sendSnapshot answers a fetch with the leader's snapshot.
+func (q *Quorum[T]) sendSnapshot(to sim.NodeID, m FetchRequest) {
+	snap := q.snap
+	q.env.Send(to, FetchResponse[T]{Epoch: q.epoch, Leader: v2i(q.self), RequestID: m.RequestID, HW: q.hw, Base: snap.End, DivergingEpoch: -1, Snapshot: &snap})
 }
 
 const maxMetaFetchEntries = 64
@@ -751,8 +789,22 @@ func (q *Quorum[T]) handleFetchResponse(m FetchResponse[T]) {
 	}
 	q.contact = q.env.Now()
 	q.resetElectionTimer(q.cfg.FetchTimeout)
+	if m.Snapshot != nil {
+		// KIP-630: the leader's log starts past this voter's fetch: load
+		// its snapshot, drop the log, and fetch after it.
+		if m.Snapshot.End > q.hw {
+			q.install(*m.Snapshot)
+			q.log = q.log[:0]
+			q.logF.Truncate(0)
+			q.logF.Sync()
+			q.setHW(m.Snapshot.End)
+		}
+		q.sendFetch()
+		return
+	}
 	if m.DivergingEpoch >= 0 && m.Entries == nil {
-		q.truncate(q.log.DivergedEnd(m.DivergingEpoch, m.DivergingEnd))
+		_, own := q.log.endOf(m.DivergingEpoch)
+		q.truncate(min(m.DivergingEnd, q.snap.End+own))
 		q.sendFetch()
 		return
 	}
@@ -776,6 +828,6 @@ func (q *Quorum[T]) truncate(end int64) {
 	if end < q.hw {
 		panic(fmt.Sprintf("raft: voter %d truncating committed entries at %d below its high watermark %d", q.self, end, q.hw))
 	}
-	q.log = q.log[:end]
-	q.logF.Truncate(int(end))
+	q.log = q.log[:end-q.snap.End]
+	q.logF.Truncate(int(end - q.snap.End))
 }
