@@ -267,21 +267,10 @@ func (l *Log) Flush() {
 }
 
 // Read returns the batches holding records [from, to), at most max
-// records, cutting the first and last where they reach beyond.
+// records, cutting the first and last where they reach beyond: what a
+// consumer reads.
 func (l *Log) Read(from, to int64, max int) []*protocol.Batch {
-	to = min(to, l.LEO(), from+int64(max))
-	if from >= to {
-		return nil
-	}
-	i, j := l.batchIndex(from), l.batchIndex(to-1)+1
-	window := l.batches[i:j:j]
-	if window[0].BaseOffset == from && window[len(window)-1].End() == to {
-		return window // whole batches: no copy
-	}
-	out := slices.Clone(window)
-	out[0] = out[0].Slice(from, to)
-	out[len(out)-1] = out[len(out)-1].Slice(from, to)
-	return out
+	return l.read(from, min(to, from+int64(max)), max, false)
 }
 
 // ReadBatches returns whole batches from the one holding from up to to, as
@@ -292,16 +281,22 @@ func (l *Log) Read(from, to int64, max int) []*protocol.Batch {
 // Only from (a fetch offset inside a batch) or to (below the log end) can
 // cut one.
 func (l *Log) ReadBatches(from, to int64, max int) []*protocol.Batch {
+	return l.read(from, to, max, true)
+}
+
+// read is Read and ReadBatches: they differ in where they stop.
+func (l *Log) read(from, to int64, max int, whole bool) []*protocol.Batch {
 	to = min(to, l.LEO())
 	if from >= to {
 		return nil
 	}
 	i := l.batchIndex(from)
-	n := l.batches[i].End() - from
-	j := i + 1
-	for j < len(l.batches) && l.batches[j].End() <= to && n+int64(l.batches[j].Len()) <= int64(max) {
-		n += int64(l.batches[j].Len())
-		j++
+	j := l.batchIndex(to-1) + 1
+	if whole {
+		n := l.batches[i].End() - from
+		for j = i + 1; j < len(l.batches) && l.batches[j].End() <= to && n+int64(l.batches[j].Len()) <= int64(max); j++ {
+			n += int64(l.batches[j].Len())
+		}
 	}
 	window := l.batches[i:j:j]
 	if window[0].BaseOffset == from && window[len(window)-1].End() <= to {
