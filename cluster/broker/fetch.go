@@ -211,6 +211,7 @@ func (b *Broker) judgeReplicaFetch(s *fetchSession, sp *sessionPart) (settled *p
 	if m.FetchOffset > r.log.LEO() {
 		return fetchError(m, r, protocol.OffsetOutOfRange), false
 	}
+	moved := fs.leo != m.FetchOffset
 	b.updateFollower(r, fs, m)
 	fs.session = s.serial
 	if b.monitor != nil && (!fs.shown || m.CurrentLeaderEpoch > fs.shownEpoch) {
@@ -220,7 +221,12 @@ func (b *Broker) judgeReplicaFetch(s *fetchSession, sp *sessionPart) (settled *p
 		fs.shown, fs.shownEpoch = true, m.CurrentLeaderEpoch
 	}
 	b.maybeExpandISR(r, fs)
-	b.maybeIncrementHW(r)
+	if moved {
+		// Only a follower that moved can move the high watermark: every
+		// other input to it moves it where it changes (an append, an ISR
+		// change), and an idle session's every fetch need not try again.
+		b.maybeIncrementHW(r)
+	}
 	return nil, b.hasDataFor(r, m.FetchOffset, m.ReplicaID)
 }
 
