@@ -1,10 +1,12 @@
 // Package broker is a Kafka broker (Kafka's KafkaServer with its
 // ReplicaManager): it registers and heartbeats to the controller, follows
 // the metadata log as an observer, and hosts one replica per partition it
-// is assigned — as leader it appends produce requests, serves fetches,
-// moves the high watermark and proposes ISR changes (partition.go, Kafka's
-// Partition); as follower it fetches and truncates on divergence
-// (fetch.go, Kafka's ReplicaFetcherThread); it answers producers with
+// is assigned — as leader it appends produce requests, serves fetches
+// (fetch.go: its followers' in KIP-227 sessions, consumers' one partition
+// at a time), moves the high watermark and proposes ISR changes
+// (partition.go, Kafka's Partition); as follower it fetches from each
+// leader broker in one session and truncates on divergence (fetcher.go,
+// Kafka's ReplicaFetcherThread); it answers producers with
 // their sessions and delayed acks=all requests (produce.go). Logs live in
 // storage; it reports to the monitor and imports no controller or client.
 package broker

@@ -33,8 +33,8 @@ const (
 	THWCheckpoint
 	TFlush
 	TRebalance
-	TFetch        // follower or consumer: (re)send a fetch
-	TFetchExpire  // leader: a parked fetch's wait is over
+	TFetch        // consumer: (re)send a fetch
+	TFetchExpire  // leader: a consumer's parked fetch's wait is over
 	TProduceRetry // producer: retransmit or retry a batch
 	TProduceExpire
 	TAlterRetry

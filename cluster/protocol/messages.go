@@ -56,9 +56,10 @@ type ProducePartitionResponse struct {
 	BaseOffset int64
 }
 
-// FetchRequest reads a partition from its leader. Followers send their
-// replica ID and broker epoch (KIP-903); consumers send ReplicaID -1 and read
-// only up to the high watermark.
+// FetchRequest reads a partition from its leader: a consumer's fetch
+// (ReplicaID -1, read only up to the high watermark), or one partition of
+// a follower's ReplicaFetchRequest, with its replica ID and broker epoch
+// (KIP-903).
 type FetchRequest struct {
 	RequestID          uint64
 	ReplicaID          BrokerID // -1 for consumers
