@@ -94,11 +94,12 @@ func CheckerTable(r *runner.Result) Table {
 }
 
 // ProducerTable is the outcome of every producer's sends, and how it sent
-// them: batches, their mean size in records, the most requests it had in
-// flight on one connection, and batches sent again.
+// them: batches, their mean size in records, the produce requests that
+// carried them, the most requests it had in flight on one connection, and
+// batches sent again.
 func ProducerTable(r *runner.Result) Table {
 	t := Table{Title: "producers", Header: []string{"producer", "acks", "idempotent", "sent", "ok", "failed", "unknown", "eventually acknowledged",
-		"batches", "avg batch", "in flight (max)", "retries"}}
+		"batches", "avg batch", "requests", "in flight (max)", "retries"}}
 	type counts struct {
 		acks                      int
 		idempotent                bool
@@ -141,7 +142,7 @@ func ProducerTable(r *runner.Result) Table {
 		}
 		t.Rows = append(t.Rows, []string{name, acksText(c.acks), strconv.FormatBool(c.idempotent),
 			strconv.Itoa(c.sent), strconv.Itoa(c.ok), strconv.Itoa(c.failed), strconv.Itoa(unknown), fmt.Sprintf("%.4f", share),
-			strconv.FormatInt(m.Batches, 10), fmt.Sprintf("%.1f", m.AvgBatch()), strconv.Itoa(m.MaxInFlight), strconv.FormatInt(m.Retries, 10)})
+			strconv.FormatInt(m.Batches, 10), fmt.Sprintf("%.1f", m.AvgBatch()), strconv.FormatInt(m.Requests, 10), strconv.Itoa(m.MaxInFlight), strconv.FormatInt(m.Retries, 10)})
 	}
 	return t
 }
